@@ -1,0 +1,230 @@
+//! The io_uring operations of files and paths.
+//!
+//! Paths are `CString`s owned by the operation, so the kernel reads them
+//! from the operation's box, which lives until the completion. File
+//! operations hold a clone of the file's `Arc<OwnedFd>` so the fd stays open
+//! until every operation naming it has completed.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::Arc;
+
+use io_uring::{opcode, squeue, types};
+
+use crate::buf::{self, IoBuf, IoBufMut};
+use crate::driver::{Op, Operation};
+
+/// `openat(AT_FDCWD, path, flags | O_CLOEXEC, mode)`.
+pub(crate) struct OpenAt {
+    path: CString,
+    flags: libc::c_int,
+    mode: libc::mode_t,
+}
+
+impl Operation for OpenAt {
+    fn sqe(&mut self) -> squeue::Entry {
+        opcode::OpenAt::new(types::Fd(libc::AT_FDCWD), self.path.as_ptr())
+            .flags(self.flags | libc::O_CLOEXEC)
+            .mode(self.mode)
+            .build()
+    }
+
+    fn orphan_completed(self: Box<Self>, result: i32) {
+        if result >= 0 {
+            // SAFETY: the kernel returned a new fd that nobody else knows.
+            drop(unsafe { OwnedFd::from_raw_fd(result) });
+        }
+    }
+}
+
+pub(crate) async fn open(path: CString, flags: libc::c_int, mode: libc::mode_t) -> io::Result<OwnedFd> {
+    let done = Op::submit(OpenAt { path, flags, mode })?.await;
+    let fd = done.result?;
+    // SAFETY: the kernel returned a new fd that nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// `pread` into `buf[start..bytes_total]` at file offset `offset`.
+pub(crate) struct ReadAt<B> {
+    fd: Arc<OwnedFd>,
+    buf: B,
+    start: usize,
+    offset: u64,
+}
+
+impl<B: IoBufMut> Operation for ReadAt<B> {
+    fn sqe(&mut self) -> squeue::Entry {
+        let start = self.start.min(self.buf.bytes_total());
+        let len = buf::sqe_len(self.buf.bytes_total() - start);
+        // In bounds: `start <= bytes_total()`.
+        let ptr = self.buf.stable_mut_ptr().wrapping_add(start);
+        opcode::Read::new(types::Fd(self.fd.as_raw_fd()), ptr, len)
+            .offset(self.offset)
+            .build()
+    }
+}
+
+/// Reads at `offset` into `buf` from byte `start` on; returns the count.
+pub(crate) async fn read_at<B: IoBufMut>(
+    fd: &Arc<OwnedFd>,
+    buf: B,
+    start: usize,
+    offset: u64,
+) -> (io::Result<usize>, B) {
+    let op = ReadAt {
+        fd: fd.clone(),
+        buf,
+        start,
+        offset,
+    };
+    let done = match buf::submit(op) {
+        Ok(op) => op.await,
+        Err((e, data)) => return (Err(e), data.buf),
+    };
+    let mut buf = done.data.buf;
+    let result = done.result.map(|n| {
+        let n = n as usize;
+        // SAFETY: the kernel wrote `n` bytes at `start`, and `n` is at most
+        // the `bytes_total() - start` we asked for, so `0..start + n` is
+        // initialized (the prefix by an earlier read or by the caller).
+        unsafe { buf.set_init(start + n) };
+        n
+    });
+    (result, buf)
+}
+
+/// `pwrite` of `buf[start..bytes_init]` at file offset `offset`.
+pub(crate) struct WriteAt<B> {
+    fd: Arc<OwnedFd>,
+    buf: B,
+    start: usize,
+    offset: u64,
+}
+
+impl<B: IoBuf> Operation for WriteAt<B> {
+    fn sqe(&mut self) -> squeue::Entry {
+        let start = self.start.min(self.buf.bytes_init());
+        let len = buf::sqe_len(self.buf.bytes_init() - start);
+        // In bounds: `start <= bytes_init()`.
+        let ptr = self.buf.stable_ptr().wrapping_add(start);
+        opcode::Write::new(types::Fd(self.fd.as_raw_fd()), ptr, len)
+            .offset(self.offset)
+            .build()
+    }
+}
+
+pub(crate) async fn write_at<B: IoBuf>(
+    fd: &Arc<OwnedFd>,
+    buf: B,
+    start: usize,
+    offset: u64,
+) -> (io::Result<usize>, B) {
+    let op = WriteAt {
+        fd: fd.clone(),
+        buf,
+        start,
+        offset,
+    };
+    match buf::submit(op) {
+        Ok(op) => {
+            let done = op.await;
+            (done.result.map(|n| n as usize), done.data.buf)
+        }
+        Err((e, data)) => (Err(e), data.buf),
+    }
+}
+
+/// `fsync` or, with `data_only`, `fdatasync`.
+pub(crate) struct Fsync {
+    fd: Arc<OwnedFd>,
+    data_only: bool,
+}
+
+impl Operation for Fsync {
+    fn sqe(&mut self) -> squeue::Entry {
+        let flags = if self.data_only {
+            types::FsyncFlags::DATASYNC
+        } else {
+            types::FsyncFlags::empty()
+        };
+        opcode::Fsync::new(types::Fd(self.fd.as_raw_fd())).flags(flags).build()
+    }
+}
+
+pub(crate) async fn fsync(fd: &Arc<OwnedFd>, data_only: bool) -> io::Result<()> {
+    let op = Op::submit(Fsync {
+        fd: fd.clone(),
+        data_only,
+    })?;
+    op.await.result.map(drop)
+}
+
+/// The path operations that take no buffer and return only a status.
+pub(crate) enum PathOp {
+    MkDir { path: CString, mode: libc::mode_t },
+    Unlink { path: CString, flags: libc::c_int },
+    Rename { from: CString, to: CString },
+}
+
+impl Operation for PathOp {
+    fn sqe(&mut self) -> squeue::Entry {
+        let cwd = types::Fd(libc::AT_FDCWD);
+        match self {
+            PathOp::MkDir { path, mode } => opcode::MkDirAt::new(cwd, path.as_ptr()).mode(*mode).build(),
+            PathOp::Unlink { path, flags } => opcode::UnlinkAt::new(cwd, path.as_ptr()).flags(*flags).build(),
+            PathOp::Rename { from, to } => opcode::RenameAt::new(cwd, from.as_ptr(), cwd, to.as_ptr()).build(),
+        }
+    }
+}
+
+pub(crate) async fn path_op(op: PathOp) -> io::Result<()> {
+    Op::submit(op)?.await.result.map(drop)
+}
+
+/// `statx` of a path (relative to the cwd), or of `fd` itself when `fd` is
+/// given and the path is empty (`AT_EMPTY_PATH`).
+pub(crate) struct Statx {
+    fd: Option<Arc<OwnedFd>>,
+    path: CString,
+    flags: libc::c_int,
+    statx: libc::statx,
+}
+
+impl Statx {
+    pub(crate) fn of_path(path: CString, follow_symlinks: bool) -> Self {
+        let flags = if follow_symlinks { 0 } else { libc::AT_SYMLINK_NOFOLLOW };
+        Self::new(None, path, flags)
+    }
+
+    pub(crate) fn of_fd(fd: Arc<OwnedFd>) -> Self {
+        Self::new(Some(fd), CString::default(), libc::AT_EMPTY_PATH)
+    }
+
+    fn new(fd: Option<Arc<OwnedFd>>, path: CString, flags: libc::c_int) -> Self {
+        Self {
+            fd,
+            path,
+            flags: flags | libc::AT_STATX_SYNC_AS_STAT,
+            // SAFETY: `statx` is plain old data; all zero is a valid value.
+            statx: unsafe { std::mem::zeroed() },
+        }
+    }
+}
+
+impl Operation for Statx {
+    fn sqe(&mut self) -> squeue::Entry {
+        let dirfd = self.fd.as_ref().map_or(libc::AT_FDCWD, |fd| fd.as_raw_fd());
+        let out: *mut libc::statx = &mut self.statx;
+        opcode::Statx::new(types::Fd(dirfd), self.path.as_ptr(), out.cast())
+            .flags(self.flags)
+            .mask(libc::STATX_BASIC_STATS)
+            .build()
+    }
+}
+
+pub(crate) async fn statx(op: Statx) -> io::Result<libc::statx> {
+    let done = Op::submit(op)?.await;
+    done.result?;
+    Ok(done.data.statx)
+}

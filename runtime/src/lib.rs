@@ -1,0 +1,40 @@
+//! # frys-runtime
+//!
+//! A thread-per-core, shared-nothing async runtime on io_uring.
+//!
+//! Each core is an executor pinned to one CPU with its own io_uring ring,
+//! timers, bump arena and task queues. Tasks are `!Send` by default
+//! ([`spawn_local`]) and never leave their core; `Send` tasks ([`spawn`])
+//! wait in a stealable queue from which an idle core may take them before
+//! they start. Cores talk through a mesh of lock-free SPSC channels
+//! ([`spawn_on`], [`submit_to`], [`channel`]). I/O futures own their buffers
+//! (`(io::Result<usize>, B)`), so dropping one while the kernel still holds
+//! the buffer is safe.
+//!
+//! ```no_run
+//! use frys_runtime::{Cores, Runtime};
+//! let rt = Runtime::builder().cores(Cores::Count(2)).build()?;
+//! let cores = rt.run_on_all(|core| async move { core * 10 });
+//! assert_eq!(cores, vec![0, 10]);
+//! # Ok::<(), frys_runtime::BuildError>(())
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod arena;
+pub mod channel;
+mod driver;
+mod loom;
+mod runtime;
+pub mod sync;
+mod task;
+pub mod time;
+pub mod topology;
+
+pub use driver::RingSetupError;
+pub use runtime::{
+    current_core, spawn, spawn_local, spawn_on, submit_to, yield_now, BuildError, Builder,
+    CoreStats, Runtime,
+};
+pub use task::{JoinError, JoinHandle};
+pub use topology::{Cores, Placement};

@@ -1,0 +1,67 @@
+//! Facade over `std` and [`loom`](https://docs.rs/loom) primitives.
+//!
+//! Every concurrent data structure in this crate imports its atomics, `Arc`,
+//! `UnsafeCell` and `thread` from here, never from `std` directly, so that
+//! building with `RUSTFLAGS="--cfg loom"` swaps in loom's model-checked
+//! versions. The std `UnsafeCell` is wrapped to offer loom's closure-based
+//! `with` / `with_mut` API, so the same code compiles against both.
+#![allow(unused_imports, dead_code)]
+
+#[cfg(loom)]
+pub(crate) mod sync {
+    pub(crate) use ::loom::sync::Arc;
+
+    pub(crate) mod atomic {
+        pub(crate) use ::loom::sync::atomic::*;
+    }
+}
+
+#[cfg(loom)]
+pub(crate) mod cell {
+    pub(crate) use ::loom::cell::UnsafeCell;
+}
+
+#[cfg(loom)]
+pub(crate) use ::loom::thread;
+
+#[cfg(not(loom))]
+pub(crate) mod sync {
+    pub(crate) use std::sync::Arc;
+
+    pub(crate) mod atomic {
+        pub(crate) use std::sync::atomic::*;
+    }
+}
+
+#[cfg(not(loom))]
+pub(crate) mod cell {
+    /// `std::cell::UnsafeCell` with loom's closure-based access API.
+    #[derive(Debug)]
+    #[repr(transparent)]
+    pub(crate) struct UnsafeCell<T: ?Sized>(std::cell::UnsafeCell<T>);
+
+    impl<T> UnsafeCell<T> {
+        /// Wraps `data`.
+        #[inline]
+        pub(crate) const fn new(data: T) -> UnsafeCell<T> {
+            UnsafeCell(std::cell::UnsafeCell::new(data))
+        }
+    }
+
+    impl<T: ?Sized> UnsafeCell<T> {
+        /// Runs `f` with a shared raw pointer to the contents.
+        #[inline(always)]
+        pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+            f(self.0.get())
+        }
+
+        /// Runs `f` with a mutable raw pointer to the contents.
+        #[inline(always)]
+        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+            f(self.0.get())
+        }
+    }
+}
+
+#[cfg(not(loom))]
+pub(crate) use std::thread;

@@ -1,0 +1,33 @@
+//! Networking on the core's io_uring: TCP, UDP and Unix stream sockets.
+//!
+//! All waiting (accept, connect, send, receive, shutdown) is an io_uring
+//! operation on the current core's ring, so these futures must run on a
+//! frys core and are not `Send`; the socket values themselves are `Send`
+//! and may be moved to another core between operations.
+//!
+//! Invariants shared by every type here:
+//! - a socket owns its fd through an `Arc<OwnedFd>`, and every operation in
+//!   flight holds a clone, so the fd is closed (synchronously, by the last
+//!   holder) only when no SQE can still name it;
+//! - reads and writes take owned buffers ([`crate::buf`]) and give them
+//!   back; a dropped future cancels its operation and the driver keeps the
+//!   buffer until the kernel has completed it;
+//! - accepted sockets are `SOCK_CLOEXEC`; an accept that completes after its
+//!   future was dropped closes the new fd.
+
+mod addr;
+mod msg;
+mod ops;
+mod poll_io;
+mod socket;
+mod stream;
+mod tcp;
+mod udp;
+mod unix;
+
+pub use tcp::{TcpListener, TcpStream};
+pub use udp::UdpSocket;
+pub use unix::{UnixListener, UnixStream};
+
+#[cfg(test)]
+mod tests;

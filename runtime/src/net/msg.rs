@@ -1,0 +1,122 @@
+//! `sendmsg`/`recvmsg` of one datagram with its peer address.
+//!
+//! The `msghdr`, its single `iovec` and the address storage live inside the
+//! boxed operation; `sqe()` points them at each other and at the buffer once
+//! the operation is at its final address, as the driver guarantees.
+
+use std::io;
+use std::mem;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::Arc;
+
+use io_uring::{opcode, squeue, types};
+
+use super::addr::SockAddr;
+use crate::buf::{self, IoBuf, IoBufMut};
+use crate::driver::Operation;
+
+/// Sends the initialized bytes of `buf` to `addr` as one datagram.
+pub(crate) struct SendMsg<B> {
+    fd: Arc<OwnedFd>,
+    buf: B,
+    addr: SockAddr,
+    iov: libc::iovec,
+    msg: libc::msghdr,
+}
+
+impl<B: IoBuf> Operation for SendMsg<B> {
+    fn sqe(&mut self) -> squeue::Entry {
+        self.iov = libc::iovec {
+            iov_base: self.buf.stable_ptr() as *mut libc::c_void,
+            iov_len: self.buf.bytes_init(),
+        };
+        self.msg = empty_msghdr();
+        self.msg.msg_name = self.addr.as_mut_ptr().cast();
+        self.msg.msg_namelen = self.addr.len();
+        self.msg.msg_iov = &mut self.iov;
+        self.msg.msg_iovlen = 1;
+        opcode::SendMsg::new(types::Fd(self.fd.as_raw_fd()), &self.msg)
+            .flags(libc::MSG_NOSIGNAL as u32)
+            .build()
+    }
+}
+
+pub(crate) async fn send_to<B: IoBuf>(fd: &Arc<OwnedFd>, buf: B, addr: SockAddr) -> (io::Result<usize>, B) {
+    let op = SendMsg {
+        fd: fd.clone(),
+        buf,
+        addr,
+        iov: empty_iovec(),
+        msg: empty_msghdr(),
+    };
+    match buf::submit(op) {
+        Ok(op) => {
+            let done = op.await;
+            (done.result.map(|n| n as usize), done.data.buf)
+        }
+        Err((e, data)) => (Err(e), data.buf),
+    }
+}
+
+/// Receives one datagram into `buf` (from its first byte) and its sender.
+pub(crate) struct RecvMsg<B> {
+    fd: Arc<OwnedFd>,
+    buf: B,
+    addr: SockAddr,
+    iov: libc::iovec,
+    msg: libc::msghdr,
+}
+
+impl<B: IoBufMut> Operation for RecvMsg<B> {
+    fn sqe(&mut self) -> squeue::Entry {
+        self.iov = libc::iovec {
+            iov_base: self.buf.stable_mut_ptr().cast(),
+            iov_len: self.buf.bytes_total(),
+        };
+        self.msg = empty_msghdr();
+        self.msg.msg_name = self.addr.as_mut_ptr().cast();
+        self.msg.msg_namelen = self.addr.len();
+        self.msg.msg_iov = &mut self.iov;
+        self.msg.msg_iovlen = 1;
+        opcode::RecvMsg::new(types::Fd(self.fd.as_raw_fd()), &mut self.msg).build()
+    }
+}
+
+pub(crate) async fn recv_from<B: IoBufMut>(fd: &Arc<OwnedFd>, buf: B) -> (io::Result<(usize, SockAddr)>, B) {
+    let op = RecvMsg {
+        fd: fd.clone(),
+        buf,
+        addr: SockAddr::empty(),
+        iov: empty_iovec(),
+        msg: empty_msghdr(),
+    };
+    let done = match buf::submit(op) {
+        Ok(op) => op.await,
+        Err((e, data)) => return (Err(e), data.buf),
+    };
+    let RecvMsg {
+        mut buf, mut addr, msg, ..
+    } = done.data;
+    let result = done.result.map(|n| {
+        let n = n as usize;
+        // SAFETY: the kernel wrote `n <= bytes_total()` bytes from the start
+        // of the buffer (a longer datagram is truncated to the buffer).
+        unsafe { buf.set_init(n) };
+        addr.set_len(msg.msg_namelen);
+        (n, addr)
+    });
+    (result, buf)
+}
+
+fn empty_msghdr() -> libc::msghdr {
+    // SAFETY: `msghdr` is plain old data (integers and raw pointers); all
+    // zero is a valid, empty header.
+    unsafe { mem::zeroed() }
+}
+
+fn empty_iovec() -> libc::iovec {
+    libc::iovec {
+        iov_base: std::ptr::null_mut(),
+        iov_len: 0,
+    }
+}

@@ -1,0 +1,206 @@
+//! The io_uring operations of connected and listening sockets, and their
+//! `(result, buffer)` completions.
+//!
+//! Every operation holds a clone of the socket's `Arc<OwnedFd>`, so the fd is
+//! closed only after the socket value *and* every in-flight (possibly
+//! abandoned) operation on it are gone. Without that, a socket dropped in the
+//! same tick as an abandoned read would close its fd before the read's SQE
+//! reaches the kernel, and a new socket could reuse the number.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::Arc;
+
+use io_uring::{opcode, squeue, types};
+
+use super::addr::SockAddr;
+use crate::buf::{self, IoBuf, IoBufMut};
+use crate::driver::{Completion, Op, Operation};
+
+/// `accept4` of one connection; the new fd is `SOCK_CLOEXEC`.
+pub(crate) struct Accept {
+    fd: Arc<OwnedFd>,
+    peer: SockAddr,
+}
+
+impl Operation for Accept {
+    fn sqe(&mut self) -> squeue::Entry {
+        opcode::Accept::new(
+            types::Fd(self.fd.as_raw_fd()),
+            self.peer.as_mut_ptr(),
+            self.peer.len_mut(),
+        )
+        .flags(libc::SOCK_CLOEXEC)
+        .build()
+    }
+
+    fn orphan_completed(self: Box<Self>, result: i32) {
+        if result >= 0 {
+            // SAFETY: the kernel returned a new fd that nobody else knows.
+            drop(unsafe { OwnedFd::from_raw_fd(result) });
+        }
+    }
+}
+
+/// Accepts one connection: the new socket and the peer's address.
+pub(crate) async fn accept(fd: &Arc<OwnedFd>) -> io::Result<(OwnedFd, SockAddr)> {
+    let op = Op::submit(Accept {
+        fd: fd.clone(),
+        peer: SockAddr::empty(),
+    })?;
+    let done = op.await;
+    let new_fd = done.result?;
+    // SAFETY: the kernel returned a new fd that nobody else owns.
+    let stream = unsafe { OwnedFd::from_raw_fd(new_fd as i32) };
+    Ok((stream, done.data.peer))
+}
+
+/// `connect` of a socket to an address.
+pub(crate) struct Connect {
+    fd: Arc<OwnedFd>,
+    addr: SockAddr,
+}
+
+impl Operation for Connect {
+    fn sqe(&mut self) -> squeue::Entry {
+        opcode::Connect::new(types::Fd(self.fd.as_raw_fd()), self.addr.as_ptr(), self.addr.len()).build()
+    }
+}
+
+pub(crate) async fn connect(fd: &Arc<OwnedFd>, addr: SockAddr) -> io::Result<()> {
+    let op = Op::submit(Connect { fd: fd.clone(), addr })?;
+    op.await.result.map(drop)
+}
+
+/// `recv` into a whole buffer, from its first byte.
+pub(crate) struct Recv<B> {
+    fd: Arc<OwnedFd>,
+    buf: B,
+}
+
+impl<B: IoBufMut> Recv<B> {
+    pub(crate) fn new(fd: Arc<OwnedFd>, buf: B) -> Self {
+        Self { fd, buf }
+    }
+
+    pub(crate) fn into_buf(self) -> B {
+        self.buf
+    }
+
+    /// The bytes received and the buffer, marked initialized up to them.
+    pub(crate) fn finish(done: Completion<Self>) -> (io::Result<usize>, B) {
+        let mut buf = done.data.buf;
+        let result = done.result.map(|n| {
+            let n = n as usize;
+            // SAFETY: the kernel wrote `n` bytes from the start of the buffer,
+            // and `n` is at most the length we passed, `bytes_total()`.
+            unsafe { buf.set_init(n) };
+            n
+        });
+        (result, buf)
+    }
+}
+
+impl<B: IoBufMut> Operation for Recv<B> {
+    fn sqe(&mut self) -> squeue::Entry {
+        let len = buf::sqe_len(self.buf.bytes_total());
+        opcode::Recv::new(types::Fd(self.fd.as_raw_fd()), self.buf.stable_mut_ptr(), len).build()
+    }
+}
+
+pub(crate) async fn recv<B: IoBufMut>(fd: &Arc<OwnedFd>, buf: B) -> (io::Result<usize>, B) {
+    match buf::submit(Recv::new(fd.clone(), buf)) {
+        Ok(op) => Recv::finish(op.await),
+        Err((e, data)) => (Err(e), data.buf),
+    }
+}
+
+/// `send` of a buffer's initialized bytes from `offset` on. `MSG_NOSIGNAL`:
+/// a closed peer is an `EPIPE` error, not a process-killing `SIGPIPE`.
+pub(crate) struct Send<B> {
+    fd: Arc<OwnedFd>,
+    buf: B,
+    offset: usize,
+}
+
+impl<B: IoBuf> Send<B> {
+    pub(crate) fn new(fd: Arc<OwnedFd>, buf: B, offset: usize) -> Self {
+        Self { fd, buf, offset }
+    }
+
+    pub(crate) fn into_buf(self) -> B {
+        self.buf
+    }
+
+    pub(crate) fn finish(done: Completion<Self>) -> (io::Result<usize>, B) {
+        (done.result.map(|n| n as usize), done.data.buf)
+    }
+}
+
+impl<B: IoBuf> Operation for Send<B> {
+    fn sqe(&mut self) -> squeue::Entry {
+        let offset = self.offset.min(self.buf.bytes_init());
+        let len = buf::sqe_len(self.buf.bytes_init() - offset);
+        // SAFETY (pointer arithmetic): `offset <= bytes_init() <= bytes_total()`,
+        // so the result stays inside (or one past) the buffer's allocation.
+        let ptr = self.buf.stable_ptr().wrapping_add(offset);
+        opcode::Send::new(types::Fd(self.fd.as_raw_fd()), ptr, len)
+            .flags(libc::MSG_NOSIGNAL)
+            .build()
+    }
+}
+
+pub(crate) async fn send<B: IoBuf>(fd: &Arc<OwnedFd>, buf: B) -> (io::Result<usize>, B) {
+    send_from(fd, buf, 0).await
+}
+
+async fn send_from<B: IoBuf>(fd: &Arc<OwnedFd>, buf: B, offset: usize) -> (io::Result<usize>, B) {
+    match buf::submit(Send::new(fd.clone(), buf, offset)) {
+        Ok(op) => Send::finish(op.await),
+        Err((e, data)) => (Err(e), data.buf),
+    }
+}
+
+/// Sends every initialized byte of `buf`, resuming after short sends.
+pub(crate) async fn send_all<B: IoBuf>(fd: &Arc<OwnedFd>, mut buf: B) -> (io::Result<()>, B) {
+    let mut sent = 0;
+    while sent < buf.bytes_init() {
+        let (result, back) = send_from(fd, buf, sent).await;
+        buf = back;
+        match result {
+            Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), buf),
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (Err(e), buf),
+        }
+    }
+    (Ok(()), buf)
+}
+
+/// `shutdown` of one or both directions.
+pub(crate) struct Shutdown {
+    fd: Arc<OwnedFd>,
+    how: libc::c_int,
+}
+
+impl Shutdown {
+    pub(crate) fn new(fd: Arc<OwnedFd>, how: std::net::Shutdown) -> Self {
+        let how = match how {
+            std::net::Shutdown::Read => libc::SHUT_RD,
+            std::net::Shutdown::Write => libc::SHUT_WR,
+            std::net::Shutdown::Both => libc::SHUT_RDWR,
+        };
+        Self { fd, how }
+    }
+}
+
+impl Operation for Shutdown {
+    fn sqe(&mut self) -> squeue::Entry {
+        opcode::Shutdown::new(types::Fd(self.fd.as_raw_fd()), self.how).build()
+    }
+}
+
+pub(crate) async fn shutdown(fd: &Arc<OwnedFd>, how: std::net::Shutdown) -> io::Result<()> {
+    let op = Op::submit(Shutdown::new(fd.clone(), how))?;
+    op.await.result.map(drop)
+}

@@ -1,0 +1,176 @@
+//! `futures-io` `AsyncRead`/`AsyncWrite` over the owned-buffer operations.
+//!
+//! Poll-based callers lend a slice only for the duration of one `poll_*`
+//! call, but the kernel needs a buffer until the completion. So each stream
+//! keeps one internal read buffer and one internal write buffer:
+//!
+//! - `poll_read` serves bytes left over from the previous receive; when there
+//!   are none it starts a `recv` into the read buffer and, when that
+//!   completes, copies what fits into the caller's slice and keeps the rest.
+//! - `poll_write` first waits until the previous send has gone out entirely,
+//!   then copies up to [`CHUNK`] bytes into the write buffer, starts a `send`
+//!   and reports those bytes as written. `poll_flush` waits for the send;
+//!   `poll_close` flushes and then shuts down the write direction.
+//!
+//! Invariants: at most one receive and one send are in flight per stream;
+//! `read_buf[read_pos..]` are the unread bytes; while `write_op` is set the
+//! write buffer is inside it and `write_done` bytes of it have been sent.
+//! An error from a background send is reported by the next `poll_write`,
+//! `poll_flush` or `poll_close`, and the bytes it did not send are dropped.
+
+use std::future::Future;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use super::ops::{Recv, Send, Shutdown};
+use crate::buf;
+use crate::driver::Op;
+
+/// Size of each internal buffer, and the most one `poll_write` accepts.
+pub(crate) const CHUNK: usize = 16 * 1024;
+
+#[derive(Default)]
+pub(crate) struct PollIo {
+    read_buf: Option<Vec<u8>>,
+    read_pos: usize,
+    read_op: Option<Op<Recv<Vec<u8>>>>,
+    write_buf: Option<Vec<u8>>,
+    write_done: usize,
+    write_op: Option<Op<Send<Vec<u8>>>>,
+    shutdown_op: Option<Op<Shutdown>>,
+    write_closed: bool,
+}
+
+impl PollIo {
+    pub(crate) fn poll_read(
+        &mut self,
+        fd: &Arc<OwnedFd>,
+        cx: &mut Context<'_>,
+        out: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        if out.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        loop {
+            if let Some(op) = &mut self.read_op {
+                let done = ready!(Pin::new(op).poll(cx));
+                self.read_op = None;
+                let (result, buf) = Recv::finish(done);
+                self.read_buf = Some(buf);
+                self.read_pos = 0;
+                match result {
+                    Ok(0) => return Poll::Ready(Ok(0)),
+                    Ok(_) => {}
+                    Err(e) => return Poll::Ready(Err(e)),
+                }
+            }
+            let mut buf = self.read_buf.take().unwrap_or_else(|| Vec::with_capacity(CHUNK));
+            if self.read_pos < buf.len() {
+                let unread = &buf[self.read_pos..];
+                let n = unread.len().min(out.len());
+                out[..n].copy_from_slice(&unread[..n]);
+                self.read_pos += n;
+                self.read_buf = Some(buf);
+                return Poll::Ready(Ok(n));
+            }
+            buf.clear();
+            self.read_pos = 0;
+            match buf::submit(Recv::new(fd.clone(), buf)) {
+                // Loop once more to poll it, which registers our waker.
+                Ok(op) => self.read_op = Some(op),
+                Err((e, data)) => {
+                    self.read_buf = Some(data.into_buf());
+                    return Poll::Ready(Err(e));
+                }
+            }
+        }
+    }
+
+    pub(crate) fn poll_write(
+        &mut self,
+        fd: &Arc<OwnedFd>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if self.write_closed {
+            return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+        }
+        if data.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        ready!(self.poll_flush(fd, cx))?;
+        let mut buf = self.write_buf.take().unwrap_or_else(|| Vec::with_capacity(CHUNK));
+        buf.clear();
+        let n = data.len().min(CHUNK);
+        buf.extend_from_slice(&data[..n]);
+        self.write_done = 0;
+        match buf::submit(Send::new(fd.clone(), buf, 0)) {
+            // The send proceeds in the kernel without being polled; the next
+            // flush or write collects its completion.
+            Ok(op) => self.write_op = Some(op),
+            Err((e, op)) => {
+                self.write_buf = Some(op.into_buf());
+                return Poll::Ready(Err(e));
+            }
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    /// Waits until every accepted byte has been sent.
+    pub(crate) fn poll_flush(&mut self, fd: &Arc<OwnedFd>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while let Some(op) = &mut self.write_op {
+            let done = ready!(Pin::new(op).poll(cx));
+            self.write_op = None;
+            let (result, buf) = Send::finish(done);
+            let sent = match result {
+                Ok(0) => Err(io::Error::from(io::ErrorKind::WriteZero)),
+                Ok(n) => Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(0),
+                Err(e) => Err(e),
+            };
+            match sent {
+                Ok(n) => {
+                    self.write_done += n;
+                    if self.write_done < buf.len() {
+                        match buf::submit(Send::new(fd.clone(), buf, self.write_done)) {
+                            Ok(op) => self.write_op = Some(op),
+                            Err((e, op)) => {
+                                self.write_buf = Some(op.into_buf());
+                                return Poll::Ready(Err(e));
+                            }
+                        }
+                    } else {
+                        self.write_buf = Some(buf);
+                    }
+                }
+                Err(e) => {
+                    self.write_buf = Some(buf);
+                    return Poll::Ready(Err(e));
+                }
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Flushes, then shuts down the write direction (once).
+    pub(crate) fn poll_close(&mut self, fd: &Arc<OwnedFd>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.write_closed {
+            return Poll::Ready(Ok(()));
+        }
+        ready!(self.poll_flush(fd, cx))?;
+        if self.shutdown_op.is_none() {
+            let op = Op::submit(Shutdown::new(fd.clone(), std::net::Shutdown::Write))?;
+            self.shutdown_op = Some(op);
+        }
+        if let Some(op) = &mut self.shutdown_op {
+            let done = ready!(Pin::new(op).poll(cx));
+            self.shutdown_op = None;
+            done.result?;
+            self.write_closed = true;
+        }
+        Poll::Ready(Ok(()))
+    }
+}

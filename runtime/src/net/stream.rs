@@ -1,0 +1,112 @@
+//! What TCP and Unix stream sockets share: the owned fd, the owned-buffer
+//! read/write calls and the `futures-io` state (see `poll_io`).
+
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use super::ops;
+use super::poll_io::PollIo;
+use crate::buf::{IoBuf, IoBufMut};
+
+/// A connected stream socket.
+pub(crate) struct Stream {
+    fd: Arc<OwnedFd>,
+    io: PollIo,
+}
+
+impl Stream {
+    pub(crate) fn new(fd: Arc<OwnedFd>) -> Self {
+        Self {
+            fd,
+            io: PollIo::default(),
+        }
+    }
+
+    pub(crate) fn fd(&self) -> &Arc<OwnedFd> {
+        &self.fd
+    }
+
+    pub(crate) fn raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    pub(crate) fn into_fd(self) -> Arc<OwnedFd> {
+        self.fd
+    }
+
+    pub(crate) async fn read<B: IoBufMut>(&self, buf: B) -> (io::Result<usize>, B) {
+        ops::recv(&self.fd, buf).await
+    }
+
+    pub(crate) async fn write<B: IoBuf>(&self, buf: B) -> (io::Result<usize>, B) {
+        ops::send(&self.fd, buf).await
+    }
+
+    pub(crate) async fn write_all<B: IoBuf>(&self, buf: B) -> (io::Result<()>, B) {
+        ops::send_all(&self.fd, buf).await
+    }
+
+    pub(crate) async fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
+        ops::shutdown(&self.fd, how).await
+    }
+
+    pub(crate) fn poll_read(&mut self, cx: &mut Context<'_>, out: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.io.poll_read(&self.fd, cx, out)
+    }
+
+    pub(crate) fn poll_write(&mut self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        self.io.poll_write(&self.fd, cx, data)
+    }
+
+    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.io.poll_flush(&self.fd, cx)
+    }
+
+    pub(crate) fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.io.poll_close(&self.fd, cx)
+    }
+}
+
+/// Implements `futures_io::AsyncRead`/`AsyncWrite` for a type with a
+/// `stream: Stream` field.
+macro_rules! impl_futures_io {
+    ($ty:ty) => {
+        impl futures_io::AsyncRead for $ty {
+            fn poll_read(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.get_mut().stream.poll_read(cx, buf)
+            }
+        }
+
+        impl futures_io::AsyncWrite for $ty {
+            fn poll_write(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.get_mut().stream.poll_write(cx, buf)
+            }
+
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                self.get_mut().stream.poll_flush(cx)
+            }
+
+            fn poll_close(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                self.get_mut().stream.poll_close(cx)
+            }
+        }
+    };
+}
+
+pub(crate) use impl_futures_io;

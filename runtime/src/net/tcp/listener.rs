@@ -1,0 +1,88 @@
+//! [`TcpListener`].
+
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
+
+use super::TcpStream;
+use crate::net::addr::SockAddr;
+use crate::net::{ops, socket};
+
+/// Connections waiting in the kernel per listener before it refuses more.
+const BACKLOG: libc::c_int = 1024;
+
+/// A TCP socket listening for connections.
+///
+/// `bind` sets `SO_REUSEADDR` and `SO_REUSEPORT`, so each core can bind its
+/// own listener on the same address and the kernel balances connections
+/// between them.
+///
+/// # Examples
+///
+/// ```ignore
+/// let listener = TcpListener::bind("127.0.0.1:0".parse()?)?;
+/// loop {
+///     let (stream, peer) = listener.accept().await?;
+///     frys_runtime::spawn_local(serve(stream, peer));
+/// }
+/// ```
+#[derive(Debug)]
+pub struct TcpListener {
+    fd: Arc<OwnedFd>,
+}
+
+impl TcpListener {
+    /// Creates a socket bound to `addr` and listening (backlog 1024). Port 0
+    /// picks a free port; see [`local_addr`](Self::local_addr).
+    pub fn bind(addr: SocketAddr) -> io::Result<Self> {
+        let addr = SockAddr::from_std(&addr);
+        let fd = socket::new_socket(addr.family(), libc::SOCK_STREAM)?;
+        let raw = fd.as_raw_fd();
+        socket::set_int_option(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+        socket::set_int_option(raw, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
+        socket::bind(raw, &addr)?;
+        socket::listen(raw, BACKLOG)?;
+        Ok(Self { fd: Arc::new(fd) })
+    }
+
+    /// Takes over a std listener (switched to blocking mode, which io_uring
+    /// needs).
+    pub fn from_std(listener: std::net::TcpListener) -> io::Result<Self> {
+        Ok(Self {
+            fd: socket::from_std(listener)?,
+        })
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        socket::local_addr(self.fd.as_raw_fd())
+    }
+
+    /// Waits for a connection and returns it with the peer's address.
+    ///
+    /// Must be called on a frys core thread.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future cancels the accept. A connection the kernel
+    /// accepted before the cancellation took effect is closed, not leaked;
+    /// the peer sees it reset.
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        let (fd, peer) = ops::accept(&self.fd).await?;
+        let stream = TcpStream::from_fd(Arc::new(fd));
+        Ok((stream, peer.to_std()?))
+    }
+}
+
+impl AsRawFd for TcpListener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl IntoRawFd for TcpListener {
+    fn into_raw_fd(self) -> RawFd {
+        socket::into_raw_fd(self.fd)
+    }
+}

@@ -1,0 +1,150 @@
+//! [`TcpStream`].
+
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
+
+use crate::buf::{IoBuf, IoBufMut};
+use crate::net::addr::SockAddr;
+use crate::net::stream::{impl_futures_io, Stream};
+use crate::net::{ops, socket};
+
+/// A connected TCP socket.
+///
+/// Reads and writes take owned buffers and give them back with the result.
+/// The stream also implements `futures_io::AsyncRead` and `AsyncWrite`
+/// through internal buffers; only one read and one write may be in flight
+/// at a time through those traits (they take `&mut self`, which ensures it),
+/// and mixing them with the owned-buffer calls while a trait call is
+/// pending interleaves the bytes unpredictably.
+///
+/// Dropping the stream closes the socket once every operation still in the
+/// kernel has completed.
+///
+/// # Examples
+///
+/// ```ignore
+/// let stream = TcpStream::connect(addr).await?;
+/// let (res, buf) = stream.write_all(b"ping".to_vec()).await;
+/// res?;
+/// let (n, buf) = stream.read(buf).await;
+/// ```
+pub struct TcpStream {
+    stream: Stream,
+}
+
+impl TcpStream {
+    /// Opens a connection to `addr`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future cancels the connect and closes the socket.
+    pub async fn connect(addr: SocketAddr) -> io::Result<Self> {
+        let addr = SockAddr::from_std(&addr);
+        let fd = Arc::new(socket::new_socket(addr.family(), libc::SOCK_STREAM)?);
+        ops::connect(&fd, addr).await?;
+        Ok(Self::from_fd(fd))
+    }
+
+    /// Takes over a connected std stream (switched to blocking mode, which
+    /// io_uring needs).
+    pub fn from_std(stream: std::net::TcpStream) -> io::Result<Self> {
+        Ok(Self::from_fd(socket::from_std(stream)?))
+    }
+
+    pub(crate) fn from_fd(fd: Arc<OwnedFd>) -> Self {
+        Self {
+            stream: Stream::new(fd),
+        }
+    }
+
+    /// Receives into `buf` from its first byte, up to its capacity
+    /// ([`IoBuf::bytes_total`]); returns the count (0 at end of stream) and
+    /// the buffer.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future cancels the receive; the buffer is freed only
+    /// after the kernel completes. Bytes received before the cancellation
+    /// took effect are lost with the buffer.
+    pub async fn read<B: IoBufMut>(&self, buf: B) -> (io::Result<usize>, B) {
+        self.stream.read(buf).await
+    }
+
+    /// Sends the initialized bytes of `buf` ([`IoBuf::bytes_init`]); returns
+    /// how many the kernel took, which may be fewer.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future cancels the send; the buffer is freed only after
+    /// the kernel completes. Some bytes may have been sent.
+    pub async fn write<B: IoBuf>(&self, buf: B) -> (io::Result<usize>, B) {
+        self.stream.write(buf).await
+    }
+
+    /// Sends all initialized bytes of `buf`, resuming after short sends.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: dropping the future cancels the current send (the
+    /// buffer is freed only after the kernel completes) and an unknown
+    /// prefix of the bytes may have been sent.
+    pub async fn write_all<B: IoBuf>(&self, buf: B) -> (io::Result<()>, B) {
+        self.stream.write_all(buf).await
+    }
+
+    /// Shuts down the read, write or both directions.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future cancels the request if it has not run yet.
+    pub async fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
+        self.stream.shutdown(how).await
+    }
+
+    /// Sets `TCP_NODELAY` (disables Nagle's algorithm when `true`).
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        socket::set_int_option(
+            self.stream.raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            libc::c_int::from(nodelay),
+        )
+    }
+
+    /// Whether `TCP_NODELAY` is set.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        socket::int_option(self.stream.raw_fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY).map(|v| v != 0)
+    }
+
+    /// The remote address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        socket::peer_addr(self.stream.raw_fd())
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        socket::local_addr(self.stream.raw_fd())
+    }
+}
+
+impl_futures_io!(TcpStream);
+
+impl std::fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TcpStream").field("fd", &self.stream.raw_fd()).finish()
+    }
+}
+
+impl AsRawFd for TcpStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.stream.raw_fd()
+    }
+}
+
+impl IntoRawFd for TcpStream {
+    fn into_raw_fd(self) -> RawFd {
+        socket::into_raw_fd(self.stream.into_fd())
+    }
+}

@@ -1,0 +1,101 @@
+//! [`UdpSocket`].
+
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
+
+use super::addr::SockAddr;
+use super::{msg, ops, socket};
+use crate::buf::{IoBuf, IoBufMut};
+
+/// A UDP socket.
+///
+/// Datagrams are sent from and received into owned buffers. A receive
+/// buffer shorter than the datagram gets its first bytes; the rest is
+/// dropped by the kernel.
+#[derive(Debug)]
+pub struct UdpSocket {
+    fd: Arc<OwnedFd>,
+}
+
+impl UdpSocket {
+    /// Creates a socket bound to `addr` (port 0 picks a free port).
+    pub fn bind(addr: SocketAddr) -> io::Result<Self> {
+        let addr = SockAddr::from_std(&addr);
+        let fd = socket::new_socket(addr.family(), libc::SOCK_DGRAM)?;
+        socket::bind(fd.as_raw_fd(), &addr)?;
+        Ok(Self { fd: Arc::new(fd) })
+    }
+
+    /// Takes over a std socket (switched to blocking mode).
+    pub fn from_std(socket: std::net::UdpSocket) -> io::Result<Self> {
+        Ok(Self {
+            fd: socket::from_std(socket)?,
+        })
+    }
+
+    /// Sets the default peer for [`send`](Self::send) and filters
+    /// [`recv`](Self::recv) to it. Does not wait: UDP has no handshake.
+    pub async fn connect(&self, addr: SocketAddr) -> io::Result<()> {
+        ops::connect(&self.fd, SockAddr::from_std(&addr)).await
+    }
+
+    /// The address the socket is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        socket::local_addr(self.fd.as_raw_fd())
+    }
+
+    /// Sends the initialized bytes of `buf` as one datagram to `addr`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future cancels the send; the buffer is freed only after
+    /// the kernel completes. The datagram may or may not have been sent.
+    pub async fn send_to<B: IoBuf>(&self, buf: B, addr: SocketAddr) -> (io::Result<usize>, B) {
+        msg::send_to(&self.fd, buf, SockAddr::from_std(&addr)).await
+    }
+
+    /// Receives one datagram into `buf` (from its first byte, up to its
+    /// capacity); returns its length and sender.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future cancels the receive; the buffer is freed only
+    /// after the kernel completes. A datagram received before the
+    /// cancellation took effect is lost.
+    pub async fn recv_from<B: IoBufMut>(&self, buf: B) -> (io::Result<(usize, SocketAddr)>, B) {
+        let (result, buf) = msg::recv_from(&self.fd, buf).await;
+        (result.and_then(|(n, addr)| Ok((n, addr.to_std()?))), buf)
+    }
+
+    /// Sends one datagram to the connected peer.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`send_to`](Self::send_to).
+    pub async fn send<B: IoBuf>(&self, buf: B) -> (io::Result<usize>, B) {
+        ops::send(&self.fd, buf).await
+    }
+
+    /// Receives one datagram from the connected peer.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`recv_from`](Self::recv_from).
+    pub async fn recv<B: IoBufMut>(&self, buf: B) -> (io::Result<usize>, B) {
+        ops::recv(&self.fd, buf).await
+    }
+}
+
+impl AsRawFd for UdpSocket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl IntoRawFd for UdpSocket {
+    fn into_raw_fd(self) -> RawFd {
+        socket::into_raw_fd(self.fd)
+    }
+}

@@ -1,0 +1,122 @@
+//! [`UnixStream`].
+
+use std::io;
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::unix::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::buf::{IoBuf, IoBufMut};
+use crate::net::addr::SockAddr;
+use crate::net::stream::{impl_futures_io, Stream};
+use crate::net::{ops, socket};
+
+/// A connected Unix stream socket.
+///
+/// Same I/O model as [`TcpStream`](crate::net::TcpStream): owned-buffer
+/// reads and writes, plus `futures_io::AsyncRead`/`AsyncWrite` through
+/// internal buffers (one read and one write in flight at a time).
+pub struct UnixStream {
+    stream: Stream,
+}
+
+impl UnixStream {
+    /// Connects to the socket at `path`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future cancels the connect and closes the socket.
+    pub async fn connect(path: impl AsRef<Path>) -> io::Result<Self> {
+        let addr = SockAddr::from_unix_path(path.as_ref())?;
+        let fd = Arc::new(socket::new_socket(libc::AF_UNIX, libc::SOCK_STREAM)?);
+        ops::connect(&fd, addr).await?;
+        Ok(Self::from_fd(fd))
+    }
+
+    /// Takes over a connected std stream (switched to blocking mode).
+    pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<Self> {
+        Ok(Self::from_fd(socket::from_std(stream)?))
+    }
+
+    pub(crate) fn from_fd(fd: Arc<OwnedFd>) -> Self {
+        Self {
+            stream: Stream::new(fd),
+        }
+    }
+
+    /// Receives into `buf` from its first byte, up to its capacity; returns
+    /// the count (0 at end of stream) and the buffer.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future cancels the receive; the buffer is freed only
+    /// after the kernel completes. Bytes received before the cancellation
+    /// took effect are lost with the buffer.
+    pub async fn read<B: IoBufMut>(&self, buf: B) -> (io::Result<usize>, B) {
+        self.stream.read(buf).await
+    }
+
+    /// Sends the initialized bytes of `buf`; returns how many were taken.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future cancels the send; the buffer is freed only after
+    /// the kernel completes. Some bytes may have been sent.
+    pub async fn write<B: IoBuf>(&self, buf: B) -> (io::Result<usize>, B) {
+        self.stream.write(buf).await
+    }
+
+    /// Sends all initialized bytes of `buf`, resuming after short sends.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: dropping the future cancels the current send (the
+    /// buffer is freed only after the kernel completes) and an unknown
+    /// prefix of the bytes may have been sent.
+    pub async fn write_all<B: IoBuf>(&self, buf: B) -> (io::Result<()>, B) {
+        self.stream.write_all(buf).await
+    }
+
+    /// Shuts down the read, write or both directions.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future cancels the request if it has not run yet.
+    pub async fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
+        self.stream.shutdown(how).await
+    }
+
+    /// The remote address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        socket::with_std(self.stream.raw_fd(), |s: &std::os::unix::net::UnixStream| {
+            s.peer_addr()
+        })
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        socket::with_std(self.stream.raw_fd(), |s: &std::os::unix::net::UnixStream| {
+            s.local_addr()
+        })
+    }
+}
+
+impl_futures_io!(UnixStream);
+
+impl std::fmt::Debug for UnixStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UnixStream").field("fd", &self.stream.raw_fd()).finish()
+    }
+}
+
+impl AsRawFd for UnixStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.stream.raw_fd()
+    }
+}
+
+impl IntoRawFd for UnixStream {
+    fn into_raw_fd(self) -> RawFd {
+        socket::into_raw_fd(self.stream.into_fd())
+    }
+}

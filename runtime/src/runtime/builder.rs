@@ -1,0 +1,146 @@
+//! `Runtime::builder()`: how many cores, where, and with what resources.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use crate::driver::RingSetupError;
+use crate::topology::{Cores, Placement, PlacementError};
+
+/// Configures and starts a [`Runtime`](super::Runtime).
+///
+/// # Examples
+/// ```no_run
+/// use frys_runtime::{Cores, Runtime};
+/// let rt = Runtime::builder().cores(Cores::Count(2)).stealing(true).build()?;
+/// let ids = rt.run_on_all(|core| async move { core });
+/// assert_eq!(ids, vec![0, 1]);
+/// # Ok::<(), frys_runtime::BuildError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Builder {
+    pub(crate) cores: Cores,
+    pub(crate) placement: Placement,
+    pub(crate) pin: bool,
+    pub(crate) ring_entries: u32,
+    pub(crate) arena_capacity: usize,
+    pub(crate) stealing: bool,
+    pub(crate) mesh_capacity: usize,
+    pub(crate) sysfs_root: PathBuf,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self {
+            cores: Cores::All,
+            placement: Placement::Compact,
+            pin: true,
+            ring_entries: 256,
+            arena_capacity: 64 * 1024,
+            stealing: true,
+            mesh_capacity: 1024,
+            sysfs_root: PathBuf::from("/sys"),
+        }
+    }
+}
+
+impl Builder {
+    /// Which CPUs get a core (default: every usable CPU — online and in the
+    /// process's affinity mask, so `taskset` and cpusets are respected).
+    pub fn cores(mut self, cores: Cores) -> Self {
+        self.cores = cores;
+        self
+    }
+
+    /// How a `Count` of cores is spread over NUMA nodes (default `Compact`).
+    pub fn placement(mut self, placement: Placement) -> Self {
+        self.placement = placement;
+        self
+    }
+
+    /// Pin each core's thread to its CPU (default true). The thread that
+    /// builds the runtime runs core 0 inside `block_on` and is pinned too;
+    /// its original affinity is restored when the runtime is dropped.
+    pub fn pin(mut self, pin: bool) -> Self {
+        self.pin = pin;
+        self
+    }
+
+    /// Submission queue entries per core's ring (default 256; rounded up to
+    /// a power of two; halved automatically if `RLIMIT_MEMLOCK` is too low).
+    pub fn ring_entries(mut self, entries: u32) -> Self {
+        self.ring_entries = entries;
+        self
+    }
+
+    /// Bytes preallocated for each core's arena (default 64 KiB).
+    pub fn arena_capacity(mut self, bytes: usize) -> Self {
+        self.arena_capacity = bytes;
+        self
+    }
+
+    /// Let idle cores steal unstarted `Send` tasks (default true).
+    pub fn stealing(mut self, on: bool) -> Self {
+        self.stealing = on;
+        self
+    }
+
+    /// Slots of each mesh ring between two cores (default 1024).
+    pub fn mesh_capacity(mut self, slots: usize) -> Self {
+        self.mesh_capacity = slots.max(2);
+        self
+    }
+
+    /// Where to read the CPU topology (default `/sys`); tests point this at
+    /// a fake tree.
+    pub fn sysfs_root(mut self, root: impl Into<PathBuf>) -> Self {
+        self.sysfs_root = root.into();
+        self
+    }
+
+    /// Starts the cores. Core 0 is driven by this thread inside
+    /// [`block_on`](super::Runtime::block_on); the others get threads now.
+    pub fn build(self) -> Result<super::Runtime, BuildError> {
+        super::Runtime::start(self)
+    }
+}
+
+/// Why a runtime could not start.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// Reading the CPU topology or the affinity mask failed.
+    Topology(io::Error),
+    /// The requested cores cannot be used.
+    Placement(PlacementError),
+    /// A core's io_uring could not be created.
+    Ring {
+        /// The core whose ring failed.
+        core: usize,
+        /// Why.
+        source: RingSetupError,
+    },
+    /// Creating a core's thread, eventfd or pinning failed.
+    Io(io::Error),
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Topology(e) => write!(f, "cannot read the CPU topology: {e}"),
+            Self::Placement(e) => write!(f, "cannot place the cores: {e}"),
+            Self::Ring { core, source } => write!(f, "core {core}: {source}"),
+            Self::Io(e) => write!(f, "cannot start a core: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Topology(e) | Self::Io(e) => Some(e),
+            Self::Placement(e) => Some(e),
+            Self::Ring { source, .. } => Some(source),
+        }
+    }
+}

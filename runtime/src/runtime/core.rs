@@ -1,0 +1,368 @@
+//! One core: its queues, driver, timers, mesh ends and arena, and the loop
+//! that drives them.
+//!
+//! The loop, per iteration ("tick"):
+//! 1. move remotely woken tasks into the local queue, take mesh messages;
+//! 2. wake expired timers;
+//! 3. run up to [`BUDGET`] tasks, alternating the local (`!Send`) queue and
+//!    the stealable (`Send`) queue so neither starves;
+//! 4. publish mesh messages, submit queued SQEs and reap completions (one
+//!    `io_uring_enter` at most), reset the arena;
+//! 5. with nothing done: steal from the busiest core, else park in
+//!    `io_uring_enter` until a completion, an eventfd write or the nearest
+//!    timer deadline.
+//!
+//! Everything here is used only by the core's own thread (`CoreCtx` is
+//! `!Send`); other threads reach the core through [`Shared`].
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Instant;
+
+use bumpalo::Bump;
+use crossbeam_deque::{Steal, Worker};
+
+use super::mesh::MeshEnds;
+use super::registry::Registry;
+use super::shared::Shared;
+use crate::driver::Driver;
+use crate::task::TaskRef;
+use crate::time::Timers;
+
+/// Tasks run per tick before the core looks at I/O and timers again.
+pub(crate) const BUDGET: usize = 128;
+
+pub(crate) struct CoreCtx {
+    pub(crate) index: usize,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) local: RefCell<VecDeque<TaskRef>>,
+    pub(crate) worker: Worker<TaskRef>,
+    pub(crate) driver: RefCell<Driver>,
+    pub(crate) timers: RefCell<Timers>,
+    pub(crate) registry: RefCell<Registry>,
+    pub(crate) mesh: RefCell<MeshEnds>,
+    pub(crate) arena: RefCell<Bump>,
+    /// Wakes this core from any thread (used by the mesh channels).
+    core_waker: Waker,
+    woken: RefCell<Vec<Waker>>,
+    ticks: Cell<u64>,
+}
+
+/// Wakes a core: ends its park if it is parked.
+struct CoreWaker {
+    shared: Arc<Shared>,
+    index: usize,
+}
+
+impl Wake for CoreWaker {
+    fn wake(self: Arc<Self>) {
+        self.shared.notify(self.index);
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.shared.notify(self.index);
+    }
+}
+
+/// The waker of a `block_on` future: a flag plus a core wake.
+struct MainWaker {
+    woken: AtomicBool,
+    shared: Arc<Shared>,
+    index: usize,
+}
+
+impl Wake for MainWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::SeqCst);
+        self.shared.notify(self.index);
+    }
+}
+
+impl CoreCtx {
+    pub(crate) fn new(
+        index: usize,
+        shared: Arc<Shared>,
+        worker: Worker<TaskRef>,
+        driver: Driver,
+        mesh: MeshEnds,
+        arena_capacity: usize,
+    ) -> Self {
+        let core_waker = Waker::from(Arc::new(CoreWaker {
+            shared: shared.clone(),
+            index,
+        }));
+        Self {
+            index,
+            shared,
+            local: RefCell::new(VecDeque::new()),
+            worker,
+            driver: RefCell::new(driver),
+            timers: RefCell::new(Timers::default()),
+            registry: RefCell::new(Registry::default()),
+            mesh: RefCell::new(mesh),
+            arena: RefCell::new(Bump::with_capacity(arena_capacity)),
+            core_waker,
+            woken: RefCell::new(Vec::new()),
+            ticks: Cell::new(0),
+        }
+    }
+
+    /// Drives the core until `fut` completes (the `block_on` of core 0).
+    pub(crate) fn block_on<F: Future>(&self, fut: F) -> F::Output {
+        let main = Arc::new(MainWaker {
+            woken: AtomicBool::new(true),
+            shared: self.shared.clone(),
+            index: self.index,
+        });
+        let waker = Waker::from(main.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut fut = pin!(fut);
+        loop {
+            if main.woken.swap(false, Ordering::SeqCst) {
+                if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+                    // Hand out what the main future queued before returning.
+                    let _ = self.tick();
+                    return out;
+                }
+            }
+            if self.tick() || main.woken.load(Ordering::SeqCst) {
+                continue;
+            }
+            self.idle(|| main.woken.load(Ordering::SeqCst));
+        }
+    }
+
+    /// Drives the core until the runtime shuts down (cores 1..n).
+    pub(crate) fn run_until_shutdown(&self) {
+        loop {
+            if self.shared.is_shutdown() {
+                return;
+            }
+            if self.tick() {
+                continue;
+            }
+            self.idle(|| self.shared.is_shutdown());
+        }
+    }
+
+    /// One scheduler iteration; true if it did any work.
+    fn tick(&self) -> bool {
+        self.ticks.set(self.ticks.get() + 1);
+        let mut work = self.drain_remote();
+        work += self.mesh.borrow_mut().receive(self);
+        work += self.fire_timers();
+        work += self.run_tasks();
+        self.mesh.borrow_mut().flush(&self.core_waker);
+        work += self.submit_and_reap();
+        self.arena.borrow_mut().reset();
+        self.offer_work_to_parked_cores();
+        work > 0
+    }
+
+    fn drain_remote(&self) -> usize {
+        let remote = &self.shared.cores[self.index].remote;
+        let mut n = 0;
+        let mut local = self.local.borrow_mut();
+        loop {
+            match remote.steal() {
+                Steal::Success(task) => {
+                    local.push_back(task);
+                    n += 1;
+                }
+                Steal::Empty => return n,
+                Steal::Retry => {}
+            }
+        }
+    }
+
+    fn fire_timers(&self) -> usize {
+        let mut woken = self.woken.take();
+        {
+            let mut timers = self.timers.borrow_mut();
+            if timers.is_empty() {
+                self.woken.replace(woken);
+                return 0;
+            }
+            timers.fire_expired(Instant::now(), &mut woken);
+        }
+        let n = woken.len();
+        for w in woken.drain(..) {
+            w.wake();
+        }
+        self.woken.replace(woken);
+        n
+    }
+
+    fn run_tasks(&self) -> usize {
+        let mut ran = 0;
+        while ran < BUDGET {
+            let local_first = ran % 2 == 0;
+            let task = if local_first {
+                self.pop_local().or_else(|| self.worker.pop())
+            } else {
+                self.worker.pop().or_else(|| self.pop_local())
+            };
+            let Some(task) = task else { break };
+            self.run_task(task);
+            ran += 1;
+        }
+        ran
+    }
+
+    fn pop_local(&self) -> Option<TaskRef> {
+        self.local.borrow_mut().pop_front()
+    }
+
+    fn run_task(&self, task: TaskRef) {
+        // A stolen task changes owner here, before its first poll: no waker
+        // of it exists yet, so nobody can have read the old owner.
+        task.header().owner.store(self.index, Ordering::Release);
+        self.registry.borrow_mut().insert(&task);
+        let counters = &self.shared.cores[self.index].counters;
+        counters.polls.fetch_add(1, Ordering::Relaxed);
+        if task.run() {
+            self.registry.borrow_mut().remove(&task);
+        }
+    }
+
+    fn submit_and_reap(&self) -> usize {
+        let mut woken = self.woken.take();
+        let result = self.driver.borrow_mut().submit_and_reap(&mut woken);
+        if let Err(e) = result {
+            tracing::error!(core = self.index, error = %e, "io_uring_enter failed");
+        }
+        let n = woken.len();
+        for w in woken.drain(..) {
+            w.wake();
+        }
+        self.woken.replace(woken);
+        n
+    }
+
+    fn has_local_work(&self) -> bool {
+        !self.local.borrow().is_empty() || !self.worker.is_empty()
+    }
+
+    /// Nothing to do: steal, or park until something happens.
+    fn idle(&self, ready: impl Fn() -> bool) {
+        if self.try_steal() {
+            return;
+        }
+        let core = &self.shared.cores[self.index];
+        core.park.begin_park();
+        // Re-check everything a remote producer could have published before
+        // it saw `parked`; whatever comes later will write our eventfd.
+        let has_mesh_work = self.mesh.borrow().arm(&self.core_waker);
+        if ready() || has_mesh_work || !core.remote.is_empty() || self.has_local_work() {
+            core.park.end_park();
+            return;
+        }
+        let timeout = self
+            .timers
+            .borrow()
+            .next_deadline()
+            .map(|d| d.saturating_duration_since(Instant::now()));
+        core.counters.parks.fetch_add(1, Ordering::Relaxed);
+        let mut woken = self.woken.take();
+        let result = self.driver.borrow_mut().park(timeout, &mut woken);
+        core.park.end_park();
+        if let Err(e) = result {
+            tracing::error!(core = self.index, error = %e, "io_uring_enter (park) failed");
+        }
+        for w in woken.drain(..) {
+            w.wake();
+        }
+        self.woken.replace(woken);
+        core.counters
+            .io_enters
+            .store(self.driver.borrow().enters(), Ordering::Relaxed);
+    }
+
+    /// Steals a batch of unstarted `Send` tasks from the busiest core.
+    fn try_steal(&self) -> bool {
+        let shared = &self.shared;
+        if !shared.stealing || shared.stealers.len() < 2 {
+            return false;
+        }
+        let victim = (0..shared.stealers.len())
+            .filter(|&i| i != self.index)
+            .max_by_key(|&i| shared.stealers[i].len());
+        let Some(victim) = victim else { return false };
+        let stealer = &shared.stealers[victim];
+        loop {
+            match stealer.steal_batch_and_pop(&self.worker) {
+                Steal::Success(task) => {
+                    let n = 1 + self.worker.len() as u64;
+                    shared.cores[self.index]
+                        .counters
+                        .steals
+                        .fetch_add(n, Ordering::Relaxed);
+                    shared.cores[victim]
+                        .counters
+                        .stolen_from
+                        .fetch_add(n, Ordering::Relaxed);
+                    self.local.borrow_mut().push_front(task);
+                    return true;
+                }
+                Steal::Empty => return false,
+                Steal::Retry => {}
+            }
+        }
+    }
+
+    /// With a backlog of stealable tasks, wake one parked core to take some.
+    fn offer_work_to_parked_cores(&self) {
+        if !self.shared.stealing || self.worker.len() < 2 {
+            return;
+        }
+        let n = self.shared.cores.len();
+        for step in 1..n {
+            let i = (self.index + step) % n;
+            if self.shared.cores[i].park.is_parked() {
+                self.shared.notify(i);
+                return;
+            }
+        }
+    }
+
+    /// Drops every future this core owns, on this thread, completing their
+    /// `JoinHandle`s as cancelled. Repeats until no task is left (dropping a
+    /// future can wake or spawn others).
+    pub(crate) fn shutdown_tasks(&self) {
+        loop {
+            let mut tasks = self.registry.borrow_mut().drain();
+            tasks.extend(self.local.borrow_mut().drain(..));
+            while let Some(t) = self.worker.pop() {
+                tasks.push(t);
+            }
+            let remote = &self.shared.cores[self.index].remote;
+            loop {
+                match remote.steal() {
+                    Steal::Success(t) => tasks.push(t),
+                    Steal::Empty => break,
+                    Steal::Retry => {}
+                }
+            }
+            tasks.extend(self.mesh.borrow_mut().take_spawned());
+            if tasks.is_empty() {
+                break;
+            }
+            for task in tasks {
+                task.shutdown();
+            }
+        }
+        self.timers.borrow_mut().clear();
+    }
+
+    /// Queues a task on this core's local queue.
+    pub(crate) fn push_local(&self, task: TaskRef) {
+        self.local.borrow_mut().push_back(task);
+    }
+}

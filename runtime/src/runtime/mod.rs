@@ -1,0 +1,311 @@
+//! The runtime: cores, their threads, and the entry points.
+//!
+//! Core 0 is driven by the thread that built the runtime, inside
+//! [`Runtime::block_on`]; cores 1..n have threads of their own that run
+//! until the runtime is dropped. `Runtime` is `!Send` so that core 0 (and the
+//! `!Send` tasks on it) never changes thread.
+
+mod builder;
+pub(crate) mod context;
+pub(crate) mod core;
+mod mesh;
+mod registry;
+pub(crate) mod shared;
+mod spawn;
+mod stats;
+
+pub use builder::{BuildError, Builder};
+pub(crate) use mesh::MeshMsg;
+pub use spawn::{current_core, spawn, spawn_local, spawn_on, submit_to, yield_now};
+pub(crate) use spawn::{deliver_join_wake, schedule};
+pub use stats::CoreStats;
+
+use std::future::Future;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::{mpsc, Arc};
+use std::thread;
+
+use crossbeam_deque::{Injector, Worker};
+
+use self::core::CoreCtx;
+use self::shared::{new_eventfd, CoreShared, Shared};
+use crate::driver::Driver;
+use crate::sync::ParkFlag;
+use crate::topology::{self, Topology};
+
+/// A set of cores, each an executor with its own io_uring, timers, arena
+/// and queues, pinned to one CPU.
+///
+/// # Examples
+/// ```no_run
+/// let rt = frys_runtime::Runtime::builder().build()?;
+/// let answer = rt.block_on(async { 42 });
+/// assert_eq!(answer, 42);
+/// # Ok::<(), frys_runtime::BuildError>(())
+/// ```
+pub struct Runtime {
+    core0: Rc<CoreCtx>,
+    shared: Arc<Shared>,
+    threads: Vec<thread::JoinHandle<()>>,
+    saved_affinity: Option<Vec<usize>>,
+}
+
+impl Runtime {
+    /// A builder with defaults: every usable CPU, pinned, stealing on.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// Runs `future` on core 0 (this thread) to completion, driving core 0's
+    /// tasks, I/O and timers meanwhile. The other cores run on their own
+    /// threads all the time.
+    ///
+    /// # Panics
+    /// Panics if called from inside a frys core (a task cannot block its
+    /// own core), and resumes a panic of `future`.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        assert!(
+            context::with_current(|_| ()).is_none(),
+            "Runtime::block_on called from inside a frys core; use .await instead"
+        );
+        let _guard = context::enter(self.core0.clone());
+        self.core0.block_on(future)
+    }
+
+    /// Starts `f(core)` on every core and waits for all of them; returns the
+    /// outputs in core order. The futures need not be `Send`: each is
+    /// created on its own core.
+    ///
+    /// # Panics
+    /// Resumes the panic of a future that panicked.
+    pub fn run_on_all<F, Fut>(&self, f: F) -> Vec<Fut::Output>
+    where
+        F: Fn(usize) -> Fut + Send + Sync + 'static,
+        Fut: Future + 'static,
+        Fut::Output: Send + 'static,
+    {
+        let f = Arc::new(f);
+        let cores = self.cores();
+        self.block_on(async move {
+            let handles: Vec<_> = (0..cores)
+                .map(|core| {
+                    let f = f.clone();
+                    spawn_on(core, move || f(core))
+                })
+                .collect();
+            let mut outputs = Vec::with_capacity(cores);
+            for handle in handles {
+                match handle.await {
+                    Ok(out) => outputs.push(out),
+                    Err(e) => match e.try_into_panic() {
+                        Ok(payload) => std::panic::resume_unwind(payload),
+                        Err(e) => panic!("run_on_all: a core's task ended without output: {e}"),
+                    },
+                }
+            }
+            outputs
+        })
+    }
+
+    /// Number of cores.
+    pub fn cores(&self) -> usize {
+        self.shared.cores.len()
+    }
+
+    /// The CPU each core is pinned to (or placed on, when pinning is off).
+    pub fn cpus(&self) -> Vec<usize> {
+        self.shared.cores.iter().map(|c| c.cpu).collect()
+    }
+
+    /// Counters of every core (polls, steals, parks, ...).
+    pub fn stats(&self) -> Vec<CoreStats> {
+        stats::snapshot(&self.shared)
+    }
+
+    /// Stops every core, drops every task on its own core, joins the core
+    /// threads. Same as dropping the runtime.
+    pub fn shutdown(self) {
+        drop(self);
+    }
+
+    fn start(b: Builder) -> Result<Runtime, BuildError> {
+        let topo = Topology::from_sysfs(&b.sysfs_root).map_err(BuildError::Topology)?;
+        let allowed = topology::allowed_cpus().map_err(BuildError::Topology)?;
+        let cpus = topology::select_cpus(&topo, &allowed, &b.cores, b.placement)
+            .map_err(BuildError::Placement)?;
+        let n = cpus.len();
+
+        let mut workers: Vec<Worker<_>> = (0..n).map(|_| Worker::new_fifo()).collect();
+        let stealers = workers.iter().map(Worker::stealer).collect();
+        let cores = cpus
+            .iter()
+            .map(|&cpu| {
+                Ok(CoreShared {
+                    remote: Injector::new(),
+                    park: ParkFlag::new(),
+                    eventfd: new_eventfd()?,
+                    cpu,
+                    node: topo.node_of(cpu).unwrap_or(0),
+                    counters: Default::default(),
+                })
+            })
+            .collect::<Result<Box<[_]>, std::io::Error>>()
+            .map_err(BuildError::Io)?;
+        let shared = Arc::new(Shared {
+            cores,
+            stealers,
+            stealing: b.stealing,
+            shutdown: Default::default(),
+        });
+        let mut meshes = mesh::build(n, b.mesh_capacity);
+
+        let (started_tx, started_rx) = mpsc::channel();
+        let mut threads = Vec::with_capacity(n.saturating_sub(1));
+        let mut spawn_error = None;
+        for index in (1..n).rev() {
+            let (Some(mesh), Some(worker)) = (meshes.pop(), workers.pop()) else {
+                break;
+            };
+            let shared = shared.clone();
+            let started = started_tx.clone();
+            let cfg = b.clone();
+            let spawned = thread::Builder::new()
+                .name(format!("frys-core-{index}"))
+                .spawn(move || core_thread(index, shared, worker, mesh, cfg, started));
+            match spawned {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    spawn_error = Some(BuildError::Io(e));
+                    break;
+                }
+            }
+        }
+        drop(started_tx);
+
+        let mut runtime_parts = (threads, None);
+        let mut result = spawn_error.map_or(Ok(()), Err);
+        for _ in 0..runtime_parts.0.len() {
+            match started_rx.recv() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => result = result.and(Err(e)),
+                Err(_) => break,
+            }
+        }
+        let core0 = match (result, meshes.pop(), workers.pop()) {
+            (Ok(()), Some(mesh), Some(worker)) => {
+                start_core0(&shared, worker, mesh, &b, &mut runtime_parts.1)
+            }
+            (Err(e), ..) => Err(e),
+            _ => Err(BuildError::Io(std::io::Error::other("no core 0"))),
+        };
+        match core0 {
+            Ok(core0) => Ok(Runtime {
+                core0,
+                shared,
+                threads: runtime_parts.0,
+                saved_affinity: runtime_parts.1,
+            }),
+            Err(e) => {
+                stop_threads(&shared, runtime_parts.0);
+                if let Some(mask) = runtime_parts.1 {
+                    let _ = topology::set_current_thread_affinity(&mask);
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+fn start_core0(
+    shared: &Arc<Shared>,
+    worker: Worker<crate::task::TaskRef>,
+    mesh: mesh::MeshEnds,
+    b: &Builder,
+    saved_affinity: &mut Option<Vec<usize>>,
+) -> Result<Rc<CoreCtx>, BuildError> {
+    let core = &shared.cores[0];
+    if b.pin {
+        *saved_affinity = Some(topology::allowed_cpus().map_err(BuildError::Topology)?);
+        topology::pin_current_thread(core.cpu).map_err(BuildError::Io)?;
+    }
+    let driver = Driver::new(
+        b.ring_entries,
+        std::os::fd::AsRawFd::as_raw_fd(&core.eventfd),
+    )
+    .map_err(|source| BuildError::Ring { core: 0, source })?;
+    Ok(Rc::new(CoreCtx::new(
+        0,
+        shared.clone(),
+        worker,
+        driver,
+        mesh,
+        b.arena_capacity,
+    )))
+}
+
+fn core_thread(
+    index: usize,
+    shared: Arc<Shared>,
+    worker: Worker<crate::task::TaskRef>,
+    mesh: mesh::MeshEnds,
+    b: Builder,
+    started: mpsc::Sender<Result<(), BuildError>>,
+) {
+    let core = &shared.cores[index];
+    if b.pin {
+        if let Err(e) = topology::pin_current_thread(core.cpu) {
+            let _ = started.send(Err(BuildError::Io(e)));
+            return;
+        }
+    }
+    let eventfd = std::os::fd::AsRawFd::as_raw_fd(&core.eventfd);
+    let driver = match Driver::new(b.ring_entries, eventfd) {
+        Ok(d) => d,
+        Err(source) => {
+            let _ = started.send(Err(BuildError::Ring {
+                core: index,
+                source,
+            }));
+            return;
+        }
+    };
+    let ctx = Rc::new(CoreCtx::new(
+        index,
+        shared.clone(),
+        worker,
+        driver,
+        mesh,
+        b.arena_capacity,
+    ));
+    let _ = started.send(Ok(()));
+    drop(started);
+    let guard = context::enter(ctx.clone());
+    ctx.run_until_shutdown();
+    ctx.shutdown_tasks();
+    drop(guard);
+}
+
+fn stop_threads(shared: &Shared, threads: Vec<thread::JoinHandle<()>>) {
+    shared.shutdown.store(true, Ordering::Release);
+    for i in 0..shared.cores.len() {
+        shared.notify(i);
+    }
+    for t in threads {
+        // A core thread that panicked has nothing left to clean up here.
+        let _ = t.join();
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        stop_threads(&self.shared, std::mem::take(&mut self.threads));
+        {
+            let _guard = context::enter(self.core0.clone());
+            self.core0.shutdown_tasks();
+        }
+        if let Some(mask) = self.saved_affinity.take() {
+            let _ = topology::set_current_thread_affinity(&mask);
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! State every core can reach: per-core remote queues, park flags, eventfds,
+//! stealers and counters. Everything here is `Sync` and lock-free; nothing
+//! here is mutated by a core on behalf of another except through atomics and
+//! the lock-free queues.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use crossbeam_deque::{Injector, Stealer};
+
+use crate::sync::ParkFlag;
+use crate::task::TaskRef;
+
+pub(crate) struct Shared {
+    pub(crate) cores: Box<[CoreShared]>,
+    /// One per core: steals from that core's stealable queue.
+    pub(crate) stealers: Box<[Stealer<TaskRef>]>,
+    pub(crate) stealing: bool,
+    pub(crate) shutdown: AtomicBool,
+}
+
+pub(crate) struct CoreShared {
+    /// Tasks woken from other threads, drained by the core every tick.
+    pub(crate) remote: Injector<TaskRef>,
+    pub(crate) park: ParkFlag,
+    /// Written to end the core's park; its ring always has a read armed.
+    pub(crate) eventfd: OwnedFd,
+    pub(crate) cpu: usize,
+    pub(crate) node: usize,
+    pub(crate) counters: CoreCounters,
+}
+
+/// Counters of one core, updated with relaxed atomics.
+#[derive(Default)]
+pub(crate) struct CoreCounters {
+    pub(crate) polls: AtomicU64,
+    pub(crate) steals: AtomicU64,
+    pub(crate) stolen_from: AtomicU64,
+    pub(crate) parks: AtomicU64,
+    pub(crate) remote_wakes: AtomicU64,
+    pub(crate) io_enters: AtomicU64,
+}
+
+impl Shared {
+    /// Ends core `index`'s park if it is parked (or about to).
+    pub(crate) fn notify(&self, index: usize) {
+        let core = &self.cores[index];
+        if core.park.must_notify() {
+            write_eventfd(&core.eventfd);
+        }
+    }
+
+    /// Queues a task woken off its core and makes sure the core sees it.
+    pub(crate) fn schedule_remote(&self, index: usize, task: TaskRef) {
+        let core = &self.cores[index];
+        core.counters.remote_wakes.fetch_add(1, Ordering::Relaxed);
+        core.remote.push(task);
+        self.notify(index);
+    }
+
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.shutdown.load(Ordering::Acquire)
+    }
+}
+
+pub(crate) fn write_eventfd(fd: &OwnedFd) {
+    let one: u64 = 1;
+    // SAFETY: writes 8 bytes from a live u64 to an fd we own. A failure can
+    // only be EAGAIN (counter saturated: the core will wake anyway).
+    let _ = unsafe { libc::write(fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
+}
+
+pub(crate) fn new_eventfd() -> std::io::Result<OwnedFd> {
+    // SAFETY: plain syscall; the returned fd is checked and owned below.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a fresh, valid descriptor nobody else owns.
+    Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+}

@@ -1,0 +1,211 @@
+//! Spawning tasks and routing their wake-ups.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use super::context;
+use super::mesh::MeshMsg;
+use crate::task::{owner_of, Cell, JoinHandle, TaskRef, NO_SLOT};
+
+/// Spawns a `!Send` task on the current core; it never leaves this core.
+///
+/// # Panics
+/// Panics outside a frys core.
+///
+/// # Examples
+/// ```no_run
+/// # frys_runtime::Runtime::builder().build().unwrap().block_on(async {
+/// let shared = std::rc::Rc::new(5);
+/// let s = shared.clone();
+/// let h = frys_runtime::spawn_local(async move { *s + 1 });
+/// assert_eq!(h.await.unwrap(), 6);
+/// # });
+/// ```
+pub fn spawn_local<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+{
+    context::with_current(|ctx| {
+        let cell = Cell::new(future, ctx.index, NO_SLOT, ctx.shared.clone());
+        ctx.push_local(cell.clone());
+        JoinHandle::new(cell)
+    })
+    .expect("frys::spawn_local called outside a frys core")
+}
+
+/// Spawns a `Send` task on the current core's stealable queue: an idle core
+/// may take it before it starts. Once started, it stays where it runs.
+///
+/// # Panics
+/// Panics outside a frys core.
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    context::with_current(|ctx| {
+        let cell = Cell::new(future, ctx.index, NO_SLOT, ctx.shared.clone());
+        if ctx.shared.stealing {
+            ctx.worker.push(cell.clone());
+        } else {
+            ctx.push_local(cell.clone());
+        }
+        JoinHandle::new(cell)
+    })
+    .expect("frys::spawn called outside a frys core")
+}
+
+/// Creates a task on core `core`: `make` runs there and the future it
+/// returns (which need not be `Send`) stays there. The task travels over
+/// the mesh; its completion is announced back over the mesh.
+///
+/// # Panics
+/// Panics outside a frys core, or if `core` is not a core of this runtime.
+pub fn spawn_on<C, Fut>(core: usize, make: C) -> JoinHandle<Fut::Output>
+where
+    C: FnOnce() -> Fut + Send + 'static,
+    Fut: Future + 'static,
+    Fut::Output: Send + 'static,
+{
+    context::with_current(|ctx| {
+        let cores = ctx.shared.cores.len();
+        assert!(
+            core < cores,
+            "core {core} does not exist: the runtime has {cores} cores"
+        );
+        let cell = Cell::new(Lazy::Make(Some(make)), core, ctx.index, ctx.shared.clone());
+        let handle = JoinHandle::new(cell.clone());
+        if core == ctx.index {
+            ctx.push_local(cell);
+        } else if let Err(MeshMsg::Spawn(task)) =
+            ctx.mesh.borrow_mut().send(core, MeshMsg::Spawn(cell))
+        {
+            // Unreachable (core checked above); cancel rather than lose it.
+            task.shutdown();
+        }
+        handle
+    })
+    .expect("frys::spawn_on called outside a frys core")
+}
+
+/// Runs `f` on core `core` and returns its result, carried back over the
+/// mesh.
+///
+/// # Panics
+/// Panics outside a frys core or for a core that does not exist; a panic in
+/// `f` is resumed in the awaiting task.
+pub async fn submit_to<F, R>(core: usize, f: F) -> R
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    match spawn_on(core, move || std::future::ready(f())).await {
+        Ok(r) => r,
+        Err(e) => match e.try_into_panic() {
+            Ok(payload) => std::panic::resume_unwind(payload),
+            Err(e) => panic!("submit_to: core {core} dropped the closure: {e}"),
+        },
+    }
+}
+
+/// Index of the core running the caller, or `None` outside a frys core.
+pub fn current_core() -> Option<usize> {
+    context::with_current(|ctx| ctx.index)
+}
+
+/// Lets the other tasks of this core run before continuing.
+pub async fn yield_now() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    })
+    .await;
+}
+
+/// Queues a woken task: locally when this thread is its core, otherwise on
+/// its core's remote queue (writing the core's eventfd if it is parked).
+pub(crate) fn schedule(task: TaskRef) {
+    let owner = owner_of(&task);
+    let mut task = Some(task);
+    context::with_current(|ctx| {
+        let on_owner = task
+            .as_ref()
+            .is_some_and(|t| ctx.index == owner && Arc::ptr_eq(&ctx.shared, &t.header().shared));
+        if on_owner {
+            if let Some(t) = task.take() {
+                ctx.push_local(t);
+            }
+        }
+    });
+    if let Some(task) = task {
+        let shared = task.header().shared.clone();
+        shared.schedule_remote(owner, task);
+    }
+}
+
+/// Wakes the `JoinHandle` of a finished task; when it was submitted from
+/// another core, the wake travels back over the mesh.
+pub(crate) fn deliver_join_wake(reply_to: usize, waker: std::task::Waker) {
+    if reply_to == NO_SLOT {
+        waker.wake();
+        return;
+    }
+    let mut waker = Some(waker);
+    context::with_current(|ctx| {
+        if ctx.index == reply_to {
+            return;
+        }
+        if let Some(w) = waker.take() {
+            if let Ok(mut mesh) = ctx.mesh.try_borrow_mut() {
+                if let Err(MeshMsg::Wake(w)) = mesh.send(reply_to, MeshMsg::Wake(w)) {
+                    waker = Some(w);
+                }
+            } else {
+                waker = Some(w);
+            }
+        }
+    });
+    if let Some(w) = waker {
+        w.wake();
+    }
+}
+
+/// A future made on the core that runs it (`spawn_on`).
+enum Lazy<C, Fut> {
+    Make(Option<C>),
+    Running(Fut),
+}
+
+impl<C, Fut> Future for Lazy<C, Fut>
+where
+    C: FnOnce() -> Fut,
+    Fut: Future,
+{
+    type Output = Fut::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Fut::Output> {
+        // SAFETY: we never move `Fut` out of the pinned `self`: it is
+        // created in place (replacing the `Make` state, which holds no
+        // pinned data) and then only polled through a pinned reference.
+        let this = unsafe { self.get_unchecked_mut() };
+        if let Lazy::Make(make) = this {
+            let Some(make) = make.take() else {
+                return Poll::Pending;
+            };
+            *this = Lazy::Running(make());
+        }
+        match this {
+            // SAFETY: `fut` lives in the pinned `self` and is never moved.
+            Lazy::Running(fut) => unsafe { Pin::new_unchecked(fut) }.poll(cx),
+            Lazy::Make(_) => Poll::Pending,
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! Per-core counters, read as a snapshot.
+
+use std::sync::atomic::Ordering;
+
+use super::shared::Shared;
+
+/// A snapshot of one core's counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CoreStats {
+    /// Core index.
+    pub core: usize,
+    /// CPU the core runs on.
+    pub cpu: usize,
+    /// NUMA node of that CPU.
+    pub node: usize,
+    /// Task polls.
+    pub polls: u64,
+    /// Tasks this core stole from others.
+    pub steals: u64,
+    /// Tasks other cores stole from this one.
+    pub stolen_from: u64,
+    /// Times the core parked in the kernel.
+    pub parks: u64,
+    /// Wakes that arrived from other threads.
+    pub remote_wakes: u64,
+    /// `io_uring_enter` calls (updated when the core parks).
+    pub io_enters: u64,
+}
+
+pub(crate) fn snapshot(shared: &Shared) -> Vec<CoreStats> {
+    shared
+        .cores
+        .iter()
+        .enumerate()
+        .map(|(core, c)| CoreStats {
+            core,
+            cpu: c.cpu,
+            node: c.node,
+            polls: c.counters.polls.load(Ordering::Relaxed),
+            steals: c.counters.steals.load(Ordering::Relaxed),
+            stolen_from: c.counters.stolen_from.load(Ordering::Relaxed),
+            parks: c.counters.parks.load(Ordering::Relaxed),
+            remote_wakes: c.counters.remote_wakes.load(Ordering::Relaxed),
+            io_enters: c.counters.io_enters.load(Ordering::Relaxed),
+        })
+        .collect()
+}

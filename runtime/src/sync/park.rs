@@ -1,0 +1,300 @@
+//! [`ParkFlag`]: the flag protocol a core uses to sleep in the kernel without
+//! losing a wake-up from another thread.
+//!
+//! # Protocol
+//!
+//! Core thread (the only one that parks):
+//!
+//! 1. [`begin_park`](ParkFlag::begin_park): `parked = true`, then a `SeqCst`
+//!    fence.
+//! 2. Re-check every queue another thread may push to.
+//! 3. Work found: [`end_park`](ParkFlag::end_park) and run it. Otherwise sleep
+//!    in the kernel (e.g. wait on its eventfd) and call `end_park` after
+//!    waking.
+//!
+//! Any other thread, *after* making work visible (pushing to a queue):
+//!
+//! 4. If [`must_notify`](ParkFlag::must_notify) returns `true`, wake the core
+//!    (write its eventfd). It returns `true` to exactly one caller per park.
+//!
+//! # Invariant: no lost wake-up
+//!
+//! If a producer publishes work that the core's re-check (step 2) does not
+//! see, that producer's `must_notify` sees `parked == true` and returns `true`,
+//! so the core is notified. The argument: `begin_park` and `must_notify` each
+//! contain a `SeqCst` fence, and all `SeqCst` fences are totally ordered.
+//!
+//! * Producer's fence first: the push comes before that fence and the core's
+//!   re-check after its own, so the re-check sees the push.
+//! * Core's fence first: `parked = true` comes before it and the producer's
+//!   load of `parked` after its own, so the producer reads `true` or a later
+//!   value. A later `false` was written either by another producer's
+//!   `must_notify` (which then notifies; the core wakes up and re-checks again
+//!   before it next sleeps, and the next `begin_park`'s fence is ordered after
+//!   ours, so that re-check sees our push), or by the core's `end_park` (the
+//!   core is awake and will re-check before it next sleeps, same argument).
+//!
+//! The fences are needed: with only `SeqCst` store/swap on the flag this is
+//! the "store buffering" pattern, which the memory model allows to fail
+//! because the queue operations are not themselves `SeqCst` (and x86 store
+//! buffers make it fail in practice without the locked instruction the fence
+//! compiles to). On x86 the core-side fence is a `mfence`; only the parking
+//! path pays it.
+//!
+//! `must_notify` loads `parked` before swapping, so producers of a busy core
+//! (not parked) only read the flag's cache line instead of taking it
+//! exclusively on every push. Because the swap is still the only way to get
+//! `true`, one park is notified at most once.
+//!
+//! `begin_park`'s store is a release and the successful swap in `must_notify`
+//! an acquire, so anything the core did before `begin_park` (registering a
+//! waker, say) is visible to the producer that gets `true`.
+
+use crate::loom::sync::atomic::Ordering::{Relaxed, SeqCst};
+use crate::loom::sync::atomic::{fence, AtomicBool};
+
+/// The parked flag of one core. See the [module docs](self) for the protocol
+/// and its proof.
+#[derive(Debug)]
+pub struct ParkFlag {
+    parked: AtomicBool,
+}
+
+impl ParkFlag {
+    /// Creates a flag for a core that is running (not parked).
+    pub fn new() -> ParkFlag {
+        ParkFlag {
+            parked: AtomicBool::new(false),
+        }
+    }
+
+    /// Core thread: announces that it is about to sleep.
+    ///
+    /// The caller must re-check all its queues after this returns and then
+    /// either sleep or call [`end_park`](Self::end_park).
+    pub fn begin_park(&self) {
+        self.parked.store(true, SeqCst);
+        // Orders the store above before the caller's re-check loads (see
+        // module docs: store-buffering).
+        fence(SeqCst);
+    }
+
+    /// Core thread: it found work after [`begin_park`](Self::begin_park), or
+    /// it woke up from the kernel.
+    pub fn end_park(&self) {
+        self.parked.store(false, SeqCst);
+    }
+
+    /// Other threads: call after making work visible to the core. Returns
+    /// `true` if the core is (about to be) asleep and the caller must wake it
+    /// (write its eventfd). At most one caller gets `true` per park.
+    pub fn must_notify(&self) -> bool {
+        // Orders the caller's earlier push before the load below (see module
+        // docs: store-buffering).
+        fence(SeqCst);
+        self.parked.load(Relaxed) && self.parked.swap(false, SeqCst)
+    }
+
+    /// Whether the core has announced it is parking. Only a hint: use
+    /// [`must_notify`](Self::must_notify) to decide whether to wake it.
+    pub fn is_parked(&self) -> bool {
+        self.parked.load(Relaxed)
+    }
+}
+
+impl Default for ParkFlag {
+    fn default() -> ParkFlag {
+        ParkFlag::new()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::ParkFlag;
+    use std::sync::atomic::{AtomicUsize, Ordering::*};
+    use std::sync::Arc;
+    use std::thread;
+
+    #[test]
+    fn sequential_semantics() {
+        let f = ParkFlag::new();
+        assert!(!f.must_notify());
+        f.begin_park();
+        assert!(f.is_parked());
+        assert!(f.must_notify());
+        assert!(!f.must_notify(), "only one notifier per park");
+        f.end_park();
+        f.begin_park();
+        f.end_park();
+        assert!(!f.must_notify());
+    }
+
+    /// A real core thread that sleeps with `thread::park` and a producer that
+    /// pushes (an atomic counter stands in for the queue) many times. A lost
+    /// wake-up hangs the test.
+    #[test]
+    fn std_threads_never_lose_wakeup() {
+        const N: usize = 20_000;
+        struct Core {
+            flag: ParkFlag,
+            queue: AtomicUsize,
+        }
+        let core = Arc::new(Core {
+            flag: ParkFlag::new(),
+            queue: AtomicUsize::new(0),
+        });
+        let core2 = core.clone();
+        let consumer = thread::spawn(move || {
+            let mut got = 0;
+            while got < N {
+                let n = core2.queue.swap(0, Acquire);
+                if n > 0 {
+                    got += n;
+                    continue;
+                }
+                core2.flag.begin_park();
+                let n = core2.queue.swap(0, Acquire);
+                if n > 0 {
+                    core2.flag.end_park();
+                    got += n;
+                    continue;
+                }
+                // Spurious unparks are allowed; a missing one would hang.
+                thread::park();
+                core2.flag.end_park();
+            }
+            got
+        });
+        let target = consumer.thread().clone();
+        for _ in 0..N {
+            core.queue.fetch_add(1, Release);
+            if core.flag.must_notify() {
+                target.unpark();
+            }
+        }
+        assert_eq!(consumer.join().unwrap(), N);
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::ParkFlag;
+    use crate::loom::sync::atomic::AtomicUsize;
+    use crate::loom::sync::atomic::Ordering::{AcqRel, Acquire, Release};
+    use crate::loom::sync::Arc;
+    use crate::loom::thread;
+    use loom::sync::Mutex;
+    use std::collections::VecDeque;
+
+    /// What a producer can push to.
+    trait Queue: Send + Sync + 'static {
+        fn push(&self, v: usize);
+        fn pop(&self) -> Option<usize>;
+    }
+
+    /// The stand-in the protocol is specified against.
+    impl Queue for Mutex<VecDeque<usize>> {
+        fn push(&self, v: usize) {
+            self.lock().unwrap().push_back(v);
+        }
+        fn pop(&self) -> Option<usize> {
+            self.lock().unwrap().pop_front()
+        }
+    }
+
+    /// A lock-free stand-in with only Release/Acquire ordering (like the
+    /// ring's publish / pop): a mutex hides store-buffering, this does not.
+    /// Holds a bitmask of pushed items.
+    struct Bits(AtomicUsize);
+    impl Queue for Bits {
+        fn push(&self, v: usize) {
+            self.0.fetch_or(1 << v, Release);
+        }
+        fn pop(&self) -> Option<usize> {
+            let bits = self.0.load(Acquire);
+            if bits == 0 {
+                return None;
+            }
+            let v = bits.trailing_zeros() as usize;
+            self.0.fetch_and(!(1 << v), AcqRel);
+            Some(v)
+        }
+    }
+
+    struct Core<Q> {
+        flag: ParkFlag,
+        queue: Q,
+        /// The core's eventfd counter.
+        eventfd: AtomicUsize,
+    }
+
+    /// The core (main thread) must receive one item from each of `producers`
+    /// threads. "Sleeping in the kernel" is `thread::park` until the eventfd
+    /// counter is non-zero; a lost wake-up leaves it parked with nobody left
+    /// to unpark it, which loom reports as a deadlock.
+    fn model<Q: Queue>(queue: fn() -> Q, producers: usize) {
+        loom::model(move || {
+            let core = Arc::new(Core {
+                flag: ParkFlag::new(),
+                queue: queue(),
+                eventfd: AtomicUsize::new(0),
+            });
+            let me = thread::current();
+            let handles: Vec<_> = (0..producers)
+                .map(|i| {
+                    let core = core.clone();
+                    let me = me.clone();
+                    thread::spawn(move || {
+                        core.queue.push(i);
+                        if core.flag.must_notify() {
+                            core.eventfd.fetch_add(1, Release);
+                            me.unpark();
+                        }
+                    })
+                })
+                .collect();
+
+            let mut seen = 0usize;
+            while seen.count_ones() < producers as u32 {
+                if let Some(v) = core.queue.pop() {
+                    seen |= 1 << v;
+                    continue;
+                }
+                core.flag.begin_park();
+                if let Some(v) = core.queue.pop() {
+                    core.flag.end_park();
+                    seen |= 1 << v;
+                    continue;
+                }
+                // Sleep in the kernel: read the eventfd, blocking while zero.
+                while core.eventfd.swap(0, AcqRel) == 0 {
+                    thread::park();
+                }
+                core.flag.end_park();
+            }
+            for h in handles {
+                h.join().unwrap();
+            }
+        });
+    }
+
+    #[test]
+    fn park_mutex_queue_one_producer() {
+        model(|| Mutex::new(VecDeque::new()), 1);
+    }
+
+    #[test]
+    fn park_mutex_queue_two_producers() {
+        model(|| Mutex::new(VecDeque::new()), 2);
+    }
+
+    #[test]
+    fn park_lock_free_queue_one_producer() {
+        model(|| Bits(AtomicUsize::new(0)), 1);
+    }
+
+    #[test]
+    fn park_lock_free_queue_two_producers() {
+        model(|| Bits(AtomicUsize::new(0)), 2);
+    }
+}

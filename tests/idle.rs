@@ -1,0 +1,38 @@
+//! An idle runtime parks in the kernel instead of spinning.
+
+use std::time::Duration;
+
+use frys::{Cores, Runtime};
+
+fn process_cpu_time() -> Duration {
+    let mut ts = libc_timespec();
+    // SAFETY: clock_gettime writes into a valid, owned timespec.
+    let rc = unsafe {
+        clock_gettime(2 /* CLOCK_PROCESS_CPUTIME_ID */, &mut ts)
+    };
+    assert_eq!(rc, 0);
+    Duration::new(ts.0 as u64, ts.1 as u32)
+}
+
+#[repr(C)]
+struct Timespec(i64, i64);
+fn libc_timespec() -> Timespec {
+    Timespec(0, 0)
+}
+extern "C" {
+    fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
+}
+
+#[test]
+fn an_idle_runtime_uses_almost_no_cpu() {
+    let rt = Runtime::builder().cores(Cores::Count(2)).build().unwrap();
+    // Core 1 idles on its own thread; core 0 sleeps inside block_on.
+    let before = process_cpu_time();
+    rt.block_on(frys::time::sleep(Duration::from_secs(1)));
+    let used = process_cpu_time() - before;
+    assert!(
+        used < Duration::from_millis(50),
+        "idle second burned {used:?} of CPU (limit 5%)"
+    );
+    assert!(rt.stats().iter().all(|s| s.parks > 0));
+}
