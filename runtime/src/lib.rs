@@ -22,10 +22,14 @@
 #![warn(missing_docs)]
 
 pub mod arena;
+pub mod buf;
 pub mod channel;
 mod driver;
+pub mod fs;
 mod loom;
+pub mod net;
 mod runtime;
+pub mod signal;
 pub mod sync;
 mod task;
 pub mod time;

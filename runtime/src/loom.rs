@@ -65,3 +65,48 @@ pub(crate) mod cell {
 
 #[cfg(not(loom))]
 pub(crate) use std::thread;
+
+/// Test support: a minimal executor for loom models. Polls `fut` on the
+/// current loom thread and sleeps on a loom `Condvar` between polls; the
+/// waker sets a flag and signals the condvar. A lost wake-up leaves the
+/// thread waiting with nobody to signal it, which loom reports as a deadlock.
+///
+/// (`loom::thread::park`/`unpark` is not used: a late `unpark` would also
+/// wake the thread out of an unrelated blocking call such as `join`.)
+#[cfg(all(test, loom))]
+pub(crate) fn block_on<F: core::future::Future>(fut: F) -> F::Output {
+    use ::loom::sync::{Condvar, Mutex};
+    use core::task::{Context, Poll, Waker};
+
+    struct Signal {
+        woken: Mutex<bool>,
+        cv: Condvar,
+    }
+    impl std::task::Wake for Signal {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.wake_by_ref();
+        }
+        fn wake_by_ref(self: &std::sync::Arc<Self>) {
+            *self.woken.lock().unwrap() = true;
+            self.cv.notify_one();
+        }
+    }
+
+    let signal = std::sync::Arc::new(Signal {
+        woken: Mutex::new(false),
+        cv: Condvar::new(),
+    });
+    let waker = Waker::from(signal.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = core::pin::pin!(fut);
+    loop {
+        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return out;
+        }
+        let mut woken = signal.woken.lock().unwrap();
+        while !*woken {
+            woken = signal.cv.wait(woken).unwrap();
+        }
+        *woken = false;
+    }
+}

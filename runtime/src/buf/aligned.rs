@@ -26,7 +26,7 @@ pub const DEFAULT_ALIGNMENT: usize = 4096;
 ///
 /// # Examples
 ///
-/// ```ignore
+/// ```
 /// let mut buf = frys_runtime::buf::AlignedBuf::new(4096);
 /// buf.set_len(4096);
 /// buf.fill(b'x');

@@ -21,7 +21,7 @@
 
 mod aligned;
 
-pub use aligned::AlignedBuf;
+pub use aligned::{AlignedBuf, DEFAULT_ALIGNMENT};
 
 use std::io;
 
@@ -181,7 +181,7 @@ pub(crate) fn sqe_len(len: usize) -> u32 {
 /// to give back.
 pub(crate) fn submit<T: Operation>(data: T) -> Result<Op<T>, (io::Error, T)> {
     if crate::runtime::context::with_driver(|_| ()).is_none() {
-        return Err((io::Error::from(crate::runtime::context::not_on_core()), data));
+        return Err((crate::runtime::context::not_on_core(), data));
     }
     match Op::submit(data) {
         Ok(op) => Ok(op),

@@ -14,8 +14,17 @@ use super::File;
 ///
 /// # Examples
 ///
-/// ```ignore
+/// ```no_run
+/// # let rt = frys_runtime::Runtime::builder().build().unwrap();
+/// # rt.block_on(async {
+/// use frys_runtime::fs::OpenOptions;
+///
 /// let file = OpenOptions::new().write(true).create(true).truncate(true).open("data").await?;
+/// let (res, _buf) = file.write_all_at(b"hello".to_vec(), 0).await;
+/// res?;
+/// file.sync_data().await?;
+/// # Ok::<(), std::io::Error>(())
+/// # }).unwrap();
 /// ```
 #[derive(Debug, Clone)]
 pub struct OpenOptions {
@@ -130,11 +139,15 @@ impl OpenOptions {
             (true, false, false) => libc::O_RDONLY,
             (false, true, false) | (false, _, true) => libc::O_WRONLY,
             (true, true, false) | (true, _, true) => libc::O_RDWR,
-            (false, false, false) => return Err(invalid("no access mode (read, write or append) set")),
+            (false, false, false) => {
+                return Err(invalid("no access mode (read, write or append) set"))
+            }
         };
         let writable = self.write || self.append;
         if !writable && (self.truncate || self.create || self.create_new) {
-            return Err(invalid("create, create_new and truncate need write or append access"));
+            return Err(invalid(
+                "create, create_new and truncate need write or append access",
+            ));
         }
         if self.append && self.truncate && !self.create_new {
             return Err(invalid("append and truncate cannot be combined"));
@@ -169,11 +182,25 @@ mod tests {
     fn flag_combinations_follow_std() {
         let f = OpenOptions::new().read(true).flags().unwrap();
         assert_eq!(f, libc::O_RDONLY);
-        let f = OpenOptions::new().write(true).create(true).truncate(true).flags().unwrap();
+        let f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .flags()
+            .unwrap();
         assert_eq!(f, libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC);
-        let f = OpenOptions::new().read(true).append(true).direct(true).flags().unwrap();
+        let f = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .direct(true)
+            .flags()
+            .unwrap();
         assert_eq!(f, libc::O_RDWR | libc::O_APPEND | libc::O_DIRECT);
-        let f = OpenOptions::new().write(true).create_new(true).flags().unwrap();
+        let f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .flags()
+            .unwrap();
         assert_eq!(f, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL);
         for bad in [
             OpenOptions::new(),

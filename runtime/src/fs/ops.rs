@@ -38,7 +38,11 @@ impl Operation for OpenAt {
     }
 }
 
-pub(crate) async fn open(path: CString, flags: libc::c_int, mode: libc::mode_t) -> io::Result<OwnedFd> {
+pub(crate) async fn open(
+    path: CString,
+    flags: libc::c_int,
+    mode: libc::mode_t,
+) -> io::Result<OwnedFd> {
     let done = Op::submit(OpenAt { path, flags, mode })?.await;
     let fd = done.result?;
     // SAFETY: the kernel returned a new fd that nobody else owns.
@@ -148,7 +152,9 @@ impl Operation for Fsync {
         } else {
             types::FsyncFlags::empty()
         };
-        opcode::Fsync::new(types::Fd(self.fd.as_raw_fd())).flags(flags).build()
+        opcode::Fsync::new(types::Fd(self.fd.as_raw_fd()))
+            .flags(flags)
+            .build()
     }
 }
 
@@ -171,9 +177,15 @@ impl Operation for PathOp {
     fn sqe(&mut self) -> squeue::Entry {
         let cwd = types::Fd(libc::AT_FDCWD);
         match self {
-            PathOp::MkDir { path, mode } => opcode::MkDirAt::new(cwd, path.as_ptr()).mode(*mode).build(),
-            PathOp::Unlink { path, flags } => opcode::UnlinkAt::new(cwd, path.as_ptr()).flags(*flags).build(),
-            PathOp::Rename { from, to } => opcode::RenameAt::new(cwd, from.as_ptr(), cwd, to.as_ptr()).build(),
+            PathOp::MkDir { path, mode } => {
+                opcode::MkDirAt::new(cwd, path.as_ptr()).mode(*mode).build()
+            }
+            PathOp::Unlink { path, flags } => opcode::UnlinkAt::new(cwd, path.as_ptr())
+                .flags(*flags)
+                .build(),
+            PathOp::Rename { from, to } => {
+                opcode::RenameAt::new(cwd, from.as_ptr(), cwd, to.as_ptr()).build()
+            }
         }
     }
 }
@@ -193,7 +205,11 @@ pub(crate) struct Statx {
 
 impl Statx {
     pub(crate) fn of_path(path: CString, follow_symlinks: bool) -> Self {
-        let flags = if follow_symlinks { 0 } else { libc::AT_SYMLINK_NOFOLLOW };
+        let flags = if follow_symlinks {
+            0
+        } else {
+            libc::AT_SYMLINK_NOFOLLOW
+        };
         Self::new(None, path, flags)
     }
 

@@ -41,7 +41,9 @@ impl SockAddr {
                 };
                 // SAFETY: `sockaddr_storage` is larger than and at least as
                 // aligned as every `sockaddr_*`, which is its purpose.
-                unsafe { std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin) };
+                unsafe {
+                    std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin)
+                };
                 mem::size_of::<libc::sockaddr_in>()
             }
             SocketAddr::V6(a) => {
@@ -55,7 +57,9 @@ impl SockAddr {
                     sin6_scope_id: a.scope_id(),
                 };
                 // SAFETY: as above.
-                unsafe { std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin6) };
+                unsafe {
+                    std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin6)
+                };
                 mem::size_of::<libc::sockaddr_in6>()
             }
         };
@@ -131,7 +135,10 @@ impl SockAddr {
                 // the length says it is complete, and storage is aligned for it.
                 let sin = unsafe { &*(self.as_ptr().cast::<libc::sockaddr_in>()) };
                 let ip = Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
-                Ok(SocketAddr::V4(SocketAddrV4::new(ip, u16::from_be(sin.sin_port))))
+                Ok(SocketAddr::V4(SocketAddrV4::new(
+                    ip,
+                    u16::from_be(sin.sin_port),
+                )))
             }
             libc::AF_INET6 if len >= mem::size_of::<libc::sockaddr_in6>() => {
                 // SAFETY: as above, for `sockaddr_in6`.

@@ -2,8 +2,10 @@
 //!
 //! All waiting (accept, connect, send, receive, shutdown) is an io_uring
 //! operation on the current core's ring, so these futures must run on a
-//! frys core and are not `Send`; the socket values themselves are `Send`
-//! and may be moved to another core between operations.
+//! frys core and are not `Send`. Listeners and [`UdpSocket`] are `Send` and
+//! may be moved to another core between operations; streams are not,
+//! because they hold the in-flight operations of their `futures-io`
+//! adapters (move the fd with `IntoRawFd` and `from_std` instead).
 //!
 //! Invariants shared by every type here:
 //! - a socket owns its fd through an `Arc<OwnedFd>`, and every operation in

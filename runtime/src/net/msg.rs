@@ -41,7 +41,11 @@ impl<B: IoBuf> Operation for SendMsg<B> {
     }
 }
 
-pub(crate) async fn send_to<B: IoBuf>(fd: &Arc<OwnedFd>, buf: B, addr: SockAddr) -> (io::Result<usize>, B) {
+pub(crate) async fn send_to<B: IoBuf>(
+    fd: &Arc<OwnedFd>,
+    buf: B,
+    addr: SockAddr,
+) -> (io::Result<usize>, B) {
     let op = SendMsg {
         fd: fd.clone(),
         buf,
@@ -82,7 +86,10 @@ impl<B: IoBufMut> Operation for RecvMsg<B> {
     }
 }
 
-pub(crate) async fn recv_from<B: IoBufMut>(fd: &Arc<OwnedFd>, buf: B) -> (io::Result<(usize, SockAddr)>, B) {
+pub(crate) async fn recv_from<B: IoBufMut>(
+    fd: &Arc<OwnedFd>,
+    buf: B,
+) -> (io::Result<(usize, SockAddr)>, B) {
     let op = RecvMsg {
         fd: fd.clone(),
         buf,
@@ -95,7 +102,10 @@ pub(crate) async fn recv_from<B: IoBufMut>(fd: &Arc<OwnedFd>, buf: B) -> (io::Re
         Err((e, data)) => return (Err(e), data.buf),
     };
     let RecvMsg {
-        mut buf, mut addr, msg, ..
+        mut buf,
+        mut addr,
+        msg,
+        ..
     } = done.data;
     let result = done.result.map(|n| {
         let n = n as usize;

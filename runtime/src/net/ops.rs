@@ -63,12 +63,20 @@ pub(crate) struct Connect {
 
 impl Operation for Connect {
     fn sqe(&mut self) -> squeue::Entry {
-        opcode::Connect::new(types::Fd(self.fd.as_raw_fd()), self.addr.as_ptr(), self.addr.len()).build()
+        opcode::Connect::new(
+            types::Fd(self.fd.as_raw_fd()),
+            self.addr.as_ptr(),
+            self.addr.len(),
+        )
+        .build()
     }
 }
 
 pub(crate) async fn connect(fd: &Arc<OwnedFd>, addr: SockAddr) -> io::Result<()> {
-    let op = Op::submit(Connect { fd: fd.clone(), addr })?;
+    let op = Op::submit(Connect {
+        fd: fd.clone(),
+        addr,
+    })?;
     op.await.result.map(drop)
 }
 
@@ -104,7 +112,12 @@ impl<B: IoBufMut> Recv<B> {
 impl<B: IoBufMut> Operation for Recv<B> {
     fn sqe(&mut self) -> squeue::Entry {
         let len = buf::sqe_len(self.buf.bytes_total());
-        opcode::Recv::new(types::Fd(self.fd.as_raw_fd()), self.buf.stable_mut_ptr(), len).build()
+        opcode::Recv::new(
+            types::Fd(self.fd.as_raw_fd()),
+            self.buf.stable_mut_ptr(),
+            len,
+        )
+        .build()
     }
 }
 
@@ -141,8 +154,7 @@ impl<B: IoBuf> Operation for Send<B> {
     fn sqe(&mut self) -> squeue::Entry {
         let offset = self.offset.min(self.buf.bytes_init());
         let len = buf::sqe_len(self.buf.bytes_init() - offset);
-        // SAFETY (pointer arithmetic): `offset <= bytes_init() <= bytes_total()`,
-        // so the result stays inside (or one past) the buffer's allocation.
+        // In bounds: `offset <= bytes_init() <= bytes_total()`.
         let ptr = self.buf.stable_ptr().wrapping_add(offset);
         opcode::Send::new(types::Fd(self.fd.as_raw_fd()), ptr, len)
             .flags(libc::MSG_NOSIGNAL)

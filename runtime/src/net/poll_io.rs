@@ -67,7 +67,10 @@ impl PollIo {
                     Err(e) => return Poll::Ready(Err(e)),
                 }
             }
-            let mut buf = self.read_buf.take().unwrap_or_else(|| Vec::with_capacity(CHUNK));
+            let mut buf = self
+                .read_buf
+                .take()
+                .unwrap_or_else(|| Vec::with_capacity(CHUNK));
             if self.read_pos < buf.len() {
                 let unread = &buf[self.read_pos..];
                 let n = unread.len().min(out.len());
@@ -102,7 +105,10 @@ impl PollIo {
             return Poll::Ready(Ok(0));
         }
         ready!(self.poll_flush(fd, cx))?;
-        let mut buf = self.write_buf.take().unwrap_or_else(|| Vec::with_capacity(CHUNK));
+        let mut buf = self
+            .write_buf
+            .take()
+            .unwrap_or_else(|| Vec::with_capacity(CHUNK));
         buf.clear();
         let n = data.len().min(CHUNK);
         buf.extend_from_slice(&data[..n]);
@@ -120,7 +126,11 @@ impl PollIo {
     }
 
     /// Waits until every accepted byte has been sent.
-    pub(crate) fn poll_flush(&mut self, fd: &Arc<OwnedFd>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    pub(crate) fn poll_flush(
+        &mut self,
+        fd: &Arc<OwnedFd>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
         while let Some(op) = &mut self.write_op {
             let done = ready!(Pin::new(op).poll(cx));
             self.write_op = None;
@@ -156,7 +166,11 @@ impl PollIo {
     }
 
     /// Flushes, then shuts down the write direction (once).
-    pub(crate) fn poll_close(&mut self, fd: &Arc<OwnedFd>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    pub(crate) fn poll_close(
+        &mut self,
+        fd: &Arc<OwnedFd>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
         if self.write_closed {
             return Poll::Ready(Ok(()));
         }

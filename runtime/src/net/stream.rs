@@ -24,10 +24,6 @@ impl Stream {
         }
     }
 
-    pub(crate) fn fd(&self) -> &Arc<OwnedFd> {
-        &self.fd
-    }
-
     pub(crate) fn raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
     }
@@ -52,11 +48,19 @@ impl Stream {
         ops::shutdown(&self.fd, how).await
     }
 
-    pub(crate) fn poll_read(&mut self, cx: &mut Context<'_>, out: &mut [u8]) -> Poll<io::Result<usize>> {
+    pub(crate) fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        out: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
         self.io.poll_read(&self.fd, cx, out)
     }
 
-    pub(crate) fn poll_write(&mut self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+    pub(crate) fn poll_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.io.poll_write(&self.fd, cx, data)
     }
 

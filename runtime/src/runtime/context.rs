@@ -9,10 +9,8 @@
 use std::cell::RefCell;
 use std::io;
 use std::rc::Rc;
-use std::sync::Arc;
 
 use super::core::CoreCtx;
-use super::shared::Shared;
 use crate::driver::Driver;
 
 thread_local! {
@@ -30,11 +28,6 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&CoreCtx) -> R) -> Option<R> {
 /// Runs `f` with the current core's driver.
 pub(crate) fn with_driver<R>(f: impl FnOnce(&mut Driver) -> R) -> Option<R> {
     with_current(|ctx| f(&mut ctx.driver.borrow_mut()))
-}
-
-/// Whether this thread is core `index` of the runtime `shared`.
-pub(crate) fn is_current(shared: &Arc<Shared>, index: usize) -> bool {
-    with_current(|ctx| ctx.index == index && Arc::ptr_eq(&ctx.shared, shared)).unwrap_or(false)
 }
 
 pub(crate) fn not_on_core() -> io::Error {

@@ -15,7 +15,6 @@ mod spawn;
 mod stats;
 
 pub use builder::{BuildError, Builder};
-pub(crate) use mesh::MeshMsg;
 pub use spawn::{current_core, spawn, spawn_local, spawn_on, submit_to, yield_now};
 pub(crate) use spawn::{deliver_join_wake, schedule};
 pub use stats::CoreStats;

@@ -39,10 +39,6 @@ impl Registry {
         }
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.slots.len() - self.free.len()
-    }
-
     /// Takes every registered task out.
     pub(crate) fn drain(&mut self) -> Vec<TaskRef> {
         self.free.clear();

@@ -281,7 +281,7 @@ mod loom_tests {
                     })
                 })
                 .collect();
-            loom::future::block_on(poll_fn(|cx| {
+            crate::loom::block_on(poll_fn(|cx| {
                 aw.register(cx.waker());
                 if num.load(Relaxed) == THREADS {
                     Poll::Ready(())
@@ -310,7 +310,7 @@ mod loom_tests {
                     }
                 })
             };
-            loom::future::block_on(poll_fn(|cx| {
+            crate::loom::block_on(poll_fn(|cx| {
                 aw.register(cx.waker());
                 if num.load(Relaxed) == 1 {
                     Poll::Ready(())

@@ -1,6 +1,7 @@
-//! Synchronisation primitives shared by the scheduler and the channels.
-mod atomic_waker;
-mod park;
+//! Small synchronization primitives shared by the runtime's cross-core parts.
+
+pub mod atomic_waker;
+pub mod park;
 
 pub use atomic_waker::AtomicWaker;
 pub use park::ParkFlag;

@@ -183,7 +183,7 @@ mod loom_tests {
     use crate::loom::sync::atomic::Ordering::{AcqRel, Acquire, Release};
     use crate::loom::sync::Arc;
     use crate::loom::thread;
-    use loom::sync::Mutex;
+    use loom::sync::{Condvar, Mutex};
     use std::collections::VecDeque;
 
     /// What a producer can push to.
@@ -221,34 +221,53 @@ mod loom_tests {
         }
     }
 
+    /// Stand-in for the core's eventfd: `write` adds, `read` blocks while
+    /// the counter is zero and then resets it.
+    struct EventFd {
+        count: Mutex<usize>,
+        cv: Condvar,
+    }
+    impl EventFd {
+        fn write(&self) {
+            *self.count.lock().unwrap() += 1;
+            self.cv.notify_one();
+        }
+        fn read(&self) {
+            let mut count = self.count.lock().unwrap();
+            while *count == 0 {
+                count = self.cv.wait(count).unwrap();
+            }
+            *count = 0;
+        }
+    }
+
     struct Core<Q> {
         flag: ParkFlag,
         queue: Q,
-        /// The core's eventfd counter.
-        eventfd: AtomicUsize,
+        eventfd: EventFd,
     }
 
     /// The core (main thread) must receive one item from each of `producers`
-    /// threads. "Sleeping in the kernel" is `thread::park` until the eventfd
-    /// counter is non-zero; a lost wake-up leaves it parked with nobody left
-    /// to unpark it, which loom reports as a deadlock.
+    /// threads. "Sleeping in the kernel" is a blocking eventfd read; a lost
+    /// wake-up leaves the core blocked with nobody left to wake it, which
+    /// loom reports as a deadlock.
     fn model<Q: Queue>(queue: fn() -> Q, producers: usize) {
         loom::model(move || {
             let core = Arc::new(Core {
                 flag: ParkFlag::new(),
                 queue: queue(),
-                eventfd: AtomicUsize::new(0),
+                eventfd: EventFd {
+                    count: Mutex::new(0),
+                    cv: Condvar::new(),
+                },
             });
-            let me = thread::current();
             let handles: Vec<_> = (0..producers)
                 .map(|i| {
                     let core = core.clone();
-                    let me = me.clone();
                     thread::spawn(move || {
                         core.queue.push(i);
                         if core.flag.must_notify() {
-                            core.eventfd.fetch_add(1, Release);
-                            me.unpark();
+                            core.eventfd.write();
                         }
                     })
                 })
@@ -266,10 +285,8 @@ mod loom_tests {
                     seen |= 1 << v;
                     continue;
                 }
-                // Sleep in the kernel: read the eventfd, blocking while zero.
-                while core.eventfd.swap(0, AcqRel) == 0 {
-                    thread::park();
-                }
+                // Sleep in the kernel.
+                core.eventfd.read();
                 core.flag.end_park();
             }
             for h in handles {

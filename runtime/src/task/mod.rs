@@ -7,5 +7,5 @@ mod cell;
 mod join;
 mod state;
 
-pub(crate) use cell::{owner_of, Cell, RawTask, TaskRef, NO_SLOT};
+pub(crate) use cell::{owner_of, Cell, TaskRef, NO_SLOT};
 pub use join::{JoinError, JoinHandle};

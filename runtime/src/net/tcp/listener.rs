@@ -20,12 +20,34 @@ const BACKLOG: libc::c_int = 1024;
 ///
 /// # Examples
 ///
-/// ```ignore
-/// let listener = TcpListener::bind("127.0.0.1:0".parse()?)?;
+/// ```no_run
+/// # let rt = frys_runtime::Runtime::builder().build().unwrap();
+/// # rt.block_on(async {
+/// use frys_runtime::net::TcpListener;
+///
+/// let listener = TcpListener::bind("127.0.0.1:6379".parse().unwrap())?;
 /// loop {
-///     let (stream, peer) = listener.accept().await?;
-///     frys_runtime::spawn_local(serve(stream, peer));
+///     let (stream, _peer) = listener.accept().await?;
+///     frys_runtime::spawn_local(async move {
+///         // Echo until the peer closes.
+///         let mut buf = Vec::with_capacity(4096);
+///         loop {
+///             buf.clear();
+///             let (n, back) = stream.read(buf).await;
+///             if !matches!(n, Ok(n) if n > 0) {
+///                 return;
+///             }
+///             let (res, back) = stream.write_all(back).await;
+///             if res.is_err() {
+///                 return;
+///             }
+///             buf = back;
+///         }
+///     });
 /// }
+/// # #[allow(unreachable_code)]
+/// # Ok::<(), std::io::Error>(())
+/// # }).unwrap();
 /// ```
 #[derive(Debug)]
 pub struct TcpListener {

@@ -24,11 +24,19 @@ use crate::net::{ops, socket};
 ///
 /// # Examples
 ///
-/// ```ignore
-/// let stream = TcpStream::connect(addr).await?;
-/// let (res, buf) = stream.write_all(b"ping".to_vec()).await;
+/// ```no_run
+/// # let rt = frys_runtime::Runtime::builder().build().unwrap();
+/// # rt.block_on(async {
+/// use frys_runtime::net::TcpStream;
+///
+/// let stream = TcpStream::connect("127.0.0.1:6379".parse().unwrap()).await?;
+/// let (res, mut buf) = stream.write_all(b"PING\r\n".to_vec()).await;
 /// res?;
+/// buf.clear();
 /// let (n, buf) = stream.read(buf).await;
+/// println!("{:?}", &buf[..n?]);
+/// # Ok::<(), std::io::Error>(())
+/// # }).unwrap();
 /// ```
 pub struct TcpStream {
     stream: Stream,
@@ -115,7 +123,8 @@ impl TcpStream {
 
     /// Whether `TCP_NODELAY` is set.
     pub fn nodelay(&self) -> io::Result<bool> {
-        socket::int_option(self.stream.raw_fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY).map(|v| v != 0)
+        socket::int_option(self.stream.raw_fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY)
+            .map(|v| v != 0)
     }
 
     /// The remote address.
@@ -133,7 +142,9 @@ impl_futures_io!(TcpStream);
 
 impl std::fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TcpStream").field("fd", &self.stream.raw_fd()).finish()
+        f.debug_struct("TcpStream")
+            .field("fd", &self.stream.raw_fd())
+            .finish()
     }
 }
 

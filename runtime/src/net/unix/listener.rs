@@ -41,9 +41,10 @@ impl UnixListener {
 
     /// The address the listener is bound to.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        socket::with_std(self.fd.as_raw_fd(), |l: &std::os::unix::net::UnixListener| {
-            l.local_addr()
-        })
+        socket::with_std(
+            self.fd.as_raw_fd(),
+            |l: &std::os::unix::net::UnixListener| l.local_addr(),
+        )
     }
 
     /// Waits for a connection and returns it with the peer's address

@@ -88,16 +88,18 @@ impl UnixStream {
 
     /// The remote address.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        socket::with_std(self.stream.raw_fd(), |s: &std::os::unix::net::UnixStream| {
-            s.peer_addr()
-        })
+        socket::with_std(
+            self.stream.raw_fd(),
+            |s: &std::os::unix::net::UnixStream| s.peer_addr(),
+        )
     }
 
     /// The local address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        socket::with_std(self.stream.raw_fd(), |s: &std::os::unix::net::UnixStream| {
-            s.local_addr()
-        })
+        socket::with_std(
+            self.stream.raw_fd(),
+            |s: &std::os::unix::net::UnixStream| s.local_addr(),
+        )
     }
 }
 
@@ -105,7 +107,9 @@ impl_futures_io!(UnixStream);
 
 impl std::fmt::Debug for UnixStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UnixStream").field("fd", &self.stream.raw_fd()).finish()
+        f.debug_struct("UnixStream")
+            .field("fd", &self.stream.raw_fd())
+            .finish()
     }
 }
 

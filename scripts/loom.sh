@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Model-checks the lock-free code (SPSC ring, channel wake protocol,
+# AtomicWaker, core park flag) with loom. Separate target dir so the
+# `--cfg loom` build does not invalidate the normal one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export RUSTFLAGS="--cfg loom"
+export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-3}"
+cargo test --locked --release --target-dir target/loom -p frys-runtime --lib loom "$@"
