@@ -32,7 +32,9 @@ fn parse_args() -> Result<Args, String> {
         match flag.as_str() {
             "--cores" => {
                 let v = value("--cores")?;
-                let n = v.parse().map_err(|_| format!("--cores: not a number: {v}"))?;
+                let n = v
+                    .parse()
+                    .map_err(|_| format!("--cores: not a number: {v}"))?;
                 args.cores = Cores::Count(n);
             }
             "--port" => {
@@ -40,7 +42,9 @@ fn parse_args() -> Result<Args, String> {
                 args.port = v.parse().map_err(|_| format!("--port: not a port: {v}"))?;
             }
             "-h" | "--help" => {
-                return Err("usage: echo [--cores N] [--port P]   (defaults: all cores, 7000)".into())
+                return Err(
+                    "usage: echo [--cores N] [--port P]   (defaults: all cores, 7000)".into(),
+                )
             }
             other => return Err(format!("unknown argument {other}; try --help")),
         }
@@ -49,7 +53,9 @@ fn parse_args() -> Result<Args, String> {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt().with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .init();
     let args = match parse_args() {
         Ok(a) => a,
         Err(msg) => {
@@ -93,7 +99,8 @@ fn main() -> ExitCode {
 
 /// Binds this core's listener and starts its accept loop.
 fn bind_and_serve(addr: SocketAddr) -> std::io::Result<()> {
-    let listener = TcpListener::bind(addr)?;
+    let listener = TcpListener::bind(addr)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
     frys::spawn_local(async move {
         loop {
             match listener.accept().await {

@@ -32,7 +32,9 @@ fn runtime_starts_with_a_64k_memlock_limit() {
 fn child() {
     let mut limit = [0u64; 2];
     // SAFETY: getrlimit writes two u64s (struct rlimit on 64-bit Linux).
-    let rc = unsafe { getrlimit(8 /* RLIMIT_MEMLOCK */, limit.as_mut_ptr()) };
+    let rc = unsafe {
+        getrlimit(8 /* RLIMIT_MEMLOCK */, limit.as_mut_ptr())
+    };
     assert_eq!(rc, 0);
     let rt = Runtime::builder()
         .cores(Cores::Count(2))

@@ -89,7 +89,9 @@ impl Operation for ReadCount {
 /// counted for the next `recv`.
 pub async fn recv(signum: i32) -> io::Result<()> {
     let fd = eventfd_for(signum)?;
-    let done = Op::submit(ReadCount { fd, count: 0 })?.await;
+    let done = Op::submit(ReadCount { fd, count: 0 })
+        .map_err(|(e, _)| e)?
+        .await;
     done.result.map(|_| ())
 }
 
@@ -102,9 +104,18 @@ pub async fn ctrl_c() -> io::Result<()> {
 pub async fn shutdown() -> io::Result<i32> {
     let int = eventfd_for(libc::SIGINT)?;
     let term = eventfd_for(libc::SIGTERM)?;
-    let mut int = std::pin::pin!(async { Op::submit(ReadCount { fd: int, count: 0 })?.await.result });
-    let mut term =
-        std::pin::pin!(async { Op::submit(ReadCount { fd: term, count: 0 })?.await.result });
+    let mut int = std::pin::pin!(async {
+        Op::submit(ReadCount { fd: int, count: 0 })
+            .map_err(|(e, _)| e)?
+            .await
+            .result
+    });
+    let mut term = std::pin::pin!(async {
+        Op::submit(ReadCount { fd: term, count: 0 })
+            .map_err(|(e, _)| e)?
+            .await
+            .result
+    });
     std::future::poll_fn(|cx| {
         if let std::task::Poll::Ready(r) = int.as_mut().poll(cx) {
             return std::task::Poll::Ready(r.map(|_| libc::SIGINT));
@@ -116,7 +127,6 @@ pub async fn shutdown() -> io::Result<i32> {
     })
     .await
 }
-
 
 #[cfg(test)]
 mod tests {

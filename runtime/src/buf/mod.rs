@@ -169,23 +169,7 @@ pub(crate) fn sqe_len(len: usize) -> u32 {
     u32::try_from(len).unwrap_or(u32::MAX)
 }
 
-/// Submits `data`, or gives it back (with the buffer inside) if this thread
-/// is not a frys core, so that the caller can return the buffer with the
-/// error as the owned-buffer API promises.
-///
-/// # Panics
-///
-/// Panics if the core's ring itself has failed (`io_uring_enter` returned an
-/// unrecoverable error while queueing). The core can do no I/O at all after
-/// that, and `Op::submit` drops the data in that case, so there is no buffer
-/// to give back.
+/// Queues `data` on the current core's ring, giving it back on error.
 pub(crate) fn submit<T: Operation>(data: T) -> Result<Op<T>, (io::Error, T)> {
-    if crate::runtime::context::with_driver(|_| ()).is_none() {
-        return Err((crate::runtime::context::not_on_core(), data));
-    }
-    match Op::submit(data) {
-        Ok(op) => Ok(op),
-        // Not on a core was ruled out above; only a dead ring remains.
-        Err(e) => panic!("frys: the core's io_uring ring failed: {e}"),
-    }
+    Op::submit(data)
 }

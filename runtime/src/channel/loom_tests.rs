@@ -7,13 +7,13 @@
 //! data wake-up.
 
 use super::{bounded, SendError, TryRecvError};
+use crate::loom::block_on;
 use crate::loom::sync::atomic::AtomicUsize;
 use crate::loom::sync::atomic::Ordering::Relaxed;
 use crate::loom::sync::Arc;
 use crate::loom::thread;
 use core::future::poll_fn;
 use core::task::Poll;
-use crate::loom::block_on;
 
 /// Sender blocked on a full ring is woken by the receiver draining; the
 /// receiver blocked on an empty ring is woken by a send.

@@ -224,8 +224,7 @@ impl<T> Producer<T> {
     /// Items in the ring not yet popped, pending ones included. A snapshot:
     /// the consumer may pop concurrently.
     pub fn len(&self) -> usize {
-        self.local_tail
-            .wrapping_sub(self.shared.head.load(Acquire))
+        self.local_tail.wrapping_sub(self.shared.head.load(Acquire))
     }
 
     /// Whether [`len`](Self::len) is zero (a snapshot).

@@ -124,9 +124,12 @@ impl Driver {
                     tracing::debug!(error = %e, "could not queue a cancellation");
                 }
             }
-            Slot::Completed { .. } => {
+            Slot::Completed { result, .. } => {
+                // Completed but never polled: the kernel is done, yet what it
+                // produced (an accepted fd...) must still be released.
+                let result = *result;
                 self.ops.remove(index);
-                drop(data);
+                data.completed(result);
             }
             Slot::Orphaned(_) | Slot::Free { .. } => drop(data),
         }

@@ -56,12 +56,16 @@ pub(crate) struct Op<T: Operation> {
 
 impl<T: Operation> Op<T> {
     /// Queues the operation on the current core's ring. It reaches the kernel
-    /// at the core's next submission (once per scheduler tick).
-    pub(crate) fn submit(data: T) -> io::Result<Self> {
+    /// at the core's next submission (once per scheduler tick). On error the
+    /// operation never reached the ring, and its data is given back.
+    pub(crate) fn submit(data: T) -> Result<Self, (io::Error, T)> {
         let mut data = Box::new(data);
         let sqe = data.sqe();
-        let index = context::with_driver(|driver| driver.submit_op(sqe))
-            .ok_or_else(context::not_on_core)??;
+        let index = match context::with_driver(|driver| driver.submit_op(sqe)) {
+            Some(Ok(index)) => index,
+            Some(Err(e)) => return Err((e, *data)),
+            None => return Err((context::not_on_core(), *data)),
+        };
         Ok(Self {
             data: Some(data),
             index,

@@ -43,7 +43,9 @@ pub(crate) async fn open(
     flags: libc::c_int,
     mode: libc::mode_t,
 ) -> io::Result<OwnedFd> {
-    let done = Op::submit(OpenAt { path, flags, mode })?.await;
+    let done = Op::submit(OpenAt { path, flags, mode })
+        .map_err(|(e, _)| e)?
+        .await;
     let fd = done.result?;
     // SAFETY: the kernel returned a new fd that nobody else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
@@ -162,7 +164,8 @@ pub(crate) async fn fsync(fd: &Arc<OwnedFd>, data_only: bool) -> io::Result<()> 
     let op = Op::submit(Fsync {
         fd: fd.clone(),
         data_only,
-    })?;
+    })
+    .map_err(|(e, _)| e)?;
     op.await.result.map(drop)
 }
 
@@ -191,7 +194,7 @@ impl Operation for PathOp {
 }
 
 pub(crate) async fn path_op(op: PathOp) -> io::Result<()> {
-    Op::submit(op)?.await.result.map(drop)
+    Op::submit(op).map_err(|(e, _)| e)?.await.result.map(drop)
 }
 
 /// `statx` of a path (relative to the cwd), or of `fd` itself when `fd` is
@@ -240,7 +243,7 @@ impl Operation for Statx {
 }
 
 pub(crate) async fn statx(op: Statx) -> io::Result<libc::statx> {
-    let done = Op::submit(op)?.await;
+    let done = Op::submit(op).map_err(|(e, _)| e)?.await;
     done.result?;
     Ok(done.data.statx)
 }

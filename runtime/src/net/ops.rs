@@ -47,7 +47,8 @@ pub(crate) async fn accept(fd: &Arc<OwnedFd>) -> io::Result<(OwnedFd, SockAddr)>
     let op = Op::submit(Accept {
         fd: fd.clone(),
         peer: SockAddr::empty(),
-    })?;
+    })
+    .map_err(|(e, _)| e)?;
     let done = op.await;
     let new_fd = done.result?;
     // SAFETY: the kernel returned a new fd that nobody else owns.
@@ -76,7 +77,8 @@ pub(crate) async fn connect(fd: &Arc<OwnedFd>, addr: SockAddr) -> io::Result<()>
     let op = Op::submit(Connect {
         fd: fd.clone(),
         addr,
-    })?;
+    })
+    .map_err(|(e, _)| e)?;
     op.await.result.map(drop)
 }
 
@@ -213,6 +215,6 @@ impl Operation for Shutdown {
 }
 
 pub(crate) async fn shutdown(fd: &Arc<OwnedFd>, how: std::net::Shutdown) -> io::Result<()> {
-    let op = Op::submit(Shutdown::new(fd.clone(), how))?;
+    let op = Op::submit(Shutdown::new(fd.clone(), how)).map_err(|(e, _)| e)?;
     op.await.result.map(drop)
 }

@@ -176,7 +176,8 @@ impl PollIo {
         }
         ready!(self.poll_flush(fd, cx))?;
         if self.shutdown_op.is_none() {
-            let op = Op::submit(Shutdown::new(fd.clone(), std::net::Shutdown::Write))?;
+            let op = Op::submit(Shutdown::new(fd.clone(), std::net::Shutdown::Write))
+                .map_err(|(e, _)| e)?;
             self.shutdown_op = Some(op);
         }
         if let Some(op) = &mut self.shutdown_op {

@@ -133,15 +133,12 @@ fn dropped_in_flight_read_leaves_later_data_intact() {
 /// filtered to that one test) so that fds opened by tests on other threads
 /// do not disturb the count. Returns `true` in the child, where the test
 /// body runs, and `false` in the parent once the child passed.
-fn in_fd_counting_child(test: &str, ignored: bool) -> bool {
+fn in_fd_counting_child(test: &str) -> bool {
     const CHILD: &str = "FRYS_FD_COUNT_CHILD";
     if std::env::var_os(CHILD).is_some() {
         return true;
     }
-    let mut args = vec!["--exact", test, "--test-threads=1"];
-    if ignored {
-        args.push("--ignored");
-    }
+    let args = ["--exact", test, "--test-threads=1"];
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args(args)
         .env(CHILD, "1")
@@ -163,7 +160,7 @@ fn open_fds() -> usize {
 
 #[test]
 fn dropped_in_flight_accept_leaks_no_fd() {
-    if !in_fd_counting_child("net::tests::dropped_in_flight_accept_leaks_no_fd", false) {
+    if !in_fd_counting_child("net::tests::dropped_in_flight_accept_leaks_no_fd") {
         return;
     }
     block_on(async {
@@ -189,12 +186,8 @@ fn dropped_in_flight_accept_leaks_no_fd() {
 /// An accept whose completion was reaped but not yet polled when its future
 /// is dropped: the driver must hand the result to `orphan_completed`.
 #[test]
-#[ignore = "driver bug: Driver::orphan drops a Completed op's data without calling orphan_completed"]
 fn accept_completed_but_unpolled_when_dropped_leaks_no_fd() {
-    if !in_fd_counting_child(
-        "net::tests::accept_completed_but_unpolled_when_dropped_leaks_no_fd",
-        true,
-    ) {
+    if !in_fd_counting_child("net::tests::accept_completed_but_unpolled_when_dropped_leaks_no_fd") {
         return;
     }
     block_on(async {
