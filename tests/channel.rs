@@ -19,7 +19,7 @@ fn every_message_arrives_once_in_order_across_cores_under_backpressure() {
             while let Some(v) = rx.recv().await {
                 assert_eq!(v, expected, "out of order or duplicated");
                 expected += 1;
-                if expected % 10_000 == 0 {
+                if expected.is_multiple_of(10_000) {
                     frys::time::sleep(Duration::from_millis(1)).await;
                 }
             }

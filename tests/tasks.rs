@@ -66,7 +66,7 @@ fn a_panicking_task_is_reported_and_the_core_survives() {
     let again = rt.block_on(async {
         let e = frys::spawn_on(1, || async { panic!("remote boom") }).await;
         assert!(e.unwrap_err().is_panic());
-        frys::submit_to(1, || frys::current_core()).await
+        frys::submit_to(1, frys::current_core).await
     });
     assert_eq!(again, Some(1));
 }

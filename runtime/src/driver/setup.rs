@@ -106,9 +106,12 @@ pub(crate) fn create_ring(entries: u32) -> Result<IoUring, RingSetupError> {
     }
 }
 
+/// Applies one set of optional setup flags to a ring builder.
+type FlagSet = fn(&mut io_uring::Builder);
+
 /// Tries the flag sets from most to least capable; returns the first ring.
 fn try_flags(entries: u32) -> io::Result<IoUring> {
-    let attempts: [(&str, fn(&mut io_uring::Builder)); 3] = [
+    let attempts: [(&str, FlagSet); 3] = [
         ("SINGLE_ISSUER|DEFER_TASKRUN", |b| {
             b.setup_single_issuer().setup_defer_taskrun();
         }),

@@ -161,53 +161,49 @@ impl Runtime {
 
         let (started_tx, started_rx) = mpsc::channel();
         let mut threads = Vec::with_capacity(n.saturating_sub(1));
-        let mut spawn_error = None;
+        let mut error = None;
+        // Cores n-1..1 get threads; popping leaves core 0's parts last.
         for index in (1..n).rev() {
             let (Some(mesh), Some(worker)) = (meshes.pop(), workers.pop()) else {
                 break;
             };
-            let shared = shared.clone();
-            let started = started_tx.clone();
-            let cfg = b.clone();
+            let (shared, started, cfg) = (shared.clone(), started_tx.clone(), b.clone());
             let spawned = thread::Builder::new()
                 .name(format!("frys-core-{index}"))
                 .spawn(move || core_thread(index, shared, worker, mesh, cfg, started));
             match spawned {
                 Ok(t) => threads.push(t),
                 Err(e) => {
-                    spawn_error = Some(BuildError::Io(e));
+                    error = Some(BuildError::Io(e));
                     break;
                 }
             }
         }
         drop(started_tx);
-
-        let mut runtime_parts = (threads, None);
-        let mut result = spawn_error.map_or(Ok(()), Err);
-        for _ in 0..runtime_parts.0.len() {
-            match started_rx.recv() {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => result = result.and(Err(e)),
-                Err(_) => break,
+        for _ in 0..threads.len() {
+            if let Ok(Err(e)) = started_rx.recv() {
+                error.get_or_insert(e);
             }
         }
-        let core0 = match (result, meshes.pop(), workers.pop()) {
-            (Ok(()), Some(mesh), Some(worker)) => {
-                start_core0(&shared, worker, mesh, &b, &mut runtime_parts.1)
+
+        let mut saved_affinity = None;
+        let core0 = match (error, meshes.pop(), workers.pop()) {
+            (None, Some(mesh), Some(worker)) => {
+                start_core0(&shared, worker, mesh, &b, &mut saved_affinity)
             }
-            (Err(e), ..) => Err(e),
-            _ => Err(BuildError::Io(std::io::Error::other("no core 0"))),
+            (Some(e), ..) => Err(e),
+            (None, ..) => Err(BuildError::Io(std::io::Error::other("no core 0"))),
         };
         match core0 {
             Ok(core0) => Ok(Runtime {
                 core0,
                 shared,
-                threads: runtime_parts.0,
-                saved_affinity: runtime_parts.1,
+                threads,
+                saved_affinity,
             }),
             Err(e) => {
-                stop_threads(&shared, runtime_parts.0);
-                if let Some(mask) = runtime_parts.1 {
+                stop_threads(&shared, threads);
+                if let Some(mask) = saved_affinity {
                     let _ = topology::set_current_thread_affinity(&mask);
                 }
                 Err(e)
