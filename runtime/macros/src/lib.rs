@@ -642,7 +642,9 @@ fn generate(kind: Kind, options: &Options, item: ItemFn) -> TokenStream {
             inner.extend(ty.iter().cloned());
             inner.extend(code("="));
             inner.extend([TokenTree::Group(item.body)]);
-            inner.extend(code("; __frys_ret"));
+            // A body that never returns (a server's accept loop) makes the
+            // `return` unreachable; that is the user's intent, not a bug.
+            inner.extend(code("; #[allow(unreachable_code)] return __frys_ret;"));
             group(Delimiter::Brace, inner)
         }
     };
