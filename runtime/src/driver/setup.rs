@@ -112,8 +112,13 @@ type FlagSet = fn(&mut io_uring::Builder);
 /// Tries the flag sets from most to least capable; returns the first ring.
 fn try_flags(entries: u32) -> io::Result<IoUring> {
     let attempts: [(&str, FlagSet); 3] = [
-        ("SINGLE_ISSUER|DEFER_TASKRUN", |b| {
-            b.setup_single_issuer().setup_defer_taskrun();
+        // TASKRUN_FLAG makes the kernel raise IORING_SQ_TASKRUN when deferred
+        // completions wait, so a busy core (which never parks) still knows
+        // to enter the kernel and reap them.
+        ("SINGLE_ISSUER|DEFER_TASKRUN|TASKRUN_FLAG", |b| {
+            b.setup_single_issuer()
+                .setup_defer_taskrun()
+                .setup_taskrun_flag();
         }),
         ("COOP_TASKRUN|TASKRUN_FLAG", |b| {
             b.setup_coop_taskrun().setup_taskrun_flag();
