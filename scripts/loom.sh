@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export RUSTFLAGS="--cfg loom"
-export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-3}"
+# The models bound preemptions to 4 unless LOOM_MAX_PREEMPTIONS says otherwise.
 cargo test --locked --release --target-dir target/loom -p frys-runtime --lib loom "$@"

@@ -29,7 +29,7 @@ use crate::runtime::context;
 /// ```no_run
 /// # frys_runtime::Runtime::builder().build().unwrap().block_on(async {
 /// let sum = frys_runtime::arena::with(|bump| {
-///     let v = bumpalo::collections::Vec::from_iter_in(1..=10u32, bump);
+///     let v: &[u32] = bump.alloc_slice_fill_iter(1..11u32);
 ///     v.iter().sum::<u32>()
 /// });
 /// assert_eq!(sum, 55);
@@ -44,4 +44,27 @@ pub fn with<R>(f: impl FnOnce(&Bump) -> R) -> R {
 /// outside a frys core.
 pub fn allocated_bytes() -> Option<usize> {
     context::with_current(|ctx| ctx.arena.borrow().allocated_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Cores, Runtime};
+
+    #[test]
+    fn the_arena_is_reset_between_ticks() {
+        let rt = Runtime::builder()
+            .cores(Cores::Count(1))
+            .arena_capacity(4096)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let first = super::with(|bump| bump.alloc([7u8; 64]).as_ptr() as usize);
+            crate::yield_now().await;
+            // After a tick the same bytes are handed out again.
+            let second = super::with(|bump| bump.alloc([9u8; 64]).as_ptr() as usize);
+            assert_eq!(first, second);
+            assert!(super::allocated_bytes().unwrap() >= 4096);
+        });
+        assert_eq!(super::allocated_bytes(), None, "outside a core");
+    }
 }

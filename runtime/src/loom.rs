@@ -22,7 +22,7 @@ pub(crate) mod cell {
 }
 
 #[cfg(loom)]
-pub(crate) use ::loom::thread;
+pub(crate) use ::loom::{hint, thread};
 
 #[cfg(not(loom))]
 pub(crate) mod sync {
@@ -64,7 +64,7 @@ pub(crate) mod cell {
 }
 
 #[cfg(not(loom))]
-pub(crate) use std::thread;
+pub(crate) use std::{hint, thread};
 
 /// Test support: a minimal executor for loom models. Polls `fut` on the
 /// current loom thread and sleeps on a loom `Condvar` between polls; the
@@ -110,3 +110,23 @@ pub(crate) fn block_on<F: core::future::Future>(fut: F) -> F::Output {
         *woken = false;
     }
 }
+
+/// Test support: runs a loom model. Honors loom's environment variables; if
+/// `LOOM_MAX_PREEMPTIONS` is unset, bounds preemptions to
+/// [`DEFAULT_MAX_PREEMPTIONS`] so the suite stays fast (the unbounded search
+/// of the three-thread models takes many minutes).
+#[cfg(all(test, loom))]
+pub(crate) fn model<F>(f: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    let mut builder = ::loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(DEFAULT_MAX_PREEMPTIONS);
+    }
+    builder.check(f);
+}
+
+/// Preemption bound used by [`model`] unless `LOOM_MAX_PREEMPTIONS` is set.
+#[cfg(all(test, loom))]
+pub(crate) const DEFAULT_MAX_PREEMPTIONS: usize = 4;

@@ -20,7 +20,7 @@ use core::task::Poll;
 #[test]
 fn chan_full_and_empty_wakeups() {
     const N: usize = 3;
-    loom::model(|| {
+    crate::loom::model(|| {
         let (mut tx, mut rx) = bounded::<usize>(1);
         let sender = thread::spawn(move || {
             block_on(async {
@@ -45,7 +45,7 @@ fn chan_full_and_empty_wakeups() {
 /// receiver on `flush`.
 #[test]
 fn chan_flush_wakes_receiver() {
-    loom::model(|| {
+    crate::loom::model(|| {
         let (mut tx, mut rx) = bounded::<usize>(2);
         let sender = thread::spawn(move || {
             tx.try_send_buffered(0).unwrap();
@@ -65,7 +65,7 @@ fn chan_flush_wakes_receiver() {
 /// re-check `has_pending`, sleep.
 #[test]
 fn chan_register_waker_has_pending() {
-    loom::model(|| {
+    crate::loom::model(|| {
         let (mut tx, mut rx) = bounded::<usize>(2);
         let sender = thread::spawn(move || {
             tx.try_send(0).unwrap();
@@ -94,7 +94,7 @@ fn chan_register_waker_has_pending() {
 /// sender's buffered item is delivered.
 #[test]
 fn chan_sender_drop_wakes_receiver() {
-    loom::model(|| {
+    crate::loom::model(|| {
         let (mut tx, mut rx) = bounded::<usize>(1);
         let sender = thread::spawn(move || {
             tx.try_send_buffered(7).unwrap();
@@ -120,7 +120,7 @@ impl Drop for Counted {
 /// are dropped exactly once.
 #[test]
 fn chan_receiver_drop_wakes_sender() {
-    loom::model(|| {
+    crate::loom::model(|| {
         let drops = Arc::new(AtomicUsize::new(0));
         let (mut tx, rx) = bounded::<Counted>(1);
         let d = drops.clone();

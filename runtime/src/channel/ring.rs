@@ -329,9 +329,9 @@ impl<T> fmt::Debug for Consumer<T> {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::{ring, Consumer, Producer};
-    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-    use std::sync::Arc;
-    use std::thread;
+    use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use crate::loom::sync::Arc;
+    use crate::loom::thread;
 
     /// Records its drop in a bitmask and panics on a double drop.
     struct Tracked {
@@ -516,7 +516,7 @@ mod loom_tests {
     #[test]
     fn ring_in_order_exactly_once() {
         const N: usize = 4;
-        loom::model(|| {
+        crate::loom::model(|| {
             let (mut tx, mut rx) = ring::<usize>(2);
             let producer = thread::spawn(move || {
                 for i in 0..N {
@@ -553,7 +553,7 @@ mod loom_tests {
     #[test]
     fn ring_drop_midway_exactly_once() {
         const N: usize = 3;
-        loom::model(|| {
+        crate::loom::model(|| {
             let drops = Arc::new(AtomicUsize::new(0));
             let (mut tx, mut rx) = ring(2);
             let d = drops.clone();

@@ -1,12 +1,12 @@
 //! Channel tests on std threads.
 
 use super::{bounded, Closed, Receiver, SendError, Sender, TryRecvError, TrySendError};
+use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use crate::loom::sync::Arc;
+use crate::loom::thread;
 use std::future::Future;
 use std::pin::pin;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
-use std::thread;
 
 /// Minimal executor: polls on the current thread, parks between polls.
 fn block_on<F: Future>(fut: F) -> F::Output {

@@ -110,6 +110,10 @@ impl AtomicWaker {
                 // A wake is in progress and took (or found no) old waker: the
                 // caller's task must be polled again, so wake it directly.
                 waker.wake_by_ref();
+                // The caller will likely poll and register again at once;
+                // let the waking thread finish first (under loom this
+                // also bounds the state space of that retry loop).
+                crate::loom::hint::spin_loop();
             }
             Err(_) => {
                 // Another `register` is running concurrently: a caller bug.
@@ -193,8 +197,8 @@ impl Drop for Unlock<'_> {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::AtomicWaker;
-    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-    use std::sync::Arc;
+    use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use crate::loom::sync::Arc;
     use std::task::{Wake, Waker};
 
     struct Counter(AtomicUsize);
@@ -269,7 +273,7 @@ mod loom_tests {
     #[test]
     fn register_wake_race() {
         const THREADS: usize = 2;
-        loom::model(|| {
+        crate::loom::model(|| {
             let num = Arc::new(AtomicUsize::new(0));
             let aw = Arc::new(AtomicWaker::new());
             let handles: Vec<_> = (0..THREADS)
@@ -298,7 +302,7 @@ mod loom_tests {
     /// `take` + deferred wake behaves like `wake`.
     #[test]
     fn register_take_race() {
-        loom::model(|| {
+        crate::loom::model(|| {
             let num = Arc::new(AtomicUsize::new(0));
             let aw = Arc::new(AtomicWaker::new());
             let h = {

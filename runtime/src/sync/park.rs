@@ -15,7 +15,8 @@
 //! Any other thread, *after* making work visible (pushing to a queue):
 //!
 //! 4. If [`must_notify`](ParkFlag::must_notify) returns `true`, wake the core
-//!    (write its eventfd). It returns `true` to exactly one caller per park.
+//!    (write its eventfd). It returns `true` to at most one caller per park
+//!    (none if the core found the work itself and called `end_park` first).
 //!
 //! # Invariant: no lost wake-up
 //!
@@ -38,15 +39,27 @@
 //! the "store buffering" pattern, which the memory model allows to fail
 //! because the queue operations are not themselves `SeqCst` (and x86 store
 //! buffers make it fail in practice without the locked instruction the fence
-//! compiles to). On x86 the core-side fence is a `mfence`; only the parking
-//! path pays it.
+//! compiles to). The core pays its fence only when parking; producers pay
+//! one fence per `must_notify` (an `mfence` on x86), a local cost that does
+//! not touch any shared cache line.
 //!
 //! `must_notify` loads `parked` before swapping, so producers of a busy core
 //! (not parked) only read the flag's cache line instead of taking it
 //! exclusively on every push. Because the swap is still the only way to get
 //! `true`, one park is notified at most once.
 //!
-//! `begin_park`'s store is a release and the successful swap in `must_notify`
+//! # Every write is an RMW
+//!
+//! `begin_park` and `end_park` write the flag with `swap`, not `store`. The
+//! memory model needs no more than a `SeqCst` store, but loom orders a plain
+//! store only after the writes its thread has observed, so it would let a
+//! later `must_notify` swap read a stale `false` left by an earlier producer's
+//! swap, an execution that RMW atomicity rules out. With every write an RMW,
+//! the flag's modification order is a chain in loom as it is on hardware.
+//! On x86 a `SeqCst` store is an `xchg` anyway, so this costs nothing there,
+//! and both calls sit on the parking path only.
+//!
+//! `begin_park`'s write is a release and the successful swap in `must_notify`
 //! an acquire, so anything the core did before `begin_park` (registering a
 //! waker, say) is visible to the producer that gets `true`.
 
@@ -73,7 +86,8 @@ impl ParkFlag {
     /// The caller must re-check all its queues after this returns and then
     /// either sleep or call [`end_park`](Self::end_park).
     pub fn begin_park(&self) {
-        self.parked.store(true, SeqCst);
+        // A swap rather than a plain store: see "Every write is an RMW".
+        self.parked.swap(true, SeqCst);
         // Orders the store above before the caller's re-check loads (see
         // module docs: store-buffering).
         fence(SeqCst);
@@ -82,7 +96,7 @@ impl ParkFlag {
     /// Core thread: it found work after [`begin_park`](Self::begin_park), or
     /// it woke up from the kernel.
     pub fn end_park(&self) {
-        self.parked.store(false, SeqCst);
+        self.parked.swap(false, SeqCst);
     }
 
     /// Other threads: call after making work visible to the core. Returns
@@ -111,9 +125,9 @@ impl Default for ParkFlag {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::ParkFlag;
-    use std::sync::atomic::{AtomicUsize, Ordering::*};
-    use std::sync::Arc;
-    use std::thread;
+    use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
+    use crate::loom::sync::Arc;
+    use crate::loom::thread;
 
     #[test]
     fn sequential_semantics() {
@@ -252,7 +266,7 @@ mod loom_tests {
     /// wake-up leaves the core blocked with nobody left to wake it, which
     /// loom reports as a deadlock.
     fn model<Q: Queue>(queue: fn() -> Q, producers: usize) {
-        loom::model(move || {
+        crate::loom::model(move || {
             let core = Arc::new(Core {
                 flag: ParkFlag::new(),
                 queue: queue(),
