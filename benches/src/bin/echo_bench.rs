@@ -1,0 +1,740 @@
+//! Echo ping-pong: a frys echo server against a tokio thread-per-core echo
+//! server, measured with the same client in one run.
+//!
+//! ```text
+//! cargo run --release -p frys-benches --bin echo_bench -- \
+//!     [--cores N] [--conns 64] [--size 64] [--secs 5] [--rounds 3] \
+//!     [--warmup 1] [--client-threads 1]
+//! ```
+//!
+//! Each server runs in a child process (this binary re-executed with the
+//! hidden `--serve frys|tokio --port P --cores N`), so its CPU time can be
+//! read exactly from `/proc/<pid>/stat` at the start and end of the measured
+//! window. The tokio server is tokio's thread-per-core pattern: N threads,
+//! each pinned to the CPU frys would use, each with its own current-thread
+//! runtime and its own SO_REUSEPORT listener on the same port.
+//!
+//! The client (in this process) is tokio: `--client-threads` threads, each a
+//! current-thread runtime, with the connections spread over them. Every
+//! connection sends `--size` bytes and waits for the whole echo before the
+//! next request. Rounds alternate servers (frys, tokio, frys, tokio, ...)
+//! and the summary reports the median of the rounds for each metric.
+
+use std::future::Future;
+use std::io::{self, BufRead, BufReader};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::process::{Child, ChildStdout, Command, ExitCode, Stdio};
+use std::sync::{Arc, Barrier, OnceLock};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const READY: &str = "READY";
+
+fn main() -> ExitCode {
+    let mode = match parse_args(std::env::args().skip(1)) {
+        Ok(m) => m,
+        Err(msg) => {
+            eprintln!("echo_bench: {msg}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match mode {
+        Mode::Serve { kind, port, cores } => match kind {
+            ServerKind::Frys => serve_frys(port, cores),
+            ServerKind::Tokio => serve_tokio(port, cores),
+        },
+        Mode::Bench(args) => bench(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("echo_bench: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+// ---------------------------------------------------------------- arguments
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum ServerKind {
+    Frys,
+    Tokio,
+}
+
+impl ServerKind {
+    fn name(self) -> &'static str {
+        match self {
+            ServerKind::Frys => "frys",
+            ServerKind::Tokio => "tokio",
+        }
+    }
+}
+
+struct BenchArgs {
+    cores: usize,
+    conns: usize,
+    size: usize,
+    secs: f64,
+    warmup: f64,
+    rounds: usize,
+    client_threads: usize,
+}
+
+enum Mode {
+    Bench(BenchArgs),
+    Serve {
+        kind: ServerKind,
+        port: u16,
+        cores: usize,
+    },
+}
+
+const USAGE: &str = "usage: echo_bench [--cores N] [--conns 64] [--size 64] [--secs 5] \
+                     [--rounds 3] [--warmup 1] [--client-threads 1]";
+
+fn parse_args(args: impl Iterator<Item = String>) -> Result<Mode, String> {
+    fn num<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {
+        v.parse()
+            .map_err(|_| format!("{flag}: not a valid number: {v}"))
+    }
+    let mut bench = BenchArgs {
+        cores: 0,
+        conns: 64,
+        size: 64,
+        secs: 5.0,
+        warmup: 1.0,
+        rounds: 3,
+        client_threads: 1,
+    };
+    let mut serve = None;
+    let mut port = None;
+    let mut it = args;
+    while let Some(flag) = it.next() {
+        if flag == "-h" || flag == "--help" {
+            return Err(USAGE.into());
+        }
+        let v = it.next().ok_or(format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--cores" => bench.cores = num(&flag, &v)?,
+            "--conns" => bench.conns = num(&flag, &v)?,
+            "--size" => bench.size = num(&flag, &v)?,
+            "--secs" => bench.secs = num(&flag, &v)?,
+            "--warmup" => bench.warmup = num(&flag, &v)?,
+            "--rounds" => bench.rounds = num(&flag, &v)?,
+            "--client-threads" => bench.client_threads = num(&flag, &v)?,
+            "--port" => port = Some(num::<u16>(&flag, &v)?),
+            "--serve" => {
+                serve = Some(match v.as_str() {
+                    "frys" => ServerKind::Frys,
+                    "tokio" => ServerKind::Tokio,
+                    other => return Err(format!("--serve: unknown server {other}")),
+                })
+            }
+            other => return Err(format!("unknown argument {other}\n{USAGE}")),
+        }
+    }
+    if bench.cores == 0 {
+        bench.cores = frys::topology::allowed_cpus()
+            .map_err(|e| format!("cannot read the CPU affinity mask: {e}"))?
+            .len();
+    }
+    if let Some(kind) = serve {
+        let port = port.ok_or("--serve needs --port")?;
+        return Ok(Mode::Serve {
+            kind,
+            port,
+            cores: bench.cores,
+        });
+    }
+    if bench.conns == 0 || bench.size == 0 || bench.rounds == 0 || bench.client_threads == 0 {
+        return Err("--conns, --size, --rounds and --client-threads must be > 0".into());
+    }
+    if !(bench.secs > 0.0 && bench.warmup >= 0.0) {
+        return Err("--secs must be > 0 and --warmup >= 0".into());
+    }
+    Ok(Mode::Bench(bench))
+}
+
+// ---------------------------------------------------------------- servers
+
+fn server_addr(port: u16) -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+}
+
+/// Tells the parent the server accepts connections (one line on stdout).
+fn announce_ready(cpus: &[usize]) -> Result<(), String> {
+    use std::io::Write;
+    let mut out = io::stdout().lock();
+    writeln!(out, "{READY} cpus={cpus:?}")
+        .and_then(|()| out.flush())
+        .map_err(|e| format!("cannot write to the parent: {e}"))
+}
+
+/// The frys server: the same shape as `examples/echo.rs`.
+fn serve_frys(port: u16, cores: usize) -> Result<(), String> {
+    let rt = frys::Runtime::builder()
+        .cores(frys::Cores::Count(cores))
+        .build()
+        .map_err(|e| format!("frys: cannot start the runtime: {e}"))?;
+    let cpus = rt.cpus();
+    let addr = server_addr(port);
+    let result = rt.block_on(async move {
+        for core in 0..cores {
+            frys::submit_to(core, move || frys_bind_and_serve(addr)).await?;
+        }
+        // Install the signal handlers before announcing readiness, so a
+        // SIGTERM sent right after READY is not fatal.
+        let mut signal = std::pin::pin!(frys::signal::shutdown());
+        if let std::task::Poll::Ready(r) =
+            std::future::poll_fn(|cx| std::task::Poll::Ready(signal.as_mut().poll(cx))).await
+        {
+            return r.map(|_| ());
+        }
+        announce_ready(&cpus).map_err(io::Error::other)?;
+        signal.await.map(|_| ())
+    });
+    drop(rt);
+    result.map_err(|e| format!("frys server: {e}"))
+}
+
+fn frys_bind_and_serve(addr: SocketAddr) -> io::Result<()> {
+    let listener = frys::net::TcpListener::bind(addr)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+    frys::spawn_local(async move {
+        loop {
+            match listener.accept().await {
+                Ok((stream, _peer)) => {
+                    frys::spawn_local(frys_echo(stream));
+                }
+                Err(e) => eprintln!("frys server: accept failed: {e}"),
+            }
+        }
+    });
+    Ok(())
+}
+
+async fn frys_echo(stream: frys::net::TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let mut buf = Vec::with_capacity(16 * 1024);
+    loop {
+        buf.clear();
+        let (read, b) = stream.read(buf).await;
+        buf = b;
+        match read {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let (written, b) = stream.write_all(buf).await;
+        buf = b;
+        if written.is_err() {
+            return;
+        }
+    }
+}
+
+/// The tokio server: one pinned thread per CPU, each with a current-thread
+/// runtime and its own SO_REUSEPORT listener. Killed by SIGTERM.
+fn serve_tokio(port: u16, cores: usize) -> Result<(), String> {
+    // The CPUs frys would choose for the same core count.
+    let topo = frys::topology::Topology::from_sysfs(std::path::Path::new("/sys"))
+        .map_err(|e| format!("cannot read the CPU topology: {e}"))?;
+    let allowed = frys::topology::allowed_cpus().map_err(|e| format!("affinity mask: {e}"))?;
+    let cpus = frys::topology::select_cpus(
+        &topo,
+        &allowed,
+        &frys::Cores::Count(cores),
+        frys::Placement::default(),
+    )
+    .map_err(|e| format!("cannot choose {cores} CPUs: {e}"))?;
+    let addr = server_addr(port);
+    let mut threads = Vec::new();
+    for &cpu in &cpus {
+        // Bind here, so that a port in use is reported before READY.
+        let listener = reuseport_listener(addr).map_err(|e| format!("listen on {addr}: {e}"))?;
+        let thread = std::thread::Builder::new()
+            .name(format!("tokio-core-{cpu}"))
+            .spawn(move || {
+                if let Err(e) = frys::topology::pin_current_thread(cpu) {
+                    eprintln!("tokio server: cannot pin to cpu {cpu}: {e}");
+                }
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        eprintln!("tokio server: cannot build a runtime: {e}");
+                        return;
+                    }
+                };
+                rt.block_on(tokio_accept_loop(listener));
+            })
+            .map_err(|e| format!("cannot start a thread: {e}"))?;
+        threads.push(thread);
+    }
+    announce_ready(&cpus)?;
+    for t in threads {
+        let _ = t.join();
+    }
+    Ok(())
+}
+
+fn reuseport_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}
+
+async fn tokio_accept_loop(listener: std::net::TcpListener) {
+    let listener = match tokio::net::TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("tokio server: cannot register the listener: {e}");
+            return;
+        }
+    };
+    loop {
+        match listener.accept().await {
+            Ok((stream, _peer)) => {
+                tokio::spawn(tokio_echo(stream));
+            }
+            Err(e) => eprintln!("tokio server: accept failed: {e}"),
+        }
+    }
+}
+
+async fn tokio_echo(mut stream: tokio::net::TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if stream.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+// ---------------------------------------------------------------- the bench
+
+/// What one round of one server measured.
+struct RoundResult {
+    ops_per_sec: f64,
+    p50_us: f64,
+    p99_us: f64,
+    cpu_us_per_req: f64,
+    requests: u64,
+    errors: Vec<String>,
+}
+
+fn bench(args: &BenchArgs) -> Result<(), String> {
+    let cmdline: Vec<String> = std::env::args().collect();
+    let clk_tck = clock_ticks_per_sec()?;
+    let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!("# echo ping-pong: frys vs tokio (current-thread per core, SO_REUSEPORT)");
+    println!("command: {}", cmdline.join(" "));
+    println!(
+        "cores={} conns={} size={}B secs={} warmup={} rounds={} client=tokio current-thread x{} \
+         (unpinned, {} conns each) nproc={nproc} clk_tck={clk_tck}",
+        args.cores,
+        args.conns,
+        args.size,
+        args.secs,
+        args.warmup,
+        args.rounds,
+        args.client_threads,
+        args.conns.div_ceil(args.client_threads),
+    );
+    if args.cores + args.client_threads > nproc {
+        println!(
+            "note: {} server threads + {} client thread(s) on {nproc} CPUs: client and server \
+             share CPUs, so ops/s and latency include the client's CPU contention",
+            args.cores, args.client_threads
+        );
+    }
+    println!();
+
+    let kinds = [ServerKind::Frys, ServerKind::Tokio];
+    let mut results: [Vec<RoundResult>; 2] = [Vec::new(), Vec::new()];
+    for round in 1..=args.rounds {
+        for (i, &kind) in kinds.iter().enumerate() {
+            match run_round(kind, args, clk_tck) {
+                Ok(r) => {
+                    println!(
+                        "round {round} {:<5}  ops/s {:>10.0}  p50 {:>7.1} µs  p99 {:>7.1} µs  \
+                         server CPU {:>6.2} µs/req  ({} req, {} conn errors)",
+                        kind.name(),
+                        r.ops_per_sec,
+                        r.p50_us,
+                        r.p99_us,
+                        r.cpu_us_per_req,
+                        r.requests,
+                        r.errors.len()
+                    );
+                    for e in &r.errors {
+                        println!("    connection error: {e}");
+                    }
+                    results[i].push(r);
+                }
+                Err(e) => println!("round {round} {:<5}  FAILED: {e}", kind.name()),
+            }
+        }
+    }
+
+    println!();
+    println!("median of {} rounds (each metric separately):", args.rounds);
+    println!("| server | ops/s | p50 µs | p99 µs | server CPU-µs/req | rounds ok |");
+    println!("|---|---|---|---|---|---|");
+    let mut medians = Vec::new();
+    for (i, &kind) in kinds.iter().enumerate() {
+        let rs = &results[i];
+        let m = [
+            median(rs.iter().map(|r| r.ops_per_sec)),
+            median(rs.iter().map(|r| r.p50_us)),
+            median(rs.iter().map(|r| r.p99_us)),
+            median(rs.iter().map(|r| r.cpu_us_per_req)),
+        ];
+        println!(
+            "| {} | {:.0} | {:.1} | {:.1} | {:.2} | {}/{} |",
+            kind.name(),
+            m[0],
+            m[1],
+            m[2],
+            m[3],
+            rs.len(),
+            args.rounds
+        );
+        medians.push(m);
+    }
+    let (f, t) = (medians[0], medians[1]);
+    println!();
+    println!(
+        "frys/tokio: ops/s ratio {:.3} (higher is better for frys), p50 ratio {:.3}, p99 ratio \
+         {:.3}, CPU-µs/req ratio {:.3} (lower is better for frys)",
+        f[0] / t[0],
+        f[1] / t[1],
+        f[2] / t[2],
+        f[3] / t[3]
+    );
+    if results.iter().any(Vec::is_empty) {
+        return Err("a server failed every round".into());
+    }
+    Ok(())
+}
+
+fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let mut v: Vec<f64> = values.collect();
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[mid]
+    } else {
+        (v[mid - 1] + v[mid]) / 2.0
+    }
+}
+
+/// Starts one server, loads it, stops it.
+fn run_round(kind: ServerKind, args: &BenchArgs, clk_tck: u64) -> Result<RoundResult, String> {
+    let port = free_port().map_err(|e| format!("cannot find a free port: {e}"))?;
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
+    let mut child = Command::new(exe)
+        .args(["--serve", kind.name()])
+        .args(["--port", &port.to_string()])
+        .args(["--cores", &args.cores.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start the {} server: {e}", kind.name()))?;
+    // Keep the pipe open until the child is stopped.
+    let stdout = match wait_ready(&mut child) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = stop(&mut child, kind);
+            return Err(e);
+        }
+    };
+    let result = load(server_addr(port), args, child.id(), clk_tck);
+    let stopped = stop(&mut child, kind);
+    drop(stdout);
+    let mut r = result?;
+    if let Err(e) = stopped {
+        r.errors.push(e);
+    }
+    Ok(r)
+}
+
+fn free_port() -> io::Result<u16> {
+    let l = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    Ok(l.local_addr()?.port())
+}
+
+fn wait_ready(child: &mut Child) -> Result<BufReader<ChildStdout>, String> {
+    let stdout = child.stdout.take().ok_or("no pipe to the server")?;
+    let mut reader = BufReader::new(stdout);
+    let mut line = String::new();
+    match reader.read_line(&mut line) {
+        Ok(n) if n > 0 && line.starts_with(READY) => Ok(reader),
+        Ok(_) => Err(format!("server did not start (said {:?})", line.trim())),
+        Err(e) => Err(format!("cannot read from the server: {e}")),
+    }
+}
+
+/// SIGTERM, then wait (SIGKILL after 5 s). The frys server must exit 0.
+fn stop(child: &mut Child, kind: ServerKind) -> Result<(), String> {
+    let Ok(pid) = libc::pid_t::try_from(child.id()) else {
+        return Err("server pid out of range".into());
+    };
+    // SAFETY: plain syscall on our own child, which has not been reaped yet.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                return if kind == ServerKind::Frys && !status.success() {
+                    Err(format!("frys server exited with {status}"))
+                } else {
+                    Ok(())
+                };
+            }
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "{} server ignored SIGTERM for 5 s; killed",
+                    kind.name()
+                ));
+            }
+            Err(e) => return Err(format!("cannot wait for the server: {e}")),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- client
+
+/// The measured window, set once every connection is up.
+#[derive(Clone, Copy)]
+struct Window {
+    start: Instant,
+    end: Instant,
+}
+
+struct ConnOutcome {
+    /// Latency (ns) of each request that completed inside the window.
+    latencies: Vec<u64>,
+    error: Option<String>,
+}
+
+/// Runs the client against `addr`; samples the server's CPU time at the
+/// window's edges.
+fn load(addr: SocketAddr, args: &BenchArgs, pid: u32, clk_tck: u64) -> Result<RoundResult, String> {
+    let threads = args.client_threads.min(args.conns);
+    let connected = Arc::new(Barrier::new(threads + 1));
+    let go = Arc::new(Barrier::new(threads + 1));
+    let window: Arc<OnceLock<Window>> = Arc::new(OnceLock::new());
+    let mut handles = Vec::new();
+    for t in 0..threads {
+        let conns = args.conns / threads + usize::from(t < args.conns % threads);
+        let (connected, go, window) = (connected.clone(), go.clone(), window.clone());
+        let size = args.size;
+        let expected = Duration::from_secs_f64(args.secs * 2.0 + args.warmup + 10.0);
+        handles.push(std::thread::spawn(move || {
+            client_thread(addr, conns, size, expected, &connected, &go, &window)
+        }));
+    }
+    connected.wait();
+    let now = Instant::now();
+    let start = now + Duration::from_secs_f64(args.warmup);
+    let end = start + Duration::from_secs_f64(args.secs);
+    let _ = window.set(Window { start, end });
+    go.wait();
+
+    sleep_until(start);
+    let cpu0 = process_cpu_ticks(pid);
+    sleep_until(end);
+    let cpu1 = process_cpu_ticks(pid);
+
+    let mut latencies = Vec::new();
+    let mut errors = Vec::new();
+    for h in handles {
+        match h.join() {
+            Ok(Ok(outcomes)) => {
+                for o in outcomes {
+                    latencies.extend_from_slice(&o.latencies);
+                    errors.extend(o.error);
+                }
+            }
+            Ok(Err(e)) => errors.push(e),
+            Err(_) => errors.push("a client thread panicked".into()),
+        }
+    }
+    let (cpu0, cpu1) = (cpu0?, cpu1?);
+    latencies.sort_unstable();
+    let requests = latencies.len() as u64;
+    if requests == 0 {
+        return Err(format!("no request completed; errors: {errors:?}"));
+    }
+    let cpu_us = (cpu1 - cpu0) as f64 * 1e6 / clk_tck as f64;
+    // Requests are counted by completion time inside [start, end).
+    Ok(RoundResult {
+        ops_per_sec: requests as f64 / (end - start).as_secs_f64(),
+        p50_us: percentile(&latencies, 0.50) / 1e3,
+        p99_us: percentile(&latencies, 0.99) / 1e3,
+        cpu_us_per_req: cpu_us / requests as f64,
+        requests,
+        errors,
+    })
+}
+
+/// Nearest-rank percentile of sorted samples.
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    let rank = (p * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1] as f64
+}
+
+fn sleep_until(t: Instant) {
+    let now = Instant::now();
+    if t > now {
+        std::thread::sleep(t - now);
+    }
+}
+
+fn client_thread(
+    addr: SocketAddr,
+    conns: usize,
+    size: usize,
+    limit: Duration,
+    connected: &Barrier,
+    go: &Barrier,
+    window: &OnceLock<Window>,
+) -> Result<Vec<ConnOutcome>, String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    let rt = match rt {
+        Ok(rt) => rt,
+        Err(e) => {
+            // Still take part in both barriers, or the parent waits forever.
+            connected.wait();
+            go.wait();
+            return Err(format!("cannot build the client runtime: {e}"));
+        }
+    };
+    let streams = rt.block_on(async {
+        let mut streams = Vec::with_capacity(conns);
+        for _ in 0..conns {
+            let s = tokio::net::TcpStream::connect(addr).await?;
+            s.set_nodelay(true)?;
+            streams.push(s);
+        }
+        Ok::<_, io::Error>(streams)
+    });
+    connected.wait();
+    go.wait();
+    let streams = streams.map_err(|e| format!("connect to {addr}: {e}"))?;
+    let Some(&window) = window.get() else {
+        return Err("no window was set".into());
+    };
+    Ok(rt.block_on(async move {
+        let tasks: Vec<_> = streams
+            .into_iter()
+            .map(|s| tokio::spawn(tokio::time::timeout(limit, ping_pong(s, size, window))))
+            .collect();
+        let mut outcomes = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            outcomes.push(match t.await {
+                Ok(Ok(o)) => o,
+                Ok(Err(_elapsed)) => ConnOutcome {
+                    latencies: Vec::new(),
+                    error: Some(format!("no echo within {limit:?}")),
+                },
+                Err(e) => ConnOutcome {
+                    latencies: Vec::new(),
+                    error: Some(format!("client task failed: {e}")),
+                },
+            });
+        }
+        outcomes
+    }))
+}
+
+/// Ping-pong until the window ends. Keeps the latencies measured before an
+/// error, and reports the error.
+async fn ping_pong(mut stream: tokio::net::TcpStream, size: usize, window: Window) -> ConnOutcome {
+    let mut latencies = Vec::with_capacity(64 * 1024);
+    let mut msg = vec![0u8; size];
+    let mut echo = vec![0u8; size];
+    let mut seq: u8 = 0;
+    loop {
+        seq = seq.wrapping_add(1);
+        msg[0] = seq;
+        let t0 = Instant::now();
+        if t0 >= window.end {
+            return ConnOutcome {
+                latencies,
+                error: None,
+            };
+        }
+        let res = async {
+            stream.write_all(&msg).await?;
+            stream.read_exact(&mut echo).await?;
+            Ok::<_, io::Error>(())
+        }
+        .await;
+        let t1 = Instant::now();
+        let error = match res {
+            Err(e) => Some(format!("request failed: {e}")),
+            Ok(()) if echo != msg => Some("echo differs from the request".to_string()),
+            Ok(()) => None,
+        };
+        if error.is_some() {
+            return ConnOutcome { latencies, error };
+        }
+        if t1 >= window.start && t1 < window.end {
+            latencies.push(u64::try_from((t1 - t0).as_nanos()).unwrap_or(u64::MAX));
+        }
+    }
+}
+
+// ---------------------------------------------------------------- /proc
+
+fn clock_ticks_per_sec() -> Result<u64, String> {
+    // SAFETY: sysconf has no preconditions.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    u64::try_from(t)
+        .ok()
+        .filter(|&t| t > 0)
+        .ok_or_else(|| "sysconf(_SC_CLK_TCK) failed".to_string())
+}
+
+/// utime + stime of every thread of process `pid`, in clock ticks.
+fn process_cpu_ticks(pid: u32) -> Result<u64, String> {
+    let path = format!("/proc/{pid}/stat");
+    let stat = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+    // Fields after the command name, which is in parentheses and may hold
+    // spaces: state is field 3, utime 14, stime 15.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .ok_or_else(|| format!("{path}: unexpected format"))?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |n: usize| -> Result<u64, String> {
+        fields
+            .get(n - 3)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| format!("{path}: no field {n}"))
+    };
+    Ok(field(14)? + field(15)?)
+}
