@@ -1,0 +1,244 @@
+//! Compaction work: the merge runs as a `Send` task (stealable by an idle
+//! core, yielding every few thousand entries); reading the inputs and
+//! writing and installing the outputs happen on the owning core.
+
+use std::rc::Rc;
+use std::sync::Arc;
+
+use frys_runtime as rt;
+
+use super::metrics::add;
+use super::read::now_ms;
+use super::{maintenance, Inner};
+use crate::compaction::Choice;
+use crate::error::{Error, Result};
+use crate::key::SeqNo;
+use crate::manifest::{TableMeta, VersionEdit};
+use crate::merge::{CompactionIter, EntryIter, MergingIter};
+use crate::sstable::{TableBuilder, TableError, TableIter, TableOptions};
+
+/// Entries merged between two yields.
+const YIELD_EVERY: usize = 4096;
+
+/// A table's file as a merge input.
+struct TableSource {
+    iter: TableIter,
+    error: Option<TableError>,
+}
+
+impl TableSource {
+    fn check(&mut self, r: std::result::Result<(), TableError>) {
+        if let Err(e) = r {
+            self.error.get_or_insert(e);
+        }
+    }
+}
+
+impl EntryIter for TableSource {
+    fn valid(&self) -> bool {
+        self.error.is_none() && self.iter.valid()
+    }
+    fn key(&self) -> &[u8] {
+        self.iter.key()
+    }
+    fn value(&self) -> &[u8] {
+        self.iter.value()
+    }
+    fn next(&mut self) {
+        let r = self.iter.next();
+        self.check(r);
+    }
+    fn seek(&mut self, ikey: &[u8]) {
+        let r = self.iter.seek(ikey);
+        self.check(r);
+    }
+    fn seek_to_first(&mut self) {
+        let r = self.iter.seek_to_first();
+        self.check(r);
+    }
+}
+
+/// Everything the merge needs, all `Send`.
+pub(crate) struct MergeJob {
+    /// Input table files, newest source first.
+    pub(crate) inputs: Vec<(u64, Arc<[u8]>)>,
+    pub(crate) snapshots: Vec<SeqNo>,
+    pub(crate) drop_tombstones: bool,
+    pub(crate) now_ms: u64,
+    pub(crate) table: TableOptions,
+    pub(crate) target_file_size: u64,
+}
+
+/// Merges the inputs into output table files (bytes), cut at the target
+/// size on user-key boundaries.
+pub(crate) async fn merge(job: MergeJob) -> std::result::Result<Vec<Vec<u8>>, String> {
+    let mut sources = Vec::with_capacity(job.inputs.len());
+    for (id, bytes) in job.inputs {
+        let iter = TableIter::new(bytes).map_err(|e| format!("table {id}: {e}"))?;
+        let mut src = TableSource { iter, error: None };
+        src.seek_to_first();
+        sources.push(src);
+    }
+    let mut merged = CompactionIter::new(MergingIter::new(sources), job.snapshots, job.drop_tombstones, job.now_ms);
+    let mut outputs = Vec::new();
+    let mut builder = TableBuilder::new(job.table.clone());
+    let mut last_user: Vec<u8> = Vec::new();
+    let mut n = 0usize;
+    while merged.valid() {
+        let key = merged.key();
+        let user = crate::key::user_key(key);
+        // Cut only between user keys, so a key's versions share a table.
+        if builder.estimated_size() as u64 >= job.target_file_size && user != last_user.as_slice() {
+            let full = std::mem::replace(&mut builder, TableBuilder::new(job.table.clone()));
+            outputs.push(full.finish().map_err(|e| e.to_string())?);
+        }
+        last_user.clear();
+        last_user.extend_from_slice(user);
+        builder.add(key, merged.value()).map_err(|e| e.to_string())?;
+        merged.next();
+        n += 1;
+        if n.is_multiple_of(YIELD_EVERY) {
+            rt::yield_now().await;
+        }
+    }
+    let mut sources = merged.into_inner().into_children();
+    if let Some(e) = sources.iter_mut().find_map(|s| s.error.take()) {
+        return Err(e.to_string());
+    }
+    if builder.entries() > 0 {
+        outputs.push(builder.finish().map_err(|e| e.to_string())?);
+    }
+    Ok(outputs)
+}
+
+pub(crate) fn table_options(inner: &Inner) -> TableOptions {
+    TableOptions {
+        block_size: inner.opts.block_size,
+        bloom_bits_per_key: inner.opts.bloom_bits_per_key,
+        compression: inner.opts.compression,
+        ..TableOptions::default()
+    }
+}
+
+/// Carries out one choice of the policy.
+pub(crate) async fn run_choice(inner: &Rc<Inner>, choice: Choice) -> Result<()> {
+    match choice {
+        Choice::DoNothing => Ok(()),
+        Choice::Move { table, from, to } => {
+            let meta = inner.state.borrow().manifest.table(table).cloned();
+            let Some(mut meta) = meta else { return Ok(()) };
+            meta.level = to;
+            let edit = VersionEdit {
+                deleted: vec![(from, table)],
+                added: vec![meta],
+                ..Default::default()
+            };
+            maintenance::log_and_install(inner, edit, Vec::new()).await?;
+            add(&inner.counters.compactions, 1);
+            Ok(())
+        }
+        Choice::Merge {
+            inputs,
+            output_level,
+            drop_tombstones,
+        } => run_merge(inner, inputs, output_level, drop_tombstones).await,
+    }
+}
+
+async fn run_merge(inner: &Rc<Inner>, inputs: Vec<(u8, u64)>, output_level: u8, drop_tombstones: bool) -> Result<()> {
+    let tables: Vec<_> = {
+        let state = inner.state.borrow();
+        inputs.iter().filter_map(|(_, id)| state.tables.get(id).cloned()).collect()
+    };
+    if tables.len() != inputs.len() {
+        return Ok(()); // the set changed meanwhile; the policy will choose again
+    }
+    let mut files = Vec::with_capacity(tables.len());
+    let mut read = 0u64;
+    for t in &tables {
+        let bytes = t.read_all().await?;
+        read += bytes.len() as u64;
+        files.push((t.id, bytes));
+    }
+    let snapshots: Vec<SeqNo> = inner.snapshots.borrow().keys().copied().collect();
+    let job = MergeJob {
+        inputs: files,
+        snapshots,
+        drop_tombstones,
+        now_ms: now_ms(),
+        table: table_options(inner),
+        target_file_size: inner.opts.target_file_size,
+    };
+    let outputs = match rt::spawn(merge(job)).await {
+        Ok(Ok(outputs)) => outputs,
+        Ok(Err(reason)) => return Err(Error::corruption(&inner.dir, 0, format!("compaction input: {reason}"))),
+        Err(e) => return Err(Error::InvalidArgument(format!("compaction task failed: {e}"))),
+    };
+    let mut written = 0u64;
+    let mut added = Vec::with_capacity(outputs.len());
+    let mut opened = Vec::with_capacity(outputs.len());
+    for bytes in outputs {
+        written += bytes.len() as u64;
+        let (meta, table) = maintenance::write_table(inner, bytes, output_level).await?;
+        added.push(meta);
+        opened.push(table);
+    }
+    let edit = VersionEdit {
+        deleted: inputs.clone(),
+        added,
+        ..Default::default()
+    };
+    maintenance::log_and_install(inner, edit, opened).await?;
+    for t in &tables {
+        inner.cache.borrow_mut().remove_table(t.id);
+        // Readers holding the table keep its open file; unlinking is safe.
+        let _ = rt::fs::remove_file(&t.path).await;
+    }
+    add(&inner.counters.compactions, 1);
+    add(&inner.counters.compaction_bytes_read, read);
+    add(&inner.counters.compaction_bytes_written, written);
+    add(&inner.counters.disk_bytes_written, written);
+    Ok(())
+}
+
+/// Asks the maintenance task for a manual compaction and waits for it.
+pub(crate) async fn compact_all(inner: &Rc<Inner>) -> Result<()> {
+    inner.manual_requested.set(true);
+    maintenance::kick(inner);
+    maintenance::wait_idle(inner).await
+}
+
+/// Manual compaction: merges every table into the bottom level, group by
+/// group of overlapping tables. Runs inside the maintenance task.
+pub(crate) async fn manual(inner: &Rc<Inner>) -> Result<()> {
+    let levels = maintenance::levels(inner);
+    let mut bounds: Option<(Vec<u8>, Vec<u8>)> = None;
+    for t in levels.levels.iter().flatten() {
+        let r = t.user_range();
+        bounds = Some(match bounds {
+            None => (r.lo.to_vec(), r.hi.to_vec()),
+            Some((lo, hi)) => (lo.min(r.lo.to_vec()), hi.max(r.hi.to_vec())),
+        });
+    }
+    let Some((lo, hi)) = bounds else { return Ok(()) };
+    let cfg = maintenance::policy_config(inner);
+    for choice in crate::compaction::compact_range(&levels, &lo, &hi, &cfg) {
+        run_choice(inner, choice).await?;
+    }
+    Ok(())
+}
+
+#[allow(dead_code)]
+fn _assert_send() {
+    fn is_send<T: Send>(_: &T) {}
+    let job = MergeJob {
+        inputs: Vec::new(),
+        snapshots: Vec::new(),
+        drop_tombstones: false,
+        now_ms: 0,
+        table: TableOptions::default(),
+        target_file_size: 0,
+    };
+    is_send(&merge(job));
+    let _: Option<TableMeta> = None;
+}

@@ -1,0 +1,293 @@
+//! `Db`: one LSM partition, owned by one core.
+//!
+//! Shape (all on the owning core, no locks):
+//! - writers queue batches; the **WAL task** commits each tick's batches as
+//!   one group (one write, one fdatasync under `Always`), applies them to
+//!   the memtable, syncs once a second under `EverySec`, and switches to a
+//!   new memtable and WAL segment when the memtable is full;
+//! - the **maintenance task** flushes frozen memtables to L0 tables and
+//!   runs compactions chosen by the pure policy in `compaction`; the merge
+//!   work itself runs as a stealable `Send` task (`db::compact`);
+//! - readers look at the memtable, the frozen memtables, then the tables
+//!   of the current [`Version`](version::Version).
+//!
+//! Invariants: only the WAL task touches the WAL writer and the memtable
+//! contents; only the maintenance task touches the manifest writer; every
+//! `RefCell` borrow ends before an `.await`, except the frozen memtable a
+//! flush iterates (nothing writes a frozen memtable).
+
+mod commit;
+mod compact;
+mod log;
+mod metrics;
+mod notify;
+mod open;
+mod read;
+mod scan;
+mod version;
+mod maintenance;
+mod wal_task;
+
+pub use metrics::Metrics;
+pub use scan::Scan;
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap};
+use std::ops::RangeBounds;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use crate::batch::WriteBatch;
+use crate::error::{Error, Result};
+use crate::key::SeqNo;
+use crate::manifest::ManifestState;
+use crate::memtable::Memtable;
+use crate::options::Options;
+use crate::sstable::BlockCache;
+use crate::table::Table;
+
+use commit::CommitQueue;
+use log::LogWriter;
+use metrics::Counters;
+use notify::Notify;
+use version::Version;
+
+/// One LSM partition. Cheap to clone (handles share the partition); `!Send`:
+/// it lives on the core that opened it.
+#[derive(Clone)]
+pub struct Db {
+    inner: Rc<Inner>,
+}
+
+/// A memtable that no longer takes writes, waiting to be flushed.
+pub(crate) struct Frozen {
+    pub(crate) mem: Rc<RefCell<Memtable>>,
+    /// WAL segments holding its writes.
+    pub(crate) wals: Vec<u64>,
+}
+
+pub(crate) struct State {
+    pub(crate) mem: Rc<RefCell<Memtable>>,
+    pub(crate) mem_wals: Vec<u64>,
+    /// Oldest first.
+    pub(crate) frozen: Vec<Frozen>,
+    pub(crate) version: Rc<Version>,
+    pub(crate) tables: HashMap<u64, Rc<Table>>,
+    pub(crate) manifest: ManifestState,
+    /// Last sequence number applied (visible to new reads).
+    pub(crate) last_seqno: SeqNo,
+    /// Next file number (WAL segments, tables, manifests share it).
+    pub(crate) next_file: u64,
+}
+
+impl State {
+    pub(crate) fn allocate_file(&mut self) -> u64 {
+        let n = self.next_file;
+        self.next_file += 1;
+        n
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) dir: PathBuf,
+    pub(crate) opts: Options,
+    pub(crate) state: RefCell<State>,
+    pub(crate) wal: RefCell<Option<LogWriter>>,
+    pub(crate) manifest_log: RefCell<Option<LogWriter>>,
+    pub(crate) commit: CommitQueue,
+    pub(crate) sync_due: Cell<bool>,
+    pub(crate) switch_requested: Cell<bool>,
+    pub(crate) maintenance_running: Cell<bool>,
+    pub(crate) manual_requested: Cell<bool>,
+    /// How hard writers are throttled (recomputed on table-set changes).
+    pub(crate) pressure: Cell<crate::compaction::Pressure>,
+    /// Notified after every flush or compaction (and when maintenance stops).
+    pub(crate) maintenance_progress: Notify,
+    pub(crate) cache: RefCell<BlockCache>,
+    /// Live snapshots: seqno → how many.
+    pub(crate) snapshots: RefCell<BTreeMap<SeqNo, usize>>,
+    pub(crate) poisoned: RefCell<Option<String>>,
+    pub(crate) closed: Cell<bool>,
+    pub(crate) counters: Counters,
+}
+
+impl Inner {
+    pub(crate) fn check_writable(&self) -> Result<()> {
+        if self.closed.get() {
+            return Err(Error::Closed);
+        }
+        if let Some(reason) = &*self.poisoned.borrow() {
+            return Err(Error::Poisoned {
+                reason: reason.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Refuses further writes, saying why.
+    pub(crate) fn poison(&self, reason: String) {
+        tracing::error!(dir = %self.dir.display(), %reason, "partition refuses further writes");
+        self.poisoned.borrow_mut().get_or_insert(reason);
+    }
+}
+
+/// A consistent point-in-time view: reads through it see exactly the writes
+/// committed before it was taken. Compaction keeps the versions it needs
+/// while it lives.
+pub struct Snapshot {
+    seqno: SeqNo,
+    inner: Rc<Inner>,
+}
+
+impl Snapshot {
+    /// The last sequence number visible through this snapshot.
+    pub fn seqno(&self) -> SeqNo {
+        self.seqno
+    }
+}
+
+impl Drop for Snapshot {
+    fn drop(&mut self) {
+        let mut snaps = self.inner.snapshots.borrow_mut();
+        if let Some(n) = snaps.get_mut(&self.seqno) {
+            *n -= 1;
+            if *n == 0 {
+                snaps.remove(&self.seqno);
+            }
+        }
+    }
+}
+
+impl Db {
+    /// Opens (or creates) the partition in `dir`: replays the manifest and
+    /// the WAL, truncates a torn WAL tail, and refuses corrupted data with an
+    /// error naming the file and offset.
+    pub async fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Db> {
+        let inner = open::open(dir.as_ref(), opts).await?;
+        let db = Db {
+            inner: Rc::new(inner),
+        };
+        wal_task::start_everysec_timer(&db.inner);
+        maintenance::kick(&db.inner);
+        Ok(db)
+    }
+
+    /// Reads the newest value of `key`.
+    pub async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let seqno = self.inner.state.borrow().last_seqno;
+        read::get(&self.inner, key, seqno).await
+    }
+
+    /// Reads `key` as of `snapshot`.
+    pub async fn get_at(&self, snapshot: &Snapshot, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        read::get(&self.inner, key, snapshot.seqno).await
+    }
+
+    /// Sets `key` to `value`.
+    pub async fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        let mut b = WriteBatch::new();
+        b.put(key, value);
+        self.write(b).await
+    }
+
+    /// Sets `key` to `value` until `expires_at_unix_ms`, after which reads do
+    /// not see it and compaction drops it.
+    pub async fn put_with_expiry(&self, key: &[u8], value: &[u8], expires_at_unix_ms: u64) -> Result<()> {
+        let mut b = WriteBatch::new();
+        b.put_with_expiry(key, value, expires_at_unix_ms);
+        self.write(b).await
+    }
+
+    /// Deletes `key`.
+    pub async fn delete(&self, key: &[u8]) -> Result<()> {
+        let mut b = WriteBatch::new();
+        b.delete(key);
+        self.write(b).await
+    }
+
+    /// Applies `batch` atomically. It is acknowledged as the sync policy
+    /// says (see [`SyncPolicy`](crate::SyncPolicy)).
+    ///
+    /// # Cancel safety
+    /// If the future is dropped, the batch may or may not be applied.
+    pub async fn write(&self, batch: WriteBatch) -> Result<()> {
+        self.inner.check_writable()?;
+        batch
+            .validate()
+            .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        maintenance::throttle_writes(&self.inner).await?;
+        let (slot, start) = self.inner.commit.push(batch);
+        if start {
+            wal_task::start(&self.inner);
+        }
+        slot.wait().await
+    }
+
+    /// A snapshot of the current state.
+    pub fn snapshot(&self) -> Snapshot {
+        let seqno = self.inner.state.borrow().last_seqno;
+        *self.inner.snapshots.borrow_mut().entry(seqno).or_insert(0) += 1;
+        Snapshot {
+            seqno,
+            inner: self.inner.clone(),
+        }
+    }
+
+    /// Scans the user keys in `range` (forward), as of now.
+    pub fn scan(&self, range: impl RangeBounds<Vec<u8>>) -> Scan {
+        let snapshot = self.snapshot();
+        Scan::new(self.inner.clone(), range, snapshot)
+    }
+
+    /// Scans as of `snapshot`.
+    pub fn scan_at(&self, snapshot: &Snapshot, range: impl RangeBounds<Vec<u8>>) -> Scan {
+        let snapshot = Snapshot {
+            seqno: snapshot.seqno,
+            inner: self.inner.clone(),
+        };
+        *self.inner.snapshots.borrow_mut().entry(snapshot.seqno).or_insert(0) += 1;
+        Scan::new(self.inner.clone(), range, snapshot)
+    }
+
+    /// Writes the memtable to an SSTable and waits until it is installed.
+    pub async fn flush(&self) -> Result<()> {
+        self.inner.check_writable()?;
+        if self.inner.state.borrow().mem.borrow().is_empty() {
+            return maintenance::wait_idle(&self.inner).await;
+        }
+        self.inner.switch_requested.set(true);
+        wal_task::start(&self.inner);
+        maintenance::wait_idle(&self.inner).await
+    }
+
+    /// Flushes, then merges every table into the bottom level, dropping
+    /// overwritten versions, tombstones and expired values not needed by a
+    /// live snapshot.
+    pub async fn compact_range(&self) -> Result<()> {
+        self.flush().await?;
+        compact::compact_all(&self.inner).await?;
+        maintenance::wait_idle(&self.inner).await
+    }
+
+    /// Counters and sizes.
+    pub fn metrics(&self) -> Metrics {
+        metrics::snapshot(&self.inner)
+    }
+
+    /// Stops background work, syncs the WAL (unless the policy is `No`) and
+    /// closes. Later calls on any handle return [`Error::Closed`].
+    pub async fn close(self) -> Result<()> {
+        wal_task::drain(&self.inner).await;
+        maintenance::wait_idle(&self.inner).await?;
+        self.inner.closed.set(true);
+        wal_task::final_sync(&self.inner).await
+    }
+
+    /// The directory of the partition.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+}

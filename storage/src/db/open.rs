@@ -1,0 +1,248 @@
+//! Opening a partition: create it, or recover it from manifest and WAL.
+//!
+//! Recovery rules:
+//! - temporary files (`*.tmp`) are half-written leftovers: removed;
+//! - the manifest is replayed; a torn last edit (never acknowledged) is cut
+//!   off, any other damage fails the open with file and offset;
+//! - every table the manifest lists must open cleanly; tables it does not
+//!   list are leftovers of an interrupted flush or compaction: removed;
+//! - WAL segments from the manifest's `wal_segment` on are replayed in order
+//!   into the memtable; a torn tail is truncated (that write was never
+//!   acknowledged under `always`), damage before the tail fails the open;
+//! - new writes go to a fresh WAL segment.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::rc::Rc;
+
+use frys_runtime::fs;
+
+use super::commit::CommitQueue;
+use super::log::LogWriter;
+use super::notify::Notify;
+use super::version::Version;
+use super::{Inner, State};
+use crate::batch::decode_batch;
+use crate::error::{Error, Result};
+use crate::files::{self, FileKind};
+use crate::manifest::{self, ManifestState, VersionEdit};
+use crate::memtable::Memtable;
+use crate::options::Options;
+use crate::sstable::BlockCache;
+use crate::table::Table;
+use crate::wal;
+
+/// Format of a partition directory, recorded in its manifest.
+const PARTITION_FORMAT: u32 = 1;
+
+pub(crate) async fn open(dir: &Path, opts: Options) -> Result<Inner> {
+    if opts.create_if_missing {
+        fs::create_dir_all(dir)
+            .await
+            .map_err(|e| Error::io("create dir", dir, e))?;
+    }
+    let listing = files::list(dir)?;
+    for (kind, path) in &listing {
+        if *kind == FileKind::Temp {
+            tracing::info!(path = %path.display(), "removing leftover temporary file");
+            let _ = fs::remove_file(path).await;
+        }
+    }
+    let has_current = listing.iter().any(|(k, _)| *k == FileKind::Current);
+    let (state, manifest_log) = if has_current {
+        recover(dir, &listing).await?
+    } else {
+        if listing
+            .iter()
+            .any(|(k, _)| matches!(k, FileKind::Manifest(_) | FileKind::Table(_) | FileKind::Wal(_)))
+        {
+            return Err(Error::corruption(
+                dir.join("CURRENT"),
+                0,
+                "CURRENT is missing but the directory holds partition files",
+            ));
+        }
+        if !opts.create_if_missing {
+            return Err(Error::InvalidArgument(format!("no partition in {}", dir.display())));
+        }
+        create(dir).await?
+    };
+    let cache = BlockCache::new(opts.block_cache_bytes);
+    Ok(Inner {
+        dir: dir.to_path_buf(),
+        opts,
+        state: RefCell::new(state.0),
+        wal: RefCell::new(Some(state.1)),
+        manifest_log: RefCell::new(Some(manifest_log)),
+        commit: CommitQueue::default(),
+        sync_due: Cell::new(false),
+        switch_requested: Cell::new(false),
+        maintenance_running: Cell::new(false),
+        manual_requested: Cell::new(false),
+        pressure: Cell::new(crate::compaction::Pressure::None),
+        maintenance_progress: Notify::default(),
+        cache: RefCell::new(cache),
+        snapshots: RefCell::new(BTreeMap::new()),
+        poisoned: RefCell::new(None),
+        closed: Cell::new(false),
+        counters: Default::default(),
+    })
+}
+
+/// A new, empty partition: manifest 1, WAL segment 2, CURRENT.
+async fn create(dir: &Path) -> Result<((State, LogWriter), LogWriter)> {
+    let mut manifest_state = ManifestState::new();
+    let edit = VersionEdit {
+        next_table_id: Some(3),
+        last_seqno: Some(0),
+        wal_segment: Some(2),
+        partition_format: Some(PARTITION_FORMAT),
+        ..Default::default()
+    };
+    manifest_state
+        .apply(&edit)
+        .map_err(|e| Error::corruption(dir, 0, e))?;
+    let manifest_path = dir.join(files::manifest_name(1));
+    let mut manifest_log = LogWriter::create(manifest_path).await?;
+    append_edit(&mut manifest_log, &edit).await?;
+    let wal = LogWriter::create(files::wal_path(dir, 2)).await?;
+    files::write_atomically(dir, &dir.join("CURRENT"), manifest::encode_current(&files::manifest_name(1))).await?;
+    let state = State {
+        mem: Rc::new(RefCell::new(Memtable::new())),
+        mem_wals: vec![2],
+        frozen: Vec::new(),
+        version: Rc::new(Version { levels: Vec::new() }),
+        tables: HashMap::new(),
+        manifest: manifest_state,
+        last_seqno: 0,
+        next_file: 3,
+    };
+    Ok(((state, wal), manifest_log))
+}
+
+/// Appends one version edit to the manifest and syncs it.
+pub(crate) async fn append_edit(log: &mut LogWriter, edit: &VersionEdit) -> Result<u64> {
+    let mut payload = Vec::new();
+    edit.encode(&mut payload);
+    let mut record = Vec::with_capacity(payload.len() + wal::HEADER_LEN);
+    wal::encode_record(&payload, &mut record).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    let len = record.len() as u64;
+    log.append(record).await?;
+    log.sync().await?;
+    Ok(len)
+}
+
+async fn recover(dir: &Path, listing: &[(FileKind, std::path::PathBuf)]) -> Result<((State, LogWriter), LogWriter)> {
+    let current_path = dir.join("CURRENT");
+    let current = files::read_all(&current_path).await?;
+    let manifest_name = manifest::decode_current(&current)
+        .map_err(|e| Error::corruption(&current_path, 0, e))?
+        .to_string();
+    let manifest_number = match files::parse(&manifest_name) {
+        Some(FileKind::Manifest(n)) => n,
+        _ => return Err(Error::corruption(&current_path, 0, format!("names {manifest_name:?}, not a manifest"))),
+    };
+    let manifest_path = dir.join(&manifest_name);
+    let manifest_bytes = files::read_all(&manifest_path).await?;
+    let replay = manifest::replay_manifest(&manifest_bytes)
+        .map_err(|e| Error::corruption(&manifest_path, manifest_error_offset(&e), e))?;
+    if let Some(torn) = &replay.torn_tail {
+        tracing::warn!(path = %manifest_path.display(), offset = torn.offset, "truncating torn manifest tail");
+    }
+    let manifest_log = LogWriter::append_to(manifest_path, replay.valid_len).await?;
+    let manifest_state = replay.state;
+
+    // Tables.
+    let mut tables = HashMap::new();
+    for meta in manifest_state.levels().iter().flatten() {
+        let path = files::table_path(dir, meta.id);
+        let table = Table::open(meta.id, path).await?;
+        tables.insert(meta.id, Rc::new(table));
+    }
+    let mut max_file = manifest_number;
+    let mut wal_segments = Vec::new();
+    for (kind, path) in listing {
+        match *kind {
+            FileKind::Table(id) => {
+                max_file = max_file.max(id);
+                if !tables.contains_key(&id) {
+                    tracing::info!(path = %path.display(), "removing table left by an interrupted flush or compaction");
+                    let _ = fs::remove_file(path).await;
+                }
+            }
+            FileKind::Wal(n) => {
+                max_file = max_file.max(n);
+                if n >= manifest_state.wal_segment() {
+                    wal_segments.push(n);
+                } else {
+                    let _ = fs::remove_file(path).await;
+                }
+            }
+            FileKind::Manifest(n) => max_file = max_file.max(n),
+            _ => {}
+        }
+    }
+    wal_segments.sort_unstable();
+
+    // WAL replay.
+    let mut mem = Memtable::new();
+    let mut last_seqno = manifest_state.last_seqno();
+    for &n in &wal_segments {
+        let path = files::wal_path(dir, n);
+        let bytes = files::read_all(&path).await?;
+        let replay = wal::decode_segment(&bytes).map_err(|e| Error::corruption(&path, wal_error_offset(&e), e))?;
+        for (offset, payload) in replay.records_with_offsets() {
+            let batch = decode_batch(payload).map_err(|e| Error::corruption(&path, offset, e))?;
+            // Segments from `wal_segment` on hold only unflushed writes.
+            for (seqno, kind, key, value) in batch.iter() {
+                mem.insert(key, seqno, kind, value);
+                last_seqno = last_seqno.max(seqno);
+            }
+        }
+        if let Some(torn) = replay.torn_tail {
+            tracing::warn!(path = %path.display(), offset = torn.offset, "truncating torn WAL tail");
+            let file = fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .await
+                .map_err(|e| Error::io("open", &path, e))?;
+            file.set_len(replay.valid_len).map_err(|e| Error::io("truncate", &path, e))?;
+            file.sync_all().await.map_err(|e| Error::io("fsync", &path, e))?;
+        }
+    }
+
+    let next_file = manifest_state.next_table_id().max(max_file + 1);
+    let wal_number = next_file;
+    let wal = LogWriter::create(files::wal_path(dir, wal_number)).await?;
+    files::sync_dir(dir).await?;
+    let mut mem_wals = wal_segments;
+    mem_wals.push(wal_number);
+    let version = Rc::new(Version::from_state(&manifest_state, &tables));
+    let state = State {
+        mem: Rc::new(RefCell::new(mem)),
+        mem_wals,
+        frozen: Vec::new(),
+        version,
+        tables,
+        manifest: manifest_state,
+        last_seqno,
+        next_file: next_file + 1,
+    };
+    Ok(((state, wal), manifest_log))
+}
+
+fn wal_error_offset(e: &wal::WalError) -> u64 {
+    match e {
+        wal::WalError::Corrupt { offset, .. } => *offset,
+        _ => 0,
+    }
+}
+
+fn manifest_error_offset(e: &manifest::ManifestError) -> u64 {
+    match e {
+        manifest::ManifestError::Corrupt { offset, .. } => *offset,
+        manifest::ManifestError::Wal(w) => wal_error_offset(w),
+        _ => 0,
+    }
+}

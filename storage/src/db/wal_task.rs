@@ -1,0 +1,240 @@
+//! The WAL task: group commit, the once-a-second sync, memtable switches.
+//!
+//! At most one runs per partition (`CommitQueue` tracks it). It owns the WAL
+//! writer while it runs and applies committed batches to the memtable, so
+//! the memtable is written by one task only.
+
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+use std::time::Duration;
+
+use frys_runtime as rt;
+
+use super::commit::Slot;
+use super::log::LogWriter;
+use super::metrics::add;
+use super::{maintenance, Frozen, Inner};
+use crate::batch::{BatchOp, WriteBatch};
+use crate::error::{Error, Result};
+use crate::files;
+use crate::key::{self, Kind};
+use crate::memtable::Memtable;
+use crate::options::SyncPolicy;
+use crate::wal;
+
+/// Starts the WAL task (the caller checked none runs).
+pub(crate) fn start(inner: &Rc<Inner>) {
+    if !inner.commit.claim_task() {
+        return;
+    }
+    let inner = inner.clone();
+    rt::spawn_local(async move {
+        // Let the other tasks of this tick queue their writes first.
+        rt::yield_now().await;
+        run(&inner).await;
+    });
+}
+
+async fn run(inner: &Rc<Inner>) {
+    let Some(mut wal) = inner.wal.borrow_mut().take() else {
+        inner.commit.release_task();
+        return;
+    };
+    loop {
+        let group = inner.commit.take_all();
+        let sync_due = inner.sync_due.replace(false);
+        let full = inner.state.borrow().mem.borrow().data_bytes() >= inner.opts.memtable_bytes;
+        let switch = inner.switch_requested.replace(false) || full;
+        if group.is_empty() && !sync_due && !switch {
+            break;
+        }
+        if !group.is_empty() {
+            commit_group(inner, &mut wal, group).await;
+        }
+        if sync_due && wal.unsynced && inner.opts.sync != SyncPolicy::No {
+            if let Err(e) = sync(inner, &mut wal).await {
+                inner.poison(format!("WAL sync failed: {e}"));
+            }
+        }
+        if switch && !inner.state.borrow().mem.borrow().is_empty() {
+            if let Err(e) = switch_memtable(inner, &mut wal).await {
+                inner.poison(format!("cannot start a new WAL segment: {e}"));
+            }
+        }
+        // Between groups, let readers and other tasks run.
+        rt::yield_now().await;
+    }
+    *inner.wal.borrow_mut() = Some(wal);
+    inner.commit.release_task();
+    inner.maintenance_progress.notify_all();
+}
+
+async fn sync(inner: &Inner, wal: &mut LogWriter) -> Result<()> {
+    wal.sync().await?;
+    add(&inner.counters.wal_syncs, 1);
+    Ok(())
+}
+
+/// Writes one group to the WAL, syncs it if the policy says so, applies it.
+async fn commit_group(inner: &Rc<Inner>, wal: &mut LogWriter, group: Vec<(WriteBatch, Rc<Slot>)>) {
+    if let Err(e) = inner.check_writable() {
+        for (_, slot) in group {
+            slot.complete(Err(same_error(&e)));
+        }
+        return;
+    }
+    let first = inner.state.borrow().last_seqno + 1;
+    let mut next = first;
+    let mut buf = Vec::new();
+    let mut payload = Vec::new();
+    let mut user_bytes = 0u64;
+    let mut accepted = Vec::with_capacity(group.len());
+    for (batch, slot) in group {
+        payload.clear();
+        let encoded = batch
+            .encode(next, &mut payload)
+            .map_err(|e| Error::InvalidArgument(e.to_string()))
+            .and_then(|()| wal::encode_record(&payload, &mut buf).map_err(|e| Error::InvalidArgument(e.to_string())));
+        match encoded {
+            Ok(()) => {
+                user_bytes += batch.approximate_size() as u64;
+                next += batch.len() as u64;
+                accepted.push((batch, slot));
+            }
+            Err(e) => slot.complete(Err(e)),
+        }
+    }
+    if accepted.is_empty() {
+        return;
+    }
+    let written = buf.len() as u64;
+    let result = match wal.append(buf).await {
+        Ok(_) if inner.opts.sync == SyncPolicy::Always => sync(inner, wal).await.map_err(|e| {
+            inner.poison(format!("WAL fdatasync failed: {e}"));
+            e
+        }),
+        Ok(_) => Ok(()),
+        Err(e) => {
+            if !matches!(e, Error::DiskFull { .. }) {
+                inner.poison(format!("WAL write failed: {e}"));
+            }
+            Err(e)
+        }
+    };
+    if let Err(e) = result {
+        for (_, slot) in accepted {
+            slot.complete(Err(same_error(&e)));
+        }
+        return;
+    }
+    {
+        let state = inner.state.borrow();
+        let mut mem = state.mem.borrow_mut();
+        let mut seqno = first;
+        let mut field = Vec::new();
+        for (batch, _) in &accepted {
+            for op in batch.iter() {
+                match op {
+                    BatchOp::Put { key: k, value, expires_at } => {
+                        field.clear();
+                        key::encode_value(expires_at, value, &mut field);
+                        mem.insert(k, seqno, Kind::Put, &field);
+                    }
+                    BatchOp::Delete { key: k } => mem.insert(k, seqno, Kind::Delete, b""),
+                }
+                seqno += 1;
+            }
+        }
+    }
+    inner.state.borrow_mut().last_seqno = next - 1;
+    add(&inner.counters.writes, accepted.len() as u64);
+    add(&inner.counters.commit_groups, 1);
+    add(&inner.counters.user_bytes_written, user_bytes);
+    add(&inner.counters.disk_bytes_written, written);
+    for (_, slot) in accepted {
+        slot.complete(Ok(()));
+    }
+}
+
+/// Freezes the memtable and starts a new WAL segment for the next one.
+async fn switch_memtable(inner: &Rc<Inner>, wal: &mut LogWriter) -> Result<()> {
+    let number = inner.state.borrow_mut().allocate_file();
+    let fresh = LogWriter::create(files::wal_path(&inner.dir, number)).await?;
+    files::sync_dir(&inner.dir).await?;
+    let mut old = std::mem::replace(wal, fresh);
+    if old.unsynced && inner.opts.sync != SyncPolicy::No {
+        sync(inner, &mut old).await?;
+    }
+    {
+        let mut state = inner.state.borrow_mut();
+        let mem = std::mem::replace(&mut state.mem, Rc::new(RefCell::new(Memtable::new())));
+        let wals = std::mem::replace(&mut state.mem_wals, vec![number]);
+        state.frozen.push(Frozen { mem, wals });
+    }
+    maintenance::update_pressure(inner);
+    maintenance::kick(inner);
+    Ok(())
+}
+
+/// A copy of an error for each writer of a failed group.
+fn same_error(e: &Error) -> Error {
+    match e {
+        Error::Io { op, path, source } => Error::Io {
+            op,
+            path: path.clone(),
+            source: std::io::Error::new(source.kind(), source.to_string()),
+        },
+        Error::DiskFull { path } => Error::DiskFull { path: path.clone() },
+        Error::Corruption { path, offset, reason } => Error::Corruption {
+            path: path.clone(),
+            offset: *offset,
+            reason: reason.clone(),
+        },
+        Error::Poisoned { reason } => Error::Poisoned { reason: reason.clone() },
+        Error::InvalidArgument(m) => Error::InvalidArgument(m.clone()),
+        Error::Closed => Error::Closed,
+    }
+}
+
+/// Under `EverySec`, marks a sync due every second and makes sure the WAL
+/// task runs. Stops when the partition is dropped or closed.
+pub(crate) fn start_everysec_timer(inner: &Rc<Inner>) {
+    if inner.opts.sync != SyncPolicy::EverySec {
+        return;
+    }
+    let weak: Weak<Inner> = Rc::downgrade(inner);
+    rt::spawn_local(async move {
+        let mut tick = rt::time::interval(Duration::from_secs(1));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let Some(inner) = weak.upgrade() else { return };
+            if inner.closed.get() {
+                return;
+            }
+            if inner.wal.borrow().as_ref().is_some_and(|w| !w.unsynced) {
+                continue;
+            }
+            inner.sync_due.set(true);
+            start(&inner);
+        }
+    });
+}
+
+/// Waits until every queued write is committed.
+pub(crate) async fn drain(inner: &Rc<Inner>) {
+    while inner.commit.busy() {
+        rt::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// Syncs the WAL at close (unless the policy is `No`).
+pub(crate) async fn final_sync(inner: &Rc<Inner>) -> Result<()> {
+    let wal = inner.wal.borrow_mut().take();
+    if let Some(mut wal) = wal {
+        if wal.unsynced && inner.opts.sync != SyncPolicy::No {
+            sync(inner, &mut wal).await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,33 @@
+//! # frys-storage
+//!
+//! One LSM partition ([`Db`]) per core, on frys-runtime's async file I/O,
+//! with no locks on its hot path: a `Db` lives on the core that opened it.
+//!
+//! Write path: WAL append with group commit (all writes of one executor
+//! tick share one write and, under [`SyncPolicy::Always`], one fdatasync) →
+//! memtable (keys and values in an arena) → flush to an SSTable at a size
+//! threshold → leveled compaction whose policy is a pure function of the
+//! table set and whose merge runs as a stealable `Send` task.
+//!
+//! See the README's storage section for the on-disk format.
+
+pub mod batch;
+pub mod checksum;
+pub mod compaction;
+mod db;
+mod error;
+mod files;
+#[rustfmt::skip]
+pub mod key;
+pub mod manifest;
+mod memtable;
+pub mod merge;
+mod options;
+pub mod sstable;
+mod table;
+pub mod wal;
+
+pub use batch::WriteBatch;
+pub use db::{Db, Metrics, Scan, Snapshot};
+pub use error::{Error, Result};
+pub use options::{Options, SyncPolicy, MAX_KEY_LEN, MAX_VALUE_LEN};

@@ -1,0 +1,60 @@
+//! Knobs of a partition.
+
+/// When the WAL is made durable — named as Redis names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SyncPolicy {
+    /// A write is acknowledged only after its WAL record is fdatasync'ed.
+    /// Writes of one executor tick share the sync (group commit).
+    Always,
+    /// The WAL is written at every commit and fdatasync'ed once a second by
+    /// a timer: a process crash loses nothing, a power loss at most ~1 s.
+    #[default]
+    EverySec,
+    /// Written at every commit, never synced by us: the OS decides.
+    No,
+}
+
+/// Options of [`Db::open`](crate::Db::open).
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// WAL durability (default `EverySec`).
+    pub sync: SyncPolicy,
+    /// A memtable holding this many bytes of keys + values is frozen and
+    /// flushed to an SSTable (default 8 MiB).
+    pub memtable_bytes: usize,
+    /// Target data block size before compression (default 4 KiB).
+    pub block_size: usize,
+    /// Bloom filter bits per key (default 10, ~1% false positives).
+    pub bloom_bits_per_key: usize,
+    /// lz4-compress blocks when that saves space (default true).
+    pub compression: bool,
+    /// Byte budget of the partition's block cache (default 64 MiB).
+    pub block_cache_bytes: usize,
+    /// Compaction outputs are cut at this size (default 8 MiB).
+    pub target_file_size: u64,
+    /// L1 target size; each deeper level is 10x larger (default 64 MiB).
+    pub level_base_bytes: u64,
+    /// Create the partition if the directory holds none (default true).
+    pub create_if_missing: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            sync: SyncPolicy::default(),
+            memtable_bytes: 8 << 20,
+            block_size: 4096,
+            bloom_bits_per_key: 10,
+            compression: true,
+            block_cache_bytes: 64 << 20,
+            target_file_size: 8 << 20,
+            level_base_bytes: 64 << 20,
+            create_if_missing: true,
+        }
+    }
+}
+
+/// Longest key accepted (64 KiB).
+pub const MAX_KEY_LEN: usize = 64 << 10;
+/// Longest value accepted (512 MiB).
+pub const MAX_VALUE_LEN: usize = 512 << 20;
