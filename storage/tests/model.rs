@@ -49,7 +49,7 @@ async fn check_all(db: &Db, model: &Model, rng: &mut Rng, step: usize) {
 fn random_operations_match_a_btreemap() {
     for seed in [1u64, 7, 42] {
         let dir = TempDir::new("model");
-        let mut rng = Rng(seed * 0x9e37_79b9_7f4a_7c15 + 1);
+        let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
         runtime().block_on(async {
             let mut db = Db::open(dir.path(), opts()).await.unwrap();
             let mut model = Model::new();
