@@ -54,7 +54,11 @@ impl Error {
         Error::Io { op, path, source }
     }
 
-    pub(crate) fn corruption(path: impl Into<PathBuf>, offset: u64, reason: impl fmt::Display) -> Self {
+    pub(crate) fn corruption(
+        path: impl Into<PathBuf>,
+        offset: u64,
+        reason: impl fmt::Display,
+    ) -> Self {
         Error::Corruption {
             path: path.into(),
             offset,
@@ -76,7 +80,11 @@ impl fmt::Display for Error {
                 path,
                 offset,
                 reason,
-            } => write!(f, "corruption in {} at offset {offset}: {reason}", path.display()),
+            } => write!(
+                f,
+                "corruption in {} at offset {offset}: {reason}",
+                path.display()
+            ),
             Error::Poisoned { reason } => {
                 write!(f, "partition refuses writes after a failed sync: {reason}")
             }

@@ -77,7 +77,9 @@ pub(crate) async fn read_all(path: &Path) -> Result<Vec<u8>> {
         .await
         .map_err(|e| Error::io("stat", path, e))?
         .len();
-    let (res, mut buf) = file.read_exact_at(Vec::with_capacity(len as usize), 0).await;
+    let (res, mut buf) = file
+        .read_exact_at(Vec::with_capacity(len as usize), 0)
+        .await;
     res.map_err(|e| Error::io("read", path, e))?;
     buf.truncate(len as usize);
     Ok(buf)
@@ -92,7 +94,9 @@ pub(crate) async fn write_atomically(dir: &Path, path: &Path, bytes: Vec<u8>) ->
         .map_err(|e| Error::io("create", &tmp, e))?;
     let (res, _) = file.write_all_at(bytes, 0).await;
     res.map_err(|e| Error::io("write", &tmp, e))?;
-    file.sync_all().await.map_err(|e| Error::io("fsync", &tmp, e))?;
+    file.sync_all()
+        .await
+        .map_err(|e| Error::io("fsync", &tmp, e))?;
     drop(file);
     fs::rename(&tmp, path)
         .await
@@ -101,7 +105,9 @@ pub(crate) async fn write_atomically(dir: &Path, path: &Path, bytes: Vec<u8>) ->
 }
 
 pub(crate) async fn sync_dir(dir: &Path) -> Result<()> {
-    fs::sync_dir(dir).await.map_err(|e| Error::io("fsync dir", dir, e))
+    fs::sync_dir(dir)
+        .await
+        .map_err(|e| Error::io("fsync dir", dir, e))
 }
 
 #[cfg(test)]
@@ -114,9 +120,15 @@ mod tests {
         assert_eq!(parse("CURRENT"), Some(FileKind::Current));
         assert_eq!(parse(&manifest_name(7)), Some(FileKind::Manifest(7)));
         let wal = wal_path(dir, 12);
-        assert_eq!(parse(wal.file_name().unwrap().to_str().unwrap()), Some(FileKind::Wal(12)));
+        assert_eq!(
+            parse(wal.file_name().unwrap().to_str().unwrap()),
+            Some(FileKind::Wal(12))
+        );
         let t = table_path(dir, 15);
-        assert_eq!(parse(t.file_name().unwrap().to_str().unwrap()), Some(FileKind::Table(15)));
+        assert_eq!(
+            parse(t.file_name().unwrap().to_str().unwrap()),
+            Some(FileKind::Table(15))
+        );
         assert_eq!(parse("000015.sst.tmp"), Some(FileKind::Temp));
         assert_eq!(parse("LOCK"), None);
         assert_eq!(parse("x.sst"), None);

@@ -127,7 +127,10 @@ impl Memtable {
     }
 
     /// Entries with internal key >= `from` (or all), in order.
-    pub(crate) fn iter_from<'a>(&'a self, from: Option<&[u8]>) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'a {
+    pub(crate) fn iter_from<'a>(
+        &'a self,
+        from: Option<&[u8]>,
+    ) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'a {
         let start = match from {
             Some(from) => Bound::Included(InternalKey(ArenaBytes {
                 ptr: NonNull::from(from).cast(),
@@ -181,7 +184,10 @@ mod tests {
         assert_eq!(value(4), Some(b"v3".to_vec()));
         assert_eq!(value(9), Some(b"<deleted>".to_vec()));
         assert!(m.get(b"kk", 9).is_none());
-        let keys: Vec<_> = m.iter_from(None).map(|(k, _)| key::split_internal_key(k).unwrap().1).collect();
+        let keys: Vec<_> = m
+            .iter_from(None)
+            .map(|(k, _)| key::split_internal_key(k).unwrap().1)
+            .collect();
         assert_eq!(keys, vec![9, 5, 3, 1]);
     }
 }

@@ -59,7 +59,11 @@ impl Table {
             .map_err(|e| Error::io("stat", &path, e))?
             .len();
         if size < FOOTER_LEN as u64 {
-            return Err(Error::corruption(&path, 0, format!("table is {size} bytes, shorter than its footer")));
+            return Err(Error::corruption(
+                &path,
+                0,
+                format!("table is {size} bytes, shorter than its footer"),
+            ));
         }
         let tail = read_exact(&file, &path, size - FOOTER_LEN as u64, FOOTER_LEN).await?;
         let footer = Footer::decode(&tail).map_err(|e| corrupt(&path, e))?;
@@ -68,7 +72,8 @@ impl Table {
         let index_raw = meta(footer.index).await?;
         let filter_raw = meta(footer.filter).await?;
         let props_raw = meta(footer.properties).await?;
-        let (index, bloom, props) = decode_meta(&path, &footer, &index_raw, &filter_raw, &props_raw)?;
+        let (index, bloom, props) =
+            decode_meta(&path, &footer, &index_raw, &filter_raw, &props_raw)?;
         Ok(Table {
             id,
             path,
@@ -87,7 +92,9 @@ impl Table {
             .map_err(|e| Error::io("open", &path, e))?;
         let footer = Footer::decode(bytes).map_err(|e| corrupt(&path, e))?;
         let slice = |h: BlockHandle| &bytes[h.offset as usize..(h.offset + h.size) as usize];
-        footer.check_bounds(bytes.len() as u64).map_err(|e| corrupt(&path, e))?;
+        footer
+            .check_bounds(bytes.len() as u64)
+            .map_err(|e| corrupt(&path, e))?;
         let (index, bloom, props) = decode_meta(
             &path,
             &footer,
@@ -108,11 +115,19 @@ impl Table {
 
     /// Smallest and largest user keys in the table.
     pub(crate) fn user_key_range(&self) -> (&[u8], &[u8]) {
-        (key::user_key(&self.props.smallest), key::user_key(&self.props.largest))
+        (
+            key::user_key(&self.props.smallest),
+            key::user_key(&self.props.largest),
+        )
     }
 
     /// The newest version of `user_key` visible at `snapshot`.
-    pub(crate) async fn get(&self, cache: &RefCell<BlockCache>, user_key: &[u8], snapshot: SeqNo) -> Result<Option<Found>> {
+    pub(crate) async fn get(
+        &self,
+        cache: &RefCell<BlockCache>,
+        user_key: &[u8],
+        snapshot: SeqNo,
+    ) -> Result<Option<Found>> {
         let (lo, hi) = self.user_key_range();
         if user_key < lo || user_key > hi || !self.bloom.may_contain(user_key) {
             return Ok(None);
@@ -137,7 +152,11 @@ impl Table {
     }
 
     /// A data block, from the cache or the file.
-    pub(crate) async fn block(&self, cache: &RefCell<BlockCache>, handle: BlockHandle) -> Result<Block> {
+    pub(crate) async fn block(
+        &self,
+        cache: &RefCell<BlockCache>,
+        handle: BlockHandle,
+    ) -> Result<Block> {
         if let Some(b) = cache.borrow_mut().get(self.id, handle.offset) {
             return Ok(b);
         }
@@ -148,7 +167,9 @@ impl Table {
 
     /// The whole file (compaction input).
     pub(crate) async fn read_all(&self) -> Result<Arc<[u8]>> {
-        Ok(read_exact(&self.file, &self.path, 0, self.size as usize).await?.into())
+        Ok(read_exact(&self.file, &self.path, 0, self.size as usize)
+            .await?
+            .into())
     }
 }
 
@@ -161,11 +182,13 @@ fn decode_meta(
 ) -> Result<(TableIndex, BloomFilter, TableProperties)> {
     let index_block = decode_block(index_raw, footer.index.offset).map_err(|e| corrupt(path, e))?;
     let index = TableIndex::decode(&index_block).map_err(|e| corrupt(path, e))?;
-    let filter = decode_block_payload(filter_raw, footer.filter.offset).map_err(|e| corrupt(path, e))?;
+    let filter =
+        decode_block_payload(filter_raw, footer.filter.offset).map_err(|e| corrupt(path, e))?;
     let bloom = BloomFilter::decode(filter, footer.filter.offset).map_err(|e| corrupt(path, e))?;
     let props_payload =
         decode_block_payload(props_raw, footer.properties.offset).map_err(|e| corrupt(path, e))?;
-    let props = TableProperties::decode(&props_payload, footer.properties.offset).map_err(|e| corrupt(path, e))?;
+    let props = TableProperties::decode(&props_payload, footer.properties.offset)
+        .map_err(|e| corrupt(path, e))?;
     Ok((index, bloom, props))
 }
 
@@ -176,9 +199,11 @@ async fn read_exact(file: &fs::File, path: &Path, offset: u64, len: usize) -> Re
             buf.truncate(len);
             Ok(buf)
         }
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-            Err(Error::corruption(path, offset, format!("file ends before {len} bytes at this offset")))
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(Error::corruption(
+            path,
+            offset,
+            format!("file ends before {len} bytes at this offset"),
+        )),
         Err(e) => Err(Error::io("read", path, e)),
     }
 }

@@ -82,8 +82,16 @@ fn many_writes_flush_and_compact_and_stay_correct() {
         }
         let live = db.scan(..).collect().await.unwrap();
         assert_eq!(live.len(), 2000);
-        let ranged = db.scan(b"key000100".to_vec()..b"key000200".to_vec()).collect().await.unwrap();
-        assert_eq!(ranged.len(), 100 - 33, "keys 100..200 minus deleted multiples of 3");
+        let ranged = db
+            .scan(b"key000100".to_vec()..b"key000200".to_vec())
+            .collect()
+            .await
+            .unwrap();
+        assert_eq!(
+            ranged.len(),
+            100 - 33,
+            "keys 100..200 minus deleted multiples of 3"
+        );
         assert!(ranged.windows(2).all(|w| w[0].0 < w[1].0));
     });
 }
@@ -100,11 +108,20 @@ fn snapshots_see_the_past_across_flushes_and_compactions() {
         db.delete(b"gone").await.unwrap();
         db.compact_range().await.unwrap();
         assert_eq!(db.get_at(&snap, b"k").await.unwrap(), Some(b"old".to_vec()));
-        assert_eq!(db.get_at(&snap, b"gone").await.unwrap(), Some(b"here".to_vec()));
+        assert_eq!(
+            db.get_at(&snap, b"gone").await.unwrap(),
+            Some(b"here".to_vec())
+        );
         assert_eq!(db.get(b"k").await.unwrap(), Some(b"new".to_vec()));
         assert_eq!(db.get(b"gone").await.unwrap(), None);
         let past = db.scan_at(&snap, ..).collect().await.unwrap();
-        assert_eq!(past, vec![(b"gone".to_vec(), b"here".to_vec()), (b"k".to_vec(), b"old".to_vec())]);
+        assert_eq!(
+            past,
+            vec![
+                (b"gone".to_vec(), b"here".to_vec()),
+                (b"k".to_vec(), b"old".to_vec())
+            ]
+        );
     });
 }
 
@@ -112,9 +129,19 @@ fn snapshots_see_the_past_across_flushes_and_compactions() {
 fn expired_values_are_invisible_and_compacted_away() {
     let dir = TempDir::new("expiry");
     runtime().block_on(async {
-        let db = Db::open(dir.path(), Options { sync: SyncPolicy::Always, ..small_opts() }).await.unwrap();
+        let db = Db::open(
+            dir.path(),
+            Options {
+                sync: SyncPolicy::Always,
+                ..small_opts()
+            },
+        )
+        .await
+        .unwrap();
         db.put_with_expiry(b"past", b"v", 1).await.unwrap();
-        db.put_with_expiry(b"future", b"v", u64::MAX / 2).await.unwrap();
+        db.put_with_expiry(b"future", b"v", u64::MAX / 2)
+            .await
+            .unwrap();
         assert_eq!(db.get(b"past").await.unwrap(), None);
         assert_eq!(db.get(b"future").await.unwrap(), Some(b"v".to_vec()));
         db.compact_range().await.unwrap();
@@ -128,7 +155,15 @@ fn expired_values_are_invisible_and_compacted_away() {
 fn group_commit_shares_one_sync_among_a_ticks_writes() {
     let dir = TempDir::new("group");
     runtime().block_on(async {
-        let db = Db::open(dir.path(), Options { sync: SyncPolicy::Always, ..small_opts() }).await.unwrap();
+        let db = Db::open(
+            dir.path(),
+            Options {
+                sync: SyncPolicy::Always,
+                ..small_opts()
+            },
+        )
+        .await
+        .unwrap();
         let handles: Vec<_> = (0..64u32)
             .map(|i| {
                 let db = db.clone();
@@ -140,7 +175,10 @@ fn group_commit_shares_one_sync_among_a_ticks_writes() {
         }
         let m = db.metrics();
         assert_eq!(m.writes, 64);
-        assert!(m.wal_syncs < 64, "64 writes of one tick should share syncs: {m:?}");
+        assert!(
+            m.wal_syncs < 64,
+            "64 writes of one tick should share syncs: {m:?}"
+        );
         assert_eq!(m.wal_syncs, m.commit_groups);
     });
 }
@@ -152,7 +190,10 @@ fn invalid_input_gets_a_clear_error() {
         let db = Db::open(dir.path(), small_opts()).await.unwrap();
         let big = vec![0u8; frys_storage::MAX_KEY_LEN + 1];
         let err = db.put(&big, b"v").await.unwrap_err();
-        assert!(matches!(err, frys_storage::Error::InvalidArgument(_)), "{err}");
+        assert!(
+            matches!(err, frys_storage::Error::InvalidArgument(_)),
+            "{err}"
+        );
         db.put(b"ok", b"v").await.unwrap();
     });
 }

@@ -36,9 +36,12 @@ fn write_keys(dir: &Path, n: u32) -> PathBuf {
     runtime().block_on(async {
         let db = Db::open(dir, opts()).await.unwrap();
         for i in 0..n {
-            db.put(format!("key{i:03}").as_bytes(), format!("value{i}").as_bytes())
-                .await
-                .unwrap();
+            db.put(
+                format!("key{i:03}").as_bytes(),
+                format!("value{i}").as_bytes(),
+            )
+            .await
+            .unwrap();
         }
         db.close().await.unwrap();
     });
@@ -55,11 +58,20 @@ fn a_torn_wal_tail_is_truncated_and_earlier_writes_survive() {
     let len = std::fs::metadata(&wal).unwrap().len();
     flip(&wal, len - 2); // inside the last record
     runtime().block_on(async {
-        let db = Db::open(dir.path(), opts()).await.expect("a torn tail must not stop the open");
+        let db = Db::open(dir.path(), opts())
+            .await
+            .expect("a torn tail must not stop the open");
         for i in 0..9 {
-            assert_eq!(db.get(format!("key{i:03}").as_bytes()).await.unwrap(), Some(format!("value{i}").into_bytes()));
+            assert_eq!(
+                db.get(format!("key{i:03}").as_bytes()).await.unwrap(),
+                Some(format!("value{i}").into_bytes())
+            );
         }
-        assert_eq!(db.get(b"key009").await.unwrap(), None, "the torn record is dropped");
+        assert_eq!(
+            db.get(b"key009").await.unwrap(),
+            None,
+            "the torn record is dropped"
+        );
         db.put(b"after", b"x").await.unwrap();
         db.close().await.unwrap();
         let db = Db::open(dir.path(), opts()).await.unwrap();
@@ -90,7 +102,9 @@ fn a_damaged_data_block_is_reported_on_read_with_file_and_offset() {
     runtime().block_on(async {
         let db = Db::open(dir.path(), opts()).await.unwrap();
         for i in 0..200u32 {
-            db.put(format!("key{i:03}").as_bytes(), &[b'v'; 100]).await.unwrap();
+            db.put(format!("key{i:03}").as_bytes(), &[b'v'; 100])
+                .await
+                .unwrap();
         }
         db.flush().await.unwrap();
         db.close().await.unwrap();
@@ -98,7 +112,9 @@ fn a_damaged_data_block_is_reported_on_read_with_file_and_offset() {
     let sst = files_with(dir.path(), ".sst").pop().expect("a table");
     flip(&sst, 20); // inside the first data block
     runtime().block_on(async {
-        let db = Db::open(dir.path(), opts()).await.expect("meta blocks are intact");
+        let db = Db::open(dir.path(), opts())
+            .await
+            .expect("meta blocks are intact");
         match db.get(b"key000").await {
             Err(Error::Corruption { path, offset, .. }) => {
                 assert_eq!(path, sst);
@@ -122,7 +138,10 @@ fn a_damaged_manifest_is_refused_with_file_and_offset() {
         }
         db.close().await.unwrap();
     });
-    let manifest = files_with(dir.path(), "").into_iter().find(|p| p.to_string_lossy().contains("MANIFEST-")).unwrap();
+    let manifest = files_with(dir.path(), "")
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("MANIFEST-"))
+        .unwrap();
     flip(&manifest, 9); // inside the first edit
     runtime().block_on(async {
         match Db::open(dir.path(), opts()).await {
@@ -148,7 +167,14 @@ fn a_missing_table_is_refused_not_ignored() {
     let sst = files_with(dir.path(), ".sst").pop().unwrap();
     std::fs::remove_file(&sst).unwrap();
     runtime().block_on(async {
-        let err = Db::open(dir.path(), opts()).await.err().expect("must not open");
-        assert!(err.to_string().contains(&sst.file_name().unwrap().to_string_lossy().to_string()), "{err}");
+        let err = Db::open(dir.path(), opts())
+            .await
+            .err()
+            .expect("must not open");
+        assert!(
+            err.to_string()
+                .contains(&sst.file_name().unwrap().to_string_lossy().to_string()),
+            "{err}"
+        );
     });
 }

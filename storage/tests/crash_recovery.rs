@@ -51,7 +51,9 @@ fn child(dir: &str, round: u64, sync: SyncPolicy) {
                 frys_runtime::spawn_local(async move {
                     let mut i = w;
                     loop {
-                        db.put(&key_of(round, i), &value_of(round, i)).await.expect("child put");
+                        db.put(&key_of(round, i), &value_of(round, i))
+                            .await
+                            .expect("child put");
                         println!("ACK {i}");
                         i += writers;
                     }
@@ -97,7 +99,10 @@ fn run_child(dir: &TempDir, round: u64, policy: &str, rng: &mut Rng) -> Vec<u64>
     // SIGKILL, mid-write.
     child.kill().unwrap();
     let status = child.wait().unwrap();
-    assert!(opened, "round {round}: the child could not open the partition ({status})");
+    assert!(
+        opened,
+        "round {round}: the child could not open the partition ({status})"
+    );
     acked
 }
 
@@ -121,7 +126,11 @@ fn crash_rounds(policy: &str, sync: SyncPolicy) {
                 // Every acknowledged write is there.
                 for &i in acked {
                     let got = db.get(&key_of(r, i)).await.unwrap();
-                    assert_eq!(got, Some(value_of(r, i)), "round {round}: acked key {i} of round {r} lost");
+                    assert_eq!(
+                        got,
+                        Some(value_of(r, i)),
+                        "round {round}: acked key {i} of round {r} lost"
+                    );
                 }
                 // What survives of each writer is a prefix of what it wrote.
                 let survived = db
@@ -132,15 +141,26 @@ fn crash_rounds(policy: &str, sync: SyncPolicy) {
                 let mut per_writer = [0u64; 4];
                 for (k, v) in &survived {
                     let i: u64 = std::str::from_utf8(&k[5..]).unwrap().parse().unwrap();
-                    assert_eq!(v, &value_of(r, i), "round {round}: key {i} has a wrong value");
+                    assert_eq!(
+                        v,
+                        &value_of(r, i),
+                        "round {round}: key {i} has a wrong value"
+                    );
                     let w = (i % 4) as usize;
-                    assert_eq!(i / 4, per_writer[w], "round {round}: writer {w} has a gap before key {i}");
+                    assert_eq!(
+                        i / 4,
+                        per_writer[w],
+                        "round {round}: writer {w} has a gap before key {i}"
+                    );
                     per_writer[w] += 1;
                 }
             }
             if round == 19 {
                 let tables: usize = db.metrics().tables_per_level.iter().sum();
-                assert!(tables > 0, "the crash rounds must have exercised flushed tables");
+                assert!(
+                    tables > 0,
+                    "the crash rounds must have exercised flushed tables"
+                );
             }
             db.close().await.unwrap();
         });

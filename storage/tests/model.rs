@@ -35,13 +35,20 @@ fn value(rng: &mut Rng, step: usize) -> Vec<u8> {
 async fn check_all(db: &Db, model: &Model, rng: &mut Rng, step: usize) {
     for _ in 0..40 {
         let k = key(rng);
-        assert_eq!(db.get(&k).await.unwrap(), model.get(&k).cloned(), "get {k:?} at step {step}");
+        assert_eq!(
+            db.get(&k).await.unwrap(),
+            model.get(&k).cloned(),
+            "get {k:?} at step {step}"
+        );
     }
     let lo = key(rng);
     let hi = key(rng);
     let (lo, hi) = if lo <= hi { (lo, hi) } else { (hi, lo) };
     let got = db.scan(lo.clone()..hi.clone()).collect().await.unwrap();
-    let want: Vec<_> = model.range(lo..hi).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let want: Vec<_> = model
+        .range(lo..hi)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     assert_eq!(got, want, "scan at step {step}");
 }
 
@@ -102,7 +109,11 @@ fn random_operations_match_a_btreemap() {
                     _ => {
                         for (snap, old) in &snapshots {
                             let k = key(&mut rng);
-                            assert_eq!(db.get_at(snap, &k).await.unwrap(), old.get(&k).cloned(), "snapshot get at step {step}");
+                            assert_eq!(
+                                db.get_at(snap, &k).await.unwrap(),
+                                old.get(&k).cloned(),
+                                "snapshot get at step {step}"
+                            );
                         }
                     }
                 }

@@ -79,7 +79,12 @@ pub(crate) async fn merge(job: MergeJob) -> std::result::Result<Vec<Vec<u8>>, St
         src.seek_to_first();
         sources.push(src);
     }
-    let mut merged = CompactionIter::new(MergingIter::new(sources), job.snapshots, job.drop_tombstones, job.now_ms);
+    let mut merged = CompactionIter::new(
+        MergingIter::new(sources),
+        job.snapshots,
+        job.drop_tombstones,
+        job.now_ms,
+    );
     let mut outputs = Vec::new();
     let mut builder = TableBuilder::new(job.table.clone());
     let mut last_user: Vec<u8> = Vec::new();
@@ -94,7 +99,9 @@ pub(crate) async fn merge(job: MergeJob) -> std::result::Result<Vec<Vec<u8>>, St
         }
         last_user.clear();
         last_user.extend_from_slice(user);
-        builder.add(key, merged.value()).map_err(|e| e.to_string())?;
+        builder
+            .add(key, merged.value())
+            .map_err(|e| e.to_string())?;
         merged.next();
         n += 1;
         if n.is_multiple_of(YIELD_EVERY) {
@@ -145,10 +152,18 @@ pub(crate) async fn run_choice(inner: &Rc<Inner>, choice: Choice) -> Result<()> 
     }
 }
 
-async fn run_merge(inner: &Rc<Inner>, inputs: Vec<(u8, u64)>, output_level: u8, drop_tombstones: bool) -> Result<()> {
+async fn run_merge(
+    inner: &Rc<Inner>,
+    inputs: Vec<(u8, u64)>,
+    output_level: u8,
+    drop_tombstones: bool,
+) -> Result<()> {
     let tables: Vec<_> = {
         let state = inner.state.borrow();
-        inputs.iter().filter_map(|(_, id)| state.tables.get(id).cloned()).collect()
+        inputs
+            .iter()
+            .filter_map(|(_, id)| state.tables.get(id).cloned())
+            .collect()
     };
     if tables.len() != inputs.len() {
         return Ok(()); // the set changed meanwhile; the policy will choose again
@@ -171,8 +186,18 @@ async fn run_merge(inner: &Rc<Inner>, inputs: Vec<(u8, u64)>, output_level: u8, 
     };
     let outputs = match rt::spawn(merge(job)).await {
         Ok(Ok(outputs)) => outputs,
-        Ok(Err(reason)) => return Err(Error::corruption(&inner.dir, 0, format!("compaction input: {reason}"))),
-        Err(e) => return Err(Error::InvalidArgument(format!("compaction task failed: {e}"))),
+        Ok(Err(reason)) => {
+            return Err(Error::corruption(
+                &inner.dir,
+                0,
+                format!("compaction input: {reason}"),
+            ))
+        }
+        Err(e) => {
+            return Err(Error::InvalidArgument(format!(
+                "compaction task failed: {e}"
+            )))
+        }
     };
     let mut written = 0u64;
     let mut added = Vec::with_capacity(outputs.len());
@@ -220,7 +245,9 @@ pub(crate) async fn manual(inner: &Rc<Inner>) -> Result<()> {
             Some((lo, hi)) => (lo.min(r.lo.to_vec()), hi.max(r.hi.to_vec())),
         });
     }
-    let Some((lo, hi)) = bounds else { return Ok(()) };
+    let Some((lo, hi)) = bounds else {
+        return Ok(());
+    };
     let cfg = maintenance::policy_config(inner);
     for choice in crate::compaction::compact_range(&levels, &lo, &hi, &cfg) {
         run_choice(inner, choice).await?;

@@ -42,7 +42,8 @@ impl LogWriter {
             .open(&path)
             .await
             .map_err(|e| Error::io("open", &path, e))?;
-        file.set_len(offset).map_err(|e| Error::io("truncate", &path, e))?;
+        file.set_len(offset)
+            .map_err(|e| Error::io("truncate", &path, e))?;
         Ok(LogWriter {
             file,
             path,
@@ -56,7 +57,13 @@ impl LogWriter {
     pub(crate) async fn append(&mut self, bytes: Vec<u8>) -> Result<Vec<u8>> {
         let len = bytes.len() as u64;
         let (res, bytes) = self.file.write_all_at(bytes, self.offset).await;
-        res.map_err(|e| Error::io("write", &self.path, e))?;
+        if let Err(e) = res {
+            // A partial write must not leave bytes after the end: a later,
+            // shorter record would be followed by them and recovery would
+            // take them for corruption.
+            let _ = self.file.set_len(self.offset);
+            return Err(Error::io("write", &self.path, e));
+        }
         self.offset += len;
         self.unsynced = true;
         Ok(bytes)

@@ -68,7 +68,9 @@ async fn run(inner: &Rc<Inner>) {
 async fn flush_oldest(inner: &Rc<Inner>) -> Result<()> {
     let (mem, wals, next_wal) = {
         let state = inner.state.borrow();
-        let Some(f) = state.frozen.first() else { return Ok(()) };
+        let Some(f) = state.frozen.first() else {
+            return Ok(());
+        };
         let next_wal = state
             .frozen
             .get(1)
@@ -110,7 +112,11 @@ async fn flush_oldest(inner: &Rc<Inner>) -> Result<()> {
 }
 
 /// Writes a new table file durably and opens it.
-pub(crate) async fn write_table(inner: &Rc<Inner>, bytes: Vec<u8>, level: u8) -> Result<(TableMeta, Rc<Table>)> {
+pub(crate) async fn write_table(
+    inner: &Rc<Inner>,
+    bytes: Vec<u8>,
+    level: u8,
+) -> Result<(TableMeta, Rc<Table>)> {
     let id = inner.state.borrow_mut().allocate_file();
     let path = files::table_path(&inner.dir, id);
     let file = rt::fs::File::create(&path)
@@ -119,7 +125,9 @@ pub(crate) async fn write_table(inner: &Rc<Inner>, bytes: Vec<u8>, level: u8) ->
     let len = bytes.len() as u64;
     let (res, bytes) = file.write_all_at(bytes, 0).await;
     res.map_err(|e| Error::io("write", &path, e))?;
-    file.sync_all().await.map_err(|e| Error::io("fsync", &path, e))?;
+    file.sync_all()
+        .await
+        .map_err(|e| Error::io("fsync", &path, e))?;
     drop(file);
     files::sync_dir(&inner.dir).await?;
     let table = Table::from_written(id, path, &bytes).await?;
@@ -139,15 +147,24 @@ pub(crate) async fn write_table(inner: &Rc<Inner>, bytes: Vec<u8>, level: u8) ->
 
 /// Validates `edit` against the current state, appends it to the manifest
 /// (synced), then installs the new version.
-pub(crate) async fn log_and_install(inner: &Rc<Inner>, mut edit: VersionEdit, opened: Vec<Rc<Table>>) -> Result<()> {
+pub(crate) async fn log_and_install(
+    inner: &Rc<Inner>,
+    mut edit: VersionEdit,
+    opened: Vec<Rc<Table>>,
+) -> Result<()> {
     let mut next = {
         let state = inner.state.borrow();
         edit.next_table_id = Some(state.next_file);
         state.manifest.clone()
     };
     let manifest_path = || inner.dir.join("MANIFEST");
-    next.apply(&edit)
-        .map_err(|e| Error::corruption(manifest_path(), 0, format!("refusing a bad version edit: {e}")))?;
+    next.apply(&edit).map_err(|e| {
+        Error::corruption(
+            manifest_path(),
+            0,
+            format!("refusing a bad version edit: {e}"),
+        )
+    })?;
     let Some(mut log) = inner.manifest_log.borrow_mut().take() else {
         return Err(Error::Closed);
     };

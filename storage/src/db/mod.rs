@@ -19,13 +19,13 @@
 mod commit;
 mod compact;
 mod log;
+mod maintenance;
 mod metrics;
 mod notify;
 mod open;
 mod read;
 mod scan;
 mod version;
-mod maintenance;
 mod wal_task;
 
 pub use metrics::Metrics;
@@ -192,7 +192,12 @@ impl Db {
 
     /// Sets `key` to `value` until `expires_at_unix_ms`, after which reads do
     /// not see it and compaction drops it.
-    pub async fn put_with_expiry(&self, key: &[u8], value: &[u8], expires_at_unix_ms: u64) -> Result<()> {
+    pub async fn put_with_expiry(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        expires_at_unix_ms: u64,
+    ) -> Result<()> {
         let mut b = WriteBatch::new();
         b.put_with_expiry(key, value, expires_at_unix_ms);
         self.write(b).await
@@ -248,7 +253,12 @@ impl Db {
             seqno: snapshot.seqno,
             inner: self.inner.clone(),
         };
-        *self.inner.snapshots.borrow_mut().entry(snapshot.seqno).or_insert(0) += 1;
+        *self
+            .inner
+            .snapshots
+            .borrow_mut()
+            .entry(snapshot.seqno)
+            .or_insert(0) += 1;
         Scan::new(self.inner.clone(), range, snapshot)
     }
 

@@ -53,10 +53,12 @@ pub(crate) async fn open(dir: &Path, opts: Options) -> Result<Inner> {
     let (state, manifest_log) = if has_current {
         recover(dir, &listing).await?
     } else {
-        if listing
-            .iter()
-            .any(|(k, _)| matches!(k, FileKind::Manifest(_) | FileKind::Table(_) | FileKind::Wal(_)))
-        {
+        if listing.iter().any(|(k, _)| {
+            matches!(
+                k,
+                FileKind::Manifest(_) | FileKind::Table(_) | FileKind::Wal(_)
+            )
+        }) {
             return Err(Error::corruption(
                 dir.join("CURRENT"),
                 0,
@@ -64,7 +66,10 @@ pub(crate) async fn open(dir: &Path, opts: Options) -> Result<Inner> {
             ));
         }
         if !opts.create_if_missing {
-            return Err(Error::InvalidArgument(format!("no partition in {}", dir.display())));
+            return Err(Error::InvalidArgument(format!(
+                "no partition in {}",
+                dir.display()
+            )));
         }
         create(dir).await?
     };
@@ -107,7 +112,12 @@ async fn create(dir: &Path) -> Result<((State, LogWriter), LogWriter)> {
     let mut manifest_log = LogWriter::create(manifest_path).await?;
     append_edit(&mut manifest_log, &edit).await?;
     let wal = LogWriter::create(files::wal_path(dir, 2)).await?;
-    files::write_atomically(dir, &dir.join("CURRENT"), manifest::encode_current(&files::manifest_name(1))).await?;
+    files::write_atomically(
+        dir,
+        &dir.join("CURRENT"),
+        manifest::encode_current(&files::manifest_name(1)),
+    )
+    .await?;
     let state = State {
         mem: Rc::new(RefCell::new(Memtable::new())),
         mem_wals: vec![2],
@@ -133,7 +143,10 @@ pub(crate) async fn append_edit(log: &mut LogWriter, edit: &VersionEdit) -> Resu
     Ok(len)
 }
 
-async fn recover(dir: &Path, listing: &[(FileKind, std::path::PathBuf)]) -> Result<((State, LogWriter), LogWriter)> {
+async fn recover(
+    dir: &Path,
+    listing: &[(FileKind, std::path::PathBuf)],
+) -> Result<((State, LogWriter), LogWriter)> {
     let current_path = dir.join("CURRENT");
     let current = files::read_all(&current_path).await?;
     let manifest_name = manifest::decode_current(&current)
@@ -141,7 +154,13 @@ async fn recover(dir: &Path, listing: &[(FileKind, std::path::PathBuf)]) -> Resu
         .to_string();
     let manifest_number = match files::parse(&manifest_name) {
         Some(FileKind::Manifest(n)) => n,
-        _ => return Err(Error::corruption(&current_path, 0, format!("names {manifest_name:?}, not a manifest"))),
+        _ => {
+            return Err(Error::corruption(
+                &current_path,
+                0,
+                format!("names {manifest_name:?}, not a manifest"),
+            ))
+        }
     };
     let manifest_path = dir.join(&manifest_name);
     let manifest_bytes = files::read_all(&manifest_path).await?;
@@ -191,7 +210,8 @@ async fn recover(dir: &Path, listing: &[(FileKind, std::path::PathBuf)]) -> Resu
     for &n in &wal_segments {
         let path = files::wal_path(dir, n);
         let bytes = files::read_all(&path).await?;
-        let replay = wal::decode_segment(&bytes).map_err(|e| Error::corruption(&path, wal_error_offset(&e), e))?;
+        let replay = wal::decode_segment(&bytes)
+            .map_err(|e| Error::corruption(&path, wal_error_offset(&e), e))?;
         for (offset, payload) in replay.records_with_offsets() {
             let batch = decode_batch(payload).map_err(|e| Error::corruption(&path, offset, e))?;
             // Segments from `wal_segment` on hold only unflushed writes.
@@ -207,8 +227,11 @@ async fn recover(dir: &Path, listing: &[(FileKind, std::path::PathBuf)]) -> Resu
                 .open(&path)
                 .await
                 .map_err(|e| Error::io("open", &path, e))?;
-            file.set_len(replay.valid_len).map_err(|e| Error::io("truncate", &path, e))?;
-            file.sync_all().await.map_err(|e| Error::io("fsync", &path, e))?;
+            file.set_len(replay.valid_len)
+                .map_err(|e| Error::io("truncate", &path, e))?;
+            file.sync_all()
+                .await
+                .map_err(|e| Error::io("fsync", &path, e))?;
         }
     }
 

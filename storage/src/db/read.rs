@@ -15,7 +15,11 @@ pub(crate) fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-pub(crate) async fn get(inner: &Rc<Inner>, user_key: &[u8], snapshot: SeqNo) -> Result<Option<Vec<u8>>> {
+pub(crate) async fn get(
+    inner: &Rc<Inner>,
+    user_key: &[u8],
+    snapshot: SeqNo,
+) -> Result<Option<Vec<u8>>> {
     let (mems, version) = {
         let state = inner.state.borrow();
         let mut mems = vec![state.mem.clone()];

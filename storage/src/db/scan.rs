@@ -55,7 +55,11 @@ enum Source {
 }
 
 impl Scan {
-    pub(crate) fn new(inner: Rc<Inner>, range: impl RangeBounds<Vec<u8>>, snapshot: Snapshot) -> Scan {
+    pub(crate) fn new(
+        inner: Rc<Inner>,
+        range: impl RangeBounds<Vec<u8>>,
+        snapshot: Snapshot,
+    ) -> Scan {
         let mut sources = Vec::new();
         {
             let state = inner.state.borrow();
@@ -193,18 +197,33 @@ impl Source {
     /// Positions before the first entry >= `seek` (all entries if `None`).
     fn seek(&mut self, seek: Option<&[u8]>) {
         match self {
-            Source::Mem { mem, buf, after, exhausted } => {
+            Source::Mem {
+                mem,
+                buf,
+                after,
+                exhausted,
+            } => {
                 buf.clear();
                 *after = None;
                 *exhausted = false;
                 let mem = mem.borrow();
-                buf.extend(mem.iter_from(seek).take(MEM_BATCH).map(|(k, v)| (k.to_vec(), v.to_vec())));
+                buf.extend(
+                    mem.iter_from(seek)
+                        .take(MEM_BATCH)
+                        .map(|(k, v)| (k.to_vec(), v.to_vec())),
+                );
                 if buf.len() < MEM_BATCH {
                     *exhausted = true;
                 }
                 *after = buf.back().map(|(k, _)| k.clone());
             }
-            Source::Tables { tables, table, block, iter, pending_seek } => {
+            Source::Tables {
+                tables,
+                table,
+                block,
+                iter,
+                pending_seek,
+            } => {
                 *iter = None;
                 *table = 0;
                 *block = 0;
@@ -225,7 +244,12 @@ impl Source {
     /// Loads whatever the source needs to show its current entry.
     async fn fill(&mut self, inner: &Inner) -> Result<()> {
         match self {
-            Source::Mem { mem, buf, after, exhausted } => {
+            Source::Mem {
+                mem,
+                buf,
+                after,
+                exhausted,
+            } => {
                 if buf.is_empty() && !*exhausted {
                     let mem = mem.borrow();
                     let mut it = mem.iter_from(after.as_deref());
@@ -240,7 +264,13 @@ impl Source {
                 }
                 Ok(())
             }
-            Source::Tables { tables, table, block, iter, pending_seek } => {
+            Source::Tables {
+                tables,
+                table,
+                block,
+                iter,
+                pending_seek,
+            } => {
                 loop {
                     if iter.as_ref().is_some_and(|it| it.valid()) {
                         return Ok(());
@@ -277,7 +307,10 @@ impl Source {
     fn current(&self) -> Option<(&[u8], &[u8])> {
         match self {
             Source::Mem { buf, .. } => buf.front().map(|(k, v)| (k.as_slice(), v.as_slice())),
-            Source::Tables { iter, .. } => iter.as_ref().filter(|it| it.valid()).map(|it| (it.key(), it.value())),
+            Source::Tables { iter, .. } => iter
+                .as_ref()
+                .filter(|it| it.valid())
+                .map(|it| (it.key(), it.value())),
         }
     }
 

@@ -24,18 +24,28 @@ impl Version {
         let levels = state
             .levels()
             .iter()
-            .map(|level| level.iter().filter_map(|m| tables.get(&m.id).cloned()).collect())
+            .map(|level| {
+                level
+                    .iter()
+                    .filter_map(|m| tables.get(&m.id).cloned())
+                    .collect()
+            })
             .collect();
         Version { levels }
     }
 
     /// Tables that may hold `user_key`, in the order a read must look.
-    pub(crate) fn candidates<'a>(&'a self, user_key: &'a [u8]) -> impl Iterator<Item = &'a Rc<Table>> + 'a {
+    pub(crate) fn candidates<'a>(
+        &'a self,
+        user_key: &'a [u8],
+    ) -> impl Iterator<Item = &'a Rc<Table>> + 'a {
         let l0 = self.levels.first().into_iter().flatten();
         let deeper = self.levels.iter().skip(1).filter_map(move |level| {
             // First table whose largest user key >= user_key.
             let i = level.partition_point(|t| key::user_key(&t.props.largest) < user_key);
-            level.get(i).filter(|t| key::user_key(&t.props.smallest) <= user_key)
+            level
+                .get(i)
+                .filter(|t| key::user_key(&t.props.smallest) <= user_key)
         });
         l0.chain(deeper)
     }

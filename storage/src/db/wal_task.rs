@@ -94,7 +94,10 @@ async fn commit_group(inner: &Rc<Inner>, wal: &mut LogWriter, group: Vec<(WriteB
         let encoded = batch
             .encode(next, &mut payload)
             .map_err(|e| Error::InvalidArgument(e.to_string()))
-            .and_then(|()| wal::encode_record(&payload, &mut buf).map_err(|e| Error::InvalidArgument(e.to_string())));
+            .and_then(|()| {
+                wal::encode_record(&payload, &mut buf)
+                    .map_err(|e| Error::InvalidArgument(e.to_string()))
+            });
         match encoded {
             Ok(()) => {
                 user_bytes += batch.approximate_size() as u64;
@@ -135,7 +138,11 @@ async fn commit_group(inner: &Rc<Inner>, wal: &mut LogWriter, group: Vec<(WriteB
         for (batch, _) in &accepted {
             for op in batch.iter() {
                 match op {
-                    BatchOp::Put { key: k, value, expires_at } => {
+                    BatchOp::Put {
+                        key: k,
+                        value,
+                        expires_at,
+                    } => {
                         field.clear();
                         key::encode_value(expires_at, value, &mut field);
                         mem.insert(k, seqno, Kind::Put, &field);
@@ -185,12 +192,18 @@ fn same_error(e: &Error) -> Error {
             source: std::io::Error::new(source.kind(), source.to_string()),
         },
         Error::DiskFull { path } => Error::DiskFull { path: path.clone() },
-        Error::Corruption { path, offset, reason } => Error::Corruption {
+        Error::Corruption {
+            path,
+            offset,
+            reason,
+        } => Error::Corruption {
             path: path.clone(),
             offset: *offset,
             reason: reason.clone(),
         },
-        Error::Poisoned { reason } => Error::Poisoned { reason: reason.clone() },
+        Error::Poisoned { reason } => Error::Poisoned {
+            reason: reason.clone(),
+        },
         Error::InvalidArgument(m) => Error::InvalidArgument(m.clone()),
         Error::Closed => Error::Closed,
     }
