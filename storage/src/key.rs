@@ -123,7 +123,10 @@ mod tests {
         let mut keys = vec![b0.clone(), a1.clone(), ab.clone(), a9.clone()];
         keys.sort_by(|x, y| compare_internal_keys(x, y));
         assert_eq!(keys, vec![a9, a1, ab, b0]);
-        assert_eq!(split_internal_key(&internal_key(b"k", 42, Kind::Delete)), Some((&b"k"[..], 42, Kind::Delete)));
+        assert_eq!(
+            split_internal_key(&internal_key(b"k", 42, Kind::Delete)),
+            Some((&b"k"[..], 42, Kind::Delete))
+        );
         assert_eq!(split_internal_key(b"short"), None);
     }
 

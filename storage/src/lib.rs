@@ -17,7 +17,6 @@ pub mod compaction;
 mod db;
 mod error;
 mod files;
-#[rustfmt::skip]
 pub mod key;
 pub mod manifest;
 mod memtable;

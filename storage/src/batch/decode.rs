@@ -20,8 +20,8 @@ pub struct DecodedBatch<'a> {
 /// # Examples
 ///
 /// ```
-/// use frys_wal_scratch::batch::{decode_batch, WriteBatch};
-/// use frys_wal_scratch::key::Kind;
+/// use frys_storage::batch::{decode_batch, WriteBatch};
+/// use frys_storage::key::Kind;
 /// let mut batch = WriteBatch::new();
 /// batch.put(b"k", b"v");
 /// batch.delete(b"gone");

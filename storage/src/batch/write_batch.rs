@@ -17,7 +17,7 @@ use crate::wal::MAX_PAYLOAD_LEN;
 /// # Examples
 ///
 /// ```
-/// use frys_wal_scratch::batch::{BatchOp, WriteBatch};
+/// use frys_storage::batch::{BatchOp, WriteBatch};
 /// let mut batch = WriteBatch::new();
 /// batch.put_with_expiry(b"session", b"abc", 1_700_000_000_000);
 /// batch.delete(b"old");

@@ -86,8 +86,8 @@ pub enum Choice {
 ///
 /// ```
 /// use std::collections::HashSet;
-/// use frys_compaction_scratch::compaction::{choose, Choice, Levels, PolicyConfig, TableMeta};
-/// use frys_compaction_scratch::key::{internal_key, Kind};
+/// use frys_storage::compaction::{choose, Choice, Levels, PolicyConfig, TableMeta};
+/// use frys_storage::key::{internal_key, Kind};
 ///
 /// let table = |id: u64| TableMeta {
 ///     id,

@@ -26,7 +26,7 @@ pub fn encode_current(manifest_file_name: &str) -> Vec<u8> {
 /// # Examples
 ///
 /// ```
-/// use frys_wal_scratch::manifest::{decode_current, encode_current};
+/// use frys_storage::manifest::{decode_current, encode_current};
 /// assert_eq!(decode_current(&encode_current("MANIFEST-000007")).unwrap(), "MANIFEST-000007");
 /// assert!(decode_current(b"../etc/passwd\n").is_err());
 /// ```

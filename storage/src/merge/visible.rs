@@ -20,8 +20,8 @@ use crate::key::{self, Kind, SeqNo};
 ///
 /// ```
 /// use std::ops::Bound;
-/// use frys_compaction_scratch::key::{encode_value, internal_key, Kind};
-/// use frys_compaction_scratch::merge::{MergingIter, VecIter, VisibleIter};
+/// use frys_storage::key::{encode_value, internal_key, Kind};
+/// use frys_storage::merge::{MergingIter, VecIter, VisibleIter};
 ///
 /// let put = |k: &[u8], seqno, v: &[u8]| {
 ///     let mut field = Vec::new();

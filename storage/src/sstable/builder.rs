@@ -22,8 +22,8 @@ const MAX_BLOCK_SIZE: usize = 1 << 30;
 /// # Examples
 ///
 /// ```
-/// use frys_sstable_scratch::key::{internal_key, Kind};
-/// use frys_sstable_scratch::sstable::{Footer, TableBuilder, TableOptions};
+/// use frys_storage::key::{internal_key, Kind};
+/// use frys_storage::sstable::{Footer, TableBuilder, TableOptions};
 ///
 /// let mut b = TableBuilder::new(TableOptions::default());
 /// b.add(&internal_key(b"apple", 2, Kind::Put), b"\0red").unwrap();

@@ -22,7 +22,7 @@ const MASK_DELTA: u32 = 0xa282_ead8;
 /// # Examples
 ///
 /// ```
-/// use frys_wal_scratch::wal::{decode_segment, encode_record};
+/// use frys_storage::wal::{decode_segment, encode_record};
 /// let mut seg = Vec::new();
 /// encode_record(b"hello", &mut seg).unwrap();
 /// let replay = decode_segment(&seg).unwrap();

@@ -67,7 +67,7 @@ impl Replay<'_> {
 /// # Examples
 ///
 /// ```
-/// use frys_wal_scratch::wal::{decode_segment, encode_record};
+/// use frys_storage::wal::{decode_segment, encode_record};
 /// let mut seg = Vec::new();
 /// encode_record(b"a", &mut seg).unwrap();
 /// let good = seg.len() as u64;
