@@ -82,6 +82,10 @@ impl CommitQueue {
         std::mem::take(&mut *self.pending.borrow_mut())
     }
 
+    pub(crate) fn task_running(&self) -> bool {
+        self.task_running.get()
+    }
+
     /// Whether writes are queued or being committed.
     pub(crate) fn busy(&self) -> bool {
         self.task_running.get() || !self.pending.borrow().is_empty()

@@ -234,10 +234,14 @@ pub(crate) fn start_everysec_timer(inner: &Rc<Inner>) {
     });
 }
 
-/// Waits until every queued write is committed.
+/// Waits until every queued write is committed (the WAL task notifies
+/// `maintenance_progress` when it stops).
 pub(crate) async fn drain(inner: &Rc<Inner>) {
     while inner.commit.busy() {
-        rt::time::sleep(Duration::from_millis(1)).await;
+        if !inner.commit.task_running() {
+            start(inner);
+        }
+        inner.maintenance_progress.notified().await;
     }
 }
 
