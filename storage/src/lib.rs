@@ -24,6 +24,8 @@ pub mod merge;
 mod options;
 pub mod sstable;
 mod table;
+#[cfg(test)]
+mod test_rng;
 pub mod wal;
 
 pub use batch::WriteBatch;

@@ -1,7 +1,7 @@
 use super::write_batch::check_value_len;
 use super::*;
 use crate::key::{decode_value, encode_value, Kind, MAX_SEQNO};
-use crate::wal::testing::Rng;
+use crate::test_rng::Rng;
 
 fn sample() -> WriteBatch {
     let mut b = WriteBatch::new();

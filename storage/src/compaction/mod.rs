@@ -55,6 +55,4 @@ pub use table::{overlapping, Levels, TableMeta, UserRange};
 #[cfg(test)]
 mod sim_tests;
 #[cfg(test)]
-pub(crate) mod test_rng;
-#[cfg(test)]
 mod tests;

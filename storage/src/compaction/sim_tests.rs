@@ -3,9 +3,9 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use super::test_rng::Rng;
 use super::*;
 use crate::key::{internal_key, Kind};
+use crate::test_rng::Rng;
 
 const ENTRY_BYTES: u64 = 1_000;
 const KEYSPACE: u64 = 5_000;

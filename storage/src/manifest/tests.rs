@@ -1,6 +1,6 @@
 use super::*;
 use crate::key::{internal_key, Kind};
-use crate::wal::testing::Rng;
+use crate::test_rng::Rng;
 use crate::wal::{encode_record, TornReason};
 
 fn table(id: u64, level: u8, smallest: &str, largest: &str, seqnos: (u64, u64)) -> TableMeta {

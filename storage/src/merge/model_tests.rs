@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use super::*;
-use crate::compaction::test_rng::Rng;
 use crate::key::{encode_value, internal_key, split_internal_key, Kind, MAX_SEQNO};
+use crate::test_rng::Rng;
 
 #[derive(Debug, Clone)]
 struct Op {

@@ -10,24 +10,7 @@ use crate::key::{
     compare_internal_keys, encode_value, internal_key, seek_key, split_internal_key, user_key,
     Kind, MAX_SEQNO,
 };
-
-/// xorshift64*: deterministic, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn bytes(&mut self, len: usize) -> Vec<u8> {
-        (0..len).map(|_| self.next() as u8).collect()
-    }
-}
+use crate::test_rng::Rng;
 
 type Entry = (Vec<u8>, Vec<u8>);
 
@@ -36,7 +19,7 @@ fn random_user_key(rng: &mut Rng) -> Vec<u8> {
     // A small alphabet gives long shared prefixes; a few raw bytes test 0x00/0xff.
     (0..len)
         .map(|_| match rng.below(16) {
-            0 => rng.next() as u8,
+            0 => rng.next_u64() as u8,
             _ => b'a' + rng.below(6) as u8,
         })
         .collect()
@@ -78,7 +61,7 @@ fn random_entries(rng: &mut Rng, n: usize) -> Vec<Entry> {
                 2 => rng.below(200),
                 _ => rng.below(1200),
             } as usize;
-            let expiry = (rng.below(4) == 0).then(|| rng.next());
+            let expiry = (rng.below(4) == 0).then(|| rng.next_u64());
             let mut value = Vec::new();
             encode_value(expiry, &rng.bytes(len), &mut value);
             (internal_key(&user, seq, Kind::Put), value)
@@ -153,7 +136,7 @@ fn scan(file: Vec<u8>) -> Result<Vec<Entry>, TableError> {
 
 #[test]
 fn fifty_thousand_entries_round_trip_through_every_part() {
-    let mut rng = Rng(0x5eed_0001);
+    let mut rng = Rng::new(0x5eed_0001);
     let entries = random_entries(&mut rng, 50_000);
     let file = build(&entries, TableOptions::default());
     let parts = decode_parts(&file);
@@ -274,7 +257,7 @@ fn builder_rejects_out_of_order_duplicate_and_malformed_keys() {
 
 #[test]
 fn tiny_blocks_and_restart_intervals_still_round_trip() {
-    let mut rng = Rng(0x5eed_0002);
+    let mut rng = Rng::new(0x5eed_0002);
     let entries = random_entries(&mut rng, 3000);
     for (block_size, restart_interval) in [(0, 1), (64, 1), (300, 3), (1 << 16, 16), (4096, 0)] {
         let opts = TableOptions {
@@ -343,10 +326,10 @@ fn compressible_values_shrink_the_file_and_read_back_equal() {
 
 #[test]
 fn incompressible_values_are_stored_uncompressed() {
-    let mut rng = Rng(0x5eed_0003);
+    let mut rng = Rng::new(0x5eed_0003);
     let entries: Vec<Entry> = (0..2000u32)
         .map(|i| {
-            let key = internal_key(&rng.next().to_be_bytes(), 1, Kind::Put);
+            let key = internal_key(&rng.next_u64().to_be_bytes(), 1, Kind::Put);
             (key, value_field(&rng.bytes(100 + i as usize % 300)))
         })
         .collect::<Vec<_>>();
@@ -359,7 +342,7 @@ fn incompressible_values_are_stored_uncompressed() {
 
 #[test]
 fn any_flipped_byte_in_a_data_block_is_a_checksum_mismatch_at_its_offset() {
-    let mut rng = Rng(0x5eed_0004);
+    let mut rng = Rng::new(0x5eed_0004);
     let entries = random_entries(&mut rng, 2000);
     for compression in [false, true] {
         let file = build(
@@ -401,7 +384,7 @@ fn any_flipped_byte_in_a_data_block_is_a_checksum_mismatch_at_its_offset() {
 
 #[test]
 fn truncated_or_foreign_files_get_clear_errors() {
-    let mut rng = Rng(0x5eed_0005);
+    let mut rng = Rng::new(0x5eed_0005);
     let file = build(&random_entries(&mut rng, 500), TableOptions::default());
     let n = file.len();
     let open = |bytes: &[u8]| TableIter::new(bytes.to_vec().into()).err();
@@ -461,7 +444,7 @@ fn exercise_block(block: &Block) {
 
 #[test]
 fn garbage_never_panics_any_decoder() {
-    let mut rng = Rng(0x5eed_0006);
+    let mut rng = Rng::new(0x5eed_0006);
     let valid = build(&random_entries(&mut rng, 300), TableOptions::default());
     let valid_block = {
         let h = decode_parts(&valid).index.handle(0).unwrap();
@@ -479,13 +462,13 @@ fn garbage_never_panics_any_decoder() {
 
         // Blocks: raw, with a valid trailer of each type, and mutated real ones.
         let _ = decode_block(&junk, 0).map(|b| exercise_block(&b));
-        for kind in [0, 1, rng.next() as u8] {
+        for kind in [0, 1, rng.next_u64() as u8] {
             let _ = decode_block(&with_trailer(&junk, kind), 0).map(|b| exercise_block(&b));
         }
         let mut mutated = valid_block.clone();
         for _ in 0..1 + rng.below(3) {
             let at = rng.below(mutated.len() as u64) as usize;
-            mutated[at] = rng.next() as u8;
+            mutated[at] = rng.next_u64() as u8;
         }
         let _ = Block::from_payload(mutated, 0).map(|b| exercise_block(&b));
 
@@ -495,7 +478,7 @@ fn garbage_never_panics_any_decoder() {
         footer.extend_from_slice(&masked_crc32c(&[&footer]).to_le_bytes());
         footer.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
         footer.extend_from_slice(&MAGIC.to_le_bytes());
-        let _ = Footer::decode(&footer).map(|f| f.check_bounds(rng.next()));
+        let _ = Footer::decode(&footer).map(|f| f.check_bounds(rng.next_u64()));
 
         let _ = BloomFilter::decode(junk.clone(), 0).map(|f| f.may_contain(b"key"));
         let _ = TableProperties::decode(&junk, 0);
@@ -505,7 +488,7 @@ fn garbage_never_panics_any_decoder() {
         let mut table = valid.clone();
         for _ in 0..1 + rng.below(3) {
             let at = rng.below(table.len() as u64) as usize;
-            table[at] = rng.next() as u8;
+            table[at] = rng.next_u64() as u8;
         }
         let _ = scan(table);
         let mut body = junk.clone();

@@ -48,8 +48,6 @@ mod error;
 mod record;
 mod replay;
 #[cfg(test)]
-pub(crate) mod testing;
-#[cfg(test)]
 mod tests;
 
 pub use error::{CorruptReason, WalError};

@@ -1,6 +1,6 @@
 use super::record::frame_len;
-use super::testing::Rng;
 use super::*;
+use crate::test_rng::Rng;
 
 fn segment(payloads: &[&[u8]]) -> (Vec<u8>, Vec<u64>) {
     let mut seg = Vec::new();

@@ -1,4 +1,5 @@
-//! A seeded xorshift64* generator for deterministic randomized tests.
+//! A seeded xorshift64* generator for the crate's deterministic randomized
+//! tests (no dependency, same sequence on every run).
 
 pub(crate) struct Rng(u64);
 
@@ -24,5 +25,9 @@ impl Rng {
     /// Uniform in `lo..=hi`.
     pub(crate) fn range(&mut self, lo: u64, hi: u64) -> u64 {
         lo + self.below(hi - lo + 1)
+    }
+
+    pub(crate) fn bytes(&mut self, len: usize) -> Vec<u8> {
+        (0..len).map(|_| self.next_u64() as u8).collect()
     }
 }
