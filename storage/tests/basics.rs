@@ -197,3 +197,22 @@ fn invalid_input_gets_a_clear_error() {
         db.put(b"ok", b"v").await.unwrap();
     });
 }
+
+#[test]
+fn metrics_count_user_bytes_as_keys_plus_values() {
+    let dir = TempDir::new("metrics");
+    runtime().block_on(async {
+        let db = Db::open(dir.path(), small_opts()).await.unwrap();
+        for i in 0..100u32 {
+            db.put(format!("key{i:05}").as_bytes(), &[7u8; 50])
+                .await
+                .unwrap();
+        }
+        db.delete(b"key00000").await.unwrap();
+        let m = db.metrics();
+        assert_eq!(m.user_bytes_written, 100 * (8 + 50) + 8);
+        assert_eq!(m.writes, 101);
+        // The WAL alone holds every user byte plus framing.
+        assert!(m.disk_bytes_written > m.user_bytes_written, "{m:?}");
+    });
+}

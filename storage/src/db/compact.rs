@@ -221,8 +221,8 @@ async fn run_merge(
     }
     add(&inner.counters.compactions, 1);
     add(&inner.counters.compaction_bytes_read, read);
+    // `write_table` already counted these bytes in `disk_bytes_written`.
     add(&inner.counters.compaction_bytes_written, written);
-    add(&inner.counters.disk_bytes_written, written);
     Ok(())
 }
 

@@ -138,7 +138,7 @@ pub(crate) async fn append_edit(log: &mut LogWriter, edit: &VersionEdit) -> Resu
     let mut record = Vec::with_capacity(payload.len() + wal::HEADER_LEN);
     wal::encode_record(&payload, &mut record).map_err(|e| Error::InvalidArgument(e.to_string()))?;
     let len = record.len() as u64;
-    log.append(record).await?;
+    log.append(&record)?;
     log.sync().await?;
     Ok(len)
 }

@@ -100,7 +100,7 @@ async fn commit_group(inner: &Rc<Inner>, wal: &mut LogWriter, group: Vec<(WriteB
             });
         match encoded {
             Ok(()) => {
-                user_bytes += batch.approximate_size() as u64;
+                user_bytes += batch.iter().map(user_bytes_of).sum::<u64>();
                 next += batch.len() as u64;
                 accepted.push((batch, slot));
             }
@@ -111,7 +111,7 @@ async fn commit_group(inner: &Rc<Inner>, wal: &mut LogWriter, group: Vec<(WriteB
         return;
     }
     let written = buf.len() as u64;
-    let result = match wal.append(buf).await {
+    let result = match wal.append(&buf) {
         Ok(_) if inner.opts.sync == SyncPolicy::Always => sync(inner, wal).await.map_err(|e| {
             inner.poison(format!("WAL fdatasync failed: {e}"));
             e
@@ -160,6 +160,14 @@ async fn commit_group(inner: &Rc<Inner>, wal: &mut LogWriter, group: Vec<(WriteB
     add(&inner.counters.disk_bytes_written, written);
     for (_, slot) in accepted {
         slot.complete(Ok(()));
+    }
+}
+
+/// Bytes of user data in one operation: key plus value.
+fn user_bytes_of(op: BatchOp<'_>) -> u64 {
+    match op {
+        BatchOp::Put { key, value, .. } => (key.len() + value.len()) as u64,
+        BatchOp::Delete { key } => key.len() as u64,
     }
 }
 
