@@ -33,7 +33,7 @@ impl RocksEngine {
         let mut table = BlockBasedOptions::default();
         table.set_block_size(4096);
         table.set_bloom_filter(10.0, false);
-        table.set_block_cache(&Cache::new_lru_cache(64 << 20));
+        table.set_block_cache(&Cache::new_lru_cache(64 << 20)?);
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.set_block_based_table_factory(&table);
@@ -114,7 +114,7 @@ impl RocksEngine {
         let files: Vec<String> = (0..7)
             .map(|l| {
                 self.db()
-                    .property_value(format!("rocksdb.num-files-at-level{l}"))
+                    .property_value(&format!("rocksdb.num-files-at-level{l}"))
                     .ok()
                     .flatten()
                     .unwrap_or_default()
