@@ -36,6 +36,9 @@ pub struct Options {
     pub level_base_bytes: u64,
     /// Create the partition if the directory holds none (default true).
     pub create_if_missing: bool,
+    /// Past this size the manifest is rewritten as one snapshot edit into a
+    /// new file and `CURRENT` is swapped to it (default 4 MiB).
+    pub manifest_rotate_bytes: u64,
 }
 
 impl Default for Options {
@@ -50,6 +53,7 @@ impl Default for Options {
             target_file_size: 8 << 20,
             level_base_bytes: 64 << 20,
             create_if_missing: true,
+            manifest_rotate_bytes: 4 << 20,
         }
     }
 }

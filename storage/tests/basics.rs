@@ -216,3 +216,49 @@ fn metrics_count_user_bytes_as_keys_plus_values() {
         assert!(m.disk_bytes_written > m.user_bytes_written, "{m:?}");
     });
 }
+
+#[test]
+fn the_manifest_is_rotated_and_current_follows_it() {
+    let dir = TempDir::new("rotate");
+    let opts = Options {
+        manifest_rotate_bytes: 512,
+        ..small_opts()
+    };
+    let manifests = |dir: &std::path::Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("MANIFEST-"))
+            .collect();
+        v.sort();
+        v
+    };
+    runtime().block_on(async {
+        let db = Db::open(dir.path(), opts.clone()).await.unwrap();
+        for i in 0..40u32 {
+            db.put(format!("key{i:03}").as_bytes(), b"value")
+                .await
+                .unwrap();
+            db.flush().await.unwrap();
+        }
+        db.close().await.unwrap();
+    });
+    let live = manifests(dir.path());
+    assert_eq!(live.len(), 1, "old manifests are removed: {live:?}");
+    assert_ne!(
+        live[0], "MANIFEST-000001",
+        "40 flushes must have rotated a 512-byte manifest"
+    );
+    let current = std::fs::read_to_string(dir.path().join("CURRENT")).unwrap();
+    assert_eq!(current.trim_end(), live[0]);
+    runtime().block_on(async {
+        let db = Db::open(dir.path(), opts).await.unwrap();
+        for i in 0..40u32 {
+            assert_eq!(
+                db.get(format!("key{i:03}").as_bytes()).await.unwrap(),
+                Some(b"value".to_vec()),
+                "key {i}"
+            );
+        }
+    });
+}

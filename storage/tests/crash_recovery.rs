@@ -24,6 +24,8 @@ fn opts(sync: SyncPolicy) -> Options {
         memtable_bytes: 8 << 10,
         target_file_size: 16 << 10,
         level_base_bytes: 64 << 10,
+        // Rotate often, so that kills also land around CURRENT swaps.
+        manifest_rotate_bytes: 2 << 10,
         ..Options::default()
     }
 }

@@ -179,17 +179,53 @@ pub(crate) async fn log_and_install(
     let appended = open::append_edit(&mut log, &edit).await;
     *inner.manifest_log.borrow_mut() = Some(log);
     add(&inner.counters.disk_bytes_written, appended?);
-    let mut state = inner.state.borrow_mut();
-    for t in opened {
-        state.tables.insert(t.id, t);
-    }
-    for (_, id) in &edit.deleted {
-        if !edit.added.iter().any(|m| m.id == *id) {
-            state.tables.remove(id);
+    {
+        let mut state = inner.state.borrow_mut();
+        for t in opened {
+            state.tables.insert(t.id, t);
         }
+        for (_, id) in &edit.deleted {
+            if !edit.added.iter().any(|m| m.id == *id) {
+                state.tables.remove(id);
+            }
+        }
+        state.manifest = next;
+        state.version = Rc::new(Version::from_state(&state.manifest, &state.tables));
     }
-    state.manifest = next;
-    state.version = Rc::new(Version::from_state(&state.manifest, &state.tables));
+    let size = inner.manifest_log.borrow().as_ref().map_or(0, |l| l.offset);
+    if size > inner.opts.manifest_rotate_bytes {
+        rotate_manifest(inner).await?;
+    }
+    Ok(())
+}
+
+/// Rewrites the manifest as one snapshot edit in a new file, then swaps
+/// `CURRENT` to it atomically. A crash before the swap leaves the old
+/// manifest current; one after it leaves the old file behind, removed at
+/// the next open.
+async fn rotate_manifest(inner: &Rc<Inner>) -> Result<()> {
+    let (number, mut edit) = {
+        let mut state = inner.state.borrow_mut();
+        let number = state.allocate_file();
+        let mut edit = state.manifest.snapshot_edit();
+        edit.next_table_id = Some(state.next_file);
+        (number, edit)
+    };
+    edit.last_seqno = edit.last_seqno.or(Some(0));
+    let name = files::manifest_name(number);
+    let mut log = super::log::LogWriter::create(inner.dir.join(&name)).await?;
+    let written = open::append_edit(&mut log, &edit).await?;
+    files::write_atomically(
+        &inner.dir,
+        &inner.dir.join("CURRENT"),
+        crate::manifest::encode_current(&name),
+    )
+    .await?;
+    let old = inner.manifest_log.borrow_mut().replace(log);
+    if let Some(old) = old {
+        let _ = rt::fs::remove_file(&old.path).await;
+    }
+    add(&inner.counters.disk_bytes_written, written);
     Ok(())
 }
 

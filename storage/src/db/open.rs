@@ -198,7 +198,14 @@ async fn recover(
                     let _ = fs::remove_file(path).await;
                 }
             }
-            FileKind::Manifest(n) => max_file = max_file.max(n),
+            FileKind::Manifest(n) => {
+                max_file = max_file.max(n);
+                if n != manifest_number {
+                    // Left by a rotation interrupted before or after the
+                    // CURRENT swap; CURRENT names the live one.
+                    let _ = fs::remove_file(path).await;
+                }
+            }
             _ => {}
         }
     }
