@@ -178,3 +178,94 @@ fn a_missing_table_is_refused_not_ignored() {
         );
     });
 }
+
+#[test]
+fn a_damaged_last_manifest_edit_is_refused_not_silently_rolled_back() {
+    let dir = TempDir::new("manifest-tail");
+    runtime().block_on(async {
+        let db = Db::open(dir.path(), opts()).await.unwrap();
+        db.put(b"k", b"v").await.unwrap();
+        db.flush().await.unwrap();
+        db.close().await.unwrap();
+    });
+    let manifest = dir.path().join("MANIFEST-000001");
+    let len = std::fs::metadata(&manifest).unwrap().len();
+    flip(&manifest, len - 2); // inside the flush's edit, the last record
+    let tables_before = files_with(dir.path(), ".sst");
+    runtime().block_on(async {
+        match Db::open(dir.path(), opts()).await {
+            Err(Error::Corruption { path, .. }) => assert_eq!(path, manifest),
+            Err(e) => panic!("expected corruption, got {e}"),
+            Ok(db) => panic!("opened and lost the flushed key: {:?}", db.get(b"k").await),
+        }
+    });
+    assert_eq!(
+        files_with(dir.path(), ".sst"),
+        tables_before,
+        "no table may be deleted"
+    );
+}
+
+#[test]
+fn damage_at_the_end_of_an_older_wal_segment_is_refused() {
+    let dir = TempDir::new("old-segment");
+    runtime().block_on(async {
+        let db = Db::open(dir.path(), opts()).await.unwrap();
+        db.put(b"a", b"1").await.unwrap();
+        db.close().await.unwrap();
+        let db = Db::open(dir.path(), opts()).await.unwrap();
+        db.put(b"b", b"2").await.unwrap();
+        db.close().await.unwrap();
+    });
+    let older = dir.path().join("000002.log");
+    let len = std::fs::metadata(&older).unwrap().len();
+    flip(&older, len - 1);
+    runtime().block_on(async {
+        match Db::open(dir.path(), opts()).await {
+            Err(Error::Corruption { path, .. }) => assert_eq!(path, older),
+            Err(e) => panic!("expected corruption, got {e}"),
+            Ok(_) => panic!("opened with a damaged older segment"),
+        }
+    });
+}
+
+#[test]
+fn an_interrupted_creation_is_finished_at_the_next_open() {
+    let dir = TempDir::new("interrupted-create");
+    runtime().block_on(async {
+        Db::open(dir.path(), opts())
+            .await
+            .unwrap()
+            .close()
+            .await
+            .unwrap();
+    });
+    // What a crash before the CURRENT rename leaves behind.
+    std::fs::remove_file(dir.path().join("CURRENT")).unwrap();
+    runtime().block_on(async {
+        let db = Db::open(dir.path(), opts())
+            .await
+            .expect("creation restarts");
+        db.put(b"k", b"v").await.unwrap();
+        assert_eq!(db.get(b"k").await.unwrap(), Some(b"v".to_vec()));
+    });
+}
+
+#[test]
+fn reopening_without_writes_does_not_pile_up_wal_segments() {
+    let dir = TempDir::new("empty-segments");
+    runtime().block_on(async {
+        for _ in 0..6 {
+            let db = Db::open(dir.path(), opts()).await.unwrap();
+            db.flush().await.unwrap();
+            db.close().await.unwrap();
+        }
+        let db = Db::open(dir.path(), opts()).await.unwrap();
+        db.put(b"k", b"v").await.unwrap();
+        db.close().await.unwrap();
+        let db = Db::open(dir.path(), opts()).await.unwrap();
+        assert_eq!(db.get(b"k").await.unwrap(), Some(b"v".to_vec()));
+    });
+    let segments = files_with(dir.path(), ".log");
+    assert!(segments.len() <= 2, "segments left behind: {segments:?}");
+}

@@ -224,6 +224,8 @@ impl Db {
             return Ok(());
         }
         maintenance::throttle_writes(&self.inner).await?;
+        // The partition may have closed or failed while we were throttled.
+        self.inner.check_writable()?;
         let (slot, start) = self.inner.commit.push(batch);
         if start {
             wal_task::start(&self.inner);

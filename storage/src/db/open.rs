@@ -53,7 +53,14 @@ pub(crate) async fn open(dir: &Path, opts: Options) -> Result<Inner> {
     let (state, manifest_log) = if has_current {
         recover(dir, &listing).await?
     } else {
-        if listing.iter().any(|(k, _)| {
+        if interrupted_create(&listing) {
+            // `create` writes CURRENT last; without it nothing was ever
+            // acknowledged, so start over.
+            tracing::info!(dir = %dir.display(), "finishing a partition creation that was interrupted");
+            for (_, path) in &listing {
+                let _ = fs::remove_file(path).await;
+            }
+        } else if listing.iter().any(|(k, _)| {
             matches!(
                 k,
                 FileKind::Manifest(_) | FileKind::Table(_) | FileKind::Wal(_)
@@ -95,7 +102,23 @@ pub(crate) async fn open(dir: &Path, opts: Options) -> Result<Inner> {
     })
 }
 
-/// A new, empty partition: manifest 1, WAL segment 2, CURRENT.
+/// Whether the directory holds exactly what an interrupted `create` leaves:
+/// manifest 1 and an empty WAL segment 2 (and possibly temp files), no
+/// CURRENT.
+fn interrupted_create(listing: &[(FileKind, std::path::PathBuf)]) -> bool {
+    let mut saw_manifest = false;
+    for (kind, path) in listing {
+        match kind {
+            FileKind::Manifest(1) => saw_manifest = true,
+            FileKind::Wal(2) if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) => {}
+            FileKind::Temp => {}
+            _ => return false,
+        }
+    }
+    saw_manifest
+}
+
+/// A new, empty partition: manifest 1, WAL segment 2, CURRENT (last).
 async fn create(dir: &Path) -> Result<((State, LogWriter), LogWriter)> {
     let mut manifest_state = ManifestState::new();
     let edit = VersionEdit {
@@ -169,8 +192,55 @@ async fn recover(
     if let Some(torn) = &replay.torn_tail {
         tracing::warn!(path = %manifest_path.display(), offset = torn.offset, "truncating torn manifest tail");
     }
-    let manifest_log = LogWriter::append_to(manifest_path, replay.valid_len).await?;
-    let manifest_state = replay.state;
+    let manifest_valid_len = replay.valid_len;
+    let mut manifest_state = replay.state;
+
+    // Classify the directory before touching anything.
+    let mut max_file = manifest_number;
+    let mut wal_segments = Vec::new();
+    let mut removable = Vec::new();
+    for (kind, path) in listing {
+        match *kind {
+            FileKind::Table(id) => {
+                max_file = max_file.max(id);
+                if manifest_state.table(id).is_none() {
+                    removable.push(path.clone());
+                }
+            }
+            FileKind::Wal(n) => {
+                max_file = max_file.max(n);
+                if n >= manifest_state.wal_segment() {
+                    wal_segments.push(n);
+                } else {
+                    removable.push(path.clone());
+                }
+            }
+            FileKind::Manifest(n) => {
+                max_file = max_file.max(n);
+                if n != manifest_number {
+                    // Left by a rotation interrupted before or after the
+                    // CURRENT swap; CURRENT names the live one.
+                    removable.push(path.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    wal_segments.sort_unstable();
+    // The oldest live WAL segment is deleted only after a later manifest
+    // edit moved past it was synced. If it is missing, the manifest lost
+    // that edit, and the data it recorded lives in tables the manifest no
+    // longer lists: refuse rather than delete them.
+    if !wal_segments.contains(&manifest_state.wal_segment()) {
+        return Err(Error::corruption(
+            &manifest_path,
+            manifest_valid_len,
+            format!(
+                "names WAL segment {} as the oldest live one, but that file is missing: a manifest edit was lost",
+                manifest_state.wal_segment()
+            ),
+        ));
+    }
 
     // Tables.
     let mut tables = HashMap::new();
@@ -179,46 +249,30 @@ async fn recover(
         let table = Table::open(meta.id, path).await?;
         tables.insert(meta.id, Rc::new(table));
     }
-    let mut max_file = manifest_number;
-    let mut wal_segments = Vec::new();
-    for (kind, path) in listing {
-        match *kind {
-            FileKind::Table(id) => {
-                max_file = max_file.max(id);
-                if !tables.contains_key(&id) {
-                    tracing::info!(path = %path.display(), "removing table left by an interrupted flush or compaction");
-                    let _ = fs::remove_file(path).await;
-                }
-            }
-            FileKind::Wal(n) => {
-                max_file = max_file.max(n);
-                if n >= manifest_state.wal_segment() {
-                    wal_segments.push(n);
-                } else {
-                    let _ = fs::remove_file(path).await;
-                }
-            }
-            FileKind::Manifest(n) => {
-                max_file = max_file.max(n);
-                if n != manifest_number {
-                    // Left by a rotation interrupted before or after the
-                    // CURRENT swap; CURRENT names the live one.
-                    let _ = fs::remove_file(path).await;
-                }
-            }
-            _ => {}
-        }
-    }
-    wal_segments.sort_unstable();
 
     // WAL replay.
     let mut mem = Memtable::new();
     let mut last_seqno = manifest_state.last_seqno();
-    for &n in &wal_segments {
+    for (i, &n) in wal_segments.iter().enumerate() {
         let path = files::wal_path(dir, n);
         let bytes = files::read_all(&path).await?;
         let replay = wal::decode_segment(&bytes)
             .map_err(|e| Error::corruption(&path, wal_error_offset(&e), e))?;
+        if let Some(torn) = &replay.torn_tail {
+            // Older segments were synced before newer ones got data, so a
+            // damaged tail followed by newer data is corruption, not a
+            // torn write.
+            let newer_has_data = wal_segments[i + 1..]
+                .iter()
+                .any(|m| std::fs::metadata(files::wal_path(dir, *m)).is_ok_and(|md| md.len() > 0));
+            if newer_has_data {
+                return Err(Error::corruption(
+                    &path,
+                    torn.offset,
+                    "damaged record in a WAL segment that newer segments follow",
+                ));
+            }
+        }
         for (offset, payload) in replay.records_with_offsets() {
             let batch = decode_batch(payload).map_err(|e| Error::corruption(&path, offset, e))?;
             // Segments from `wal_segment` on hold only unflushed writes.
@@ -227,27 +281,48 @@ async fn recover(
                 last_seqno = last_seqno.max(seqno);
             }
         }
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .await
+            .map_err(|e| Error::io("open", &path, e))?;
         if let Some(torn) = replay.torn_tail {
             tracing::warn!(path = %path.display(), offset = torn.offset, "truncating torn WAL tail");
-            let file = fs::OpenOptions::new()
-                .write(true)
-                .open(&path)
-                .await
-                .map_err(|e| Error::io("open", &path, e))?;
             file.set_len(replay.valid_len)
                 .map_err(|e| Error::io("truncate", &path, e))?;
-            file.sync_all()
-                .await
-                .map_err(|e| Error::io("fsync", &path, e))?;
         }
+        // What we replay becomes the base of new writes: make it durable
+        // first, so a power loss cannot keep later writes and drop these.
+        file.sync_all()
+            .await
+            .map_err(|e| Error::io("fsync", &path, e))?;
     }
 
+    let mut manifest_log = LogWriter::append_to(manifest_path, manifest_valid_len).await?;
     let next_file = manifest_state.next_table_id().max(max_file + 1);
     let wal_number = next_file;
     let wal = LogWriter::create(files::wal_path(dir, wal_number)).await?;
     files::sync_dir(dir).await?;
     let mut mem_wals = wal_segments;
+    if mem.is_empty() {
+        // Nothing to keep: move the oldest live segment to the new one (in
+        // the manifest first), then the replayed ones can go.
+        let edit = VersionEdit {
+            wal_segment: Some(wal_number),
+            next_table_id: Some(next_file + 1),
+            ..Default::default()
+        };
+        manifest_state
+            .apply(&edit)
+            .map_err(|e| Error::corruption(&manifest_log.path, 0, e))?;
+        append_edit(&mut manifest_log, &edit).await?;
+        removable.extend(mem_wals.drain(..).map(|n| files::wal_path(dir, n)));
+    }
     mem_wals.push(wal_number);
+    for path in removable {
+        tracing::info!(path = %path.display(), "removing a file no longer referenced");
+        let _ = fs::remove_file(&path).await;
+    }
     let version = Rc::new(Version::from_state(&manifest_state, &tables));
     let state = State {
         mem: Rc::new(RefCell::new(mem)),

@@ -37,6 +37,10 @@ pub(crate) fn start(inner: &Rc<Inner>) {
 
 async fn run(inner: &Rc<Inner>) {
     let Some(mut wal) = inner.wal.borrow_mut().take() else {
+        // Closed: nobody will commit these.
+        for (_, slot) in inner.commit.take_all() {
+            slot.complete(Err(Error::Closed));
+        }
         inner.commit.release_task();
         return;
     };
