@@ -88,3 +88,20 @@ fn stealing_off_keeps_send_tasks_home() {
     });
     assert_eq!(cores, HashSet::from([0]));
 }
+
+#[test]
+fn send_tasks_left_by_block_on_finish_on_another_core() {
+    let rt = Runtime::builder().cores(Cores::Count(2)).build().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    rt.block_on(async move {
+        // Spawned and left behind: core 0 stops when block_on returns, so
+        // core 1 must take it.
+        frys::spawn(async move {
+            tx.send(frys::current_core()).unwrap();
+        });
+    });
+    let ran_on = rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the task left in core 0's stealable queue must run");
+    assert_eq!(ran_on, Some(1));
+}

@@ -139,3 +139,41 @@ fn dropping_the_runtime_cancels_pending_tasks_on_every_core() {
     drop(rt);
     assert_eq!(dropped.load(Ordering::SeqCst), 20);
 }
+
+/// A tiny executor for a plain (non-frys) thread.
+fn block_on_plain_thread<F: std::future::Future>(fut: F) -> F::Output {
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::park();
+    }
+}
+
+#[test]
+fn a_spawn_on_handle_awaited_off_the_runtime_completes() {
+    let rt = two_cores();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let handle = rt.block_on(async move {
+        frys::spawn_on(1, move || async move {
+            // Finish only once the main thread has left block_on.
+            while rx.try_recv().is_err() {
+                frys::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+            frys::current_core()
+        })
+    });
+    let waiter = std::thread::spawn(move || block_on_plain_thread(handle));
+    tx.send(()).unwrap();
+    assert_eq!(waiter.join().unwrap().unwrap(), Some(1));
+}

@@ -30,6 +30,9 @@ const EVENTFD_TOKEN: u64 = u64::MAX;
 const CANCEL_TOKEN: u64 = u64::MAX - 1;
 
 pub(crate) struct Driver {
+    /// Unique among all drivers of the process: an `Op` remembers it and is
+    /// only ever resolved against the driver that carries it.
+    id: u64,
     ring: IoUring,
     ops: OpSlab,
     eventfd: RawFd,
@@ -45,7 +48,9 @@ impl Driver {
     /// the driver's whole life (the core owns it).
     pub(crate) fn new(entries: u32, eventfd: RawFd) -> Result<Self, RingSetupError> {
         let ring = setup::create_ring(entries)?;
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Ok(Self {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             ring,
             ops: OpSlab::new(),
             eventfd,
@@ -53,6 +58,10 @@ impl Driver {
             eventfd_armed: false,
             enters: 0,
         })
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.id
     }
 
     pub(crate) fn enters(&self) -> u64 {
@@ -131,7 +140,9 @@ impl Driver {
                 self.ops.remove(index);
                 data.completed(result);
             }
-            Slot::Orphaned(_) | Slot::Free { .. } => drop(data),
+            // Not ours to free: the kernel may still use it. Unreachable
+            // while `Op` is tied to its driver, so leaking is only a safety net.
+            Slot::Orphaned(_) | Slot::Free { .. } => std::mem::forget(data),
         }
     }
 
@@ -226,6 +237,12 @@ impl Drop for Driver {
             .build()
             .user_data(CANCEL_TOKEN);
         let _ = self.push(&cancel_all);
+        // `CancelBuilder::any` needs Linux 5.19; cancel the eventfd read by
+        // its token too, which every kernel understands.
+        let cancel_eventfd = opcode::AsyncCancel::new(EVENTFD_TOKEN)
+            .build()
+            .user_data(CANCEL_TOKEN);
+        let _ = self.push(&cancel_eventfd);
         let mut woken = Vec::new();
         for _ in 0..50 {
             if self.ops.in_flight() == 0 && !self.eventfd_armed {

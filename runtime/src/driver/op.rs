@@ -47,10 +47,14 @@ pub(crate) struct Completion<T> {
 }
 
 /// A submitted operation. Not `Send`: it belongs to the core whose ring
-/// carries it.
+/// carries it, and it is resolved only against that ring (by driver id):
+/// polling it anywhere else panics, dropping it anywhere else leaks its
+/// buffers rather than freeing memory the kernel may still write.
 pub(crate) struct Op<T: Operation> {
     data: Option<Box<T>>,
     index: usize,
+    /// The driver (ring) the operation was queued on.
+    driver: u64,
     _core_bound: PhantomData<*const ()>,
 }
 
@@ -61,14 +65,16 @@ impl<T: Operation> Op<T> {
     pub(crate) fn submit(data: T) -> Result<Self, (io::Error, T)> {
         let mut data = Box::new(data);
         let sqe = data.sqe();
-        let index = match context::with_driver(|driver| driver.submit_op(sqe)) {
-            Some(Ok(index)) => index,
-            Some(Err(e)) => return Err((e, *data)),
+        let submitted = context::with_driver(|driver| (driver.id(), driver.submit_op(sqe)));
+        let (driver, index) = match submitted {
+            Some((id, Ok(index))) => (id, index),
+            Some((_, Err(e))) => return Err((e, *data)),
             None => return Err((context::not_on_core(), *data)),
         };
         Ok(Self {
             data: Some(data),
             index,
+            driver,
             _core_bound: PhantomData,
         })
     }
@@ -78,16 +84,19 @@ impl<T: Operation> Future for Op<T> {
     type Output = Completion<T>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Completion<T>> {
-        // `Op` is `Unpin`: it holds a box and an index.
+        // `Op` is `Unpin`: it holds a box and two integers.
         let this = self.get_mut();
-        let polled = context::with_driver(|driver| driver.poll_op(this.index, cx));
+        if this.data.is_none() {
+            // Polled after completion: a caller bug. The slot may belong to
+            // another operation by now, so do not look at it.
+            return Poll::Pending;
+        }
+        let (driver, index) = (this.driver, this.index);
+        let polled = context::with_driver(|d| (d.id() == driver).then(|| d.poll_op(index, cx)));
         match polled {
-            Some(Poll::Ready((result, flags))) => {
-                let data = match this.data.take() {
-                    Some(data) => *data,
-                    // Polling after completion is a caller bug; the Future
-                    // contract allows any non-UB outcome. We keep waiting.
-                    None => return Poll::Pending,
+            Some(Some(Poll::Ready((result, flags)))) => {
+                let Some(data) = this.data.take() else {
+                    return Poll::Pending;
                 };
                 let result = if result < 0 {
                     Err(io::Error::from_raw_os_error(-result))
@@ -97,13 +106,16 @@ impl<T: Operation> Future for Op<T> {
                 Poll::Ready(Completion {
                     result,
                     flags,
-                    data,
+                    data: *data,
                 })
             }
-            Some(Poll::Pending) => Poll::Pending,
-            // The core is gone; its driver drained every operation when it
-            // shut down, so this future can never complete.
-            None => Poll::Pending,
+            Some(Some(Poll::Pending)) => Poll::Pending,
+            // Polled on another runtime's core (or after its core shut
+            // down): its ring is not this thread's ring, and its slot index
+            // means nothing here.
+            Some(None) | None => {
+                panic!("a frys I/O future was polled outside the runtime core it was started on")
+            }
         }
     }
 }
@@ -113,17 +125,20 @@ impl<T: Operation> Drop for Op<T> {
         let Some(data) = self.data.take() else {
             return;
         };
-        let index = self.index;
+        let (driver_id, index) = (self.driver, self.index);
         let mut data = Some(data);
         let _ = context::with_driver(|driver| {
-            if let Some(data) = data.take() {
-                driver.orphan(index, data);
+            if driver.id() == driver_id {
+                if let Some(data) = data.take() {
+                    driver.orphan(index, data);
+                }
             }
         });
         if let Some(data) = data {
-            // No driver on this thread any more (the core has shut down and
-            // this future outlived it). The kernel may in theory still hold
-            // a pointer into `data`, so leaking it is the only safe choice.
+            // Not on the driver that carries the operation (another
+            // runtime's core, or that core shut down): the kernel may still
+            // hold a pointer into `data`, so leaking it is the only safe
+            // choice.
             std::mem::forget(data);
         }
     }

@@ -40,7 +40,8 @@ impl OpSlab {
         }
     }
 
-    /// Operations submitted whose completion has not been consumed.
+    /// Operations the kernel may still be working on (`Waiting` or
+    /// `Orphaned` slots).
     pub(crate) fn in_flight(&self) -> usize {
         self.in_flight
     }
@@ -66,8 +67,12 @@ impl OpSlab {
         self.slots.get_mut(index)
     }
 
+    /// Frees a slot. A `Waiting` slot (an SQE that never reached the ring)
+    /// also leaves the in-flight count.
     pub(crate) fn remove(&mut self, index: usize) {
-        self.in_flight -= 1;
+        if matches!(self.slots[index], Slot::Waiting(_)) {
+            self.in_flight -= 1;
+        }
         self.slots[index] = Slot::Free {
             next: self.free_head,
         };
@@ -78,8 +83,12 @@ impl OpSlab {
     pub(crate) fn complete(&mut self, index: usize, result: i32, flags: u32) -> Option<Waker> {
         let slot = self.slots.get_mut(index)?;
         match std::mem::replace(slot, Slot::Completed { result, flags }) {
-            Slot::Waiting(waker) => waker,
+            Slot::Waiting(waker) => {
+                self.in_flight -= 1;
+                waker
+            }
             Slot::Orphaned(orphan) => {
+                self.in_flight -= 1;
                 self.remove(index);
                 orphan.completed(result);
                 None
@@ -118,7 +127,9 @@ mod tests {
         assert_ne!(a, b, "an orphaned slot must not be reused before its CQE");
         assert!(slab.complete(a, 42, 0).is_none());
         assert_eq!(seen.get(), 42);
-        assert_eq!(slab.in_flight(), 1);
+        assert_eq!(slab.in_flight(), 1, "b is still waiting");
+        assert!(slab.complete(b, 7, 0).is_none());
+        assert_eq!(slab.in_flight(), 0, "a completed slot is not in flight");
         assert_eq!(slab.insert(), a, "freed slot is reused");
     }
 }

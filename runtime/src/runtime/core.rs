@@ -128,8 +128,11 @@ impl CoreCtx {
         loop {
             if main.woken.swap(false, Ordering::SeqCst) {
                 if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
-                    // Hand out what the main future queued before returning.
-                    let _ = self.tick();
+                    // Hand out what the main future queued (mesh messages,
+                    // stealable tasks) before returning, without running
+                    // anything here: core 0 stops until the next block_on.
+                    self.mesh.borrow_mut().flush(&self.core_waker);
+                    self.offer_work_to_parked_cores(1);
                     return out;
                 }
             }
@@ -168,7 +171,9 @@ impl CoreCtx {
             work += self.submit_and_reap();
         }
         self.arena.borrow_mut().reset();
-        self.offer_work_to_parked_cores();
+        // One queued task is likely ours to run next; a backlog is worth
+        // waking a parked core for.
+        self.offer_work_to_parked_cores(2);
         work > 0
     }
 
@@ -294,9 +299,12 @@ impl CoreCtx {
     }
 
     /// Steals a batch of unstarted `Send` tasks from the busiest core.
+    ///
+    /// Core 0 never steals: it runs only inside `block_on`, and a task it
+    /// took would stop whenever `block_on` returns. Others steal from it.
     fn try_steal(&self) -> bool {
         let shared = &self.shared;
-        if !shared.stealing || shared.stealers.len() < 2 {
+        if !shared.stealing || shared.stealers.len() < 2 || self.index == 0 {
             return false;
         }
         let victim = (0..shared.stealers.len())
@@ -326,14 +334,15 @@ impl CoreCtx {
     }
 
     /// With a backlog of stealable tasks, wake one parked core to take some.
-    fn offer_work_to_parked_cores(&self) {
-        if !self.shared.stealing || self.worker.len() < 2 {
+    /// Only cores other than 0 are asked (core 0 does not steal).
+    fn offer_work_to_parked_cores(&self, min_backlog: usize) {
+        if !self.shared.stealing || self.worker.len() < min_backlog {
             return;
         }
         let n = self.shared.cores.len();
         for step in 1..n {
             let i = (self.index + step) % n;
-            if self.shared.cores[i].park.is_parked() {
+            if i != 0 && self.shared.cores[i].park.is_parked() {
                 self.shared.notify(i);
                 return;
             }

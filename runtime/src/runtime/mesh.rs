@@ -93,8 +93,11 @@ impl MeshEnds {
                         out.outbox.push_front(msg);
                         break;
                     }
-                    // The peer core is gone (shutdown): drop the message.
-                    Err(TrySendError::Closed(_)) => {}
+                    // The peer core is gone (shutdown): a task sent to it
+                    // completes as cancelled (its future was never made,
+                    // only its `Send` closure is dropped here).
+                    Err(TrySendError::Closed(MeshMsg::Spawn(task))) => task.shutdown(),
+                    Err(TrySendError::Closed(MeshMsg::Wake(waker))) => drop(waker),
                 }
             }
             out.sender.flush();

@@ -1,6 +1,7 @@
 //! Spawning tasks and routing their wake-ups.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -59,11 +60,49 @@ where
 
 /// Creates a task on core `core`: `make` runs there and the future it
 /// returns (which need not be `Send`) stays there. The task travels over
-/// the mesh; its completion is announced back over the mesh.
+/// the mesh. The `JoinHandle` may be awaited anywhere.
 ///
 /// # Panics
 /// Panics outside a frys core, or if `core` is not a core of this runtime.
 pub fn spawn_on<C, Fut>(core: usize, make: C) -> JoinHandle<Fut::Output>
+where
+    C: FnOnce() -> Fut + Send + 'static,
+    Fut: Future + 'static,
+    Fut::Output: Send + 'static,
+{
+    spawn_over_mesh(core, make, false)
+}
+
+/// Runs `f` on core `core` and returns its result: the closure travels over
+/// the mesh, runs on `core`, and its completion is announced back over the
+/// mesh to the calling core.
+///
+/// The returned future is `!Send`: it is awaited on the core that called
+/// `submit_to`, which is where the completion is sent.
+///
+/// # Panics
+/// Panics outside a frys core or for a core that does not exist; a panic in
+/// `f` is resumed in the awaiting task.
+pub fn submit_to<F, R>(core: usize, f: F) -> impl Future<Output = R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let handle = spawn_over_mesh(core, move || std::future::ready(f()), true);
+    let on_this_core = PhantomData::<*const ()>;
+    async move {
+        let _pinned_here = on_this_core;
+        match handle.await {
+            Ok(r) => r,
+            Err(e) => match e.try_into_panic() {
+                Ok(payload) => std::panic::resume_unwind(payload),
+                Err(e) => panic!("submit_to: core {core} dropped the closure: {e}"),
+            },
+        }
+    }
+}
+
+fn spawn_over_mesh<C, Fut>(core: usize, make: C, reply_over_mesh: bool) -> JoinHandle<Fut::Output>
 where
     C: FnOnce() -> Fut + Send + 'static,
     Fut: Future + 'static,
@@ -75,7 +114,8 @@ where
             core < cores,
             "core {core} does not exist: the runtime has {cores} cores"
         );
-        let cell = Cell::new(Lazy::Make(Some(make)), core, ctx.index, ctx.shared.clone());
+        let reply_to = if reply_over_mesh { ctx.index } else { NO_SLOT };
+        let cell = Cell::new(Lazy::Make(Some(make)), core, reply_to, ctx.shared.clone());
         let handle = JoinHandle::new(cell.clone());
         if core == ctx.index {
             ctx.push_local(cell);
@@ -87,27 +127,7 @@ where
         }
         handle
     })
-    .expect("frys::spawn_on called outside a frys core")
-}
-
-/// Runs `f` on core `core` and returns its result, carried back over the
-/// mesh.
-///
-/// # Panics
-/// Panics outside a frys core or for a core that does not exist; a panic in
-/// `f` is resumed in the awaiting task.
-pub async fn submit_to<F, R>(core: usize, f: F) -> R
-where
-    F: FnOnce() -> R + Send + 'static,
-    R: Send + 'static,
-{
-    match spawn_on(core, move || std::future::ready(f())).await {
-        Ok(r) => r,
-        Err(e) => match e.try_into_panic() {
-            Ok(payload) => std::panic::resume_unwind(payload),
-            Err(e) => panic!("submit_to: core {core} dropped the closure: {e}"),
-        },
-    }
+    .expect("frys::spawn_on / submit_to called outside a frys core")
 }
 
 /// Index of the core running the caller, or `None` outside a frys core.
@@ -151,8 +171,8 @@ pub(crate) fn schedule(task: TaskRef) {
     }
 }
 
-/// Wakes the `JoinHandle` of a finished task; when it was submitted from
-/// another core, the wake travels back over the mesh.
+/// Wakes the `JoinHandle` of a finished task; for `submit_to` from another
+/// core the wake travels back over the mesh to the submitting core.
 pub(crate) fn deliver_join_wake(reply_to: usize, waker: std::task::Waker) {
     if reply_to == NO_SLOT {
         waker.wake();
