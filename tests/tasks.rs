@@ -164,14 +164,15 @@ fn block_on_plain_thread<F: std::future::Future>(fut: F) -> F::Output {
 fn a_spawn_on_handle_awaited_off_the_runtime_completes() {
     let rt = two_cores();
     let (tx, rx) = std::sync::mpsc::channel::<()>();
-    let handle = rt.block_on(async move {
-        frys::spawn_on(1, move || async move {
+    // The handle leaves block_on (wrapped: it is itself a future).
+    let (handle,) = rt.block_on(async move {
+        (frys::spawn_on(1, move || async move {
             // Finish only once the main thread has left block_on.
             while rx.try_recv().is_err() {
                 frys::time::sleep(std::time::Duration::from_millis(1)).await;
             }
             frys::current_core()
-        })
+        }),)
     });
     let waiter = std::thread::spawn(move || block_on_plain_thread(handle));
     tx.send(()).unwrap();
