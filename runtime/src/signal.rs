@@ -85,8 +85,9 @@ impl Operation for ReadCount {
 /// Waits for one delivery of signal `signum`.
 ///
 /// # Cancel safety
-/// Dropping the future cancels the read; a delivery it did not consume stays
-/// counted for the next `recv`.
+/// Dropping the future cancels the read. A delivery that arrives before the
+/// cancellation takes effect may be consumed by the cancelled read and lost;
+/// deliveries while nobody waits are counted for the next `recv`.
 pub async fn recv(signum: i32) -> io::Result<()> {
     let fd = eventfd_for(signum)?;
     let done = Op::submit(ReadCount { fd, count: 0 })

@@ -41,6 +41,9 @@ pub(crate) struct Driver {
     eventfd_armed: bool,
     /// `io_uring_enter` calls made, for metrics.
     enters: u64,
+    /// Wakers of completions reaped while pushing into a full queue; the
+    /// core wakes them at its next submit or park.
+    deferred: Vec<Waker>,
 }
 
 impl Driver {
@@ -57,6 +60,7 @@ impl Driver {
             eventfd_buf: Box::new(0),
             eventfd_armed: false,
             enters: 0,
+            deferred: Vec::new(),
         })
     }
 
@@ -80,7 +84,12 @@ impl Driver {
             if pushed.is_ok() {
                 return Ok(());
             }
+            // Full: submit, and reap so that a kernel waiting for CQ room
+            // (EBUSY) can take more.
             self.enter(0, None)?;
+            let mut reaped = std::mem::take(&mut self.deferred);
+            self.reap(&mut reaped);
+            self.deferred = reaped;
         }
     }
 
@@ -155,6 +164,7 @@ impl Driver {
 
     /// Submits queued SQEs without waiting, then collects completions.
     pub(crate) fn submit_and_reap(&mut self, woken: &mut Vec<Waker>) -> io::Result<()> {
+        woken.append(&mut self.deferred);
         if self.needs_enter() {
             self.enter(0, None)?;
         }

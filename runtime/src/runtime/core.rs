@@ -238,7 +238,10 @@ impl CoreCtx {
         self.registry.borrow_mut().insert(&task);
         let counters = &self.shared.cores[self.index].counters;
         counters.polls.fetch_add(1, Ordering::Relaxed);
-        if task.run() {
+        let this = Arc::as_ptr(&task) as *const ();
+        // SAFETY: `this` is `Arc::as_ptr` of `task`, which we hold for the
+        // whole call.
+        if unsafe { task.run(this) } {
             self.registry.borrow_mut().remove(&task);
         }
     }

@@ -20,6 +20,7 @@ pub(crate) use spawn::{deliver_join_wake, schedule};
 pub use stats::CoreStats;
 
 use std::future::Future;
+use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
@@ -151,7 +152,9 @@ impl Runtime {
             })
             .collect::<Result<Box<[_]>, std::io::Error>>()
             .map_err(BuildError::Io)?;
+        static NEXT_RUNTIME_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let shared = Arc::new(Shared {
+            id: NEXT_RUNTIME_ID.fetch_add(1, Ordering::Relaxed),
             cores,
             stealers,
             stealing: b.stealing,
@@ -276,8 +279,20 @@ fn core_thread(
     let _ = started.send(Ok(()));
     drop(started);
     let guard = context::enter(ctx.clone());
-    ctx.run_until_shutdown();
-    ctx.shutdown_tasks();
+    let ran = panic::catch_unwind(AssertUnwindSafe(|| ctx.run_until_shutdown()));
+    if ran.is_err() {
+        tracing::error!(
+            core = index,
+            "core panicked; cancelling its tasks on this thread"
+        );
+    }
+    // Even after a panic, the tasks' futures (possibly !Send) must be
+    // dropped here, on their own thread; if that fails too, nothing can
+    // guarantee it any more.
+    if panic::catch_unwind(AssertUnwindSafe(|| ctx.shutdown_tasks())).is_err() {
+        eprintln!("frys: core {index} panicked while cancelling its tasks; aborting");
+        std::process::abort();
+    }
     drop(guard);
 }
 

@@ -12,6 +12,8 @@ use crate::sync::ParkFlag;
 use crate::task::TaskRef;
 
 pub(crate) struct Shared {
+    /// Unique per runtime in this process (never reused).
+    pub(crate) id: u64,
     pub(crate) cores: Box<[CoreShared]>,
     /// One per core: steals from that core's stealable queue.
     pub(crate) stealers: Box<[Stealer<TaskRef>]>,
@@ -72,7 +74,10 @@ pub(crate) fn write_eventfd(fd: &OwnedFd) {
 
 pub(crate) fn new_eventfd() -> std::io::Result<OwnedFd> {
     // SAFETY: plain syscall; the returned fd is checked and owned below.
-    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+    // Blocking mode, so the armed io_uring read waits for a write on every
+    // kernel rather than possibly failing with EAGAIN (which would make the
+    // park spin). A write blocks only near a 2^64 count: never in practice.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
     if fd < 0 {
         return Err(std::io::Error::last_os_error());
     }

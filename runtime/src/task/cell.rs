@@ -39,7 +39,11 @@ pub(crate) trait RawTask: Send + Sync + 'static {
     fn header(&self) -> &Header;
     /// Polls the task once (or drops its future if it was aborted).
     /// Returns true when the task has completed. Owner thread only.
-    fn run(&self) -> bool;
+    ///
+    /// # Safety
+    /// `this` must be `Arc::as_ptr` of a live `Arc` holding `self` (the
+    /// task's waker is built from it, with the `Arc`'s provenance).
+    unsafe fn run(&self, this: *const ()) -> bool;
     /// Drops the future without polling it and completes the task as
     /// cancelled (runtime shutdown). Owner thread only.
     fn shutdown(&self);
@@ -143,12 +147,10 @@ impl<F: Future + 'static> Cell<F> {
         drop(unsafe { Arc::from_raw(ptr as *const Self) });
     }
 
-    /// A waker borrowing `self`'s count for the duration of a poll.
-    ///
-    /// Every `Cell` lives inside an `Arc` (`new` is the only constructor), so
-    /// `self`'s address is the pointer `Arc::as_ptr` would give.
-    fn borrowed_waker(&self) -> ManuallyDrop<Waker> {
-        let raw = RawWaker::new(self as *const Self as *const (), &Self::WAKER_VTABLE);
+    /// A waker borrowing the count of the `Arc` that `this` points into,
+    /// for the duration of a poll.
+    fn borrowed_waker(this: *const ()) -> ManuallyDrop<Waker> {
+        let raw = RawWaker::new(this, &Self::WAKER_VTABLE);
         // SAFETY: the vtable upholds the RawWaker contract (clone adds a
         // count, wake/drop release one); ManuallyDrop means this borrowed
         // waker never releases the count it does not own, and `self` outlives
@@ -198,7 +200,7 @@ impl<F: Future + 'static> RawTask for Cell<F> {
         &self.header
     }
 
-    fn run(&self) -> bool {
+    unsafe fn run(&self, this: *const ()) -> bool {
         let state = self.header.state.start_poll();
         if state & COMPLETE != 0 {
             return true;
@@ -207,7 +209,7 @@ impl<F: Future + 'static> RawTask for Cell<F> {
             self.complete(Err(JoinError::cancelled()));
             return true;
         }
-        let waker = self.borrowed_waker();
+        let waker = Self::borrowed_waker(this);
         let mut cx = Context::from_waker(&waker);
         // SAFETY: owner thread and not COMPLETE (checked above): we have
         // exclusive access to the stage.

@@ -39,8 +39,8 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 #[must_use = "futures do nothing unless awaited"]
 pub struct Sleep {
     deadline: Instant,
-    /// The core (by index) whose timers hold our entry, and the entry.
-    registration: Option<(usize, TimerKey)>,
+    /// The runtime and core whose timers hold our entry, and the entry.
+    registration: Option<(u64, usize, TimerKey)>,
 }
 
 impl Sleep {
@@ -56,9 +56,9 @@ impl Sleep {
     }
 
     fn deregister(&mut self) {
-        if let Some((core, key)) = self.registration.take() {
+        if let Some((runtime, core, key)) = self.registration.take() {
             context::with_current(|ctx| {
-                if ctx.index == core {
+                if ctx.shared.id == runtime && ctx.index == core {
                     ctx.timers.borrow_mut().remove(&key);
                 }
             });
@@ -78,11 +78,14 @@ impl Future for Sleep {
         let registration = self.registration;
         let new = context::with_current(|ctx| {
             let mut timers = ctx.timers.borrow_mut();
+            let here = (ctx.shared.id, ctx.index);
             match registration {
-                Some((core, key)) if core == ctx.index && timers.update(&key, cx.waker()) => {
-                    (core, key)
+                Some((runtime, core, key))
+                    if (runtime, core) == here && timers.update(&key, cx.waker()) =>
+                {
+                    (runtime, core, key)
                 }
-                _ => (ctx.index, timers.insert(deadline, cx.waker().clone())),
+                _ => (here.0, here.1, timers.insert(deadline, cx.waker().clone())),
             }
         })
         .expect("frys::time::sleep polled outside a frys core");
