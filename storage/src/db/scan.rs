@@ -204,18 +204,8 @@ impl Source {
                 exhausted,
             } => {
                 buf.clear();
-                *after = None;
                 *exhausted = false;
-                let mem = mem.borrow();
-                buf.extend(
-                    mem.iter_from(seek)
-                        .take(MEM_BATCH)
-                        .map(|(k, v)| (k.to_vec(), v.to_vec())),
-                );
-                if buf.len() < MEM_BATCH {
-                    *exhausted = true;
-                }
-                *after = buf.back().map(|(k, _)| k.clone());
+                load_mem_batch(&mem.borrow(), seek, false, buf, after, exhausted);
             }
             Source::Tables {
                 tables,
@@ -251,16 +241,8 @@ impl Source {
                 exhausted,
             } => {
                 if buf.is_empty() && !*exhausted {
-                    let mem = mem.borrow();
-                    let mut it = mem.iter_from(after.as_deref());
-                    if after.is_some() {
-                        it.next(); // `after` itself was returned already
-                    }
-                    buf.extend(it.take(MEM_BATCH).map(|(k, v)| (k.to_vec(), v.to_vec())));
-                    if buf.len() < MEM_BATCH {
-                        *exhausted = true;
-                    }
-                    *after = buf.back().map(|(k, _)| k.clone());
+                    let from = after.take();
+                    load_mem_batch(&mem.borrow(), from.as_deref(), true, buf, after, exhausted);
                 }
                 Ok(())
             }
@@ -326,4 +308,28 @@ impl Source {
             }
         }
     }
+}
+
+/// Copies up to [`MEM_BATCH`] entries of `mem` from `from` (skipping `from`
+/// itself when `skip_from`, i.e. it was returned already) into `buf`, and
+/// records where to resume.
+fn load_mem_batch(
+    mem: &Memtable,
+    from: Option<&[u8]>,
+    skip_from: bool,
+    buf: &mut VecDeque<(Vec<u8>, Vec<u8>)>,
+    after: &mut Option<Vec<u8>>,
+    exhausted: &mut bool,
+) {
+    let skip = usize::from(skip_from && from.is_some());
+    buf.extend(
+        mem.iter_from(from)
+            .skip(skip)
+            .take(MEM_BATCH)
+            .map(|(k, v)| (k.to_vec(), v.to_vec())),
+    );
+    if buf.len() < MEM_BATCH {
+        *exhausted = true;
+    }
+    *after = buf.back().map(|(k, _)| k.clone());
 }
