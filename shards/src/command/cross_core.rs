@@ -1,0 +1,422 @@
+//! Commands whose keys may live on several cores: MSETNX, RENAME,
+//! RENAMENX, COPY, MOVE, LCS. They run as barriers at the connection.
+//!
+//! Writes lock every key first, core by core in ascending core order and
+//! sorted keys within a core (a global order, so two such commands cannot
+//! deadlock), keep the locks while they read and write, and release them
+//! together. While locked no other command on those keys runs, so each
+//! command is atomic with respect to other clients. Crash atomicity across
+//! cores is the transactions issue's: the partitions are separate WALs.
+
+
+use frys_runtime::channel;
+
+use super::spec::{BarrierCtx, KeyCtx};
+use super::string::store_err;
+use crate::errors;
+use crate::exec::LocalBoxFuture;
+use crate::keyspace::key_slot;
+use crate::protocol::{Argv, Reply};
+use crate::store::{self, Entry, ValueType};
+
+/// Keys locked on several cores until [`LockSet::release`] or drop.
+pub struct LockSet {
+    releases: Vec<channel::Sender<()>>,
+}
+
+impl LockSet {
+    /// Locks `(db, key)` pairs on their owning cores.
+    pub async fn acquire(mut keys: Vec<(u16, Vec<u8>)>) -> Result<LockSet, Reply> {
+        let map = store::current().map();
+        keys.sort_by_key(|(_, k)| map.core_of_slot(key_slot(k)));
+        let mut releases = Vec::new();
+        let mut i = 0;
+        while i < keys.len() {
+            let core = map.core_of_slot(key_slot(&keys[i].1));
+            let mut group = Vec::new();
+            while i < keys.len() && map.core_of_slot(key_slot(&keys[i].1)) == core {
+                group.push(keys[i].clone());
+                i += 1;
+            }
+            let (locked_tx, mut locked_rx) = channel::bounded::<()>(1);
+            let (release_tx, mut release_rx) = channel::bounded::<()>(1);
+            let _task = frys_runtime::spawn_on(core, move || async move {
+                let store = store::current();
+                let data_keys: Vec<Vec<u8>> = group
+                    .iter()
+                    .map(|(db, k)| store::data_key(store.ns_of(*db), key_slot(k), k))
+                    .collect();
+                let refs: Vec<&[u8]> = data_keys.iter().map(|k| k.as_slice()).collect();
+                let guards = store.locks().lock_all(&refs).await;
+                let mut locked_tx = locked_tx;
+                if locked_tx.send(()).await.is_ok() {
+                    // Held until the command releases (or drops) the set.
+                    let _ = release_rx.recv().await;
+                }
+                drop(guards);
+            });
+            if locked_rx.recv().await.is_none() {
+                return Err(Reply::error("ERR internal: a core could not lock the keys"));
+            }
+            releases.push(release_tx);
+        }
+        Ok(LockSet { releases })
+    }
+
+    /// Releases every lock.
+    pub async fn release(self) {
+        for mut tx in self.releases {
+            let _ = tx.send(()).await;
+        }
+    }
+}
+
+/// Runs `f` on the core owning `key`, with a context for database `db`.
+pub async fn on_owner<R, F>(db: u16, key: &[u8], f: F) -> Result<R, Reply>
+where
+    R: Send + 'static,
+    F: FnOnce(KeyCtx) -> LocalBoxFuture<R> + Send + 'static,
+{
+    let core = store::current().map().core_of_slot(key_slot(key));
+    frys_runtime::spawn_on(core, move || {
+        let store = store::current();
+        let ctx = KeyCtx {
+            ns: store.ns_of(db),
+            db,
+            store,
+        };
+        f(ctx)
+    })
+    .await
+    .map_err(|e| Reply::error(format!("ERR internal: core {core} did not answer: {e}")))
+}
+
+/// Reads `key` of `db` (any type) on its core; the caller holds its lock.
+async fn read_locked(db: u16, key: Vec<u8>) -> Result<Option<Entry>, Reply> {
+    let k = key.clone();
+    on_owner(db, &k, move |ctx| {
+        Box::pin(async move { ctx.store.get_unlocked(ctx.ns, &key).await.map_err(store_err) })
+    })
+    .await?
+}
+
+/// Writes (`Some`) or deletes (`None`) `key` of `db` on its core.
+async fn write_locked(db: u16, key: Vec<u8>, entry: Option<Entry>) -> Result<(), Reply> {
+    let k = key.clone();
+    on_owner(db, &k, move |ctx| {
+        Box::pin(async move {
+            match entry {
+                Some(e) => ctx.store.put(ctx.ns, &key, &e).await,
+                None => ctx.store.delete(ctx.ns, &key).await,
+            }
+            .map_err(store_err)
+        })
+    })
+    .await?
+}
+
+fn arg(argv: &Argv, i: usize) -> Vec<u8> {
+    argv.get(i).unwrap_or_default().to_vec()
+}
+
+fn flatten(r: Result<Reply, Reply>) -> Reply {
+    match r {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+/// MSETNX key value [key value ...]
+pub fn msetnx(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
+    Box::pin(async move {
+        if argv.len() % 2 == 0 {
+            return Reply::error(errors::wrong_number_of_arguments("msetnx"));
+        }
+        let pairs: Vec<(Vec<u8>, Vec<u8>)> = (1..argv.len())
+            .step_by(2)
+            .map(|i| (arg(&argv, i), arg(&argv, i + 1)))
+            .collect();
+        let locks = match LockSet::acquire(pairs.iter().map(|(k, _)| (ctx.db, k.clone())).collect()).await {
+            Ok(l) => l,
+            Err(e) => return e,
+        };
+        let result = async {
+            for (k, _) in &pairs {
+                if read_locked(ctx.db, k.clone()).await?.is_some() {
+                    return Ok(Reply::Integer(0));
+                }
+            }
+            for (k, v) in pairs {
+                write_locked(ctx.db, k, Some(Entry::string(v))).await?;
+            }
+            Ok(Reply::Integer(1))
+        }
+        .await;
+        locks.release().await;
+        flatten(result)
+    })
+}
+
+async fn rename_generic(ctx: BarrierCtx, argv: Argv, nx: bool) -> Result<Reply, Reply> {
+    let (src, dst) = (arg(&argv, 1), arg(&argv, 2));
+    let locks = LockSet::acquire(vec![(ctx.db, src.clone()), (ctx.db, dst.clone())]).await?;
+    let result = async {
+        let Some(entry) = read_locked(ctx.db, src.clone()).await? else {
+            return Err(Reply::error(errors::NO_SUCH_KEY));
+        };
+        if src == dst {
+            return Ok(if nx { Reply::Integer(0) } else { Reply::ok() });
+        }
+        if nx && read_locked(ctx.db, dst.clone()).await?.is_some() {
+            return Ok(Reply::Integer(0));
+        }
+        write_locked(ctx.db, dst, Some(entry)).await?;
+        write_locked(ctx.db, src, None).await?;
+        Ok(if nx { Reply::Integer(1) } else { Reply::ok() })
+    }
+    .await;
+    locks.release().await;
+    result
+}
+
+/// RENAME key newkey
+pub fn rename(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
+    Box::pin(async move { flatten(rename_generic(ctx, argv, false).await) })
+}
+
+/// RENAMENX key newkey
+pub fn renamenx(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
+    Box::pin(async move { flatten(rename_generic(ctx, argv, true).await) })
+}
+
+/// COPY source destination [DB destination-db] [REPLACE]
+pub fn copy(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
+    Box::pin(async move {
+        let (src, dst) = (arg(&argv, 1), arg(&argv, 2));
+        let mut dst_db = ctx.db;
+        let mut replace = false;
+        let mut i = 3;
+        while i < argv.len() {
+            let opt = arg(&argv, i).to_ascii_uppercase();
+            match opt.as_slice() {
+                b"REPLACE" => replace = true,
+                b"DB" if i + 1 < argv.len() => {
+                    let Some(n) = super::parse_i64(&arg(&argv, i + 1)) else {
+                        return Reply::error(errors::NOT_AN_INTEGER);
+                    };
+                    if n < 0 || n >= i64::from(crate::config::live(|c| c.databases())) {
+                        return Reply::error(errors::DB_INDEX_OUT_OF_RANGE);
+                    }
+                    dst_db = n as u16;
+                    i += 1;
+                }
+                _ => return Reply::error(errors::SYNTAX),
+            }
+            i += 1;
+        }
+        if src == dst && dst_db == ctx.db {
+            return Reply::error(errors::SAME_OBJECT);
+        }
+        let locks = match LockSet::acquire(vec![(ctx.db, src.clone()), (dst_db, dst.clone())]).await {
+            Ok(l) => l,
+            Err(e) => return e,
+        };
+        let result = async {
+            let Some(entry) = read_locked(ctx.db, src).await? else {
+                return Ok(Reply::Integer(0));
+            };
+            if !replace && read_locked(dst_db, dst.clone()).await?.is_some() {
+                return Ok(Reply::Integer(0));
+            }
+            write_locked(dst_db, dst, Some(entry)).await?;
+            Ok(Reply::Integer(1))
+        }
+        .await;
+        locks.release().await;
+        flatten(result)
+    })
+}
+
+/// MOVE key db
+pub fn move_key(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
+    Box::pin(async move {
+        let key = arg(&argv, 1);
+        let Some(n) = super::parse_i64(&arg(&argv, 2)) else {
+            return Reply::error(errors::NOT_AN_INTEGER);
+        };
+        if n < 0 || n >= i64::from(crate::config::live(|c| c.databases())) {
+            return Reply::error(errors::DB_INDEX_OUT_OF_RANGE);
+        }
+        let dst_db = n as u16;
+        if dst_db == ctx.db {
+            return Reply::error(errors::SAME_OBJECT);
+        }
+        let locks = match LockSet::acquire(vec![(ctx.db, key.clone()), (dst_db, key.clone())]).await {
+            Ok(l) => l,
+            Err(e) => return e,
+        };
+        let result = async {
+            let Some(entry) = read_locked(ctx.db, key.clone()).await? else {
+                return Ok(Reply::Integer(0));
+            };
+            if read_locked(dst_db, key.clone()).await?.is_some() {
+                return Ok(Reply::Integer(0));
+            }
+            write_locked(dst_db, key.clone(), Some(entry)).await?;
+            write_locked(ctx.db, key, None).await?;
+            Ok(Reply::Integer(1))
+        }
+        .await;
+        locks.release().await;
+        flatten(result)
+    })
+}
+
+/// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]
+pub fn lcs(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
+    Box::pin(async move {
+        let (mut get_len, mut get_idx, mut with_match_len, mut min_match_len) = (false, false, false, 0u64);
+        let mut i = 3;
+        while i < argv.len() {
+            let opt = arg(&argv, i).to_ascii_uppercase();
+            match opt.as_slice() {
+                b"IDX" => get_idx = true,
+                b"LEN" => get_len = true,
+                b"WITHMATCHLEN" => with_match_len = true,
+                b"MINMATCHLEN" if i + 1 < argv.len() => {
+                    let Some(n) = super::parse_i64(&arg(&argv, i + 1)) else {
+                        return Reply::error(errors::NOT_AN_INTEGER);
+                    };
+                    min_match_len = n.max(0) as u64;
+                    i += 1;
+                }
+                _ => return Reply::error(errors::SYNTAX),
+            }
+            i += 1;
+        }
+        let mut values = Vec::new();
+        for k in [arg(&argv, 1), arg(&argv, 2)] {
+            let db = ctx.db;
+            let got = on_owner(db, &k.clone(), move |c| {
+                Box::pin(async move { c.store.get(c.ns, &k).await.map_err(store_err) })
+            })
+            .await;
+            match got {
+                Ok(Ok(Some(e))) if e.kind != ValueType::String => {
+                    return Reply::error(errors::LCS_NOT_STRINGS)
+                }
+                Ok(Ok(e)) => values.push(e.map(|e| e.payload).unwrap_or_default()),
+                Ok(Err(e)) | Err(e) => return e,
+            }
+        }
+        if get_idx && get_len {
+            return Reply::error(errors::LCS_LEN_AND_IDX);
+        }
+        let (a, b) = (&values[0], &values[1]);
+        let cells = (a.len() as u64 + 1).saturating_mul(b.len() as u64 + 1);
+        let max = crate::config::live(|c| c.limits().max_bulk_len) as u64;
+        if cells.saturating_mul(4) > max {
+            return Reply::error(errors::LCS_MEMORY_LIMIT);
+        }
+        lcs_reply(a, b, get_len, get_idx, with_match_len, min_match_len)
+    })
+}
+
+/// Redis' lcsCommand algorithm (dynamic programming, then a walk back).
+fn lcs_reply(a: &[u8], b: &[u8], get_len: bool, get_idx: bool, with_len: bool, min_len: u64) -> Reply {
+    let (alen, blen) = (a.len(), b.len());
+    let w = blen + 1;
+    let mut dp = vec![0u32; (alen + 1) * w];
+    for i in 1..=alen {
+        for j in 1..=blen {
+            dp[i * w + j] = if a[i - 1] == b[j - 1] {
+                dp[(i - 1) * w + j - 1] + 1
+            } else {
+                dp[(i - 1) * w + j].max(dp[i * w + j - 1])
+            };
+        }
+    }
+    let total = dp[alen * w + blen];
+    if get_len && !get_idx {
+        return Reply::Integer(i64::from(total));
+    }
+    let mut result = vec![0u8; total as usize];
+    let mut idx = total as usize;
+    let mut matches = Vec::new();
+    let (mut ar_start, mut ar_end, mut br_start, mut br_end) = (alen, 0usize, 0usize, 0usize);
+    let (mut i, mut j) = (alen, blen);
+    while i > 0 && j > 0 {
+        let mut emit = false;
+        if a[i - 1] == b[j - 1] {
+            result[idx - 1] = a[i - 1];
+            if ar_start == alen {
+                ar_start = i - 1;
+                ar_end = i - 1;
+                br_start = j - 1;
+                br_end = j - 1;
+            } else if ar_start == i && br_start == j {
+                ar_start -= 1;
+                br_start -= 1;
+            } else {
+                emit = true;
+            }
+            if ar_start == 0 || br_start == 0 {
+                emit = true;
+            }
+            idx -= 1;
+            i -= 1;
+            j -= 1;
+        } else {
+            if dp[(i - 1) * w + j] > dp[i * w + j - 1] {
+                i -= 1;
+            } else {
+                j -= 1;
+            }
+            if ar_start != alen {
+                emit = true;
+            }
+        }
+        let match_len = (ar_end - ar_start + 1) as u64;
+        if emit {
+            if min_len == 0 || match_len >= min_len {
+                let mut m = vec![
+                    Reply::Array(vec![Reply::Integer(ar_start as i64), Reply::Integer(ar_end as i64)]),
+                    Reply::Array(vec![Reply::Integer(br_start as i64), Reply::Integer(br_end as i64)]),
+                ];
+                if with_len {
+                    m.push(Reply::Integer(match_len as i64));
+                }
+                matches.push(Reply::Array(m));
+            }
+            ar_start = alen;
+        }
+    }
+    if get_idx {
+        return Reply::Map(vec![
+            (Reply::bulk("matches"), Reply::Array(matches)),
+            (Reply::bulk("len"), Reply::Integer(i64::from(total))),
+        ]);
+    }
+    Reply::Bulk(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lcs_matches_redis_examples() {
+        // From the LCS documentation.
+        let (a, b) = (b"ohmytext", b"mynewtext");
+        assert_eq!(lcs_reply(a, b, false, false, false, 0), Reply::bulk("mytext"));
+        assert_eq!(lcs_reply(a, b, true, false, false, 0), Reply::Integer(6));
+        let Reply::Map(m) = lcs_reply(a, b, false, true, true, 4) else {
+            panic!()
+        };
+        let want = Reply::Array(vec![Reply::Array(vec![
+            Reply::Array(vec![Reply::Integer(4), Reply::Integer(7)]),
+            Reply::Array(vec![Reply::Integer(5), Reply::Integer(8)]),
+            Reply::Integer(4),
+        ])]);
+        assert_eq!(m[0].1, want);
+    }
+}

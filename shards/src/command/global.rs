@@ -1,0 +1,405 @@
+//! Commands over the whole keyspace of a database: KEYS, SCAN, RANDOMKEY,
+//! DBSIZE, FLUSHDB, FLUSHALL, SWAPDB; and OBJECT's routing.
+//!
+//! They run as barriers and visit every core over the mesh. SCAN's cursor
+//! is a position `(slot, key hash)` in the stored key order (see
+//! `store::encoding`): `0` starts, `1 + (slot << 32 | hash)` resumes at that
+//! position, on whichever core owns the slot now. A call stops only at a
+//! hash boundary, so every key present for the whole scan is returned at
+//! least once, across calls, cores and restarts.
+
+use super::cross_core::on_owner;
+use super::glob::glob_match;
+use super::spec::{BarrierCtx, KeyCtx};
+use super::string::store_err;
+use crate::errors;
+use crate::exec::{join_all, LocalBoxFuture};
+use crate::keyspace::SLOTS;
+use crate::protocol::{Argv, Reply};
+use crate::store::{self, data_end, data_position, split_data_key, Entry};
+
+fn arg(argv: &Argv, i: usize) -> &[u8] {
+    argv.get(i).unwrap_or_default()
+}
+
+/// Runs `f` on every core (with a context for `db`) and collects the
+/// results in core order.
+pub async fn on_every_core<R, F>(db: u16, f: F) -> Result<Vec<R>, Reply>
+where
+    R: Send + 'static,
+    F: Fn(KeyCtx) -> LocalBoxFuture<R> + Send + Sync + Copy + 'static,
+{
+    let cores = usize::from(store::current().map().cores());
+    let handles: Vec<_> = (0..cores)
+        .map(|core| {
+            frys_runtime::spawn_on(core, move || {
+                let store = store::current();
+                let ctx = KeyCtx {
+                    ns: store.ns_of(db),
+                    db,
+                    store,
+                };
+                f(ctx)
+            })
+        })
+        .collect();
+    let mut out = Vec::with_capacity(cores);
+    for (core, r) in join_all(handles).await.into_iter().enumerate() {
+        out.push(r.map_err(|e| Reply::error(format!("ERR internal: core {core} did not answer: {e}")))?);
+    }
+    Ok(out)
+}
+
+/// Every live key of `ctx.ns` on this core (optionally only those matching
+/// `pattern`).
+async fn local_keys(ctx: &KeyCtx, pattern: Option<&[u8]>) -> Result<Vec<Vec<u8>>, Reply> {
+    let mut out = Vec::new();
+    for (id, db) in ctx.store.owned() {
+        let slots = ctx.store.map().slots_of_partition(id);
+        let mut scan = db.scan(data_position(ctx.ns, slots.start, 0)..data_end(ctx.ns, slots.end));
+        while let Some((k, _)) = scan.next().await.map_err(|e| store_err(e.into()))? {
+            if let Some((_, _, _, key)) = split_data_key(&k) {
+                if pattern.map_or(true, |p| glob_match(p, key)) {
+                    out.push(key.to_vec());
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// KEYS pattern
+pub fn keys(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
+    Box::pin(async move {
+        let pattern = arg(&argv, 1).to_vec();
+        let all = pattern == b"*";
+        // The closure must be Copy: each core gets the pattern through a
+        // thread-safe clone made inside.
+        let pattern = std::sync::Arc::new(pattern);
+        let cores = usize::from(store::current().map().cores());
+        let mut handles = Vec::new();
+        for core in 0..cores {
+            let p = pattern.clone();
+            let db = ctx.db;
+            handles.push(frys_runtime::spawn_on(core, move || async move {
+                let store = store::current();
+                let kctx = KeyCtx {
+                    ns: store.ns_of(db),
+                    db,
+                    store,
+                };
+                local_keys(&kctx, if all { None } else { Some(p.as_slice()) }).await
+            }));
+        }
+        let mut keys = Vec::new();
+        for r in join_all(handles).await {
+            match r {
+                Ok(Ok(k)) => keys.extend(k),
+                Ok(Err(e)) => return e,
+                Err(e) => return Reply::error(format!("ERR internal: {e}")),
+            }
+        }
+        Reply::Array(keys.into_iter().map(Reply::Bulk).collect())
+    })
+}
+
+/// DBSIZE
+pub fn dbsize(ctx: BarrierCtx, _: Argv) -> LocalBoxFuture<Reply> {
+    Box::pin(async move {
+        let counts = on_every_core(ctx.db, |c| {
+            Box::pin(async move { local_keys(&c, None).await.map(|k| k.len() as i64) })
+        })
+        .await;
+        match counts {
+            Ok(v) => v
+                .into_iter()
+                .try_fold(0i64, |acc, r| r.map(|n| acc + n))
+                .map_or_else(|e| e, Reply::Integer),
+            Err(e) => e,
+        }
+    })
+}
+
+/// Deletes every record of namespace `ns` (or, with `None`, every record)
+/// on this core, in batches.
+async fn flush_local(ctx: &KeyCtx, ns: Option<u16>) -> Result<(), Reply> {
+    for (_, db) in ctx.store.owned() {
+        let range = match ns {
+            Some(ns) => data_position(ns, 0, 0)..data_end(ns, SLOTS),
+            None => Vec::new()..vec![0xff; 4],
+        };
+        let mut scan = db.scan(range);
+        let mut batch = frys_storage::WriteBatch::new();
+        while let Some((k, _)) = scan.next().await.map_err(|e| store_err(e.into()))? {
+            batch.delete(&k);
+            if batch.len() >= 1024 {
+                db.write(std::mem::take(&mut batch)).await.map_err(|e| store_err(e.into()))?;
+            }
+        }
+        db.write(batch).await.map_err(|e| store_err(e.into()))?;
+    }
+    Ok(())
+}
+
+fn flush_option(argv: &Argv, first: usize) -> Result<(), Reply> {
+    match argv.get(first) {
+        None => Ok(()),
+        Some(o) if argv.len() == first + 1 && (o.eq_ignore_ascii_case(b"ASYNC") || o.eq_ignore_ascii_case(b"SYNC")) => Ok(()),
+        Some(_) => Err(Reply::error(errors::SYNTAX)),
+    }
+}
+
+/// FLUSHDB [ASYNC | SYNC]
+pub fn flushdb(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
+    Box::pin(async move {
+        if let Err(e) = flush_option(&argv, 1) {
+            return e;
+        }
+        let r = on_every_core(ctx.db, |c| Box::pin(async move { flush_local(&c, Some(c.ns)).await })).await;
+        collect_unit(r)
+    })
+}
+
+/// FLUSHALL [ASYNC | SYNC]
+pub fn flushall(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
+    Box::pin(async move {
+        if let Err(e) = flush_option(&argv, 1) {
+            return e;
+        }
+        let r = on_every_core(ctx.db, |c| Box::pin(async move { flush_local(&c, None).await })).await;
+        collect_unit(r)
+    })
+}
+
+fn collect_unit(r: Result<Vec<Result<(), Reply>>, Reply>) -> Reply {
+    match r {
+        Ok(v) => v.into_iter().find_map(|r| r.err()).unwrap_or_else(Reply::ok),
+        Err(e) => e,
+    }
+}
+
+/// SWAPDB index1 index2
+pub fn swapdb(_ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
+    Box::pin(async move {
+        let Some(a) = super::parse_i64(arg(&argv, 1)) else {
+            return Reply::error(errors::INVALID_FIRST_DB_INDEX);
+        };
+        let Some(b) = super::parse_i64(arg(&argv, 2)) else {
+            return Reply::error(errors::INVALID_SECOND_DB_INDEX);
+        };
+        let dbs = i64::from(crate::config::live(|c| c.databases()));
+        if a < 0 || a >= dbs || b < 0 || b >= dbs {
+            return Reply::error(errors::DB_INDEX_OUT_OF_RANGE);
+        }
+        let (a, b) = (a as u16, b as u16);
+        let r = on_every_core(0, move |c| {
+            Box::pin(async move {
+                c.store.swap_dbs(a, b);
+                c.store.db_map()
+            })
+        })
+        .await;
+        let maps = match r {
+            Ok(m) => m,
+            Err(e) => return e,
+        };
+        if let Some(map) = maps.first() {
+            if let Err(e) = crate::server::save_db_map(map) {
+                return Reply::error(format!("ERR could not persist the database map: {e}"));
+            }
+        }
+        Reply::ok()
+    })
+}
+
+/// A SCAN position: `(slot, hash)`.
+type Position = (u16, u32);
+
+fn decode_cursor(c: u64) -> Position {
+    if c == 0 {
+        return (0, 0);
+    }
+    let c = c - 1;
+    (((c >> 32) as u16).min(SLOTS), c as u32)
+}
+
+fn encode_cursor(p: Position) -> u64 {
+    1 + ((u64::from(p.0) << 32) | u64::from(p.1))
+}
+
+/// One step of SCAN on the owner of `from.0`: up to `count` keys of the
+/// partition holding that slot, from `from`; and where to go next (`None`:
+/// the partition's slots are done).
+async fn scan_step(ctx: &KeyCtx, from: Position, count: usize) -> Result<(Vec<(Vec<u8>, Vec<u8>)>, Option<Position>, u16), Reply> {
+    let map = ctx.store.map();
+    let p = map.partition_of_slot(from.0);
+    let slots = map.slots_of_partition(p);
+    let db = ctx.store.db_of_slot(from.0).map_err(store_err)?;
+    let mut scan = db.scan(data_position(ctx.ns, from.0, from.1)..data_end(ctx.ns, slots.end));
+    let mut out = Vec::new();
+    let mut last: Option<Position> = None;
+    while let Some((k, v)) = scan.next().await.map_err(|e| store_err(e.into()))? {
+        let Some((_, slot, hash, key)) = split_data_key(&k) else { continue };
+        if out.len() >= count && last != Some((slot, hash)) {
+            return Ok((out, Some((slot, hash)), slots.end));
+        }
+        last = Some((slot, hash));
+        out.push((key.to_vec(), v));
+    }
+    Ok((out, None, slots.end))
+}
+
+/// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
+pub fn scan(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
+    Box::pin(async move {
+        let cursor = std::str::from_utf8(arg(&argv, 1)).ok().and_then(|s| s.parse::<u64>().ok());
+        let Some(cursor) = cursor else {
+            return Reply::error(errors::INVALID_CURSOR);
+        };
+        let (mut pattern, mut count, mut type_filter) = (None, 10usize, None);
+        let mut i = 2;
+        while i < argv.len() {
+            let opt = arg(&argv, i).to_ascii_uppercase();
+            let Some(value) = argv.get(i + 1) else {
+                return Reply::error(errors::SYNTAX);
+            };
+            match opt.as_slice() {
+                b"MATCH" => pattern = Some(value.to_vec()),
+                b"COUNT" => match super::parse_i64(value) {
+                    Some(n) if n >= 1 => count = n as usize,
+                    Some(_) => return Reply::error(errors::SYNTAX),
+                    None => return Reply::error(errors::NOT_AN_INTEGER),
+                },
+                b"TYPE" => type_filter = Some(value.to_ascii_lowercase()),
+                _ => return Reply::error(errors::SYNTAX),
+            }
+            i += 2;
+        }
+        let mut pos = decode_cursor(cursor);
+        let mut found: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let next = loop {
+            if pos.0 >= SLOTS {
+                break 0;
+            }
+            let want = count.saturating_sub(found.len()).max(1);
+            let from = pos;
+            let db = ctx.db;
+            let core = store::current().map().core_of_slot(pos.0);
+            let result = frys_runtime::spawn_on(core, move || async move {
+                let store = store::current();
+                let c = KeyCtx {
+                    ns: store.ns_of(db),
+                    db,
+                    store,
+                };
+                scan_step(&c, from, want).await
+            })
+            .await;
+            let (keys, resume, end_slot) = match result {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => return e,
+                Err(e) => return Reply::error(format!("ERR internal: {e}")),
+            };
+            found.extend(keys);
+            match resume {
+                Some(p) => break encode_cursor(p),
+                None if end_slot >= SLOTS => break 0,
+                None => {
+                    pos = (end_slot, 0);
+                    if found.len() >= count {
+                        break encode_cursor(pos);
+                    }
+                }
+            }
+        };
+        let keys: Vec<Reply> = found
+            .into_iter()
+            .filter(|(k, v)| {
+                pattern.as_deref().map_or(true, |p| glob_match(p, k))
+                    && type_filter.as_deref().map_or(true, |t| {
+                        Entry::peek(v).is_some_and(|(kind, _)| kind.name().as_bytes() == t)
+                    })
+            })
+            .map(|(k, _)| Reply::Bulk(k))
+            .collect();
+        Reply::Array(vec![Reply::bulk(next.to_string()), Reply::Array(keys)])
+    })
+}
+
+/// RANDOMKEY
+pub fn randomkey(ctx: BarrierCtx, _: Argv) -> LocalBoxFuture<Reply> {
+    Box::pin(async move {
+        let map = store::current().map();
+        let partitions = map.partitions();
+        let seed = random_u64();
+        let first = (seed % u64::from(partitions)) as u16;
+        for i in 0..partitions {
+            let p = (first + i) % partitions;
+            let slots = map.slots_of_partition(p);
+            let span = u64::from(slots.end - slots.start).max(1);
+            let start = (slots.start + ((seed >> 16) % span) as u16, (seed >> 32) as u32);
+            let core = map.core_of_partition(p);
+            let db = ctx.db;
+            let got = frys_runtime::spawn_on(core, move || async move {
+                let store = store::current();
+                let c = KeyCtx {
+                    ns: store.ns_of(db),
+                    db,
+                    store,
+                };
+                // From the random point to the end, then from the start.
+                if let (mut k, _, _) = scan_step(&c, start, 1).await? {
+                    if let Some((key, _)) = k.pop() {
+                        return Ok(Some(key));
+                    }
+                }
+                let (mut k, _, _) = scan_step(&c, (slots.start, 0), 1).await?;
+                Ok::<_, Reply>(k.pop().map(|(key, _)| key))
+            })
+            .await;
+            match got {
+                Ok(Ok(Some(key))) => return Reply::Bulk(key),
+                Ok(Ok(None)) => {}
+                Ok(Err(e)) => return e,
+                Err(e) => return Reply::error(format!("ERR internal: {e}")),
+            }
+        }
+        Reply::Null
+    })
+}
+
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(store::now_ms());
+    h.finish()
+}
+
+/// OBJECT ENCODING|FREQ|IDLETIME|REFCOUNT key — runs the body on the key's owner.
+pub fn object_via_owner(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
+    Box::pin(async move {
+        let Some(body) = super::keys::object_body(arg(&argv, 1)) else {
+            return Reply::error(errors::SYNTAX);
+        };
+        let key = arg(&argv, 2).to_vec();
+        match on_owner(ctx.db, &key, move |c| body(c, argv)).await {
+            Ok(r) | Err(r) => r,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_zero_starts() {
+        assert_eq!(decode_cursor(0), (0, 0));
+        for p in [(0u16, 0u32), (5, 77), (16383, u32::MAX)] {
+            assert_eq!(decode_cursor(encode_cursor(p)), p);
+            assert_ne!(encode_cursor(p), 0);
+        }
+        // A cursor past the end is clamped (and ends the scan).
+        assert_eq!(decode_cursor(u64::MAX).0, SLOTS);
+    }
+}

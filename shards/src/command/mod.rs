@@ -1,0 +1,114 @@
+//! The command table and the command families.
+//!
+//! Each family file ends with a `pub const SPECS: &[CommandSpec]`; they are
+//! joined here, explicitly, into one table. Lookup is case-insensitive and
+//! allocation-free.
+
+mod args;
+mod connection;
+mod keys;
+mod server;
+mod spec;
+mod string;
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+pub use args::{parse_i64, parse_f64};
+pub use spec::{BarrierCtx, BarrierFn, CommandSpec, Doc, KeyCtx, KeyFn, KeySpec, Merge, Run};
+
+/// Every family's commands.
+pub const FAMILIES: &[&[CommandSpec]] = &[
+    string::SPECS,
+    keys::SPECS,
+    connection::SPECS,
+    server::SPECS,
+];
+
+/// Longest command name looked up (longer names are unknown).
+const MAX_NAME: usize = 32;
+
+fn index() -> &'static HashMap<&'static [u8], &'static CommandSpec> {
+    static INDEX: OnceLock<HashMap<&'static [u8], &'static CommandSpec>> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        FAMILIES
+            .iter()
+            .flat_map(|f| f.iter())
+            .map(|spec| (spec.name.as_bytes(), spec))
+            .collect()
+    })
+}
+
+/// The command named `name` (any case).
+pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    let lower = lowercase(name)?;
+    index().get(&lower.1[..lower.0]).copied()
+}
+
+/// The subcommand `name` (any case) of `parent`.
+pub fn lookup_sub(parent: &'static CommandSpec, name: &[u8]) -> Option<&'static CommandSpec> {
+    let (len, buf) = lowercase(name)?;
+    parent
+        .subcommands
+        .iter()
+        .find(|s| s.name.as_bytes() == &buf[..len])
+}
+
+fn lowercase(name: &[u8]) -> Option<(usize, [u8; MAX_NAME])> {
+    if name.len() > MAX_NAME {
+        return None;
+    }
+    let mut buf = [0u8; MAX_NAME];
+    for (d, s) in buf.iter_mut().zip(name) {
+        *d = s.to_ascii_lowercase();
+    }
+    Some((name.len(), buf))
+}
+
+/// Every top-level command, in table order.
+pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
+    FAMILIES.iter().flat_map(|f| f.iter())
+}
+
+/// Whether `argc` arguments (name included) satisfy `spec`'s arity.
+pub fn arity_ok(spec: &CommandSpec, argc: usize) -> bool {
+    let argc = argc as i64;
+    let arity = i64::from(spec.arity);
+    if arity >= 0 {
+        argc == arity
+    } else {
+        argc >= -arity
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_lower_case_and_found_in_any_case() {
+        let mut seen = std::collections::HashSet::new();
+        for spec in all() {
+            assert_eq!(spec.name, spec.name.to_ascii_lowercase());
+            assert!(seen.insert(spec.name), "duplicate {}", spec.name);
+            let upper = spec.name.to_ascii_uppercase();
+            assert!(std::ptr::eq(lookup(upper.as_bytes()).unwrap(), spec));
+            for sub in spec.subcommands {
+                assert!(std::ptr::eq(lookup_sub(spec, sub.name.as_bytes()).unwrap(), sub));
+            }
+        }
+        assert!(lookup(b"no-such-command").is_none());
+        assert!(lookup(&[b'a'; 100]).is_none());
+    }
+
+    #[test]
+    fn key_specs_agree_with_run_kinds() {
+        for spec in all() {
+            match spec.run {
+                Run::Key(_) => assert_eq!(spec.keys, KeySpec::FIRST, "{}", spec.name),
+                Run::Fanout { .. } => assert!(spec.keys.last == -1, "{}", spec.name),
+                _ => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! The command table's row type.
+//!
+//! Generic code reads a row to check arity, find keys, route the command
+//! to the core owning its keys, check authentication, and answer COMMAND
+//! INFO / DOCS / COUNT; a command body never re-checks arity or finds its
+//! own keys. The spec is fixed; live per-command counters are kept apart
+//! (`server::stats`).
+
+use std::rc::Rc;
+
+use crate::exec::LocalBoxFuture;
+use crate::protocol::{Argv, Reply};
+use crate::session::Session;
+use crate::store::CoreStore;
+
+/// One command (or subcommand).
+pub struct CommandSpec {
+    /// Lower-case name (`get`; a subcommand's own name, `setname`).
+    pub name: &'static str,
+    /// Redis arity: `n > 0` exactly n arguments with the name; `n < 0` at
+    /// least `-n`.
+    pub arity: i32,
+    /// Flags as COMMAND shows them (`write`, `readonly`, `fast`, ...).
+    pub flags: &'static [&'static str],
+    /// Where the keys are.
+    pub keys: KeySpec,
+    /// ACL categories (`@string`, ...), for COMMAND INFO.
+    pub acl: &'static [&'static str],
+    /// Documentation (COMMAND DOCS).
+    pub doc: Doc,
+    /// How it runs.
+    pub run: Run,
+    /// Subcommands (CLIENT, CONFIG, ...): then `run` is ignored.
+    pub subcommands: &'static [CommandSpec],
+}
+
+/// Redis' legacy key specification: keys at `first`, `first + step`, ...
+/// up to `last` (negative counts from the end, -1 = last argument).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeySpec {
+    /// Index of the first key, 0 for none.
+    pub first: i32,
+    /// Index of the last key (negative: from the end).
+    pub last: i32,
+    /// Distance between keys.
+    pub step: i32,
+}
+
+impl KeySpec {
+    /// No keys.
+    pub const NONE: KeySpec = KeySpec {
+        first: 0,
+        last: 0,
+        step: 0,
+    };
+    /// The key is the first argument.
+    pub const FIRST: KeySpec = KeySpec {
+        first: 1,
+        last: 1,
+        step: 1,
+    };
+    /// Every argument is a key.
+    pub const ALL: KeySpec = KeySpec {
+        first: 1,
+        last: -1,
+        step: 1,
+    };
+    /// Arguments alternate key, value.
+    pub const PAIRS: KeySpec = KeySpec {
+        first: 1,
+        last: -1,
+        step: 2,
+    };
+    /// The first two arguments are keys.
+    pub const TWO: KeySpec = KeySpec {
+        first: 1,
+        last: 2,
+        step: 1,
+    };
+
+    /// Indices of the keys in a request of `argc` arguments.
+    pub fn positions(&self, argc: usize) -> impl Iterator<Item = usize> {
+        let (first, step) = (self.first.max(0) as usize, self.step.max(1) as usize);
+        let last = if self.last < 0 {
+            argc as i64 + i64::from(self.last)
+        } else {
+            i64::from(self.last)
+        };
+        let end = if first == 0 || last < first as i64 {
+            0
+        } else {
+            (last as usize + 1).min(argc)
+        };
+        (first..end).step_by(step)
+    }
+}
+
+/// Documentation of a command, for COMMAND DOCS and `--help`-like hints.
+#[derive(Debug, Clone, Copy)]
+pub struct Doc {
+    /// One line.
+    pub summary: &'static str,
+    /// Redis version that introduced it.
+    pub since: &'static str,
+    /// Group (`string`, `generic`, `connection`, `server`).
+    pub group: &'static str,
+    /// Time complexity.
+    pub complexity: &'static str,
+    /// Arguments in Redis' usage syntax (`key value [NX | XX]`).
+    pub args: &'static str,
+}
+
+/// What runs on the core owning a command's key.
+pub type KeyFn = fn(KeyCtx, Argv) -> LocalBoxFuture<Reply>;
+
+/// What a barrier command runs at the connection.
+pub type BarrierFn = fn(BarrierCtx, Argv) -> LocalBoxFuture<Reply>;
+
+/// How a command runs.
+#[derive(Clone, Copy)]
+pub enum Run {
+    /// At the connection, synchronously, in pipeline order.
+    Now(fn(&mut Session, &Argv) -> Reply),
+    /// At the connection, after every earlier command of the pipeline has
+    /// its reply; it may visit every core.
+    Barrier(BarrierFn),
+    /// On the core owning the (single) key.
+    Key(KeyFn),
+    /// Keys split by owning core; each core runs `part` on its keys (the
+    /// command name plus its key [and value] arguments, in order) and the
+    /// replies are combined by `merge`.
+    Fanout {
+        /// Runs on each owning core.
+        part: KeyFn,
+        /// Combines the parts' replies.
+        merge: Merge,
+    },
+}
+
+/// How the parts of a fan-out command are combined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Merge {
+    /// Integers are added (DEL, EXISTS, TOUCH, UNLINK).
+    Sum,
+    /// `+OK` if every part answered `+OK` (MSET).
+    Ok,
+    /// Each part answers an array, one element per key; the elements are
+    /// put back in the request's key order (MGET).
+    PerKey,
+}
+
+/// Context of a keyed command on the owning core.
+pub struct KeyCtx {
+    /// The core's store.
+    pub store: Rc<CoreStore>,
+    /// Namespace id of the client's database.
+    pub ns: u16,
+    /// The client's logical database index.
+    pub db: u16,
+}
+
+/// Context of a barrier command at the connection.
+#[derive(Clone)]
+pub struct BarrierCtx {
+    /// The client's logical database.
+    pub db: u16,
+    /// The client's id.
+    pub client_id: u64,
+    /// The client's protocol (2 or 3).
+    pub resp: u8,
+}

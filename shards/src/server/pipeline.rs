@@ -1,0 +1,372 @@
+//! Executing the requests of one read of a connection: parse where the
+//! connection is, execute where the key is.
+//!
+//! Requests are dispatched in order. A command run at the connection
+//! ([`Run::Now`]) answers at once. Keyed and fan-out commands are queued
+//! per owning core; the queues of all cores are sent together (one mesh
+//! message per core per segment) and awaited together, so a pipeline's
+//! commands for different cores are in flight at the same time. A barrier
+//! command ([`Run::Barrier`]) first waits for everything before it.
+//! Replies are put back in request order.
+//!
+//! Ordering: the commands of one queue run concurrently on their core but
+//! are first polled in queue order, and a writer holds its key's lock from
+//! its first poll until acknowledged, so commands on one key take effect
+//! in pipeline order.
+
+use crate::command::{self, BarrierCtx, CommandSpec, KeyCtx, KeyFn, Merge, Run};
+use crate::errors;
+use crate::exec::{join_all, LocalBoxFuture};
+use crate::keyspace::key_slot;
+use crate::protocol::{Argv, Reply};
+use crate::server::stats;
+use crate::session::SharedSession;
+use crate::store;
+
+/// One command queued for a core.
+pub struct BatchItem {
+    run: KeyFn,
+    db: u16,
+    argv: Argv,
+}
+
+enum Target {
+    /// The reply of request `idx`.
+    Whole(usize),
+    /// A part of fan-out `merge`; for [`Merge::PerKey`], the request's key
+    /// numbers (0-based, in request order) this part answers.
+    Part { merge: usize, keys: Vec<usize> },
+}
+
+struct MergeState {
+    idx: usize,
+    kind: Merge,
+    sum: i64,
+    error: Option<Reply>,
+    per_key: Vec<Option<Reply>>,
+}
+
+struct Segment {
+    cores: usize,
+    batches: Vec<Vec<BatchItem>>,
+    targets: Vec<Vec<Target>>,
+    merges: Vec<MergeState>,
+}
+
+impl Segment {
+    fn new(cores: usize) -> Segment {
+        Segment {
+            cores,
+            batches: (0..cores).map(|_| Vec::new()).collect(),
+            targets: (0..cores).map(|_| Vec::new()).collect(),
+            merges: Vec::new(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.batches.iter().all(|b| b.is_empty())
+    }
+
+    fn push(&mut self, core: usize, item: BatchItem, target: Target) {
+        self.batches[core].push(item);
+        self.targets[core].push(target);
+    }
+
+    /// Sends every queue, waits for all replies, and stores them.
+    async fn run(&mut self, here: usize, replies: &mut [Option<Reply>]) {
+        let batches = std::mem::replace(
+            &mut self.batches,
+            (0..self.cores).map(|_| Vec::new()).collect(),
+        );
+        let targets = std::mem::replace(
+            &mut self.targets,
+            (0..self.cores).map(|_| Vec::new()).collect(),
+        );
+        let mut futures: Vec<LocalBoxFuture<Vec<Reply>>> = Vec::new();
+        let mut order: Vec<Vec<Target>> = Vec::new();
+        for (core, (batch, targets)) in batches.into_iter().zip(targets).enumerate() {
+            if batch.is_empty() {
+                continue;
+            }
+            let n = batch.len();
+            if core == here {
+                futures.push(Box::pin(run_batch(batch)));
+            } else {
+                stats::count_forwarded(core, n);
+                futures.push(Box::pin(async move {
+                    match frys_runtime::spawn_on(core, move || run_batch(batch)).await {
+                        Ok(replies) => replies,
+                        Err(e) => {
+                            let text = format!("ERR internal: core {core} did not answer: {e}");
+                            (0..n).map(|_| Reply::Error(text.clone().into())).collect()
+                        }
+                    }
+                }));
+            }
+            order.push(targets);
+        }
+        let results = join_all(futures).await;
+        let mut merges = std::mem::take(&mut self.merges);
+        for (targets, replies) in order.into_iter().zip(results) {
+            for (target, reply) in targets.into_iter().zip(replies) {
+                match target {
+                    Target::Whole(idx) => replies_set(replies, idx, reply),
+                    Target::Part { merge, keys } => {
+                        if let Some(m) = merges.get_mut(merge) {
+                            m.absorb(reply, &keys);
+                        }
+                    }
+                }
+            }
+        }
+        for m in merges {
+            let idx = m.idx;
+            replies_set(replies, idx, m.finish());
+        }
+    }
+}
+
+fn replies_set(replies: &mut [Option<Reply>], idx: usize, reply: Reply) {
+    if let Some(slot) = replies.get_mut(idx) {
+        *slot = Some(reply);
+    }
+}
+
+impl MergeState {
+    fn absorb(&mut self, reply: Reply, keys: &[usize]) {
+        if self.error.is_some() {
+            return;
+        }
+        match (self.kind, reply) {
+            (_, e @ Reply::Error(_)) => self.error = Some(e),
+            (Merge::Sum, Reply::Integer(n)) => self.sum += n,
+            (Merge::Ok, _) => {}
+            (Merge::PerKey, Reply::Array(items)) => {
+                for (k, item) in keys.iter().zip(items) {
+                    if let Some(slot) = self.per_key.get_mut(*k) {
+                        *slot = Some(item);
+                    }
+                }
+            }
+            (_, other) => {
+                self.error = Some(Reply::Error(
+                    format!("ERR internal: unexpected part reply {other:?}").into(),
+                ))
+            }
+        }
+    }
+
+    fn finish(self) -> Reply {
+        if let Some(e) = self.error {
+            return e;
+        }
+        match self.kind {
+            Merge::Sum => Reply::Integer(self.sum),
+            Merge::Ok => Reply::ok(),
+            Merge::PerKey => {
+                Reply::Array(self.per_key.into_iter().map(|r| r.unwrap_or(Reply::Null)).collect())
+            }
+        }
+    }
+}
+
+/// Runs the queue of one core, on that core.
+async fn run_batch(items: Vec<BatchItem>) -> Vec<Reply> {
+    let store = store::current();
+    let futures: Vec<_> = items
+        .into_iter()
+        .map(|item| {
+            let ctx = KeyCtx {
+                ns: store.ns_of(item.db),
+                db: item.db,
+                store: store.clone(),
+            };
+            (item.run)(ctx, item.argv)
+        })
+        .collect();
+    join_all(futures).await
+}
+
+/// What the dispatcher decided for one request.
+enum Route {
+    Reply(Reply),
+    Queued,
+    Barrier(&'static CommandSpec, Argv),
+}
+
+/// Executes `requests` for `session` and returns one reply per request,
+/// in order.
+pub async fn execute(session: &SharedSession, requests: Vec<Argv>) -> Vec<Reply> {
+    let here = frys_runtime::current_core().unwrap_or(0);
+    let store = store::current();
+    let map = store.map();
+    let mut segment = Segment::new(usize::from(map.cores()));
+    let mut replies: Vec<Option<Reply>> = (0..requests.len()).map(|_| None).collect();
+    for (idx, argv) in requests.into_iter().enumerate() {
+        let route = {
+            let mut s = session.borrow_mut();
+            route(&mut s, &mut segment, idx, argv)
+        };
+        match route {
+            Route::Reply(r) => replies[idx] = Some(r),
+            Route::Queued => {}
+            Route::Barrier(spec, argv) => {
+                if !segment.is_empty() {
+                    segment.run(here, &mut replies).await;
+                }
+                let ctx = {
+                    let s = session.borrow();
+                    BarrierCtx {
+                        db: s.db,
+                        client_id: s.id,
+                        resp: s.resp,
+                    }
+                };
+                let Run::Barrier(f) = spec.run else {
+                    unreachable_reply(&mut replies, idx);
+                    continue;
+                };
+                replies[idx] = Some(f(ctx, argv).await);
+            }
+        }
+        if session.borrow().closing {
+            break;
+        }
+    }
+    if !segment.is_empty() {
+        segment.run(here, &mut replies).await;
+    }
+    let out: Vec<Reply> = replies.into_iter().map_while(|r| r).collect();
+    for r in &out {
+        if let Reply::Error(text) = r {
+            stats::count_error(text);
+        }
+    }
+    out
+}
+
+fn unreachable_reply(replies: &mut [Option<Reply>], idx: usize) {
+    replies_set(
+        replies,
+        idx,
+        Reply::Error("ERR internal: barrier without a barrier function".into()),
+    );
+}
+
+/// Looks the request up, checks it, and either answers it, queues it for
+/// the owning cores, or asks for a barrier.
+fn route(
+    session: &mut crate::session::Session,
+    segment: &mut Segment,
+    idx: usize,
+    argv: Argv,
+) -> Route {
+    let Some(name) = argv.get(0) else {
+        return Route::Reply(Reply::Error(errors::unknown_command(b"", []).into()));
+    };
+    session.last_interaction = std::time::Instant::now();
+    let Some(mut spec) = command::lookup(name) else {
+        let args: Vec<&[u8]> = argv.iter().skip(1).collect();
+        return Route::Reply(Reply::Error(errors::unknown_command(name, args).into()));
+    };
+    if !command::arity_ok(spec, argv.len()) {
+        return Route::Reply(Reply::Error(
+            errors::wrong_number_of_arguments(spec.name).into(),
+        ));
+    }
+    if !spec.subcommands.is_empty() {
+        let sub_name = argv.get(1).unwrap_or_default();
+        let Some(sub) = command::lookup_sub(spec, sub_name) else {
+            return Route::Reply(Reply::Error(
+                errors::unknown_subcommand(spec.name.as_bytes(), sub_name).into(),
+            ));
+        };
+        if !command::arity_ok(sub, argv.len()) {
+            return Route::Reply(Reply::Error(
+                errors::wrong_number_of_arguments(&format!("{}|{}", spec.name, sub.name)).into(),
+            ));
+        }
+        spec = sub;
+    }
+    if !session.authenticated && !spec.flags.contains(&"no_auth") {
+        return Route::Reply(Reply::Error(errors::NOAUTH.into()));
+    }
+    session.last_cmd = spec.name;
+    stats::count_call(spec.name);
+    let store = store::current();
+    let map = store.map();
+    match spec.run {
+        Run::Now(f) => Route::Reply(f(session, &argv)),
+        Run::Barrier(_) => Route::Barrier(spec, argv),
+        Run::Key(run) => {
+            let slot = argv.get(1).map(key_slot).unwrap_or(0);
+            let core = map.core_of_slot(slot);
+            let db = session.db;
+            segment.push(core, BatchItem { run, db, argv }, Target::Whole(idx));
+            Route::Queued
+        }
+        Run::Fanout { part, merge } => {
+            fanout(segment, spec, part, merge, session.db, idx, argv);
+            Route::Queued
+        }
+    }
+}
+
+/// Splits a fan-out command by owning core.
+fn fanout(
+    segment: &mut Segment,
+    spec: &'static CommandSpec,
+    part: KeyFn,
+    merge: Merge,
+    db: u16,
+    idx: usize,
+    argv: Argv,
+) {
+    let store = store::current();
+    let map = store.map();
+    let cores = usize::from(map.cores());
+    let step = spec.keys.step.max(1) as usize;
+    let name = argv.get(0).unwrap_or_default();
+    let mut parts: Vec<Option<(Vec<&[u8]>, Vec<usize>)>> = (0..cores).map(|_| None).collect();
+    let mut nkeys = 0;
+    for (k, pos) in spec.keys.positions(argv.len()).enumerate() {
+        let Some(key) = argv.get(pos) else { continue };
+        let core = map.core_of_slot(key_slot(key));
+        let (args, keys) = parts[core].get_or_insert_with(|| (vec![name], Vec::new()));
+        for i in pos..pos + step {
+            if let Some(a) = argv.get(i) {
+                args.push(a);
+            }
+        }
+        keys.push(k);
+        nkeys = k + 1;
+    }
+    let merge_id = segment.merges.len();
+    segment.merges.push(MergeState {
+        idx,
+        kind: merge,
+        sum: 0,
+        error: None,
+        per_key: (0..nkeys).map(|_| None).collect(),
+    });
+    let mut queued: Vec<(usize, Argv, Vec<usize>)> = Vec::new();
+    for (core, p) in parts.into_iter().enumerate() {
+        if let Some((args, keys)) = p {
+            queued.push((core, Argv::from_args(&args), keys));
+        }
+    }
+    for (core, part_argv, keys) in queued {
+        segment.push(
+            core,
+            BatchItem {
+                run: part,
+                db,
+                argv: part_argv,
+            },
+            Target::Part {
+                merge: merge_id,
+                keys,
+            },
+        );
+    }
+}

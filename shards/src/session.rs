@@ -1,0 +1,182 @@
+//! The state of one client connection, and each core's registry of them
+//! (CLIENT LIST / KILL / INFO).
+//!
+//! A session lives on the core that accepted the connection; the registry
+//! is core-local. Nothing here is held across an `.await` by the
+//! connection loop, so a barrier command (CLIENT LIST) can read every
+//! session of its core, its own included.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::os::fd::RawFd;
+use std::rc::Rc;
+use std::time::Instant;
+
+/// One client connection's state.
+pub struct Session {
+    /// CLIENT ID.
+    pub id: u64,
+    /// SELECTed database.
+    pub db: u16,
+    /// RESP version (2 or 3).
+    pub resp: u8,
+    /// Passed AUTH (always true without `requirepass`).
+    pub authenticated: bool,
+    /// CLIENT SETNAME.
+    pub name: Option<String>,
+    /// CLIENT SETINFO LIB-NAME.
+    pub lib_name: Option<String>,
+    /// CLIENT SETINFO LIB-VER.
+    pub lib_ver: Option<String>,
+    /// Peer address.
+    pub addr: SocketAddr,
+    /// Local address.
+    pub laddr: SocketAddr,
+    /// The socket, for CLIENT KILL (shutdown(2) ends the connection's read).
+    pub fd: RawFd,
+    /// The core serving it.
+    pub core: usize,
+    /// When it connected.
+    pub created: Instant,
+    /// Last command received.
+    pub last_interaction: Instant,
+    /// Name of the last command.
+    pub last_cmd: &'static str,
+    /// Set by QUIT or CLIENT KILL: close after the pending replies.
+    pub closing: bool,
+}
+
+impl Session {
+    /// A new session.
+    pub fn new(
+        id: u64,
+        addr: SocketAddr,
+        laddr: SocketAddr,
+        fd: RawFd,
+        core: usize,
+        authenticated: bool,
+    ) -> Session {
+        let now = Instant::now();
+        Session {
+            id,
+            db: 0,
+            resp: 2,
+            authenticated,
+            name: None,
+            lib_name: None,
+            lib_ver: None,
+            addr,
+            laddr,
+            fd,
+            core,
+            created: now,
+            last_interaction: now,
+            last_cmd: "NULL",
+            closing: false,
+        }
+    }
+
+    /// The line CLIENT LIST / CLIENT INFO prints for this client (Redis'
+    /// field order, fields we do not track reported as Redis' idle values).
+    pub fn info_line(&self) -> String {
+        let age = self.created.elapsed().as_secs();
+        let idle = self.last_interaction.elapsed().as_secs();
+        format!(
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 watch=0 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} io-thread={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            self.fd,
+            self.name.as_deref().unwrap_or(""),
+            age,
+            idle,
+            self.db,
+            self.last_cmd,
+            self.resp,
+            self.lib_name.as_deref().unwrap_or(""),
+            self.lib_ver.as_deref().unwrap_or(""),
+            self.core,
+        )
+    }
+}
+
+/// A session shared between its connection loop and its core's registry.
+pub type SharedSession = Rc<RefCell<Session>>;
+
+thread_local! {
+    static REGISTRY: RefCell<BTreeMap<u64, SharedSession>> = const { RefCell::new(BTreeMap::new()) };
+}
+
+/// Adds a session to this core's registry.
+pub fn register(session: SharedSession) {
+    let id = session.borrow().id;
+    REGISTRY.with(|r| r.borrow_mut().insert(id, session));
+}
+
+/// Removes a session from this core's registry.
+pub fn unregister(id: u64) {
+    REGISTRY.with(|r| r.borrow_mut().remove(&id));
+}
+
+/// Info lines of this core's sessions, by id.
+pub fn list_local() -> Vec<(u64, String)> {
+    REGISTRY.with(|r| {
+        r.borrow()
+            .iter()
+            .filter_map(|(id, s)| s.try_borrow().ok().map(|s| (*id, s.info_line())))
+            .collect()
+    })
+}
+
+/// Which clients CLIENT KILL targets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KillFilter {
+    /// By CLIENT ID.
+    Id(u64),
+    /// By peer address `ip:port`.
+    Addr(String),
+    /// By local address.
+    Laddr(String),
+}
+
+/// Closes this core's sessions matching `filter` except `skip` (the
+/// caller, with SKIPME yes); returns how many.
+pub fn kill_local(filter: &KillFilter, skip: Option<u64>) -> usize {
+    REGISTRY.with(|r| {
+        let mut killed = 0;
+        for (id, s) in r.borrow().iter() {
+            if Some(*id) == skip {
+                continue;
+            }
+            let Ok(mut s) = s.try_borrow_mut() else {
+                continue;
+            };
+            let hit = match filter {
+                KillFilter::Id(want) => s.id == *want,
+                KillFilter::Addr(a) => s.addr.to_string() == *a,
+                KillFilter::Laddr(a) => s.laddr.to_string() == *a,
+            };
+            if hit && !s.closing {
+                s.closing = true;
+                // SAFETY-free: shutdown(2) on a socket we own; the fd stays
+                // open (the connection closes it), so it cannot be reused.
+                let _ = nix_shutdown(s.fd);
+                killed += 1;
+            }
+        }
+        killed
+    })
+}
+
+fn nix_shutdown(fd: RawFd) -> std::io::Result<()> {
+    // SAFETY: shutdown(2) takes an fd and a flag and touches no memory of
+    // ours; `fd` is a socket owned by a live session (it is closed only
+    // after the session leaves the registry), so it names that socket.
+    let rc = unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+    if rc < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
