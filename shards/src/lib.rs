@@ -5,4 +5,5 @@
 //! the core that accepted it; commands on keys owned by another core are
 //! forwarded over the mesh.
 
+pub mod errors;
 pub mod protocol;
