@@ -290,6 +290,8 @@ pub const CLIENT_NAME_INVALID: &str =
 pub const NO_SUCH_CLIENT: &str = "ERR No such client";
 /// CLIENT KILL ID not a positive integer.
 pub const CLIENT_ID_NOT_POSITIVE: &str = "ERR client-id should be greater than 0";
+/// CLIENT LIST ID with an id that is not a positive integer.
+pub const INVALID_CLIENT_ID: &str = "ERR Invalid client ID";
 /// CLIENT KILL MAXAGE not an integer.
 pub const MAXAGE_NOT_INTEGER: &str = "ERR maxage is not an integer or out of range";
 /// CLIENT KILL MAXAGE <= 0.

@@ -1,9 +1,24 @@
 //! # frys-shards
 //!
 //! The Redis-protocol shard server: keys map to Redis Cluster's 16384 hash
-//! slots, slots to partitions, partitions to cores. A connection lives on
-//! the core that accepted it; commands on keys owned by another core are
-//! forwarded over the mesh.
+//! slots, slots to partitions (one frys-storage LSM each), partitions to
+//! cores. A connection lives on the core that accepted it; commands on
+//! keys owned by another core are forwarded over the mesh, batched per
+//! read, and their replies put back in pipeline order.
+//!
+//! Module map: [`protocol`] (sans-IO RESP), [`errors`] (every error text),
+//! [`command`] (the command table and families), [`store`] (a core's
+//! partitions and key locks), [`keyspace`] (slots, partitions, the data
+//! directory), [`server`] (start-up, connections, dispatch, shutdown),
+//! [`config`] (settings), `admin` (/metrics).
 
+pub mod admin;
+pub mod command;
+pub mod config;
 pub mod errors;
+pub mod exec;
+pub mod keyspace;
 pub mod protocol;
+pub mod server;
+pub mod session;
+pub mod store;

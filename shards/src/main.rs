@@ -1,1 +1,28 @@
-fn main() {}
+//! `shard-server`: the Frys Redis-protocol server.
+
+use frys_shards::config::{Config, ConfigError};
+
+fn main() {
+    let config = match Config::load(std::env::args_os(), |name| std::env::var(name).ok()) {
+        Ok(c) => c,
+        Err(ConfigError::Cli(e)) => e.exit(),
+        Err(e) => {
+            eprintln!("shard-server: {e}");
+            std::process::exit(1);
+        }
+    };
+    let level = match config.get("loglevel") {
+        Some("debug") => tracing::Level::DEBUG,
+        Some("warning") | Some("nothing") => tracing::Level::WARN,
+        _ => tracing::Level::INFO,
+    };
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(e) = frys_shards::server::run(config) {
+        tracing::error!("{e}");
+        eprintln!("shard-server: {e}");
+        std::process::exit(1);
+    }
+}

@@ -159,9 +159,7 @@ pub fn kill_local(filter: &KillFilter, skip: Option<u64>) -> usize {
             };
             if hit && !s.closing {
                 s.closing = true;
-                // SAFETY-free: shutdown(2) on a socket we own; the fd stays
-                // open (the connection closes it), so it cannot be reused.
-                let _ = nix_shutdown(s.fd);
+                let _ = shutdown_socket(s.fd, libc::SHUT_RDWR);
                 killed += 1;
             }
         }
@@ -169,11 +167,25 @@ pub fn kill_local(filter: &KillFilter, skip: Option<u64>) -> usize {
     })
 }
 
-fn nix_shutdown(fd: RawFd) -> std::io::Result<()> {
+/// Ends the reading side of every session of this core (server shutdown):
+/// each connection finishes the commands it has read, writes their
+/// replies, and closes.
+pub fn shutdown_reads() {
+    REGISTRY.with(|r| {
+        for s in r.borrow().values() {
+            if let Ok(s) = s.try_borrow() {
+                let _ = shutdown_socket(s.fd, libc::SHUT_RD);
+            }
+        }
+    });
+}
+
+fn shutdown_socket(fd: RawFd, how: libc::c_int) -> std::io::Result<()> {
     // SAFETY: shutdown(2) takes an fd and a flag and touches no memory of
-    // ours; `fd` is a socket owned by a live session (it is closed only
-    // after the session leaves the registry), so it names that socket.
-    let rc = unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+    // ours; `fd` is the socket of a session still in the registry, and a
+    // connection leaves the registry before its socket is closed, so the
+    // fd cannot have been reused for another file.
+    let rc = unsafe { libc::shutdown(fd, how) };
     if rc < 0 {
         Err(std::io::Error::last_os_error())
     } else {

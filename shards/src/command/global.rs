@@ -348,10 +348,9 @@ pub fn randomkey(ctx: BarrierCtx, _: Argv) -> LocalBoxFuture<Reply> {
                     store,
                 };
                 // From the random point to the end, then from the start.
-                if let (mut k, _, _) = scan_step(&c, start, 1).await? {
-                    if let Some((key, _)) = k.pop() {
-                        return Ok(Some(key));
-                    }
+                let (mut k, _, _) = scan_step(&c, start, 1).await?;
+                if let Some((key, _)) = k.pop() {
+                    return Ok(Some(key));
                 }
                 let (mut k, _, _) = scan_step(&c, (slots.start, 0), 1).await?;
                 Ok::<_, Reply>(k.pop().map(|(key, _)| key))

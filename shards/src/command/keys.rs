@@ -210,7 +210,7 @@ fn object_generic(ctx: KeyCtx, argv: Argv, what: &'static str) -> LocalBoxFuture
             "freq" => {
                 let lfu = crate::config::live(|c| c.get("maxmemory-policy").is_some_and(|p| p.contains("lfu")));
                 if !lfu {
-                    return Err(Reply::error(errors::OBJECT_FREQ_NOT_LFU));
+                    return Err(Reply::error(errors::OBJECT_FREQ_NO_LFU));
                 }
                 Reply::Integer(0)
             }

@@ -6,6 +6,10 @@
 
 mod args;
 mod connection;
+mod cross_core;
+mod docs;
+mod glob;
+mod global;
 mod keys;
 mod server;
 mod spec;
@@ -14,7 +18,9 @@ mod string;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-pub use args::{parse_i64, parse_f64};
+pub use crate::protocol::parse_i64;
+pub use args::parse_f64;
+pub use connection::REDIS_VERSION;
 pub use spec::{BarrierCtx, BarrierFn, CommandSpec, Doc, KeyCtx, KeyFn, KeySpec, Merge, Run};
 
 /// Every family's commands.

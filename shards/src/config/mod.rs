@@ -134,7 +134,7 @@ impl Config {
                     return Err(ConfigError::Invalid {
                         name: key,
                         source: "config file",
-                        reason: format!("expected a string, integer or boolean, got {other}"),
+                        reason: format!("expected a string, integer or boolean, got a {}", other.type_str()),
                     })
                 }
             };

@@ -107,8 +107,8 @@ impl Segment {
         }
         let results = join_all(futures).await;
         let mut merges = std::mem::take(&mut self.merges);
-        for (targets, replies) in order.into_iter().zip(results) {
-            for (target, reply) in targets.into_iter().zip(replies) {
+        for (targets, answers) in order.into_iter().zip(results) {
+            for (target, reply) in targets.into_iter().zip(answers) {
                 match target {
                     Target::Whole(idx) => replies_set(replies, idx, reply),
                     Target::Part { merge, keys } => {
@@ -195,17 +195,22 @@ enum Route {
 }
 
 /// Executes `requests` for `session` and returns one reply per request,
-/// in order.
-pub async fn execute(session: &SharedSession, requests: Vec<Argv>) -> Vec<Reply> {
+/// in order, each with the RESP version it is to be encoded in (HELLO
+/// changes it mid-pipeline). After QUIT or CLIENT KILL the remaining
+/// requests are not run and have no reply.
+pub async fn execute(session: &SharedSession, requests: Vec<Argv>) -> Vec<(Reply, u8)> {
     let here = frys_runtime::current_core().unwrap_or(0);
     let store = store::current();
     let map = store.map();
     let mut segment = Segment::new(usize::from(map.cores()));
     let mut replies: Vec<Option<Reply>> = (0..requests.len()).map(|_| None).collect();
+    let mut resps: Vec<u8> = Vec::with_capacity(requests.len());
     for (idx, argv) in requests.into_iter().enumerate() {
         let route = {
             let mut s = session.borrow_mut();
-            route(&mut s, &mut segment, idx, argv)
+            let r = route(&mut s, &mut segment, idx, argv);
+            resps.push(s.resp);
+            r
         };
         match route {
             Route::Reply(r) => replies[idx] = Some(r),
@@ -236,8 +241,8 @@ pub async fn execute(session: &SharedSession, requests: Vec<Argv>) -> Vec<Reply>
     if !segment.is_empty() {
         segment.run(here, &mut replies).await;
     }
-    let out: Vec<Reply> = replies.into_iter().map_while(|r| r).collect();
-    for r in &out {
+    let out: Vec<(Reply, u8)> = replies.into_iter().map_while(|r| r).zip(resps).collect();
+    for (r, _) in &out {
         if let Reply::Error(text) = r {
             stats::count_error(text);
         }

@@ -17,8 +17,8 @@ use std::rc::Rc;
 use frys_storage::{Db, WriteBatch};
 
 pub use encoding::{
-    data_end, data_key, data_position, key_hash, split_data_key, Entry, ValueType,
-    DATA_PREFIX_LEN,
+    data_end, data_key, data_position, key_hash, split_data_key, Entry, ValueType, DATA_PREFIX_LEN,
+    DATA_TAG,
 };
 pub use expire::run_expire_cycles;
 pub use key_locks::{KeyGuard, KeyLocks};

@@ -1,0 +1,389 @@
+//! Server commands: INFO, DBSIZE, FLUSHDB, FLUSHALL, SWAPDB, CONFIG,
+//! COMMAND, TIME, SAVE, BGSAVE, LASTSAVE, SHUTDOWN, DEBUG, FUNCTION.
+
+use super::glob::glob_match;
+use super::global;
+use super::spec::{BarrierCtx, CommandSpec, Doc, KeySpec, Run};
+use crate::config;
+use crate::errors;
+use crate::exec::LocalBoxFuture;
+use crate::protocol::{Argv, Reply};
+use crate::server;
+use crate::session::Session;
+
+fn arg(argv: &Argv, i: usize) -> &[u8] {
+    argv.get(i).unwrap_or_default()
+}
+
+fn info(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
+    Box::pin(async move {
+        let sections: Vec<String> = argv
+            .iter()
+            .skip(1)
+            .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
+            .collect();
+        let text = server::info::render(&sections, ctx.db).await;
+        if ctx.resp >= 3 {
+            Reply::verbatim_text(text)
+        } else {
+            Reply::bulk(text)
+        }
+    })
+}
+
+fn config_get(_: &mut Session, argv: &Argv) -> Reply {
+    let patterns: Vec<Vec<u8>> = argv.iter().skip(2).map(|p| p.to_ascii_lowercase()).collect();
+    let pairs: Vec<(Reply, Reply)> = config::live(|c| {
+        c.iter()
+            .filter(|(name, _)| patterns.iter().any(|p| glob_match(p, name.as_bytes())))
+            .map(|(name, value)| (Reply::bulk(name), Reply::bulk(value)))
+            .collect()
+    });
+    Reply::Map(pairs)
+}
+
+fn config_set(_: &mut Session, argv: &Argv) -> Reply {
+    if argv.len() % 2 != 0 {
+        return Reply::error(errors::wrong_number_of_arguments("config|set"));
+    }
+    let pairs: Vec<(String, String)> = (2..argv.len())
+        .step_by(2)
+        .map(|i| {
+            (
+                String::from_utf8_lossy(arg(argv, i)).to_ascii_lowercase(),
+                String::from_utf8_lossy(arg(argv, i + 1)).into_owned(),
+            )
+        })
+        .collect();
+    // All or nothing: validate on a copy, then install it.
+    let mut next = config::live(|c| c.clone());
+    for (name, value) in &pairs {
+        if config::find(name).is_none() {
+            return Reply::error(errors::config_set_unknown(name.as_bytes()));
+        }
+        if let Err(reason) = next.set(name, value) {
+            return Reply::error(errors::config_set_failed(name.as_bytes(), &reason));
+        }
+    }
+    config::update_live(|c| *c = next);
+    Reply::ok()
+}
+
+fn config_resetstat(_: BarrierCtx, _: Argv) -> LocalBoxFuture<Reply> {
+    Box::pin(async move {
+        server::reset_stats().await;
+        Reply::ok()
+    })
+}
+
+fn config_rewrite(_: &mut Session, _: &Argv) -> Reply {
+    Reply::error(errors::CONFIG_NO_FILE)
+}
+
+fn time(_: &mut Session, _: &Argv) -> Reply {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Reply::Array(vec![
+        Reply::bulk(now.as_secs().to_string()),
+        Reply::bulk(now.subsec_micros().to_string()),
+    ])
+}
+
+fn save(_: BarrierCtx, _: Argv) -> LocalBoxFuture<Reply> {
+    Box::pin(async move {
+        match server::save_all().await {
+            Ok(()) => Reply::ok(),
+            Err(e) => Reply::error(format!("ERR {e}")),
+        }
+    })
+}
+
+fn bgsave(_: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
+    Box::pin(async move {
+        if argv.len() > 2 || (argv.len() == 2 && !arg(&argv, 1).eq_ignore_ascii_case(b"SCHEDULE")) {
+            return Reply::error(errors::SYNTAX);
+        }
+        frys_runtime::spawn_local(async {
+            if let Err(e) = server::save_all().await {
+                tracing::error!(error = %e, "BGSAVE failed");
+            }
+        });
+        Reply::simple("Background saving started")
+    })
+}
+
+fn lastsave(_: &mut Session, _: &Argv) -> Reply {
+    Reply::Integer(server::last_save() as i64)
+}
+
+fn shutdown(_: &mut Session, argv: &Argv) -> Reply {
+    for opt in argv.iter().skip(1) {
+        match opt.to_ascii_uppercase().as_slice() {
+            b"NOSAVE" | b"SAVE" | b"NOW" | b"FORCE" => {}
+            b"ABORT" => return Reply::error(errors::NO_SHUTDOWN_IN_PROGRESS),
+            _ => return Reply::error(errors::SYNTAX),
+        }
+    }
+    // Every partition is synced on the way out either way: the WAL is the
+    // persistence, so NOSAVE cannot skip it.
+    server::request_shutdown("SHUTDOWN command");
+    Reply::ok()
+}
+
+fn debug(_: &mut Session, _: &Argv) -> Reply {
+    Reply::error(errors::DEBUG_NOT_ALLOWED)
+}
+
+fn function_flush(_: &mut Session, argv: &Argv) -> Reply {
+    match argv.get(2) {
+        None => Reply::ok(),
+        Some(o) if o.eq_ignore_ascii_case(b"ASYNC") || o.eq_ignore_ascii_case(b"SYNC") => Reply::ok(),
+        Some(_) => Reply::error(errors::SYNTAX),
+    }
+}
+
+fn function_list(_: &mut Session, _: &Argv) -> Reply {
+    Reply::Array(Vec::new())
+}
+
+fn command_count(_: &mut Session, _: &Argv) -> Reply {
+    Reply::Integer(super::all().count() as i64)
+}
+
+fn command_info_of(spec: &CommandSpec, parent: Option<&str>) -> Reply {
+    let name = match parent {
+        Some(p) => format!("{p}|{}", spec.name),
+        None => spec.name.to_string(),
+    };
+    Reply::Array(vec![
+        Reply::bulk(name.clone()),
+        Reply::Integer(i64::from(spec.arity)),
+        Reply::Set(spec.flags.iter().map(|f| Reply::simple(*f)).collect()),
+        Reply::Integer(i64::from(spec.keys.first)),
+        Reply::Integer(i64::from(spec.keys.last)),
+        Reply::Integer(i64::from(spec.keys.step)),
+        Reply::Set(spec.acl.iter().map(|a| Reply::simple(*a)).collect()),
+        Reply::Array(Vec::new()),
+        Reply::Array(Vec::new()),
+        Reply::Array(spec.subcommands.iter().map(|s| command_info_of(s, Some(&name))).collect()),
+    ])
+}
+
+fn command_all(_: &mut Session, _: &Argv) -> Reply {
+    Reply::Array(super::all().map(|s| command_info_of(s, None)).collect())
+}
+
+fn command_info(_: &mut Session, argv: &Argv) -> Reply {
+    if argv.len() == 2 {
+        return Reply::Array(super::all().map(|s| command_info_of(s, None)).collect());
+    }
+    Reply::Array(
+        argv.iter()
+            .skip(2)
+            .map(|n| match super::lookup(n) {
+                Some(s) => command_info_of(s, None),
+                None => Reply::NullArray,
+            })
+            .collect(),
+    )
+}
+
+fn command_docs(_: &mut Session, argv: &Argv) -> Reply {
+    let specs: Vec<&CommandSpec> = if argv.len() == 2 {
+        super::all().collect()
+    } else {
+        argv.iter().skip(2).filter_map(super::lookup).collect()
+    };
+    Reply::Map(
+        specs
+            .into_iter()
+            .map(|s| (Reply::bulk(s.name), super::docs::doc_reply(s, None)))
+            .collect(),
+    )
+}
+
+fn command_list(_: &mut Session, argv: &Argv) -> Reply {
+    let pattern = match (argv.get(2), argv.get(3)) {
+        (None, _) => None,
+        (Some(f), Some(p)) if f.eq_ignore_ascii_case(b"FILTERBY") && argv.len() == 5 && p.eq_ignore_ascii_case(b"PATTERN") => {
+            argv.get(4).map(|p| p.to_vec())
+        }
+        _ => return Reply::error(errors::SYNTAX),
+    };
+    Reply::Array(
+        super::all()
+            .filter(|s| pattern.as_deref().map_or(true, |p| glob_match(p, s.name.as_bytes())))
+            .map(|s| Reply::bulk(s.name))
+            .collect(),
+    )
+}
+
+fn command_getkeys(_: &mut Session, argv: &Argv) -> Reply {
+    let Some(spec) = argv.get(2).and_then(super::lookup) else {
+        return Reply::error(errors::COMMAND_INVALID);
+    };
+    if spec.keys.first == 0 {
+        return Reply::error(errors::COMMAND_NO_KEYS);
+    }
+    let sub = Argv::from_args(&argv.iter().skip(2).collect::<Vec<_>>());
+    if !super::arity_ok(spec, sub.len()) {
+        return Reply::error(errors::COMMAND_INVALID_ARITY);
+    }
+    let keys: Vec<Reply> = spec.keys.positions(sub.len()).filter_map(|i| sub.get(i)).map(Reply::bulk).collect();
+    if keys.is_empty() {
+        return Reply::error(errors::COMMAND_INVALID_ARGUMENTS);
+    }
+    Reply::Array(keys)
+}
+
+fn help_reply(lines: &[&'static str]) -> Reply {
+    Reply::Array(lines.iter().map(|l| Reply::simple(*l)).collect())
+}
+
+fn command_help(_: &mut Session, _: &Argv) -> Reply {
+    help_reply(&[
+        "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "(no subcommand)",
+        "    Return details about all commands.",
+        "COUNT",
+        "    Return the total number of commands in this server.",
+        "LIST [FILTERBY PATTERN <pattern>]",
+        "    Return a list of all commands in this server.",
+        "INFO [<command-name> ...]",
+        "    Return details about multiple commands.",
+        "DOCS [<command-name> ...]",
+        "    Return documentation details about multiple commands.",
+        "GETKEYS <full-command>",
+        "    Return the keys from a full command.",
+        "HELP",
+        "    Print this help.",
+    ])
+}
+
+fn config_help(_: &mut Session, _: &Argv) -> Reply {
+    help_reply(&[
+        "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GET <pattern>",
+        "    Return parameters matching the glob-like <pattern> and their values.",
+        "SET <directive> <value>",
+        "    Set the configuration <directive> to <value>.",
+        "RESETSTAT",
+        "    Reset statistics reported by the INFO command.",
+        "REWRITE",
+        "    Rewrite the configuration file.",
+        "HELP",
+        "    Print this help.",
+    ])
+}
+
+fn function_help(_: &mut Session, _: &Argv) -> Reply {
+    help_reply(&[
+        "FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "LIST",
+        "    Return general information on all the libraries (none: scripting is not available yet).",
+        "FLUSH [ASYNC|SYNC]",
+        "    Delete all the libraries.",
+        "HELP",
+        "    Print this help.",
+    ])
+}
+
+macro_rules! doc {
+    ($summary:literal, $since:literal, $complexity:literal, $args:literal) => {
+        Doc {
+            summary: $summary,
+            since: $since,
+            group: "server",
+            complexity: $complexity,
+            args: $args,
+        }
+    };
+}
+
+macro_rules! cmd {
+    ($name:literal, $arity:expr, $flags:expr, $acl:expr, $doc:expr, $run:expr) => {
+        CommandSpec {
+            name: $name,
+            arity: $arity,
+            flags: $flags,
+            keys: KeySpec::NONE,
+            acl: $acl,
+            doc: $doc,
+            run: $run,
+            subcommands: &[],
+        }
+    };
+}
+
+const ADMIN: &[&str] = &["@admin", "@slow", "@dangerous"];
+const SLOW: &[&str] = &["@slow"];
+const LOADING: &[&str] = &["loading", "stale"];
+
+const CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
+    cmd!("get", -3, &["admin", "noscript", "loading", "stale"], ADMIN, doc!("Returns the effective values of configuration parameters.", "2.0.0", "O(N) when N is the number of configuration parameters provided", "parameter [parameter ...]"), Run::Now(config_get)),
+    cmd!("set", -4, &["admin", "noscript", "loading", "stale"], ADMIN, doc!("Sets configuration parameters in-flight.", "2.0.0", "O(N) when N is the number of configuration parameters provided", "parameter value [parameter value ...]"), Run::Now(config_set)),
+    cmd!("resetstat", 2, &["admin", "noscript", "loading", "stale"], ADMIN, doc!("Resets the server's statistics.", "2.0.0", "O(1)", ""), Run::Barrier(config_resetstat)),
+    cmd!("rewrite", 2, &["admin", "noscript", "loading", "stale"], ADMIN, doc!("Persists the effective configuration to file.", "2.8.0", "O(1)", ""), Run::Now(config_rewrite)),
+    cmd!("help", 2, LOADING, SLOW, doc!("Returns helpful text about the different subcommands.", "5.0.0", "O(1)", ""), Run::Now(config_help)),
+];
+
+const COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
+    cmd!("count", 2, LOADING, &["@slow", "@connection"], doc!("Returns a count of commands.", "2.8.13", "O(1)", ""), Run::Now(command_count)),
+    cmd!("info", -2, LOADING, &["@slow", "@connection"], doc!("Returns information about one, multiple or all commands.", "2.8.13", "O(N) where N is the number of commands to look up", "[command-name [command-name ...]]"), Run::Now(command_info)),
+    cmd!("docs", -2, LOADING, &["@slow", "@connection"], doc!("Returns documentary information about one, multiple or all commands.", "7.0.0", "O(N) where N is the number of commands to look up", "[command-name [command-name ...]]"), Run::Now(command_docs)),
+    cmd!("list", -2, LOADING, &["@slow", "@connection"], doc!("Returns a list of command names.", "7.0.0", "O(N) where N is the total number of Redis commands", "[FILTERBY MODULE module-name | ACLCAT category | PATTERN pattern]"), Run::Now(command_list)),
+    cmd!("getkeys", -3, LOADING, &["@slow", "@connection"], doc!("Extracts the key names from an arbitrary command.", "2.8.13", "O(N) where N is the number of arguments to the command", "command [arg [arg ...]]"), Run::Now(command_getkeys)),
+    cmd!("help", 2, LOADING, &["@slow", "@connection"], doc!("Returns helpful text about the different subcommands.", "5.0.0", "O(1)", ""), Run::Now(command_help)),
+];
+
+const FUNCTION_SUBCOMMANDS: &[CommandSpec] = &[
+    cmd!("flush", -2, &["write", "noscript"], &["@write", "@slow", "@scripting"], doc!("Deletes all libraries and functions.", "7.0.0", "O(N) where N is the number of functions deleted", "[ASYNC | SYNC]"), Run::Now(function_flush)),
+    cmd!("list", -2, &["noscript"], &["@slow", "@scripting"], doc!("Returns information about all libraries.", "7.0.0", "O(N) where N is the number of functions", "[LIBRARYNAME library-name-pattern] [WITHCODE]"), Run::Now(function_list)),
+    cmd!("help", 2, LOADING, &["@slow", "@scripting"], doc!("Returns helpful text about the different subcommands.", "7.0.0", "O(1)", ""), Run::Now(function_help)),
+];
+
+/// The server family.
+pub const SPECS: &[CommandSpec] = &[
+    cmd!("info", -1, &["loading", "stale"], SLOW, doc!("Returns information and statistics about the server.", "1.0.0", "O(1)", "[section [section ...]]"), Run::Barrier(info)),
+    cmd!("dbsize", 1, &["readonly", "fast"], &["@keyspace", "@read", "@fast"], doc!("Returns the number of keys in the database.", "1.0.0", "O(N) here: the partitions are counted (Redis: O(1))", ""), Run::Barrier(global::dbsize)),
+    cmd!("flushdb", -1, &["write"], &["@keyspace", "@write", "@slow", "@dangerous"], doc!("Remove all keys from the current database.", "1.0.0", "O(N) where N is the number of keys in the selected database", "[ASYNC | SYNC]"), Run::Barrier(global::flushdb)),
+    cmd!("flushall", -1, &["write"], &["@keyspace", "@write", "@slow", "@dangerous"], doc!("Removes all keys from all databases.", "1.0.0", "O(N) where N is the total number of keys in all databases", "[ASYNC | SYNC]"), Run::Barrier(global::flushall)),
+    cmd!("swapdb", 3, &["write", "fast"], &["@keyspace", "@write", "@fast", "@dangerous"], doc!("Swaps two Redis databases.", "4.0.0", "O(1) here: databases are namespace ids", "index1 index2"), Run::Barrier(global::swapdb)),
+    cmd!("time", 1, &["loading", "stale", "fast"], &["@fast"], doc!("Returns the server time.", "2.6.0", "O(1)", ""), Run::Now(time)),
+    cmd!("save", 1, &["admin", "noscript", "no_async_loading", "no_multi"], ADMIN, doc!("Synchronously saves the database(s) to disk.", "1.0.0", "O(N) where N is the total number of keys in all databases", ""), Run::Barrier(save)),
+    cmd!("bgsave", -1, &["admin", "noscript", "no_async_loading"], ADMIN, doc!("Asynchronously saves the database(s) to disk.", "1.0.0", "O(1)", "[SCHEDULE]"), Run::Barrier(bgsave)),
+    cmd!("lastsave", 1, &["loading", "stale", "fast"], &["@admin", "@fast", "@dangerous"], doc!("Returns the Unix timestamp of the last successful save to disk.", "1.0.0", "O(1)", ""), Run::Now(lastsave)),
+    cmd!("shutdown", -1, &["admin", "noscript", "loading", "stale", "no_multi", "allow_busy"], ADMIN, doc!("Synchronously saves the database(s) to disk and shuts down the Redis server.", "1.0.0", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", "[NOSAVE | SAVE] [NOW] [FORCE] [ABORT]"), Run::Now(shutdown)),
+    cmd!("debug", -2, &["admin", "noscript", "loading", "stale"], ADMIN, doc!("A container for debugging commands.", "1.0.0", "Depends on subcommand.", ""), Run::Now(debug)),
+    CommandSpec {
+        name: "config",
+        arity: -2,
+        flags: &[],
+        keys: KeySpec::NONE,
+        acl: SLOW,
+        doc: doc!("A container for server configuration commands.", "2.0.0", "Depends on subcommand.", ""),
+        run: Run::Now(config_help),
+        subcommands: CONFIG_SUBCOMMANDS,
+    },
+    CommandSpec {
+        name: "command",
+        arity: -1,
+        flags: &["loading", "stale"],
+        keys: KeySpec::NONE,
+        acl: &["@slow", "@connection"],
+        doc: doc!("Returns detailed information about all commands.", "2.8.13", "O(N) where N is the total number of Redis commands", ""),
+        run: Run::Now(command_all),
+        subcommands: COMMAND_SUBCOMMANDS,
+    },
+    CommandSpec {
+        name: "function",
+        arity: -2,
+        flags: &[],
+        keys: KeySpec::NONE,
+        acl: SLOW,
+        doc: doc!("A container for function commands.", "7.0.0", "Depends on subcommand.", ""),
+        run: Run::Now(function_help),
+        subcommands: FUNCTION_SUBCOMMANDS,
+    },
+];
