@@ -1,5 +1,7 @@
 //! Opening a partition: create it, or recover it from manifest and WAL.
 //!
+//! Nothing in the directory is read or removed before its lock is held.
+//!
 //! Recovery rules:
 //! - temporary files (`*.tmp`) are half-written leftovers: removed;
 //! - the manifest is replayed; a torn last edit (never acknowledged) is cut
@@ -26,6 +28,7 @@ use super::{Inner, State};
 use crate::batch::decode_batch;
 use crate::error::{Error, Result};
 use crate::files::{self, FileKind};
+use crate::lock::DirLock;
 use crate::manifest::{self, ManifestState, VersionEdit};
 use crate::memtable::Memtable;
 use crate::options::Options;
@@ -42,6 +45,7 @@ pub(crate) async fn open(dir: &Path, opts: Options) -> Result<Inner> {
             .await
             .map_err(|e| Error::io("create dir", dir, e))?;
     }
+    let lock = DirLock::acquire(dir, files::LOCK_FILE)?;
     let listing = files::list(dir)?;
     for (kind, path) in &listing {
         if *kind == FileKind::Temp {
@@ -97,8 +101,11 @@ pub(crate) async fn open(dir: &Path, opts: Options) -> Result<Inner> {
         cache: RefCell::new(cache),
         snapshots: RefCell::new(BTreeMap::new()),
         poisoned: RefCell::new(None),
+        background_error: RefCell::new(None),
         closed: Cell::new(false),
+        abandoned: Cell::new(false),
         counters: Default::default(),
+        lock: RefCell::new(Some(lock)),
     })
 }
 

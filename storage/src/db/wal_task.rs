@@ -83,7 +83,7 @@ async fn sync(inner: &Inner, wal: &mut LogWriter) -> Result<()> {
 async fn commit_group(inner: &Rc<Inner>, wal: &mut LogWriter, group: Vec<(WriteBatch, Rc<Slot>)>) {
     if let Err(e) = inner.check_writable() {
         for (_, slot) in group {
-            slot.complete(Err(same_error(&e)));
+            slot.complete(Err(e.duplicate()));
         }
         return;
     }
@@ -130,7 +130,7 @@ async fn commit_group(inner: &Rc<Inner>, wal: &mut LogWriter, group: Vec<(WriteB
     };
     if let Err(e) = result {
         for (_, slot) in accepted {
-            slot.complete(Err(same_error(&e)));
+            slot.complete(Err(e.duplicate()));
         }
         return;
     }
@@ -195,34 +195,9 @@ async fn switch_memtable(inner: &Rc<Inner>, wal: &mut LogWriter) -> Result<()> {
     Ok(())
 }
 
-/// A copy of an error for each writer of a failed group.
-fn same_error(e: &Error) -> Error {
-    match e {
-        Error::Io { op, path, source } => Error::Io {
-            op,
-            path: path.clone(),
-            source: std::io::Error::new(source.kind(), source.to_string()),
-        },
-        Error::DiskFull { path } => Error::DiskFull { path: path.clone() },
-        Error::Corruption {
-            path,
-            offset,
-            reason,
-        } => Error::Corruption {
-            path: path.clone(),
-            offset: *offset,
-            reason: reason.clone(),
-        },
-        Error::Poisoned { reason } => Error::Poisoned {
-            reason: reason.clone(),
-        },
-        Error::InvalidArgument(m) => Error::InvalidArgument(m.clone()),
-        Error::Closed => Error::Closed,
-    }
-}
-
 /// Under `EverySec`, marks a sync due every second and makes sure the WAL
-/// task runs. Stops when the partition is dropped or closed.
+/// task runs. Stops when the partition is closed or abandoned; it holds only
+/// a `Weak`, so it never keeps the directory's lock.
 pub(crate) fn start_everysec_timer(inner: &Rc<Inner>) {
     if inner.opts.sync != SyncPolicy::EverySec {
         return;
@@ -234,7 +209,7 @@ pub(crate) fn start_everysec_timer(inner: &Rc<Inner>) {
         loop {
             tick.tick().await;
             let Some(inner) = weak.upgrade() else { return };
-            if inner.closed.get() {
+            if inner.closed.get() || inner.abandoned.get() {
                 return;
             }
             if inner.wal.borrow().as_ref().is_some_and(|w| !w.unsynced) {
