@@ -12,6 +12,7 @@
 //! See the README's storage section for the on-disk format.
 
 pub mod batch;
+mod budget;
 pub mod checksum;
 pub mod compaction;
 mod db;
@@ -30,6 +31,7 @@ mod test_rng;
 pub mod wal;
 
 pub use batch::WriteBatch;
+pub use budget::CoreBudget;
 pub use db::{Db, Metrics, Scan, Snapshot};
 pub use error::{Error, Result};
 pub use lock::DirLock;

@@ -242,7 +242,7 @@ async fn run_merge(
     };
     maintenance::log_and_install(inner, edit, opened).await?;
     for t in &tables {
-        inner.cache.borrow_mut().remove_table(t.id);
+        inner.cache.borrow_mut().remove_table(t.cache_key);
         // Readers holding the table keep its open file; unlinking is safe.
         let _ = rt::fs::remove_file(&t.path).await;
     }

@@ -139,7 +139,8 @@ pub(crate) async fn write_table(
         .map_err(|e| Error::io("fsync", &path, e))?;
     drop(file);
     files::sync_dir(&inner.dir).await?;
-    let table = Table::from_written(id, path, &bytes).await?;
+    let cache_key = inner.cache.borrow_mut().new_table_key();
+    let table = Table::from_written(id, cache_key, path, &bytes).await?;
     add(&inner.counters.disk_bytes_written, len);
     let meta = TableMeta {
         id,

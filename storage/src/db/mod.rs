@@ -128,7 +128,8 @@ pub(crate) struct Inner {
     pub(crate) pressure: Cell<crate::compaction::Pressure>,
     /// Notified after every flush or compaction (and when maintenance stops).
     pub(crate) maintenance_progress: Notify,
-    pub(crate) cache: RefCell<BlockCache>,
+    /// The partition's own block cache, or its core's (`Options::budget`).
+    pub(crate) cache: Rc<RefCell<BlockCache>>,
     /// Live snapshots: seqno → how many.
     pub(crate) snapshots: RefCell<BTreeMap<SeqNo, usize>>,
     pub(crate) poisoned: RefCell<Option<String>>,
@@ -207,6 +208,9 @@ impl Db {
     /// has `dir` open, or a dropped one is still stopping.
     pub async fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Db> {
         let inner = Rc::new(open::open(dir.as_ref(), opts).await?);
+        if let Some(budget) = &inner.opts.budget {
+            budget.register(&inner);
+        }
         let db = Db {
             _owner: Rc::new(Owner(inner.clone())),
             inner,

@@ -46,6 +46,10 @@ pub(crate) async fn open(dir: &Path, opts: Options) -> Result<Inner> {
             .map_err(|e| Error::io("create dir", dir, e))?;
     }
     let lock = DirLock::acquire(dir, files::LOCK_FILE)?;
+    let cache = match &opts.budget {
+        Some(budget) => budget.cache(),
+        None => Rc::new(RefCell::new(BlockCache::new(opts.block_cache_bytes))),
+    };
     let listing = files::list(dir)?;
     for (kind, path) in &listing {
         if *kind == FileKind::Temp {
@@ -55,7 +59,7 @@ pub(crate) async fn open(dir: &Path, opts: Options) -> Result<Inner> {
     }
     let has_current = listing.iter().any(|(k, _)| *k == FileKind::Current);
     let (state, manifest_log) = if has_current {
-        recover(dir, &listing).await?
+        recover(dir, &listing, &cache).await?
     } else {
         if interrupted_create(&listing) {
             // `create` writes CURRENT last; without it nothing was ever
@@ -84,7 +88,6 @@ pub(crate) async fn open(dir: &Path, opts: Options) -> Result<Inner> {
         }
         create(dir).await?
     };
-    let cache = BlockCache::new(opts.block_cache_bytes);
     Ok(Inner {
         dir: dir.to_path_buf(),
         opts,
@@ -98,7 +101,7 @@ pub(crate) async fn open(dir: &Path, opts: Options) -> Result<Inner> {
         manual_requested: Cell::new(false),
         pressure: Cell::new(crate::compaction::Pressure::None),
         maintenance_progress: Notify::default(),
-        cache: RefCell::new(cache),
+        cache,
         snapshots: RefCell::new(BTreeMap::new()),
         poisoned: RefCell::new(None),
         background_error: RefCell::new(None),
@@ -176,6 +179,7 @@ pub(crate) async fn append_edit(log: &mut LogWriter, edit: &VersionEdit) -> Resu
 async fn recover(
     dir: &Path,
     listing: &[(FileKind, std::path::PathBuf)],
+    cache: &RefCell<BlockCache>,
 ) -> Result<((State, LogWriter), LogWriter)> {
     let current_path = dir.join("CURRENT");
     let current = files::read_all(&current_path).await?;
@@ -253,7 +257,8 @@ async fn recover(
     let mut tables = HashMap::new();
     for meta in manifest_state.levels().iter().flatten() {
         let path = files::table_path(dir, meta.id);
-        let table = Table::open(meta.id, path).await?;
+        let cache_key = cache.borrow_mut().new_table_key();
+        let table = Table::open(meta.id, cache_key, path).await?;
         tables.insert(meta.id, Rc::new(table));
     }
 

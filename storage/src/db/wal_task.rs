@@ -48,7 +48,9 @@ async fn run(inner: &Rc<Inner>) {
         let group = inner.commit.take_all();
         let sync_due = inner.sync_due.replace(false);
         let full = inner.state.borrow().mem.borrow().data_bytes() >= inner.opts.memtable_bytes;
-        let switch = inner.switch_requested.replace(false) || full;
+        // Cleared only once the switch is done, so that the core's budget
+        // does not ask again for a switch under way.
+        let switch = inner.switch_requested.get() || full;
         if group.is_empty() && !sync_due && !switch {
             break;
         }
@@ -60,10 +62,13 @@ async fn run(inner: &Rc<Inner>) {
                 inner.poison(format!("WAL sync failed: {e}"));
             }
         }
-        if switch && !inner.state.borrow().mem.borrow().is_empty() {
-            if let Err(e) = switch_memtable(inner, &mut wal).await {
-                inner.poison(format!("cannot start a new WAL segment: {e}"));
+        if switch {
+            if !inner.state.borrow().mem.borrow().is_empty() {
+                if let Err(e) = switch_memtable(inner, &mut wal).await {
+                    inner.poison(format!("cannot start a new WAL segment: {e}"));
+                }
             }
+            inner.switch_requested.set(false);
         }
         // Between groups, let readers and other tasks run.
         rt::yield_now().await;
@@ -164,6 +169,21 @@ async fn commit_group(inner: &Rc<Inner>, wal: &mut LogWriter, group: Vec<(WriteB
     add(&inner.counters.disk_bytes_written, written);
     for (_, slot) in accepted {
         slot.complete(Ok(()));
+    }
+    enforce_write_buffer(inner);
+}
+
+/// Over the core's write-buffer budget: freeze the largest live memtable
+/// of the core's partitions (this one's WAL task picks the request up at
+/// its next turn; another's is started).
+fn enforce_write_buffer(inner: &Inner) {
+    let Some(budget) = &inner.opts.budget else {
+        return;
+    };
+    if let Some(largest) = budget.over_budget_partition() {
+        largest.switch_requested.set(true);
+        add(&largest.counters.write_buffer_switches, 1);
+        start(&largest);
     }
 }
 
