@@ -43,6 +43,16 @@ pub enum Error {
     InvalidArgument(String),
     /// The partition was closed.
     Closed,
+    /// The directory has another owner: a live [`Db`](crate::Db) or
+    /// [`DirLock`](crate::DirLock), in this process or another, holds its
+    /// lock file.
+    Locked {
+        /// The directory.
+        dir: PathBuf,
+        /// The holder's pid, as it wrote it into the lock file (`None` if
+        /// unreadable or not written yet).
+        pid: Option<u32>,
+    },
 }
 
 impl Error {
@@ -71,6 +81,39 @@ const fn libc_enospc() -> i32 {
     28
 }
 
+impl Error {
+    /// A copy of this error (`io::Error` is not `Clone`: its kind and text
+    /// are kept), for handing one failure to several waiters.
+    pub(crate) fn duplicate(&self) -> Error {
+        match self {
+            Error::Io { op, path, source } => Error::Io {
+                op,
+                path: path.clone(),
+                source: io::Error::new(source.kind(), source.to_string()),
+            },
+            Error::DiskFull { path } => Error::DiskFull { path: path.clone() },
+            Error::Corruption {
+                path,
+                offset,
+                reason,
+            } => Error::Corruption {
+                path: path.clone(),
+                offset: *offset,
+                reason: reason.clone(),
+            },
+            Error::Poisoned { reason } => Error::Poisoned {
+                reason: reason.clone(),
+            },
+            Error::InvalidArgument(m) => Error::InvalidArgument(m.clone()),
+            Error::Closed => Error::Closed,
+            Error::Locked { dir, pid } => Error::Locked {
+                dir: dir.clone(),
+                pid: *pid,
+            },
+        }
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -90,6 +133,16 @@ impl fmt::Display for Error {
             }
             Error::InvalidArgument(msg) => write!(f, "invalid argument: {msg}"),
             Error::Closed => f.write_str("partition is closed"),
+            Error::Locked { dir, pid } => {
+                write!(f, "{} is in use by another owner", dir.display())?;
+                match pid {
+                    Some(pid) if *pid == std::process::id() => {
+                        write!(f, " (held by this process, pid {pid})")
+                    }
+                    Some(pid) => write!(f, " (held by pid {pid})"),
+                    None => f.write_str(" (holder's pid unknown)"),
+                }
+            }
         }
     }
 }

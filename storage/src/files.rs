@@ -1,6 +1,7 @@
 //! The files of a partition directory and how they are named.
 //!
 //! ```text
+//! LOCK                 flock'ed by the open Db (holder's pid inside)
 //! CURRENT              name of the live manifest, swapped atomically
 //! MANIFEST-000007      log of version edits
 //! 000012.log           WAL segment 12 (one per memtable)
@@ -43,6 +44,9 @@ pub(crate) fn parse(name: &str) -> Option<FileKind> {
     }
     None
 }
+
+/// The partition's lock file (see `DirLock`).
+pub(crate) const LOCK_FILE: &str = "LOCK";
 
 pub(crate) fn manifest_name(n: u64) -> String {
     format!("MANIFEST-{n:06}")

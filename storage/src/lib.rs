@@ -12,12 +12,14 @@
 //! See the README's storage section for the on-disk format.
 
 pub mod batch;
+mod budget;
 pub mod checksum;
 pub mod compaction;
 mod db;
 mod error;
 mod files;
 pub mod key;
+mod lock;
 pub mod manifest;
 mod memtable;
 pub mod merge;
@@ -29,6 +31,8 @@ mod test_rng;
 pub mod wal;
 
 pub use batch::WriteBatch;
+pub use budget::CoreBudget;
 pub use db::{Db, Metrics, Scan, Snapshot};
 pub use error::{Error, Result};
+pub use lock::DirLock;
 pub use options::{Options, SyncPolicy, MAX_KEY_LEN, MAX_VALUE_LEN};

@@ -1,5 +1,7 @@
 //! Knobs of a partition.
 
+use crate::budget::CoreBudget;
+
 /// When the WAL is made durable — named as Redis names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SyncPolicy {
@@ -28,7 +30,8 @@ pub struct Options {
     pub bloom_bits_per_key: usize,
     /// lz4-compress blocks when that saves space (default true).
     pub compression: bool,
-    /// Byte budget of the partition's block cache (default 64 MiB).
+    /// Byte budget of the partition's block cache (default 64 MiB); not
+    /// used when `budget` is given.
     pub block_cache_bytes: usize,
     /// Compaction outputs are cut at this size (default 8 MiB).
     pub target_file_size: u64,
@@ -39,6 +42,11 @@ pub struct Options {
     /// Past this size the manifest is rewritten as one snapshot edit into a
     /// new file and `CURRENT` is swapped to it (default 4 MiB).
     pub manifest_rotate_bytes: u64,
+    /// The memory budget this partition shares with the other partitions
+    /// of its core: their one block cache, and a write-buffer limit across
+    /// their memtables (default `None`: an own cache of
+    /// `block_cache_bytes`, and only `memtable_bytes` per partition).
+    pub budget: Option<CoreBudget>,
 }
 
 impl Default for Options {
@@ -54,6 +62,7 @@ impl Default for Options {
             level_base_bytes: 64 << 20,
             create_if_missing: true,
             manifest_rotate_bytes: 4 << 20,
+            budget: None,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! async reads that find a key in it.
 //!
 //! The index, filter and properties stay in memory for the table's life;
-//! data blocks go through the partition's block cache. The file stays open,
+//! data blocks go through the block cache (the partition's or its core's). The file stays open,
 //! so a table that compaction has unlinked can still be read by a scan or
 //! snapshot that holds it.
 
@@ -30,6 +30,8 @@ pub(crate) enum Found {
 
 pub(crate) struct Table {
     pub(crate) id: u64,
+    /// Its key in the block cache (unique among the cache's tables).
+    pub(crate) cache_key: u64,
     pub(crate) path: PathBuf,
     file: fs::File,
     pub(crate) size: u64,
@@ -49,7 +51,7 @@ pub(crate) fn corrupt(path: &Path, e: TableError) -> Error {
 
 impl Table {
     /// Opens table `id` at `path`, reading its footer and meta blocks.
-    pub(crate) async fn open(id: u64, path: PathBuf) -> Result<Table> {
+    pub(crate) async fn open(id: u64, cache_key: u64, path: PathBuf) -> Result<Table> {
         let file = fs::File::open(&path)
             .await
             .map_err(|e| Error::io("open", &path, e))?;
@@ -76,6 +78,7 @@ impl Table {
             decode_meta(&path, &footer, &index_raw, &filter_raw, &props_raw)?;
         Ok(Table {
             id,
+            cache_key,
             path,
             file,
             size,
@@ -86,7 +89,12 @@ impl Table {
     }
 
     /// Opens a table whose bytes we just wrote (no need to read them back).
-    pub(crate) async fn from_written(id: u64, path: PathBuf, bytes: &[u8]) -> Result<Table> {
+    pub(crate) async fn from_written(
+        id: u64,
+        cache_key: u64,
+        path: PathBuf,
+        bytes: &[u8],
+    ) -> Result<Table> {
         let file = fs::File::open(&path)
             .await
             .map_err(|e| Error::io("open", &path, e))?;
@@ -104,6 +112,7 @@ impl Table {
         )?;
         Ok(Table {
             id,
+            cache_key,
             size: bytes.len() as u64,
             path,
             file,
@@ -157,12 +166,14 @@ impl Table {
         cache: &RefCell<BlockCache>,
         handle: BlockHandle,
     ) -> Result<Block> {
-        if let Some(b) = cache.borrow_mut().get(self.id, handle.offset) {
+        if let Some(b) = cache.borrow_mut().get(self.cache_key, handle.offset) {
             return Ok(b);
         }
         let raw = read_exact(&self.file, &self.path, handle.offset, handle.size as usize).await?;
         let block = decode_block(&raw, handle.offset).map_err(|e| corrupt(&self.path, e))?;
-        Ok(cache.borrow_mut().insert(self.id, handle.offset, block))
+        Ok(cache
+            .borrow_mut()
+            .insert(self.cache_key, handle.offset, block))
     }
 
     /// The whole file (compaction input).

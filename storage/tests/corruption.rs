@@ -128,6 +128,42 @@ fn a_damaged_data_block_is_reported_on_read_with_file_and_offset() {
 }
 
 #[test]
+fn a_damaged_compaction_input_is_reported_with_the_table_path() {
+    let dir = TempDir::new("compaction-input");
+    runtime().block_on(async {
+        let db = Db::open(dir.path(), opts()).await.unwrap();
+        // Two overlapping L0 tables, so that compaction must merge them.
+        for round in 0..2u32 {
+            for i in 0..200u32 {
+                db.put(format!("key{i:03}").as_bytes(), &[b'a' + round as u8; 100])
+                    .await
+                    .unwrap();
+            }
+            db.flush().await.unwrap();
+        }
+        db.close().await.unwrap();
+    });
+    let tables = files_with(dir.path(), ".sst");
+    assert_eq!(tables.len(), 2);
+    let damaged = &tables[0];
+    flip(damaged, 20); // inside its first data block
+    runtime().block_on(async {
+        let db = Db::open(dir.path(), opts())
+            .await
+            .expect("meta blocks are intact");
+        match db.compact_range().await {
+            Err(Error::Corruption { path, offset, .. }) => {
+                assert_eq!(&path, damaged, "the error names the table file");
+                assert_eq!(offset, 0, "the first block starts at 0");
+            }
+            other => panic!("expected corruption, got {other:?}"),
+        }
+        // Nothing was replaced: both tables are still there.
+        assert_eq!(files_with(dir.path(), ".sst"), tables);
+    });
+}
+
+#[test]
 fn a_damaged_manifest_is_refused_with_file_and_offset() {
     let dir = TempDir::new("manifest");
     runtime().block_on(async {

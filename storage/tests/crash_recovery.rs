@@ -42,7 +42,11 @@ fn key_of(round: u64, i: u64) -> Vec<u8> {
 /// each acknowledged write.
 fn child(dir: &str, round: u64, sync: SyncPolicy) {
     runtime().block_on(async move {
-        let db = Db::open(dir, opts(sync)).await.expect("child open");
+        // Another test thread may have forked while our parent held the
+        // lock; its child shares the lock until it execs.
+        let db = common::open_when_unlocked(std::path::Path::new(dir), opts(sync))
+            .await
+            .expect("child open");
         println!("OPEN");
         // Several writers so that group commit shares syncs, but each
         // writer's keys are in order and acked in order.

@@ -12,6 +12,7 @@ use super::read::now_ms;
 use super::{maintenance, Inner};
 use crate::compaction::Choice;
 use crate::error::{Error, Result};
+use crate::files;
 use crate::key::SeqNo;
 use crate::manifest::{TableMeta, VersionEdit};
 use crate::merge::{CompactionIter, EntryIter, MergingIter};
@@ -22,8 +23,19 @@ const YIELD_EVERY: usize = 4096;
 
 /// A table's file as a merge input.
 struct TableSource {
+    id: u64,
     iter: TableIter,
     error: Option<TableError>,
+}
+
+/// Why a merge failed.
+#[derive(Debug)]
+pub(crate) enum MergeError {
+    /// Input table `id` does not decode.
+    Input { id: u64, error: TableError },
+    /// The merged stream could not be written as a table (inputs whose
+    /// keys are out of order, an entry too large).
+    Output(TableError),
 }
 
 impl TableSource {
@@ -71,11 +83,15 @@ pub(crate) struct MergeJob {
 
 /// Merges the inputs into output table files (bytes), cut at the target
 /// size on user-key boundaries.
-pub(crate) async fn merge(job: MergeJob) -> std::result::Result<Vec<Vec<u8>>, String> {
+pub(crate) async fn merge(job: MergeJob) -> std::result::Result<Vec<Vec<u8>>, MergeError> {
     let mut sources = Vec::with_capacity(job.inputs.len());
     for (id, bytes) in job.inputs {
-        let iter = TableIter::new(bytes).map_err(|e| format!("table {id}: {e}"))?;
-        let mut src = TableSource { iter, error: None };
+        let iter = TableIter::new(bytes).map_err(|error| MergeError::Input { id, error })?;
+        let mut src = TableSource {
+            id,
+            iter,
+            error: None,
+        };
         src.seek_to_first();
         sources.push(src);
     }
@@ -95,13 +111,13 @@ pub(crate) async fn merge(job: MergeJob) -> std::result::Result<Vec<Vec<u8>>, St
         // Cut only between user keys, so a key's versions share a table.
         if builder.estimated_size() as u64 >= job.target_file_size && user != last_user.as_slice() {
             let full = std::mem::replace(&mut builder, TableBuilder::new(job.table.clone()));
-            outputs.push(full.finish().map_err(|e| e.to_string())?);
+            outputs.push(full.finish().map_err(MergeError::Output)?);
         }
         last_user.clear();
         last_user.extend_from_slice(user);
         builder
             .add(key, merged.value())
-            .map_err(|e| e.to_string())?;
+            .map_err(MergeError::Output)?;
         merged.next();
         n += 1;
         if n.is_multiple_of(YIELD_EVERY) {
@@ -109,11 +125,14 @@ pub(crate) async fn merge(job: MergeJob) -> std::result::Result<Vec<Vec<u8>>, St
         }
     }
     let mut sources = merged.into_inner().into_children();
-    if let Some(e) = sources.iter_mut().find_map(|s| s.error.take()) {
-        return Err(e.to_string());
+    if let Some((id, error)) = sources
+        .iter_mut()
+        .find_map(|s| s.error.take().map(|e| (s.id, e)))
+    {
+        return Err(MergeError::Input { id, error });
     }
     if builder.entries() > 0 {
-        outputs.push(builder.finish().map_err(|e| e.to_string())?);
+        outputs.push(builder.finish().map_err(MergeError::Output)?);
     }
     Ok(outputs)
 }
@@ -186,12 +205,20 @@ async fn run_merge(
     };
     let outputs = match rt::spawn(merge(job)).await {
         Ok(Ok(outputs)) => outputs,
-        Ok(Err(reason)) => {
+        Ok(Err(MergeError::Input { id, error })) => {
+            return Err(crate::table::corrupt(
+                &files::table_path(&inner.dir, id),
+                error,
+            ))
+        }
+        Ok(Err(MergeError::Output(error))) => {
+            // Keys out of order across inputs: some input is wrong, and
+            // the merge cannot tell which.
             return Err(Error::corruption(
                 &inner.dir,
                 0,
-                format!("compaction input: {reason}"),
-            ))
+                format!("compaction output: {error}"),
+            ));
         }
         Err(e) => {
             return Err(Error::InvalidArgument(format!(
@@ -215,7 +242,7 @@ async fn run_merge(
     };
     maintenance::log_and_install(inner, edit, opened).await?;
     for t in &tables {
-        inner.cache.borrow_mut().remove_table(t.id);
+        inner.cache.borrow_mut().remove_table(t.cache_key);
         // Readers holding the table keep its open file; unlinking is safe.
         let _ = rt::fs::remove_file(&t.path).await;
     }
@@ -250,6 +277,9 @@ pub(crate) async fn manual(inner: &Rc<Inner>) -> Result<()> {
     };
     let cfg = maintenance::policy_config(inner);
     for choice in crate::compaction::compact_range(&levels, &lo, &hi, &cfg) {
+        if inner.abandoned.get() {
+            break; // nobody waits for it; leave the rest undone
+        }
         run_choice(inner, choice).await?;
     }
     Ok(())

@@ -40,7 +40,7 @@ pub(crate) fn kick(inner: &Rc<Inner>) {
 
 async fn run(inner: &Rc<Inner>) {
     loop {
-        if inner.poisoned.borrow().is_some() || inner.closed.get() {
+        if inner.poisoned.borrow().is_some() || inner.closed.get() || inner.abandoned.get() {
             return;
         }
         let has_frozen = !inner.state.borrow().frozen.is_empty();
@@ -56,6 +56,7 @@ async fn run(inner: &Rc<Inner>) {
         };
         if let Err(e) = step {
             inner.poison(format!("background flush/compaction failed: {e}"));
+            inner.background_error.borrow_mut().get_or_insert(e);
             return;
         }
         update_pressure(inner);
@@ -138,7 +139,8 @@ pub(crate) async fn write_table(
         .map_err(|e| Error::io("fsync", &path, e))?;
     drop(file);
     files::sync_dir(&inner.dir).await?;
-    let table = Table::from_written(id, path, &bytes).await?;
+    let cache_key = inner.cache.borrow_mut().new_table_key();
+    let table = Table::from_written(id, cache_key, path, &bytes).await?;
     add(&inner.counters.disk_bytes_written, len);
     let meta = TableMeta {
         id,
@@ -279,6 +281,9 @@ pub(crate) async fn throttle_writes(inner: &Rc<Inner>) -> Result<()> {
 /// Waits until no write is queued and no flush or compaction is pending.
 pub(crate) async fn wait_idle(inner: &Rc<Inner>) -> Result<()> {
     loop {
+        if let Some(e) = &*inner.background_error.borrow() {
+            return Err(e.duplicate());
+        }
         if let Some(reason) = &*inner.poisoned.borrow() {
             return Err(Error::Poisoned {
                 reason: reason.clone(),

@@ -28,7 +28,8 @@ pub struct Metrics {
     pub write_slowdowns: u64,
     /// Writes that waited for compaction or flush to catch up.
     pub write_stops: u64,
-    /// Block cache hits and misses.
+    /// Block cache hits (of the core's shared cache, all partitions
+    /// together, when [`Options::budget`](crate::Options::budget) is set).
     pub block_cache_hits: u64,
     /// Block cache misses.
     pub block_cache_misses: u64,
@@ -38,6 +39,9 @@ pub struct Metrics {
     pub bytes_per_level: Vec<u64>,
     /// Bytes of keys and values in the memtables.
     pub memtable_bytes: u64,
+    /// Memtables frozen because the core's write-buffer budget
+    /// ([`CoreBudget`](crate::CoreBudget)) was exceeded.
+    pub write_buffer_switches: u64,
 }
 
 impl Metrics {
@@ -64,6 +68,7 @@ pub(crate) struct Counters {
     pub(crate) compaction_bytes_written: Cell<u64>,
     pub(crate) write_slowdowns: Cell<u64>,
     pub(crate) write_stops: Cell<u64>,
+    pub(crate) write_buffer_switches: Cell<u64>,
 }
 
 pub(crate) fn add(cell: &Cell<u64>, n: u64) {
@@ -100,5 +105,6 @@ pub(crate) fn snapshot(inner: &super::Inner) -> Metrics {
             .map(|l| l.iter().map(|t| t.size).sum())
             .collect(),
         memtable_bytes,
+        write_buffer_switches: c.write_buffer_switches.get(),
     }
 }

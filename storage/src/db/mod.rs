@@ -15,6 +15,16 @@
 //! contents; only the maintenance task touches the manifest writer; every
 //! `RefCell` borrow ends before an `.await`, except the frozen memtable a
 //! flush iterates (nothing writes a frozen memtable).
+//!
+//! Ownership of the directory: `open` takes the directory's [`DirLock`]
+//! before it reads or removes anything, and `Inner` holds it (as its last
+//! field, so it is released after the files are closed). Every task that
+//! touches the directory holds an `Rc<Inner>` (the everysec timer holds a
+//! `Weak` and touches nothing), so the lock outlives all of them. `close`
+//! releases it early, once no task runs and none can start. When the last
+//! `Db` handle is dropped without `close`, `abandoned` is set: queued writes
+//! are still committed, but maintenance stops after its current step and
+//! the timer stops, so the lock goes away soon after.
 
 mod commit;
 mod compact;
@@ -40,6 +50,7 @@ use std::rc::Rc;
 use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
 use crate::key::SeqNo;
+use crate::lock::DirLock;
 use crate::manifest::ManifestState;
 use crate::memtable::Memtable;
 use crate::options::Options;
@@ -57,6 +68,20 @@ use version::Version;
 #[derive(Clone)]
 pub struct Db {
     inner: Rc<Inner>,
+    /// Shared by the clones of this `Db` (not by snapshots, scans or
+    /// tasks): dropping the last one abandons the partition.
+    _owner: Rc<Owner>,
+}
+
+/// Marks the partition abandoned when the last `Db` handle goes.
+struct Owner(Rc<Inner>);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.0.abandoned.set(true);
+        // Wake anything waiting on progress so it sees the flag.
+        self.0.maintenance_progress.notify_all();
+    }
 }
 
 /// A memtable that no longer takes writes, waiting to be flushed.
@@ -103,12 +128,22 @@ pub(crate) struct Inner {
     pub(crate) pressure: Cell<crate::compaction::Pressure>,
     /// Notified after every flush or compaction (and when maintenance stops).
     pub(crate) maintenance_progress: Notify,
-    pub(crate) cache: RefCell<BlockCache>,
+    /// The partition's own block cache, or its core's (`Options::budget`).
+    pub(crate) cache: Rc<RefCell<BlockCache>>,
     /// Live snapshots: seqno → how many.
     pub(crate) snapshots: RefCell<BTreeMap<SeqNo, usize>>,
     pub(crate) poisoned: RefCell<Option<String>>,
+    /// The failure of the background step that poisoned the partition,
+    /// handed to `flush`/`compact_range`/`close` callers as it is.
+    pub(crate) background_error: RefCell<Option<Error>>,
     pub(crate) closed: Cell<bool>,
+    /// Every `Db` handle was dropped without `close`: no new background
+    /// work starts.
+    pub(crate) abandoned: Cell<bool>,
     pub(crate) counters: Counters,
+    /// The directory's lock; `None` after `close`. Last field: dropped
+    /// after every file above is closed.
+    pub(crate) lock: RefCell<Option<DirLock>>,
 }
 
 impl Inner {
@@ -159,13 +194,26 @@ impl Drop for Snapshot {
 }
 
 impl Db {
-    /// Opens (or creates) the partition in `dir`: replays the manifest and
-    /// the WAL, truncates a torn WAL tail, and refuses corrupted data with an
-    /// error naming the file and offset.
+    /// Opens (or creates) the partition in `dir`: locks `dir/LOCK`, replays
+    /// the manifest and the WAL, truncates a torn WAL tail, and refuses
+    /// corrupted data with an error naming the file and offset.
+    ///
+    /// The partition keeps the lock until [`close`](Db::close), or, if
+    /// every handle is dropped without `close`, until its background work
+    /// has stopped (queued writes are committed, a running flush or
+    /// compaction step is finished, nothing new starts).
+    ///
+    /// # Errors
+    /// [`Error::Locked`] while another `Db` (in this process or another)
+    /// has `dir` open, or a dropped one is still stopping.
     pub async fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Db> {
-        let inner = open::open(dir.as_ref(), opts).await?;
+        let inner = Rc::new(open::open(dir.as_ref(), opts).await?);
+        if let Some(budget) = &inner.opts.budget {
+            budget.register(&inner);
+        }
         let db = Db {
-            inner: Rc::new(inner),
+            _owner: Rc::new(Owner(inner.clone())),
+            inner,
         };
         wal_task::start_everysec_timer(&db.inner);
         maintenance::kick(&db.inner);
@@ -289,13 +337,18 @@ impl Db {
         metrics::snapshot(&self.inner)
     }
 
-    /// Stops background work, syncs the WAL (unless the policy is `No`) and
-    /// closes. Later calls on any handle return [`Error::Closed`].
+    /// Stops background work, syncs the WAL (unless the policy is `No`),
+    /// closes and releases the directory's lock. Later calls on any handle
+    /// return [`Error::Closed`].
     pub async fn close(self) -> Result<()> {
         wal_task::drain(&self.inner).await;
         maintenance::wait_idle(&self.inner).await?;
         self.inner.closed.set(true);
-        wal_task::final_sync(&self.inner).await
+        let synced = wal_task::final_sync(&self.inner).await;
+        // No task runs now and none can start work (`closed` is set and the
+        // WAL writer is gone), so the directory may have a new owner.
+        self.inner.lock.borrow_mut().take();
+        synced
     }
 
     /// The directory of the partition.

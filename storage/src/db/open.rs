@@ -1,5 +1,7 @@
 //! Opening a partition: create it, or recover it from manifest and WAL.
 //!
+//! Nothing in the directory is read or removed before its lock is held.
+//!
 //! Recovery rules:
 //! - temporary files (`*.tmp`) are half-written leftovers: removed;
 //! - the manifest is replayed; a torn last edit (never acknowledged) is cut
@@ -26,6 +28,7 @@ use super::{Inner, State};
 use crate::batch::decode_batch;
 use crate::error::{Error, Result};
 use crate::files::{self, FileKind};
+use crate::lock::DirLock;
 use crate::manifest::{self, ManifestState, VersionEdit};
 use crate::memtable::Memtable;
 use crate::options::Options;
@@ -42,6 +45,11 @@ pub(crate) async fn open(dir: &Path, opts: Options) -> Result<Inner> {
             .await
             .map_err(|e| Error::io("create dir", dir, e))?;
     }
+    let lock = DirLock::acquire(dir, files::LOCK_FILE)?;
+    let cache = match &opts.budget {
+        Some(budget) => budget.cache(),
+        None => Rc::new(RefCell::new(BlockCache::new(opts.block_cache_bytes))),
+    };
     let listing = files::list(dir)?;
     for (kind, path) in &listing {
         if *kind == FileKind::Temp {
@@ -51,7 +59,7 @@ pub(crate) async fn open(dir: &Path, opts: Options) -> Result<Inner> {
     }
     let has_current = listing.iter().any(|(k, _)| *k == FileKind::Current);
     let (state, manifest_log) = if has_current {
-        recover(dir, &listing).await?
+        recover(dir, &listing, &cache).await?
     } else {
         if interrupted_create(&listing) {
             // `create` writes CURRENT last; without it nothing was ever
@@ -80,7 +88,6 @@ pub(crate) async fn open(dir: &Path, opts: Options) -> Result<Inner> {
         }
         create(dir).await?
     };
-    let cache = BlockCache::new(opts.block_cache_bytes);
     Ok(Inner {
         dir: dir.to_path_buf(),
         opts,
@@ -94,11 +101,14 @@ pub(crate) async fn open(dir: &Path, opts: Options) -> Result<Inner> {
         manual_requested: Cell::new(false),
         pressure: Cell::new(crate::compaction::Pressure::None),
         maintenance_progress: Notify::default(),
-        cache: RefCell::new(cache),
+        cache,
         snapshots: RefCell::new(BTreeMap::new()),
         poisoned: RefCell::new(None),
+        background_error: RefCell::new(None),
         closed: Cell::new(false),
+        abandoned: Cell::new(false),
         counters: Default::default(),
+        lock: RefCell::new(Some(lock)),
     })
 }
 
@@ -169,6 +179,7 @@ pub(crate) async fn append_edit(log: &mut LogWriter, edit: &VersionEdit) -> Resu
 async fn recover(
     dir: &Path,
     listing: &[(FileKind, std::path::PathBuf)],
+    cache: &RefCell<BlockCache>,
 ) -> Result<((State, LogWriter), LogWriter)> {
     let current_path = dir.join("CURRENT");
     let current = files::read_all(&current_path).await?;
@@ -246,7 +257,8 @@ async fn recover(
     let mut tables = HashMap::new();
     for meta in manifest_state.levels().iter().flatten() {
         let path = files::table_path(dir, meta.id);
-        let table = Table::open(meta.id, path).await?;
+        let cache_key = cache.borrow_mut().new_table_key();
+        let table = Table::open(meta.id, cache_key, path).await?;
         tables.insert(meta.id, Rc::new(table));
     }
 

@@ -48,7 +48,9 @@ async fn run(inner: &Rc<Inner>) {
         let group = inner.commit.take_all();
         let sync_due = inner.sync_due.replace(false);
         let full = inner.state.borrow().mem.borrow().data_bytes() >= inner.opts.memtable_bytes;
-        let switch = inner.switch_requested.replace(false) || full;
+        // Cleared only once the switch is done, so that the core's budget
+        // does not ask again for a switch under way.
+        let switch = inner.switch_requested.get() || full;
         if group.is_empty() && !sync_due && !switch {
             break;
         }
@@ -60,10 +62,13 @@ async fn run(inner: &Rc<Inner>) {
                 inner.poison(format!("WAL sync failed: {e}"));
             }
         }
-        if switch && !inner.state.borrow().mem.borrow().is_empty() {
-            if let Err(e) = switch_memtable(inner, &mut wal).await {
-                inner.poison(format!("cannot start a new WAL segment: {e}"));
+        if switch {
+            if !inner.state.borrow().mem.borrow().is_empty() {
+                if let Err(e) = switch_memtable(inner, &mut wal).await {
+                    inner.poison(format!("cannot start a new WAL segment: {e}"));
+                }
             }
+            inner.switch_requested.set(false);
         }
         // Between groups, let readers and other tasks run.
         rt::yield_now().await;
@@ -83,7 +88,7 @@ async fn sync(inner: &Inner, wal: &mut LogWriter) -> Result<()> {
 async fn commit_group(inner: &Rc<Inner>, wal: &mut LogWriter, group: Vec<(WriteBatch, Rc<Slot>)>) {
     if let Err(e) = inner.check_writable() {
         for (_, slot) in group {
-            slot.complete(Err(same_error(&e)));
+            slot.complete(Err(e.duplicate()));
         }
         return;
     }
@@ -130,7 +135,7 @@ async fn commit_group(inner: &Rc<Inner>, wal: &mut LogWriter, group: Vec<(WriteB
     };
     if let Err(e) = result {
         for (_, slot) in accepted {
-            slot.complete(Err(same_error(&e)));
+            slot.complete(Err(e.duplicate()));
         }
         return;
     }
@@ -165,6 +170,21 @@ async fn commit_group(inner: &Rc<Inner>, wal: &mut LogWriter, group: Vec<(WriteB
     for (_, slot) in accepted {
         slot.complete(Ok(()));
     }
+    enforce_write_buffer(inner);
+}
+
+/// Over the core's write-buffer budget: freeze the largest live memtable
+/// of the core's partitions (this one's WAL task picks the request up at
+/// its next turn; another's is started).
+fn enforce_write_buffer(inner: &Inner) {
+    let Some(budget) = &inner.opts.budget else {
+        return;
+    };
+    if let Some(largest) = budget.over_budget_partition() {
+        largest.switch_requested.set(true);
+        add(&largest.counters.write_buffer_switches, 1);
+        start(&largest);
+    }
 }
 
 /// Bytes of user data in one operation: key plus value.
@@ -195,34 +215,9 @@ async fn switch_memtable(inner: &Rc<Inner>, wal: &mut LogWriter) -> Result<()> {
     Ok(())
 }
 
-/// A copy of an error for each writer of a failed group.
-fn same_error(e: &Error) -> Error {
-    match e {
-        Error::Io { op, path, source } => Error::Io {
-            op,
-            path: path.clone(),
-            source: std::io::Error::new(source.kind(), source.to_string()),
-        },
-        Error::DiskFull { path } => Error::DiskFull { path: path.clone() },
-        Error::Corruption {
-            path,
-            offset,
-            reason,
-        } => Error::Corruption {
-            path: path.clone(),
-            offset: *offset,
-            reason: reason.clone(),
-        },
-        Error::Poisoned { reason } => Error::Poisoned {
-            reason: reason.clone(),
-        },
-        Error::InvalidArgument(m) => Error::InvalidArgument(m.clone()),
-        Error::Closed => Error::Closed,
-    }
-}
-
 /// Under `EverySec`, marks a sync due every second and makes sure the WAL
-/// task runs. Stops when the partition is dropped or closed.
+/// task runs. Stops when the partition is closed or abandoned; it holds only
+/// a `Weak`, so it never keeps the directory's lock.
 pub(crate) fn start_everysec_timer(inner: &Rc<Inner>) {
     if inner.opts.sync != SyncPolicy::EverySec {
         return;
@@ -234,7 +229,7 @@ pub(crate) fn start_everysec_timer(inner: &Rc<Inner>) {
         loop {
             tick.tick().await;
             let Some(inner) = weak.upgrade() else { return };
-            if inner.closed.get() {
+            if inner.closed.get() || inner.abandoned.get() {
                 return;
             }
             if inner.wal.borrow().as_ref().is_some_and(|w| !w.unsynced) {

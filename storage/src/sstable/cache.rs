@@ -1,5 +1,6 @@
-//! A per-partition cache of decoded blocks with a byte budget and
-//! least-recently-used eviction.
+//! A cache of decoded blocks with a byte budget and least-recently-used
+//! eviction: one per partition, or one shared by a core's partitions
+//! (`CoreBudget`).
 //!
 //! It belongs to one core, so it has no locks: `&mut self` everywhere.
 //! Entries live in a slab (`slots`) and are threaded on two index-linked
@@ -35,7 +36,10 @@ pub struct CacheStats {
     pub capacity: usize,
 }
 
-/// Decoded blocks keyed by `(table id, block offset)`.
+/// Decoded blocks keyed by `(table key, block offset)`. A table key names
+/// one table among all tables using this cache: partitions sharing a cache
+/// get theirs from [`new_table_key`](BlockCache::new_table_key), since
+/// their file numbers repeat.
 pub struct BlockCache {
     capacity: usize,
     map: HashMap<(u64, u64), usize>,
@@ -48,6 +52,7 @@ pub struct BlockCache {
     /// First slot of each table's list.
     tables: HashMap<u64, usize>,
     stats: CacheStats,
+    next_table_key: u64,
 }
 
 struct Slot {
@@ -75,7 +80,14 @@ impl BlockCache {
                 capacity: capacity_bytes,
                 ..CacheStats::default()
             },
+            next_table_key: 0,
         }
+    }
+
+    /// A table key no earlier call returned.
+    pub fn new_table_key(&mut self) -> u64 {
+        self.next_table_key += 1;
+        self.next_table_key
     }
 
     /// The cached block at `offset` of table `table_id`, marked most

@@ -49,3 +49,25 @@ impl Rng {
         self.next_u64() % n
     }
 }
+
+/// Opens `dir`, retrying (a bounded number of times) while the open is
+/// refused because the directory's lock is still held: by a dropped `Db`
+/// whose background work is stopping, or by a process that another test
+/// thread forked while this one held the lock and that has not reached
+/// `exec` yet (flock locks are shared with a forked child until then).
+pub async fn open_when_unlocked(
+    dir: &Path,
+    opts: frys_storage::Options,
+) -> frys_storage::Result<frys_storage::Db> {
+    const TRIES: u32 = 2000;
+    let mut tries = 0;
+    loop {
+        match frys_storage::Db::open(dir, opts.clone()).await {
+            Err(frys_storage::Error::Locked { .. }) if tries < TRIES => {
+                tries += 1;
+                frys_runtime::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+            other => return other,
+        }
+    }
+}
