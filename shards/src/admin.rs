@@ -63,11 +63,16 @@ async fn handle(stream: frys_runtime::net::TcpStream) {
         let mut req = httparse::Request::new(&mut headers);
         match req.parse(&request) {
             Ok(httparse::Status::Complete(_)) => {
-                break (req.method.unwrap_or("").to_string(), req.path.unwrap_or("").to_string())
+                break (
+                    req.method.unwrap_or("").to_string(),
+                    req.path.unwrap_or("").to_string(),
+                )
             }
             Ok(httparse::Status::Partial) if request.len() < MAX_REQUEST => continue,
             _ => {
-                let _ = stream.write_all(response("400 Bad Request", "text/plain", "bad request\n")).await;
+                let _ = stream
+                    .write_all(response("400 Bad Request", "text/plain", "bad request\n"))
+                    .await;
                 return;
             }
         }
@@ -79,7 +84,11 @@ async fn handle(stream: frys_runtime::net::TcpStream) {
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
             &render().await,
         ),
-        ("GET", _) => response("404 Not Found", "text/plain", "not found: try /metrics or /health\n"),
+        ("GET", _) => response(
+            "404 Not Found",
+            "text/plain",
+            "not found: try /metrics or /health\n",
+        ),
         _ => response("405 Method Not Allowed", "text/plain", "only GET\n"),
     };
     let _ = stream.write_all(reply).await;
@@ -114,7 +123,11 @@ pub async fn render() -> String {
             })
         })
         .collect();
-    let reports: Vec<CoreMetrics> = join_all(handles).await.into_iter().filter_map(Result::ok).collect();
+    let reports: Vec<CoreMetrics> = join_all(handles)
+        .await
+        .into_iter()
+        .filter_map(Result::ok)
+        .collect();
 
     let mut registry = Registry::with_prefix("frys");
     let calls = Family::<Vec<(String, String)>, Counter>::default();
@@ -131,46 +144,90 @@ pub async fn render() -> String {
     for (core, r) in reports.iter().enumerate() {
         let c = core.to_string();
         for (name, n) in &r.counters.calls {
-            calls.get_or_create(&vec![("command".into(), name.to_string())]).inc_by(*n);
+            calls
+                .get_or_create(&vec![("command".into(), name.to_string())])
+                .inc_by(*n);
         }
         for (code, n) in &r.counters.errors {
-            errors.get_or_create(&vec![("error".into(), code.clone())]).inc_by(*n);
+            errors
+                .get_or_create(&vec![("error".into(), code.clone())])
+                .inc_by(*n);
         }
         for (to, n) in r.counters.forwarded.iter().enumerate() {
             if *n > 0 {
                 forwarded
-                    .get_or_create(&vec![("from".into(), c.clone()), ("to".into(), to.to_string())])
+                    .get_or_create(&vec![
+                        ("from".into(), c.clone()),
+                        ("to".into(), to.to_string()),
+                    ])
                     .inc_by(*n);
             }
         }
-        connected.get_or_create(&vec![("core".into(), c.clone())]).set(r.counters.connected as i64);
-        accepted.get_or_create(&vec![("core".into(), c.clone())]).inc_by(r.counters.connections_received);
+        connected
+            .get_or_create(&vec![("core".into(), c.clone())])
+            .set(r.counters.connected as i64);
+        accepted
+            .get_or_create(&vec![("core".into(), c.clone())])
+            .inc_by(r.counters.connections_received);
         for (id, m) in &r.partitions {
             let p = vec![("partition".to_string(), id.to_string())];
             memtable.get_or_create(&p).set(m.memtable_bytes as i64);
             compactions.get_or_create(&p).inc_by(m.compactions);
             flushes.get_or_create(&p).inc_by(m.flushes);
             wal_syncs.get_or_create(&p).inc_by(m.wal_syncs);
-            stalls.get_or_create(&vec![("partition".into(), id.to_string()), ("kind".into(), "slowdown".into())]).inc_by(m.write_slowdowns);
-            stalls.get_or_create(&vec![("partition".into(), id.to_string()), ("kind".into(), "stop".into())]).inc_by(m.write_stops);
+            stalls
+                .get_or_create(&vec![
+                    ("partition".into(), id.to_string()),
+                    ("kind".into(), "slowdown".into()),
+                ])
+                .inc_by(m.write_slowdowns);
+            stalls
+                .get_or_create(&vec![
+                    ("partition".into(), id.to_string()),
+                    ("kind".into(), "stop".into()),
+                ])
+                .inc_by(m.write_stops);
             for (level, n) in m.tables_per_level.iter().enumerate() {
                 tables
-                    .get_or_create(&vec![("partition".into(), id.to_string()), ("level".into(), level.to_string())])
+                    .get_or_create(&vec![
+                        ("partition".into(), id.to_string()),
+                        ("level".into(), level.to_string()),
+                    ])
                     .set(*n as i64);
             }
         }
     }
     registry.register("commands", "Commands processed, by command", calls);
     registry.register("errors", "Error replies, by error code", errors);
-    registry.register("forwarded_commands", "Commands forwarded between cores", forwarded);
-    registry.register("connected_clients", "Client connections open, by core", connected);
-    registry.register("connections", "Client connections accepted, by core", accepted);
-    registry.register("memtable_bytes", "Bytes in a partition's memtables", memtable);
+    registry.register(
+        "forwarded_commands",
+        "Commands forwarded between cores",
+        forwarded,
+    );
+    registry.register(
+        "connected_clients",
+        "Client connections open, by core",
+        connected,
+    );
+    registry.register(
+        "connections",
+        "Client connections accepted, by core",
+        accepted,
+    );
+    registry.register(
+        "memtable_bytes",
+        "Bytes in a partition's memtables",
+        memtable,
+    );
     registry.register("tables", "SSTables per partition and level", tables);
     registry.register("compactions", "Compactions run, by partition", compactions);
     registry.register("flushes", "Memtable flushes, by partition", flushes);
     registry.register("wal_syncs", "WAL fdatasyncs, by partition", wal_syncs);
-    registry.register("write_stalls", "Writes slowed down or stopped by compaction debt", stalls);
+    registry.register(
+        "write_stalls",
+        "Writes slowed down or stopped by compaction debt",
+        stalls,
+    );
     let mut out = String::new();
     if encode(&mut out, &registry).is_err() {
         out = "# encoding failed\n".to_string();

@@ -41,7 +41,7 @@ fn select(s: &mut Session, argv: &Argv) -> Reply {
 
 /// Checks a username/password pair against the default user.
 fn check_password(user: &[u8], pass: &[u8]) -> bool {
-    user == b"default" && config::live(|c| c.requirepass().map_or(true, |p| p.as_bytes() == pass))
+    user == b"default" && config::live(|c| c.requirepass().is_none_or(|p| p.as_bytes() == pass))
 }
 
 fn auth(s: &mut Session, argv: &Argv) -> Reply {
@@ -197,7 +197,11 @@ async fn every_core<R: Send + 'static>(f: fn() -> R) -> Vec<R> {
     let handles: Vec<_> = (0..cores)
         .map(|c| frys_runtime::spawn_on(c, move || std::future::ready(f())))
         .collect();
-    join_all(handles).await.into_iter().filter_map(Result::ok).collect()
+    join_all(handles)
+        .await
+        .into_iter()
+        .filter_map(Result::ok)
+        .collect()
 }
 
 fn client_list(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
@@ -208,7 +212,10 @@ fn client_list(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
             let opt = arg(&argv, i);
             if opt.eq_ignore_ascii_case(b"TYPE") && i + 1 < argv.len() {
                 let t = arg(&argv, i + 1).to_ascii_lowercase();
-                if !matches!(t.as_slice(), b"normal" | b"master" | b"replica" | b"slave" | b"pubsub") {
+                if !matches!(
+                    t.as_slice(),
+                    b"normal" | b"master" | b"replica" | b"slave" | b"pubsub"
+                ) {
                     return Reply::error(errors::unknown_client_type(arg(&argv, i + 1)));
                 }
                 if t != b"normal" {
@@ -229,11 +236,15 @@ fn client_list(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
                 return Reply::error(errors::SYNTAX);
             }
         }
-        let mut lines: Vec<(u64, String)> = every_core(session::list_local).await.into_iter().flatten().collect();
+        let mut lines: Vec<(u64, String)> = every_core(session::list_local)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
         lines.sort_by_key(|(id, _)| *id);
         let mut text = String::new();
         for (id, line) in lines {
-            if ids.as_ref().map_or(true, |l| l.contains(&id)) {
+            if ids.as_ref().is_none_or(|l| l.contains(&id)) {
                 text.push_str(&line);
                 text.push('\n');
             }
@@ -248,7 +259,11 @@ fn client_kill(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
         if argv.len() == 3 {
             let filter = KillFilter::Addr(String::from_utf8_lossy(arg(&argv, 2)).into_owned());
             let n = kill_everywhere(filter, None).await;
-            return if n == 0 { Reply::error(errors::NO_SUCH_CLIENT) } else { Reply::ok() };
+            return if n == 0 {
+                Reply::error(errors::NO_SUCH_CLIENT)
+            } else {
+                Reply::ok()
+            };
         }
         let mut filter = None;
         let mut skipme = true;
@@ -291,7 +306,11 @@ async fn kill_everywhere(filter: KillFilter, skip: Option<u64>) -> usize {
             frys_runtime::spawn_on(c, move || std::future::ready(session::kill_local(&f, skip)))
         })
         .collect();
-    join_all(handles).await.into_iter().filter_map(Result::ok).sum()
+    join_all(handles)
+        .await
+        .into_iter()
+        .filter_map(Result::ok)
+        .sum()
 }
 
 fn client_help(_: &mut Session, _: &Argv) -> Reply {
@@ -352,37 +371,235 @@ macro_rules! cmd {
 
 const CONN: &[&str] = &["@slow", "@connection"];
 const CONN_FAST: &[&str] = &["@fast", "@connection"];
-const NOAUTH_FLAGS: &[&str] = &["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"];
+const NOAUTH_FLAGS: &[&str] = &[
+    "noscript",
+    "loading",
+    "stale",
+    "fast",
+    "no_auth",
+    "allow_busy",
+];
 
 const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
-    cmd!("setname", 3, &["noscript", "loading", "stale"], CONN, doc!("Sets the connection name.", "2.6.9", "O(1)", "connection-name"), Run::Now(client_setname)),
-    cmd!("getname", 2, &["noscript", "loading", "stale"], CONN, doc!("Returns the name of the connection.", "2.6.9", "O(1)", ""), Run::Now(client_getname)),
-    cmd!("id", 2, &["noscript", "loading", "stale"], CONN, doc!("Returns the unique client ID of the connection.", "5.0.0", "O(1)", ""), Run::Now(client_id)),
-    cmd!("setinfo", 4, &["noscript", "loading", "stale"], CONN, doc!("Sets information specific to the client or connection.", "7.2.0", "O(1)", "LIB-NAME libname | LIB-VER libver"), Run::Now(client_setinfo)),
-    cmd!("info", 2, &["noscript", "loading", "stale"], CONN, doc!("Returns information about the connection.", "6.2.0", "O(1)", ""), Run::Now(client_info)),
-    cmd!("list", -2, &["admin", "noscript", "loading", "stale"], &["@admin", "@slow", "@dangerous", "@connection"], doc!("Lists open connections.", "2.4.0", "O(N) where N is the number of client connections", "[TYPE NORMAL | MASTER | REPLICA | PUBSUB] [ID client-id [client-id ...]]"), Run::Barrier(client_list)),
-    cmd!("kill", -3, &["admin", "noscript", "loading", "stale"], &["@admin", "@slow", "@dangerous", "@connection"], doc!("Terminates open connections.", "2.4.0", "O(N) where N is the number of client connections", "ip:port | ID client-id | ADDR ip:port | LADDR ip:port | SKIPME yes|no"), Run::Barrier(client_kill)),
-    cmd!("no-evict", 3, &["admin", "noscript", "loading", "stale"], &["@admin", "@slow", "@dangerous", "@connection"], doc!("Sets the client eviction mode of the connection.", "7.0.0", "O(1)", "ON | OFF"), Run::Now(on_off)),
-    cmd!("no-touch", 3, &["noscript", "loading", "stale"], CONN, doc!("Controls whether commands sent by the client affect the LRU/LFU of accessed keys.", "7.2.0", "O(1)", "ON | OFF"), Run::Now(on_off)),
-    cmd!("help", 2, &["loading", "stale"], CONN, doc!("Returns helpful text about the different subcommands.", "5.0.0", "O(1)", ""), Run::Now(client_help)),
+    cmd!(
+        "setname",
+        3,
+        &["noscript", "loading", "stale"],
+        CONN,
+        doc!(
+            "Sets the connection name.",
+            "2.6.9",
+            "O(1)",
+            "connection-name"
+        ),
+        Run::Now(client_setname)
+    ),
+    cmd!(
+        "getname",
+        2,
+        &["noscript", "loading", "stale"],
+        CONN,
+        doc!("Returns the name of the connection.", "2.6.9", "O(1)", ""),
+        Run::Now(client_getname)
+    ),
+    cmd!(
+        "id",
+        2,
+        &["noscript", "loading", "stale"],
+        CONN,
+        doc!(
+            "Returns the unique client ID of the connection.",
+            "5.0.0",
+            "O(1)",
+            ""
+        ),
+        Run::Now(client_id)
+    ),
+    cmd!(
+        "setinfo",
+        4,
+        &["noscript", "loading", "stale"],
+        CONN,
+        doc!(
+            "Sets information specific to the client or connection.",
+            "7.2.0",
+            "O(1)",
+            "LIB-NAME libname | LIB-VER libver"
+        ),
+        Run::Now(client_setinfo)
+    ),
+    cmd!(
+        "info",
+        2,
+        &["noscript", "loading", "stale"],
+        CONN,
+        doc!(
+            "Returns information about the connection.",
+            "6.2.0",
+            "O(1)",
+            ""
+        ),
+        Run::Now(client_info)
+    ),
+    cmd!(
+        "list",
+        -2,
+        &["admin", "noscript", "loading", "stale"],
+        &["@admin", "@slow", "@dangerous", "@connection"],
+        doc!(
+            "Lists open connections.",
+            "2.4.0",
+            "O(N) where N is the number of client connections",
+            "[TYPE NORMAL | MASTER | REPLICA | PUBSUB] [ID client-id [client-id ...]]"
+        ),
+        Run::Barrier(client_list)
+    ),
+    cmd!(
+        "kill",
+        -3,
+        &["admin", "noscript", "loading", "stale"],
+        &["@admin", "@slow", "@dangerous", "@connection"],
+        doc!(
+            "Terminates open connections.",
+            "2.4.0",
+            "O(N) where N is the number of client connections",
+            "ip:port | ID client-id | ADDR ip:port | LADDR ip:port | SKIPME yes|no"
+        ),
+        Run::Barrier(client_kill)
+    ),
+    cmd!(
+        "no-evict",
+        3,
+        &["admin", "noscript", "loading", "stale"],
+        &["@admin", "@slow", "@dangerous", "@connection"],
+        doc!(
+            "Sets the client eviction mode of the connection.",
+            "7.0.0",
+            "O(1)",
+            "ON | OFF"
+        ),
+        Run::Now(on_off)
+    ),
+    cmd!(
+        "no-touch",
+        3,
+        &["noscript", "loading", "stale"],
+        CONN,
+        doc!(
+            "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
+            "7.2.0",
+            "O(1)",
+            "ON | OFF"
+        ),
+        Run::Now(on_off)
+    ),
+    cmd!(
+        "help",
+        2,
+        &["loading", "stale"],
+        CONN,
+        doc!(
+            "Returns helpful text about the different subcommands.",
+            "5.0.0",
+            "O(1)",
+            ""
+        ),
+        Run::Now(client_help)
+    ),
 ];
 
 /// The connection family.
 pub const SPECS: &[CommandSpec] = &[
-    cmd!("ping", -1, &["fast"], CONN_FAST, doc!("Returns the server's liveliness response.", "1.0.0", "O(1)", "[message]"), Run::Now(ping)),
-    cmd!("echo", 2, &["fast"], CONN_FAST, doc!("Returns the given string.", "1.0.0", "O(1)", "message"), Run::Now(echo)),
-    cmd!("select", 2, &["loading", "stale", "fast"], CONN_FAST, doc!("Changes the selected database.", "1.0.0", "O(1)", "index"), Run::Now(select)),
-    cmd!("auth", -2, NOAUTH_FLAGS, CONN_FAST, doc!("Authenticates the connection.", "1.0.0", "O(N) where N is the number of passwords defined for the user", "[username] password"), Run::Now(auth)),
-    cmd!("hello", -1, NOAUTH_FLAGS, CONN_FAST, doc!("Handshakes with the Redis server.", "6.0.0", "O(1)", "[protover [AUTH username password] [SETNAME clientname]]"), Run::Now(hello)),
-    cmd!("quit", -1, &["allow_busy", "noscript", "loading", "stale", "fast", "no_auth"], CONN_FAST, doc!("Closes the connection.", "1.0.0", "O(1)", ""), Run::Now(quit)),
-    cmd!("reset", 1, NOAUTH_FLAGS, CONN_FAST, doc!("Resets the connection.", "6.2.0", "O(1)", ""), Run::Now(reset)),
+    cmd!(
+        "ping",
+        -1,
+        &["fast"],
+        CONN_FAST,
+        doc!(
+            "Returns the server's liveliness response.",
+            "1.0.0",
+            "O(1)",
+            "[message]"
+        ),
+        Run::Now(ping)
+    ),
+    cmd!(
+        "echo",
+        2,
+        &["fast"],
+        CONN_FAST,
+        doc!("Returns the given string.", "1.0.0", "O(1)", "message"),
+        Run::Now(echo)
+    ),
+    cmd!(
+        "select",
+        2,
+        &["loading", "stale", "fast"],
+        CONN_FAST,
+        doc!("Changes the selected database.", "1.0.0", "O(1)", "index"),
+        Run::Now(select)
+    ),
+    cmd!(
+        "auth",
+        -2,
+        NOAUTH_FLAGS,
+        CONN_FAST,
+        doc!(
+            "Authenticates the connection.",
+            "1.0.0",
+            "O(N) where N is the number of passwords defined for the user",
+            "[username] password"
+        ),
+        Run::Now(auth)
+    ),
+    cmd!(
+        "hello",
+        -1,
+        NOAUTH_FLAGS,
+        CONN_FAST,
+        doc!(
+            "Handshakes with the Redis server.",
+            "6.0.0",
+            "O(1)",
+            "[protover [AUTH username password] [SETNAME clientname]]"
+        ),
+        Run::Now(hello)
+    ),
+    cmd!(
+        "quit",
+        -1,
+        &[
+            "allow_busy",
+            "noscript",
+            "loading",
+            "stale",
+            "fast",
+            "no_auth"
+        ],
+        CONN_FAST,
+        doc!("Closes the connection.", "1.0.0", "O(1)", ""),
+        Run::Now(quit)
+    ),
+    cmd!(
+        "reset",
+        1,
+        NOAUTH_FLAGS,
+        CONN_FAST,
+        doc!("Resets the connection.", "6.2.0", "O(1)", ""),
+        Run::Now(reset)
+    ),
     CommandSpec {
         name: "client",
         arity: -2,
         flags: &[],
         keys: KeySpec::NONE,
         acl: &["@slow"],
-        doc: doc!("A container for client connection commands.", "2.4.0", "Depends on subcommand.", ""),
+        doc: doc!(
+            "A container for client connection commands.",
+            "2.4.0",
+            "Depends on subcommand.",
+            ""
+        ),
         run: Run::Now(client_help),
         subcommands: CLIENT_SUBCOMMANDS,
     },

@@ -8,7 +8,6 @@
 //! command is atomic with respect to other clients. Crash atomicity across
 //! cores is the transactions issue's: the partitions are separate WALs.
 
-
 use frys_runtime::channel;
 
 use super::spec::{BarrierCtx, KeyCtx};
@@ -95,7 +94,12 @@ where
 async fn read_locked(db: u16, key: Vec<u8>) -> Result<Option<Entry>, Reply> {
     let k = key.clone();
     on_owner(db, &k, move |ctx| {
-        Box::pin(async move { ctx.store.get_unlocked(ctx.ns, &key).await.map_err(store_err) })
+        Box::pin(async move {
+            ctx.store
+                .get_unlocked(ctx.ns, &key)
+                .await
+                .map_err(store_err)
+        })
     })
     .await?
 }
@@ -128,14 +132,16 @@ fn flatten(r: Result<Reply, Reply>) -> Reply {
 /// MSETNX key value [key value ...]
 pub fn msetnx(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
     Box::pin(async move {
-        if argv.len() % 2 == 0 {
+        if argv.len().is_multiple_of(2) {
             return Reply::error(errors::wrong_number_of_arguments("msetnx"));
         }
         let pairs: Vec<(Vec<u8>, Vec<u8>)> = (1..argv.len())
             .step_by(2)
             .map(|i| (arg(&argv, i), arg(&argv, i + 1)))
             .collect();
-        let locks = match LockSet::acquire(pairs.iter().map(|(k, _)| (ctx.db, k.clone())).collect()).await {
+        let locks = match LockSet::acquire(pairs.iter().map(|(k, _)| (ctx.db, k.clone())).collect())
+            .await
+        {
             Ok(l) => l,
             Err(e) => return e,
         };
@@ -216,7 +222,8 @@ pub fn copy(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
         if src == dst && dst_db == ctx.db {
             return Reply::error(errors::SAME_OBJECT);
         }
-        let locks = match LockSet::acquire(vec![(ctx.db, src.clone()), (dst_db, dst.clone())]).await {
+        let locks = match LockSet::acquire(vec![(ctx.db, src.clone()), (dst_db, dst.clone())]).await
+        {
             Ok(l) => l,
             Err(e) => return e,
         };
@@ -250,7 +257,8 @@ pub fn move_key(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
         if dst_db == ctx.db {
             return Reply::error(errors::SAME_OBJECT);
         }
-        let locks = match LockSet::acquire(vec![(ctx.db, key.clone()), (dst_db, key.clone())]).await {
+        let locks = match LockSet::acquire(vec![(ctx.db, key.clone()), (dst_db, key.clone())]).await
+        {
             Ok(l) => l,
             Err(e) => return e,
         };
@@ -274,7 +282,8 @@ pub fn move_key(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
 /// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]
 pub fn lcs(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
     Box::pin(async move {
-        let (mut get_len, mut get_idx, mut with_match_len, mut min_match_len) = (false, false, false, 0u64);
+        let (mut get_len, mut get_idx, mut with_match_len, mut min_match_len) =
+            (false, false, false, 0u64);
         let mut i = 3;
         while i < argv.len() {
             let opt = arg(&argv, i).to_ascii_uppercase();
@@ -322,7 +331,14 @@ pub fn lcs(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
 }
 
 /// Redis' lcsCommand algorithm (dynamic programming, then a walk back).
-fn lcs_reply(a: &[u8], b: &[u8], get_len: bool, get_idx: bool, with_len: bool, min_len: u64) -> Reply {
+fn lcs_reply(
+    a: &[u8],
+    b: &[u8],
+    get_len: bool,
+    get_idx: bool,
+    with_len: bool,
+    min_len: u64,
+) -> Reply {
     let (alen, blen) = (a.len(), b.len());
     let w = blen + 1;
     let mut dp = vec![0u32; (alen + 1) * w];
@@ -379,8 +395,14 @@ fn lcs_reply(a: &[u8], b: &[u8], get_len: bool, get_idx: bool, with_len: bool, m
         if emit {
             if min_len == 0 || match_len >= min_len {
                 let mut m = vec![
-                    Reply::Array(vec![Reply::Integer(ar_start as i64), Reply::Integer(ar_end as i64)]),
-                    Reply::Array(vec![Reply::Integer(br_start as i64), Reply::Integer(br_end as i64)]),
+                    Reply::Array(vec![
+                        Reply::Integer(ar_start as i64),
+                        Reply::Integer(ar_end as i64),
+                    ]),
+                    Reply::Array(vec![
+                        Reply::Integer(br_start as i64),
+                        Reply::Integer(br_end as i64),
+                    ]),
                 ];
                 if with_len {
                     m.push(Reply::Integer(match_len as i64));
@@ -407,7 +429,10 @@ mod tests {
     fn lcs_matches_redis_examples() {
         // From the LCS documentation.
         let (a, b) = (b"ohmytext", b"mynewtext");
-        assert_eq!(lcs_reply(a, b, false, false, false, 0), Reply::bulk("mytext"));
+        assert_eq!(
+            lcs_reply(a, b, false, false, false, 0),
+            Reply::bulk("mytext")
+        );
         assert_eq!(lcs_reply(a, b, true, false, false, 0), Reply::Integer(6));
         let Reply::Map(m) = lcs_reply(a, b, false, true, true, 4) else {
             panic!()

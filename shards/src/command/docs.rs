@@ -16,7 +16,10 @@ pub fn doc_reply(spec: &CommandSpec, parent: Option<&str>) -> Reply {
     ];
     let args = parse_usage(d.args);
     if !args.is_empty() {
-        fields.push((Reply::bulk("arguments"), Reply::Array(args.iter().map(Arg::reply).collect())));
+        fields.push((
+            Reply::bulk("arguments"),
+            Reply::Array(args.iter().map(Arg::reply).collect()),
+        ));
     }
     if !spec.subcommands.is_empty() {
         let me = match parent {
@@ -26,7 +29,12 @@ pub fn doc_reply(spec: &CommandSpec, parent: Option<&str>) -> Reply {
         let subs = spec
             .subcommands
             .iter()
-            .map(|s| (Reply::bulk(format!("{me}|{}", s.name)), doc_reply(s, Some(&me))))
+            .map(|s| {
+                (
+                    Reply::bulk(format!("{me}|{}", s.name)),
+                    doc_reply(s, Some(&me)),
+                )
+            })
             .collect();
         fields.push((Reply::bulk("subcommands"), Reply::Map(subs)));
     }
@@ -66,7 +74,10 @@ impl Arg {
             f.push((Reply::bulk("flags"), Reply::Array(flags)));
         }
         if !self.children.is_empty() {
-            f.push((Reply::bulk("arguments"), Reply::Array(self.children.iter().map(Arg::reply).collect())));
+            f.push((
+                Reply::bulk("arguments"),
+                Reply::Array(self.children.iter().map(Arg::reply).collect()),
+            ));
         }
         Reply::Map(f)
     }
@@ -83,7 +94,25 @@ fn tokenize(usage: &str) -> Vec<String> {
 }
 
 fn kind_of(name: &str) -> &'static str {
-    const INTS: &[&str] = &["seconds", "milliseconds", "count", "index", "offset", "start", "end", "increment", "decrement", "db", "index1", "index2", "destination-db", "min-match-len", "client-id", "cursor", "protover"];
+    const INTS: &[&str] = &[
+        "seconds",
+        "milliseconds",
+        "count",
+        "index",
+        "offset",
+        "start",
+        "end",
+        "increment",
+        "decrement",
+        "db",
+        "index1",
+        "index2",
+        "destination-db",
+        "min-match-len",
+        "client-id",
+        "cursor",
+        "protover",
+    ];
     if name.contains("key") || name == "source" || name == "destination" {
         "key"
     } else if name == "pattern" {
@@ -125,8 +154,17 @@ fn parse_seq(tokens: &[String], pos: &mut usize) -> Vec<Arg> {
                 // `x [x ...]`: the previous argument repeats.
                 if alts.len() == 1 && alts[0].iter().all(|a| !a.optional) {
                     let names: Vec<&str> = alts[0].iter().map(|a| a.name.as_str()).collect();
-                    let tail: Vec<&str> = out.iter().rev().take(names.len()).rev().map(|a| a.name.as_str()).collect();
-                    if !names.is_empty() && names == tail && alts[0].last().is_some_and(|a| a.multiple) {
+                    let tail: Vec<&str> = out
+                        .iter()
+                        .rev()
+                        .take(names.len())
+                        .rev()
+                        .map(|a| a.name.as_str())
+                        .collect();
+                    if !names.is_empty()
+                        && names == tail
+                        && alts[0].last().is_some_and(|a| a.multiple)
+                    {
                         let n = names.len();
                         if n == 1 {
                             if let Some(last) = out.last_mut() {
@@ -135,7 +173,14 @@ fn parse_seq(tokens: &[String], pos: &mut usize) -> Vec<Arg> {
                         } else {
                             let start = out.len() - n;
                             let children: Vec<Arg> = out.drain(start..).collect();
-                            out.push(Arg { name: "data".into(), kind: "block", token: None, optional: false, multiple: true, children });
+                            out.push(Arg {
+                                name: "data".into(),
+                                kind: "block",
+                                token: None,
+                                optional: false,
+                                multiple: true,
+                                children,
+                            });
                         }
                         continue;
                     }
@@ -144,7 +189,11 @@ fn parse_seq(tokens: &[String], pos: &mut usize) -> Vec<Arg> {
                     one(alts.remove(0))
                 } else {
                     Arg {
-                        name: alts.iter().map(|a| one(a.clone()).name).collect::<Vec<_>>().join("-"),
+                        name: alts
+                            .iter()
+                            .map(|a| one(a.clone()).name)
+                            .collect::<Vec<_>>()
+                            .join("-"),
                         kind: "oneof",
                         token: None,
                         optional: false,
@@ -161,18 +210,41 @@ fn parse_seq(tokens: &[String], pos: &mut usize) -> Vec<Arg> {
             }
             word if is_token(word) => {
                 *pos += 1;
-                let next = tokens.get(*pos).filter(|n| !is_token(n) && !["[", "]", "|", "..."].contains(&n.as_str()));
+                let next = tokens
+                    .get(*pos)
+                    .filter(|n| !is_token(n) && !["[", "]", "|", "..."].contains(&n.as_str()));
                 match next {
                     Some(value) => {
                         *pos += 1;
-                        out.push(Arg { name: value.clone(), kind: kind_of(value), token: Some(word.to_string()), optional: false, multiple: false, children: vec![] });
+                        out.push(Arg {
+                            name: value.clone(),
+                            kind: kind_of(value),
+                            token: Some(word.to_string()),
+                            optional: false,
+                            multiple: false,
+                            children: vec![],
+                        });
                     }
-                    None => out.push(Arg { name: word.to_ascii_lowercase(), kind: "pure-token", token: Some(word.to_string()), optional: false, multiple: false, children: vec![] }),
+                    None => out.push(Arg {
+                        name: word.to_ascii_lowercase(),
+                        kind: "pure-token",
+                        token: Some(word.to_string()),
+                        optional: false,
+                        multiple: false,
+                        children: vec![],
+                    }),
                 }
             }
             word => {
                 *pos += 1;
-                out.push(Arg { name: word.to_string(), kind: kind_of(word), token: None, optional: false, multiple: false, children: vec![] });
+                out.push(Arg {
+                    name: word.to_string(),
+                    kind: kind_of(word),
+                    token: None,
+                    optional: false,
+                    multiple: false,
+                    children: vec![],
+                });
             }
         }
     }
@@ -185,7 +257,11 @@ fn one(mut seq: Vec<Arg>) -> Arg {
         return seq.remove(0);
     }
     Arg {
-        name: seq.iter().map(|a| a.name.clone()).collect::<Vec<_>>().join("-"),
+        name: seq
+            .iter()
+            .map(|a| a.name.clone())
+            .collect::<Vec<_>>()
+            .join("-"),
         kind: "block",
         token: None,
         optional: false,
@@ -206,7 +282,8 @@ mod tests {
 
     #[test]
     fn usage_text_becomes_an_argument_tree() {
-        let args = parse_usage("key value [NX | XX] [GET] [EX seconds | PX milliseconds | KEEPTTL]");
+        let args =
+            parse_usage("key value [NX | XX] [GET] [EX seconds | PX milliseconds | KEEPTTL]");
         assert_eq!(args.len(), 5);
         assert_eq!((args[0].name.as_str(), args[0].kind), ("key", "key"));
         assert_eq!(args[2].kind, "oneof");
@@ -214,7 +291,10 @@ mod tests {
         assert_eq!(args[2].children[0].token.as_deref(), Some("NX"));
         assert_eq!(args[3].kind, "pure-token");
         let ex = &args[4].children[0];
-        assert_eq!((ex.name.as_str(), ex.kind, ex.token.as_deref()), ("seconds", "integer", Some("EX")));
+        assert_eq!(
+            (ex.name.as_str(), ex.kind, ex.token.as_deref()),
+            ("seconds", "integer", Some("EX"))
+        );
     }
 
     #[test]

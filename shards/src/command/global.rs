@@ -45,7 +45,9 @@ where
         .collect();
     let mut out = Vec::with_capacity(cores);
     for (core, r) in join_all(handles).await.into_iter().enumerate() {
-        out.push(r.map_err(|e| Reply::error(format!("ERR internal: core {core} did not answer: {e}")))?);
+        out.push(
+            r.map_err(|e| Reply::error(format!("ERR internal: core {core} did not answer: {e}")))?,
+        );
     }
     Ok(out)
 }
@@ -59,7 +61,7 @@ async fn local_keys(ctx: &KeyCtx, pattern: Option<&[u8]>) -> Result<Vec<Vec<u8>>
         let mut scan = db.scan(data_position(ctx.ns, slots.start, 0)..data_end(ctx.ns, slots.end));
         while let Some((k, _)) = scan.next().await.map_err(|e| store_err(e.into()))? {
             if let Some((_, _, _, key)) = split_data_key(&k) {
-                if pattern.map_or(true, |p| glob_match(p, key)) {
+                if pattern.is_none_or(|p| glob_match(p, key)) {
                     out.push(key.to_vec());
                 }
             }
@@ -133,7 +135,9 @@ async fn flush_local(ctx: &KeyCtx, ns: Option<u16>) -> Result<(), Reply> {
         while let Some((k, _)) = scan.next().await.map_err(|e| store_err(e.into()))? {
             batch.delete(&k);
             if batch.len() >= 1024 {
-                db.write(std::mem::take(&mut batch)).await.map_err(|e| store_err(e.into()))?;
+                db.write(std::mem::take(&mut batch))
+                    .await
+                    .map_err(|e| store_err(e.into()))?;
             }
         }
         db.write(batch).await.map_err(|e| store_err(e.into()))?;
@@ -144,7 +148,12 @@ async fn flush_local(ctx: &KeyCtx, ns: Option<u16>) -> Result<(), Reply> {
 fn flush_option(argv: &Argv, first: usize) -> Result<(), Reply> {
     match argv.get(first) {
         None => Ok(()),
-        Some(o) if argv.len() == first + 1 && (o.eq_ignore_ascii_case(b"ASYNC") || o.eq_ignore_ascii_case(b"SYNC")) => Ok(()),
+        Some(o)
+            if argv.len() == first + 1
+                && (o.eq_ignore_ascii_case(b"ASYNC") || o.eq_ignore_ascii_case(b"SYNC")) =>
+        {
+            Ok(())
+        }
         Some(_) => Err(Reply::error(errors::SYNTAX)),
     }
 }
@@ -155,7 +164,10 @@ pub fn flushdb(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
         if let Err(e) = flush_option(&argv, 1) {
             return e;
         }
-        let r = on_every_core(ctx.db, |c| Box::pin(async move { flush_local(&c, Some(c.ns)).await })).await;
+        let r = on_every_core(ctx.db, |c| {
+            Box::pin(async move { flush_local(&c, Some(c.ns)).await })
+        })
+        .await;
         collect_unit(r)
     })
 }
@@ -166,14 +178,20 @@ pub fn flushall(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
         if let Err(e) = flush_option(&argv, 1) {
             return e;
         }
-        let r = on_every_core(ctx.db, |c| Box::pin(async move { flush_local(&c, None).await })).await;
+        let r = on_every_core(ctx.db, |c| {
+            Box::pin(async move { flush_local(&c, None).await })
+        })
+        .await;
         collect_unit(r)
     })
 }
 
 fn collect_unit(r: Result<Vec<Result<(), Reply>>, Reply>) -> Reply {
     match r {
-        Ok(v) => v.into_iter().find_map(|r| r.err()).unwrap_or_else(Reply::ok),
+        Ok(v) => v
+            .into_iter()
+            .find_map(|r| r.err())
+            .unwrap_or_else(Reply::ok),
         Err(e) => e,
     }
 }
@@ -230,7 +248,11 @@ fn encode_cursor(p: Position) -> u64 {
 /// One step of SCAN on the owner of `from.0`: up to `count` keys of the
 /// partition holding that slot, from `from`; and where to go next (`None`:
 /// the partition's slots are done).
-async fn scan_step(ctx: &KeyCtx, from: Position, count: usize) -> Result<(Vec<(Vec<u8>, Vec<u8>)>, Option<Position>, u16), Reply> {
+async fn scan_step(
+    ctx: &KeyCtx,
+    from: Position,
+    count: usize,
+) -> Result<(Vec<(Vec<u8>, Vec<u8>)>, Option<Position>, u16), Reply> {
     let map = ctx.store.map();
     let p = map.partition_of_slot(from.0);
     let slots = map.slots_of_partition(p);
@@ -239,7 +261,9 @@ async fn scan_step(ctx: &KeyCtx, from: Position, count: usize) -> Result<(Vec<(V
     let mut out = Vec::new();
     let mut last: Option<Position> = None;
     while let Some((k, v)) = scan.next().await.map_err(|e| store_err(e.into()))? {
-        let Some((_, slot, hash, key)) = split_data_key(&k) else { continue };
+        let Some((_, slot, hash, key)) = split_data_key(&k) else {
+            continue;
+        };
         if out.len() >= count && last != Some((slot, hash)) {
             return Ok((out, Some((slot, hash)), slots.end));
         }
@@ -252,7 +276,9 @@ async fn scan_step(ctx: &KeyCtx, from: Position, count: usize) -> Result<(Vec<(V
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
 pub fn scan(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
     Box::pin(async move {
-        let cursor = std::str::from_utf8(arg(&argv, 1)).ok().and_then(|s| s.parse::<u64>().ok());
+        let cursor = std::str::from_utf8(arg(&argv, 1))
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok());
         let Some(cursor) = cursor else {
             return Reply::error(errors::INVALID_CURSOR);
         };
@@ -315,8 +341,8 @@ pub fn scan(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
         let keys: Vec<Reply> = found
             .into_iter()
             .filter(|(k, v)| {
-                pattern.as_deref().map_or(true, |p| glob_match(p, k))
-                    && type_filter.as_deref().map_or(true, |t| {
+                pattern.as_deref().is_none_or(|p| glob_match(p, k))
+                    && type_filter.as_deref().is_none_or(|t| {
                         Entry::peek(v).is_some_and(|(kind, _)| kind.name().as_bytes() == t)
                     })
             })
@@ -337,7 +363,10 @@ pub fn randomkey(ctx: BarrierCtx, _: Argv) -> LocalBoxFuture<Reply> {
             let p = (first + i) % partitions;
             let slots = map.slots_of_partition(p);
             let span = u64::from(slots.end - slots.start).max(1);
-            let start = (slots.start + ((seed >> 16) % span) as u16, (seed >> 32) as u32);
+            let start = (
+                slots.start + ((seed >> 16) % span) as u16,
+                (seed >> 32) as u32,
+            );
             let core = map.core_of_partition(p);
             let db = ctx.db;
             let got = frys_runtime::spawn_on(core, move || async move {

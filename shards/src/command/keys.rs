@@ -37,12 +37,21 @@ fn del_part(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
             if gone.contains(key) {
                 continue;
             }
-            if ctx.store.get_unlocked(ctx.ns, key).await.map_err(store_err)?.is_some() {
+            if ctx
+                .store
+                .get_unlocked(ctx.ns, key)
+                .await
+                .map_err(store_err)?
+                .is_some()
+            {
                 gone.insert(key);
                 deletes.push((key, None));
             }
         }
-        ctx.store.write_many(ctx.ns, &deletes).await.map_err(store_err)?;
+        ctx.store
+            .write_many(ctx.ns, &deletes)
+            .await
+            .map_err(store_err)?;
         Ok(Reply::Integer(deletes.len() as i64))
     })
 }
@@ -51,7 +60,13 @@ fn exists_part(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
     boxed(async move {
         let mut n = 0;
         for key in argv.iter().skip(1) {
-            if ctx.store.get(ctx.ns, key).await.map_err(store_err)?.is_some() {
+            if ctx
+                .store
+                .get(ctx.ns, key)
+                .await
+                .map_err(store_err)?
+                .is_some()
+            {
                 n += 1;
             }
         }
@@ -61,7 +76,11 @@ fn exists_part(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
 
 fn type_of(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
     boxed(async move {
-        let e = ctx.store.get(ctx.ns, arg(&argv, 1)).await.map_err(store_err)?;
+        let e = ctx
+            .store
+            .get(ctx.ns, arg(&argv, 1))
+            .await
+            .map_err(store_err)?;
         Ok(Reply::simple(e.map_or("none", |e| e.kind.name())))
     })
 }
@@ -74,7 +93,13 @@ struct ExpireFlags {
     lt: bool,
 }
 
-fn expire_generic(ctx: KeyCtx, argv: Argv, seconds: bool, absolute: bool, cmd: &'static str) -> LocalBoxFuture<Reply> {
+fn expire_generic(
+    ctx: KeyCtx,
+    argv: Argv,
+    seconds: bool,
+    absolute: bool,
+    cmd: &'static str,
+) -> LocalBoxFuture<Reply> {
     boxed(async move {
         let mut f = ExpireFlags::default();
         for opt in argv.iter().skip(3) {
@@ -94,18 +119,27 @@ fn expire_generic(ctx: KeyCtx, argv: Argv, seconds: bool, absolute: bool, cmd: &
         }
         let when = parse_i64(arg(&argv, 2)).ok_or_else(|| Reply::error(errors::NOT_AN_INTEGER))?;
         let invalid = || Reply::error(errors::invalid_expire_time(cmd));
-        let when = if seconds { when.checked_mul(1000).ok_or_else(invalid)? } else { when };
+        let when = if seconds {
+            when.checked_mul(1000).ok_or_else(invalid)?
+        } else {
+            when
+        };
         let base = if absolute { 0 } else { now_ms() as i64 };
         let when = when.checked_add(base).ok_or_else(invalid)?;
         let key = arg(&argv, 1);
         let _guard = ctx.store.lock(ctx.ns, key).await;
-        let Some(mut e) = ctx.store.get_unlocked(ctx.ns, key).await.map_err(store_err)? else {
+        let Some(mut e) = ctx
+            .store
+            .get_unlocked(ctx.ns, key)
+            .await
+            .map_err(store_err)?
+        else {
             return Ok(Reply::Integer(0));
         };
         let current = e.expires_at.map(|a| a as i64);
         let refused = (f.nx && current.is_some())
             || (f.xx && current.is_none())
-            || (f.gt && current.map_or(true, |c| when <= c))
+            || (f.gt && current.is_none_or(|c| when <= c))
             || (f.lt && current.is_some_and(|c| when >= c));
         if refused {
             return Ok(Reply::Integer(0));
@@ -143,7 +177,12 @@ enum TtlKind {
 
 fn ttl_generic(ctx: KeyCtx, argv: Argv, kind: TtlKind) -> LocalBoxFuture<Reply> {
     boxed(async move {
-        let Some(e) = ctx.store.get(ctx.ns, arg(&argv, 1)).await.map_err(store_err)? else {
+        let Some(e) = ctx
+            .store
+            .get(ctx.ns, arg(&argv, 1))
+            .await
+            .map_err(store_err)?
+        else {
             return Ok(Reply::Integer(-2));
         };
         let Some(at) = e.expires_at else {
@@ -176,7 +215,12 @@ fn persist(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
     boxed(async move {
         let key = arg(&argv, 1);
         let _guard = ctx.store.lock(ctx.ns, key).await;
-        match ctx.store.get_unlocked(ctx.ns, key).await.map_err(store_err)? {
+        match ctx
+            .store
+            .get_unlocked(ctx.ns, key)
+            .await
+            .map_err(store_err)?
+        {
             Some(mut e) if e.expires_at.is_some() => {
                 e.expires_at = None;
                 ctx.store.put(ctx.ns, key, &e).await.map_err(store_err)?;
@@ -200,7 +244,12 @@ fn string_encoding(value: &[u8]) -> &'static str {
 
 fn object_generic(ctx: KeyCtx, argv: Argv, what: &'static str) -> LocalBoxFuture<Reply> {
     boxed(async move {
-        let Some(e) = ctx.store.get(ctx.ns, arg(&argv, 2)).await.map_err(store_err)? else {
+        let Some(e) = ctx
+            .store
+            .get(ctx.ns, arg(&argv, 2))
+            .await
+            .map_err(store_err)?
+        else {
             return Ok(Reply::Null);
         };
         Ok(match what {
@@ -208,7 +257,9 @@ fn object_generic(ctx: KeyCtx, argv: Argv, what: &'static str) -> LocalBoxFuture
                 ValueType::String => string_encoding(&e.payload),
             }),
             "freq" => {
-                let lfu = crate::config::live(|c| c.get("maxmemory-policy").is_some_and(|p| p.contains("lfu")));
+                let lfu = crate::config::live(|c| {
+                    c.get("maxmemory-policy").is_some_and(|p| p.contains("lfu"))
+                });
                 if !lfu {
                     return Err(Reply::error(errors::OBJECT_FREQ_NO_LFU));
                 }
@@ -289,11 +340,92 @@ const WF: &[&str] = &["write", "fast"];
 const RF: &[&str] = &["readonly", "fast"];
 
 const OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
-    cmd!("encoding", 3, &["readonly"], KeySpec { first: 2, last: 2, step: 1 }, &["@keyspace", "@read", "@slow"], doc!("Returns the internal encoding of a Redis object.", "2.2.3", "O(1)", "key"), Run::Barrier(global::object_via_owner)),
-    cmd!("freq", 3, &["readonly"], KeySpec { first: 2, last: 2, step: 1 }, &["@keyspace", "@read", "@slow"], doc!("Returns the logarithmic access frequency counter of a Redis object.", "4.0.0", "O(1)", "key"), Run::Barrier(global::object_via_owner)),
-    cmd!("idletime", 3, &["readonly"], KeySpec { first: 2, last: 2, step: 1 }, &["@keyspace", "@read", "@slow"], doc!("Returns the time since the last access to a Redis object.", "2.2.3", "O(1)", "key"), Run::Barrier(global::object_via_owner)),
-    cmd!("refcount", 3, &["readonly"], KeySpec { first: 2, last: 2, step: 1 }, &["@keyspace", "@read", "@slow"], doc!("Returns the reference count of a value of a key.", "2.2.3", "O(1)", "key"), Run::Barrier(global::object_via_owner)),
-    cmd!("help", 2, &["loading", "stale"], KeySpec::NONE, &["@keyspace", "@slow"], doc!("Returns helpful text about the different subcommands.", "6.2.0", "O(1)", ""), Run::Now(object_help)),
+    cmd!(
+        "encoding",
+        3,
+        &["readonly"],
+        KeySpec {
+            first: 2,
+            last: 2,
+            step: 1
+        },
+        &["@keyspace", "@read", "@slow"],
+        doc!(
+            "Returns the internal encoding of a Redis object.",
+            "2.2.3",
+            "O(1)",
+            "key"
+        ),
+        Run::Barrier(global::object_via_owner)
+    ),
+    cmd!(
+        "freq",
+        3,
+        &["readonly"],
+        KeySpec {
+            first: 2,
+            last: 2,
+            step: 1
+        },
+        &["@keyspace", "@read", "@slow"],
+        doc!(
+            "Returns the logarithmic access frequency counter of a Redis object.",
+            "4.0.0",
+            "O(1)",
+            "key"
+        ),
+        Run::Barrier(global::object_via_owner)
+    ),
+    cmd!(
+        "idletime",
+        3,
+        &["readonly"],
+        KeySpec {
+            first: 2,
+            last: 2,
+            step: 1
+        },
+        &["@keyspace", "@read", "@slow"],
+        doc!(
+            "Returns the time since the last access to a Redis object.",
+            "2.2.3",
+            "O(1)",
+            "key"
+        ),
+        Run::Barrier(global::object_via_owner)
+    ),
+    cmd!(
+        "refcount",
+        3,
+        &["readonly"],
+        KeySpec {
+            first: 2,
+            last: 2,
+            step: 1
+        },
+        &["@keyspace", "@read", "@slow"],
+        doc!(
+            "Returns the reference count of a value of a key.",
+            "2.2.3",
+            "O(1)",
+            "key"
+        ),
+        Run::Barrier(global::object_via_owner)
+    ),
+    cmd!(
+        "help",
+        2,
+        &["loading", "stale"],
+        KeySpec::NONE,
+        &["@keyspace", "@slow"],
+        doc!(
+            "Returns helpful text about the different subcommands.",
+            "6.2.0",
+            "O(1)",
+            ""
+        ),
+        Run::Now(object_help)
+    ),
 ];
 
 /// The OBJECT subcommand bodies, by name (run on the key's owner).

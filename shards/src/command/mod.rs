@@ -24,12 +24,8 @@ pub use connection::REDIS_VERSION;
 pub use spec::{BarrierCtx, BarrierFn, CommandSpec, Doc, KeyCtx, KeyFn, KeySpec, Merge, Run};
 
 /// Every family's commands.
-pub const FAMILIES: &[&[CommandSpec]] = &[
-    string::SPECS,
-    keys::SPECS,
-    connection::SPECS,
-    server::SPECS,
-];
+pub const FAMILIES: &[&[CommandSpec]] =
+    &[string::SPECS, keys::SPECS, connection::SPECS, server::SPECS];
 
 /// Longest command name looked up (longer names are unknown).
 const MAX_NAME: usize = 32;
@@ -100,7 +96,10 @@ mod tests {
             let upper = spec.name.to_ascii_uppercase();
             assert!(std::ptr::eq(lookup(upper.as_bytes()).unwrap(), spec));
             for sub in spec.subcommands {
-                assert!(std::ptr::eq(lookup_sub(spec, sub.name.as_bytes()).unwrap(), sub));
+                assert!(std::ptr::eq(
+                    lookup_sub(spec, sub.name.as_bytes()).unwrap(),
+                    sub
+                ));
             }
         }
         assert!(lookup(b"no-such-command").is_none());

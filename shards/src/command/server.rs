@@ -32,7 +32,11 @@ fn info(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
 }
 
 fn config_get(_: &mut Session, argv: &Argv) -> Reply {
-    let patterns: Vec<Vec<u8>> = argv.iter().skip(2).map(|p| p.to_ascii_lowercase()).collect();
+    let patterns: Vec<Vec<u8>> = argv
+        .iter()
+        .skip(2)
+        .map(|p| p.to_ascii_lowercase())
+        .collect();
     let pairs: Vec<(Reply, Reply)> = config::live(|c| {
         c.iter()
             .filter(|(name, _)| patterns.iter().any(|p| glob_match(p, name.as_bytes())))
@@ -43,7 +47,7 @@ fn config_get(_: &mut Session, argv: &Argv) -> Reply {
 }
 
 fn config_set(_: &mut Session, argv: &Argv) -> Reply {
-    if argv.len() % 2 != 0 {
+    if !argv.len().is_multiple_of(2) {
         return Reply::error(errors::wrong_number_of_arguments("config|set"));
     }
     let pairs: Vec<(String, String)> = (2..argv.len())
@@ -138,7 +142,9 @@ fn debug(_: &mut Session, _: &Argv) -> Reply {
 fn function_flush(_: &mut Session, argv: &Argv) -> Reply {
     match argv.get(2) {
         None => Reply::ok(),
-        Some(o) if o.eq_ignore_ascii_case(b"ASYNC") || o.eq_ignore_ascii_case(b"SYNC") => Reply::ok(),
+        Some(o) if o.eq_ignore_ascii_case(b"ASYNC") || o.eq_ignore_ascii_case(b"SYNC") => {
+            Reply::ok()
+        }
         Some(_) => Reply::error(errors::SYNTAX),
     }
 }
@@ -166,7 +172,12 @@ fn command_info_of(spec: &CommandSpec, parent: Option<&str>) -> Reply {
         Reply::Set(spec.acl.iter().map(|a| Reply::simple(*a)).collect()),
         Reply::Array(Vec::new()),
         Reply::Array(Vec::new()),
-        Reply::Array(spec.subcommands.iter().map(|s| command_info_of(s, Some(&name))).collect()),
+        Reply::Array(
+            spec.subcommands
+                .iter()
+                .map(|s| command_info_of(s, Some(&name)))
+                .collect(),
+        ),
     ])
 }
 
@@ -206,14 +217,22 @@ fn command_docs(_: &mut Session, argv: &Argv) -> Reply {
 fn command_list(_: &mut Session, argv: &Argv) -> Reply {
     let pattern = match (argv.get(2), argv.get(3)) {
         (None, _) => None,
-        (Some(f), Some(p)) if f.eq_ignore_ascii_case(b"FILTERBY") && argv.len() == 5 && p.eq_ignore_ascii_case(b"PATTERN") => {
+        (Some(f), Some(p))
+            if f.eq_ignore_ascii_case(b"FILTERBY")
+                && argv.len() == 5
+                && p.eq_ignore_ascii_case(b"PATTERN") =>
+        {
             argv.get(4).map(|p| p.to_vec())
         }
         _ => return Reply::error(errors::SYNTAX),
     };
     Reply::Array(
         super::all()
-            .filter(|s| pattern.as_deref().map_or(true, |p| glob_match(p, s.name.as_bytes())))
+            .filter(|s| {
+                pattern
+                    .as_deref()
+                    .is_none_or(|p| glob_match(p, s.name.as_bytes()))
+            })
             .map(|s| Reply::bulk(s.name))
             .collect(),
     )
@@ -230,7 +249,12 @@ fn command_getkeys(_: &mut Session, argv: &Argv) -> Reply {
     if !super::arity_ok(spec, sub.len()) {
         return Reply::error(errors::COMMAND_INVALID_ARITY);
     }
-    let keys: Vec<Reply> = spec.keys.positions(sub.len()).filter_map(|i| sub.get(i)).map(Reply::bulk).collect();
+    let keys: Vec<Reply> = spec
+        .keys
+        .positions(sub.len())
+        .filter_map(|i| sub.get(i))
+        .map(Reply::bulk)
+        .collect();
     if keys.is_empty() {
         return Reply::error(errors::COMMAND_INVALID_ARGUMENTS);
     }
@@ -321,26 +345,184 @@ const SLOW: &[&str] = &["@slow"];
 const LOADING: &[&str] = &["loading", "stale"];
 
 const CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
-    cmd!("get", -3, &["admin", "noscript", "loading", "stale"], ADMIN, doc!("Returns the effective values of configuration parameters.", "2.0.0", "O(N) when N is the number of configuration parameters provided", "parameter [parameter ...]"), Run::Now(config_get)),
-    cmd!("set", -4, &["admin", "noscript", "loading", "stale"], ADMIN, doc!("Sets configuration parameters in-flight.", "2.0.0", "O(N) when N is the number of configuration parameters provided", "parameter value [parameter value ...]"), Run::Now(config_set)),
-    cmd!("resetstat", 2, &["admin", "noscript", "loading", "stale"], ADMIN, doc!("Resets the server's statistics.", "2.0.0", "O(1)", ""), Run::Barrier(config_resetstat)),
-    cmd!("rewrite", 2, &["admin", "noscript", "loading", "stale"], ADMIN, doc!("Persists the effective configuration to file.", "2.8.0", "O(1)", ""), Run::Now(config_rewrite)),
-    cmd!("help", 2, LOADING, SLOW, doc!("Returns helpful text about the different subcommands.", "5.0.0", "O(1)", ""), Run::Now(config_help)),
+    cmd!(
+        "get",
+        -3,
+        &["admin", "noscript", "loading", "stale"],
+        ADMIN,
+        doc!(
+            "Returns the effective values of configuration parameters.",
+            "2.0.0",
+            "O(N) when N is the number of configuration parameters provided",
+            "parameter [parameter ...]"
+        ),
+        Run::Now(config_get)
+    ),
+    cmd!(
+        "set",
+        -4,
+        &["admin", "noscript", "loading", "stale"],
+        ADMIN,
+        doc!(
+            "Sets configuration parameters in-flight.",
+            "2.0.0",
+            "O(N) when N is the number of configuration parameters provided",
+            "parameter value [parameter value ...]"
+        ),
+        Run::Now(config_set)
+    ),
+    cmd!(
+        "resetstat",
+        2,
+        &["admin", "noscript", "loading", "stale"],
+        ADMIN,
+        doc!("Resets the server's statistics.", "2.0.0", "O(1)", ""),
+        Run::Barrier(config_resetstat)
+    ),
+    cmd!(
+        "rewrite",
+        2,
+        &["admin", "noscript", "loading", "stale"],
+        ADMIN,
+        doc!(
+            "Persists the effective configuration to file.",
+            "2.8.0",
+            "O(1)",
+            ""
+        ),
+        Run::Now(config_rewrite)
+    ),
+    cmd!(
+        "help",
+        2,
+        LOADING,
+        SLOW,
+        doc!(
+            "Returns helpful text about the different subcommands.",
+            "5.0.0",
+            "O(1)",
+            ""
+        ),
+        Run::Now(config_help)
+    ),
 ];
 
 const COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
-    cmd!("count", 2, LOADING, &["@slow", "@connection"], doc!("Returns a count of commands.", "2.8.13", "O(1)", ""), Run::Now(command_count)),
-    cmd!("info", -2, LOADING, &["@slow", "@connection"], doc!("Returns information about one, multiple or all commands.", "2.8.13", "O(N) where N is the number of commands to look up", "[command-name [command-name ...]]"), Run::Now(command_info)),
-    cmd!("docs", -2, LOADING, &["@slow", "@connection"], doc!("Returns documentary information about one, multiple or all commands.", "7.0.0", "O(N) where N is the number of commands to look up", "[command-name [command-name ...]]"), Run::Now(command_docs)),
-    cmd!("list", -2, LOADING, &["@slow", "@connection"], doc!("Returns a list of command names.", "7.0.0", "O(N) where N is the total number of Redis commands", "[FILTERBY MODULE module-name | ACLCAT category | PATTERN pattern]"), Run::Now(command_list)),
-    cmd!("getkeys", -3, LOADING, &["@slow", "@connection"], doc!("Extracts the key names from an arbitrary command.", "2.8.13", "O(N) where N is the number of arguments to the command", "command [arg [arg ...]]"), Run::Now(command_getkeys)),
-    cmd!("help", 2, LOADING, &["@slow", "@connection"], doc!("Returns helpful text about the different subcommands.", "5.0.0", "O(1)", ""), Run::Now(command_help)),
+    cmd!(
+        "count",
+        2,
+        LOADING,
+        &["@slow", "@connection"],
+        doc!("Returns a count of commands.", "2.8.13", "O(1)", ""),
+        Run::Now(command_count)
+    ),
+    cmd!(
+        "info",
+        -2,
+        LOADING,
+        &["@slow", "@connection"],
+        doc!(
+            "Returns information about one, multiple or all commands.",
+            "2.8.13",
+            "O(N) where N is the number of commands to look up",
+            "[command-name [command-name ...]]"
+        ),
+        Run::Now(command_info)
+    ),
+    cmd!(
+        "docs",
+        -2,
+        LOADING,
+        &["@slow", "@connection"],
+        doc!(
+            "Returns documentary information about one, multiple or all commands.",
+            "7.0.0",
+            "O(N) where N is the number of commands to look up",
+            "[command-name [command-name ...]]"
+        ),
+        Run::Now(command_docs)
+    ),
+    cmd!(
+        "list",
+        -2,
+        LOADING,
+        &["@slow", "@connection"],
+        doc!(
+            "Returns a list of command names.",
+            "7.0.0",
+            "O(N) where N is the total number of Redis commands",
+            "[FILTERBY MODULE module-name | ACLCAT category | PATTERN pattern]"
+        ),
+        Run::Now(command_list)
+    ),
+    cmd!(
+        "getkeys",
+        -3,
+        LOADING,
+        &["@slow", "@connection"],
+        doc!(
+            "Extracts the key names from an arbitrary command.",
+            "2.8.13",
+            "O(N) where N is the number of arguments to the command",
+            "command [arg [arg ...]]"
+        ),
+        Run::Now(command_getkeys)
+    ),
+    cmd!(
+        "help",
+        2,
+        LOADING,
+        &["@slow", "@connection"],
+        doc!(
+            "Returns helpful text about the different subcommands.",
+            "5.0.0",
+            "O(1)",
+            ""
+        ),
+        Run::Now(command_help)
+    ),
 ];
 
 const FUNCTION_SUBCOMMANDS: &[CommandSpec] = &[
-    cmd!("flush", -2, &["write", "noscript"], &["@write", "@slow", "@scripting"], doc!("Deletes all libraries and functions.", "7.0.0", "O(N) where N is the number of functions deleted", "[ASYNC | SYNC]"), Run::Now(function_flush)),
-    cmd!("list", -2, &["noscript"], &["@slow", "@scripting"], doc!("Returns information about all libraries.", "7.0.0", "O(N) where N is the number of functions", "[LIBRARYNAME library-name-pattern] [WITHCODE]"), Run::Now(function_list)),
-    cmd!("help", 2, LOADING, &["@slow", "@scripting"], doc!("Returns helpful text about the different subcommands.", "7.0.0", "O(1)", ""), Run::Now(function_help)),
+    cmd!(
+        "flush",
+        -2,
+        &["write", "noscript"],
+        &["@write", "@slow", "@scripting"],
+        doc!(
+            "Deletes all libraries and functions.",
+            "7.0.0",
+            "O(N) where N is the number of functions deleted",
+            "[ASYNC | SYNC]"
+        ),
+        Run::Now(function_flush)
+    ),
+    cmd!(
+        "list",
+        -2,
+        &["noscript"],
+        &["@slow", "@scripting"],
+        doc!(
+            "Returns information about all libraries.",
+            "7.0.0",
+            "O(N) where N is the number of functions",
+            "[LIBRARYNAME library-name-pattern] [WITHCODE]"
+        ),
+        Run::Now(function_list)
+    ),
+    cmd!(
+        "help",
+        2,
+        LOADING,
+        &["@slow", "@scripting"],
+        doc!(
+            "Returns helpful text about the different subcommands.",
+            "7.0.0",
+            "O(1)",
+            ""
+        ),
+        Run::Now(function_help)
+    ),
 ];
 
 /// The server family.

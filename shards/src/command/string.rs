@@ -16,7 +16,11 @@ pub(crate) fn store_err(e: StoreError) -> Reply {
 }
 
 /// Reads `key` as a string: `Ok(None)` if absent, WRONGTYPE for another type.
-pub(crate) async fn read_string(ctx: &KeyCtx, key: &[u8], locked: bool) -> Result<Option<Entry>, Reply> {
+pub(crate) async fn read_string(
+    ctx: &KeyCtx,
+    key: &[u8],
+    locked: bool,
+) -> Result<Option<Entry>, Reply> {
     let entry = if locked {
         ctx.store.get_unlocked(ctx.ns, key).await
     } else {
@@ -60,7 +64,12 @@ pub(crate) enum Expiry {
 
 /// Parses the time of EX / PX / EXAT / PXAT into an absolute unix ms, as
 /// Redis' `getExpireMillisecondsOrReply` does.
-pub(crate) fn expire_at(value: &[u8], unit_seconds: bool, absolute: bool, cmd: &str) -> Result<u64, Reply> {
+pub(crate) fn expire_at(
+    value: &[u8],
+    unit_seconds: bool,
+    absolute: bool,
+    cmd: &str,
+) -> Result<u64, Reply> {
     let n = parse_i64(value).ok_or_else(|| Reply::error(errors::NOT_AN_INTEGER))?;
     let invalid = || Reply::error(errors::invalid_expire_time(cmd));
     if n <= 0 {
@@ -147,7 +156,10 @@ fn set(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
         } else if o.get {
             read_string(&ctx, key, true).await?
         } else {
-            ctx.store.get_unlocked(ctx.ns, key).await.map_err(store_err)?
+            ctx.store
+                .get_unlocked(ctx.ns, key)
+                .await
+                .map_err(store_err)?
         };
         let exists = old.is_some();
         let old_reply = || match &old {
@@ -176,7 +188,13 @@ fn setnx(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
     boxed(async move {
         let key = arg(&argv, 1);
         let _guard = ctx.store.lock(ctx.ns, key).await;
-        if ctx.store.get_unlocked(ctx.ns, key).await.map_err(store_err)?.is_some() {
+        if ctx
+            .store
+            .get_unlocked(ctx.ns, key)
+            .await
+            .map_err(store_err)?
+            .is_some()
+        {
             return Ok(Reply::Integer(0));
         }
         ctx.store
@@ -187,7 +205,12 @@ fn setnx(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
     })
 }
 
-fn setex_generic(ctx: KeyCtx, argv: Argv, seconds: bool, cmd: &'static str) -> LocalBoxFuture<Reply> {
+fn setex_generic(
+    ctx: KeyCtx,
+    argv: Argv,
+    seconds: bool,
+    cmd: &'static str,
+) -> LocalBoxFuture<Reply> {
     boxed(async move {
         let key = arg(&argv, 1);
         let at = expire_at(arg(&argv, 2), seconds, false, cmd)?;
@@ -311,7 +334,10 @@ fn mset_part(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
         let _guards = ctx.store.lock_all(ctx.ns, &keys).await;
         // The last value of a repeated key wins, as in Redis.
         let ops: Vec<(&[u8], Option<&Entry>)> = pairs.iter().map(|(k, e)| (*k, Some(e))).collect();
-        ctx.store.write_many(ctx.ns, &ops).await.map_err(store_err)?;
+        ctx.store
+            .write_many(ctx.ns, &ops)
+            .await
+            .map_err(store_err)?;
         Ok(Reply::ok())
     })
 }
@@ -320,7 +346,9 @@ fn append(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
     boxed(async move {
         let key = arg(&argv, 1);
         let _guard = ctx.store.lock(ctx.ns, key).await;
-        let mut e = read_string(&ctx, key, true).await?.unwrap_or_else(|| Entry::string(Vec::new()));
+        let mut e = read_string(&ctx, key, true)
+            .await?
+            .unwrap_or_else(|| Entry::string(Vec::new()));
         let add = arg(&argv, 2);
         if e.payload.len() + add.len() > max_bulk() {
             return Err(Reply::error(errors::STRING_TOO_LONG));
@@ -333,17 +361,23 @@ fn append(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
 
 fn strlen(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
     boxed(async move {
-        let n = read_string(&ctx, arg(&argv, 1), false).await?.map_or(0, |e| e.payload.len());
+        let n = read_string(&ctx, arg(&argv, 1), false)
+            .await?
+            .map_or(0, |e| e.payload.len());
         Ok(Reply::Integer(n as i64))
     })
 }
 
 fn getrange(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
     boxed(async move {
-        let (Some(mut start), Some(mut end)) = (parse_i64(arg(&argv, 2)), parse_i64(arg(&argv, 3))) else {
+        let (Some(mut start), Some(mut end)) = (parse_i64(arg(&argv, 2)), parse_i64(arg(&argv, 3)))
+        else {
             return Err(Reply::error(errors::NOT_AN_INTEGER));
         };
-        let value = read_string(&ctx, arg(&argv, 1), false).await?.map(|e| e.payload).unwrap_or_default();
+        let value = read_string(&ctx, arg(&argv, 1), false)
+            .await?
+            .map(|e| e.payload)
+            .unwrap_or_default();
         let len = value.len() as i64;
         if start < 0 && end < 0 && start > end {
             return Ok(Reply::Bulk(Vec::new()));
@@ -369,7 +403,8 @@ fn getrange(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
 fn setrange(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
     boxed(async move {
         let key = arg(&argv, 1);
-        let offset = parse_i64(arg(&argv, 2)).ok_or_else(|| Reply::error(errors::NOT_AN_INTEGER))?;
+        let offset =
+            parse_i64(arg(&argv, 2)).ok_or_else(|| Reply::error(errors::NOT_AN_INTEGER))?;
         if offset < 0 {
             return Err(Reply::error(errors::OFFSET_OUT_OF_RANGE));
         }
@@ -377,7 +412,9 @@ fn setrange(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
         let _guard = ctx.store.lock(ctx.ns, key).await;
         let existing = read_string(&ctx, key, true).await?;
         if value.is_empty() {
-            return Ok(Reply::Integer(existing.map_or(0, |e| e.payload.len() as i64)));
+            return Ok(Reply::Integer(
+                existing.map_or(0, |e| e.payload.len() as i64),
+            ));
         }
         let offset = offset as u64;
         if offset + value.len() as u64 > max_bulk() as u64 {
@@ -396,9 +433,13 @@ fn setrange(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
 
 async fn incr_by(ctx: KeyCtx, key: Vec<u8>, by: i64) -> CmdResult {
     let _guard = ctx.store.lock(ctx.ns, &key).await;
-    let mut e = read_string(&ctx, &key, true).await?.unwrap_or_else(|| Entry::string(b"0".to_vec()));
+    let mut e = read_string(&ctx, &key, true)
+        .await?
+        .unwrap_or_else(|| Entry::string(b"0".to_vec()));
     let current = parse_i64(&e.payload).ok_or_else(|| Reply::error(errors::NOT_AN_INTEGER))?;
-    let next = current.checked_add(by).ok_or_else(|| Reply::error(errors::INCR_OVERFLOW))?;
+    let next = current
+        .checked_add(by)
+        .ok_or_else(|| Reply::error(errors::INCR_OVERFLOW))?;
     e.payload = next.to_string().into_bytes();
     ctx.store.put(ctx.ns, &key, &e).await.map_err(store_err)?;
     Ok(Reply::Integer(next))
@@ -426,7 +467,9 @@ fn decrby(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
     let key = arg(&argv, 1).to_vec();
     boxed(async move {
         let by = by.ok_or_else(|| Reply::error(errors::NOT_AN_INTEGER))?;
-        let by = by.checked_neg().ok_or_else(|| Reply::error(errors::DECR_OVERFLOW))?;
+        let by = by
+            .checked_neg()
+            .ok_or_else(|| Reply::error(errors::DECR_OVERFLOW))?;
         incr_by(ctx, key, by).await
     })
 }
@@ -436,7 +479,9 @@ fn incrbyfloat(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
         let key = arg(&argv, 1);
         let by = parse_f64(arg(&argv, 2)).ok_or_else(|| Reply::error(errors::NOT_A_FLOAT))?;
         let _guard = ctx.store.lock(ctx.ns, key).await;
-        let mut e = read_string(&ctx, key, true).await?.unwrap_or_else(|| Entry::string(b"0".to_vec()));
+        let mut e = read_string(&ctx, key, true)
+            .await?
+            .unwrap_or_else(|| Entry::string(b"0".to_vec()));
         let current = parse_f64(&e.payload).ok_or_else(|| Reply::error(errors::NOT_A_FLOAT))?;
         let next = current + by;
         if !next.is_finite() {

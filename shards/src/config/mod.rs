@@ -117,10 +117,12 @@ impl Config {
             path: path.clone(),
             reason: e.to_string(),
         })?;
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::File {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError::File {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
         for (key, value) in table {
             let def = find(&key).ok_or_else(|| ConfigError::File {
                 path: path.clone(),
@@ -134,7 +136,10 @@ impl Config {
                     return Err(ConfigError::Invalid {
                         name: key,
                         source: "config file",
-                        reason: format!("expected a string, integer or boolean, got a {}", other.type_str()),
+                        reason: format!(
+                            "expected a string, integer or boolean, got a {}",
+                            other.type_str()
+                        ),
                     })
                 }
             };
@@ -327,14 +332,24 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("frys-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("frys.toml");
-        std::fs::write(&file, "port = 7001\ndatabases = 4\nrequirepass = \"file\"\n").unwrap();
+        std::fs::write(
+            &file,
+            "port = 7001\ndatabases = 4\nrequirepass = \"file\"\n",
+        )
+        .unwrap();
         let env = |name: &str| match name {
             "FRYS_DATABASES" => Some("8".to_string()),
             "FRYS_REQUIREPASS" => Some("env".to_string()),
             _ => None,
         };
         let c = Config::load(
-            ["shard-server", "--config", file.to_str().unwrap(), "--requirepass", "cli"],
+            [
+                "shard-server",
+                "--config",
+                file.to_str().unwrap(),
+                "--requirepass",
+                "cli",
+            ],
             env,
         )
         .unwrap();
@@ -349,13 +364,19 @@ mod tests {
         let err = Config::load(["shard-server", "--port", "99999"], no_env)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("'port'") && err.contains("out of range"), "{err}");
+        assert!(
+            err.contains("'port'") && err.contains("out of range"),
+            "{err}"
+        );
         let err = Config::load(["shard-server"], |n| {
             (n == "FRYS_APPENDFSYNC").then(|| "maybe".to_string())
         })
         .unwrap_err()
         .to_string();
-        assert!(err.contains("appendfsync") && err.contains("environment"), "{err}");
+        assert!(
+            err.contains("appendfsync") && err.contains("environment"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -59,59 +59,386 @@ macro_rules! setting {
 
 /// Every setting, in the order `--help` lists them.
 pub const SETTINGS: &[SettingDef] = &[
-    setting!("bind", "127.0.0.1", Kind::Text, false, "Addresses to listen on, space separated (e.g. \"127.0.0.1 ::1\")"),
-    setting!("port", "6379", int(0, 65535), false, "TCP port of the Redis protocol (0 = pick a free one)"),
-    setting!("dir", "./data", Kind::Text, false, "Data directory (created if missing)"),
-    setting!("cores", "all", Kind::Cores, false, "Cores to run on: `all` usable CPUs, or a count"),
-    setting!("partitions", "16", int(1, 16384), false, "Partitions of a NEW data directory (fixed once created; each is one LSM)"),
-    setting!("core-memory", "256mb", Kind::Bytes, false, "Memory budget of each core for its partitions' memtables and block cache"),
-    setting!("appendfsync", "everysec", Kind::Enum(&["always", "everysec", "no"]), false, "WAL durability: always (fdatasync before the reply), everysec, no"),
-    setting!("appendonly", "yes", Kind::Enum(&["yes"]), false, "Always yes: every write goes to the write-ahead log"),
-    setting!("save", "", Kind::Text, true, "Accepted for compatibility; data is persisted by the WAL, SAVE flushes memtables"),
-    setting!("requirepass", "", Kind::Text, true, "Password of the default user (empty: no AUTH needed)"),
-    setting!("maxclients", "10000", int(1, 1_000_000), true, "Most client connections at once"),
-    setting!("databases", "16", int(1, 65536), false, "Number of logical databases (SELECT 0..N-1)"),
-    setting!("timeout", "0", int(0, i32::MAX as i64), true, "Close a client idle this many seconds (0 = never)"),
-    setting!("admin-port", "9121", int(0, 65535), false, "HTTP port of /metrics and /health on the bind address (0 = off)"),
-    setting!("proto-max-bulk-len", "536870912", Kind::Bytes, true, "Longest bulk string a client may send"),
-    setting!("client-query-buffer-limit", "1073741824", Kind::Bytes, true, "Most bytes buffered for one client's unparsed requests"),
-    setting!("maxmemory", "0", Kind::Bytes, true, "Accepted for compatibility (no eviction: data lives on disk)"),
-    setting!("maxmemory-policy", "noeviction", Kind::Enum(&["noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"]), true, "Accepted for compatibility (keys are never evicted)"),
-    setting!("loglevel", "notice", Kind::Enum(&["debug", "verbose", "notice", "warning", "nothing"]), true, "Log level"),
-    setting!("tcp-keepalive", "300", int(0, i32::MAX as i64), true, "Accepted for compatibility"),
-    setting!("hz", "10", int(1, 500), true, "Accepted for compatibility (the expiry cycle runs every 100 ms)"),
-    setting!("protected-mode", "no", Kind::Bool, true, "Accepted for compatibility"),
-    setting!("daemonize", "no", Kind::Enum(&["no"]), false, "Always no: run under a supervisor"),
-    setting!("cluster-enabled", "no", Kind::Enum(&["no"]), false, "Cluster mode is not available yet"),
-    setting!("io-threads", "1", int(1, 128), false, "Accepted for compatibility (every core does its own I/O)"),
-    setting!("lazyfree-lazy-user-del", "no", Kind::Bool, true, "Accepted for compatibility"),
-    setting!("lazyfree-lazy-user-flush", "no", Kind::Bool, true, "Accepted for compatibility"),
-    setting!("notify-keyspace-events", "", Kind::Text, true, "Accepted and kept (keyspace notifications are not sent yet)"),
-    setting!("slowlog-log-slower-than", "10000", int(-1, i64::MAX), true, "Accepted and kept"),
-    setting!("slowlog-max-len", "128", int(0, i64::MAX), true, "Accepted and kept"),
-    setting!("latency-monitor-threshold", "0", int(0, i64::MAX), true, "Accepted and kept"),
-    setting!("hash-max-listpack-entries", "128", int(0, i64::MAX), true, "Accepted and kept (encoding tuning has no effect here)"),
-    setting!("hash-max-listpack-value", "64", int(0, i64::MAX), true, "Accepted and kept"),
-    setting!("hash-max-ziplist-entries", "128", int(0, i64::MAX), true, "Accepted and kept"),
-    setting!("hash-max-ziplist-value", "64", int(0, i64::MAX), true, "Accepted and kept"),
-    setting!("list-max-listpack-size", "-2", int(i64::MIN, i64::MAX), true, "Accepted and kept"),
-    setting!("list-max-ziplist-size", "-2", int(i64::MIN, i64::MAX), true, "Accepted and kept"),
-    setting!("list-compress-depth", "0", int(0, i64::MAX), true, "Accepted and kept"),
-    setting!("set-max-intset-entries", "512", int(0, i64::MAX), true, "Accepted and kept"),
-    setting!("set-max-listpack-entries", "128", int(0, i64::MAX), true, "Accepted and kept"),
-    setting!("set-max-listpack-value", "64", int(0, i64::MAX), true, "Accepted and kept"),
-    setting!("zset-max-listpack-entries", "128", int(0, i64::MAX), true, "Accepted and kept"),
-    setting!("zset-max-listpack-value", "64", int(0, i64::MAX), true, "Accepted and kept"),
-    setting!("zset-max-ziplist-entries", "128", int(0, i64::MAX), true, "Accepted and kept"),
-    setting!("zset-max-ziplist-value", "64", int(0, i64::MAX), true, "Accepted and kept"),
-    setting!("stream-node-max-bytes", "4096", int(0, i64::MAX), true, "Accepted and kept"),
-    setting!("stream-node-max-entries", "100", int(0, i64::MAX), true, "Accepted and kept"),
-    setting!("activerehashing", "yes", Kind::Bool, true, "Accepted and kept"),
-    setting!("lua-time-limit", "5000", int(0, i64::MAX), true, "Accepted and kept"),
-    setting!("busy-reply-threshold", "5000", int(0, i64::MAX), true, "Accepted and kept"),
-    setting!("maxmemory-samples", "5", int(1, 64), true, "Accepted and kept"),
-    setting!("appendfilename", "appendonly.aof", Kind::Text, false, "Accepted for compatibility (the WAL lives in each partition)"),
-    setting!("dbfilename", "dump.rdb", Kind::Text, true, "Accepted for compatibility"),
+    setting!(
+        "bind",
+        "127.0.0.1",
+        Kind::Text,
+        false,
+        "Addresses to listen on, space separated (e.g. \"127.0.0.1 ::1\")"
+    ),
+    setting!(
+        "port",
+        "6379",
+        int(0, 65535),
+        false,
+        "TCP port of the Redis protocol (0 = pick a free one)"
+    ),
+    setting!(
+        "dir",
+        "./data",
+        Kind::Text,
+        false,
+        "Data directory (created if missing)"
+    ),
+    setting!(
+        "cores",
+        "all",
+        Kind::Cores,
+        false,
+        "Cores to run on: `all` usable CPUs, or a count"
+    ),
+    setting!(
+        "partitions",
+        "16",
+        int(1, 16384),
+        false,
+        "Partitions of a NEW data directory (fixed once created; each is one LSM)"
+    ),
+    setting!(
+        "core-memory",
+        "256mb",
+        Kind::Bytes,
+        false,
+        "Memory budget of each core for its partitions' memtables and block cache"
+    ),
+    setting!(
+        "appendfsync",
+        "everysec",
+        Kind::Enum(&["always", "everysec", "no"]),
+        false,
+        "WAL durability: always (fdatasync before the reply), everysec, no"
+    ),
+    setting!(
+        "appendonly",
+        "yes",
+        Kind::Enum(&["yes"]),
+        false,
+        "Always yes: every write goes to the write-ahead log"
+    ),
+    setting!(
+        "save",
+        "",
+        Kind::Text,
+        true,
+        "Accepted for compatibility; data is persisted by the WAL, SAVE flushes memtables"
+    ),
+    setting!(
+        "requirepass",
+        "",
+        Kind::Text,
+        true,
+        "Password of the default user (empty: no AUTH needed)"
+    ),
+    setting!(
+        "maxclients",
+        "10000",
+        int(1, 1_000_000),
+        true,
+        "Most client connections at once"
+    ),
+    setting!(
+        "databases",
+        "16",
+        int(1, 65536),
+        false,
+        "Number of logical databases (SELECT 0..N-1)"
+    ),
+    setting!(
+        "timeout",
+        "0",
+        int(0, i32::MAX as i64),
+        true,
+        "Close a client idle this many seconds (0 = never)"
+    ),
+    setting!(
+        "admin-port",
+        "9121",
+        int(0, 65535),
+        false,
+        "HTTP port of /metrics and /health on the bind address (0 = off)"
+    ),
+    setting!(
+        "proto-max-bulk-len",
+        "536870912",
+        Kind::Bytes,
+        true,
+        "Longest bulk string a client may send"
+    ),
+    setting!(
+        "client-query-buffer-limit",
+        "1073741824",
+        Kind::Bytes,
+        true,
+        "Most bytes buffered for one client's unparsed requests"
+    ),
+    setting!(
+        "maxmemory",
+        "0",
+        Kind::Bytes,
+        true,
+        "Accepted for compatibility (no eviction: data lives on disk)"
+    ),
+    setting!(
+        "maxmemory-policy",
+        "noeviction",
+        Kind::Enum(&[
+            "noeviction",
+            "allkeys-lru",
+            "allkeys-lfu",
+            "allkeys-random",
+            "volatile-lru",
+            "volatile-lfu",
+            "volatile-random",
+            "volatile-ttl"
+        ]),
+        true,
+        "Accepted for compatibility (keys are never evicted)"
+    ),
+    setting!(
+        "loglevel",
+        "notice",
+        Kind::Enum(&["debug", "verbose", "notice", "warning", "nothing"]),
+        true,
+        "Log level"
+    ),
+    setting!(
+        "tcp-keepalive",
+        "300",
+        int(0, i32::MAX as i64),
+        true,
+        "Accepted for compatibility"
+    ),
+    setting!(
+        "hz",
+        "10",
+        int(1, 500),
+        true,
+        "Accepted for compatibility (the expiry cycle runs every 100 ms)"
+    ),
+    setting!(
+        "protected-mode",
+        "no",
+        Kind::Bool,
+        true,
+        "Accepted for compatibility"
+    ),
+    setting!(
+        "daemonize",
+        "no",
+        Kind::Enum(&["no"]),
+        false,
+        "Always no: run under a supervisor"
+    ),
+    setting!(
+        "cluster-enabled",
+        "no",
+        Kind::Enum(&["no"]),
+        false,
+        "Cluster mode is not available yet"
+    ),
+    setting!(
+        "io-threads",
+        "1",
+        int(1, 128),
+        false,
+        "Accepted for compatibility (every core does its own I/O)"
+    ),
+    setting!(
+        "lazyfree-lazy-user-del",
+        "no",
+        Kind::Bool,
+        true,
+        "Accepted for compatibility"
+    ),
+    setting!(
+        "lazyfree-lazy-user-flush",
+        "no",
+        Kind::Bool,
+        true,
+        "Accepted for compatibility"
+    ),
+    setting!(
+        "notify-keyspace-events",
+        "",
+        Kind::Text,
+        true,
+        "Accepted and kept (keyspace notifications are not sent yet)"
+    ),
+    setting!(
+        "slowlog-log-slower-than",
+        "10000",
+        int(-1, i64::MAX),
+        true,
+        "Accepted and kept"
+    ),
+    setting!(
+        "slowlog-max-len",
+        "128",
+        int(0, i64::MAX),
+        true,
+        "Accepted and kept"
+    ),
+    setting!(
+        "latency-monitor-threshold",
+        "0",
+        int(0, i64::MAX),
+        true,
+        "Accepted and kept"
+    ),
+    setting!(
+        "hash-max-listpack-entries",
+        "128",
+        int(0, i64::MAX),
+        true,
+        "Accepted and kept (encoding tuning has no effect here)"
+    ),
+    setting!(
+        "hash-max-listpack-value",
+        "64",
+        int(0, i64::MAX),
+        true,
+        "Accepted and kept"
+    ),
+    setting!(
+        "hash-max-ziplist-entries",
+        "128",
+        int(0, i64::MAX),
+        true,
+        "Accepted and kept"
+    ),
+    setting!(
+        "hash-max-ziplist-value",
+        "64",
+        int(0, i64::MAX),
+        true,
+        "Accepted and kept"
+    ),
+    setting!(
+        "list-max-listpack-size",
+        "-2",
+        int(i64::MIN, i64::MAX),
+        true,
+        "Accepted and kept"
+    ),
+    setting!(
+        "list-max-ziplist-size",
+        "-2",
+        int(i64::MIN, i64::MAX),
+        true,
+        "Accepted and kept"
+    ),
+    setting!(
+        "list-compress-depth",
+        "0",
+        int(0, i64::MAX),
+        true,
+        "Accepted and kept"
+    ),
+    setting!(
+        "set-max-intset-entries",
+        "512",
+        int(0, i64::MAX),
+        true,
+        "Accepted and kept"
+    ),
+    setting!(
+        "set-max-listpack-entries",
+        "128",
+        int(0, i64::MAX),
+        true,
+        "Accepted and kept"
+    ),
+    setting!(
+        "set-max-listpack-value",
+        "64",
+        int(0, i64::MAX),
+        true,
+        "Accepted and kept"
+    ),
+    setting!(
+        "zset-max-listpack-entries",
+        "128",
+        int(0, i64::MAX),
+        true,
+        "Accepted and kept"
+    ),
+    setting!(
+        "zset-max-listpack-value",
+        "64",
+        int(0, i64::MAX),
+        true,
+        "Accepted and kept"
+    ),
+    setting!(
+        "zset-max-ziplist-entries",
+        "128",
+        int(0, i64::MAX),
+        true,
+        "Accepted and kept"
+    ),
+    setting!(
+        "zset-max-ziplist-value",
+        "64",
+        int(0, i64::MAX),
+        true,
+        "Accepted and kept"
+    ),
+    setting!(
+        "stream-node-max-bytes",
+        "4096",
+        int(0, i64::MAX),
+        true,
+        "Accepted and kept"
+    ),
+    setting!(
+        "stream-node-max-entries",
+        "100",
+        int(0, i64::MAX),
+        true,
+        "Accepted and kept"
+    ),
+    setting!(
+        "activerehashing",
+        "yes",
+        Kind::Bool,
+        true,
+        "Accepted and kept"
+    ),
+    setting!(
+        "lua-time-limit",
+        "5000",
+        int(0, i64::MAX),
+        true,
+        "Accepted and kept"
+    ),
+    setting!(
+        "busy-reply-threshold",
+        "5000",
+        int(0, i64::MAX),
+        true,
+        "Accepted and kept"
+    ),
+    setting!(
+        "maxmemory-samples",
+        "5",
+        int(1, 64),
+        true,
+        "Accepted and kept"
+    ),
+    setting!(
+        "appendfilename",
+        "appendonly.aof",
+        Kind::Text,
+        false,
+        "Accepted for compatibility (the WAL lives in each partition)"
+    ),
+    setting!(
+        "dbfilename",
+        "dump.rdb",
+        Kind::Text,
+        true,
+        "Accepted for compatibility"
+    ),
 ];
 
 /// The definition of `name` (exact, lower-case).
@@ -157,7 +484,9 @@ pub fn canonical(def: &SettingDef, value: &str) -> Result<String, String> {
             }
             match v.parse::<u16>() {
                 Ok(n) if n >= 1 => Ok(n.to_string()),
-                _ => Err(format!("'{value}' is not `all` or a core count of at least 1")),
+                _ => Err(format!(
+                    "'{value}' is not `all` or a core count of at least 1"
+                )),
             }
         }
     }
@@ -214,10 +543,14 @@ mod tests {
     #[test]
     fn bad_values_say_why() {
         let port = find("port").unwrap();
-        assert!(canonical(port, "70000").unwrap_err().contains("out of range"));
+        assert!(canonical(port, "70000")
+            .unwrap_err()
+            .contains("out of range"));
         assert!(canonical(port, "x").unwrap_err().contains("not an integer"));
         let fsync = find("appendfsync").unwrap();
         assert_eq!(canonical(fsync, "ALWAYS").unwrap(), "always");
-        assert!(canonical(fsync, "sometimes").unwrap_err().contains("always, everysec, no"));
+        assert!(canonical(fsync, "sometimes")
+            .unwrap_err()
+            .contains("always, everysec, no"));
     }
 }

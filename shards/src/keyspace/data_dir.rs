@@ -142,7 +142,9 @@ impl DataDir {
         };
         let mut lines = text.lines();
         if lines.next() != Some(HEADER) {
-            return Err(invalid(format!("{FORMAT_FILE} is not a frys-shards format file")));
+            return Err(invalid(format!(
+                "{FORMAT_FILE} is not a frys-shards format file"
+            )));
         }
         let mut format = None;
         let mut partitions = None;
@@ -297,7 +299,11 @@ mod tests {
     fn an_unknown_format_version_is_refused() {
         let dir = tempdir("version");
         DataDir::open_or_create(&dir, 2).unwrap();
-        fs::write(dir.join(FORMAT_FILE), format!("{HEADER}\nformat 99\npartitions 2\n")).unwrap();
+        fs::write(
+            dir.join(FORMAT_FILE),
+            format!("{HEADER}\nformat 99\npartitions 2\n"),
+        )
+        .unwrap();
         let err = DataDir::open_or_create(&dir, 2).unwrap_err().to_string();
         assert!(err.contains("format version 99 is not supported"), "{err}");
         fs::remove_dir_all(&dir).unwrap();
@@ -309,7 +315,10 @@ mod tests {
         DataDir::open_or_create(&dir, 4).unwrap();
         fs::remove_dir(dir.join("p00003")).unwrap();
         let err = DataDir::open_or_create(&dir, 4).unwrap_err().to_string();
-        assert!(err.contains("records 4 partitions") && err.contains("missing p00003"), "{err}");
+        assert!(
+            err.contains("records 4 partitions") && err.contains("missing p00003"),
+            "{err}"
+        );
         fs::create_dir(dir.join("p00003")).unwrap();
         fs::create_dir(dir.join("p00009")).unwrap();
         let err = DataDir::open_or_create(&dir, 4).unwrap_err().to_string();

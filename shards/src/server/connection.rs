@@ -64,7 +64,12 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, id: u64, core: usize) {
     loop {
         let read = stream.read(buf);
         let (res, b) = if timeout > 0 {
-            match race(read, frys_runtime::time::sleep(Duration::from_secs(timeout))).await {
+            match race(
+                read,
+                frys_runtime::time::sleep(Duration::from_secs(timeout)),
+            )
+            .await
+            {
                 Either::Left(r) => r,
                 Either::Right(()) => break,
             }
@@ -89,7 +94,8 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, id: u64, core: usize) {
                         used += consumed;
                         let name = argv.get(0).unwrap_or_default();
                         // Cross-protocol scripting guard, as Redis.
-                        if name.eq_ignore_ascii_case(b"post") || name.eq_ignore_ascii_case(b"host:") {
+                        if name.eq_ignore_ascii_case(b"post") || name.eq_ignore_ascii_case(b"host:")
+                        {
                             tracing::warn!(%peer, "possible cross-protocol attack: closing the client");
                             close = true;
                             break;

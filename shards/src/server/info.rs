@@ -43,17 +43,46 @@ async fn report(with_keyspace: bool) -> CoreReport {
     CoreReport {
         counters: stats::snapshot(),
         partitions,
-        keyspace: keyspace.into_iter().map(|(ns, (k, e))| (ns, k, e)).collect(),
+        keyspace: keyspace
+            .into_iter()
+            .map(|(ns, (k, e))| (ns, k, e))
+            .collect(),
     }
 }
 
-const DEFAULT: &[&str] = &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "keyspace", "frys"];
-const ALL: &[&str] = &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "commandstats", "errorstats", "keyspace", "frys"];
+const DEFAULT: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "keyspace",
+    "frys",
+];
+const ALL: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "commandstats",
+    "errorstats",
+    "keyspace",
+    "frys",
+];
 
 fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
         .map_or(0, |pages| pages * 4096)
 }
 
@@ -89,16 +118,24 @@ pub async fn render(sections: &[String], _db: u16) -> String {
     } else if sections.iter().any(|s| s == "all" || s == "everything") {
         ALL.to_vec()
     } else {
-        ALL.iter().copied().filter(|a| sections.iter().any(|s| s == a)).collect()
+        ALL.iter()
+            .copied()
+            .filter(|a| sections.iter().any(|s| s == a))
+            .collect()
     };
     let with_keyspace = wanted.contains(&"keyspace");
     let cores = usize::from(shared().map().cores());
     let handles: Vec<_> = (0..cores)
         .map(|c| frys_runtime::spawn_on(c, move || report(with_keyspace)))
         .collect();
-    let reports: Vec<CoreReport> = join_all(handles).await.into_iter().filter_map(Result::ok).collect();
+    let reports: Vec<CoreReport> = join_all(handles)
+        .await
+        .into_iter()
+        .filter_map(Result::ok)
+        .collect();
     let s = shared();
-    let total = |f: fn(&stats::CoreCounters) -> u64| reports.iter().map(|r| f(&r.counters)).sum::<u64>();
+    let total =
+        |f: fn(&stats::CoreCounters) -> u64| reports.iter().map(|r| f(&r.counters)).sum::<u64>();
     let commands: u64 = reports.iter().flat_map(|r| r.counters.calls.values()).sum();
     let mut out = String::new();
     for section in wanted {

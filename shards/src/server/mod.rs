@@ -101,7 +101,10 @@ pub fn request_shutdown(reason: &str) {
     if s.shutting_down.swap(true, Ordering::SeqCst) {
         return;
     }
-    tracing::info!(reason, "shutting down: no new connections; finishing the commands already read");
+    tracing::info!(
+        reason,
+        "shutting down: no new connections; finishing the commands already read"
+    );
     for core in 0..usize::from(s.map.cores()) {
         drop(frys_runtime::spawn_on(core, || async {
             SHUTDOWN.with(|e| e.set());
@@ -111,12 +114,17 @@ pub fn request_shutdown(reason: &str) {
 
 /// Whether a shutdown was requested.
 pub fn shutting_down() -> bool {
-    SHARED.get().is_some_and(|s| s.shutting_down.load(Ordering::Relaxed))
+    SHARED
+        .get()
+        .is_some_and(|s| s.shutting_down.load(Ordering::Relaxed))
 }
 
 /// Persists the database → namespace map (after SWAPDB).
 pub fn save_db_map(map: &[u16]) -> Result<(), String> {
-    shared().data_dir.save_db_map(map).map_err(|e| e.to_string())
+    shared()
+        .data_dir
+        .save_db_map(map)
+        .map_err(|e| e.to_string())
 }
 
 /// Unix seconds of the last SAVE (or of start).
@@ -132,7 +140,9 @@ pub async fn save_all() -> Result<(), String> {
             frys_runtime::spawn_on(c, || async {
                 let store = store::current();
                 for (id, db) in store.owned() {
-                    db.flush().await.map_err(|e| format!("partition {id}: {e}"))?;
+                    db.flush()
+                        .await
+                        .map_err(|e| format!("partition {id}: {e}"))?;
                 }
                 Ok::<(), String>(())
             })
@@ -141,7 +151,9 @@ pub async fn save_all() -> Result<(), String> {
     for h in crate::exec::join_all(handles).await {
         h.map_err(|e| e.to_string())??;
     }
-    shared().last_save.store(store::now_ms() / 1000, Ordering::Relaxed);
+    shared()
+        .last_save
+        .store(store::now_ms() / 1000, Ordering::Relaxed);
     Ok(())
 }
 
@@ -149,7 +161,12 @@ pub async fn save_all() -> Result<(), String> {
 pub async fn reset_stats() {
     let cores = usize::from(shared().map.cores());
     let handles: Vec<_> = (0..cores)
-        .map(|c| frys_runtime::spawn_on(c, || std::future::ready(stats::reset())))
+        .map(|c| {
+            frys_runtime::spawn_on(c, || {
+                stats::reset();
+                std::future::ready(())
+            })
+        })
         .collect();
     crate::exec::join_all(handles).await;
 }
@@ -222,20 +239,27 @@ pub fn run(config: Config) -> Result<(), String> {
     );
 
     // Phase 1: open partitions on their cores.
-    let opts = storage_options(&config, &map);
+    let settings = StorageSettings {
+        sync: config.sync_policy(),
+        core_memory: config.core_memory(),
+    };
     let dd = data_dir.clone();
     let opened = rt.run_on_all(move |core| {
         let dd = dd.clone();
-        let opts = opts.clone();
         let db_map = db_map.clone();
-        async move { open_core(core, map, dd, opts, db_map).await }
+        async move { open_core(core, map, dd, settings, db_map).await }
     });
     let failures: Vec<String> = opened.into_iter().filter_map(Result::err).collect();
     if !failures.is_empty() {
         close_all(&rt);
         return Err(failures.join("; "));
     }
-    let admin_addr = SocketAddr::new(addrs.first().map_or(std::net::Ipv4Addr::LOCALHOST.into(), |a| a.ip()), config.admin_port());
+    let admin_addr = SocketAddr::new(
+        addrs
+            .first()
+            .map_or(std::net::Ipv4Addr::LOCALHOST.into(), |a| a.ip()),
+        config.admin_port(),
+    );
     let admin = std::sync::Arc::new(std::sync::Mutex::new(crate::admin::bind(admin_addr)?));
     if config.admin_port() != 0 {
         tracing::info!(addr = %admin_addr, "admin HTTP (/metrics, /health)");
@@ -246,12 +270,17 @@ pub fn run(config: Config) -> Result<(), String> {
 
     // Phase 2: serve until shutdown.
     rt.block_on(async {
-        frys_runtime::spawn_local(async {
+        // Detached: it lives on core 0 until a signal comes or the runtime ends.
+        drop(frys_runtime::spawn_local(async {
             match frys_runtime::signal::shutdown().await {
-                Ok(sig) => request_shutdown(if sig == libc::SIGINT { "SIGINT" } else { "SIGTERM" }),
+                Ok(sig) => request_shutdown(if sig == libc::SIGINT {
+                    "SIGINT"
+                } else {
+                    "SIGTERM"
+                }),
                 Err(e) => tracing::warn!(error = %e, "cannot wait for signals"),
             }
-        })
+        }));
     });
     let port_for_cores = port;
     let addrs_for_cores = addrs.clone();
@@ -279,24 +308,37 @@ fn bind_addrs(config: &Config) -> Result<Vec<SocketAddr>, String> {
         .map(|a| {
             let ip: std::net::IpAddr = match a.as_str() {
                 "*" => std::net::Ipv4Addr::UNSPECIFIED.into(),
-                other => other.parse().map_err(|_| format!("setting 'bind': '{other}' is not an IP address"))?,
+                other => other
+                    .parse()
+                    .map_err(|_| format!("setting 'bind': '{other}' is not an IP address"))?,
             };
             Ok(SocketAddr::new(ip, config.port()))
         })
         .collect()
 }
 
-/// Storage options of every partition: the core's memory budget split
-/// between its partitions' memtables and block caches.
-fn storage_options(config: &Config, map: &PartitionMap) -> frys_storage::Options {
-    let per_core = config.core_memory().max(8 << 20);
-    let partitions_per_core = u64::from(map.partitions().div_ceil(map.cores()).max(1));
-    let per_partition = per_core / partitions_per_core;
-    frys_storage::Options {
-        sync: config.sync_policy(),
-        memtable_bytes: ((per_partition / 4) as usize).clamp(1 << 20, 64 << 20),
-        block_cache_bytes: ((per_partition / 2) as usize).max(1 << 20),
-        ..frys_storage::Options::default()
+/// What every partition of a core is opened with: one [`CoreBudget`]
+/// per core (`core-memory`: half for the shared block cache, a quarter for
+/// the partitions' memtables together), shared by the core's partitions.
+///
+/// [`CoreBudget`]: frys_storage::CoreBudget
+#[derive(Clone, Copy)]
+struct StorageSettings {
+    sync: frys_storage::SyncPolicy,
+    core_memory: u64,
+}
+
+impl StorageSettings {
+    fn options_for_core(&self) -> frys_storage::Options {
+        let mem = self.core_memory.max(8 << 20) as usize;
+        let budget = frys_storage::CoreBudget::new(mem / 2, mem / 4);
+        frys_storage::Options {
+            sync: self.sync,
+            memtable_bytes: (mem / 4).min(8 << 20),
+            block_cache_bytes: mem / 2,
+            budget: Some(budget),
+            ..frys_storage::Options::default()
+        }
     }
 }
 
@@ -304,16 +346,22 @@ async fn open_core(
     core: usize,
     map: PartitionMap,
     dir: DataDir,
-    opts: frys_storage::Options,
+    settings: StorageSettings,
     db_map: Vec<u16>,
 ) -> Result<(), String> {
+    let opts = settings.options_for_core();
     let mut owned = Vec::new();
     for p in map.partitions_of_core(core) {
         let started = Instant::now();
         let path = dir.partition_dir(p);
         match frys_storage::Db::open(&path, opts.clone()).await {
             Ok(db) => {
-                tracing::info!(partition = p, core, recovery_ms = started.elapsed().as_millis() as u64, "partition opened");
+                tracing::info!(
+                    partition = p,
+                    core,
+                    recovery_ms = started.elapsed().as_millis() as u64,
+                    "partition opened"
+                );
                 owned.push((p, db));
             }
             Err(e) => {
@@ -351,7 +399,12 @@ fn close_all(rt: &Runtime) -> Vec<String> {
 /// replies before it closes the partitions anyway.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
-async fn serve_core(core: usize, addrs: Vec<SocketAddr>, port: u16, admin: Option<std::net::TcpListener>) {
+async fn serve_core(
+    core: usize,
+    addrs: Vec<SocketAddr>,
+    port: u16,
+    admin: Option<std::net::TcpListener>,
+) {
     let shutdown = SHUTDOWN.with(|e| e.clone());
     let store = store::current();
     let expire = frys_runtime::spawn_local(store::run_expire_cycles(store.clone()));
@@ -379,7 +432,11 @@ async fn serve_core(core: usize, addrs: Vec<SocketAddr>, port: u16, admin: Optio
     if open.get() > 0 {
         let waiting = drained.borrow().wait();
         if let Either::Right(()) = race(waiting, frys_runtime::time::sleep(DRAIN_TIMEOUT)).await {
-            tracing::warn!(core, clients = open.get(), "clients did not take their last replies in time");
+            tracing::warn!(
+                core,
+                clients = open.get(),
+                "clients did not take their last replies in time"
+            );
         }
     }
     expire.abort();
@@ -388,7 +445,12 @@ async fn serve_core(core: usize, addrs: Vec<SocketAddr>, port: u16, admin: Optio
     }
 }
 
-async fn accept_loop(listener: TcpListener, core: usize, open: Rc<std::cell::Cell<usize>>, drained: Rc<RefCell<Event>>) {
+async fn accept_loop(
+    listener: TcpListener,
+    core: usize,
+    open: Rc<std::cell::Cell<usize>>,
+    drained: Rc<RefCell<Event>>,
+) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(x) => x,

@@ -163,9 +163,12 @@ impl MergeState {
         match self.kind {
             Merge::Sum => Reply::Integer(self.sum),
             Merge::Ok => Reply::ok(),
-            Merge::PerKey => {
-                Reply::Array(self.per_key.into_iter().map(|r| r.unwrap_or(Reply::Null)).collect())
-            }
+            Merge::PerKey => Reply::Array(
+                self.per_key
+                    .into_iter()
+                    .map(|r| r.unwrap_or(Reply::Null))
+                    .collect(),
+            ),
         }
     }
 }
@@ -332,7 +335,9 @@ fn fanout(
     let cores = usize::from(map.cores());
     let step = spec.keys.step.max(1) as usize;
     let name = argv.get(0).unwrap_or_default();
-    let mut parts: Vec<Option<(Vec<&[u8]>, Vec<usize>)>> = (0..cores).map(|_| None).collect();
+    // Per core: the part's arguments and the request's key numbers it has.
+    type Part<'a> = Option<(Vec<&'a [u8]>, Vec<usize>)>;
+    let mut parts: Vec<Part> = (0..cores).map(|_| None).collect();
     let mut nkeys = 0;
     for (k, pos) in spec.keys.positions(argv.len()).enumerate() {
         let Some(key) = argv.get(pos) else { continue };

@@ -187,7 +187,10 @@ mod tests {
         assert!(poll(second.as_mut()).is_pending());
         assert!(poll(third.as_mut()).is_pending());
         drop(g1);
-        assert!(poll(third.as_mut()).is_pending(), "third must wait for second");
+        assert!(
+            poll(third.as_mut()).is_pending(),
+            "third must wait for second"
+        );
         let Poll::Ready(g2) = poll(second.as_mut()) else {
             panic!("second is next")
         };

@@ -109,7 +109,11 @@ impl CoreStore {
 
     /// The namespace id of logical database `db`.
     pub fn ns_of(&self, db: u16) -> u16 {
-        self.db_map.borrow().get(usize::from(db)).copied().unwrap_or(db)
+        self.db_map
+            .borrow()
+            .get(usize::from(db))
+            .copied()
+            .unwrap_or(db)
     }
 
     /// Swaps the namespaces of two logical databases (SWAPDB), on this core.
@@ -196,10 +200,7 @@ impl CoreStore {
 
     /// Takes the write locks of several keys of `ns` (sorted, no deadlock).
     pub async fn lock_all(&self, ns: u16, keys: &[&[u8]]) -> Vec<KeyGuard> {
-        let dks: Vec<Vec<u8>> = keys
-            .iter()
-            .map(|k| data_key(ns, key_slot(k), k))
-            .collect();
+        let dks: Vec<Vec<u8>> = keys.iter().map(|k| data_key(ns, key_slot(k), k)).collect();
         let refs: Vec<&[u8]> = dks.iter().map(|k| k.as_slice()).collect();
         self.locks.lock_all(&refs).await
     }
