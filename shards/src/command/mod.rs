@@ -30,8 +30,10 @@ pub const FAMILIES: &[&[CommandSpec]] =
 /// Longest command name looked up (longer names are unknown).
 const MAX_NAME: usize = 32;
 
-fn index() -> &'static HashMap<&'static [u8], &'static CommandSpec> {
-    static INDEX: OnceLock<HashMap<&'static [u8], &'static CommandSpec>> = OnceLock::new();
+type Index = HashMap<&'static [u8], &'static CommandSpec, foldhash::fast::RandomState>;
+
+fn index() -> &'static Index {
+    static INDEX: OnceLock<Index> = OnceLock::new();
     INDEX.get_or_init(|| {
         FAMILIES
             .iter()

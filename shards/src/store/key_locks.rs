@@ -25,7 +25,9 @@ struct Waiter {
     waker: RefCell<Option<Waker>>,
 }
 
-type Table = RefCell<HashMap<Vec<u8>, VecDeque<Rc<Waiter>>>>;
+/// Keys come from clients, so the hasher is seeded per process (foldhash's
+/// `RandomState`): fast, and not open to chosen-collision floods.
+type Table = RefCell<HashMap<Vec<u8>, VecDeque<Rc<Waiter>>, foldhash::fast::RandomState>>;
 
 /// The lock table of one core.
 #[derive(Default, Clone)]

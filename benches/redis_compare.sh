@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# shard-server vs redis-server, side by side in one run, with redis-benchmark.
+#
+#   benches/redis_compare.sh [-n REQUESTS] [-c CLIENTS] [-t TESTS] [-P "1 16"] [--cores "1 2"]
+#
+# Installs redis-server and redis-tools (Debian) if missing, builds
+# shard-server in release, and for each pipeline depth starts, on fresh
+# data directories: redis-server (appendonly yes, appendfsync everysec, no
+# RDB saves) and shard-server (appendfsync everysec) with each --cores
+# value. Each test (-t) runs alone so the server's CPU time (utime+stime
+# from /proc/<pid>/stat) is attributed to it. Prints one table: requests/s,
+# p50 and p99 latency (ms), server CPU-us per request, and the ratio
+# shard-server / redis for requests/s and CPU.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+REQUESTS=500000
+CLIENTS=50
+TESTS="set,get,incr,mset"
+PIPELINES="1 16"
+CORES="1 2"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -n) REQUESTS=$2; shift 2 ;;
+    -c) CLIENTS=$2; shift 2 ;;
+    -t) TESTS=$2; shift 2 ;;
+    -P) PIPELINES=$2; shift 2 ;;
+    --cores) CORES=$2; shift 2 ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq redis-server redis-tools >/dev/null
+fi
+cargo build --release -q -p frys-shards --bin shard-server
+BIN=target/release/shard-server
+WORK=$(mktemp -d /tmp/redis-compare.XXXXXX)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+CLK=$(getconf CLK_TCK)
+PORT=16379
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+wait_ready() {
+  for _ in $(seq 1 200); do
+    redis-cli -p "$PORT" ping >/dev/null 2>&1 && return 0
+    sleep 0.05
+  done
+  echo "server on $PORT did not start" >&2; return 1
+}
+
+start_server() { # name -> sets PID
+  local name=$1 dir="$WORK/$1-$RANDOM"
+  mkdir -p "$dir"
+  case "$name" in
+    redis)
+      redis-server --port "$PORT" --dir "$dir" --appendonly yes --appendfsync everysec \
+        --save "" --daemonize no --protected-mode no --logfile "$dir/log" &
+      ;;
+    frys-*)
+      "$BIN" --port "$PORT" --dir "$dir" --appendfsync everysec --admin-port 0 \
+        --cores "${name#frys-}" 2>"$dir/log" &
+      ;;
+  esac
+  PID=$!
+  wait_ready
+}
+
+stop_server() {
+  kill -TERM "$PID" 2>/dev/null || true
+  wait "$PID" 2>/dev/null || true
+}
+
+ROWS="$WORK/rows"
+: > "$ROWS"
+for P in $PIPELINES; do
+  for server in redis $(for c in $CORES; do echo "frys-$c"; done); do
+    start_server "$server"
+    for t in ${TESTS//,/ }; do
+      before=$(cpu_ticks "$PID")
+      line=$(redis-benchmark -p "$PORT" -t "$t" -r 1000000 -d 64 -c "$CLIENTS" -n "$REQUESTS" -P "$P" --csv -q \
+        | grep -v '^"test"' | head -1)
+      after=$(cpu_ticks "$PID")
+      # "TEST","rps","avg","min","p50","p95","p99","max"
+      echo "$line" | tr -d '"' | awk -F, -v s="$server" -v p="$P" -v t="$t" -v n="$REQUESTS" \
+        -v cpu=$((after - before)) -v clk="$CLK" \
+        '{ printf "%s %s %s %.0f %.3f %.3f %.2f\n", p, t, s, $2, $5, $7, cpu / clk * 1e6 / n }' >> "$ROWS"
+    done
+    stop_server
+  done
+done
+
+printf '| -P | test | server | requests/s | p50 ms | p99 ms | server CPU-us/req | rps vs redis | CPU vs redis |\n'
+printf '|---|---|---|---|---|---|---|---|---|\n'
+awk '
+  { key=$1" "$2; if ($3 == "redis") { rps[key]=$4; cpu[key]=$7 } line[NR]=$0 }
+  END {
+    for (i = 1; i <= NR; i++) {
+      split(line[i], f, " "); key=f[1]" "f[2]
+      r = (f[3] == "redis") ? "1.00" : sprintf("%.2f", f[4] / rps[key])
+      c = (f[3] == "redis") ? "1.00" : sprintf("%.2f", f[7] / cpu[key])
+      printf "| %s | %s | %s | %d | %.3f | %.3f | %.2f | %s | %s |\n", f[1], f[2], f[3], f[4], f[5], f[6], f[7], r, c
+    }
+  }' "$ROWS"
