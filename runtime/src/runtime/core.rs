@@ -30,8 +30,9 @@ use crossbeam_deque::{Steal, Worker};
 
 use super::mesh::MeshEnds;
 use super::registry::Registry;
-use super::shared::Shared;
+use super::shared::{write_eventfd, Shared};
 use crate::driver::Driver;
+use crate::sync::park::notify_one;
 use crate::task::TaskRef;
 use crate::time::Timers;
 
@@ -132,7 +133,7 @@ impl CoreCtx {
                     // stealable tasks) before returning, without running
                     // anything here: core 0 stops until the next block_on.
                     self.mesh.borrow_mut().flush(&self.core_waker);
-                    self.offer_work_to_parked_cores(1);
+                    self.hand_over_stealable_work();
                     return out;
                 }
             }
@@ -173,7 +174,7 @@ impl CoreCtx {
         self.arena.borrow_mut().reset();
         // One queued task is likely ours to run next; a backlog is worth
         // waking a parked core for.
-        self.offer_work_to_parked_cores(2);
+        self.hint_work_to_parked_cores(2);
         work > 0
     }
 
@@ -274,9 +275,15 @@ impl CoreCtx {
         let core = &self.shared.cores[self.index];
         core.park.begin_park();
         // Re-check everything a remote producer could have published before
-        // it saw `parked`; whatever comes later will write our eventfd.
+        // it saw `parked` (including work offered for stealing, see
+        // `sync::park`); whatever comes later will write our eventfd.
         let has_mesh_work = self.mesh.borrow().arm(&self.core_waker);
-        if ready() || has_mesh_work || !core.remote.is_empty() || self.has_local_work() {
+        if ready()
+            || has_mesh_work
+            || !core.remote.is_empty()
+            || self.has_local_work()
+            || self.has_work_to_steal()
+        {
             core.park.end_park();
             return;
         }
@@ -301,13 +308,25 @@ impl CoreCtx {
             .store(self.driver.borrow().enters(), Ordering::Relaxed);
     }
 
-    /// Steals a batch of unstarted `Send` tasks from the busiest core.
+    /// Whether this core steals at all.
     ///
     /// Core 0 never steals: it runs only inside `block_on`, and a task it
     /// took would stop whenever `block_on` returns. Others steal from it.
+    fn steals(&self) -> bool {
+        self.shared.stealing && self.shared.stealers.len() >= 2 && self.index != 0
+    }
+
+    /// Part of the park re-check: another core's stealable queue has tasks.
+    fn has_work_to_steal(&self) -> bool {
+        self.steals()
+            && (0..self.shared.stealers.len())
+                .any(|i| i != self.index && !self.shared.stealers[i].is_empty())
+    }
+
+    /// Steals a batch of unstarted `Send` tasks from the busiest core.
     fn try_steal(&self) -> bool {
         let shared = &self.shared;
-        if !shared.stealing || shared.stealers.len() < 2 || self.index == 0 {
+        if !self.steals() {
             return false;
         }
         let victim = (0..shared.stealers.len())
@@ -337,19 +356,42 @@ impl CoreCtx {
     }
 
     /// With a backlog of stealable tasks, wake one parked core to take some.
-    /// Only cores other than 0 are asked (core 0 does not steal).
-    fn offer_work_to_parked_cores(&self, min_backlog: usize) {
+    /// Only a hint (a Relaxed look at the park flags): this core keeps
+    /// running and drains its queue itself if nobody steals.
+    fn hint_work_to_parked_cores(&self, min_backlog: usize) {
         if !self.shared.stealing || self.worker.len() < min_backlog {
             return;
         }
-        let n = self.shared.cores.len();
-        for step in 1..n {
-            let i = (self.index + step) % n;
-            if i != 0 && self.shared.cores[i].park.is_parked() {
-                self.shared.notify(i);
-                return;
-            }
+        if let Some(i) = self
+            .stealing_cores()
+            .find(|&i| self.shared.cores[i].park.is_parked())
+        {
+            self.shared.notify(i);
         }
+    }
+
+    /// This core stops running (core 0 leaving `block_on`) with tasks in its
+    /// stealable queue: make sure a stealing core takes them. Either one
+    /// parked core is woken, or every core that parks later sees the tasks
+    /// in its re-check (`has_work_to_steal`); proof and loom model in
+    /// `sync::park`.
+    fn hand_over_stealable_work(&self) {
+        if !self.shared.stealing || self.worker.is_empty() {
+            return;
+        }
+        let cores = &self.shared.cores;
+        let woken = notify_one(self.stealing_cores().map(|i| &cores[i].park));
+        if let Some(k) = woken.and_then(|k| self.stealing_cores().nth(k)) {
+            write_eventfd(&cores[k].eventfd);
+        }
+    }
+
+    /// The cores that may steal from this one, starting after it.
+    fn stealing_cores(&self) -> impl Iterator<Item = usize> + '_ {
+        let n = self.shared.cores.len();
+        (1..n)
+            .map(move |step| (self.index + step) % n)
+            .filter(|&i| i != 0)
     }
 
     /// Drops every future this core owns, on this thread, completing their
