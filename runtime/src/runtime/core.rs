@@ -129,11 +129,7 @@ impl CoreCtx {
         loop {
             if main.woken.swap(false, Ordering::SeqCst) {
                 if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
-                    // Hand out what the main future queued (mesh messages,
-                    // stealable tasks) before returning, without running
-                    // anything here: core 0 stops until the next block_on.
-                    self.mesh.borrow_mut().flush(&self.core_waker);
-                    self.hand_over_stealable_work();
+                    self.leave_block_on();
                     return out;
                 }
             }
@@ -141,6 +137,45 @@ impl CoreCtx {
                 continue;
             }
             self.idle(|| main.woken.load(Ordering::SeqCst));
+        }
+    }
+
+    /// Core 0 stops until the next `block_on`: make sure nothing it queued
+    /// for others waits for that.
+    ///
+    /// - `Send` tasks (`spawn`) not started yet: with a core that steals,
+    ///   they stay in the stealable queue and a stealing core is sure to
+    ///   take them; otherwise (one core, or stealing off) they run here, until
+    ///   the queue is empty. Tasks they wake stay with core 0 like any other.
+    /// - Mesh messages (`spawn_on`, `submit_to`, replies): every one is in
+    ///   its ring, waiting for room if a ring is full.
+    fn leave_block_on(&self) {
+        if !self.shared.stealing || self.shared.cores.len() < 2 {
+            while let Some(task) = self.worker.pop() {
+                self.run_task(task);
+            }
+        }
+        self.drain_outbox();
+        self.hand_over_stealable_work();
+    }
+
+    /// Flushes the mesh until every outbox is empty, parking while a ring
+    /// is full. Peers drain their incoming rings whatever they do (they
+    /// never wait on us to do so), so this ends; a ring to a core that is
+    /// gone reports closed and its messages are cancelled.
+    fn drain_outbox(&self) {
+        loop {
+            self.mesh.borrow_mut().flush(&self.core_waker);
+            if !self.mesh.borrow().has_backlog() {
+                return;
+            }
+            let core = &self.shared.cores[self.index];
+            core.park.begin_park();
+            if self.mesh.borrow_mut().backlog_can_move(&self.core_waker) {
+                core.park.end_park();
+                continue;
+            }
+            self.park_in_kernel(None);
         }
     }
 
@@ -277,7 +312,7 @@ impl CoreCtx {
         // Re-check everything a remote producer could have published before
         // it saw `parked` (including work offered for stealing, see
         // `sync::park`); whatever comes later will write our eventfd.
-        let has_mesh_work = self.mesh.borrow().arm(&self.core_waker);
+        let has_mesh_work = self.mesh.borrow_mut().arm(&self.core_waker);
         if ready()
             || has_mesh_work
             || !core.remote.is_empty()
@@ -292,6 +327,14 @@ impl CoreCtx {
             .borrow()
             .next_deadline()
             .map(|d| d.saturating_duration_since(Instant::now()));
+        self.park_in_kernel(timeout);
+    }
+
+    /// After `begin_park` and a re-check that found nothing: sleeps in the
+    /// kernel until a completion, an eventfd write or `timeout`, then ends
+    /// the park and wakes what completed.
+    fn park_in_kernel(&self, timeout: Option<std::time::Duration>) {
+        let core = &self.shared.cores[self.index];
         core.counters.parks.fetch_add(1, Ordering::Relaxed);
         let mut woken = self.woken.take();
         let result = self.driver.borrow_mut().park(timeout, &mut woken);

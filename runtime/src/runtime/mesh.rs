@@ -81,32 +81,40 @@ impl MeshEnds {
     }
 
     /// Pushes every outbox into its ring and publishes each ring once.
+    ///
+    /// A ring that stays full keeps the rest of its outbox, with
+    /// `core_waker` registered to be woken when the peer frees room (the
+    /// registration is re-checked, so room that appeared meanwhile is used
+    /// now rather than lost).
     pub(crate) fn flush(&mut self, core_waker: &Waker) {
+        let mut cx = Context::from_waker(core_waker);
         for out in self.outgoing.iter_mut().flatten() {
-            if out.outbox.is_empty() {
-                continue;
-            }
-            while let Some(msg) = out.outbox.pop_front() {
-                match out.sender.try_send_buffered(msg) {
-                    Ok(()) => {}
-                    Err(TrySendError::Full(msg)) => {
-                        out.outbox.push_front(msg);
-                        break;
+            while !out.outbox.is_empty() {
+                while let Some(msg) = out.outbox.pop_front() {
+                    match out.sender.try_send_buffered(msg) {
+                        Ok(()) => {}
+                        Err(TrySendError::Full(msg)) => {
+                            out.outbox.push_front(msg);
+                            break;
+                        }
+                        // The peer core is gone (shutdown): a task sent to
+                        // it completes as cancelled (its future was never
+                        // made, only its `Send` closure is dropped here).
+                        Err(TrySendError::Closed(MeshMsg::Spawn(task))) => task.shutdown(),
+                        Err(TrySendError::Closed(MeshMsg::Wake(waker))) => drop(waker),
                     }
-                    // The peer core is gone (shutdown): a task sent to it
-                    // completes as cancelled (its future was never made,
-                    // only its `Send` closure is dropped here).
-                    Err(TrySendError::Closed(MeshMsg::Spawn(task))) => task.shutdown(),
-                    Err(TrySendError::Closed(MeshMsg::Wake(waker))) => drop(waker),
+                }
+                out.sender.flush();
+                if out.sender.poll_ready(&mut cx).is_pending() {
+                    break;
                 }
             }
-            out.sender.flush();
-            if !out.outbox.is_empty() {
-                // Ask to be woken when the peer frees room.
-                let mut cx = Context::from_waker(core_waker);
-                let _ = out.sender.poll_ready(&mut cx);
-            }
         }
+    }
+
+    /// Whether some outbox still holds messages (its ring was full).
+    pub(crate) fn has_backlog(&self) -> bool {
+        self.outgoing.iter().flatten().any(|o| !o.outbox.is_empty())
     }
 
     /// Takes messages from every incoming ring and acts on them.
@@ -122,26 +130,35 @@ impl MeshEnds {
                 n += 1;
             }
         }
-        n + self.outgoing_backlog()
+        // A backlog in a full outbox is not work: `flush` registered us to
+        // be woken when the peer frees room, so the core may park.
+        n
     }
 
-    fn outgoing_backlog(&self) -> usize {
-        self.outgoing
-            .iter()
-            .flatten()
-            .filter(|o| !o.outbox.is_empty())
-            .count()
-    }
-
-    /// Before parking: registers `core_waker` on every incoming ring and
-    /// says whether any already has messages.
-    pub(crate) fn arm(&self, core_waker: &Waker) -> bool {
-        let mut pending = false;
+    /// Part of the park re-check (after `begin_park`): registers
+    /// `core_waker` on every incoming ring and on every full ring we still
+    /// have messages for, and says whether any incoming ring has messages
+    /// or any full ring has room again.
+    pub(crate) fn arm(&mut self, core_waker: &Waker) -> bool {
+        let mut ready = false;
         for rx in self.incoming.iter().flatten() {
             rx.register_waker(core_waker);
-            pending |= rx.has_pending();
+            ready |= rx.has_pending();
         }
-        pending
+        ready || self.backlog_can_move(core_waker)
+    }
+
+    /// Whether a ring we have a backlog for has room (or closed) now;
+    /// otherwise `core_waker` stays registered for when it does.
+    pub(crate) fn backlog_can_move(&mut self, core_waker: &Waker) -> bool {
+        let mut cx = Context::from_waker(core_waker);
+        let mut ready = false;
+        for out in self.outgoing.iter_mut().flatten() {
+            if !out.outbox.is_empty() {
+                ready |= out.sender.poll_ready(&mut cx).is_ready();
+            }
+        }
+        ready
     }
 
     /// Shutdown: the tasks that were sent to us and never started.

@@ -37,7 +37,12 @@ where
 }
 
 /// Spawns a `Send` task on the current core's stealable queue: an idle core
-/// may take it before it starts. Once started, it stays where it runs.
+/// may take it before it starts (if stealing is on). Once started, it stays
+/// where it runs.
+///
+/// A task spawned inside `Runtime::block_on` and not started when it returns
+/// still starts without another `block_on`: another core steals it, or, with
+/// one core or stealing off, `block_on` runs it before returning.
 ///
 /// # Panics
 /// Panics outside a frys core.
@@ -48,11 +53,8 @@ where
 {
     context::with_current(|ctx| {
         let cell = Cell::new(future, ctx.index, NO_SLOT, ctx.shared.clone());
-        if ctx.shared.stealing {
-            ctx.worker.push(cell.clone());
-        } else {
-            ctx.push_local(cell.clone());
-        }
+        // The `Send` queue; other cores steal from it only if stealing is on.
+        ctx.worker.push(cell.clone());
         JoinHandle::new(cell)
     })
     .expect("frys::spawn called outside a frys core")
