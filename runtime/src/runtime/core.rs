@@ -19,6 +19,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -33,7 +34,7 @@ use super::registry::Registry;
 use super::shared::{write_eventfd, Shared};
 use crate::driver::Driver;
 use crate::sync::park::notify_one;
-use crate::task::TaskRef;
+use crate::task::{wake_user, TaskRef};
 use crate::time::Timers;
 
 /// Tasks run per tick before the core looks at I/O and timers again.
@@ -240,9 +241,7 @@ impl CoreCtx {
             timers.fire_expired(Instant::now(), &mut woken);
         }
         let n = woken.len();
-        for w in woken.drain(..) {
-            w.wake();
-        }
+        woken.drain(..).for_each(wake_user);
         self.woken.replace(woken);
         n
     }
@@ -289,9 +288,7 @@ impl CoreCtx {
             tracing::error!(core = self.index, error = %e, "io_uring_enter failed");
         }
         let n = woken.len();
-        for w in woken.drain(..) {
-            w.wake();
-        }
+        woken.drain(..).for_each(wake_user);
         self.woken.replace(woken);
         n
     }
@@ -342,9 +339,7 @@ impl CoreCtx {
         if let Err(e) = result {
             tracing::error!(core = self.index, error = %e, "io_uring_enter (park) failed");
         }
-        for w in woken.drain(..) {
-            w.wake();
-        }
+        woken.drain(..).for_each(wake_user);
         self.woken.replace(woken);
         core.counters
             .io_enters
@@ -460,10 +455,17 @@ impl CoreCtx {
                 break;
             }
             for task in tasks {
-                task.shutdown();
+                // One task's drop (or its waker) panicking must not stop
+                // the others from being cancelled on this thread.
+                if catch_unwind(AssertUnwindSafe(|| task.shutdown())).is_err() {
+                    tracing::error!(core = self.index, "a task panicked while being cancelled");
+                }
             }
         }
-        self.timers.borrow_mut().clear();
+        let timers = std::mem::take(&mut *self.timers.borrow_mut());
+        if catch_unwind(AssertUnwindSafe(|| drop(timers))).is_err() {
+            tracing::error!(core = self.index, "a timer waker panicked when dropped");
+        }
     }
 
     /// Queues a task on this core's local queue.

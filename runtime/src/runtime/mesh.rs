@@ -12,18 +12,62 @@
 use std::collections::VecDeque;
 use std::task::{Context, Waker};
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
 use crate::channel::{self, Receiver, Sender, TryRecvError, TrySendError};
-use crate::task::TaskRef;
+use crate::task::{wake_user, TaskRef};
 
 use super::core::CoreCtx;
 
 /// What cores send each other.
-pub(crate) enum MeshMsg {
+///
+/// Dropping a message that was never acted on (its ring or outbox dropped
+/// with a core that exited, a peer that is gone) is never silent: a task
+/// completes as cancelled and a waker is woken, on the dropping thread.
+/// Both are fine on any thread: the task was never started (only its `Send`
+/// closure exists) and wakers are `Send + Sync`.
+pub(crate) struct MeshMsg(Option<Payload>);
+
+pub(crate) enum Payload {
     /// Run this task here (`spawn_on`, `submit_to`).
     Spawn(TaskRef),
     /// Wake this waker here: a task of ours waits on a task that finished on
     /// the sending core (the reply of `spawn_on` / `submit_to`).
     Wake(Waker),
+}
+
+impl MeshMsg {
+    pub(crate) fn spawn(task: TaskRef) -> MeshMsg {
+        MeshMsg(Some(Payload::Spawn(task)))
+    }
+
+    pub(crate) fn wake(waker: Waker) -> MeshMsg {
+        MeshMsg(Some(Payload::Wake(waker)))
+    }
+
+    /// Takes the payload to act on; always `Some` (only `open` and `drop`
+    /// take it, and both consume the message).
+    fn open(mut self) -> Option<Payload> {
+        self.0.take()
+    }
+}
+
+impl Drop for MeshMsg {
+    fn drop(&mut self) {
+        match self.0.take() {
+            Some(Payload::Spawn(task)) => cancel_unstarted(task),
+            Some(Payload::Wake(waker)) => wake_user(waker),
+            None => {}
+        }
+    }
+}
+
+/// Completes a task that never started as cancelled (its `JoinHandle`
+/// gives `JoinError::is_cancelled`).
+fn cancel_unstarted(task: TaskRef) {
+    if catch_unwind(AssertUnwindSafe(|| task.shutdown())).is_err() {
+        tracing::error!("a task panicked while being cancelled; ignored");
+    }
 }
 
 struct Outgoing {
@@ -68,15 +112,12 @@ pub(crate) fn build(cores: usize, capacity: usize) -> Vec<MeshEnds> {
 }
 
 impl MeshEnds {
-    /// Queues `msg` for core `to`; it leaves at the end of this tick.
-    /// Gives the message back if `to` is not another core of this runtime.
-    pub(crate) fn send(&mut self, to: usize, msg: MeshMsg) -> Result<(), MeshMsg> {
-        match self.outgoing.get_mut(to) {
-            Some(Some(out)) => {
-                out.outbox.push_back(msg);
-                Ok(())
-            }
-            _ => Err(msg),
+    /// Queues `msg` for core `to`; it leaves at the end of this tick. A
+    /// message for a core that is not another core of this runtime is
+    /// dropped, which cancels or wakes it (see [`MeshMsg`]).
+    pub(crate) fn send(&mut self, to: usize, msg: MeshMsg) {
+        if let Some(Some(out)) = self.outgoing.get_mut(to) {
+            out.outbox.push_back(msg);
         }
     }
 
@@ -97,11 +138,9 @@ impl MeshEnds {
                             out.outbox.push_front(msg);
                             break;
                         }
-                        // The peer core is gone (shutdown): a task sent to
-                        // it completes as cancelled (its future was never
-                        // made, only its `Send` closure is dropped here).
-                        Err(TrySendError::Closed(MeshMsg::Spawn(task))) => task.shutdown(),
-                        Err(TrySendError::Closed(MeshMsg::Wake(waker))) => drop(waker),
+                        // The peer core is gone (shutdown): dropping the
+                        // message cancels its task or wakes its waker here.
+                        Err(TrySendError::Closed(msg)) => drop(msg),
                     }
                 }
                 out.sender.flush();
@@ -122,9 +161,10 @@ impl MeshEnds {
         let mut n = 0;
         for rx in self.incoming.iter_mut().flatten() {
             for _ in 0..RECEIVE_BATCH {
-                match rx.try_recv() {
-                    Ok(MeshMsg::Spawn(task)) => core.push_local(task),
-                    Ok(MeshMsg::Wake(waker)) => waker.wake(),
+                match rx.try_recv().map(MeshMsg::open) {
+                    Ok(Some(Payload::Spawn(task))) => core.push_local(task),
+                    Ok(Some(Payload::Wake(waker))) => wake_user(waker),
+                    Ok(None) => {}
                     Err(TryRecvError::Empty) | Err(TryRecvError::Closed) => break,
                 }
                 n += 1;
@@ -166,8 +206,10 @@ impl MeshEnds {
         let mut tasks = Vec::new();
         for rx in self.incoming.iter_mut().flatten() {
             while let Ok(msg) = rx.try_recv() {
-                if let MeshMsg::Spawn(task) = msg {
-                    tasks.push(task);
+                match msg.open() {
+                    Some(Payload::Spawn(task)) => tasks.push(task),
+                    Some(Payload::Wake(waker)) => wake_user(waker),
+                    None => {}
                 }
             }
         }

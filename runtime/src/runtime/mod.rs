@@ -16,7 +16,7 @@ mod stats;
 
 pub use builder::{BuildError, Builder};
 pub use spawn::{current_core, spawn, spawn_local, spawn_on, submit_to, yield_now};
-pub(crate) use spawn::{deliver_join_wake, schedule};
+pub(crate) use spawn::{deliver_join_wake, on_core, schedule};
 pub use stats::CoreStats;
 
 use std::future::Future;

@@ -4,11 +4,12 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use super::context;
 use super::mesh::MeshMsg;
-use crate::task::{owner_of, Cell, JoinHandle, TaskRef, NO_SLOT};
+use super::shared::Shared;
+use crate::task::{owner_of, wake_user, Cell, JoinHandle, TaskRef, NO_SLOT};
 
 /// Spawns a `!Send` task on the current core; it never leaves this core.
 ///
@@ -121,11 +122,8 @@ where
         let handle = JoinHandle::new(cell.clone());
         if core == ctx.index {
             ctx.push_local(cell);
-        } else if let Err(MeshMsg::Spawn(task)) =
-            ctx.mesh.borrow_mut().send(core, MeshMsg::Spawn(cell))
-        {
-            // Unreachable (core checked above); cancel rather than lose it.
-            task.shutdown();
+        } else {
+            ctx.mesh.borrow_mut().send(core, MeshMsg::spawn(cell));
         }
         handle
     })
@@ -173,31 +171,33 @@ pub(crate) fn schedule(task: TaskRef) {
     }
 }
 
-/// Wakes the `JoinHandle` of a finished task; for `submit_to` from another
-/// core the wake travels back over the mesh to the submitting core.
-pub(crate) fn deliver_join_wake(reply_to: usize, waker: std::task::Waker) {
-    if reply_to == NO_SLOT {
-        waker.wake();
-        return;
-    }
+/// Wakes the `JoinHandle` of a finished task; for `submit_to` awaited on the
+/// submitting core, the wake travels back over the mesh to that core.
+/// Anywhere else (no frys core, another runtime, the reply core itself) the
+/// waker is woken directly. A panicking waker is contained.
+pub(crate) fn deliver_join_wake(task_runtime: &Arc<Shared>, reply_to: usize, waker: Waker) {
     let mut waker = Some(waker);
-    context::with_current(|ctx| {
-        if ctx.index == reply_to {
-            return;
-        }
-        if let Some(w) = waker.take() {
-            if let Ok(mut mesh) = ctx.mesh.try_borrow_mut() {
-                if let Err(MeshMsg::Wake(w)) = mesh.send(reply_to, MeshMsg::Wake(w)) {
-                    waker = Some(w);
-                }
-            } else {
-                waker = Some(w);
+    if reply_to != NO_SLOT {
+        context::with_current(|ctx| {
+            if ctx.index == reply_to || !Arc::ptr_eq(&ctx.shared, task_runtime) {
+                return;
             }
-        }
-    });
-    if let Some(w) = waker {
-        w.wake();
+            if let Ok(mut mesh) = ctx.mesh.try_borrow_mut() {
+                if let Some(w) = waker.take() {
+                    mesh.send(reply_to, MeshMsg::wake(w));
+                }
+            }
+        });
     }
+    if let Some(w) = waker {
+        wake_user(w);
+    }
+}
+
+/// Whether this thread is running core `index` of the runtime `shared`.
+pub(crate) fn on_core(shared: &Arc<Shared>, index: usize) -> bool {
+    context::with_current(|ctx| ctx.index == index && Arc::ptr_eq(&ctx.shared, shared))
+        .unwrap_or(false)
 }
 
 /// A future made on the core that runs it (`spawn_on`).
