@@ -479,3 +479,25 @@ fn spawn_on_during_shutdown_completes_as_cancelled() {
         assert!(out.unwrap_err().is_cancelled());
     }
 }
+
+/// A `block_on` future that only ever yields still gets its own I/O
+/// submitted (it counts as queued work, like a yielding task).
+#[test]
+fn a_yielding_block_on_future_still_gets_its_io_done() {
+    let rt = runtime(1);
+    let got = rt.block_on(async {
+        let sock = frys::net::UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = sock.local_addr().unwrap();
+        let mut recv = Box::pin(sock.recv(vec![0u8; 8]));
+        assert!(poll_once(&mut recv).await.is_pending());
+        let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        peer.send_to(b"hi", addr).unwrap();
+        loop {
+            if let Poll::Ready((n, buf)) = poll_once(&mut recv).await {
+                break buf[..n.unwrap()].to_vec();
+            }
+            frys::yield_now().await;
+        }
+    });
+    assert_eq!(got, b"hi");
+}

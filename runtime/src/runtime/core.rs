@@ -32,7 +32,7 @@ use crossbeam_deque::{Steal, Worker};
 use super::mesh::MeshEnds;
 use super::registry::Registry;
 use super::shared::{write_eventfd, Shared};
-use crate::driver::Driver;
+use crate::driver::{release_orphans, Driver};
 use crate::sync::park::notify_one;
 use crate::task::{wake_user, TaskRef};
 use crate::time::Timers;
@@ -134,7 +134,8 @@ impl CoreCtx {
                     return out;
                 }
             }
-            if self.tick() || main.woken.load(Ordering::SeqCst) {
+            if self.tick(|| main.woken.load(Ordering::SeqCst)) || main.woken.load(Ordering::SeqCst)
+            {
                 continue;
             }
             self.idle(|| main.woken.load(Ordering::SeqCst));
@@ -186,15 +187,17 @@ impl CoreCtx {
             if self.shared.is_shutdown() {
                 return;
             }
-            if self.tick() {
+            if self.tick(|| false) {
                 continue;
             }
             self.idle(|| self.shared.is_shutdown());
         }
     }
 
-    /// One scheduler iteration; true if it did any work.
-    fn tick(&self) -> bool {
+    /// One scheduler iteration; true if it did any work. `main_ready`: the
+    /// `block_on` future is ready to be polled again (it counts as queued
+    /// work, so its I/O is submitted even if it only ever yields).
+    fn tick(&self, main_ready: impl Fn() -> bool) -> bool {
         self.ticks.set(self.ticks.get() + 1);
         let mut work = self.drain_remote();
         work += self.mesh.borrow_mut().receive(self);
@@ -204,7 +207,7 @@ impl CoreCtx {
         // With tasks still queued, hand the kernel our SQEs now so I/O runs
         // while we compute. Otherwise the core is about to park, and the
         // park's `io_uring_enter` submits and waits in one syscall.
-        if self.has_local_work() {
+        if self.has_local_work() || main_ready() {
             work += self.submit_and_reap();
         }
         self.arena.borrow_mut().reset();
@@ -284,6 +287,7 @@ impl CoreCtx {
     fn submit_and_reap(&self) -> usize {
         let mut woken = self.woken.take();
         let result = self.driver.borrow_mut().submit_and_reap(&mut woken);
+        self.release_finished_orphans();
         if let Err(e) = result {
             tracing::error!(core = self.index, error = %e, "io_uring_enter failed");
         }
@@ -336,6 +340,7 @@ impl CoreCtx {
         let mut woken = self.woken.take();
         let result = self.driver.borrow_mut().park(timeout, &mut woken);
         core.park.end_park();
+        self.release_finished_orphans();
         if let Err(e) = result {
             tracing::error!(core = self.index, error = %e, "io_uring_enter (park) failed");
         }
@@ -344,6 +349,15 @@ impl CoreCtx {
         core.counters
             .io_enters
             .store(self.driver.borrow().enters(), Ordering::Relaxed);
+    }
+
+    /// Releases the abandoned operations the last reap finished, outside
+    /// the driver's borrow (a buffer's `Drop` may start frys I/O).
+    fn release_finished_orphans(&self) {
+        let finished = self.driver.borrow_mut().take_finished_orphans();
+        if !finished.is_empty() {
+            release_orphans(finished);
+        }
     }
 
     /// Whether this core steals at all.
