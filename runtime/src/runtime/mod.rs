@@ -61,6 +61,17 @@ impl Runtime {
     /// tasks, I/O and timers meanwhile. The other cores run on their own
     /// threads all the time.
     ///
+    /// Core 0 runs only inside `block_on`, so before returning it makes sure
+    /// nothing it queued for others waits for the next call:
+    /// - every unstarted [`spawn`] task of core 0 will start: another core
+    ///   steals it (a parked stealing core is woken), or, with one core or
+    ///   stealing off, `block_on` runs it before returning;
+    /// - every mesh message core 0 sent ([`spawn_on`], [`submit_to`], their
+    ///   replies) is in its ring; `block_on` waits for room in a full ring.
+    ///
+    /// Tasks that stay on core 0 (`spawn_local`, started tasks, tasks
+    /// `spawn_on(0, ..)`) run again only inside the next `block_on`.
+    ///
     /// # Panics
     /// Panics if called from inside a frys core (a task cannot block its
     /// own core), and resumes a panic of `future`.

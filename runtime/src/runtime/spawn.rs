@@ -80,8 +80,10 @@ where
 /// the mesh, runs on `core`, and its completion is announced back over the
 /// mesh to the calling core.
 ///
-/// The returned future is `!Send`: it is awaited on the core that called
-/// `submit_to`, which is where the completion is sent.
+/// The returned future is `!Send`: it is meant to be awaited on the core that
+/// called `submit_to`, which is where the completion is sent. Awaited
+/// anywhere else on that thread (another runtime's `block_on`, a plain
+/// executor), it is woken directly instead.
 ///
 /// # Panics
 /// Panics outside a frys core or for a core that does not exist; a panic in
