@@ -3,6 +3,9 @@
 //! whatever state the runtime is in (between `block_on`s, full mesh rings,
 //! panicking wakers, shutdown).
 //!
+//! The runtimes park at once (`idle_poll(ZERO)`): the races are in the
+//! park protocol, which idle polling would mostly hide.
+//!
 //! A hang is the failure mode here, so results are waited for off the
 //! runtime with a generous watchdog: it only turns a hang into a failure,
 //! no test asserts how long anything takes.
@@ -22,6 +25,7 @@ fn runtime(cores: usize) -> Runtime {
     Runtime::builder()
         .cores(Cores::Count(cores))
         .pin(false)
+        .idle_poll(Duration::ZERO)
         .build()
         .expect("runtime")
 }
@@ -148,8 +152,23 @@ const STEAL_ROUNDS: u32 = if cfg!(debug_assertions) {
 /// returns from `block_on`. Core 1 must still take it.
 #[test]
 fn a_task_left_in_core0s_stealable_queue_is_always_stolen() {
-    let rt = runtime(2);
-    for round in 0..STEAL_ROUNDS {
+    steal_rounds(&runtime(2), STEAL_ROUNDS);
+}
+
+/// The same with idle polling on (the default window): the stealing core
+/// finds the task while polling, or parks after the window.
+#[test]
+fn a_task_left_in_core0s_stealable_queue_is_stolen_while_polling() {
+    let rt = Runtime::builder()
+        .cores(Cores::Count(2))
+        .pin(false)
+        .build()
+        .unwrap();
+    steal_rounds(&rt, STEAL_ROUNDS / 10);
+}
+
+fn steal_rounds(rt: &Runtime, rounds: u32) {
+    for round in 0..rounds {
         let (h,) = rt.block_on(async move { (frys::spawn(async move { round }),) });
         match spin_off_runtime(h) {
             Some(Ok(v)) => assert_eq!(v, round),
@@ -170,6 +189,7 @@ fn block_on_runs_its_send_tasks_when_no_core_can_steal_them() {
     let two_no_stealing = Runtime::builder()
         .cores(Cores::Count(2))
         .pin(false)
+        .idle_poll(Duration::ZERO)
         .stealing(false)
         .build()
         .unwrap();
@@ -188,6 +208,7 @@ fn block_on_returns_only_once_its_mesh_backlog_is_sent() {
     let rt = Runtime::builder()
         .cores(Cores::Count(2))
         .pin(false)
+        .idle_poll(Duration::ZERO)
         .mesh_capacity(2)
         .build()
         .unwrap();
@@ -210,6 +231,7 @@ fn a_core_with_a_full_ring_parks_until_the_peer_drains_it() {
     let rt = Runtime::builder()
         .cores(Cores::Count(2))
         .pin(false)
+        .idle_poll(Duration::ZERO)
         .mesh_capacity(2)
         .build()
         .unwrap();

@@ -201,6 +201,13 @@ impl Driver {
         !sq.is_empty() || sq.taskrun() || sq.cq_overflow()
     }
 
+    /// Whether a non-blocking [`submit_and_reap`](Self::submit_and_reap)
+    /// would find something: completions in the CQ, deferred wakers, or
+    /// work only an `io_uring_enter` runs (queued SQEs, deferred task work).
+    pub(crate) fn has_progress(&mut self) -> bool {
+        !self.deferred.is_empty() || self.needs_enter() || !self.ring.completion().is_empty()
+    }
+
     /// Submits queued SQEs without waiting, then collects completions.
     pub(crate) fn submit_and_reap(&mut self, woken: &mut Vec<Waker>) -> io::Result<()> {
         woken.append(&mut self.deferred);

@@ -8,10 +8,17 @@
 //!    the stealable (`Send`) queue so neither starves;
 //! 4. publish mesh messages; if tasks remain queued, submit SQEs and reap
 //!    completions (one `io_uring_enter`); reset the arena;
-//! 5. with nothing done: steal from the busiest core, else park: one
-//!    `io_uring_enter` submits the queued SQEs and waits for a completion,
-//!    an eventfd write or the nearest timer deadline. In a steady
-//!    request/response load that is one syscall per round, not two.
+//! 5. with nothing done: steal from the busiest core, else poll the queues,
+//!    mesh and completion queue for up to the idle-poll window
+//!    (`runtime::idle`), else park: one `io_uring_enter` waits for a
+//!    completion, an eventfd write or the nearest timer deadline.
+//!
+//! Invariant (no lost work): before a core sleeps, it has set its park
+//! flag and then re-checked every place another thread can put work for
+//! it: its remote queue, its incoming mesh rings (wakers armed), the rings
+//! it has a backlog for (room re-checked with a waker armed), and, if it
+//! steals, every other core's stealable queue. Producers publish, then
+//! `must_notify` (see `sync::park`).
 //!
 //! Everything here is used only by the core's own thread (`CoreCtx` is
 //! `!Send`); other threads reach the core through [`Shared`].
@@ -301,11 +308,15 @@ impl CoreCtx {
         !self.local.borrow().is_empty() || !self.worker.is_empty()
     }
 
-    /// Nothing to do: steal, or park until something happens.
+    /// Nothing to do: steal, poll for a while (`runtime::idle`), or park
+    /// until something happens.
     fn idle(&self, ready: impl Fn() -> bool) {
         if self.try_steal() {
             // Submit what the last tick queued before running stolen work.
             self.submit_and_reap();
+            return;
+        }
+        if self.poll_for_work(&ready) {
             return;
         }
         let core = &self.shared.cores[self.index];
@@ -329,6 +340,45 @@ impl CoreCtx {
             .next_deadline()
             .map(|d| d.saturating_duration_since(Instant::now()));
         self.park_in_kernel(timeout);
+    }
+
+    /// Polls everything that can bring work for up to the idle-poll window
+    /// (or until the next timer is due); true as soon as something may be
+    /// there. Only a fast path: the park re-check decides for real.
+    fn poll_for_work(&self, ready: &impl Fn() -> bool) -> bool {
+        let window = self.shared.idle_poll;
+        if window.is_zero() {
+            return false;
+        }
+        // Let the kernel start on what the last tick queued while we poll.
+        if self.submit_and_reap() > 0 || self.has_local_work() {
+            return true;
+        }
+        let start = Instant::now();
+        let mut deadline = start + window;
+        if let Some(due) = self.timers.borrow().next_deadline() {
+            deadline = deadline.min(due);
+        }
+        let remote = &self.shared.cores[self.index].remote;
+        let mut spins: u32 = 0;
+        loop {
+            if ready()
+                || !remote.is_empty()
+                || self.mesh.borrow().has_incoming()
+                || self.has_work_to_steal()
+            {
+                return true;
+            }
+            if self.driver.borrow_mut().has_progress() && self.submit_and_reap() > 0 {
+                return true;
+            }
+            spins = spins.wrapping_add(1);
+            // Reading the clock costs more than a look at the queues.
+            if spins & 63 == 0 && Instant::now() >= deadline {
+                return false;
+            }
+            std::hint::spin_loop();
+        }
     }
 
     /// After `begin_park` and a re-check that found nothing: sleeps in the

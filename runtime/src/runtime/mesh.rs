@@ -188,6 +188,12 @@ impl MeshEnds {
         ready || self.backlog_can_move(core_waker)
     }
 
+    /// Whether an incoming ring has messages (a hint for idle polling; no
+    /// waker is registered).
+    pub(crate) fn has_incoming(&self) -> bool {
+        self.incoming.iter().flatten().any(|rx| rx.has_pending())
+    }
+
     /// Whether a ring we have a backlog for has room (or closed) now;
     /// otherwise `core_waker` stays registered for when it does.
     pub(crate) fn backlog_can_move(&mut self, core_waker: &Waker) -> bool {

@@ -8,6 +8,7 @@
 mod builder;
 pub(crate) mod context;
 pub(crate) mod core;
+mod idle;
 mod mesh;
 mod registry;
 pub(crate) mod shared;
@@ -129,6 +130,12 @@ impl Runtime {
         self.shared.cores.iter().map(|c| c.cpu).collect()
     }
 
+    /// How long an idle core polls before it parks (see
+    /// [`Builder::idle_poll`]).
+    pub fn idle_poll(&self) -> std::time::Duration {
+        self.shared.idle_poll
+    }
+
     /// Counters of every core (polls, steals, parks, ...).
     pub fn stats(&self) -> Vec<CoreStats> {
         stats::snapshot(&self.shared)
@@ -169,6 +176,9 @@ impl Runtime {
             cores,
             stealers,
             stealing: b.stealing,
+            idle_poll: b
+                .idle_poll
+                .unwrap_or_else(|| idle::default_idle_poll(&b.sysfs_root)),
             shutdown: Default::default(),
         });
         let mut meshes = mesh::build(n, b.mesh_capacity);
