@@ -1,4 +1,5 @@
-//! An idle runtime parks in the kernel instead of spinning.
+//! An idle runtime parks in the kernel instead of spinning (after polling
+//! for its idle-poll window).
 
 use std::time::Duration;
 
@@ -35,4 +36,31 @@ fn an_idle_runtime_uses_almost_no_cpu() {
         "idle second burned {used:?} of CPU (limit 5%)"
     );
     assert!(rt.stats().iter().all(|s| s.parks > 0));
+}
+
+#[test]
+fn a_core_polls_for_at_most_its_window_then_parks() {
+    let rt = Runtime::builder()
+        .cores(Cores::Count(2))
+        .idle_poll(Duration::from_millis(20))
+        .build()
+        .unwrap();
+    assert_eq!(rt.idle_poll(), Duration::from_millis(20));
+    // Longer than the window: both cores must have parked in the kernel.
+    rt.block_on(frys::time::sleep(Duration::from_millis(200)));
+    assert!(rt.stats().iter().all(|s| s.parks > 0), "{:?}", rt.stats());
+}
+
+#[test]
+fn a_zero_window_parks_at_once() {
+    let rt = Runtime::builder()
+        .cores(Cores::Count(2))
+        .idle_poll(Duration::ZERO)
+        .build()
+        .unwrap();
+    assert_eq!(rt.idle_poll(), Duration::ZERO);
+    let out = rt.block_on(async { frys::submit_to(1, || 7).await });
+    assert_eq!(out, 7);
+    rt.block_on(frys::time::sleep(Duration::from_millis(20)));
+    assert!(rt.stats().iter().all(|s| s.parks > 0), "{:?}", rt.stats());
 }

@@ -22,7 +22,9 @@ use std::time::Duration;
 
 use io_uring::{opcode, squeue, types, IoUring};
 
-use slab::{OpSlab, Slot};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use slab::{Completed, FinishedOrphan, OpSlab, Slot};
 
 /// `user_data` of the eventfd read.
 const EVENTFD_TOKEN: u64 = u64::MAX;
@@ -44,6 +46,21 @@ pub(crate) struct Driver {
     /// Wakers of completions reaped while pushing into a full queue; the
     /// core wakes them at its next submit or park.
     deferred: Vec<Waker>,
+    /// Orphans whose operation finished, released outside the driver's
+    /// borrow (their `Drop` may use frys I/O, which borrows the driver).
+    finished_orphans: Vec<FinishedOrphan>,
+}
+
+/// Releases finished orphans (closing what the kernel produced, dropping
+/// the buffers). Call without the driver borrowed. A panic in one is logged
+/// and does not stop the others.
+pub(crate) fn release_orphans(orphans: Vec<FinishedOrphan>) {
+    for (orphan, result) in orphans {
+        let released = catch_unwind(AssertUnwindSafe(|| orphan.completed(result)));
+        if released.is_err() {
+            tracing::error!("releasing an abandoned I/O operation panicked");
+        }
+    }
 }
 
 impl Driver {
@@ -61,6 +78,7 @@ impl Driver {
             eventfd_armed: false,
             enters: 0,
             deferred: Vec::new(),
+            finished_orphans: Vec::new(),
         })
     }
 
@@ -93,23 +111,27 @@ impl Driver {
         }
     }
 
-    pub(crate) fn submit_op(&mut self, sqe: squeue::Entry) -> io::Result<usize> {
-        let index = self.ops.insert();
-        if let Err(e) = self.push(&sqe.user_data(index as u64)) {
-            self.ops.remove(index);
+    /// Queues an operation; returns its token (the SQE's `user_data`).
+    pub(crate) fn submit_op(&mut self, sqe: squeue::Entry) -> io::Result<u64> {
+        let token = self
+            .ops
+            .insert()
+            .ok_or_else(|| io::Error::other("too many io_uring operations in flight"))?;
+        if let Err(e) = self.push(&sqe.user_data(token)) {
+            self.ops.remove(token);
             return Err(e);
         }
-        Ok(index)
+        Ok(token)
     }
 
-    pub(crate) fn poll_op(&mut self, index: usize, cx: &mut Context<'_>) -> Poll<(i32, u32)> {
-        let Some(slot) = self.ops.get_mut(index) else {
+    pub(crate) fn poll_op(&mut self, token: u64, cx: &mut Context<'_>) -> Poll<(i32, u32)> {
+        let Some(slot) = self.ops.get_mut(token) else {
             return Poll::Pending;
         };
         match slot {
             Slot::Completed { result, flags } => {
                 let done = (*result, *flags);
-                self.ops.remove(index);
+                self.ops.remove(token);
                 Poll::Ready(done)
             }
             Slot::Waiting(waker) => {
@@ -123,17 +145,26 @@ impl Driver {
         }
     }
 
-    /// The future of operation `index` was dropped. If the operation is still
-    /// in flight its data moves into the slot and a cancellation is queued;
-    /// if it already completed the data is dropped here.
-    pub(crate) fn orphan(&mut self, index: usize, data: Box<dyn slab::Orphan>) {
-        let Some(slot) = self.ops.get_mut(index) else {
-            return;
+    /// The future of operation `token` was dropped. If the operation is
+    /// still in flight its data moves into the slot and a cancellation is
+    /// queued; if it already completed, the data is given back with the
+    /// result, for the caller to release once the driver is not borrowed.
+    #[must_use]
+    pub(crate) fn orphan(
+        &mut self,
+        token: u64,
+        data: Box<dyn slab::Orphan>,
+    ) -> Option<FinishedOrphan> {
+        let Some(slot) = self.ops.get_mut(token) else {
+            // Not ours to free: the kernel may still use it. Unreachable
+            // while `Op` is tied to its driver, so leaking is only a safety net.
+            std::mem::forget(data);
+            return None;
         };
         match slot {
             Slot::Waiting(_) => {
                 *slot = Slot::Orphaned(data);
-                let cancel = opcode::AsyncCancel::new(index as u64)
+                let cancel = opcode::AsyncCancel::new(token)
                     .build()
                     .user_data(CANCEL_TOKEN);
                 // A full queue that cannot be submitted only delays the
@@ -141,18 +172,26 @@ impl Driver {
                 if let Err(e) = self.push(&cancel) {
                     tracing::debug!(error = %e, "could not queue a cancellation");
                 }
+                None
             }
             Slot::Completed { result, .. } => {
                 // Completed but never polled: the kernel is done, yet what it
                 // produced (an accepted fd...) must still be released.
                 let result = *result;
-                self.ops.remove(index);
-                data.completed(result);
+                self.ops.remove(token);
+                Some((data, result))
             }
-            // Not ours to free: the kernel may still use it. Unreachable
-            // while `Op` is tied to its driver, so leaking is only a safety net.
-            Slot::Orphaned(_) | Slot::Free { .. } => std::mem::forget(data),
+            Slot::Orphaned(_) | Slot::Free { .. } => {
+                std::mem::forget(data);
+                None
+            }
         }
+    }
+
+    /// Orphans whose operation finished during a reap; the core releases
+    /// them with [`release_orphans`] after its borrow of the driver ends.
+    pub(crate) fn take_finished_orphans(&mut self) -> Vec<FinishedOrphan> {
+        std::mem::take(&mut self.finished_orphans)
     }
 
     /// Whether an `io_uring_enter` is needed to make progress without
@@ -160,6 +199,13 @@ impl Driver {
     pub(crate) fn needs_enter(&mut self) -> bool {
         let sq = self.ring.submission();
         !sq.is_empty() || sq.taskrun() || sq.cq_overflow()
+    }
+
+    /// Whether a non-blocking [`submit_and_reap`](Self::submit_and_reap)
+    /// would find something: completions in the CQ, deferred wakers, or
+    /// work only an `io_uring_enter` runs (queued SQEs, deferred task work).
+    pub(crate) fn has_progress(&mut self) -> bool {
+        !self.deferred.is_empty() || self.needs_enter() || !self.ring.completion().is_empty()
     }
 
     /// Submits queued SQEs without waiting, then collects completions.
@@ -229,11 +275,11 @@ impl Driver {
             match cqe.user_data() {
                 EVENTFD_TOKEN => self.eventfd_armed = false,
                 CANCEL_TOKEN => {}
-                index => {
-                    if let Some(w) = self.ops.complete(index as usize, cqe.result(), cqe.flags()) {
-                        woken.push(w);
-                    }
-                }
+                token => match self.ops.complete(token, cqe.result(), cqe.flags()) {
+                    Completed::Wake(w) => woken.push(w),
+                    Completed::Orphan(o) => self.finished_orphans.push(o),
+                    Completed::Nothing => {}
+                },
             }
         }
     }
@@ -256,7 +302,7 @@ impl Drop for Driver {
         let mut woken = Vec::new();
         for _ in 0..50 {
             if self.ops.in_flight() == 0 && !self.eventfd_armed {
-                return;
+                break;
             }
             if self.enter(1, Some(Duration::from_millis(20))).is_err() {
                 break;
@@ -265,6 +311,7 @@ impl Drop for Driver {
             // Wakers of tasks that no longer exist; nothing to do with them.
             woken.clear();
         }
+        release_orphans(self.take_finished_orphans());
         if self.ops.in_flight() > 0 || self.eventfd_armed {
             tracing::warn!(
                 in_flight = self.ops.in_flight(),

@@ -52,7 +52,8 @@ pub(crate) struct Completion<T> {
 /// buffers rather than freeing memory the kernel may still write.
 pub(crate) struct Op<T: Operation> {
     data: Option<Box<T>>,
-    index: usize,
+    /// The operation's token in its driver's slab.
+    token: u64,
     /// The driver (ring) the operation was queued on.
     driver: u64,
     _core_bound: PhantomData<*const ()>,
@@ -66,14 +67,14 @@ impl<T: Operation> Op<T> {
         let mut data = Box::new(data);
         let sqe = data.sqe();
         let submitted = context::with_driver(|driver| (driver.id(), driver.submit_op(sqe)));
-        let (driver, index) = match submitted {
-            Some((id, Ok(index))) => (id, index),
+        let (driver, token) = match submitted {
+            Some((id, Ok(token))) => (id, token),
             Some((_, Err(e))) => return Err((e, *data)),
             None => return Err((context::not_on_core(), *data)),
         };
         Ok(Self {
             data: Some(data),
-            index,
+            token,
             driver,
             _core_bound: PhantomData,
         })
@@ -91,8 +92,8 @@ impl<T: Operation> Future for Op<T> {
             // another operation by now, so do not look at it.
             return Poll::Pending;
         }
-        let (driver, index) = (this.driver, this.index);
-        let polled = context::with_driver(|d| (d.id() == driver).then(|| d.poll_op(index, cx)));
+        let (driver, token) = (this.driver, this.token);
+        let polled = context::with_driver(|d| (d.id() == driver).then(|| d.poll_op(token, cx)));
         match polled {
             Some(Some(Poll::Ready((result, flags)))) => {
                 let Some(data) = this.data.take() else {
@@ -125,15 +126,19 @@ impl<T: Operation> Drop for Op<T> {
         let Some(data) = self.data.take() else {
             return;
         };
-        let (driver_id, index) = (self.driver, self.index);
+        let (driver_id, token) = (self.driver, self.token);
         let mut data = Some(data);
-        let _ = context::with_driver(|driver| {
-            if driver.id() == driver_id {
-                if let Some(data) = data.take() {
-                    driver.orphan(index, data);
-                }
+        let finished = context::with_driver(|driver| {
+            if driver.id() != driver_id {
+                return None;
             }
+            let data = data.take()?;
+            driver.orphan(token, data)
         });
+        // Released now that the driver is no longer borrowed.
+        if let Some(finished) = finished.flatten() {
+            super::release_orphans(vec![finished]);
+        }
         if let Some(data) = data {
             // Not on the driver that carries the operation (another
             // runtime's core, or that core shut down): the kernel may still

@@ -8,10 +8,17 @@
 //!    the stealable (`Send`) queue so neither starves;
 //! 4. publish mesh messages; if tasks remain queued, submit SQEs and reap
 //!    completions (one `io_uring_enter`); reset the arena;
-//! 5. with nothing done: steal from the busiest core, else park: one
-//!    `io_uring_enter` submits the queued SQEs and waits for a completion,
-//!    an eventfd write or the nearest timer deadline. In a steady
-//!    request/response load that is one syscall per round, not two.
+//! 5. with nothing done: steal from the busiest core, else poll the queues,
+//!    mesh and completion queue for up to the idle-poll window
+//!    (`runtime::idle`), else park: one `io_uring_enter` waits for a
+//!    completion, an eventfd write or the nearest timer deadline.
+//!
+//! Invariant (no lost work): before a core sleeps, it has set its park
+//! flag and then re-checked every place another thread can put work for
+//! it: its remote queue, its incoming mesh rings (wakers armed), the rings
+//! it has a backlog for (room re-checked with a waker armed), and, if it
+//! steals, every other core's stealable queue. Producers publish, then
+//! `must_notify` (see `sync::park`).
 //!
 //! Everything here is used only by the core's own thread (`CoreCtx` is
 //! `!Send`); other threads reach the core through [`Shared`].
@@ -19,6 +26,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -30,9 +38,10 @@ use crossbeam_deque::{Steal, Worker};
 
 use super::mesh::MeshEnds;
 use super::registry::Registry;
-use super::shared::Shared;
-use crate::driver::Driver;
-use crate::task::TaskRef;
+use super::shared::{write_eventfd, Shared};
+use crate::driver::{release_orphans, Driver};
+use crate::sync::park::notify_one;
+use crate::task::{wake_user, TaskRef};
 use crate::time::Timers;
 
 /// Tasks run per tick before the core looks at I/O and timers again.
@@ -128,18 +137,54 @@ impl CoreCtx {
         loop {
             if main.woken.swap(false, Ordering::SeqCst) {
                 if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
-                    // Hand out what the main future queued (mesh messages,
-                    // stealable tasks) before returning, without running
-                    // anything here: core 0 stops until the next block_on.
-                    self.mesh.borrow_mut().flush(&self.core_waker);
-                    self.offer_work_to_parked_cores(1);
+                    self.leave_block_on();
                     return out;
                 }
             }
-            if self.tick() || main.woken.load(Ordering::SeqCst) {
+            if self.tick(|| main.woken.load(Ordering::SeqCst)) || main.woken.load(Ordering::SeqCst)
+            {
                 continue;
             }
             self.idle(|| main.woken.load(Ordering::SeqCst));
+        }
+    }
+
+    /// Core 0 stops until the next `block_on`: make sure nothing it queued
+    /// for others waits for that.
+    ///
+    /// - `Send` tasks (`spawn`) not started yet: with a core that steals,
+    ///   they stay in the stealable queue and a stealing core is sure to
+    ///   take them; otherwise (one core, or stealing off) they run here, until
+    ///   the queue is empty. Tasks they wake stay with core 0 like any other.
+    /// - Mesh messages (`spawn_on`, `submit_to`, replies): every one is in
+    ///   its ring, waiting for room if a ring is full.
+    fn leave_block_on(&self) {
+        if !self.shared.stealing || self.shared.cores.len() < 2 {
+            while let Some(task) = self.worker.pop() {
+                self.run_task(task);
+            }
+        }
+        self.drain_outbox();
+        self.hand_over_stealable_work();
+    }
+
+    /// Flushes the mesh until every outbox is empty, parking while a ring
+    /// is full. Peers drain their incoming rings whatever they do (they
+    /// never wait on us to do so), so this ends; a ring to a core that is
+    /// gone reports closed and its messages are cancelled.
+    fn drain_outbox(&self) {
+        loop {
+            self.mesh.borrow_mut().flush(&self.core_waker);
+            if !self.mesh.borrow().has_backlog() {
+                return;
+            }
+            let core = &self.shared.cores[self.index];
+            core.park.begin_park();
+            if self.mesh.borrow_mut().backlog_can_move(&self.core_waker) {
+                core.park.end_park();
+                continue;
+            }
+            self.park_in_kernel(None);
         }
     }
 
@@ -149,15 +194,17 @@ impl CoreCtx {
             if self.shared.is_shutdown() {
                 return;
             }
-            if self.tick() {
+            if self.tick(|| false) {
                 continue;
             }
             self.idle(|| self.shared.is_shutdown());
         }
     }
 
-    /// One scheduler iteration; true if it did any work.
-    fn tick(&self) -> bool {
+    /// One scheduler iteration; true if it did any work. `main_ready`: the
+    /// `block_on` future is ready to be polled again (it counts as queued
+    /// work, so its I/O is submitted even if it only ever yields).
+    fn tick(&self, main_ready: impl Fn() -> bool) -> bool {
         self.ticks.set(self.ticks.get() + 1);
         let mut work = self.drain_remote();
         work += self.mesh.borrow_mut().receive(self);
@@ -167,13 +214,13 @@ impl CoreCtx {
         // With tasks still queued, hand the kernel our SQEs now so I/O runs
         // while we compute. Otherwise the core is about to park, and the
         // park's `io_uring_enter` submits and waits in one syscall.
-        if self.has_local_work() {
+        if self.has_local_work() || main_ready() {
             work += self.submit_and_reap();
         }
         self.arena.borrow_mut().reset();
         // One queued task is likely ours to run next; a backlog is worth
         // waking a parked core for.
-        self.offer_work_to_parked_cores(2);
+        self.hint_work_to_parked_cores(2);
         work > 0
     }
 
@@ -204,9 +251,7 @@ impl CoreCtx {
             timers.fire_expired(Instant::now(), &mut woken);
         }
         let n = woken.len();
-        for w in woken.drain(..) {
-            w.wake();
-        }
+        woken.drain(..).for_each(wake_user);
         self.woken.replace(woken);
         n
     }
@@ -249,13 +294,12 @@ impl CoreCtx {
     fn submit_and_reap(&self) -> usize {
         let mut woken = self.woken.take();
         let result = self.driver.borrow_mut().submit_and_reap(&mut woken);
+        self.release_finished_orphans();
         if let Err(e) = result {
             tracing::error!(core = self.index, error = %e, "io_uring_enter failed");
         }
         let n = woken.len();
-        for w in woken.drain(..) {
-            w.wake();
-        }
+        woken.drain(..).for_each(wake_user);
         self.woken.replace(woken);
         n
     }
@@ -264,19 +308,29 @@ impl CoreCtx {
         !self.local.borrow().is_empty() || !self.worker.is_empty()
     }
 
-    /// Nothing to do: steal, or park until something happens.
+    /// Nothing to do: steal, poll for a while (`runtime::idle`), or park
+    /// until something happens.
     fn idle(&self, ready: impl Fn() -> bool) {
         if self.try_steal() {
             // Submit what the last tick queued before running stolen work.
             self.submit_and_reap();
             return;
         }
+        if self.poll_for_work(&ready) {
+            return;
+        }
         let core = &self.shared.cores[self.index];
         core.park.begin_park();
         // Re-check everything a remote producer could have published before
-        // it saw `parked`; whatever comes later will write our eventfd.
-        let has_mesh_work = self.mesh.borrow().arm(&self.core_waker);
-        if ready() || has_mesh_work || !core.remote.is_empty() || self.has_local_work() {
+        // it saw `parked` (including work offered for stealing, see
+        // `sync::park`); whatever comes later will write our eventfd.
+        let has_mesh_work = self.mesh.borrow_mut().arm(&self.core_waker);
+        if ready()
+            || has_mesh_work
+            || !core.remote.is_empty()
+            || self.has_local_work()
+            || self.has_work_to_steal()
+        {
             core.park.end_park();
             return;
         }
@@ -285,29 +339,96 @@ impl CoreCtx {
             .borrow()
             .next_deadline()
             .map(|d| d.saturating_duration_since(Instant::now()));
+        self.park_in_kernel(timeout);
+    }
+
+    /// Polls everything that can bring work for up to the idle-poll window
+    /// (or until the next timer is due); true as soon as something may be
+    /// there. Only a fast path: the park re-check decides for real.
+    fn poll_for_work(&self, ready: &impl Fn() -> bool) -> bool {
+        let window = self.shared.idle_poll;
+        if window.is_zero() {
+            return false;
+        }
+        // Let the kernel start on what the last tick queued while we poll.
+        if self.submit_and_reap() > 0 || self.has_local_work() {
+            return true;
+        }
+        let start = Instant::now();
+        let mut deadline = start + window;
+        if let Some(due) = self.timers.borrow().next_deadline() {
+            deadline = deadline.min(due);
+        }
+        let remote = &self.shared.cores[self.index].remote;
+        let mut spins: u32 = 0;
+        loop {
+            if ready()
+                || !remote.is_empty()
+                || self.mesh.borrow().has_incoming()
+                || self.has_work_to_steal()
+            {
+                return true;
+            }
+            if self.driver.borrow_mut().has_progress() && self.submit_and_reap() > 0 {
+                return true;
+            }
+            spins = spins.wrapping_add(1);
+            // Reading the clock costs more than a look at the queues.
+            if spins & 63 == 0 && Instant::now() >= deadline {
+                return false;
+            }
+            std::hint::spin_loop();
+        }
+    }
+
+    /// After `begin_park` and a re-check that found nothing: sleeps in the
+    /// kernel until a completion, an eventfd write or `timeout`, then ends
+    /// the park and wakes what completed.
+    fn park_in_kernel(&self, timeout: Option<std::time::Duration>) {
+        let core = &self.shared.cores[self.index];
         core.counters.parks.fetch_add(1, Ordering::Relaxed);
         let mut woken = self.woken.take();
         let result = self.driver.borrow_mut().park(timeout, &mut woken);
         core.park.end_park();
+        self.release_finished_orphans();
         if let Err(e) = result {
             tracing::error!(core = self.index, error = %e, "io_uring_enter (park) failed");
         }
-        for w in woken.drain(..) {
-            w.wake();
-        }
+        woken.drain(..).for_each(wake_user);
         self.woken.replace(woken);
         core.counters
             .io_enters
             .store(self.driver.borrow().enters(), Ordering::Relaxed);
     }
 
-    /// Steals a batch of unstarted `Send` tasks from the busiest core.
+    /// Releases the abandoned operations the last reap finished, outside
+    /// the driver's borrow (a buffer's `Drop` may start frys I/O).
+    fn release_finished_orphans(&self) {
+        let finished = self.driver.borrow_mut().take_finished_orphans();
+        if !finished.is_empty() {
+            release_orphans(finished);
+        }
+    }
+
+    /// Whether this core steals at all.
     ///
     /// Core 0 never steals: it runs only inside `block_on`, and a task it
     /// took would stop whenever `block_on` returns. Others steal from it.
+    fn steals(&self) -> bool {
+        self.shared.stealing && self.shared.stealers.len() >= 2 && self.index != 0
+    }
+
+    /// Part of the park re-check: another core's stealable queue has tasks.
+    fn has_work_to_steal(&self) -> bool {
+        self.steals()
+            && (0..self.shared.stealers.len())
+                .any(|i| i != self.index && !self.shared.stealers[i].is_empty())
+    }
+
+    /// Steals a batch of unstarted `Send` tasks from the busiest core.
     fn try_steal(&self) -> bool {
         let shared = &self.shared;
-        if !shared.stealing || shared.stealers.len() < 2 || self.index == 0 {
+        if !self.steals() {
             return false;
         }
         let victim = (0..shared.stealers.len())
@@ -337,19 +458,42 @@ impl CoreCtx {
     }
 
     /// With a backlog of stealable tasks, wake one parked core to take some.
-    /// Only cores other than 0 are asked (core 0 does not steal).
-    fn offer_work_to_parked_cores(&self, min_backlog: usize) {
+    /// Only a hint (a Relaxed look at the park flags): this core keeps
+    /// running and drains its queue itself if nobody steals.
+    fn hint_work_to_parked_cores(&self, min_backlog: usize) {
         if !self.shared.stealing || self.worker.len() < min_backlog {
             return;
         }
-        let n = self.shared.cores.len();
-        for step in 1..n {
-            let i = (self.index + step) % n;
-            if i != 0 && self.shared.cores[i].park.is_parked() {
-                self.shared.notify(i);
-                return;
-            }
+        if let Some(i) = self
+            .stealing_cores()
+            .find(|&i| self.shared.cores[i].park.is_parked())
+        {
+            self.shared.notify(i);
         }
+    }
+
+    /// This core stops running (core 0 leaving `block_on`) with tasks in its
+    /// stealable queue: make sure a stealing core takes them. Either one
+    /// parked core is woken, or every core that parks later sees the tasks
+    /// in its re-check (`has_work_to_steal`); proof and loom model in
+    /// `sync::park`.
+    fn hand_over_stealable_work(&self) {
+        if !self.shared.stealing || self.worker.is_empty() {
+            return;
+        }
+        let cores = &self.shared.cores;
+        let woken = notify_one(self.stealing_cores().map(|i| &cores[i].park));
+        if let Some(k) = woken.and_then(|k| self.stealing_cores().nth(k)) {
+            write_eventfd(&cores[k].eventfd);
+        }
+    }
+
+    /// The cores that may steal from this one, starting after it.
+    fn stealing_cores(&self) -> impl Iterator<Item = usize> + '_ {
+        let n = self.shared.cores.len();
+        (1..n)
+            .map(move |step| (self.index + step) % n)
+            .filter(|&i| i != 0)
     }
 
     /// Drops every future this core owns, on this thread, completing their
@@ -375,10 +519,17 @@ impl CoreCtx {
                 break;
             }
             for task in tasks {
-                task.shutdown();
+                // One task's drop (or its waker) panicking must not stop
+                // the others from being cancelled on this thread.
+                if catch_unwind(AssertUnwindSafe(|| task.shutdown())).is_err() {
+                    tracing::error!(core = self.index, "a task panicked while being cancelled");
+                }
             }
         }
-        self.timers.borrow_mut().clear();
+        let timers = std::mem::take(&mut *self.timers.borrow_mut());
+        if catch_unwind(AssertUnwindSafe(|| drop(timers))).is_err() {
+            tracing::error!(core = self.index, "a timer waker panicked when dropped");
+        }
     }
 
     /// Queues a task on this core's local queue.

@@ -12,18 +12,62 @@
 use std::collections::VecDeque;
 use std::task::{Context, Waker};
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
 use crate::channel::{self, Receiver, Sender, TryRecvError, TrySendError};
-use crate::task::TaskRef;
+use crate::task::{wake_user, TaskRef};
 
 use super::core::CoreCtx;
 
 /// What cores send each other.
-pub(crate) enum MeshMsg {
+///
+/// Dropping a message that was never acted on (its ring or outbox dropped
+/// with a core that exited, a peer that is gone) is never silent: a task
+/// completes as cancelled and a waker is woken, on the dropping thread.
+/// Both are fine on any thread: the task was never started (only its `Send`
+/// closure exists) and wakers are `Send + Sync`.
+pub(crate) struct MeshMsg(Option<Payload>);
+
+pub(crate) enum Payload {
     /// Run this task here (`spawn_on`, `submit_to`).
     Spawn(TaskRef),
     /// Wake this waker here: a task of ours waits on a task that finished on
     /// the sending core (the reply of `spawn_on` / `submit_to`).
     Wake(Waker),
+}
+
+impl MeshMsg {
+    pub(crate) fn spawn(task: TaskRef) -> MeshMsg {
+        MeshMsg(Some(Payload::Spawn(task)))
+    }
+
+    pub(crate) fn wake(waker: Waker) -> MeshMsg {
+        MeshMsg(Some(Payload::Wake(waker)))
+    }
+
+    /// Takes the payload to act on; always `Some` (only `open` and `drop`
+    /// take it, and both consume the message).
+    fn open(mut self) -> Option<Payload> {
+        self.0.take()
+    }
+}
+
+impl Drop for MeshMsg {
+    fn drop(&mut self) {
+        match self.0.take() {
+            Some(Payload::Spawn(task)) => cancel_unstarted(task),
+            Some(Payload::Wake(waker)) => wake_user(waker),
+            None => {}
+        }
+    }
+}
+
+/// Completes a task that never started as cancelled (its `JoinHandle`
+/// gives `JoinError::is_cancelled`).
+fn cancel_unstarted(task: TaskRef) {
+    if catch_unwind(AssertUnwindSafe(|| task.shutdown())).is_err() {
+        tracing::error!("a task panicked while being cancelled; ignored");
+    }
 }
 
 struct Outgoing {
@@ -68,45 +112,48 @@ pub(crate) fn build(cores: usize, capacity: usize) -> Vec<MeshEnds> {
 }
 
 impl MeshEnds {
-    /// Queues `msg` for core `to`; it leaves at the end of this tick.
-    /// Gives the message back if `to` is not another core of this runtime.
-    pub(crate) fn send(&mut self, to: usize, msg: MeshMsg) -> Result<(), MeshMsg> {
-        match self.outgoing.get_mut(to) {
-            Some(Some(out)) => {
-                out.outbox.push_back(msg);
-                Ok(())
-            }
-            _ => Err(msg),
+    /// Queues `msg` for core `to`; it leaves at the end of this tick. A
+    /// message for a core that is not another core of this runtime is
+    /// dropped, which cancels or wakes it (see [`MeshMsg`]).
+    pub(crate) fn send(&mut self, to: usize, msg: MeshMsg) {
+        if let Some(Some(out)) = self.outgoing.get_mut(to) {
+            out.outbox.push_back(msg);
         }
     }
 
     /// Pushes every outbox into its ring and publishes each ring once.
+    ///
+    /// A ring that stays full keeps the rest of its outbox, with
+    /// `core_waker` registered to be woken when the peer frees room (the
+    /// registration is re-checked, so room that appeared meanwhile is used
+    /// now rather than lost).
     pub(crate) fn flush(&mut self, core_waker: &Waker) {
+        let mut cx = Context::from_waker(core_waker);
         for out in self.outgoing.iter_mut().flatten() {
-            if out.outbox.is_empty() {
-                continue;
-            }
-            while let Some(msg) = out.outbox.pop_front() {
-                match out.sender.try_send_buffered(msg) {
-                    Ok(()) => {}
-                    Err(TrySendError::Full(msg)) => {
-                        out.outbox.push_front(msg);
-                        break;
+            while !out.outbox.is_empty() {
+                while let Some(msg) = out.outbox.pop_front() {
+                    match out.sender.try_send_buffered(msg) {
+                        Ok(()) => {}
+                        Err(TrySendError::Full(msg)) => {
+                            out.outbox.push_front(msg);
+                            break;
+                        }
+                        // The peer core is gone (shutdown): dropping the
+                        // message cancels its task or wakes its waker here.
+                        Err(TrySendError::Closed(msg)) => drop(msg),
                     }
-                    // The peer core is gone (shutdown): a task sent to it
-                    // completes as cancelled (its future was never made,
-                    // only its `Send` closure is dropped here).
-                    Err(TrySendError::Closed(MeshMsg::Spawn(task))) => task.shutdown(),
-                    Err(TrySendError::Closed(MeshMsg::Wake(waker))) => drop(waker),
+                }
+                out.sender.flush();
+                if out.sender.poll_ready(&mut cx).is_pending() {
+                    break;
                 }
             }
-            out.sender.flush();
-            if !out.outbox.is_empty() {
-                // Ask to be woken when the peer frees room.
-                let mut cx = Context::from_waker(core_waker);
-                let _ = out.sender.poll_ready(&mut cx);
-            }
         }
+    }
+
+    /// Whether some outbox still holds messages (its ring was full).
+    pub(crate) fn has_backlog(&self) -> bool {
+        self.outgoing.iter().flatten().any(|o| !o.outbox.is_empty())
     }
 
     /// Takes messages from every incoming ring and acts on them.
@@ -114,34 +161,50 @@ impl MeshEnds {
         let mut n = 0;
         for rx in self.incoming.iter_mut().flatten() {
             for _ in 0..RECEIVE_BATCH {
-                match rx.try_recv() {
-                    Ok(MeshMsg::Spawn(task)) => core.push_local(task),
-                    Ok(MeshMsg::Wake(waker)) => waker.wake(),
+                match rx.try_recv().map(MeshMsg::open) {
+                    Ok(Some(Payload::Spawn(task))) => core.push_local(task),
+                    Ok(Some(Payload::Wake(waker))) => wake_user(waker),
+                    Ok(None) => {}
                     Err(TryRecvError::Empty) | Err(TryRecvError::Closed) => break,
                 }
                 n += 1;
             }
         }
-        n + self.outgoing_backlog()
+        // A backlog in a full outbox is not work: `flush` registered us to
+        // be woken when the peer frees room, so the core may park.
+        n
     }
 
-    fn outgoing_backlog(&self) -> usize {
-        self.outgoing
-            .iter()
-            .flatten()
-            .filter(|o| !o.outbox.is_empty())
-            .count()
-    }
-
-    /// Before parking: registers `core_waker` on every incoming ring and
-    /// says whether any already has messages.
-    pub(crate) fn arm(&self, core_waker: &Waker) -> bool {
-        let mut pending = false;
+    /// Part of the park re-check (after `begin_park`): registers
+    /// `core_waker` on every incoming ring and on every full ring we still
+    /// have messages for, and says whether any incoming ring has messages
+    /// or any full ring has room again.
+    pub(crate) fn arm(&mut self, core_waker: &Waker) -> bool {
+        let mut ready = false;
         for rx in self.incoming.iter().flatten() {
             rx.register_waker(core_waker);
-            pending |= rx.has_pending();
+            ready |= rx.has_pending();
         }
-        pending
+        ready || self.backlog_can_move(core_waker)
+    }
+
+    /// Whether an incoming ring has messages (a hint for idle polling; no
+    /// waker is registered).
+    pub(crate) fn has_incoming(&self) -> bool {
+        self.incoming.iter().flatten().any(|rx| rx.has_pending())
+    }
+
+    /// Whether a ring we have a backlog for has room (or closed) now;
+    /// otherwise `core_waker` stays registered for when it does.
+    pub(crate) fn backlog_can_move(&mut self, core_waker: &Waker) -> bool {
+        let mut cx = Context::from_waker(core_waker);
+        let mut ready = false;
+        for out in self.outgoing.iter_mut().flatten() {
+            if !out.outbox.is_empty() {
+                ready |= out.sender.poll_ready(&mut cx).is_ready();
+            }
+        }
+        ready
     }
 
     /// Shutdown: the tasks that were sent to us and never started.
@@ -149,8 +212,10 @@ impl MeshEnds {
         let mut tasks = Vec::new();
         for rx in self.incoming.iter_mut().flatten() {
             while let Ok(msg) = rx.try_recv() {
-                if let MeshMsg::Spawn(task) = msg {
-                    tasks.push(task);
+                match msg.open() {
+                    Some(Payload::Spawn(task)) => tasks.push(task),
+                    Some(Payload::Wake(waker)) => wake_user(waker),
+                    None => {}
                 }
             }
         }

@@ -8,6 +8,7 @@
 mod builder;
 pub(crate) mod context;
 pub(crate) mod core;
+mod idle;
 mod mesh;
 mod registry;
 pub(crate) mod shared;
@@ -16,7 +17,7 @@ mod stats;
 
 pub use builder::{BuildError, Builder};
 pub use spawn::{current_core, spawn, spawn_local, spawn_on, submit_to, yield_now};
-pub(crate) use spawn::{deliver_join_wake, schedule};
+pub(crate) use spawn::{deliver_join_wake, on_core, schedule};
 pub use stats::CoreStats;
 
 use std::future::Future;
@@ -60,6 +61,17 @@ impl Runtime {
     /// Runs `future` on core 0 (this thread) to completion, driving core 0's
     /// tasks, I/O and timers meanwhile. The other cores run on their own
     /// threads all the time.
+    ///
+    /// Core 0 runs only inside `block_on`, so before returning it makes sure
+    /// nothing it queued for others waits for the next call:
+    /// - every unstarted [`spawn`] task of core 0 will start: another core
+    ///   steals it (a parked stealing core is woken), or, with one core or
+    ///   stealing off, `block_on` runs it before returning;
+    /// - every mesh message core 0 sent ([`spawn_on`], [`submit_to`], their
+    ///   replies) is in its ring; `block_on` waits for room in a full ring.
+    ///
+    /// Tasks that stay on core 0 (`spawn_local`, started tasks, tasks
+    /// `spawn_on(0, ..)`) run again only inside the next `block_on`.
     ///
     /// # Panics
     /// Panics if called from inside a frys core (a task cannot block its
@@ -118,6 +130,12 @@ impl Runtime {
         self.shared.cores.iter().map(|c| c.cpu).collect()
     }
 
+    /// How long an idle core polls before it parks (see
+    /// [`Builder::idle_poll`]).
+    pub fn idle_poll(&self) -> std::time::Duration {
+        self.shared.idle_poll
+    }
+
     /// Counters of every core (polls, steals, parks, ...).
     pub fn stats(&self) -> Vec<CoreStats> {
         stats::snapshot(&self.shared)
@@ -158,6 +176,9 @@ impl Runtime {
             cores,
             stealers,
             stealing: b.stealing,
+            idle_poll: b
+                .idle_poll
+                .unwrap_or_else(|| idle::default_idle_poll(&b.sysfs_root)),
             shutdown: Default::default(),
         });
         let mut meshes = mesh::build(n, b.mesh_capacity);

@@ -5,6 +5,7 @@
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
 use crossbeam_deque::{Injector, Stealer};
 
@@ -18,6 +19,8 @@ pub(crate) struct Shared {
     /// One per core: steals from that core's stealable queue.
     pub(crate) stealers: Box<[Stealer<TaskRef>]>,
     pub(crate) stealing: bool,
+    /// How long an idle core polls before parking (`runtime::idle`).
+    pub(crate) idle_poll: Duration,
     pub(crate) shutdown: AtomicBool,
 }
 

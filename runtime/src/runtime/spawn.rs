@@ -4,11 +4,12 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use super::context;
 use super::mesh::MeshMsg;
-use crate::task::{owner_of, Cell, JoinHandle, TaskRef, NO_SLOT};
+use super::shared::Shared;
+use crate::task::{owner_of, wake_user, Cell, JoinHandle, TaskRef, NO_SLOT};
 
 /// Spawns a `!Send` task on the current core; it never leaves this core.
 ///
@@ -37,7 +38,12 @@ where
 }
 
 /// Spawns a `Send` task on the current core's stealable queue: an idle core
-/// may take it before it starts. Once started, it stays where it runs.
+/// may take it before it starts (if stealing is on). Once started, it stays
+/// where it runs.
+///
+/// A task spawned inside `Runtime::block_on` and not started when it returns
+/// still starts without another `block_on`: another core steals it, or, with
+/// one core or stealing off, `block_on` runs it before returning.
 ///
 /// # Panics
 /// Panics outside a frys core.
@@ -48,11 +54,8 @@ where
 {
     context::with_current(|ctx| {
         let cell = Cell::new(future, ctx.index, NO_SLOT, ctx.shared.clone());
-        if ctx.shared.stealing {
-            ctx.worker.push(cell.clone());
-        } else {
-            ctx.push_local(cell.clone());
-        }
+        // The `Send` queue; other cores steal from it only if stealing is on.
+        ctx.worker.push(cell.clone());
         JoinHandle::new(cell)
     })
     .expect("frys::spawn called outside a frys core")
@@ -77,8 +80,10 @@ where
 /// the mesh, runs on `core`, and its completion is announced back over the
 /// mesh to the calling core.
 ///
-/// The returned future is `!Send`: it is awaited on the core that called
-/// `submit_to`, which is where the completion is sent.
+/// The returned future is `!Send`: it is meant to be awaited on the core that
+/// called `submit_to`, which is where the completion is sent. Awaited
+/// anywhere else on that thread (another runtime's `block_on`, a plain
+/// executor), it is woken directly instead.
 ///
 /// # Panics
 /// Panics outside a frys core or for a core that does not exist; a panic in
@@ -119,11 +124,8 @@ where
         let handle = JoinHandle::new(cell.clone());
         if core == ctx.index {
             ctx.push_local(cell);
-        } else if let Err(MeshMsg::Spawn(task)) =
-            ctx.mesh.borrow_mut().send(core, MeshMsg::Spawn(cell))
-        {
-            // Unreachable (core checked above); cancel rather than lose it.
-            task.shutdown();
+        } else {
+            ctx.mesh.borrow_mut().send(core, MeshMsg::spawn(cell));
         }
         handle
     })
@@ -171,31 +173,33 @@ pub(crate) fn schedule(task: TaskRef) {
     }
 }
 
-/// Wakes the `JoinHandle` of a finished task; for `submit_to` from another
-/// core the wake travels back over the mesh to the submitting core.
-pub(crate) fn deliver_join_wake(reply_to: usize, waker: std::task::Waker) {
-    if reply_to == NO_SLOT {
-        waker.wake();
-        return;
-    }
+/// Wakes the `JoinHandle` of a finished task; for `submit_to` awaited on the
+/// submitting core, the wake travels back over the mesh to that core.
+/// Anywhere else (no frys core, another runtime, the reply core itself) the
+/// waker is woken directly. A panicking waker is contained.
+pub(crate) fn deliver_join_wake(task_runtime: &Arc<Shared>, reply_to: usize, waker: Waker) {
     let mut waker = Some(waker);
-    context::with_current(|ctx| {
-        if ctx.index == reply_to {
-            return;
-        }
-        if let Some(w) = waker.take() {
-            if let Ok(mut mesh) = ctx.mesh.try_borrow_mut() {
-                if let Err(MeshMsg::Wake(w)) = mesh.send(reply_to, MeshMsg::Wake(w)) {
-                    waker = Some(w);
-                }
-            } else {
-                waker = Some(w);
+    if reply_to != NO_SLOT {
+        context::with_current(|ctx| {
+            if ctx.index == reply_to || !Arc::ptr_eq(&ctx.shared, task_runtime) {
+                return;
             }
-        }
-    });
-    if let Some(w) = waker {
-        w.wake();
+            if let Ok(mut mesh) = ctx.mesh.try_borrow_mut() {
+                if let Some(w) = waker.take() {
+                    mesh.send(reply_to, MeshMsg::wake(w));
+                }
+            }
+        });
     }
+    if let Some(w) = waker {
+        wake_user(w);
+    }
+}
+
+/// Whether this thread is running core `index` of the runtime `shared`.
+pub(crate) fn on_core(shared: &Arc<Shared>, index: usize) -> bool {
+    context::with_current(|ctx| ctx.index == index && Arc::ptr_eq(&ctx.shared, shared))
+        .unwrap_or(false)
 }
 
 /// A future made on the core that runs it (`spawn_on`).

@@ -62,6 +62,19 @@
 //! `begin_park`'s write is a release and the successful swap in `must_notify`
 //! an acquire, so anything the core did before `begin_park` (registering a
 //! waker, say) is visible to the producer that gets `true`.
+//!
+//! # Work any of several cores may take
+//!
+//! Stealable work is published once, in the producer's own queue, and any of
+//! several cores may take it. [`notify_one`] applies the protocol to all of
+//! them: after the push, it calls `must_notify` on each flag in turn and
+//! stops at the first `true`. Each stealing core's re-check (step 2) looks
+//! at the other cores' stealable queues. By the invariant above, for every
+//! core `notify_one` passed over (`false`), that core's re-check sees the
+//! push, or it had already ended its park and re-checks before it next
+//! sleeps; so either one core is woken or every parking core finds the work.
+//! `is_parked` is only a hint and cannot replace this: a Relaxed load without
+//! the fence may read `false` while the core's re-check misses the push.
 
 use crate::loom::sync::atomic::Ordering::{Relaxed, SeqCst};
 use crate::loom::sync::atomic::{fence, AtomicBool};
@@ -114,6 +127,15 @@ impl ParkFlag {
     pub fn is_parked(&self) -> bool {
         self.parked.load(Relaxed)
     }
+}
+
+/// Other threads: call after making work visible that any of `flags`' cores
+/// may take (a stealable queue). Calls [`ParkFlag::must_notify`] on each in
+/// turn and returns the index of the first that must be woken; the caller
+/// wakes that one. `None` means no core was asleep: each one's re-check sees
+/// the work (see the [module docs](self)).
+pub fn notify_one<'a>(flags: impl IntoIterator<Item = &'a ParkFlag>) -> Option<usize> {
+    flags.into_iter().position(ParkFlag::must_notify)
 }
 
 impl Default for ParkFlag {
@@ -307,6 +329,94 @@ mod loom_tests {
                 h.join().unwrap();
             }
         });
+    }
+
+    /// The steal offer: the producer (main thread, "core 0") pushes one task
+    /// to its own stealable queue and calls `notify_one` over the stealing
+    /// cores, then waits until some core has run the task. Each stealing
+    /// core loops: steal, else `begin_park`, re-check the producer's queue,
+    /// sleep. If no core is woken and none sees the task, the producer waits
+    /// forever: loom reports the deadlock. (With `offer` the pre-issue-15
+    /// Relaxed `is_parked` hint instead of `notify_one`, it does.)
+    fn steal_offer_model(stealers: usize, offer: fn(&[Core<()>]) -> Option<usize>) {
+        struct Rt {
+            cores: Vec<Core<()>>,
+            stealable: Bits,
+            shutdown: crate::loom::sync::atomic::AtomicBool,
+            ran: EventFd,
+        }
+        crate::loom::model(move || {
+            use crate::loom::sync::atomic::Ordering::SeqCst;
+            let rt = Arc::new(Rt {
+                cores: (0..stealers)
+                    .map(|_| Core {
+                        flag: ParkFlag::new(),
+                        queue: (),
+                        eventfd: EventFd {
+                            count: Mutex::new(0),
+                            cv: Condvar::new(),
+                        },
+                    })
+                    .collect(),
+                stealable: Bits(AtomicUsize::new(0)),
+                shutdown: crate::loom::sync::atomic::AtomicBool::new(false),
+                ran: EventFd {
+                    count: Mutex::new(0),
+                    cv: Condvar::new(),
+                },
+            });
+            let handles: Vec<_> = (0..stealers)
+                .map(|i| {
+                    let rt = rt.clone();
+                    thread::spawn(move || loop {
+                        if rt.shutdown.load(SeqCst) {
+                            return;
+                        }
+                        if rt.stealable.0.swap(0, AcqRel) != 0 {
+                            rt.ran.write();
+                            continue;
+                        }
+                        let me = &rt.cores[i];
+                        me.flag.begin_park();
+                        if rt.shutdown.load(SeqCst) || rt.stealable.0.load(Acquire) != 0 {
+                            me.flag.end_park();
+                            continue;
+                        }
+                        me.eventfd.read();
+                        me.flag.end_park();
+                    })
+                })
+                .collect();
+            rt.stealable.push(0);
+            if let Some(i) = offer(&rt.cores) {
+                rt.cores[i].eventfd.write();
+            }
+            rt.ran.read();
+            // Shutdown as `stop_threads` does it: flag, then wake everyone.
+            rt.shutdown.store(true, SeqCst);
+            for c in &rt.cores {
+                if c.flag.must_notify() {
+                    c.eventfd.write();
+                }
+            }
+            for h in handles {
+                h.join().unwrap();
+            }
+        });
+    }
+
+    fn notify_one(cores: &[Core<()>]) -> Option<usize> {
+        super::notify_one(cores.iter().map(|c| &c.flag))
+    }
+
+    #[test]
+    fn steal_offer_one_stealer() {
+        steal_offer_model(1, notify_one);
+    }
+
+    #[test]
+    fn steal_offer_two_stealers() {
+        steal_offer_model(2, notify_one);
     }
 
     #[test]

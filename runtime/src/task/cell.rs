@@ -67,9 +67,11 @@ pub(crate) struct Header {
     pub(crate) owner: AtomicUsize,
     /// Slot in the owner's registry of started tasks; owner thread only.
     pub(crate) registry_slot: AtomicUsize,
-    /// The core to send the completion wake to over the mesh (`spawn_on`
-    /// from another core), or `NO_SLOT`.
-    pub(crate) reply_to: usize,
+    /// The core to send the completion wake to over the mesh (`submit_to`
+    /// from another core), or `NO_SLOT`. Set to `NO_SLOT` by a `JoinHandle`
+    /// polled anywhere but on that core (another runtime, a plain thread),
+    /// before it registers its waker; read after taking the waker.
+    pub(crate) reply_to: AtomicUsize,
     pub(crate) shared: Arc<Shared>,
     pub(crate) join_waker: AtomicWaker,
 }
@@ -102,7 +104,7 @@ impl<F: Future + 'static> Cell<F> {
                 state: State::new_scheduled(),
                 owner: AtomicUsize::new(owner),
                 registry_slot: AtomicUsize::new(NO_SLOT),
-                reply_to,
+                reply_to: AtomicUsize::new(reply_to),
                 shared,
                 join_waker: AtomicWaker::new(),
             },
@@ -190,7 +192,8 @@ impl<F: Future + 'static> Cell<F> {
             // SAFETY: DETACHED means no JoinHandle exists any more.
             let _ = unsafe { self.clear_stage() };
         } else if let Some(waker) = self.header.join_waker.take() {
-            crate::runtime::deliver_join_wake(self.header.reply_to, waker);
+            let reply_to = self.header.reply_to.load(Ordering::Acquire);
+            crate::runtime::deliver_join_wake(&self.header.shared, reply_to, waker);
         }
     }
 }

@@ -8,7 +8,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use super::cell::JoinTarget;
+use std::sync::atomic::Ordering;
+
+use super::cell::{JoinTarget, NO_SLOT};
 use super::state::COMPLETE;
 
 /// An owned permission to await a task's output.
@@ -62,6 +64,13 @@ impl<T> Future for JoinHandle<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let header = self.raw.header();
         if header.state.load() & COMPLETE == 0 {
+            // A reply over the mesh reaches only the submitting core; polled
+            // anywhere else, ask for a direct wake (ordered before the
+            // registration, which the completing core takes first).
+            let reply_to = header.reply_to.load(Ordering::Relaxed);
+            if reply_to != NO_SLOT && !crate::runtime::on_core(&header.shared, reply_to) {
+                header.reply_to.store(NO_SLOT, Ordering::Release);
+            }
             header.join_waker.register(cx.waker());
             // Re-check: completion may have happened before registration.
             if header.state.load() & COMPLETE == 0 {

@@ -60,8 +60,4 @@ impl Timers {
             woken.push(entry.remove());
         }
     }
-
-    pub(crate) fn clear(&mut self) {
-        self.entries.clear();
-    }
 }
