@@ -212,6 +212,12 @@ impl Config {
     pub fn cores(&self) -> Option<usize> {
         self.get("cores").and_then(|v| v.parse().ok())
     }
+    /// `idle-poll-us`: `None` for the runtime's default.
+    pub fn idle_poll(&self) -> Option<std::time::Duration> {
+        u64::try_from(self.int("idle-poll-us"))
+            .ok()
+            .map(std::time::Duration::from_micros)
+    }
     /// `partitions`.
     pub fn partitions(&self) -> u16 {
         self.int("partitions") as u16

@@ -88,6 +88,13 @@ pub const SETTINGS: &[SettingDef] = &[
         "Cores to run on: `all` usable CPUs, or a count"
     ),
     setting!(
+        "idle-poll-us",
+        "50",
+        int(-1, 1_000_000),
+        false,
+        "Microseconds an idle core keeps polling before it parks (-1: the runtime's default, 200 us or 2 ms virtualized)"
+    ),
+    setting!(
         "partitions",
         "16",
         int(1, 16384),

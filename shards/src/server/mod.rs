@@ -198,8 +198,11 @@ pub fn run(config: Config) -> Result<(), String> {
         Some(n) => Cores::Count(n),
         None => Cores::All,
     };
-    let rt = Runtime::builder()
-        .cores(cores)
+    let mut builder = Runtime::builder().cores(cores);
+    if let Some(window) = config.idle_poll() {
+        builder = builder.idle_poll(window);
+    }
+    let rt = builder
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     let map = PartitionMap::new(data_dir.partitions(), rt.cores() as u16);
