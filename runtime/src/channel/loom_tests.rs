@@ -137,3 +137,76 @@ fn chan_receiver_drop_wakes_sender() {
         assert_eq!(drops.load(Relaxed), 2);
     });
 }
+
+/// The mesh's sender side of a core's park (`MeshEnds::flush` / `arm`): a
+/// core with a message for a full ring registers its core waker with
+/// `poll_ready`, raises its park flag, re-checks with `poll_ready`, and
+/// sleeps on its eventfd. The core waker notifies through the park flag,
+/// as `Shared::notify` does. The receiver freeing room must wake the core:
+/// a lost wake-up leaves it asleep, which loom reports as a deadlock.
+#[test]
+fn chan_full_ring_backlog_wakes_a_parked_core() {
+    use crate::sync::ParkFlag;
+    use ::loom::sync::{Condvar, Mutex};
+    use core::task::{Context, Waker};
+
+    struct Core {
+        flag: ParkFlag,
+        count: Mutex<usize>,
+        cv: Condvar,
+    }
+    impl std::task::Wake for Core {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.wake_by_ref();
+        }
+        fn wake_by_ref(self: &std::sync::Arc<Self>) {
+            if self.flag.must_notify() {
+                *self.count.lock().unwrap() += 1;
+                self.cv.notify_one();
+            }
+        }
+    }
+
+    crate::loom::model(|| {
+        let (mut tx, mut rx) = bounded::<usize>(1);
+        tx.try_send(0).unwrap();
+        let receiver = thread::spawn(move || {
+            block_on(async {
+                assert_eq!(rx.recv().await, Some(0));
+                assert_eq!(rx.recv().await, Some(1));
+            });
+        });
+        let core = std::sync::Arc::new(Core {
+            flag: ParkFlag::new(),
+            count: Mutex::new(0),
+            cv: Condvar::new(),
+        });
+        let waker = Waker::from(core.clone());
+        let mut cx = Context::from_waker(&waker);
+        let backlog = 1;
+        loop {
+            // flush
+            if tx.try_send(backlog).is_ok() {
+                break;
+            }
+            if tx.poll_ready(&mut cx).is_ready() {
+                continue;
+            }
+            // idle: park flag, re-check, sleep
+            core.flag.begin_park();
+            if tx.poll_ready(&mut cx).is_ready() {
+                core.flag.end_park();
+                continue;
+            }
+            let mut count = core.count.lock().unwrap();
+            while *count == 0 {
+                count = core.cv.wait(count).unwrap();
+            }
+            *count = 0;
+            drop(count);
+            core.flag.end_park();
+        }
+        receiver.join().unwrap();
+        drop(tx);
+    });
+}

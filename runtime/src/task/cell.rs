@@ -11,7 +11,11 @@
 //!   `Acquire`. A `JoinHandle<T>` is `Send` only if `T` is.
 //!
 //! Other threads hold `Arc`s of the cell only to wake it, which touches the
-//! atomic state and the owner's remote queue, never the stage. The future is
+//! atomic state and the owner's remote queue, never the stage. One
+//! exception: a task made by `spawn_on` / `submit_to` that never started
+//! (its stage holds only the `Send` closure that would make the future) may
+//! be cancelled by whichever thread drops the mesh message carrying it
+//! (`runtime::mesh::MeshMsg`); that thread holds its only queue entry. The future is
 //! always dropped on the owner: at completion, on abort, or when the owner
 //! shuts down (every started task is in the owner's registry, every unstarted
 //! one in one of its queues).
