@@ -72,8 +72,17 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
     FAMILIES.iter().flat_map(|f| f.iter())
 }
 
-/// Whether `argc` arguments (name included) satisfy `spec`'s arity.
+/// Whether `argc` arguments (name included) satisfy `spec`'s arity. Keys
+/// repeated in groups to the end (MSET's key value pairs) must come in
+/// whole groups, as Redis' MSET checks.
 pub fn arity_ok(spec: &CommandSpec, argc: usize) -> bool {
+    let keys = spec.keys;
+    if keys.last == -1 && keys.step > 1 && keys.first > 0 {
+        let rest = argc as i64 - i64::from(keys.first);
+        if rest % i64::from(keys.step) != 0 {
+            return false;
+        }
+    }
     let argc = argc as i64;
     let arity = i64::from(spec.arity);
     if arity >= 0 {
