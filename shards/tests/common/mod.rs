@@ -312,7 +312,8 @@ fn wait_accepting(port: u16) {
     }
 }
 
-fn connect(url: &str) -> redis::Connection {
+/// A connection from a full URL, with timeouts.
+pub fn connect(url: &str) -> redis::Connection {
     let client = redis::Client::open(url).expect("client");
     let con = client
         .get_connection_with_timeout(PATIENCE)
