@@ -294,7 +294,7 @@ fn config_get_set_and_resetstat() {
     let s = Server::start(1);
     let mut c = s.conn();
     let all: Vec<String> = qa(&mut c, &["CONFIG", "GET", "*"]);
-    assert!(all.len() > 10 && all.len() % 2 == 0);
+    assert!(all.len() > 10 && all.len().is_multiple_of(2));
     assert!(all.contains(&"maxmemory-policy".to_string()));
     let (name, value): (String, String) = {
         let v: Vec<String> = qa(&mut c, &["CONFIG", "GET", "timeout"]);
