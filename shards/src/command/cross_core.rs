@@ -391,8 +391,9 @@ fn lcs_reply(
                 emit = true;
             }
         }
-        let match_len = (ar_end - ar_start + 1) as u64;
         if emit {
+            // Only a range being tracked is emitted: `ar_start` is valid here.
+            let match_len = (ar_end - ar_start + 1) as u64;
             if min_len == 0 || match_len >= min_len {
                 let mut m = vec![
                     Reply::Array(vec![

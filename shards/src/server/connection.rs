@@ -61,6 +61,10 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, id: u64, core: usize) {
     let mut buf = vec![0u8; READ_BUFFER];
     let mut pending: Vec<u8> = Vec::new();
     let mut out: Vec<u8> = Vec::with_capacity(READ_BUFFER);
+    // Requests parsed but not yet run (the reply budget stopped a batch),
+    // and a protocol error to answer once they have run.
+    let mut requests: Vec<crate::protocol::Argv> = Vec::new();
+    let mut fatal = None;
     loop {
         let read = stream.read(buf);
         let (res, b) = if timeout > 0 {
@@ -85,10 +89,9 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, id: u64, core: usize) {
         let mut close = false;
         loop {
             let authenticated = session.borrow().authenticated;
-            let mut requests = Vec::new();
-            let mut fatal = None;
             let mut used = 0;
-            while used < pending.len() && requests.len() < MAX_REQUESTS_PER_BATCH {
+            while fatal.is_none() && used < pending.len() && requests.len() < MAX_REQUESTS_PER_BATCH
+            {
                 match parser.parse(&pending[used..], authenticated) {
                     Ok(Parsed::Request { argv, consumed }) => {
                         used += consumed;
@@ -119,12 +122,19 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, id: u64, core: usize) {
                 close = true;
             }
             if !requests.is_empty() {
-                let replies = pipeline::execute(&session, requests).await;
+                let replies = pipeline::execute(&session, &mut requests).await;
                 for (reply, resp) in &replies {
                     encode(reply, version(*resp), &mut out);
                 }
             }
-            if let Some(e) = fatal {
+            // If the reply budget stopped the batch, the rest runs (after
+            // this write) before the protocol error is answered.
+            let fatal_now = if requests.is_empty() {
+                fatal.take()
+            } else {
+                None
+            };
+            if let Some(e) = fatal_now {
                 if let Some(text) = e.reply_text() {
                     let resp = session.borrow().resp;
                     encode(&Reply::error(text.clone()), version(resp), &mut out);
@@ -145,7 +155,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, id: u64, core: usize) {
                     close = true;
                 }
             }
-            if close || session.borrow().closing || pending.is_empty() {
+            if close || session.borrow().closing || (pending.is_empty() && requests.is_empty()) {
                 break;
             }
         }

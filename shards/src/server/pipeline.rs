@@ -23,6 +23,14 @@ use crate::server::stats;
 use crate::session::SharedSession;
 use crate::store;
 
+/// Reply bytes one call of [`execute`] may hold before it stops and hands
+/// the rest of the requests back (the connection writes first), so a
+/// client that pipelines large reads without reading bounds the memory.
+const REPLY_BUDGET: usize = 8 << 20;
+/// Queued keyed commands that first make a segment run (then twice as
+/// many each time): large replies are seen before many are in flight.
+const FIRST_FLUSH: usize = 16;
+
 /// One command queued for a core.
 pub struct BatchItem {
     run: KeyFn,
@@ -65,6 +73,10 @@ impl Segment {
 
     fn is_empty(&self) -> bool {
         self.batches.iter().all(|b| b.is_empty())
+    }
+
+    fn len(&self) -> usize {
+        self.batches.iter().map(Vec::len).sum()
     }
 
     fn push(&mut self, core: usize, item: BatchItem, target: Target) {
@@ -197,18 +209,24 @@ enum Route {
     Barrier(&'static CommandSpec, Argv),
 }
 
-/// Executes `requests` for `session` and returns one reply per request,
-/// in order, each with the RESP version it is to be encoded in (HELLO
+/// Executes `requests` for `session` and returns one reply per request
+/// run, in order, each with the RESP version it is to be encoded in (HELLO
 /// changes it mid-pipeline). After QUIT or CLIENT KILL the remaining
-/// requests are not run and have no reply.
-pub async fn execute(session: &SharedSession, requests: Vec<Argv>) -> Vec<(Reply, u8)> {
+/// requests are not run and have no reply. Once the replies exceed
+/// [`REPLY_BUDGET`], the requests not yet run are left in `requests` for
+/// the caller to execute after writing these replies.
+pub async fn execute(session: &SharedSession, requests: &mut Vec<Argv>) -> Vec<(Reply, u8)> {
     let here = frys_runtime::current_core().unwrap_or(0);
     let store = store::current();
     let map = store.map();
     let mut segment = Segment::new(usize::from(map.cores()));
     let mut replies: Vec<Option<Reply>> = (0..requests.len()).map(|_| None).collect();
     let mut resps: Vec<u8> = Vec::with_capacity(requests.len());
-    for (idx, argv) in requests.into_iter().enumerate() {
+    let mut flush_at = FIRST_FLUSH;
+    let mut run = 0;
+    let mut todo = std::mem::take(requests).into_iter();
+    for (idx, argv) in todo.by_ref().enumerate() {
+        run = idx + 1;
         let route = {
             let mut s = session.borrow_mut();
             let r = route(&mut s, &mut segment, idx, argv);
@@ -235,12 +253,26 @@ pub async fn execute(session: &SharedSession, requests: Vec<Argv>) -> Vec<(Reply
                     continue;
                 };
                 replies[idx] = Some(f(ctx, argv).await);
+                if reply_bytes(&replies) > REPLY_BUDGET {
+                    break;
+                }
             }
         }
         if session.borrow().closing {
             break;
         }
+        if segment.len() >= flush_at {
+            segment.run(here, &mut replies).await;
+            flush_at = flush_at.saturating_mul(2);
+            if reply_bytes(&replies) > REPLY_BUDGET {
+                break;
+            }
+        }
     }
+    if !session.borrow().closing {
+        *requests = todo.collect();
+    }
+    replies.truncate(run);
     if !segment.is_empty() {
         segment.run(here, &mut replies).await;
     }
@@ -251,6 +283,22 @@ pub async fn execute(session: &SharedSession, requests: Vec<Argv>) -> Vec<(Reply
         }
     }
     out
+}
+
+/// About how many bytes `replies` take encoded.
+fn reply_bytes(replies: &[Option<Reply>]) -> usize {
+    fn size(r: &Reply) -> usize {
+        match r {
+            Reply::Simple(t) | Reply::Error(t) => t.len(),
+            Reply::Bulk(b) | Reply::Verbatim { text: b, .. } => b.len(),
+            Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
+                items.iter().map(size).sum()
+            }
+            Reply::Map(pairs) => pairs.iter().map(|(k, v)| size(k) + size(v)).sum(),
+            _ => 0,
+        }
+    }
+    replies.iter().flatten().map(size).sum()
 }
 
 fn unreachable_reply(replies: &mut [Option<Reply>], idx: usize) {

@@ -1,0 +1,64 @@
+//! Key expiry, lazy (on access) and active (the expiry cycle deletes keys
+//! nobody reads). Waits poll with a bounded deadline.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+const DEADLINE: Duration = Duration::from_secs(10);
+
+#[test]
+fn an_expired_key_is_gone_when_read() {
+    let s = Server::start(2);
+    let mut c = s.conn();
+    for k in ["a", "b", "c"] {
+        qa::<()>(&mut c, &["SET", k, "v", "PX", "100"]);
+    }
+    assert!(eventually(DEADLINE, || {
+        qa::<Option<String>>(&mut c, &["GET", "a"]).is_none()
+    }));
+    assert_eq!(qa::<i64>(&mut c, &["TTL", "a"]), -2);
+    assert!(eventually(DEADLINE, || qa::<i64>(
+        &mut c,
+        &["EXISTS", "b", "c"]
+    ) == 0));
+    assert_eq!(
+        qa::<Vec<Option<String>>>(&mut c, &["MGET", "a", "b", "c"]),
+        [None, None, None]
+    );
+}
+
+#[test]
+fn keys_with_a_short_ttl_leave_dbsize_without_being_read() {
+    let s = Server::start(2);
+    let mut c = s.conn();
+    let mut keys = keys_on_core("t", 0, 2, 50);
+    keys.extend(keys_on_core("t", 1, 2, 50));
+    let mut pipe = redis::pipe();
+    for k in &keys {
+        pipe.cmd("SET").arg(k).arg("v").arg("PX").arg(100).ignore();
+    }
+    pipe.cmd("SET").arg("stays").arg("v").ignore();
+    let () = pipe.query(&mut c).unwrap();
+    assert!(
+        eventually(DEADLINE, || qa::<i64>(&mut c, &["DBSIZE"]) == 1),
+        "DBSIZE still {}",
+        qa::<i64>(&mut c, &["DBSIZE"])
+    );
+    assert_eq!(qa::<Vec<String>>(&mut c, &["KEYS", "*"]), ["stays"]);
+}
+
+#[test]
+fn expired_keys_stay_gone_after_a_restart() {
+    let mut s = Server::start(2);
+    let mut c = s.conn();
+    qa::<()>(&mut c, &["SET", "short", "v", "PX", "100"]);
+    qa::<()>(&mut c, &["SET", "long", "v", "EX", "1000"]);
+    drop(c);
+    s.restart(2);
+    let mut c = s.conn();
+    assert!(eventually(DEADLINE, || qa::<i64>(&mut c, &["DBSIZE"]) == 1));
+    assert_eq!(qa::<i64>(&mut c, &["EXISTS", "short", "long"]), 1);
+}
