@@ -232,5 +232,40 @@ pub async fn render() -> String {
     if encode(&mut out, &registry).is_err() {
         out = "# encoding failed\n".to_string();
     }
+    // prometheus-client's Histogram only takes observations; ours are
+    // already bucketed per core, so write that family by hand before EOF.
+    let body = out.strip_suffix("# EOF\n").unwrap_or(&out).to_string();
+    let mut out = body;
+    write_latency_histogram(&mut out, &reports);
+    out.push_str("# EOF\n");
     out
+}
+
+fn write_latency_histogram(out: &mut String, reports: &[CoreMetrics]) {
+    let name = "frys_request_latency_seconds";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Time from a request's dispatch to its reply being ready, by core."
+    );
+    let _ = writeln!(out, "# TYPE {name} histogram");
+    for (core, r) in reports.iter().enumerate() {
+        let mut cumulative = 0u64;
+        for (i, n) in r.counters.latency_buckets.iter().enumerate() {
+            cumulative += n;
+            let le = match stats::latency_bucket_bound_us(i) {
+                Some(us) => format!("{}", us as f64 / 1e6),
+                None => "+Inf".to_string(),
+            };
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{core=\"{core}\",le=\"{le}\"}} {cumulative}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "{name}_sum{{core=\"{core}\"}} {}",
+            r.counters.latency_sum_us as f64 / 1e6
+        );
+        let _ = writeln!(out, "{name}_count{{core=\"{core}\"}} {cumulative}");
+    }
 }

@@ -216,6 +216,7 @@ enum Route {
 /// [`REPLY_BUDGET`], the requests not yet run are left in `requests` for
 /// the caller to execute after writing these replies.
 pub async fn execute(session: &SharedSession, requests: &mut Vec<Argv>) -> Vec<(Reply, u8)> {
+    let started = std::time::Instant::now();
     let here = frys_runtime::current_core().unwrap_or(0);
     let store = store::current();
     let map = store.map();
@@ -282,6 +283,7 @@ pub async fn execute(session: &SharedSession, requests: &mut Vec<Argv>) -> Vec<(
             stats::count_error(text);
         }
     }
+    stats::record_latency(started.elapsed().as_micros() as u64, out.len());
     out
 }
 

@@ -5,13 +5,13 @@
 //! over the mesh (`submit_to`).
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// A copy of one core's counters.
 #[derive(Debug, Clone, Default)]
 pub struct CoreCounters {
     /// Calls per command name.
-    pub calls: BTreeMap<&'static str, u64>,
+    pub calls: HashMap<&'static str, u64, foldhash::fast::FixedState>,
     /// Error replies per error code (first word).
     pub errors: BTreeMap<String, u64>,
     /// Commands this core forwarded, per target core.
@@ -26,6 +26,21 @@ pub struct CoreCounters {
     pub net_input_bytes: u64,
     /// Bytes written to clients.
     pub net_output_bytes: u64,
+    /// Request latency (dispatch to reply ready): bucket `i` counts
+    /// requests that took less than `2^i` microseconds (the last bucket:
+    /// any longer).
+    pub latency_buckets: [u64; LATENCY_BUCKETS],
+    /// Sum of all request latencies, in microseconds.
+    pub latency_sum_us: u64,
+}
+
+/// Number of latency buckets: `< 1 us, < 2 us, ... < 2^21 us (~2 s)`, then
+/// everything longer.
+pub const LATENCY_BUCKETS: usize = 23;
+
+/// Upper bound in microseconds of latency bucket `i` (`None`: +Inf).
+pub fn latency_bucket_bound_us(i: usize) -> Option<u64> {
+    (i + 1 < LATENCY_BUCKETS).then(|| 1u64 << i)
 }
 
 thread_local! {
@@ -49,6 +64,21 @@ pub fn count_error(text: &str) {
         None => {
             c.errors.insert(code.to_string(), 1);
         }
+    });
+}
+
+/// Records `n` requests whose replies were ready `us` microseconds after
+/// they were dispatched.
+pub fn record_latency(us: u64, n: usize) {
+    let bucket = if us == 0 {
+        0
+    } else {
+        (64 - us.leading_zeros()) as usize
+    }
+    .min(LATENCY_BUCKETS - 1);
+    with(|c| {
+        c.latency_buckets[bucket] += n as u64;
+        c.latency_sum_us += us * n as u64;
     });
 }
 
@@ -102,5 +132,7 @@ pub fn reset() {
         c.connections_received = 0;
         c.net_input_bytes = 0;
         c.net_output_bytes = 0;
+        c.latency_buckets = [0; LATENCY_BUCKETS];
+        c.latency_sum_us = 0;
     });
 }

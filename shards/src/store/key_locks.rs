@@ -27,7 +27,7 @@ struct Waiter {
 
 /// Keys come from clients, so the hasher is seeded per process (foldhash's
 /// `RandomState`): fast, and not open to chosen-collision floods.
-type Table = RefCell<HashMap<Vec<u8>, VecDeque<Rc<Waiter>>, foldhash::fast::RandomState>>;
+type Table = RefCell<HashMap<Rc<[u8]>, VecDeque<Rc<Waiter>>, foldhash::fast::RandomState>>;
 
 /// The lock table of one core.
 #[derive(Default, Clone)]
@@ -38,29 +38,34 @@ pub struct KeyLocks {
 /// Holds one key's lock until dropped.
 pub struct KeyGuard {
     table: Rc<Table>,
-    key: Vec<u8>,
+    /// Shared with the table entry: one allocation per locked key.
+    key: Rc<[u8]>,
 }
 
 impl KeyLocks {
     /// Takes `key`'s lock, waiting behind earlier holders.
     pub async fn lock(&self, key: &[u8]) -> KeyGuard {
-        let waiter = {
+        let (waiter, key) = {
             let mut table = self.table.borrow_mut();
-            match table.get_mut(key) {
+            let held = table.get_key_value(key).map(|(k, _)| k.clone());
+            match held {
                 None => {
-                    table.insert(key.to_vec(), VecDeque::new());
-                    None
+                    let key: Rc<[u8]> = Rc::from(key);
+                    table.insert(key.clone(), VecDeque::new());
+                    (None, key)
                 }
-                Some(queue) => {
+                Some(k) => {
                     let w = Rc::new(Waiter::default());
-                    queue.push_back(w.clone());
-                    Some(w)
+                    if let Some(queue) = table.get_mut(&*k) {
+                        queue.push_back(w.clone());
+                    }
+                    (Some(w), k)
                 }
             }
         };
         let guard = KeyGuard {
             table: self.table.clone(),
-            key: key.to_vec(),
+            key,
         };
         if let Some(w) = waiter {
             // If this future is dropped while waiting, the guard's drop
@@ -132,7 +137,7 @@ impl Drop for Granted {
         }
         // Still queued: leave the queue without releasing someone else's lock.
         let mut table = guard.table.borrow_mut();
-        if let Some(queue) = table.get_mut(&guard.key) {
+        if let Some(queue) = table.get_mut(&*guard.key) {
             queue.retain(|w| !Rc::ptr_eq(w, &self.waiter));
         }
         drop(table);
@@ -143,7 +148,7 @@ impl Drop for Granted {
 impl Drop for KeyGuard {
     fn drop(&mut self) {
         let mut table = self.table.borrow_mut();
-        let Some(queue) = table.get_mut(&self.key) else {
+        let Some(queue) = table.get_mut(&*self.key) else {
             return;
         };
         match queue.pop_front() {
@@ -156,7 +161,7 @@ impl Drop for KeyGuard {
                 }
             }
             None => {
-                table.remove(&self.key);
+                table.remove(&*self.key);
             }
         }
     }
