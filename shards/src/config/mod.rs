@@ -386,6 +386,19 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_documents_every_setting() {
+        let readme = include_str!("../../../README.md");
+        for def in SETTINGS {
+            let row = format!("| `{}` | `{}` |", def.name, def.default);
+            assert!(
+                readme.contains(&row),
+                "README.md lacks the row of '{}': {row}",
+                def.name
+            );
+        }
+    }
+
+    #[test]
     fn config_set_refuses_start_only_settings() {
         let mut c = Config::default();
         assert!(c.set("maxclients", "5").is_ok());
