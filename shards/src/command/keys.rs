@@ -266,7 +266,15 @@ fn object_generic(ctx: KeyCtx, argv: Argv, what: &'static str) -> LocalBoxFuture
                 Reply::Integer(0)
             }
             "refcount" => Reply::Integer(1),
-            _ => Reply::Integer(0),
+            _ => {
+                let lfu = crate::config::live(|c| {
+                    c.get("maxmemory-policy").is_some_and(|p| p.contains("lfu"))
+                });
+                if lfu {
+                    return Err(Reply::error(errors::OBJECT_IDLETIME_LFU));
+                }
+                Reply::Integer(0)
+            }
         })
     })
 }

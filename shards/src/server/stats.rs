@@ -22,6 +22,8 @@ pub struct CoreCounters {
     pub connected: u64,
     /// Connections refused (maxclients).
     pub rejected: u64,
+    /// Keys deleted by the active expiry cycle.
+    pub expired_keys: u64,
     /// Bytes read from clients.
     pub net_input_bytes: u64,
     /// Bytes written to clients.
@@ -82,6 +84,11 @@ pub fn record_latency(us: u64, n: usize) {
     });
 }
 
+/// Counts keys the active expiry cycle deleted.
+pub fn count_expired(n: usize) {
+    with(|c| c.expired_keys += n as u64);
+}
+
 /// Counts `n` commands forwarded to `core`.
 pub fn count_forwarded(core: usize, n: usize) {
     with(|c| {
@@ -129,6 +136,7 @@ pub fn reset() {
         c.errors.clear();
         c.forwarded.clear();
         c.rejected = 0;
+        c.expired_keys = 0;
         c.connections_received = 0;
         c.net_input_bytes = 0;
         c.net_output_bytes = 0;

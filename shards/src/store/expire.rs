@@ -78,13 +78,16 @@ pub async fn expire_step(store: &CoreStore, id: u16) -> StoreResult<usize> {
     let refs: Vec<&[u8]> = data_keys.iter().map(|k| k.as_slice()).collect();
     let _guards = store.locks().lock_all(&refs).await;
     let mut batch = WriteBatch::new();
+    let mut expired = 0;
     for ((index_key, ns, key), dk) in due.iter().zip(&data_keys) {
         batch.delete(index_key);
-        if store.get_unlocked(*ns, key).await?.is_none() {
-            // Expired (or already gone): a tombstone lets compaction drop it.
+        if store.get_unlocked(*ns, key).await?.is_none() && store.is_stored(*ns, key).await? {
+            // Expired but still stored: a tombstone lets compaction drop it.
             batch.delete(dk);
+            expired += 1;
         }
     }
     db.write(batch).await?;
+    crate::server::stats::count_expired(expired);
     Ok(due.len())
 }

@@ -193,6 +193,19 @@ impl CoreStore {
         })
     }
 
+    /// Whether a record of `key` is stored at all, expired or not (the
+    /// storage engine hides values past their expiry, so this reads with
+    /// expiry ignored: it is for the expiry cycle, which must know whether
+    /// there is something left to delete).
+    pub async fn is_stored(&self, ns: u16, key: &[u8]) -> StoreResult<bool> {
+        let slot = key_slot(key);
+        let db = self.db_of_slot(slot)?;
+        Ok(db
+            .get_ignoring_expiry(&data_key(ns, slot, key))
+            .await?
+            .is_some())
+    }
+
     /// Takes the write lock of `key` in `ns`.
     pub async fn lock(&self, ns: u16, key: &[u8]) -> KeyGuard {
         self.locks.lock(&data_key(ns, key_slot(key), key)).await

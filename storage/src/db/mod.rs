@@ -223,12 +223,20 @@ impl Db {
     /// Reads the newest value of `key`.
     pub async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let seqno = self.inner.state.borrow().last_seqno;
-        read::get(&self.inner, key, seqno).await
+        read::get(&self.inner, key, seqno, read::now_ms()).await
+    }
+
+    /// Reads the newest value of `key` even if its expiry has passed (it is
+    /// still stored until a delete or a compaction drops it). For callers
+    /// that clean up expired keys themselves.
+    pub async fn get_ignoring_expiry(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let seqno = self.inner.state.borrow().last_seqno;
+        read::get(&self.inner, key, seqno, 0).await
     }
 
     /// Reads `key` as of `snapshot`.
     pub async fn get_at(&self, snapshot: &Snapshot, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        read::get(&self.inner, key, snapshot.seqno).await
+        read::get(&self.inner, key, snapshot.seqno, read::now_ms()).await
     }
 
     /// Sets `key` to `value`.

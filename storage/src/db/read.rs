@@ -15,10 +15,13 @@ pub(crate) fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// The newest value of `user_key` visible at `snapshot`, hiding values
+/// whose expiry is `<= now` (`now = 0` hides none).
 pub(crate) async fn get(
     inner: &Rc<Inner>,
     user_key: &[u8],
     snapshot: SeqNo,
+    now: u64,
 ) -> Result<Option<Vec<u8>>> {
     let (mems, version) = {
         let state = inner.state.borrow();
@@ -29,14 +32,14 @@ pub(crate) async fn get(
     for mem in &mems {
         let mem = mem.borrow();
         match mem.get(user_key, snapshot) {
-            Some(memtable::Found::Value(field)) => return Ok(visible_value(field, now_ms())),
+            Some(memtable::Found::Value(field)) => return Ok(visible_value(field, now)),
             Some(memtable::Found::Deleted) => return Ok(None),
             None => {}
         }
     }
     for table in version.candidates(user_key) {
         match table.get(&inner.cache, user_key, snapshot).await? {
-            Some(Found::Value(field)) => return Ok(visible_value(&field, now_ms())),
+            Some(Found::Value(field)) => return Ok(visible_value(&field, now)),
             Some(Found::Deleted) => return Ok(None),
             None => {}
         }
