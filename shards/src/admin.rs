@@ -16,6 +16,10 @@ use crate::server::{shared, stats};
 use crate::store;
 
 const MAX_REQUEST: usize = 8 * 1024;
+/// Most admin connections served at once (more are closed at once).
+const MAX_CONNECTIONS: usize = 64;
+/// A request must arrive within this time.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Binds the admin port (`None` when it is 0).
 pub fn bind(addr: SocketAddr) -> Result<Option<std::net::TcpListener>, String> {
@@ -35,10 +39,24 @@ pub async fn serve(listener: std::net::TcpListener) {
             return;
         }
     };
+    let open = std::rc::Rc::new(std::cell::Cell::new(0usize));
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
-                frys_runtime::spawn_local(handle(stream));
+                if open.get() >= MAX_CONNECTIONS {
+                    drop(stream);
+                    continue;
+                }
+                open.set(open.get() + 1);
+                let open = open.clone();
+                frys_runtime::spawn_local(async move {
+                    let _ = crate::exec::race(
+                        handle(stream),
+                        frys_runtime::time::sleep(REQUEST_TIMEOUT),
+                    )
+                    .await;
+                    open.set(open.get() - 1);
+                });
             }
             Err(e) => {
                 tracing::warn!(error = %e, "admin accept failed");

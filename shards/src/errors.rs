@@ -290,6 +290,8 @@ pub const CLIENT_NAME_INVALID: &str =
 pub const NO_SUCH_CLIENT: &str = "ERR No such client";
 /// CLIENT KILL ID not a positive integer.
 pub const CLIENT_ID_NOT_POSITIVE: &str = "ERR client-id should be greater than 0";
+/// FUNCTION FLUSH with an option other than SYNC / ASYNC.
+pub const FUNCTION_FLUSH_OPTION: &str = "ERR FUNCTION FLUSH only supports SYNC|ASYNC option";
 /// CLIENT LIST ID with an id that is not a positive integer.
 pub const INVALID_CLIENT_ID: &str = "ERR Invalid client ID";
 /// CLIENT KILL MAXAGE not an integer.

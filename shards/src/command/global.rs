@@ -52,21 +52,40 @@ where
     Ok(out)
 }
 
-/// Every live key of `ctx.ns` on this core (optionally only those matching
-/// `pattern`).
-async fn local_keys(ctx: &KeyCtx, pattern: Option<&[u8]>) -> Result<Vec<Vec<u8>>, Reply> {
-    let mut out = Vec::new();
+/// How many keys a keyspace-wide walk visits before it lets the core run
+/// other tasks (so KEYS, DBSIZE and INFO on a big data set delay other
+/// clients' commands by a slice at a time, not by the whole walk).
+const KEYS_PER_SLICE: usize = 1024;
+
+/// Calls `f` with every live key of `ctx.ns` on this core.
+async fn visit_local_keys(ctx: &KeyCtx, mut f: impl FnMut(&[u8])) -> Result<(), Reply> {
+    let mut seen = 0usize;
     for (id, db) in ctx.store.owned() {
         let slots = ctx.store.map().slots_of_partition(id);
         let mut scan = db.scan(data_position(ctx.ns, slots.start, 0)..data_end(ctx.ns, slots.end));
         while let Some((k, _)) = scan.next().await.map_err(|e| store_err(e.into()))? {
             if let Some((_, _, _, key)) = split_data_key(&k) {
-                if pattern.is_none_or(|p| glob_match(p, key)) {
-                    out.push(key.to_vec());
-                }
+                f(key);
+            }
+            seen += 1;
+            if seen.is_multiple_of(KEYS_PER_SLICE) {
+                frys_runtime::yield_now().await;
             }
         }
     }
+    Ok(())
+}
+
+/// Every live key of `ctx.ns` on this core (optionally only those matching
+/// `pattern`).
+async fn local_keys(ctx: &KeyCtx, pattern: Option<&[u8]>) -> Result<Vec<Vec<u8>>, Reply> {
+    let mut out = Vec::new();
+    visit_local_keys(ctx, |key| {
+        if pattern.is_none_or(|p| glob_match(p, key)) {
+            out.push(key.to_vec());
+        }
+    })
+    .await?;
     Ok(out)
 }
 
@@ -109,7 +128,10 @@ pub fn keys(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
 pub fn dbsize(ctx: BarrierCtx, _: Argv) -> LocalBoxFuture<Reply> {
     Box::pin(async move {
         let counts = on_every_core(ctx.db, |c| {
-            Box::pin(async move { local_keys(&c, None).await.map(|k| k.len() as i64) })
+            Box::pin(async move {
+                let mut n = 0i64;
+                visit_local_keys(&c, |_| n += 1).await.map(|()| n)
+            })
         })
         .await;
         match counts {
@@ -196,6 +218,10 @@ fn collect_unit(r: Result<Vec<Result<(), Reply>>, Reply>) -> Reply {
     }
 }
 
+/// The lock (on core 0's table) that serialises SWAPDB; no data key can
+/// collide with it (data keys start with `'k'`).
+const SWAPDB_LOCK: &[u8] = b"\0swapdb";
+
 /// SWAPDB index1 index2
 pub fn swapdb(_ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
     Box::pin(async move {
@@ -210,21 +236,33 @@ pub fn swapdb(_ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
             return Reply::error(errors::DB_INDEX_OUT_OF_RANGE);
         }
         let (a, b) = (a as u16, b as u16);
-        let r = on_every_core(0, move |c| {
-            Box::pin(async move {
-                c.store.swap_dbs(a, b);
-                c.store.db_map()
-            })
+        // Swaps do not commute: every SWAPDB is serialised on core 0 (one
+        // lock there), applied to the cores one after another, and the map
+        // is persisted before the reply, so all cores and the DBMAP file
+        // always hold the same map.
+        let done = frys_runtime::spawn_on(0, move || async move {
+            let _serial = store::current().locks().lock(SWAPDB_LOCK).await;
+            let cores = usize::from(store::current().map().cores());
+            let mut map = Vec::new();
+            for core in 0..cores {
+                let applied = frys_runtime::spawn_on(core, move || async move {
+                    let store = store::current();
+                    store.swap_dbs(a, b);
+                    store.db_map()
+                })
+                .await;
+                match applied {
+                    Ok(m) => map = m,
+                    Err(e) => return Err(format!("core {core} did not answer: {e}")),
+                }
+            }
+            crate::server::save_db_map(&map)
         })
         .await;
-        let maps = match r {
-            Ok(m) => m,
-            Err(e) => return e,
-        };
-        if let Some(map) = maps.first() {
-            if let Err(e) = crate::server::save_db_map(map) {
-                return Reply::error(format!("ERR could not persist the database map: {e}"));
-            }
+        match done {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Reply::error(format!("ERR could not swap the databases: {e}")),
+            Err(e) => return Reply::error(format!("ERR internal: {e}")),
         }
         Reply::ok()
     })
@@ -248,11 +286,14 @@ fn encode_cursor(p: Position) -> u64 {
 /// One step of SCAN on the owner of `from.0`: up to `count` keys of the
 /// partition holding that slot, from `from`; and where to go next (`None`:
 /// the partition's slots are done).
+/// The keys a SCAN step found, each with its type.
+type Found = Vec<(Vec<u8>, Option<crate::store::ValueType>)>;
+
 async fn scan_step(
     ctx: &KeyCtx,
     from: Position,
     count: usize,
-) -> Result<(Vec<(Vec<u8>, Vec<u8>)>, Option<Position>, u16), Reply> {
+) -> Result<(Found, Option<Position>, u16), Reply> {
     let map = ctx.store.map();
     let p = map.partition_of_slot(from.0);
     let slots = map.slots_of_partition(p);
@@ -268,7 +309,8 @@ async fn scan_step(
             return Ok((out, Some((slot, hash)), slots.end));
         }
         last = Some((slot, hash));
-        out.push((key.to_vec(), v));
+        // Only the type byte of the value is kept, never the value.
+        out.push((key.to_vec(), Entry::peek(&v).map(|(kind, _)| kind)));
     }
     Ok((out, None, slots.end))
 }
@@ -302,7 +344,7 @@ pub fn scan(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
             i += 2;
         }
         let mut pos = decode_cursor(cursor);
-        let mut found: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut found: Found = Vec::new();
         let next = loop {
             if pos.0 >= SLOTS {
                 break 0;
@@ -340,11 +382,11 @@ pub fn scan(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
         };
         let keys: Vec<Reply> = found
             .into_iter()
-            .filter(|(k, v)| {
+            .filter(|(k, kind)| {
                 pattern.as_deref().is_none_or(|p| glob_match(p, k))
-                    && type_filter.as_deref().is_none_or(|t| {
-                        Entry::peek(v).is_some_and(|(kind, _)| kind.name().as_bytes() == t)
-                    })
+                    && type_filter
+                        .as_deref()
+                        .is_none_or(|t| kind.is_some_and(|kind| kind.name().as_bytes() == t))
             })
             .map(|(k, _)| Reply::Bulk(k))
             .collect();

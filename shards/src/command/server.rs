@@ -61,7 +61,13 @@ fn config_set(_: &mut Session, argv: &Argv) -> Reply {
         .collect();
     // All or nothing: validate on a copy, then install it.
     let mut next = config::live(|c| c.clone());
-    for (name, value) in &pairs {
+    for (i, (name, value)) in pairs.iter().enumerate() {
+        if pairs[..i].iter().any(|(n, _)| n == name) {
+            return Reply::error(errors::config_set_failed(
+                name.as_bytes(),
+                errors::CONFIG_REASON_DUPLICATE,
+            ));
+        }
         if config::find(name).is_none() {
             return Reply::error(errors::config_set_unknown(name.as_bytes()));
         }

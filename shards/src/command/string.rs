@@ -45,8 +45,10 @@ fn boxed(f: impl std::future::Future<Output = CmdResult> + 'static) -> LocalBoxF
     })
 }
 
+/// The longest string a command may build: `proto-max-bulk-len`, and no
+/// more than a record can hold.
 fn max_bulk() -> usize {
-    crate::config::live(|c| c.limits().max_bulk_len)
+    crate::config::live(|c| c.limits().max_bulk_len).min(crate::store::MAX_PAYLOAD_LEN)
 }
 
 /// An expiry option as SET / GETEX parse it.

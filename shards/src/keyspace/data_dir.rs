@@ -99,7 +99,9 @@ impl DataDir {
     }
 
     /// The namespace id of each logical database (identity unless SWAPDB
-    /// ran), extended or cut to `databases` entries.
+    /// ran), extended to at least `databases` entries. Entries past
+    /// `databases` are kept (a restart with fewer databases must not lose
+    /// the mapping of the others).
     pub fn load_db_map(&self, databases: u16) -> Result<Vec<u16>, DataDirError> {
         let path = self.root.join(DBMAP_FILE);
         let mut map: Vec<u16> = match fs::read_to_string(&path) {
@@ -125,7 +127,6 @@ impl DataDir {
             seen.insert(ns);
             map.push(ns);
         }
-        map.truncate(usize::from(databases));
         Ok(map)
     }
 
@@ -345,6 +346,9 @@ mod tests {
         assert_eq!(d.load_db_map(4).unwrap(), vec![1, 0, 2, 3]);
         d.save_db_map(&[2]).unwrap();
         assert_eq!(d.load_db_map(3).unwrap(), vec![2, 1, 3]);
+        // Fewer databases than recorded: the map is kept whole.
+        d.save_db_map(&[5, 4, 3, 2, 1, 0]).unwrap();
+        assert_eq!(d.load_db_map(2).unwrap(), vec![5, 4, 3, 2, 1, 0]);
         fs::remove_dir_all(&dir).unwrap();
     }
 }

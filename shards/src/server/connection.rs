@@ -104,6 +104,11 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, id: u64, core: usize) {
                             break;
                         }
                         requests.push(argv);
+                        if !authenticated {
+                            // AUTH may be this request: run it before the
+                            // rest is parsed with the unauthenticated limits.
+                            break;
+                        }
                     }
                     Ok(Parsed::Skip { consumed }) => used += consumed,
                     Ok(Parsed::NeedMore { consumed }) => {

@@ -27,7 +27,20 @@ async fn report(with_keyspace: bool) -> CoreReport {
             continue;
         }
         let mut scan = db.scan(vec![store::DATA_TAG]..vec![store::DATA_TAG + 1]);
-        while let Ok(Some((k, v))) = scan.next().await {
+        let mut seen = 0usize;
+        loop {
+            let (k, v) = match scan.next().await {
+                Ok(Some(kv)) => kv,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(partition = id, error = %e, "INFO keyspace: scan failed");
+                    break;
+                }
+            };
+            seen += 1;
+            if seen.is_multiple_of(1024) {
+                frys_runtime::yield_now().await;
+            }
             if k.len() < DATA_PREFIX_LEN {
                 continue;
             }

@@ -21,7 +21,12 @@ pub const DATA_TAG: u8 = b'k';
 pub const EXPIRY_TAG: u8 = b'x';
 /// Bytes before the user key in a data record.
 pub const DATA_PREFIX_LEN: usize = 1 + 2 + 2 + 4;
-const VALUE_HEADER_LEN: usize = 1 + 8;
+/// Bytes before the payload in a value record.
+pub const VALUE_HEADER_LEN: usize = 1 + 8;
+
+/// The longest payload a record can hold (the storage engine's value limit
+/// less the header).
+pub const MAX_PAYLOAD_LEN: usize = frys_storage::MAX_VALUE_LEN - VALUE_HEADER_LEN;
 
 /// The type of a stored value (`TYPE` answers its name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,7 +18,7 @@ use frys_storage::{Db, WriteBatch};
 
 pub use encoding::{
     data_end, data_key, data_position, key_hash, split_data_key, Entry, ValueType, DATA_PREFIX_LEN,
-    DATA_TAG,
+    DATA_TAG, MAX_PAYLOAD_LEN,
 };
 pub use expire::run_expire_cycles;
 pub use key_locks::{KeyGuard, KeyLocks};
@@ -221,6 +221,7 @@ impl CoreStore {
     /// Writes `entry` as `key`'s value (the caller holds the key's lock, or
     /// the write is blind).
     pub async fn put(&self, ns: u16, key: &[u8], entry: &Entry) -> StoreResult<()> {
+        check_size(entry)?;
         let slot = key_slot(key);
         let db = self.db_of_slot(slot)?;
         let mut batch = WriteBatch::new();
@@ -253,7 +254,10 @@ impl CoreStore {
                 }
             };
             match entry {
-                Some(e) => add_put(batch, ns, slot, key, e),
+                Some(e) => {
+                    check_size(e)?;
+                    add_put(batch, ns, slot, key, e)
+                }
                 None => batch.delete(&data_key(ns, slot, key)),
             }
         }
@@ -269,6 +273,14 @@ impl CoreStore {
         }
         Ok(())
     }
+}
+
+/// Refuses a value the storage engine cannot hold, with Redis' text.
+fn check_size(entry: &Entry) -> StoreResult<()> {
+    if entry.payload.len() > MAX_PAYLOAD_LEN {
+        return Err(StoreError(crate::errors::STRING_TOO_LONG.to_string()));
+    }
+    Ok(())
 }
 
 /// Adds the records of `entry` (data record, and expiry index entry if it
