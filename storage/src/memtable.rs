@@ -1,13 +1,18 @@
 //! The memtable: recent writes, sorted, with keys and values in an arena.
 //!
-//! Invariants: every `ArenaBytes` in `map` points into `arena`, which is
-//! never reset and outlives the map (fields drop in declaration order, the
-//! map first). Bump chunks never move, so the pointers stay valid. A
-//! memtable is mutated only by its core; once frozen (immutable) it is only
-//! read.
+//! Invariants: every `ArenaBytes` in `map` and `newest` points into
+//! `arena`, which is never reset and outlives both (fields drop in
+//! declaration order, the maps first). Bump chunks never move, so the
+//! pointers stay valid. A memtable is mutated only by its core; once frozen
+//! (immutable) it is only read. `newest` holds, for every user key in
+//! `map`, its highest-seqno version (inserts arrive in seqno order), so a
+//! point read at the latest snapshot is one hash probe, and a key absent
+//! from `newest` is absent from the memtable.
 
+use std::borrow::Borrow;
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
 use std::ops::Bound;
 use std::ptr::NonNull;
 
@@ -62,10 +67,42 @@ impl Ord for InternalKey {
     }
 }
 
+/// A user key in the arena, hashed and compared as its bytes (so the
+/// `newest` index can be probed with a `&[u8]`).
+#[derive(Clone, Copy)]
+struct UserKey(ArenaBytes);
+
+impl PartialEq for UserKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_slice() == other.0.as_slice()
+    }
+}
+impl Eq for UserKey {}
+impl Hash for UserKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.as_slice().hash(state);
+    }
+}
+impl Borrow<[u8]> for UserKey {
+    fn borrow(&self) -> &[u8] {
+        self.0.as_slice()
+    }
+}
+
+/// The newest version of a user key: seqno, kind and value field.
+#[derive(Clone, Copy)]
+struct Newest {
+    seqno: SeqNo,
+    kind: Kind,
+    value: ArenaBytes,
+}
+
 /// Sorted recent writes of one partition.
 pub(crate) struct Memtable {
     // Declared before `arena`: dropped first.
     map: BTreeMap<InternalKey, ArenaBytes>,
+    /// Point-read index: the newest version of each user key.
+    newest: HashMap<UserKey, Newest, foldhash::fast::RandomState>,
     arena: Bump,
     /// Bytes of keys and values put in (what a flush will write, roughly).
     data_bytes: usize,
@@ -86,6 +123,7 @@ impl Memtable {
     pub(crate) fn new() -> Self {
         Self {
             map: BTreeMap::new(),
+            newest: HashMap::default(),
             arena: Bump::new(),
             data_bytes: 0,
             max_seqno: 0,
@@ -101,11 +139,36 @@ impl Memtable {
         let v = ArenaBytes::copy_in(&self.arena, value_field);
         self.data_bytes += self.scratch.len() + value_field.len();
         self.max_seqno = self.max_seqno.max(seqno);
+        // The user key is the internal key's prefix, already in the arena.
+        let user = UserKey(ArenaBytes {
+            ptr: k.0.ptr,
+            len: user_key.len(),
+        });
         self.map.insert(k, v);
+        let newest = Newest {
+            seqno,
+            kind,
+            value: v,
+        };
+        match self.newest.get_mut(user_key) {
+            Some(n) if n.seqno > seqno => {}
+            Some(n) => *n = newest,
+            None => {
+                self.newest.insert(user, newest);
+            }
+        }
     }
 
     /// The newest version of `user_key` with seqno <= `snapshot`.
     pub(crate) fn get(&self, user_key: &[u8], snapshot: SeqNo) -> Option<Found<'_>> {
+        let newest = self.newest.get(user_key)?;
+        if newest.seqno <= snapshot {
+            return Some(match newest.kind {
+                Kind::Put => Found::Value(newest.value.as_slice()),
+                Kind::Delete => Found::Deleted,
+            });
+        }
+        // An older snapshot: find its version in the ordered map.
         let seek = key::seek_key(user_key, snapshot);
         let probe = ArenaBytes {
             ptr: NonNull::from(seek.as_slice()).cast(),
