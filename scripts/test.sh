@@ -2,7 +2,15 @@
 # Runs the test suite: the frys facade, frys-runtime, the macros,
 # frys-storage and frys-shards (whose integration tests start the real
 # shard-server binary). These are the default members; the heavy peers in
-# frys-benches are not built.
+# frys-benches are not built. Then redis-py drives the shard-server too
+# (installed from PyPI if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --locked "$@"
+
+echo "== redis-py against shard-server"
+if ! python3 -c "import redis" 2>/dev/null; then
+  python3 -m pip install --quiet --root-user-action=ignore redis
+fi
+cargo build --locked --quiet -p frys-shards --bin shard-server
+python3 shards/tests/clients/redis_py_check.py target/debug/shard-server
