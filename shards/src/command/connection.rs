@@ -1,6 +1,7 @@
 //! Connection commands: PING, ECHO, SELECT, AUTH, HELLO, QUIT, RESET and
 //! CLIENT. They run at the connection, on its session.
 
+use super::body::{arg, help_reply};
 use super::spec::{BarrierCtx, CommandSpec, Doc, KeySpec, Run};
 use crate::command::parse_i64;
 use crate::config;
@@ -11,10 +12,6 @@ use crate::session::{self, KillFilter, Session};
 
 /// The Redis version this server speaks (HELLO, INFO).
 pub const REDIS_VERSION: &str = "7.2.0";
-
-fn arg(argv: &Argv, i: usize) -> &[u8] {
-    argv.get(i).unwrap_or_default()
-}
 
 fn ping(_: &mut Session, argv: &Argv) -> Reply {
     match argv.len() {
@@ -339,7 +336,7 @@ fn client_help(_: &mut Session, _: &Argv) -> Reply {
         "HELP",
         "    Print this help.",
     ];
-    Reply::Array(lines.iter().map(|l| Reply::simple(*l)).collect())
+    help_reply(&lines)
 }
 
 macro_rules! doc {

@@ -10,8 +10,8 @@
 
 use frys_runtime::channel;
 
+use super::body::store_err;
 use super::spec::{BarrierCtx, KeyCtx};
-use super::string::store_err;
 use crate::errors;
 use crate::exec::LocalBoxFuture;
 use crate::keyspace::key_slot;
@@ -120,7 +120,7 @@ async fn write_locked(db: u16, key: Vec<u8>, entry: Option<Entry>) -> Result<(),
 }
 
 fn arg(argv: &Argv, i: usize) -> Vec<u8> {
-    argv.get(i).unwrap_or_default().to_vec()
+    super::body::arg(argv, i).to_vec()
 }
 
 fn flatten(r: Result<Reply, Reply>) -> Reply {

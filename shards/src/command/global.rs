@@ -8,19 +8,15 @@
 //! hash boundary, so every key present for the whole scan is returned at
 //! least once, across calls, cores and restarts.
 
+use super::body::{arg, store_err};
 use super::cross_core::on_owner;
 use super::glob::glob_match;
 use super::spec::{BarrierCtx, KeyCtx};
-use super::string::store_err;
 use crate::errors;
 use crate::exec::{join_all, LocalBoxFuture};
 use crate::keyspace::SLOTS;
 use crate::protocol::{Argv, Reply};
 use crate::store::{self, data_end, data_position, split_data_key, Entry};
-
-fn arg(argv: &Argv, i: usize) -> &[u8] {
-    argv.get(i).unwrap_or_default()
-}
 
 /// Runs `f` on every core (with a context for `db`) and collects the
 /// results in core order.

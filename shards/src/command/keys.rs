@@ -5,27 +5,15 @@
 
 use std::collections::HashSet;
 
+use super::body::{arg, boxed, help_reply, store_err};
 use super::cross_core;
 use super::global;
 use super::spec::{CommandSpec, Doc, KeyCtx, KeySpec, Merge, Run};
-use super::string::{store_err, CmdResult};
 use crate::command::parse_i64;
 use crate::errors;
 use crate::exec::LocalBoxFuture;
 use crate::protocol::{Argv, Reply};
 use crate::store::{now_ms, Entry, ValueType};
-
-fn arg(argv: &Argv, i: usize) -> &[u8] {
-    argv.get(i).unwrap_or_default()
-}
-
-fn boxed(f: impl std::future::Future<Output = CmdResult> + 'static) -> LocalBoxFuture<Reply> {
-    Box::pin(async move {
-        match f.await {
-            Ok(r) | Err(r) => r,
-        }
-    })
-}
 
 fn del_part(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
     boxed(async move {
@@ -310,7 +298,7 @@ fn object_help(_: &mut crate::session::Session, _: &Argv) -> Reply {
         "HELP",
         "    Print this help.",
     ];
-    Reply::Array(lines.iter().map(|l| Reply::simple(*l)).collect())
+    help_reply(&lines)
 }
 
 macro_rules! doc {

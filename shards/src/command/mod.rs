@@ -5,6 +5,7 @@
 //! allocation-free.
 
 mod args;
+mod body;
 mod connection;
 mod cross_core;
 mod docs;

@@ -1,6 +1,7 @@
 //! Server commands: INFO, DBSIZE, FLUSHDB, FLUSHALL, SWAPDB, CONFIG,
 //! COMMAND, TIME, SAVE, BGSAVE, LASTSAVE, SHUTDOWN, DEBUG, FUNCTION.
 
+use super::body::{arg, help_reply};
 use super::glob::glob_match;
 use super::global;
 use super::spec::{BarrierCtx, CommandSpec, Doc, KeySpec, Run};
@@ -10,10 +11,6 @@ use crate::exec::LocalBoxFuture;
 use crate::protocol::{Argv, Reply};
 use crate::server;
 use crate::session::Session;
-
-fn arg(argv: &Argv, i: usize) -> &[u8] {
-    argv.get(i).unwrap_or_default()
-}
 
 fn info(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
     Box::pin(async move {
@@ -265,10 +262,6 @@ fn command_getkeys(_: &mut Session, argv: &Argv) -> Reply {
         return Reply::error(errors::COMMAND_INVALID_ARGUMENTS);
     }
     Reply::Array(keys)
-}
-
-fn help_reply(lines: &[&'static str]) -> Reply {
-    Reply::Array(lines.iter().map(|l| Reply::simple(*l)).collect())
 }
 
 fn command_help(_: &mut Session, _: &Argv) -> Reply {

@@ -2,18 +2,12 @@
 //! fan-outs, on each owning core with that core's keys), parse their own
 //! options and touch only that core's store.
 
+use super::body::{arg, boxed, store_err, CmdResult};
 use crate::command::{parse_f64, parse_i64, CommandSpec, Doc, KeyCtx, KeySpec, Merge, Run};
 use crate::errors;
 use crate::exec::LocalBoxFuture;
 use crate::protocol::{format_incrbyfloat, Argv, Reply};
-use crate::store::{now_ms, Entry, StoreError, ValueType};
-
-/// Result of a command body: `Err` is the error reply.
-pub(crate) type CmdResult = Result<Reply, Reply>;
-
-pub(crate) fn store_err(e: StoreError) -> Reply {
-    Reply::error(e.0)
-}
+use crate::store::{now_ms, Entry, ValueType};
 
 /// Reads `key` as a string: `Ok(None)` if absent, WRONGTYPE for another type.
 pub(crate) async fn read_string(
@@ -31,18 +25,6 @@ pub(crate) async fn read_string(
         Some(e) if e.kind != ValueType::String => Err(Reply::error(errors::WRONGTYPE)),
         other => Ok(other),
     }
-}
-
-fn arg(argv: &Argv, i: usize) -> &[u8] {
-    argv.get(i).unwrap_or_default()
-}
-
-fn boxed(f: impl std::future::Future<Output = CmdResult> + 'static) -> LocalBoxFuture<Reply> {
-    Box::pin(async move {
-        match f.await {
-            Ok(r) | Err(r) => r,
-        }
-    })
 }
 
 /// The longest string a command may build: `proto-max-bulk-len`, and no
