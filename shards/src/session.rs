@@ -45,6 +45,8 @@ pub struct Session {
     pub last_cmd: &'static str,
     /// Set by QUIT or CLIENT KILL: close after the pending replies.
     pub closing: bool,
+    /// Set by SHUTDOWN: close without answering the command (as Redis).
+    pub close_without_reply: bool,
 }
 
 impl Session {
@@ -74,6 +76,7 @@ impl Session {
             last_interaction: now,
             last_cmd: "NULL",
             closing: false,
+            close_without_reply: false,
         }
     }
 

@@ -399,3 +399,19 @@ fn time_save_lastsave_debug_and_quit() {
     assert_eq!(out, b"+OK\r\n");
     assert!(closed);
 }
+
+#[test]
+fn shutdown_answers_what_came_before_it_then_closes_without_a_reply_and_exits_0() {
+    let mut s = Server::start(2);
+    let mut c = s.conn();
+    qa::<()>(&mut c, &["SET", "kept", "yes"]);
+    assert_eq!(err(&mut c, &["SHUTDOWN", "BOGUS"]), "ERR syntax error");
+    let mut raw = s.raw();
+    let (out, closed) = raw_exchange(&mut raw, b"PING\r\nSHUTDOWN\r\nPING\r\n");
+    assert_eq!(out, b"+PONG\r\n");
+    assert!(closed);
+    assert!(s.wait_exit().success());
+    s.start_again(2);
+    let mut c = s.conn();
+    assert_eq!(qa::<String>(&mut c, &["GET", "kept"]), "yes");
+}

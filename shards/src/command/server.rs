@@ -124,7 +124,7 @@ fn lastsave(_: &mut Session, _: &Argv) -> Reply {
     Reply::Integer(server::last_save() as i64)
 }
 
-fn shutdown(_: &mut Session, argv: &Argv) -> Reply {
+fn shutdown(session: &mut Session, argv: &Argv) -> Reply {
     for opt in argv.iter().skip(1) {
         match opt.to_ascii_uppercase().as_slice() {
             b"NOSAVE" | b"SAVE" | b"NOW" | b"FORCE" => {}
@@ -135,6 +135,9 @@ fn shutdown(_: &mut Session, argv: &Argv) -> Reply {
     // Every partition is synced on the way out either way: the WAL is the
     // persistence, so NOSAVE cannot skip it.
     server::request_shutdown("SHUTDOWN command");
+    // Redis answers a successful SHUTDOWN by closing the connection.
+    session.closing = true;
+    session.close_without_reply = true;
     Reply::ok()
 }
 

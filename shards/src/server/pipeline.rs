@@ -205,6 +205,8 @@ async fn run_batch(items: Vec<BatchItem>) -> Vec<Reply> {
 /// What the dispatcher decided for one request.
 enum Route {
     Reply(Reply),
+    /// The connection closes without answering (SHUTDOWN).
+    NoReply,
     Queued,
     Barrier(&'static CommandSpec, Argv),
 }
@@ -236,7 +238,7 @@ pub async fn execute(session: &SharedSession, requests: &mut Vec<Argv>) -> Vec<(
         };
         match route {
             Route::Reply(r) => replies[idx] = Some(r),
-            Route::Queued => {}
+            Route::NoReply | Route::Queued => {}
             Route::Barrier(spec, argv) => {
                 if !segment.is_empty() {
                     segment.run(here, &mut replies).await;
@@ -354,7 +356,14 @@ fn route(
     let store = store::current();
     let map = store.map();
     match spec.run {
-        Run::Now(f) => Route::Reply(f(session, &argv)),
+        Run::Now(f) => {
+            let reply = f(session, &argv);
+            if session.close_without_reply {
+                Route::NoReply
+            } else {
+                Route::Reply(reply)
+            }
+        }
         Run::Barrier(_) => Route::Barrier(spec, argv),
         Run::Key(run) => {
             let slot = argv.get(1).map(key_slot).unwrap_or(0);

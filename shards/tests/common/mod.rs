@@ -151,6 +151,17 @@ impl Server {
         })
     }
 
+    /// Waits for the server to exit by itself (SHUTDOWN) and returns its
+    /// exit status.
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("running");
+        wait_with_deadline(&mut child, PATIENCE).unwrap_or_else(|| {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("server did not exit within {PATIENCE:?}");
+        })
+    }
+
     /// Stops the server with SIGTERM (which must exit 0) and starts it
     /// again on the same directory, with `cores` cores.
     pub fn restart(&mut self, cores: usize) {
