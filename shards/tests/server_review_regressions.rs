@@ -120,3 +120,77 @@ fn scan_with_a_huge_count_returns_every_key_once() {
     );
     assert!(none.is_empty());
 }
+
+#[test]
+fn a_key_given_two_deadlines_is_counted_once_when_it_expires() {
+    let s = Server::start(2);
+    let mut c = s.conn();
+    let mut pipe = redis::pipe();
+    for i in 0..20 {
+        let k = format!("dup{i}");
+        pipe.cmd("SET").arg(&k).arg("v").arg("PX").arg(20).ignore();
+        pipe.cmd("PEXPIRE").arg(&k).arg(21).ignore();
+    }
+    let () = pipe.query(&mut c).unwrap();
+    let expired = |c: &mut redis::Connection| -> u64 {
+        let info: String = qa(c, &["INFO", "stats"]);
+        info.lines()
+            .find_map(|l| l.strip_prefix("expired_keys:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while expired(&mut c) < 20 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Let a second pass over the index (the later deadlines) run too.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(expired(&mut c), 20);
+}
+
+#[test]
+fn rename_racing_swapdb_happens_wholly_before_or_after_it() {
+    let s = Server::start(2);
+    let mut d = s.conn();
+    let a = keys_on_core("s", 0, 2, 1).remove(0);
+    let b = keys_on_core("d", 1, 2, 1).remove(0);
+    let ren = format!(
+        "*3\r\n$6\r\nRENAME\r\n${}\r\n{a}\r\n${}\r\n{b}\r\n",
+        a.len(),
+        b.len()
+    );
+    let swp = b"*3\r\n$6\r\nSWAPDB\r\n$1\r\n0\r\n$1\r\n1\r\n";
+    let rename_first = format!("+OK db0=[] db1=[\"{b}\"]");
+    let swap_first = format!("-ERR no such key db0=[] db1=[\"{a}\"]");
+    for i in 0..400 {
+        qa::<()>(&mut d, &["FLUSHALL"]);
+        qa::<()>(&mut d, &["SELECT", "0"]);
+        qa::<()>(&mut d, &["SET", &a, "v"]);
+        let mut r1 = s.raw();
+        let mut r2 = s.raw();
+        if i % 2 == 0 {
+            r1.write_all(ren.as_bytes()).unwrap();
+            r2.write_all(swp).unwrap();
+        } else {
+            r2.write_all(swp).unwrap();
+            r1.write_all(ren.as_bytes()).unwrap();
+        }
+        let mut buf = [0u8; 256];
+        let n1 = r1.read(&mut buf).unwrap();
+        let rep = String::from_utf8_lossy(&buf[..n1]).trim().to_string();
+        let _ = r2.read(&mut buf).unwrap();
+        let mut keys = Vec::new();
+        for db in ["0", "1"] {
+            qa::<()>(&mut d, &["SELECT", db]);
+            let mut k: Vec<String> = qa(&mut d, &["KEYS", "*"]);
+            k.sort();
+            keys.push(k);
+        }
+        qa::<()>(&mut d, &["SELECT", "0"]);
+        let outcome = format!("{rep} db0={:?} db1={:?}", keys[0], keys[1]);
+        assert!(
+            outcome == rename_first || outcome == swap_first,
+            "round {i}: {outcome}"
+        );
+    }
+}

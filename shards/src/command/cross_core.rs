@@ -24,7 +24,7 @@ pub struct LockSet {
 }
 
 impl LockSet {
-    /// Locks `(db, key)` pairs on their owning cores.
+    /// Locks `(namespace, key)` pairs on their owning cores.
     pub async fn acquire(mut keys: Vec<(u16, Vec<u8>)>) -> Result<LockSet, Reply> {
         let map = store::current().map();
         keys.sort_by_key(|(_, k)| map.core_of_slot(key_slot(k)));
@@ -43,7 +43,7 @@ impl LockSet {
                 let store = store::current();
                 let data_keys: Vec<Vec<u8>> = group
                     .iter()
-                    .map(|(db, k)| store::data_key(store.ns_of(*db), key_slot(k), k))
+                    .map(|(ns, k)| store::data_key(*ns, key_slot(k), k))
                     .collect();
                 let refs: Vec<&[u8]> = data_keys.iter().map(|k| k.as_slice()).collect();
                 let guards = store.locks().lock_all(&refs).await;
@@ -70,8 +70,8 @@ impl LockSet {
     }
 }
 
-/// Runs `f` on the core owning `key`, with a context for database `db`.
-pub async fn on_owner<R, F>(db: u16, key: &[u8], f: F) -> Result<R, Reply>
+/// Runs `f` on the core owning `key`, with a context for namespace `ns`.
+pub async fn on_owner<R, F>(ns: u16, key: &[u8], f: F) -> Result<R, Reply>
 where
     R: Send + 'static,
     F: FnOnce(KeyCtx) -> LocalBoxFuture<R> + Send + 'static,
@@ -79,21 +79,18 @@ where
     let core = store::current().map().core_of_slot(key_slot(key));
     frys_runtime::spawn_on(core, move || {
         let store = store::current();
-        let ctx = KeyCtx {
-            ns: store.ns_of(db),
-            db,
-            store,
-        };
+        let ctx = KeyCtx { ns, store };
         f(ctx)
     })
     .await
     .map_err(|e| Reply::error(format!("ERR internal: core {core} did not answer: {e}")))
 }
 
-/// Reads `key` of `db` (any type) on its core; the caller holds its lock.
-async fn read_locked(db: u16, key: Vec<u8>) -> Result<Option<Entry>, Reply> {
+/// Reads `key` of namespace `ns` (any type) on its core; the caller holds
+/// its lock.
+async fn read_locked(ns: u16, key: Vec<u8>) -> Result<Option<Entry>, Reply> {
     let k = key.clone();
-    on_owner(db, &k, move |ctx| {
+    on_owner(ns, &k, move |ctx| {
         Box::pin(async move {
             ctx.store
                 .get_unlocked(ctx.ns, &key)
@@ -104,10 +101,10 @@ async fn read_locked(db: u16, key: Vec<u8>) -> Result<Option<Entry>, Reply> {
     .await?
 }
 
-/// Writes (`Some`) or deletes (`None`) `key` of `db` on its core.
-async fn write_locked(db: u16, key: Vec<u8>, entry: Option<Entry>) -> Result<(), Reply> {
+/// Writes (`Some`) or deletes (`None`) `key` of namespace `ns` on its core.
+async fn write_locked(ns: u16, key: Vec<u8>, entry: Option<Entry>) -> Result<(), Reply> {
     let k = key.clone();
-    on_owner(db, &k, move |ctx| {
+    on_owner(ns, &k, move |ctx| {
         Box::pin(async move {
             match entry {
                 Some(e) => ctx.store.put(ctx.ns, &key, &e).await,
@@ -139,7 +136,7 @@ pub fn msetnx(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
             .step_by(2)
             .map(|i| (arg(&argv, i), arg(&argv, i + 1)))
             .collect();
-        let locks = match LockSet::acquire(pairs.iter().map(|(k, _)| (ctx.db, k.clone())).collect())
+        let locks = match LockSet::acquire(pairs.iter().map(|(k, _)| (ctx.ns, k.clone())).collect())
             .await
         {
             Ok(l) => l,
@@ -147,12 +144,12 @@ pub fn msetnx(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
         };
         let result = async {
             for (k, _) in &pairs {
-                if read_locked(ctx.db, k.clone()).await?.is_some() {
+                if read_locked(ctx.ns, k.clone()).await?.is_some() {
                     return Ok(Reply::Integer(0));
                 }
             }
             for (k, v) in pairs {
-                write_locked(ctx.db, k, Some(Entry::string(v))).await?;
+                write_locked(ctx.ns, k, Some(Entry::string(v))).await?;
             }
             Ok(Reply::Integer(1))
         }
@@ -164,19 +161,19 @@ pub fn msetnx(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
 
 async fn rename_generic(ctx: BarrierCtx, argv: Argv, nx: bool) -> Result<Reply, Reply> {
     let (src, dst) = (arg(&argv, 1), arg(&argv, 2));
-    let locks = LockSet::acquire(vec![(ctx.db, src.clone()), (ctx.db, dst.clone())]).await?;
+    let locks = LockSet::acquire(vec![(ctx.ns, src.clone()), (ctx.ns, dst.clone())]).await?;
     let result = async {
-        let Some(entry) = read_locked(ctx.db, src.clone()).await? else {
+        let Some(entry) = read_locked(ctx.ns, src.clone()).await? else {
             return Err(Reply::error(errors::NO_SUCH_KEY));
         };
         if src == dst {
             return Ok(if nx { Reply::Integer(0) } else { Reply::ok() });
         }
-        if nx && read_locked(ctx.db, dst.clone()).await?.is_some() {
+        if nx && read_locked(ctx.ns, dst.clone()).await?.is_some() {
             return Ok(Reply::Integer(0));
         }
-        write_locked(ctx.db, dst, Some(entry)).await?;
-        write_locked(ctx.db, src, None).await?;
+        write_locked(ctx.ns, dst, Some(entry)).await?;
+        write_locked(ctx.ns, src, None).await?;
         Ok(if nx { Reply::Integer(1) } else { Reply::ok() })
     }
     .await;
@@ -222,19 +219,20 @@ pub fn copy(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
         if src == dst && dst_db == ctx.db {
             return Reply::error(errors::SAME_OBJECT);
         }
-        let locks = match LockSet::acquire(vec![(ctx.db, src.clone()), (dst_db, dst.clone())]).await
+        let dst_ns = store::current().ns_of(dst_db);
+        let locks = match LockSet::acquire(vec![(ctx.ns, src.clone()), (dst_ns, dst.clone())]).await
         {
             Ok(l) => l,
             Err(e) => return e,
         };
         let result = async {
-            let Some(entry) = read_locked(ctx.db, src).await? else {
+            let Some(entry) = read_locked(ctx.ns, src).await? else {
                 return Ok(Reply::Integer(0));
             };
-            if !replace && read_locked(dst_db, dst.clone()).await?.is_some() {
+            if !replace && read_locked(dst_ns, dst.clone()).await?.is_some() {
                 return Ok(Reply::Integer(0));
             }
-            write_locked(dst_db, dst, Some(entry)).await?;
+            write_locked(dst_ns, dst, Some(entry)).await?;
             Ok(Reply::Integer(1))
         }
         .await;
@@ -257,20 +255,21 @@ pub fn move_key(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
         if dst_db == ctx.db {
             return Reply::error(errors::SAME_OBJECT);
         }
-        let locks = match LockSet::acquire(vec![(ctx.db, key.clone()), (dst_db, key.clone())]).await
+        let dst_ns = store::current().ns_of(dst_db);
+        let locks = match LockSet::acquire(vec![(ctx.ns, key.clone()), (dst_ns, key.clone())]).await
         {
             Ok(l) => l,
             Err(e) => return e,
         };
         let result = async {
-            let Some(entry) = read_locked(ctx.db, key.clone()).await? else {
+            let Some(entry) = read_locked(ctx.ns, key.clone()).await? else {
                 return Ok(Reply::Integer(0));
             };
-            if read_locked(dst_db, key.clone()).await?.is_some() {
+            if read_locked(dst_ns, key.clone()).await?.is_some() {
                 return Ok(Reply::Integer(0));
             }
-            write_locked(dst_db, key.clone(), Some(entry)).await?;
-            write_locked(ctx.db, key, None).await?;
+            write_locked(dst_ns, key.clone(), Some(entry)).await?;
+            write_locked(ctx.ns, key, None).await?;
             Ok(Reply::Integer(1))
         }
         .await;
@@ -304,8 +303,7 @@ pub fn lcs(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
         }
         let mut values = Vec::new();
         for k in [arg(&argv, 1), arg(&argv, 2)] {
-            let db = ctx.db;
-            let got = on_owner(db, &k.clone(), move |c| {
+            let got = on_owner(ctx.ns, &k.clone(), move |c| {
                 Box::pin(async move { c.store.get(c.ns, &k).await.map_err(store_err) })
             })
             .await;

@@ -18,9 +18,9 @@ use crate::keyspace::SLOTS;
 use crate::protocol::{Argv, Reply};
 use crate::store::{self, data_end, data_position, split_data_key, Entry};
 
-/// Runs `f` on every core (with a context for `db`) and collects the
-/// results in core order.
-pub async fn on_every_core<R, F>(db: u16, f: F) -> Result<Vec<R>, Reply>
+/// Runs `f` on every core (with a context for namespace `ns`) and collects
+/// the results in core order.
+pub async fn on_every_core<R, F>(ns: u16, f: F) -> Result<Vec<R>, Reply>
 where
     R: Send + 'static,
     F: Fn(KeyCtx) -> LocalBoxFuture<R> + Send + Sync + Copy + 'static,
@@ -30,11 +30,7 @@ where
         .map(|core| {
             frys_runtime::spawn_on(core, move || {
                 let store = store::current();
-                let ctx = KeyCtx {
-                    ns: store.ns_of(db),
-                    db,
-                    store,
-                };
+                let ctx = KeyCtx { ns, store };
                 f(ctx)
             })
         })
@@ -97,14 +93,10 @@ pub fn keys(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
         let mut handles = Vec::new();
         for core in 0..cores {
             let p = pattern.clone();
-            let db = ctx.db;
+            let ns = ctx.ns;
             handles.push(frys_runtime::spawn_on(core, move || async move {
                 let store = store::current();
-                let kctx = KeyCtx {
-                    ns: store.ns_of(db),
-                    db,
-                    store,
-                };
+                let kctx = KeyCtx { ns, store };
                 local_keys(&kctx, if all { None } else { Some(p.as_slice()) }).await
             }));
         }
@@ -123,7 +115,7 @@ pub fn keys(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
 /// DBSIZE
 pub fn dbsize(ctx: BarrierCtx, _: Argv) -> LocalBoxFuture<Reply> {
     Box::pin(async move {
-        let counts = on_every_core(ctx.db, |c| {
+        let counts = on_every_core(ctx.ns, |c| {
             Box::pin(async move {
                 let mut n = 0i64;
                 visit_local_keys(&c, |_| n += 1).await.map(|()| n)
@@ -182,7 +174,7 @@ pub fn flushdb(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
         if let Err(e) = flush_option(&argv, 1) {
             return e;
         }
-        let r = on_every_core(ctx.db, |c| {
+        let r = on_every_core(ctx.ns, |c| {
             Box::pin(async move { flush_local(&c, Some(c.ns)).await })
         })
         .await;
@@ -196,7 +188,7 @@ pub fn flushall(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
         if let Err(e) = flush_option(&argv, 1) {
             return e;
         }
-        let r = on_every_core(ctx.db, |c| {
+        let r = on_every_core(ctx.ns, |c| {
             Box::pin(async move { flush_local(&c, None).await })
         })
         .await;
@@ -347,15 +339,11 @@ pub fn scan(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
             }
             let want = count.saturating_sub(found.len()).max(1);
             let from = pos;
-            let db = ctx.db;
+            let ns = ctx.ns;
             let core = store::current().map().core_of_slot(pos.0);
             let result = frys_runtime::spawn_on(core, move || async move {
                 let store = store::current();
-                let c = KeyCtx {
-                    ns: store.ns_of(db),
-                    db,
-                    store,
-                };
+                let c = KeyCtx { ns, store };
                 scan_step(&c, from, want).await
             })
             .await;
@@ -406,14 +394,10 @@ pub fn randomkey(ctx: BarrierCtx, _: Argv) -> LocalBoxFuture<Reply> {
                 (seed >> 32) as u32,
             );
             let core = map.core_of_partition(p);
-            let db = ctx.db;
+            let ns = ctx.ns;
             let got = frys_runtime::spawn_on(core, move || async move {
                 let store = store::current();
-                let c = KeyCtx {
-                    ns: store.ns_of(db),
-                    db,
-                    store,
-                };
+                let c = KeyCtx { ns, store };
                 // From the random point to the end, then from the start.
                 let (mut k, _, _) = scan_step(&c, start, 1).await?;
                 if let Some((key, _)) = k.pop() {
@@ -448,7 +432,7 @@ pub fn object_via_owner(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
             return Reply::error(errors::SYNTAX);
         };
         let key = arg(&argv, 2).to_vec();
-        match on_owner(ctx.db, &key, move |c| body(c, argv)).await {
+        match on_owner(ctx.ns, &key, move |c| body(c, argv)).await {
             Ok(r) | Err(r) => r,
         }
     })

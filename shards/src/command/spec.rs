@@ -153,10 +153,9 @@ pub enum Merge {
 pub struct KeyCtx {
     /// The core's store.
     pub store: Rc<CoreStore>,
-    /// Namespace id of the client's database.
+    /// Namespace id of the client's database, resolved once where the
+    /// command was dispatched (so a concurrent SWAPDB cannot split it).
     pub ns: u16,
-    /// The client's logical database index.
-    pub db: u16,
 }
 
 /// Context of a barrier command at the connection.
@@ -164,6 +163,10 @@ pub struct KeyCtx {
 pub struct BarrierCtx {
     /// The client's logical database.
     pub db: u16,
+    /// Its namespace id, resolved once at dispatch: every step of the
+    /// command uses it, so a concurrent SWAPDB cannot split the command
+    /// between two databases.
+    pub ns: u16,
     /// The client's id.
     pub client_id: u64,
     /// The client's protocol (2 or 3).

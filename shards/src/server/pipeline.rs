@@ -34,7 +34,8 @@ const FIRST_FLUSH: usize = 16;
 /// One command queued for a core.
 pub struct BatchItem {
     run: KeyFn,
-    db: u16,
+    /// Namespace resolved at dispatch (see `KeyCtx::ns`).
+    ns: u16,
     argv: Argv,
 }
 
@@ -192,8 +193,7 @@ async fn run_batch(items: Vec<BatchItem>) -> Vec<Reply> {
         .into_iter()
         .map(|item| {
             let ctx = KeyCtx {
-                ns: store.ns_of(item.db),
-                db: item.db,
+                ns: item.ns,
                 store: store.clone(),
             };
             (item.run)(ctx, item.argv)
@@ -247,6 +247,7 @@ pub async fn execute(session: &SharedSession, requests: &mut Vec<Argv>) -> Vec<(
                     let s = session.borrow();
                     BarrierCtx {
                         db: s.db,
+                        ns: store::current().ns_of(s.db),
                         client_id: s.id,
                         resp: s.resp,
                     }
@@ -368,12 +369,20 @@ fn route(
         Run::Key(run) => {
             let slot = argv.get(1).map(key_slot).unwrap_or(0);
             let core = map.core_of_slot(slot);
-            let db = session.db;
-            segment.push(core, BatchItem { run, db, argv }, Target::Whole(idx));
+            let ns = store.ns_of(session.db);
+            segment.push(core, BatchItem { run, ns, argv }, Target::Whole(idx));
             Route::Queued
         }
         Run::Fanout { part, merge } => {
-            fanout(segment, spec, part, merge, session.db, idx, argv);
+            fanout(
+                segment,
+                spec,
+                part,
+                merge,
+                store.ns_of(session.db),
+                idx,
+                argv,
+            );
             Route::Queued
         }
     }
@@ -385,7 +394,7 @@ fn fanout(
     spec: &'static CommandSpec,
     part: KeyFn,
     merge: Merge,
-    db: u16,
+    ns: u16,
     idx: usize,
     argv: Argv,
 ) {
@@ -429,7 +438,7 @@ fn fanout(
             core,
             BatchItem {
                 run: part,
-                db,
+                ns,
                 argv: part_argv,
             },
             Target::Part {

@@ -79,8 +79,14 @@ pub async fn expire_step(store: &CoreStore, id: u16) -> StoreResult<usize> {
     let _guards = store.locks().lock_all(&refs).await;
     let mut batch = WriteBatch::new();
     let mut expired = 0;
+    // A key given several deadlines has several index entries: count and
+    // delete it once.
+    let mut handled: std::collections::HashSet<&[u8]> = std::collections::HashSet::new();
     for ((index_key, ns, key), dk) in due.iter().zip(&data_keys) {
         batch.delete(index_key);
+        if !handled.insert(dk.as_slice()) {
+            continue;
+        }
         if store.get_unlocked(*ns, key).await?.is_none() && store.is_stored(*ns, key).await? {
             // Expired but still stored: a tombstone lets compaction drop it.
             batch.delete(dk);
