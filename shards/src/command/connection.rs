@@ -339,31 +339,14 @@ fn client_help(_: &mut Session, _: &Argv) -> Reply {
     help_reply(&lines)
 }
 
-macro_rules! doc {
-    ($summary:literal, $since:literal, $complexity:literal, $args:literal) => {
-        Doc {
-            summary: $summary,
-            since: $since,
-            group: "connection",
-            complexity: $complexity,
-            args: $args,
-        }
-    };
-}
-
-macro_rules! cmd {
-    ($name:literal, $arity:expr, $flags:expr, $acl:expr, $doc:expr, $run:expr) => {
-        CommandSpec {
-            name: $name,
-            arity: $arity,
-            flags: $flags,
-            keys: KeySpec::NONE,
-            acl: $acl,
-            doc: $doc,
-            run: $run,
-            subcommands: &[],
-        }
-    };
+/// Documentation of a command of this family.
+const fn doc(
+    summary: &'static str,
+    since: &'static str,
+    complexity: &'static str,
+    args: &'static str,
+) -> Doc {
+    Doc::of("connection", summary, since, complexity, args)
 }
 
 const CONN: &[&str] = &["@slow", "@connection"];
@@ -378,191 +361,191 @@ const NOAUTH_FLAGS: &[&str] = &[
 ];
 
 const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
-    cmd!(
+    CommandSpec::keyless(
         "setname",
         3,
         &["noscript", "loading", "stale"],
         CONN,
-        doc!(
+        doc(
             "Sets the connection name.",
             "2.6.9",
             "O(1)",
-            "connection-name"
+            "connection-name",
         ),
-        Run::Now(client_setname)
+        Run::Now(client_setname),
     ),
-    cmd!(
+    CommandSpec::keyless(
         "getname",
         2,
         &["noscript", "loading", "stale"],
         CONN,
-        doc!("Returns the name of the connection.", "2.6.9", "O(1)", ""),
-        Run::Now(client_getname)
+        doc("Returns the name of the connection.", "2.6.9", "O(1)", ""),
+        Run::Now(client_getname),
     ),
-    cmd!(
+    CommandSpec::keyless(
         "id",
         2,
         &["noscript", "loading", "stale"],
         CONN,
-        doc!(
+        doc(
             "Returns the unique client ID of the connection.",
             "5.0.0",
             "O(1)",
-            ""
+            "",
         ),
-        Run::Now(client_id)
+        Run::Now(client_id),
     ),
-    cmd!(
+    CommandSpec::keyless(
         "setinfo",
         4,
         &["noscript", "loading", "stale"],
         CONN,
-        doc!(
+        doc(
             "Sets information specific to the client or connection.",
             "7.2.0",
             "O(1)",
-            "LIB-NAME libname | LIB-VER libver"
+            "LIB-NAME libname | LIB-VER libver",
         ),
-        Run::Now(client_setinfo)
+        Run::Now(client_setinfo),
     ),
-    cmd!(
+    CommandSpec::keyless(
         "info",
         2,
         &["noscript", "loading", "stale"],
         CONN,
-        doc!(
+        doc(
             "Returns information about the connection.",
             "6.2.0",
             "O(1)",
-            ""
+            "",
         ),
-        Run::Now(client_info)
+        Run::Now(client_info),
     ),
-    cmd!(
+    CommandSpec::keyless(
         "list",
         -2,
         &["admin", "noscript", "loading", "stale"],
         &["@admin", "@slow", "@dangerous", "@connection"],
-        doc!(
+        doc(
             "Lists open connections.",
             "2.4.0",
             "O(N) where N is the number of client connections",
-            "[TYPE NORMAL | MASTER | REPLICA | PUBSUB] [ID client-id [client-id ...]]"
+            "[TYPE NORMAL | MASTER | REPLICA | PUBSUB] [ID client-id [client-id ...]]",
         ),
-        Run::Barrier(client_list)
+        Run::Barrier(client_list),
     ),
-    cmd!(
+    CommandSpec::keyless(
         "kill",
         -3,
         &["admin", "noscript", "loading", "stale"],
         &["@admin", "@slow", "@dangerous", "@connection"],
-        doc!(
+        doc(
             "Terminates open connections.",
             "2.4.0",
             "O(N) where N is the number of client connections",
-            "ip:port | ID client-id | ADDR ip:port | LADDR ip:port | SKIPME yes|no"
+            "ip:port | ID client-id | ADDR ip:port | LADDR ip:port | SKIPME yes|no",
         ),
-        Run::Barrier(client_kill)
+        Run::Barrier(client_kill),
     ),
-    cmd!(
+    CommandSpec::keyless(
         "no-evict",
         3,
         &["admin", "noscript", "loading", "stale"],
         &["@admin", "@slow", "@dangerous", "@connection"],
-        doc!(
+        doc(
             "Sets the client eviction mode of the connection.",
             "7.0.0",
             "O(1)",
-            "ON | OFF"
+            "ON | OFF",
         ),
-        Run::Now(on_off)
+        Run::Now(on_off),
     ),
-    cmd!(
+    CommandSpec::keyless(
         "no-touch",
         3,
         &["noscript", "loading", "stale"],
         CONN,
-        doc!(
+        doc(
             "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
             "7.2.0",
             "O(1)",
-            "ON | OFF"
+            "ON | OFF",
         ),
-        Run::Now(on_off)
+        Run::Now(on_off),
     ),
-    cmd!(
+    CommandSpec::keyless(
         "help",
         2,
         &["loading", "stale"],
         CONN,
-        doc!(
+        doc(
             "Returns helpful text about the different subcommands.",
             "5.0.0",
             "O(1)",
-            ""
+            "",
         ),
-        Run::Now(client_help)
+        Run::Now(client_help),
     ),
 ];
 
 /// The connection family.
 pub const SPECS: &[CommandSpec] = &[
-    cmd!(
+    CommandSpec::keyless(
         "ping",
         -1,
         &["fast"],
         CONN_FAST,
-        doc!(
+        doc(
             "Returns the server's liveliness response.",
             "1.0.0",
             "O(1)",
-            "[message]"
+            "[message]",
         ),
-        Run::Now(ping)
+        Run::Now(ping),
     ),
-    cmd!(
+    CommandSpec::keyless(
         "echo",
         2,
         &["fast"],
         CONN_FAST,
-        doc!("Returns the given string.", "1.0.0", "O(1)", "message"),
-        Run::Now(echo)
+        doc("Returns the given string.", "1.0.0", "O(1)", "message"),
+        Run::Now(echo),
     ),
-    cmd!(
+    CommandSpec::keyless(
         "select",
         2,
         &["loading", "stale", "fast"],
         CONN_FAST,
-        doc!("Changes the selected database.", "1.0.0", "O(1)", "index"),
-        Run::Now(select)
+        doc("Changes the selected database.", "1.0.0", "O(1)", "index"),
+        Run::Now(select),
     ),
-    cmd!(
+    CommandSpec::keyless(
         "auth",
         -2,
         NOAUTH_FLAGS,
         CONN_FAST,
-        doc!(
+        doc(
             "Authenticates the connection.",
             "1.0.0",
             "O(N) where N is the number of passwords defined for the user",
-            "[username] password"
+            "[username] password",
         ),
-        Run::Now(auth)
+        Run::Now(auth),
     ),
-    cmd!(
+    CommandSpec::keyless(
         "hello",
         -1,
         NOAUTH_FLAGS,
         CONN_FAST,
-        doc!(
+        doc(
             "Handshakes with the Redis server.",
             "6.0.0",
             "O(1)",
-            "[protover [AUTH username password] [SETNAME clientname]]"
+            "[protover [AUTH username password] [SETNAME clientname]]",
         ),
-        Run::Now(hello)
+        Run::Now(hello),
     ),
-    cmd!(
+    CommandSpec::keyless(
         "quit",
         -1,
         &[
@@ -571,19 +554,19 @@ pub const SPECS: &[CommandSpec] = &[
             "loading",
             "stale",
             "fast",
-            "no_auth"
+            "no_auth",
         ],
         CONN_FAST,
-        doc!("Closes the connection.", "1.0.0", "O(1)", ""),
-        Run::Now(quit)
+        doc("Closes the connection.", "1.0.0", "O(1)", ""),
+        Run::Now(quit),
     ),
-    cmd!(
+    CommandSpec::keyless(
         "reset",
         1,
         NOAUTH_FLAGS,
         CONN_FAST,
-        doc!("Resets the connection.", "6.2.0", "O(1)", ""),
-        Run::Now(reset)
+        doc("Resets the connection.", "6.2.0", "O(1)", ""),
+        Run::Now(reset),
     ),
     CommandSpec {
         name: "client",
@@ -591,11 +574,11 @@ pub const SPECS: &[CommandSpec] = &[
         flags: &[],
         keys: KeySpec::NONE,
         acl: &["@slow"],
-        doc: doc!(
+        doc: doc(
             "A container for client connection commands.",
             "2.4.0",
             "Depends on subcommand.",
-            ""
+            "",
         ),
         run: Run::Now(client_help),
         subcommands: CLIENT_SUBCOMMANDS,

@@ -301,31 +301,14 @@ fn object_help(_: &mut crate::session::Session, _: &Argv) -> Reply {
     help_reply(&lines)
 }
 
-macro_rules! doc {
-    ($summary:literal, $since:literal, $complexity:literal, $args:literal) => {
-        Doc {
-            summary: $summary,
-            since: $since,
-            group: "generic",
-            complexity: $complexity,
-            args: $args,
-        }
-    };
-}
-
-macro_rules! cmd {
-    ($name:literal, $arity:expr, $flags:expr, $keys:expr, $acl:expr, $doc:expr, $run:expr) => {
-        CommandSpec {
-            name: $name,
-            arity: $arity,
-            flags: $flags,
-            keys: $keys,
-            acl: $acl,
-            doc: $doc,
-            run: $run,
-            subcommands: &[],
-        }
-    };
+/// Documentation of a command of this family.
+const fn doc(
+    summary: &'static str,
+    since: &'static str,
+    complexity: &'static str,
+    args: &'static str,
+) -> Doc {
+    Doc::of("generic", summary, since, complexity, args)
 }
 
 const KEYSPACE_W: &[&str] = &["@keyspace", "@write", "@fast"];
@@ -336,91 +319,91 @@ const WF: &[&str] = &["write", "fast"];
 const RF: &[&str] = &["readonly", "fast"];
 
 const OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
-    cmd!(
+    CommandSpec::leaf(
         "encoding",
         3,
         &["readonly"],
         KeySpec {
             first: 2,
             last: 2,
-            step: 1
+            step: 1,
         },
         &["@keyspace", "@read", "@slow"],
-        doc!(
+        doc(
             "Returns the internal encoding of a Redis object.",
             "2.2.3",
             "O(1)",
-            "key"
+            "key",
         ),
-        Run::Barrier(global::object_via_owner)
+        Run::Barrier(global::object_via_owner),
     ),
-    cmd!(
+    CommandSpec::leaf(
         "freq",
         3,
         &["readonly"],
         KeySpec {
             first: 2,
             last: 2,
-            step: 1
+            step: 1,
         },
         &["@keyspace", "@read", "@slow"],
-        doc!(
+        doc(
             "Returns the logarithmic access frequency counter of a Redis object.",
             "4.0.0",
             "O(1)",
-            "key"
+            "key",
         ),
-        Run::Barrier(global::object_via_owner)
+        Run::Barrier(global::object_via_owner),
     ),
-    cmd!(
+    CommandSpec::leaf(
         "idletime",
         3,
         &["readonly"],
         KeySpec {
             first: 2,
             last: 2,
-            step: 1
+            step: 1,
         },
         &["@keyspace", "@read", "@slow"],
-        doc!(
+        doc(
             "Returns the time since the last access to a Redis object.",
             "2.2.3",
             "O(1)",
-            "key"
+            "key",
         ),
-        Run::Barrier(global::object_via_owner)
+        Run::Barrier(global::object_via_owner),
     ),
-    cmd!(
+    CommandSpec::leaf(
         "refcount",
         3,
         &["readonly"],
         KeySpec {
             first: 2,
             last: 2,
-            step: 1
+            step: 1,
         },
         &["@keyspace", "@read", "@slow"],
-        doc!(
+        doc(
             "Returns the reference count of a value of a key.",
             "2.2.3",
             "O(1)",
-            "key"
+            "key",
         ),
-        Run::Barrier(global::object_via_owner)
+        Run::Barrier(global::object_via_owner),
     ),
-    cmd!(
+    CommandSpec::leaf(
         "help",
         2,
         &["loading", "stale"],
         KeySpec::NONE,
         &["@keyspace", "@slow"],
-        doc!(
+        doc(
             "Returns helpful text about the different subcommands.",
             "6.2.0",
             "O(1)",
-            ""
+            "",
         ),
-        Run::Now(object_help)
+        Run::Now(object_help),
     ),
 ];
 
@@ -437,34 +420,34 @@ pub(crate) fn object_body(sub: &[u8]) -> Option<super::spec::KeyFn> {
 
 /// The generic (keyspace) family.
 pub const SPECS: &[CommandSpec] = &[
-    cmd!("del", -2, &["write"], KeySpec::ALL, KEYSPACE_WS, doc!("Deletes one or more keys.", "1.0.0", "O(N) where N is the number of keys that will be removed.", "key [key ...]"), Run::Fanout { part: del_part, merge: Merge::Sum }),
-    cmd!("unlink", -2, WF, KeySpec::ALL, KEYSPACE_W, doc!("Asynchronously deletes one or more keys.", "4.0.0", "O(1) for each key removed regardless of its size.", "key [key ...]"), Run::Fanout { part: del_part, merge: Merge::Sum }),
-    cmd!("exists", -2, RF, KeySpec::ALL, KEYSPACE_R, doc!("Determines whether one or more keys exist.", "1.0.0", "O(N) where N is the number of keys to check.", "key [key ...]"), Run::Fanout { part: exists_part, merge: Merge::Sum }),
-    cmd!("touch", -2, RF, KeySpec::ALL, KEYSPACE_R, doc!("Returns the number of existing keys out of those specified after updating the time they were last accessed.", "3.2.1", "O(N) where N is the number of keys that will be touched.", "key [key ...]"), Run::Fanout { part: exists_part, merge: Merge::Sum }),
-    cmd!("type", 2, RF, KeySpec::FIRST, KEYSPACE_R, doc!("Determines the type of value stored at a key.", "1.0.0", "O(1)", "key"), Run::Key(type_of)),
-    cmd!("expire", -3, WF, KeySpec::FIRST, KEYSPACE_W, doc!("Sets the expiration time of a key in seconds.", "1.0.0", "O(1)", "key seconds [NX | XX | GT | LT]"), Run::Key(expire)),
-    cmd!("pexpire", -3, WF, KeySpec::FIRST, KEYSPACE_W, doc!("Sets the expiration time of a key in milliseconds.", "2.6.0", "O(1)", "key milliseconds [NX | XX | GT | LT]"), Run::Key(pexpire)),
-    cmd!("expireat", -3, WF, KeySpec::FIRST, KEYSPACE_W, doc!("Sets the expiration time of a key to a Unix timestamp.", "1.2.0", "O(1)", "key unix-time-seconds [NX | XX | GT | LT]"), Run::Key(expireat)),
-    cmd!("pexpireat", -3, WF, KeySpec::FIRST, KEYSPACE_W, doc!("Sets the expiration time of a key to a Unix milliseconds timestamp.", "2.6.0", "O(1)", "key unix-time-milliseconds [NX | XX | GT | LT]"), Run::Key(pexpireat)),
-    cmd!("ttl", 2, RF, KeySpec::FIRST, KEYSPACE_R, doc!("Returns the expiration time in seconds of a key.", "1.0.0", "O(1)", "key"), Run::Key(ttl)),
-    cmd!("pttl", 2, RF, KeySpec::FIRST, KEYSPACE_R, doc!("Returns the expiration time in milliseconds of a key.", "2.6.0", "O(1)", "key"), Run::Key(pttl)),
-    cmd!("expiretime", 2, RF, KeySpec::FIRST, KEYSPACE_R, doc!("Returns the expiration time of a key as a Unix timestamp.", "7.0.0", "O(1)", "key"), Run::Key(expiretime)),
-    cmd!("pexpiretime", 2, RF, KeySpec::FIRST, KEYSPACE_R, doc!("Returns the expiration time of a key as a Unix milliseconds timestamp.", "7.0.0", "O(1)", "key"), Run::Key(pexpiretime)),
-    cmd!("persist", 2, WF, KeySpec::FIRST, KEYSPACE_W, doc!("Removes the expiration time of a key.", "2.2.0", "O(1)", "key"), Run::Key(persist)),
-    cmd!("keys", 2, &["readonly"], KeySpec::NONE, KEYSPACE_RS, doc!("Returns all key names that match a pattern.", "1.0.0", "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.", "pattern"), Run::Barrier(global::keys)),
-    cmd!("scan", -2, &["readonly"], KeySpec::NONE, &["@keyspace", "@read", "@slow"], doc!("Iterates over the key names in the database.", "2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.", "cursor [MATCH pattern] [COUNT count] [TYPE type]"), Run::Barrier(global::scan)),
-    cmd!("randomkey", 1, &["readonly"], KeySpec::NONE, &["@keyspace", "@read", "@slow"], doc!("Returns a random key name from the database.", "1.0.0", "O(1)", ""), Run::Barrier(global::randomkey)),
-    cmd!("rename", 3, &["write"], KeySpec::TWO, KEYSPACE_WS, doc!("Renames a key and overwrites the destination.", "1.0.0", "O(1)", "key newkey"), Run::Barrier(cross_core::rename)),
-    cmd!("renamenx", 3, WF, KeySpec::TWO, KEYSPACE_W, doc!("Renames a key only when the target key name doesn't exist.", "1.0.0", "O(1)", "key newkey"), Run::Barrier(cross_core::renamenx)),
-    cmd!("copy", -3, &["write", "denyoom"], KeySpec::TWO, KEYSPACE_WS, doc!("Copies the value of a key to a new key.", "6.2.0", "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.", "source destination [DB destination-db] [REPLACE]"), Run::Barrier(cross_core::copy)),
-    cmd!("move", 3, WF, KeySpec::FIRST, KEYSPACE_W, doc!("Moves a key to another database.", "1.0.0", "O(1)", "key db"), Run::Barrier(cross_core::move_key)),
+    CommandSpec::leaf("del", -2, &["write"], KeySpec::ALL, KEYSPACE_WS, doc("Deletes one or more keys.", "1.0.0", "O(N) where N is the number of keys that will be removed.", "key [key ...]"), Run::Fanout { part: del_part, merge: Merge::Sum }),
+    CommandSpec::leaf("unlink", -2, WF, KeySpec::ALL, KEYSPACE_W, doc("Asynchronously deletes one or more keys.", "4.0.0", "O(1) for each key removed regardless of its size.", "key [key ...]"), Run::Fanout { part: del_part, merge: Merge::Sum }),
+    CommandSpec::leaf("exists", -2, RF, KeySpec::ALL, KEYSPACE_R, doc("Determines whether one or more keys exist.", "1.0.0", "O(N) where N is the number of keys to check.", "key [key ...]"), Run::Fanout { part: exists_part, merge: Merge::Sum }),
+    CommandSpec::leaf("touch", -2, RF, KeySpec::ALL, KEYSPACE_R, doc("Returns the number of existing keys out of those specified after updating the time they were last accessed.", "3.2.1", "O(N) where N is the number of keys that will be touched.", "key [key ...]"), Run::Fanout { part: exists_part, merge: Merge::Sum }),
+    CommandSpec::leaf("type", 2, RF, KeySpec::FIRST, KEYSPACE_R, doc("Determines the type of value stored at a key.", "1.0.0", "O(1)", "key"), Run::Key(type_of)),
+    CommandSpec::leaf("expire", -3, WF, KeySpec::FIRST, KEYSPACE_W, doc("Sets the expiration time of a key in seconds.", "1.0.0", "O(1)", "key seconds [NX | XX | GT | LT]"), Run::Key(expire)),
+    CommandSpec::leaf("pexpire", -3, WF, KeySpec::FIRST, KEYSPACE_W, doc("Sets the expiration time of a key in milliseconds.", "2.6.0", "O(1)", "key milliseconds [NX | XX | GT | LT]"), Run::Key(pexpire)),
+    CommandSpec::leaf("expireat", -3, WF, KeySpec::FIRST, KEYSPACE_W, doc("Sets the expiration time of a key to a Unix timestamp.", "1.2.0", "O(1)", "key unix-time-seconds [NX | XX | GT | LT]"), Run::Key(expireat)),
+    CommandSpec::leaf("pexpireat", -3, WF, KeySpec::FIRST, KEYSPACE_W, doc("Sets the expiration time of a key to a Unix milliseconds timestamp.", "2.6.0", "O(1)", "key unix-time-milliseconds [NX | XX | GT | LT]"), Run::Key(pexpireat)),
+    CommandSpec::leaf("ttl", 2, RF, KeySpec::FIRST, KEYSPACE_R, doc("Returns the expiration time in seconds of a key.", "1.0.0", "O(1)", "key"), Run::Key(ttl)),
+    CommandSpec::leaf("pttl", 2, RF, KeySpec::FIRST, KEYSPACE_R, doc("Returns the expiration time in milliseconds of a key.", "2.6.0", "O(1)", "key"), Run::Key(pttl)),
+    CommandSpec::leaf("expiretime", 2, RF, KeySpec::FIRST, KEYSPACE_R, doc("Returns the expiration time of a key as a Unix timestamp.", "7.0.0", "O(1)", "key"), Run::Key(expiretime)),
+    CommandSpec::leaf("pexpiretime", 2, RF, KeySpec::FIRST, KEYSPACE_R, doc("Returns the expiration time of a key as a Unix milliseconds timestamp.", "7.0.0", "O(1)", "key"), Run::Key(pexpiretime)),
+    CommandSpec::leaf("persist", 2, WF, KeySpec::FIRST, KEYSPACE_W, doc("Removes the expiration time of a key.", "2.2.0", "O(1)", "key"), Run::Key(persist)),
+    CommandSpec::leaf("keys", 2, &["readonly"], KeySpec::NONE, KEYSPACE_RS, doc("Returns all key names that match a pattern.", "1.0.0", "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.", "pattern"), Run::Barrier(global::keys)),
+    CommandSpec::leaf("scan", -2, &["readonly"], KeySpec::NONE, &["@keyspace", "@read", "@slow"], doc("Iterates over the key names in the database.", "2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.", "cursor [MATCH pattern] [COUNT count] [TYPE type]"), Run::Barrier(global::scan)),
+    CommandSpec::leaf("randomkey", 1, &["readonly"], KeySpec::NONE, &["@keyspace", "@read", "@slow"], doc("Returns a random key name from the database.", "1.0.0", "O(1)", ""), Run::Barrier(global::randomkey)),
+    CommandSpec::leaf("rename", 3, &["write"], KeySpec::TWO, KEYSPACE_WS, doc("Renames a key and overwrites the destination.", "1.0.0", "O(1)", "key newkey"), Run::Barrier(cross_core::rename)),
+    CommandSpec::leaf("renamenx", 3, WF, KeySpec::TWO, KEYSPACE_W, doc("Renames a key only when the target key name doesn't exist.", "1.0.0", "O(1)", "key newkey"), Run::Barrier(cross_core::renamenx)),
+    CommandSpec::leaf("copy", -3, &["write", "denyoom"], KeySpec::TWO, KEYSPACE_WS, doc("Copies the value of a key to a new key.", "6.2.0", "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.", "source destination [DB destination-db] [REPLACE]"), Run::Barrier(cross_core::copy)),
+    CommandSpec::leaf("move", 3, WF, KeySpec::FIRST, KEYSPACE_W, doc("Moves a key to another database.", "1.0.0", "O(1)", "key db"), Run::Barrier(cross_core::move_key)),
     CommandSpec {
         name: "object",
         arity: -2,
         flags: &[],
         keys: KeySpec::NONE,
         acl: &["@slow"],
-        doc: doc!("A container for object introspection commands.", "2.2.3", "Depends on subcommand.", ""),
+        doc: doc("A container for object introspection commands.", "2.2.3", "Depends on subcommand.", ""),
         run: Run::Now(object_help),
         subcommands: OBJECT_SUBCOMMANDS,
     },

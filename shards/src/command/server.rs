@@ -315,31 +315,14 @@ fn function_help(_: &mut Session, _: &Argv) -> Reply {
     ])
 }
 
-macro_rules! doc {
-    ($summary:literal, $since:literal, $complexity:literal, $args:literal) => {
-        Doc {
-            summary: $summary,
-            since: $since,
-            group: "server",
-            complexity: $complexity,
-            args: $args,
-        }
-    };
-}
-
-macro_rules! cmd {
-    ($name:literal, $arity:expr, $flags:expr, $acl:expr, $doc:expr, $run:expr) => {
-        CommandSpec {
-            name: $name,
-            arity: $arity,
-            flags: $flags,
-            keys: KeySpec::NONE,
-            acl: $acl,
-            doc: $doc,
-            run: $run,
-            subcommands: &[],
-        }
-    };
+/// Documentation of a command of this family.
+const fn doc(
+    summary: &'static str,
+    since: &'static str,
+    complexity: &'static str,
+    args: &'static str,
+) -> Doc {
+    Doc::of("server", summary, since, complexity, args)
 }
 
 const ADMIN: &[&str] = &["@admin", "@slow", "@dangerous"];
@@ -347,206 +330,206 @@ const SLOW: &[&str] = &["@slow"];
 const LOADING: &[&str] = &["loading", "stale"];
 
 const CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
-    cmd!(
+    CommandSpec::keyless(
         "get",
         -3,
         &["admin", "noscript", "loading", "stale"],
         ADMIN,
-        doc!(
+        doc(
             "Returns the effective values of configuration parameters.",
             "2.0.0",
             "O(N) when N is the number of configuration parameters provided",
-            "parameter [parameter ...]"
+            "parameter [parameter ...]",
         ),
-        Run::Now(config_get)
+        Run::Now(config_get),
     ),
-    cmd!(
+    CommandSpec::keyless(
         "set",
         -4,
         &["admin", "noscript", "loading", "stale"],
         ADMIN,
-        doc!(
+        doc(
             "Sets configuration parameters in-flight.",
             "2.0.0",
             "O(N) when N is the number of configuration parameters provided",
-            "parameter value [parameter value ...]"
+            "parameter value [parameter value ...]",
         ),
-        Run::Now(config_set)
+        Run::Now(config_set),
     ),
-    cmd!(
+    CommandSpec::keyless(
         "resetstat",
         2,
         &["admin", "noscript", "loading", "stale"],
         ADMIN,
-        doc!("Resets the server's statistics.", "2.0.0", "O(1)", ""),
-        Run::Barrier(config_resetstat)
+        doc("Resets the server's statistics.", "2.0.0", "O(1)", ""),
+        Run::Barrier(config_resetstat),
     ),
-    cmd!(
+    CommandSpec::keyless(
         "rewrite",
         2,
         &["admin", "noscript", "loading", "stale"],
         ADMIN,
-        doc!(
+        doc(
             "Persists the effective configuration to file.",
             "2.8.0",
             "O(1)",
-            ""
+            "",
         ),
-        Run::Now(config_rewrite)
+        Run::Now(config_rewrite),
     ),
-    cmd!(
+    CommandSpec::keyless(
         "help",
         2,
         LOADING,
         SLOW,
-        doc!(
+        doc(
             "Returns helpful text about the different subcommands.",
             "5.0.0",
             "O(1)",
-            ""
+            "",
         ),
-        Run::Now(config_help)
+        Run::Now(config_help),
     ),
 ];
 
 const COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
-    cmd!(
+    CommandSpec::keyless(
         "count",
         2,
         LOADING,
         &["@slow", "@connection"],
-        doc!("Returns a count of commands.", "2.8.13", "O(1)", ""),
-        Run::Now(command_count)
+        doc("Returns a count of commands.", "2.8.13", "O(1)", ""),
+        Run::Now(command_count),
     ),
-    cmd!(
+    CommandSpec::keyless(
         "info",
         -2,
         LOADING,
         &["@slow", "@connection"],
-        doc!(
+        doc(
             "Returns information about one, multiple or all commands.",
             "2.8.13",
             "O(N) where N is the number of commands to look up",
-            "[command-name [command-name ...]]"
+            "[command-name [command-name ...]]",
         ),
-        Run::Now(command_info)
+        Run::Now(command_info),
     ),
-    cmd!(
+    CommandSpec::keyless(
         "docs",
         -2,
         LOADING,
         &["@slow", "@connection"],
-        doc!(
+        doc(
             "Returns documentary information about one, multiple or all commands.",
             "7.0.0",
             "O(N) where N is the number of commands to look up",
-            "[command-name [command-name ...]]"
+            "[command-name [command-name ...]]",
         ),
-        Run::Now(command_docs)
+        Run::Now(command_docs),
     ),
-    cmd!(
+    CommandSpec::keyless(
         "list",
         -2,
         LOADING,
         &["@slow", "@connection"],
-        doc!(
+        doc(
             "Returns a list of command names.",
             "7.0.0",
             "O(N) where N is the total number of Redis commands",
-            "[FILTERBY MODULE module-name | ACLCAT category | PATTERN pattern]"
+            "[FILTERBY MODULE module-name | ACLCAT category | PATTERN pattern]",
         ),
-        Run::Now(command_list)
+        Run::Now(command_list),
     ),
-    cmd!(
+    CommandSpec::keyless(
         "getkeys",
         -3,
         LOADING,
         &["@slow", "@connection"],
-        doc!(
+        doc(
             "Extracts the key names from an arbitrary command.",
             "2.8.13",
             "O(N) where N is the number of arguments to the command",
-            "command [arg [arg ...]]"
+            "command [arg [arg ...]]",
         ),
-        Run::Now(command_getkeys)
+        Run::Now(command_getkeys),
     ),
-    cmd!(
+    CommandSpec::keyless(
         "help",
         2,
         LOADING,
         &["@slow", "@connection"],
-        doc!(
+        doc(
             "Returns helpful text about the different subcommands.",
             "5.0.0",
             "O(1)",
-            ""
+            "",
         ),
-        Run::Now(command_help)
+        Run::Now(command_help),
     ),
 ];
 
 const FUNCTION_SUBCOMMANDS: &[CommandSpec] = &[
-    cmd!(
+    CommandSpec::keyless(
         "flush",
         -2,
         &["write", "noscript"],
         &["@write", "@slow", "@scripting"],
-        doc!(
+        doc(
             "Deletes all libraries and functions.",
             "7.0.0",
             "O(N) where N is the number of functions deleted",
-            "[ASYNC | SYNC]"
+            "[ASYNC | SYNC]",
         ),
-        Run::Now(function_flush)
+        Run::Now(function_flush),
     ),
-    cmd!(
+    CommandSpec::keyless(
         "list",
         -2,
         &["noscript"],
         &["@slow", "@scripting"],
-        doc!(
+        doc(
             "Returns information about all libraries.",
             "7.0.0",
             "O(N) where N is the number of functions",
-            "[LIBRARYNAME library-name-pattern] [WITHCODE]"
+            "[LIBRARYNAME library-name-pattern] [WITHCODE]",
         ),
-        Run::Now(function_list)
+        Run::Now(function_list),
     ),
-    cmd!(
+    CommandSpec::keyless(
         "help",
         2,
         LOADING,
         &["@slow", "@scripting"],
-        doc!(
+        doc(
             "Returns helpful text about the different subcommands.",
             "7.0.0",
             "O(1)",
-            ""
+            "",
         ),
-        Run::Now(function_help)
+        Run::Now(function_help),
     ),
 ];
 
 /// The server family.
 pub const SPECS: &[CommandSpec] = &[
-    cmd!("info", -1, &["loading", "stale"], SLOW, doc!("Returns information and statistics about the server.", "1.0.0", "O(1)", "[section [section ...]]"), Run::Barrier(info)),
-    cmd!("dbsize", 1, &["readonly", "fast"], &["@keyspace", "@read", "@fast"], doc!("Returns the number of keys in the database.", "1.0.0", "O(N) here: the partitions are counted (Redis: O(1))", ""), Run::Barrier(global::dbsize)),
-    cmd!("flushdb", -1, &["write"], &["@keyspace", "@write", "@slow", "@dangerous"], doc!("Remove all keys from the current database.", "1.0.0", "O(N) where N is the number of keys in the selected database", "[ASYNC | SYNC]"), Run::Barrier(global::flushdb)),
-    cmd!("flushall", -1, &["write"], &["@keyspace", "@write", "@slow", "@dangerous"], doc!("Removes all keys from all databases.", "1.0.0", "O(N) where N is the total number of keys in all databases", "[ASYNC | SYNC]"), Run::Barrier(global::flushall)),
-    cmd!("swapdb", 3, &["write", "fast"], &["@keyspace", "@write", "@fast", "@dangerous"], doc!("Swaps two Redis databases.", "4.0.0", "O(1) here: databases are namespace ids", "index1 index2"), Run::Barrier(global::swapdb)),
-    cmd!("time", 1, &["loading", "stale", "fast"], &["@fast"], doc!("Returns the server time.", "2.6.0", "O(1)", ""), Run::Now(time)),
-    cmd!("save", 1, &["admin", "noscript", "no_async_loading", "no_multi"], ADMIN, doc!("Synchronously saves the database(s) to disk.", "1.0.0", "O(N) where N is the total number of keys in all databases", ""), Run::Barrier(save)),
-    cmd!("bgsave", -1, &["admin", "noscript", "no_async_loading"], ADMIN, doc!("Asynchronously saves the database(s) to disk.", "1.0.0", "O(1)", "[SCHEDULE]"), Run::Barrier(bgsave)),
-    cmd!("lastsave", 1, &["loading", "stale", "fast"], &["@admin", "@fast", "@dangerous"], doc!("Returns the Unix timestamp of the last successful save to disk.", "1.0.0", "O(1)", ""), Run::Now(lastsave)),
-    cmd!("shutdown", -1, &["admin", "noscript", "loading", "stale", "no_multi", "allow_busy"], ADMIN, doc!("Synchronously saves the database(s) to disk and shuts down the Redis server.", "1.0.0", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", "[NOSAVE | SAVE] [NOW] [FORCE] [ABORT]"), Run::Now(shutdown)),
-    cmd!("debug", -2, &["admin", "noscript", "loading", "stale"], ADMIN, doc!("A container for debugging commands.", "1.0.0", "Depends on subcommand.", ""), Run::Now(debug)),
+    CommandSpec::keyless("info", -1, &["loading", "stale"], SLOW, doc("Returns information and statistics about the server.", "1.0.0", "O(1)", "[section [section ...]]"), Run::Barrier(info)),
+    CommandSpec::keyless("dbsize", 1, &["readonly", "fast"], &["@keyspace", "@read", "@fast"], doc("Returns the number of keys in the database.", "1.0.0", "O(N) here: the partitions are counted (Redis: O(1))", ""), Run::Barrier(global::dbsize)),
+    CommandSpec::keyless("flushdb", -1, &["write"], &["@keyspace", "@write", "@slow", "@dangerous"], doc("Remove all keys from the current database.", "1.0.0", "O(N) where N is the number of keys in the selected database", "[ASYNC | SYNC]"), Run::Barrier(global::flushdb)),
+    CommandSpec::keyless("flushall", -1, &["write"], &["@keyspace", "@write", "@slow", "@dangerous"], doc("Removes all keys from all databases.", "1.0.0", "O(N) where N is the total number of keys in all databases", "[ASYNC | SYNC]"), Run::Barrier(global::flushall)),
+    CommandSpec::keyless("swapdb", 3, &["write", "fast"], &["@keyspace", "@write", "@fast", "@dangerous"], doc("Swaps two Redis databases.", "4.0.0", "O(1) here: databases are namespace ids", "index1 index2"), Run::Barrier(global::swapdb)),
+    CommandSpec::keyless("time", 1, &["loading", "stale", "fast"], &["@fast"], doc("Returns the server time.", "2.6.0", "O(1)", ""), Run::Now(time)),
+    CommandSpec::keyless("save", 1, &["admin", "noscript", "no_async_loading", "no_multi"], ADMIN, doc("Synchronously saves the database(s) to disk.", "1.0.0", "O(N) where N is the total number of keys in all databases", ""), Run::Barrier(save)),
+    CommandSpec::keyless("bgsave", -1, &["admin", "noscript", "no_async_loading"], ADMIN, doc("Asynchronously saves the database(s) to disk.", "1.0.0", "O(1)", "[SCHEDULE]"), Run::Barrier(bgsave)),
+    CommandSpec::keyless("lastsave", 1, &["loading", "stale", "fast"], &["@admin", "@fast", "@dangerous"], doc("Returns the Unix timestamp of the last successful save to disk.", "1.0.0", "O(1)", ""), Run::Now(lastsave)),
+    CommandSpec::keyless("shutdown", -1, &["admin", "noscript", "loading", "stale", "no_multi", "allow_busy"], ADMIN, doc("Synchronously saves the database(s) to disk and shuts down the Redis server.", "1.0.0", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", "[NOSAVE | SAVE] [NOW] [FORCE] [ABORT]"), Run::Now(shutdown)),
+    CommandSpec::keyless("debug", -2, &["admin", "noscript", "loading", "stale"], ADMIN, doc("A container for debugging commands.", "1.0.0", "Depends on subcommand.", ""), Run::Now(debug)),
     CommandSpec {
         name: "config",
         arity: -2,
         flags: &[],
         keys: KeySpec::NONE,
         acl: SLOW,
-        doc: doc!("A container for server configuration commands.", "2.0.0", "Depends on subcommand.", ""),
+        doc: doc("A container for server configuration commands.", "2.0.0", "Depends on subcommand.", ""),
         run: Run::Now(config_help),
         subcommands: CONFIG_SUBCOMMANDS,
     },
@@ -556,7 +539,7 @@ pub const SPECS: &[CommandSpec] = &[
         flags: &["loading", "stale"],
         keys: KeySpec::NONE,
         acl: &["@slow", "@connection"],
-        doc: doc!("Returns detailed information about all commands.", "2.8.13", "O(N) where N is the total number of Redis commands", ""),
+        doc: doc("Returns detailed information about all commands.", "2.8.13", "O(N) where N is the total number of Redis commands", ""),
         run: Run::Now(command_all),
         subcommands: COMMAND_SUBCOMMANDS,
     },
@@ -566,7 +549,7 @@ pub const SPECS: &[CommandSpec] = &[
         flags: &[],
         keys: KeySpec::NONE,
         acl: SLOW,
-        doc: doc!("A container for function commands.", "7.0.0", "Depends on subcommand.", ""),
+        doc: doc("A container for function commands.", "7.0.0", "Depends on subcommand.", ""),
         run: Run::Now(function_help),
         subcommands: FUNCTION_SUBCOMMANDS,
     },

@@ -34,6 +34,42 @@ pub struct CommandSpec {
     pub subcommands: &'static [CommandSpec],
 }
 
+impl CommandSpec {
+    /// A command without subcommands (the rows of the family tables).
+    pub const fn leaf(
+        name: &'static str,
+        arity: i32,
+        flags: &'static [&'static str],
+        keys: KeySpec,
+        acl: &'static [&'static str],
+        doc: Doc,
+        run: Run,
+    ) -> CommandSpec {
+        CommandSpec {
+            name,
+            arity,
+            flags,
+            keys,
+            acl,
+            doc,
+            run,
+            subcommands: &[],
+        }
+    }
+
+    /// A command that takes no keys.
+    pub const fn keyless(
+        name: &'static str,
+        arity: i32,
+        flags: &'static [&'static str],
+        acl: &'static [&'static str],
+        doc: Doc,
+        run: Run,
+    ) -> CommandSpec {
+        CommandSpec::leaf(name, arity, flags, KeySpec::NONE, acl, doc, run)
+    }
+}
+
 /// Redis' legacy key specification: keys at `first`, `first + step`, ...
 /// up to `last` (negative counts from the end, -1 = last argument).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +144,25 @@ pub struct Doc {
     pub complexity: &'static str,
     /// Arguments in Redis' usage syntax (`key value [NX | XX]`).
     pub args: &'static str,
+}
+
+impl Doc {
+    /// The documentation of a command of `group`.
+    pub const fn of(
+        group: &'static str,
+        summary: &'static str,
+        since: &'static str,
+        complexity: &'static str,
+        args: &'static str,
+    ) -> Doc {
+        Doc {
+            summary,
+            since,
+            group,
+            complexity,
+            args,
+        }
+    }
 }
 
 /// What runs on the core owning a command's key.

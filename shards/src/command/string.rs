@@ -477,31 +477,14 @@ fn incrbyfloat(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
     })
 }
 
-macro_rules! doc {
-    ($summary:literal, $since:literal, $complexity:literal, $args:literal) => {
-        Doc {
-            summary: $summary,
-            since: $since,
-            group: "string",
-            complexity: $complexity,
-            args: $args,
-        }
-    };
-}
-
-macro_rules! cmd {
-    ($name:literal, $arity:expr, $flags:expr, $keys:expr, $acl:expr, $doc:expr, $run:expr) => {
-        CommandSpec {
-            name: $name,
-            arity: $arity,
-            flags: $flags,
-            keys: $keys,
-            acl: $acl,
-            doc: $doc,
-            run: $run,
-            subcommands: &[],
-        }
-    };
+/// Documentation of a command of this family.
+const fn doc(
+    summary: &'static str,
+    since: &'static str,
+    complexity: &'static str,
+    args: &'static str,
+) -> Doc {
+    Doc::of("string", summary, since, complexity, args)
 }
 
 const W: &[&str] = &["write", "denyoom"];
@@ -515,26 +498,26 @@ const ACL_R: &[&str] = &["@read", "@string", "@slow"];
 
 /// The string family.
 pub const SPECS: &[CommandSpec] = &[
-    cmd!("get", 2, RF, KeySpec::FIRST, ACL_RF, doc!("Returns the string value of a key.", "1.0.0", "O(1)", "key"), Run::Key(get)),
-    cmd!("set", -3, W, KeySpec::FIRST, ACL_W, doc!("Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", "1.0.0", "O(1)", "key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL]"), Run::Key(set)),
-    cmd!("setnx", 3, WF, KeySpec::FIRST, ACL_WF, doc!("Set the string value of a key only when the key doesn't exist.", "1.0.0", "O(1)", "key value"), Run::Key(setnx)),
-    cmd!("setex", 4, W, KeySpec::FIRST, ACL_W, doc!("Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", "2.0.0", "O(1)", "key seconds value"), Run::Key(setex)),
-    cmd!("psetex", 4, W, KeySpec::FIRST, ACL_W, doc!("Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", "2.6.0", "O(1)", "key milliseconds value"), Run::Key(psetex)),
-    cmd!("getset", 3, WF, KeySpec::FIRST, ACL_WF, doc!("Returns the previous string value of a key after setting it to a new value.", "1.0.0", "O(1)", "key value"), Run::Key(getset)),
-    cmd!("getdel", 2, &["write", "fast"], KeySpec::FIRST, ACL_WF, doc!("Returns the string value of a key after deleting the key.", "6.2.0", "O(1)", "key"), Run::Key(getdel)),
-    cmd!("getex", -2, &["write", "fast"], KeySpec::FIRST, ACL_WF, doc!("Returns the string value of a key after setting its expiration time.", "6.2.0", "O(1)", "key [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | PERSIST]"), Run::Key(getex)),
-    cmd!("mget", -2, RF, KeySpec::ALL, ACL_RF, doc!("Atomically returns the string values of one or more keys.", "1.0.0", "O(N) where N is the number of keys to retrieve.", "key [key ...]"), Run::Fanout { part: mget_part, merge: Merge::PerKey }),
-    cmd!("mset", -3, W, KeySpec::PAIRS, ACL_W, doc!("Atomically creates or modifies the string values of one or more keys.", "1.0.1", "O(N) where N is the number of keys to set.", "key value [key value ...]"), Run::Fanout { part: mset_part, merge: Merge::Ok }),
-    cmd!("msetnx", -3, W, KeySpec::PAIRS, ACL_W, doc!("Atomically modifies the string values of one or more keys only when all keys don't exist.", "1.0.1", "O(N) where N is the number of keys to set.", "key value [key value ...]"), Run::Barrier(super::cross_core::msetnx)),
-    cmd!("append", 3, WF, KeySpec::FIRST, ACL_WF, doc!("Appends a string to the value of a key. Creates the key if it doesn't exist.", "2.0.0", "O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation.", "key value"), Run::Key(append)),
-    cmd!("strlen", 2, RF, KeySpec::FIRST, ACL_RF, doc!("Returns the length of a string value.", "2.2.0", "O(1)", "key"), Run::Key(strlen)),
-    cmd!("getrange", 4, R, KeySpec::FIRST, ACL_R, doc!("Returns a substring of the string stored at a key.", "2.4.0", "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.", "key start end"), Run::Key(getrange)),
-    cmd!("substr", 4, R, KeySpec::FIRST, ACL_R, doc!("Returns a substring from a string value.", "1.0.0", "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.", "key start end"), Run::Key(getrange)),
-    cmd!("setrange", 4, W, KeySpec::FIRST, ACL_W, doc!("Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", "2.2.0", "O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument.", "key offset value"), Run::Key(setrange)),
-    cmd!("incr", 2, WF, KeySpec::FIRST, ACL_WF, doc!("Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "1.0.0", "O(1)", "key"), Run::Key(incr)),
-    cmd!("decr", 2, WF, KeySpec::FIRST, ACL_WF, doc!("Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "1.0.0", "O(1)", "key"), Run::Key(decr)),
-    cmd!("incrby", 3, WF, KeySpec::FIRST, ACL_WF, doc!("Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "1.0.0", "O(1)", "key increment"), Run::Key(incrby)),
-    cmd!("decrby", 3, WF, KeySpec::FIRST, ACL_WF, doc!("Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", "1.0.0", "O(1)", "key decrement"), Run::Key(decrby)),
-    cmd!("incrbyfloat", 3, WF, KeySpec::FIRST, ACL_WF, doc!("Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "2.6.0", "O(1)", "key increment"), Run::Key(incrbyfloat)),
-    cmd!("lcs", -3, R, KeySpec::TWO, ACL_R, doc!("Finds the longest common substring.", "7.0.0", "O(N*M) where N and M are the lengths of s1 and s2, respectively", "key1 key2 [LEN] [IDX] [MINMATCHLEN min-match-len] [WITHMATCHLEN]"), Run::Barrier(super::cross_core::lcs)),
+    CommandSpec::leaf("get", 2, RF, KeySpec::FIRST, ACL_RF, doc("Returns the string value of a key.", "1.0.0", "O(1)", "key"), Run::Key(get)),
+    CommandSpec::leaf("set", -3, W, KeySpec::FIRST, ACL_W, doc("Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", "1.0.0", "O(1)", "key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL]"), Run::Key(set)),
+    CommandSpec::leaf("setnx", 3, WF, KeySpec::FIRST, ACL_WF, doc("Set the string value of a key only when the key doesn't exist.", "1.0.0", "O(1)", "key value"), Run::Key(setnx)),
+    CommandSpec::leaf("setex", 4, W, KeySpec::FIRST, ACL_W, doc("Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", "2.0.0", "O(1)", "key seconds value"), Run::Key(setex)),
+    CommandSpec::leaf("psetex", 4, W, KeySpec::FIRST, ACL_W, doc("Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", "2.6.0", "O(1)", "key milliseconds value"), Run::Key(psetex)),
+    CommandSpec::leaf("getset", 3, WF, KeySpec::FIRST, ACL_WF, doc("Returns the previous string value of a key after setting it to a new value.", "1.0.0", "O(1)", "key value"), Run::Key(getset)),
+    CommandSpec::leaf("getdel", 2, &["write", "fast"], KeySpec::FIRST, ACL_WF, doc("Returns the string value of a key after deleting the key.", "6.2.0", "O(1)", "key"), Run::Key(getdel)),
+    CommandSpec::leaf("getex", -2, &["write", "fast"], KeySpec::FIRST, ACL_WF, doc("Returns the string value of a key after setting its expiration time.", "6.2.0", "O(1)", "key [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | PERSIST]"), Run::Key(getex)),
+    CommandSpec::leaf("mget", -2, RF, KeySpec::ALL, ACL_RF, doc("Atomically returns the string values of one or more keys.", "1.0.0", "O(N) where N is the number of keys to retrieve.", "key [key ...]"), Run::Fanout { part: mget_part, merge: Merge::PerKey }),
+    CommandSpec::leaf("mset", -3, W, KeySpec::PAIRS, ACL_W, doc("Atomically creates or modifies the string values of one or more keys.", "1.0.1", "O(N) where N is the number of keys to set.", "key value [key value ...]"), Run::Fanout { part: mset_part, merge: Merge::Ok }),
+    CommandSpec::leaf("msetnx", -3, W, KeySpec::PAIRS, ACL_W, doc("Atomically modifies the string values of one or more keys only when all keys don't exist.", "1.0.1", "O(N) where N is the number of keys to set.", "key value [key value ...]"), Run::Barrier(super::cross_core::msetnx)),
+    CommandSpec::leaf("append", 3, WF, KeySpec::FIRST, ACL_WF, doc("Appends a string to the value of a key. Creates the key if it doesn't exist.", "2.0.0", "O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation.", "key value"), Run::Key(append)),
+    CommandSpec::leaf("strlen", 2, RF, KeySpec::FIRST, ACL_RF, doc("Returns the length of a string value.", "2.2.0", "O(1)", "key"), Run::Key(strlen)),
+    CommandSpec::leaf("getrange", 4, R, KeySpec::FIRST, ACL_R, doc("Returns a substring of the string stored at a key.", "2.4.0", "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.", "key start end"), Run::Key(getrange)),
+    CommandSpec::leaf("substr", 4, R, KeySpec::FIRST, ACL_R, doc("Returns a substring from a string value.", "1.0.0", "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.", "key start end"), Run::Key(getrange)),
+    CommandSpec::leaf("setrange", 4, W, KeySpec::FIRST, ACL_W, doc("Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", "2.2.0", "O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument.", "key offset value"), Run::Key(setrange)),
+    CommandSpec::leaf("incr", 2, WF, KeySpec::FIRST, ACL_WF, doc("Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "1.0.0", "O(1)", "key"), Run::Key(incr)),
+    CommandSpec::leaf("decr", 2, WF, KeySpec::FIRST, ACL_WF, doc("Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "1.0.0", "O(1)", "key"), Run::Key(decr)),
+    CommandSpec::leaf("incrby", 3, WF, KeySpec::FIRST, ACL_WF, doc("Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "1.0.0", "O(1)", "key increment"), Run::Key(incrby)),
+    CommandSpec::leaf("decrby", 3, WF, KeySpec::FIRST, ACL_WF, doc("Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", "1.0.0", "O(1)", "key decrement"), Run::Key(decrby)),
+    CommandSpec::leaf("incrbyfloat", 3, WF, KeySpec::FIRST, ACL_WF, doc("Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "2.6.0", "O(1)", "key increment"), Run::Key(incrbyfloat)),
+    CommandSpec::leaf("lcs", -3, R, KeySpec::TWO, ACL_R, doc("Finds the longest common substring.", "7.0.0", "O(N*M) where N and M are the lengths of s1 and s2, respectively", "key1 key2 [LEN] [IDX] [MINMATCHLEN min-match-len] [WITHMATCHLEN]"), Run::Barrier(super::cross_core::lcs)),
 ];
