@@ -79,7 +79,7 @@ where
     let core = store::current().map().core_of_slot(key_slot(key));
     frys_runtime::spawn_on(core, move || {
         let store = store::current();
-        let ctx = KeyCtx { ns, store };
+        let ctx = KeyCtx::new(store, ns);
         f(ctx)
     })
     .await

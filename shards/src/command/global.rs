@@ -30,7 +30,7 @@ where
         .map(|core| {
             frys_runtime::spawn_on(core, move || {
                 let store = store::current();
-                let ctx = KeyCtx { ns, store };
+                let ctx = KeyCtx::new(store, ns);
                 f(ctx)
             })
         })
@@ -96,7 +96,7 @@ pub fn keys(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
             let ns = ctx.ns;
             handles.push(frys_runtime::spawn_on(core, move || async move {
                 let store = store::current();
-                let kctx = KeyCtx { ns, store };
+                let kctx = KeyCtx::new(store, ns);
                 local_keys(&kctx, if all { None } else { Some(p.as_slice()) }).await
             }));
         }
@@ -343,7 +343,7 @@ pub fn scan(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
             let core = store::current().map().core_of_slot(pos.0);
             let result = frys_runtime::spawn_on(core, move || async move {
                 let store = store::current();
-                let c = KeyCtx { ns, store };
+                let c = KeyCtx::new(store, ns);
                 scan_step(&c, from, want).await
             })
             .await;
@@ -397,7 +397,7 @@ pub fn randomkey(ctx: BarrierCtx, _: Argv) -> LocalBoxFuture<Reply> {
             let ns = ctx.ns;
             let got = frys_runtime::spawn_on(core, move || async move {
                 let store = store::current();
-                let c = KeyCtx { ns, store };
+                let c = KeyCtx::new(store, ns);
                 // From the random point to the end, then from the start.
                 let (mut k, _, _) = scan_step(&c, start, 1).await?;
                 if let Some((key, _)) = k.pop() {

@@ -18,7 +18,7 @@ use crate::store::{now_ms, Entry, ValueType};
 fn del_part(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
     boxed(async move {
         let keys: Vec<&[u8]> = argv.iter().skip(1).collect();
-        let _guards = ctx.store.lock_all(ctx.ns, &keys).await;
+        let _guards = ctx.lock_all(&keys).await;
         let mut gone: HashSet<&[u8]> = HashSet::new();
         let mut deletes: Vec<(&[u8], Option<&Entry>)> = Vec::new();
         for key in &keys {
@@ -48,13 +48,7 @@ fn exists_part(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
     boxed(async move {
         let mut n = 0;
         for key in argv.iter().skip(1) {
-            if ctx
-                .store
-                .get(ctx.ns, key)
-                .await
-                .map_err(store_err)?
-                .is_some()
-            {
+            if ctx.get(key).await.map_err(store_err)?.is_some() {
                 n += 1;
             }
         }
@@ -64,11 +58,7 @@ fn exists_part(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
 
 fn type_of(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
     boxed(async move {
-        let e = ctx
-            .store
-            .get(ctx.ns, arg(&argv, 1))
-            .await
-            .map_err(store_err)?;
+        let e = ctx.get(arg(&argv, 1)).await.map_err(store_err)?;
         Ok(Reply::simple(e.map_or("none", |e| e.kind.name())))
     })
 }
@@ -115,7 +105,7 @@ fn expire_generic(
         let base = if absolute { 0 } else { now_ms() as i64 };
         let when = when.checked_add(base).ok_or_else(invalid)?;
         let key = arg(&argv, 1);
-        let _guard = ctx.store.lock(ctx.ns, key).await;
+        let _guard = ctx.lock(key).await;
         let Some(mut e) = ctx
             .store
             .get_unlocked(ctx.ns, key)
@@ -165,12 +155,7 @@ enum TtlKind {
 
 fn ttl_generic(ctx: KeyCtx, argv: Argv, kind: TtlKind) -> LocalBoxFuture<Reply> {
     boxed(async move {
-        let Some(e) = ctx
-            .store
-            .get(ctx.ns, arg(&argv, 1))
-            .await
-            .map_err(store_err)?
-        else {
+        let Some(e) = ctx.get(arg(&argv, 1)).await.map_err(store_err)? else {
             return Ok(Reply::Integer(-2));
         };
         let Some(at) = e.expires_at else {
@@ -202,7 +187,7 @@ fn pexpiretime(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
 fn persist(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
     boxed(async move {
         let key = arg(&argv, 1);
-        let _guard = ctx.store.lock(ctx.ns, key).await;
+        let _guard = ctx.lock(key).await;
         match ctx
             .store
             .get_unlocked(ctx.ns, key)
@@ -232,12 +217,7 @@ fn string_encoding(value: &[u8]) -> &'static str {
 
 fn object_generic(ctx: KeyCtx, argv: Argv, what: &'static str) -> LocalBoxFuture<Reply> {
     boxed(async move {
-        let Some(e) = ctx
-            .store
-            .get(ctx.ns, arg(&argv, 2))
-            .await
-            .map_err(store_err)?
-        else {
+        let Some(e) = ctx.get(arg(&argv, 2)).await.map_err(store_err)? else {
             return Ok(Reply::Null);
         };
         Ok(match what {

@@ -11,7 +11,7 @@ use std::rc::Rc;
 use crate::exec::LocalBoxFuture;
 use crate::protocol::{Argv, Reply};
 use crate::session::Session;
-use crate::store::CoreStore;
+use crate::store::{CoreStore, Entry, KeyGuard, StoreResult};
 
 /// One command (or subcommand).
 pub struct CommandSpec {
@@ -205,12 +205,56 @@ pub enum Merge {
 }
 
 /// Context of a keyed command on the owning core.
+///
+/// A body takes its keys' locks and reads through the context, never
+/// through the store directly: inside a transaction (`held`) the caller
+/// already holds the lock of every key the command touches, so the body
+/// must neither take them again nor wait for them.
 pub struct KeyCtx {
     /// The core's store.
     pub store: Rc<CoreStore>,
     /// Namespace id of the client's database, resolved once where the
     /// command was dispatched (so a concurrent SWAPDB cannot split it).
     pub ns: u16,
+    /// Whether the caller holds the locks of every key of the command.
+    pub held: bool,
+}
+
+impl KeyCtx {
+    /// A context for a command that takes its own locks.
+    pub fn new(store: Rc<CoreStore>, ns: u16) -> KeyCtx {
+        KeyCtx {
+            store,
+            ns,
+            held: false,
+        }
+    }
+
+    /// Takes `key`'s write lock (nothing if the caller holds it).
+    pub async fn lock(&self, key: &[u8]) -> Option<KeyGuard> {
+        if self.held {
+            return None;
+        }
+        Some(self.store.lock(self.ns, key).await)
+    }
+
+    /// Takes the write locks of `keys` (none if the caller holds them).
+    pub async fn lock_all(&self, keys: &[&[u8]]) -> Vec<KeyGuard> {
+        if self.held {
+            return Vec::new();
+        }
+        self.store.lock_all(self.ns, keys).await
+    }
+
+    /// Reads `key`, waiting behind in-flight writers unless the caller
+    /// holds its lock (then waiting would wait for itself).
+    pub async fn get(&self, key: &[u8]) -> StoreResult<Option<Entry>> {
+        if self.held {
+            self.store.get_unlocked(self.ns, key).await
+        } else {
+            self.store.get(self.ns, key).await
+        }
+    }
 }
 
 /// Context of a barrier command at the connection.

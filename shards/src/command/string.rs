@@ -18,7 +18,7 @@ pub(crate) async fn read_string(
     let entry = if locked {
         ctx.store.get_unlocked(ctx.ns, key).await
     } else {
-        ctx.store.get(ctx.ns, key).await
+        ctx.get(key).await
     }
     .map_err(store_err)?;
     match entry {
@@ -134,7 +134,7 @@ fn set(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
         let key = arg(&argv, 1);
         let value = arg(&argv, 2).to_vec();
         let blind = !o.nx && !o.xx && !o.get && o.expiry != Expiry::Keep;
-        let _guard = ctx.store.lock(ctx.ns, key).await;
+        let _guard = ctx.lock(key).await;
         let old = if blind {
             None
         } else if o.get {
@@ -171,7 +171,7 @@ fn set(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
 fn setnx(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
     boxed(async move {
         let key = arg(&argv, 1);
-        let _guard = ctx.store.lock(ctx.ns, key).await;
+        let _guard = ctx.lock(key).await;
         if ctx
             .store
             .get_unlocked(ctx.ns, key)
@@ -198,7 +198,7 @@ fn setex_generic(
     boxed(async move {
         let key = arg(&argv, 1);
         let at = expire_at(arg(&argv, 2), seconds, false, cmd)?;
-        let _guard = ctx.store.lock(ctx.ns, key).await;
+        let _guard = ctx.lock(key).await;
         let entry = Entry {
             kind: ValueType::String,
             expires_at: Some(at),
@@ -220,7 +220,7 @@ fn psetex(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
 fn getset(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
     boxed(async move {
         let key = arg(&argv, 1);
-        let _guard = ctx.store.lock(ctx.ns, key).await;
+        let _guard = ctx.lock(key).await;
         let old = read_string(&ctx, key, true).await?;
         ctx.store
             .put(ctx.ns, key, &Entry::string(arg(&argv, 2).to_vec()))
@@ -233,7 +233,7 @@ fn getset(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
 fn getdel(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
     boxed(async move {
         let key = arg(&argv, 1);
-        let _guard = ctx.store.lock(ctx.ns, key).await;
+        let _guard = ctx.lock(key).await;
         let Some(old) = read_string(&ctx, key, true).await? else {
             return Ok(Reply::Null);
         };
@@ -265,7 +265,7 @@ fn getex(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
         }
         let _guard = match expiry {
             Expiry::None => None,
-            _ => Some(ctx.store.lock(ctx.ns, key).await),
+            _ => Some(ctx.lock(key).await),
         };
         let Some(mut e) = read_string(&ctx, key, _guard.is_some()).await? else {
             return Ok(Reply::Null);
@@ -292,7 +292,7 @@ fn mget_part(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
     Box::pin(async move {
         let mut out = Vec::with_capacity(argv.len().saturating_sub(1));
         for key in argv.iter().skip(1) {
-            out.push(match ctx.store.get(ctx.ns, key).await {
+            out.push(match ctx.get(key).await {
                 Ok(Some(e)) if e.kind == ValueType::String => Reply::Bulk(e.payload),
                 Ok(_) => Reply::Null,
                 Err(e) => return store_err(e),
@@ -315,7 +315,7 @@ fn mset_part(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
             })
             .collect();
         let keys: Vec<&[u8]> = pairs.iter().map(|(k, _)| *k).collect();
-        let _guards = ctx.store.lock_all(ctx.ns, &keys).await;
+        let _guards = ctx.lock_all(&keys).await;
         // The last value of a repeated key wins, as in Redis.
         let ops: Vec<(&[u8], Option<&Entry>)> = pairs.iter().map(|(k, e)| (*k, Some(e))).collect();
         ctx.store
@@ -329,7 +329,7 @@ fn mset_part(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
 fn append(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
     boxed(async move {
         let key = arg(&argv, 1);
-        let _guard = ctx.store.lock(ctx.ns, key).await;
+        let _guard = ctx.lock(key).await;
         let mut e = read_string(&ctx, key, true)
             .await?
             .unwrap_or_else(|| Entry::string(Vec::new()));
@@ -393,7 +393,7 @@ fn setrange(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
             return Err(Reply::error(errors::OFFSET_OUT_OF_RANGE));
         }
         let value = arg(&argv, 3);
-        let _guard = ctx.store.lock(ctx.ns, key).await;
+        let _guard = ctx.lock(key).await;
         let existing = read_string(&ctx, key, true).await?;
         if value.is_empty() {
             return Ok(Reply::Integer(
@@ -416,7 +416,7 @@ fn setrange(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
 }
 
 async fn incr_by(ctx: KeyCtx, key: Vec<u8>, by: i64) -> CmdResult {
-    let _guard = ctx.store.lock(ctx.ns, &key).await;
+    let _guard = ctx.lock(&key).await;
     let mut e = read_string(&ctx, &key, true)
         .await?
         .unwrap_or_else(|| Entry::string(b"0".to_vec()));
@@ -462,7 +462,7 @@ fn incrbyfloat(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
     boxed(async move {
         let key = arg(&argv, 1);
         let by = parse_f64(arg(&argv, 2)).ok_or_else(|| Reply::error(errors::NOT_A_FLOAT))?;
-        let _guard = ctx.store.lock(ctx.ns, key).await;
+        let _guard = ctx.lock(key).await;
         let mut e = read_string(&ctx, key, true)
             .await?
             .unwrap_or_else(|| Entry::string(b"0".to_vec()));

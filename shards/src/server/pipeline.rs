@@ -192,10 +192,7 @@ async fn run_batch(items: Vec<BatchItem>) -> Vec<Reply> {
     let futures: Vec<_> = items
         .into_iter()
         .map(|item| {
-            let ctx = KeyCtx {
-                ns: item.ns,
-                store: store.clone(),
-            };
+            let ctx = KeyCtx::new(store.clone(), item.ns);
             (item.run)(ctx, item.argv)
         })
         .collect();
