@@ -13,7 +13,7 @@ use crate::command::parse_i64;
 use crate::errors;
 use crate::exec::LocalBoxFuture;
 use crate::protocol::{Argv, Reply};
-use crate::store::{now_ms, Entry, ValueType};
+use crate::store::{now_ms, Collection, Entry, ValueType};
 
 fn del_part(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
     boxed(async move {
@@ -215,6 +215,22 @@ fn string_encoding(value: &[u8]) -> &'static str {
     }
 }
 
+/// The encoding OBJECT ENCODING reports for a collection: the one Redis
+/// picks at its default size thresholds (128 entries), by element count.
+fn collection_encoding(kind: ValueType, e: &Entry) -> Result<&'static str, Reply> {
+    let c = Collection::from_entry(e)
+        .map_err(store_err)?
+        .ok_or_else(|| Reply::error("ERR internal: not a collection"))?;
+    let small = c.meta.count <= 128;
+    Ok(match (kind, small) {
+        (ValueType::List, true) => "listpack",
+        (ValueType::List, false) => "quicklist",
+        (ValueType::ZSet, false) => "skiplist",
+        (ValueType::Hash | ValueType::Set, false) => "hashtable",
+        _ => "listpack",
+    })
+}
+
 fn object_generic(ctx: KeyCtx, argv: Argv, what: &'static str) -> LocalBoxFuture<Reply> {
     boxed(async move {
         let Some(e) = ctx.get(arg(&argv, 2)).await.map_err(store_err)? else {
@@ -223,6 +239,7 @@ fn object_generic(ctx: KeyCtx, argv: Argv, what: &'static str) -> LocalBoxFuture
         Ok(match what {
             "encoding" => Reply::bulk(match e.kind {
                 ValueType::String => string_encoding(&e.payload),
+                kind => collection_encoding(kind, &e)?,
             }),
             "freq" => {
                 let lfu = crate::config::live(|c| {

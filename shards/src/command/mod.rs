@@ -6,11 +6,13 @@
 
 mod args;
 mod body;
+mod coll;
 mod connection;
 mod cross_core;
 mod docs;
 mod glob;
 mod global;
+mod hash;
 mod keys;
 mod server;
 mod spec;
@@ -25,8 +27,13 @@ pub use connection::REDIS_VERSION;
 pub use spec::{BarrierCtx, BarrierFn, CommandSpec, Doc, KeyCtx, KeyFn, KeySpec, Merge, Run};
 
 /// Every family's commands.
-pub const FAMILIES: &[&[CommandSpec]] =
-    &[string::SPECS, keys::SPECS, connection::SPECS, server::SPECS];
+pub const FAMILIES: &[&[CommandSpec]] = &[
+    string::SPECS,
+    keys::SPECS,
+    hash::SPECS,
+    connection::SPECS,
+    server::SPECS,
+];
 
 /// Longest command name looked up (longer names are unknown).
 const MAX_NAME: usize = 32;

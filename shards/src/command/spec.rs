@@ -218,6 +218,9 @@ pub struct KeyCtx {
     pub ns: u16,
     /// Whether the caller holds the locks of every key of the command.
     pub held: bool,
+    /// The client's protocol (2 or 3), for replies whose shape differs
+    /// beyond what the encoder maps (pairs of HRANDFIELD, ZRANGE ...).
+    pub resp: u8,
 }
 
 impl KeyCtx {
@@ -227,6 +230,7 @@ impl KeyCtx {
             store,
             ns,
             held: false,
+            resp: 2,
         }
     }
 

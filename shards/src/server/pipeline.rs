@@ -36,6 +36,8 @@ pub struct BatchItem {
     run: KeyFn,
     /// Namespace resolved at dispatch (see `KeyCtx::ns`).
     ns: u16,
+    /// The client's protocol at dispatch.
+    resp: u8,
     argv: Argv,
 }
 
@@ -192,7 +194,8 @@ async fn run_batch(items: Vec<BatchItem>) -> Vec<Reply> {
     let futures: Vec<_> = items
         .into_iter()
         .map(|item| {
-            let ctx = KeyCtx::new(store.clone(), item.ns);
+            let mut ctx = KeyCtx::new(store.clone(), item.ns);
+            ctx.resp = item.resp;
             (item.run)(ctx, item.argv)
         })
         .collect();
@@ -367,7 +370,17 @@ fn route(
             let slot = argv.get(1).map(key_slot).unwrap_or(0);
             let core = map.core_of_slot(slot);
             let ns = store.ns_of(session.db);
-            segment.push(core, BatchItem { run, ns, argv }, Target::Whole(idx));
+            let resp = session.resp;
+            segment.push(
+                core,
+                BatchItem {
+                    run,
+                    ns,
+                    resp,
+                    argv,
+                },
+                Target::Whole(idx),
+            );
             Route::Queued
         }
         Run::Fanout { part, merge } => {
@@ -436,6 +449,7 @@ fn fanout(
             BatchItem {
                 run: part,
                 ns,
+                resp: 2,
                 argv: part_argv,
             },
             Target::Part {

@@ -6,6 +6,9 @@
 //! value         type u8 | expires_at ms u64 (0 = none) | payload
 //! ```
 //!
+//! A string's payload is its bytes; a collection's data record is its
+//! metadata and its elements are separate records (`store::collection`).
+//!
 //! All integers are big-endian so that byte order is numeric order. `ns`
 //! is the namespace id of a logical database (SWAPDB swaps ids, never
 //! data). Putting the slot first keeps each slot contiguous (per-slot
@@ -32,8 +35,16 @@ pub const MAX_PAYLOAD_LEN: usize = frys_storage::MAX_VALUE_LEN - VALUE_HEADER_LE
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum ValueType {
-    /// A Redis string.
+    /// A Redis string: the payload is its bytes.
     String = 0,
+    /// A hash: the payload is collection metadata (`store::collection`).
+    Hash = 1,
+    /// A list (collection metadata).
+    List = 2,
+    /// A set (collection metadata).
+    Set = 3,
+    /// A sorted set (collection metadata).
+    ZSet = 4,
 }
 
 impl ValueType {
@@ -41,12 +52,38 @@ impl ValueType {
     pub fn name(self) -> &'static str {
         match self {
             ValueType::String => "string",
+            ValueType::Hash => "hash",
+            ValueType::List => "list",
+            ValueType::Set => "set",
+            ValueType::ZSet => "zset",
         }
+    }
+
+    /// The type named `name` (any case), as SCAN's TYPE option takes it.
+    pub fn from_name(name: &[u8]) -> Option<ValueType> {
+        [
+            ValueType::String,
+            ValueType::Hash,
+            ValueType::List,
+            ValueType::Set,
+            ValueType::ZSet,
+        ]
+        .into_iter()
+        .find(|t| t.name().as_bytes().eq_ignore_ascii_case(name))
+    }
+
+    /// Whether values of this type are collections (metadata + elements).
+    pub fn is_collection(self) -> bool {
+        self != ValueType::String
     }
 
     fn from_byte(b: u8) -> Option<ValueType> {
         match b {
             0 => Some(ValueType::String),
+            1 => Some(ValueType::Hash),
+            2 => Some(ValueType::List),
+            3 => Some(ValueType::Set),
+            4 => Some(ValueType::ZSet),
             _ => None,
         }
     }

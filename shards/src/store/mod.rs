@@ -7,6 +7,8 @@
 //! router guarantees it, and a misrouted key is answered with an error,
 //! never a panic.
 
+pub mod collection;
+mod collection_io;
 mod encoding;
 mod expire;
 mod key_locks;
@@ -16,6 +18,8 @@ use std::rc::Rc;
 
 use frys_storage::{Db, WriteBatch};
 
+pub use collection::Meta;
+pub use collection_io::{Collection, CollectionWrite, ElementScan};
 pub use encoding::{
     data_end, data_key, data_position, key_hash, split_data_key, Entry, ValueType, DATA_PREFIX_LEN,
     DATA_TAG, MAX_PAYLOAD_LEN,
@@ -285,7 +289,7 @@ fn check_size(entry: &Entry) -> StoreResult<()> {
 
 /// Adds the records of `entry` (data record, and expiry index entry if it
 /// expires) to `batch`.
-fn add_put(batch: &mut WriteBatch, ns: u16, slot: u16, key: &[u8], entry: &Entry) {
+pub(super) fn add_put(batch: &mut WriteBatch, ns: u16, slot: u16, key: &[u8], entry: &Entry) {
     let dk = data_key(ns, slot, key);
     let value = entry.encode();
     match entry.expires_at {
