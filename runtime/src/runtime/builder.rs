@@ -65,6 +65,8 @@ impl Builder {
     /// Pin each core's thread to its CPU (default true). The thread that
     /// builds the runtime runs core 0 inside `block_on` and is pinned too;
     /// its original affinity is restored when the runtime is dropped.
+    /// Unpinned, a [`Cores::Count`] above the usable CPUs is allowed: the
+    /// cores share CPUs (for tests of more cores than the machine has).
     pub fn pin(mut self, pin: bool) -> Self {
         self.pin = pin;
         self

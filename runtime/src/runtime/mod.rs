@@ -33,7 +33,7 @@ use self::core::CoreCtx;
 use self::shared::{new_eventfd, CoreShared, Shared};
 use crate::driver::Driver;
 use crate::sync::ParkFlag;
-use crate::topology::{self, Topology};
+use crate::topology::{self, Cores, Topology};
 
 /// A set of cores, each an executor with its own io_uring, timers, arena
 /// and queues, pinned to one CPU.
@@ -150,8 +150,16 @@ impl Runtime {
     fn start(b: Builder) -> Result<Runtime, BuildError> {
         let topo = Topology::from_sysfs(&b.sysfs_root).map_err(BuildError::Topology)?;
         let allowed = topology::allowed_cpus().map_err(BuildError::Topology)?;
-        let cpus = topology::select_cpus(&topo, &allowed, &b.cores, b.placement)
-            .map_err(BuildError::Placement)?;
+        let cpus = match topology::select_cpus(&topo, &allowed, &b.cores, b.placement) {
+            // Unpinned cores may outnumber the CPUs: they share them, in
+            // placement order, and the scheduler multiplexes the threads.
+            Err(topology::PlacementError::TooManyCores { requested, .. }) if !b.pin => {
+                let usable = topology::select_cpus(&topo, &allowed, &Cores::All, b.placement)
+                    .map_err(BuildError::Placement)?;
+                usable.iter().copied().cycle().take(requested).collect()
+            }
+            other => other.map_err(BuildError::Placement)?,
+        };
         let n = cpus.len();
 
         let mut workers: Vec<Worker<_>> = (0..n).map(|_| Worker::new_fifo()).collect();

@@ -195,6 +195,92 @@ pub(crate) fn scan_reply(next: u64, items: Vec<Reply>) -> Reply {
     Reply::Array(vec![Reply::bulk(next.to_string()), Reply::Array(items)])
 }
 
+/// One element of `c` chosen at random without reading them all: the
+/// first at or after a random subkey (wrapping to the first). Elements
+/// after a wide gap in subkey order are picked more often, as Redis'
+/// own dictionary sampling favours some buckets; O(log N).
+pub(crate) async fn random_element(
+    ctx: &KeyCtx,
+    key: &[u8],
+    c: &Collection,
+) -> Result<Option<(Vec<u8>, Vec<u8>)>, Reply> {
+    let start = random_u64().to_be_bytes();
+    for from in [&start[..], b""] {
+        let mut scan = ctx
+            .store
+            .elements(ctx.ns, key, c.meta.version, false, from, None)
+            .map_err(store_err)?;
+        if let Some(e) = scan.next().await.map_err(store_err)? {
+            return Ok(Some(e));
+        }
+    }
+    Ok(None)
+}
+
+/// Elements of `c` as `sample` asks: probes for a few, one scan of all
+/// when many are asked for.
+pub(crate) async fn sample_elements(
+    ctx: &KeyCtx,
+    key: &[u8],
+    c: &Collection,
+    sample: &Sample,
+) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Reply> {
+    let wanted = match *sample {
+        Sample::One => 1,
+        Sample::Distinct(n) | Sample::Repeating(n) => n,
+    };
+    let few = (wanted as u64).saturating_mul(8) < c.meta.count;
+    match sample {
+        Sample::One | Sample::Repeating(_) if few => {
+            let mut out = Vec::with_capacity(wanted);
+            for _ in 0..wanted {
+                if let Some(e) = random_element(ctx, key, c).await? {
+                    out.push(e);
+                }
+            }
+            Ok(out)
+        }
+        Sample::Distinct(n) if few => {
+            let mut seen = std::collections::BTreeMap::new();
+            // Probes may repeat: bounded retries, then whatever was found
+            // is topped up from a scan.
+            for _ in 0..n.saturating_mul(4) {
+                if seen.len() == *n {
+                    break;
+                }
+                if let Some((k, v)) = random_element(ctx, key, c).await? {
+                    seen.entry(k).or_insert(v);
+                }
+            }
+            if seen.len() < *n {
+                let all = all_elements(ctx, key, c, false).await?;
+                for (k, v) in all {
+                    if seen.len() == *n {
+                        break;
+                    }
+                    seen.entry(k).or_insert(v);
+                }
+            }
+            Ok(seen.into_iter().collect())
+        }
+        _ => {
+            let mut all = all_elements(ctx, key, c, false).await?;
+            let picked = sample_indices(all.len(), sample);
+            if matches!(sample, Sample::Distinct(_) | Sample::One) {
+                let keep: std::collections::HashSet<usize> = picked.into_iter().collect();
+                let mut i = 0;
+                all.retain(|_| {
+                    i += 1;
+                    keep.contains(&(i - 1))
+                });
+                Ok(all)
+            } else {
+                Ok(picked.into_iter().map(|i| all[i].clone()).collect())
+            }
+        }
+    }
+}
+
 /// A small, fast PRNG for random members (xorshift64*, seeded per core
 /// from the clock): HRANDFIELD / SRANDMEMBER / SPOP / ZRANDMEMBER.
 pub(crate) fn random_u64() -> u64 {

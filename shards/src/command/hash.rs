@@ -292,17 +292,24 @@ fn hrandfield(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
             Some(n) => coll::parse_sample(n, with_values)?,
             None => Sample::One,
         };
-        let pairs = all(&ctx, arg(&argv, 1)).await?;
-        let picked = coll::sample_indices(pairs.len(), &sample);
+        let key = arg(&argv, 1);
+        let _g = ctx.lock(key).await;
+        let Some(c) = coll::open(&ctx, key, HASH).await? else {
+            return Ok(match sample {
+                Sample::One => Reply::Null,
+                _ => Reply::empty_array(),
+            });
+        };
+        let picked = coll::sample_elements(&ctx, key, &c, &sample).await?;
         if matches!(sample, Sample::One) {
             return Ok(picked
-                .first()
-                .map_or(Reply::Null, |&i| Reply::Bulk(pairs[i].0.clone())));
+                .into_iter()
+                .next()
+                .map_or(Reply::Null, |(f, _)| Reply::Bulk(f)));
         }
         let resp3 = ctx.resp >= 3;
         let mut out = Vec::with_capacity(picked.len() * 2);
-        for i in picked {
-            let (f, v) = &pairs[i];
+        for (f, v) in &picked {
             match (with_values, resp3) {
                 (false, _) => out.push(Reply::Bulk(f.clone())),
                 (true, true) => out.push(Reply::Array(vec![

@@ -15,6 +15,8 @@ mod global;
 mod hash;
 mod keys;
 mod server;
+mod set;
+mod set_ops;
 mod spec;
 mod string;
 
@@ -31,6 +33,8 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     string::SPECS,
     keys::SPECS,
     hash::SPECS,
+    set::SPECS,
+    set_ops::SPECS,
     connection::SPECS,
     server::SPECS,
 ];

@@ -21,6 +21,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use frys_runtime::net::TcpListener;
+use frys_runtime::topology::PlacementError;
 use frys_runtime::{Cores, Runtime};
 
 use crate::config::{self, Config};
@@ -202,9 +203,22 @@ pub fn run(config: Config) -> Result<(), String> {
     if let Some(window) = config.idle_poll() {
         builder = builder.idle_poll(window);
     }
-    let rt = builder
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let rt = match builder.clone().build() {
+        // More cores than CPUs: run them unpinned, sharing the CPUs.
+        Err(frys_runtime::BuildError::Placement(PlacementError::TooManyCores {
+            requested,
+            usable,
+        })) => {
+            tracing::warn!(
+                cores = requested,
+                cpus = usable.len(),
+                "more cores than usable CPUs: running them unpinned"
+            );
+            builder.pin(false).build()
+        }
+        other => other,
+    }
+    .map_err(|e| format!("cannot start the runtime: {e}"))?;
     let map = PartitionMap::new(data_dir.partitions(), rt.cores() as u16);
     let addrs = bind_addrs(&config)?;
     // Core 0 binds first so that port 0 resolves to one port for all cores.

@@ -12,6 +12,7 @@ mod collection_io;
 mod encoding;
 mod expire;
 mod key_locks;
+mod key_value;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -26,6 +27,7 @@ pub use encoding::{
 };
 pub use expire::run_expire_cycles;
 pub use key_locks::{KeyGuard, KeyLocks};
+pub use key_value::KeyValue;
 
 use crate::keyspace::{key_slot, PartitionMap};
 
@@ -280,7 +282,7 @@ impl CoreStore {
 }
 
 /// Refuses a value the storage engine cannot hold, with Redis' text.
-fn check_size(entry: &Entry) -> StoreResult<()> {
+pub(super) fn check_size(entry: &Entry) -> StoreResult<()> {
     if entry.payload.len() > MAX_PAYLOAD_LEN {
         return Err(StoreError(crate::errors::STRING_TOO_LONG.to_string()));
     }
