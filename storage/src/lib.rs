@@ -7,7 +7,8 @@
 //! tick share one write and, under [`SyncPolicy::Always`], one fdatasync) →
 //! memtable (keys and values in an arena) → flush to an SSTable at a size
 //! threshold → leveled compaction whose policy is a pure function of the
-//! table set and whose merge runs as a stealable `Send` task.
+//! table set and whose merge runs as a stealable `Send` task, optionally
+//! dropping records another record makes dead ([`CompactionFilter`]).
 //!
 //! See the README's storage section for the on-disk format.
 
@@ -15,6 +16,7 @@ pub mod batch;
 mod budget;
 pub mod checksum;
 pub mod compaction;
+mod compaction_filter;
 mod db;
 mod error;
 mod files;
@@ -32,6 +34,7 @@ pub mod wal;
 
 pub use batch::WriteBatch;
 pub use budget::CoreBudget;
+pub use compaction_filter::CompactionFilter;
 pub use db::{Db, Metrics, Scan, Snapshot};
 pub use error::{Error, Result};
 pub use lock::DirLock;

@@ -159,14 +159,16 @@ impl Memtable {
         }
     }
 
-    /// The newest version of `user_key` with seqno <= `snapshot`.
-    pub(crate) fn get(&self, user_key: &[u8], snapshot: SeqNo) -> Option<Found<'_>> {
+    /// The newest version of `user_key` with seqno <= `snapshot`, and its
+    /// seqno.
+    pub(crate) fn get(&self, user_key: &[u8], snapshot: SeqNo) -> Option<(SeqNo, Found<'_>)> {
         let newest = self.newest.get(user_key)?;
         if newest.seqno <= snapshot {
-            return Some(match newest.kind {
+            let found = match newest.kind {
                 Kind::Put => Found::Value(newest.value.as_slice()),
                 Kind::Delete => Found::Deleted,
-            });
+            };
+            return Some((newest.seqno, found));
         }
         // An older snapshot: find its version in the ordered map.
         let seek = key::seek_key(user_key, snapshot);
@@ -179,14 +181,15 @@ impl Memtable {
             .map
             .range((Bound::Included(InternalKey(probe)), Bound::Unbounded))
             .next()?;
-        let (found_user, _, kind) = key::split_internal_key(k.0.as_slice())?;
+        let (found_user, seqno, kind) = key::split_internal_key(k.0.as_slice())?;
         if found_user != user_key {
             return None;
         }
-        Some(match kind {
+        let found = match kind {
             Kind::Put => Found::Value(v.as_slice()),
             Kind::Delete => Found::Deleted,
-        })
+        };
+        Some((seqno, found))
     }
 
     /// Entries with internal key >= `from` (or all), in order.
@@ -238,14 +241,16 @@ mod tests {
         m.insert(b"k", 5, Kind::Delete, b"");
         m.insert(b"j", 9, Kind::Put, &f);
         let value = |s| match m.get(b"k", s) {
-            Some(Found::Value(v)) => Some(key::decode_value(v).unwrap().1.to_vec()),
-            Some(Found::Deleted) => Some(b"<deleted>".to_vec()),
+            Some((seqno, Found::Value(v))) => {
+                Some((seqno, key::decode_value(v).unwrap().1.to_vec()))
+            }
+            Some((seqno, Found::Deleted)) => Some((seqno, b"<deleted>".to_vec())),
             None => None,
         };
         assert_eq!(value(0), None);
-        assert_eq!(value(2), Some(b"v1".to_vec()));
-        assert_eq!(value(4), Some(b"v3".to_vec()));
-        assert_eq!(value(9), Some(b"<deleted>".to_vec()));
+        assert_eq!(value(2), Some((1, b"v1".to_vec())));
+        assert_eq!(value(4), Some((3, b"v3".to_vec())));
+        assert_eq!(value(9), Some((5, b"<deleted>".to_vec())));
         assert!(m.get(b"kk", 9).is_none());
         let keys: Vec<_> = m
             .iter_from(None)

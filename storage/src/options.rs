@@ -1,6 +1,9 @@
 //! Knobs of a partition.
 
+use std::sync::Arc;
+
 use crate::budget::CoreBudget;
+use crate::compaction_filter::CompactionFilter;
 
 /// When the WAL is made durable — named as Redis names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -47,6 +50,10 @@ pub struct Options {
     /// their memtables (default `None`: an own cache of
     /// `block_cache_bytes`, and only `memtable_bytes` per partition).
     pub budget: Option<CoreBudget>,
+    /// Lets compactions drop records that another record's current value
+    /// makes dead (default `None`: compactions filter nothing and pay
+    /// nothing for it). See [`CompactionFilter`].
+    pub compaction_filter: Option<Arc<dyn CompactionFilter>>,
 }
 
 impl Default for Options {
@@ -63,6 +70,7 @@ impl Default for Options {
             create_if_missing: true,
             manifest_rotate_bytes: 4 << 20,
             budget: None,
+            compaction_filter: None,
         }
     }
 }

@@ -130,13 +130,14 @@ impl Table {
         )
     }
 
-    /// The newest version of `user_key` visible at `snapshot`.
+    /// The newest version of `user_key` visible at `snapshot`, and its
+    /// seqno.
     pub(crate) async fn get(
         &self,
         cache: &RefCell<BlockCache>,
         user_key: &[u8],
         snapshot: SeqNo,
-    ) -> Result<Option<Found>> {
+    ) -> Result<Option<(SeqNo, Found)>> {
         let (lo, hi) = self.user_key_range();
         if user_key < lo || user_key > hi || !self.bloom.may_contain(user_key) {
             return Ok(None);
@@ -152,10 +153,13 @@ impl Table {
             return Ok(None);
         }
         match key::split_internal_key(it.key()) {
-            Some((k, _, kind)) if k == user_key => Ok(Some(match kind {
-                Kind::Put => Found::Value(it.value().to_vec()),
-                Kind::Delete => Found::Deleted,
-            })),
+            Some((k, seqno, kind)) if k == user_key => {
+                let found = match kind {
+                    Kind::Put => Found::Value(it.value().to_vec()),
+                    Kind::Delete => Found::Deleted,
+                };
+                Ok(Some((seqno, found)))
+            }
             _ => Ok(None),
         }
     }

@@ -1,12 +1,15 @@
 //! Compaction work: the merge runs as a `Send` task (stealable by an idle
 //! core, yielding every few thousand entries); reading the inputs and
-//! writing and installing the outputs happen on the owning core.
+//! writing and installing the outputs happen on the owning core. With a
+//! [`CompactionFilter`](crate::CompactionFilter), the dependencies of the
+//! inputs are resolved first (`db::filter`) and the merge consults them.
 
 use std::rc::Rc;
 use std::sync::Arc;
 
 use frys_runtime as rt;
 
+use super::filter::{self, Resolved};
 use super::metrics::add;
 use super::read::now_ms;
 use super::{maintenance, Inner};
@@ -19,10 +22,10 @@ use crate::merge::{CompactionIter, EntryIter, MergingIter};
 use crate::sstable::{TableBuilder, TableError, TableIter, TableOptions};
 
 /// Entries merged between two yields.
-const YIELD_EVERY: usize = 4096;
+pub(super) const YIELD_EVERY: usize = 4096;
 
 /// A table's file as a merge input.
-struct TableSource {
+pub(super) struct TableSource {
     id: u64,
     iter: TableIter,
     error: Option<TableError>,
@@ -44,6 +47,53 @@ impl TableSource {
             self.error.get_or_insert(e);
         }
     }
+}
+
+/// The inputs as merge sources, each on its first entry.
+pub(super) fn open_sources(
+    inputs: Vec<(u64, Arc<[u8]>)>,
+) -> std::result::Result<Vec<TableSource>, MergeError> {
+    let mut sources = Vec::with_capacity(inputs.len());
+    for (id, bytes) in inputs {
+        let iter = TableIter::new(bytes).map_err(|error| MergeError::Input { id, error })?;
+        let mut src = TableSource {
+            id,
+            iter,
+            error: None,
+        };
+        src.seek_to_first();
+        sources.push(src);
+    }
+    Ok(sources)
+}
+
+/// The first error a source met, if any: an input that stopped early.
+pub(super) fn source_error(sources: &mut [TableSource]) -> Option<MergeError> {
+    sources.iter_mut().find_map(|s| {
+        s.error
+            .take()
+            .map(|error| MergeError::Input { id: s.id, error })
+    })
+}
+
+/// The outcome of a task over the inputs (the merge, or collecting
+/// dependencies), as the partition reports it.
+pub(super) fn task_result<T>(
+    inner: &Inner,
+    r: std::result::Result<std::result::Result<T, MergeError>, rt::JoinError>,
+) -> Result<T> {
+    Err(match r {
+        Ok(Ok(t)) => return Ok(t),
+        Ok(Err(MergeError::Input { id, error })) => {
+            crate::table::corrupt(&files::table_path(&inner.dir, id), error)
+        }
+        // Keys out of order across inputs: some input is wrong, and the
+        // merge cannot tell which.
+        Ok(Err(MergeError::Output(error))) => {
+            Error::corruption(&inner.dir, 0, format!("compaction output: {error}"))
+        }
+        Err(e) => Error::InvalidArgument(format!("compaction task failed: {e}")),
+    })
 }
 
 impl EntryIter for TableSource {
@@ -79,27 +129,28 @@ pub(crate) struct MergeJob {
     pub(crate) now_ms: u64,
     pub(crate) table: TableOptions,
     pub(crate) target_file_size: u64,
+    /// The resolved dependencies of the inputs, if a filter is installed.
+    pub(crate) dead: Option<Resolved>,
+}
+
+/// What a merge produced.
+pub(crate) struct MergeOutput {
+    /// Output table files.
+    pub(crate) tables: Vec<Vec<u8>>,
+    /// Versions the compaction filter declared dead.
+    pub(crate) filtered: u64,
 }
 
 /// Merges the inputs into output table files (bytes), cut at the target
 /// size on user-key boundaries.
-pub(crate) async fn merge(job: MergeJob) -> std::result::Result<Vec<Vec<u8>>, MergeError> {
-    let mut sources = Vec::with_capacity(job.inputs.len());
-    for (id, bytes) in job.inputs {
-        let iter = TableIter::new(bytes).map_err(|error| MergeError::Input { id, error })?;
-        let mut src = TableSource {
-            id,
-            iter,
-            error: None,
-        };
-        src.seek_to_first();
-        sources.push(src);
-    }
-    let mut merged = CompactionIter::new(
+pub(crate) async fn merge(job: MergeJob) -> std::result::Result<MergeOutput, MergeError> {
+    let sources = open_sources(job.inputs)?;
+    let mut merged = CompactionIter::with_dead_values(
         MergingIter::new(sources),
         job.snapshots,
         job.drop_tombstones,
         job.now_ms,
+        job.dead,
     );
     let mut outputs = Vec::new();
     let mut builder = TableBuilder::new(job.table.clone());
@@ -124,17 +175,18 @@ pub(crate) async fn merge(job: MergeJob) -> std::result::Result<Vec<Vec<u8>>, Me
             rt::yield_now().await;
         }
     }
+    let filtered = merged.filtered();
     let mut sources = merged.into_inner().into_children();
-    if let Some((id, error)) = sources
-        .iter_mut()
-        .find_map(|s| s.error.take().map(|e| (s.id, e)))
-    {
-        return Err(MergeError::Input { id, error });
+    if let Some(e) = source_error(&mut sources) {
+        return Err(e);
     }
     if builder.entries() > 0 {
         outputs.push(builder.finish().map_err(MergeError::Output)?);
     }
-    Ok(outputs)
+    Ok(MergeOutput {
+        tables: outputs,
+        filtered,
+    })
 }
 
 pub(crate) fn table_options(inner: &Inner) -> TableOptions {
@@ -194,6 +246,12 @@ async fn run_merge(
         read += bytes.len() as u64;
         files.push((t.id, bytes));
     }
+    let dead = match inner.opts.compaction_filter.clone() {
+        Some(f) => Some(filter::resolve_dependencies(inner, f, &files).await?),
+        None => None,
+    };
+    // Taken after the resolution: a snapshot taken during it sees the
+    // dependencies' resolved state or a newer one.
     let snapshots: Vec<SeqNo> = inner.snapshots.borrow().keys().copied().collect();
     let job = MergeJob {
         inputs: files,
@@ -202,34 +260,13 @@ async fn run_merge(
         now_ms: now_ms(),
         table: table_options(inner),
         target_file_size: inner.opts.target_file_size,
+        dead,
     };
-    let outputs = match rt::spawn(merge(job)).await {
-        Ok(Ok(outputs)) => outputs,
-        Ok(Err(MergeError::Input { id, error })) => {
-            return Err(crate::table::corrupt(
-                &files::table_path(&inner.dir, id),
-                error,
-            ))
-        }
-        Ok(Err(MergeError::Output(error))) => {
-            // Keys out of order across inputs: some input is wrong, and
-            // the merge cannot tell which.
-            return Err(Error::corruption(
-                &inner.dir,
-                0,
-                format!("compaction output: {error}"),
-            ));
-        }
-        Err(e) => {
-            return Err(Error::InvalidArgument(format!(
-                "compaction task failed: {e}"
-            )))
-        }
-    };
+    let output = task_result(inner, rt::spawn(merge(job)).await)?;
     let mut written = 0u64;
-    let mut added = Vec::with_capacity(outputs.len());
-    let mut opened = Vec::with_capacity(outputs.len());
-    for bytes in outputs {
+    let mut added = Vec::with_capacity(output.tables.len());
+    let mut opened = Vec::with_capacity(output.tables.len());
+    for bytes in output.tables {
         written += bytes.len() as u64;
         let (meta, table) = maintenance::write_table(inner, bytes, output_level).await?;
         added.push(meta);
@@ -250,6 +287,7 @@ async fn run_merge(
     add(&inner.counters.compaction_bytes_read, read);
     // `write_table` already counted these bytes in `disk_bytes_written`.
     add(&inner.counters.compaction_bytes_written, written);
+    add(&inner.counters.compaction_filtered, output.filtered);
     Ok(())
 }
 
@@ -295,6 +333,7 @@ fn _assert_send() {
         now_ms: 0,
         table: TableOptions::default(),
         target_file_size: 0,
+        dead: None,
     };
     is_send(&merge(job));
     let _: Option<TableMeta> = None;

@@ -24,6 +24,10 @@ pub struct Metrics {
     pub compaction_bytes_read: u64,
     /// Bytes compactions wrote.
     pub compaction_bytes_written: u64,
+    /// Versions compactions found dead by the
+    /// [`CompactionFilter`](crate::CompactionFilter); each became a
+    /// tombstone, removed with what it hides as the tombstone rules allow.
+    pub compaction_filtered: u64,
     /// Writes that were slowed down because compaction fell behind.
     pub write_slowdowns: u64,
     /// Writes that waited for compaction or flush to catch up.
@@ -66,6 +70,7 @@ pub(crate) struct Counters {
     pub(crate) compactions: Cell<u64>,
     pub(crate) compaction_bytes_read: Cell<u64>,
     pub(crate) compaction_bytes_written: Cell<u64>,
+    pub(crate) compaction_filtered: Cell<u64>,
     pub(crate) write_slowdowns: Cell<u64>,
     pub(crate) write_stops: Cell<u64>,
     pub(crate) write_buffer_switches: Cell<u64>,
@@ -93,6 +98,7 @@ pub(crate) fn snapshot(inner: &super::Inner) -> Metrics {
         compactions: c.compactions.get(),
         compaction_bytes_read: c.compaction_bytes_read.get(),
         compaction_bytes_written: c.compaction_bytes_written.get(),
+        compaction_filtered: c.compaction_filtered.get(),
         write_slowdowns: c.write_slowdowns.get(),
         write_stops: c.write_stops.get(),
         block_cache_hits: cache.hits,

@@ -7,7 +7,8 @@
 //!   new memtable and WAL segment when the memtable is full;
 //! - the **maintenance task** flushes frozen memtables to L0 tables and
 //!   runs compactions chosen by the pure policy in `compaction`; the merge
-//!   work itself runs as a stealable `Send` task (`db::compact`);
+//!   work itself runs as a stealable `Send` task (`db::compact`), after
+//!   the compaction filter's dependencies are resolved (`db::filter`);
 //! - readers look at the memtable, the frozen memtables, then the tables
 //!   of the current [`Version`](version::Version).
 //!
@@ -28,6 +29,7 @@
 
 mod commit;
 mod compact;
+mod filter;
 mod log;
 mod maintenance;
 mod metrics;
@@ -332,8 +334,9 @@ impl Db {
     }
 
     /// Flushes, then merges every table into the bottom level, dropping
-    /// overwritten versions, tombstones and expired values not needed by a
-    /// live snapshot.
+    /// overwritten versions, tombstones, expired values and records the
+    /// [`CompactionFilter`](crate::CompactionFilter) finds dead, unless a
+    /// live snapshot needs them.
     pub async fn compact_range(&self) -> Result<()> {
         self.flush().await?;
         compact::compact_all(&self.inner).await?;

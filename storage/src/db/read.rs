@@ -23,6 +23,34 @@ pub(crate) async fn get(
     snapshot: SeqNo,
     now: u64,
 ) -> Result<Option<Vec<u8>>> {
+    let found = newest(inner, user_key, snapshot, |_, field| {
+        field.and_then(|f| visible_value(f, now))
+    });
+    Ok(found.await?.flatten())
+}
+
+/// The seqno of the newest version of `user_key` visible at `snapshot`,
+/// and its value as [`get`] gives it; `None` if there is no version at all.
+pub(crate) async fn get_with_seqno(
+    inner: &Rc<Inner>,
+    user_key: &[u8],
+    snapshot: SeqNo,
+    now: u64,
+) -> Result<Option<(SeqNo, Option<Vec<u8>>)>> {
+    newest(inner, user_key, snapshot, |seqno, field| {
+        (seqno, field.and_then(|f| visible_value(f, now)))
+    })
+    .await
+}
+
+/// Finds the newest version of `user_key` visible at `snapshot` and gives
+/// `found` its seqno and value field (`None`: a tombstone).
+async fn newest<T>(
+    inner: &Rc<Inner>,
+    user_key: &[u8],
+    snapshot: SeqNo,
+    found: impl FnOnce(SeqNo, Option<&[u8]>) -> T,
+) -> Result<Option<T>> {
     let (mems, version) = {
         let state = inner.state.borrow();
         let mut mems = vec![state.mem.clone()];
@@ -32,15 +60,17 @@ pub(crate) async fn get(
     for mem in &mems {
         let mem = mem.borrow();
         match mem.get(user_key, snapshot) {
-            Some(memtable::Found::Value(field)) => return Ok(visible_value(field, now)),
-            Some(memtable::Found::Deleted) => return Ok(None),
+            Some((seqno, memtable::Found::Value(field))) => {
+                return Ok(Some(found(seqno, Some(field))))
+            }
+            Some((seqno, memtable::Found::Deleted)) => return Ok(Some(found(seqno, None))),
             None => {}
         }
     }
     for table in version.candidates(user_key) {
         match table.get(&inner.cache, user_key, snapshot).await? {
-            Some(Found::Value(field)) => return Ok(visible_value(&field, now)),
-            Some(Found::Deleted) => return Ok(None),
+            Some((seqno, Found::Value(field))) => return Ok(Some(found(seqno, Some(&field)))),
+            Some((seqno, Found::Deleted)) => return Ok(Some(found(seqno, None))),
             None => {}
         }
     }

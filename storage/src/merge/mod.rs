@@ -12,7 +12,8 @@
 //!   expired or deleted newest version hides the key; older versions never
 //!   show through.
 //! - [`CompactionIter`]: what a compaction writes; see its docs for the
-//!   rules (snapshot stripes, tombstones, expiry).
+//!   rules (snapshot stripes, tombstones, expiry, values [`DeadValues`]
+//!   declares dead).
 //! - [`VecIter`]: a source over an in-memory vector (tests, memtable
 //!   snapshots).
 //!
@@ -26,7 +27,7 @@ mod merging;
 mod vec_iter;
 mod visible;
 
-pub use compaction_iter::CompactionIter;
+pub use compaction_iter::{CompactionIter, DeadValues};
 pub use merging::MergingIter;
 pub use vec_iter::VecIter;
 pub use visible::VisibleIter;
@@ -51,6 +52,8 @@ pub trait EntryIter {
     fn seek_to_first(&mut self);
 }
 
+#[cfg(test)]
+mod dead_values_tests;
 #[cfg(test)]
 mod model_tests;
 #[cfg(test)]

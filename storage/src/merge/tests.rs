@@ -3,11 +3,11 @@ use std::ops::Bound;
 use super::*;
 use crate::key::{decode_value, encode_value, internal_key, split_internal_key, Kind, MAX_SEQNO};
 
-fn put(user_key: &str, seqno: u64, value: &str) -> (Vec<u8>, Vec<u8>) {
+pub(super) fn put(user_key: &str, seqno: u64, value: &str) -> (Vec<u8>, Vec<u8>) {
     put_expiring(user_key, seqno, value, None)
 }
 
-fn put_expiring(
+pub(super) fn put_expiring(
     user_key: &str,
     seqno: u64,
     value: &str,
@@ -18,18 +18,18 @@ fn put_expiring(
     (internal_key(user_key.as_bytes(), seqno, Kind::Put), field)
 }
 
-fn del(user_key: &str, seqno: u64) -> (Vec<u8>, Vec<u8>) {
+pub(super) fn del(user_key: &str, seqno: u64) -> (Vec<u8>, Vec<u8>) {
     (
         internal_key(user_key.as_bytes(), seqno, Kind::Delete),
         Vec::new(),
     )
 }
 
-fn merged(sources: Vec<Vec<(Vec<u8>, Vec<u8>)>>) -> MergingIter<VecIter> {
+pub(super) fn merged(sources: Vec<Vec<(Vec<u8>, Vec<u8>)>>) -> MergingIter<VecIter> {
     MergingIter::new(sources.into_iter().map(VecIter::new).collect())
 }
 
-fn drain(iter: &mut impl EntryIter) -> Vec<(Vec<u8>, Vec<u8>)> {
+pub(super) fn drain(iter: &mut impl EntryIter) -> Vec<(Vec<u8>, Vec<u8>)> {
     let mut out = Vec::new();
     while iter.valid() {
         out.push((iter.key().to_vec(), iter.value().to_vec()));
@@ -38,7 +38,7 @@ fn drain(iter: &mut impl EntryIter) -> Vec<(Vec<u8>, Vec<u8>)> {
     out
 }
 
-fn visible<I: EntryIter>(mut view: VisibleIter<I>) -> Vec<(String, String)> {
+pub(super) fn visible<I: EntryIter>(mut view: VisibleIter<I>) -> Vec<(String, String)> {
     let mut out = Vec::new();
     while view.valid() {
         let key = String::from_utf8_lossy(view.key()).into_owned();
@@ -48,7 +48,7 @@ fn visible<I: EntryIter>(mut view: VisibleIter<I>) -> Vec<(String, String)> {
     out
 }
 
-fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(super) fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
     items
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -56,7 +56,7 @@ fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 /// `(user key, seqno, kind)` of each output entry, for readable asserts.
-fn versions(entries: &[(Vec<u8>, Vec<u8>)]) -> Vec<(String, u64, Kind)> {
+pub(super) fn versions(entries: &[(Vec<u8>, Vec<u8>)]) -> Vec<(String, u64, Kind)> {
     entries
         .iter()
         .map(|(k, _)| {

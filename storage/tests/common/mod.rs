@@ -1,5 +1,8 @@
-//! Shared test helpers: temp directories, a one-core runtime, a seeded RNG.
+//! Shared test helpers: temp directories, a one-core runtime, a seeded RNG,
+//! Kvrocks-shaped records and their compaction filter.
 #![allow(dead_code)]
+
+pub mod collections;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};

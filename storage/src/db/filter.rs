@@ -1,0 +1,267 @@
+//! What a merge needs to know to apply the
+//! [`CompactionFilter`](crate::CompactionFilter): the current state of the
+//! records its inputs depend on.
+//!
+//! Per merge, only when a filter is installed:
+//! 1. [`collect`] (a `Send` task, like the merge, so decoding the inputs
+//!    a second time need not hold up the owning core): the distinct
+//!    dependency keys of the newest version of every user key in the
+//!    inputs, sorted. A collection's elements are contiguous, so most
+//!    repeats are consecutive and cost one comparison.
+//! 2. [`resolve`] (owning core, inside the maintenance task, so no flush
+//!    or other compaction changes the tables meanwhile): each one's value
+//!    as [`Db::get`] reads it (at the last seqno, expiry applied at now)
+//!    and the seqno of its newest record, value or tombstone (0: none).
+//! 3. The merge asks [`Resolved`] about each newest version (rule 5 of
+//!    [`CompactionIter`](crate::merge::CompactionIter)): dead since the
+//!    dependency's seqno `d`, so it may become a tombstone unless a live
+//!    snapshot sees the version but not yet `d`.
+//!
+//! Soundness: a reader at `s >= d`, or of the latest state, sees the
+//! dependency as resolved or a newer state of it (writes during the
+//! resolution only add newer ones); the filter's contract (death is
+//! permanent) makes the version dead for it too. Snapshots taken after the
+//! resolution are at or above every `d`. Readers below the version's own
+//! seqno never saw it.
+//!
+//! Memory: the dependencies hold one entry per distinct dependency (key,
+//! value, and [`ENTRY_OVERHEAD`] for the bookkeeping), at most
+//! [`BUDGET_BYTES`] together, next to the input files the merge holds
+//! anyway. Dependencies past the budget stay unresolved and their
+//! dependents are kept; a later compaction of them tries again.
+//!
+//! [`Db::get`]: crate::Db::get
+
+use std::collections::BTreeSet;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use frys_runtime as rt;
+
+use super::compact::{open_sources, source_error, task_result, MergeError, YIELD_EVERY};
+use super::read::{self, now_ms};
+use super::Inner;
+use crate::compaction_filter::CompactionFilter;
+use crate::error::Result;
+use crate::key::{self, Kind, SeqNo};
+use crate::merge::{DeadValues, EntryIter, MergingIter};
+
+/// Bytes the dependencies of one merge may take in memory.
+pub(super) const BUDGET_BYTES: usize = 32 << 20;
+
+/// Bytes counted per dependency on top of its key and value.
+pub(super) const ENTRY_OVERHEAD: usize = 64;
+
+/// The dependencies of a merge's inputs as resolved, and the filter that
+/// judges by them. `Send`: it travels with the merge job.
+pub(crate) struct Resolved {
+    filter: Arc<dyn CompactionFilter>,
+    /// Sorted by key, distinct.
+    deps: Vec<(Vec<u8>, Dependency)>,
+    /// The dependency key of the version being judged.
+    scratch: Vec<u8>,
+}
+
+/// The state of one dependency when it was resolved.
+struct Dependency {
+    /// Its value; `None` if absent, deleted or expired.
+    value: Option<Vec<u8>>,
+    /// Seqno of its newest record, value or tombstone; 0 if it has none.
+    seqno: SeqNo,
+}
+
+impl DeadValues for Resolved {
+    fn dead_since(&mut self, user_key: &[u8], value: &[u8]) -> Option<SeqNo> {
+        self.scratch.clear();
+        if !self.filter.dependency(user_key, &mut self.scratch) {
+            return None;
+        }
+        let at = self
+            .deps
+            .binary_search_by(|(k, _)| k.as_slice().cmp(&self.scratch))
+            .ok()?;
+        let dep = &self.deps[at].1;
+        self.filter
+            .is_dead(user_key, value, dep.value.as_deref())
+            .then_some(dep.seqno)
+    }
+}
+
+/// Collects and resolves the dependencies of `inputs` (table id, file
+/// bytes; newest source first).
+pub(super) async fn resolve_dependencies(
+    inner: &Rc<Inner>,
+    filter: Arc<dyn CompactionFilter>,
+    inputs: &[(u64, Arc<[u8]>)],
+) -> Result<Resolved> {
+    let collected = rt::spawn(collect(inputs.to_vec(), filter.clone(), BUDGET_BYTES)).await;
+    let keys = task_result(inner, collected)?;
+    let deps = resolve(inner, keys, BUDGET_BYTES).await?;
+    Ok(Resolved {
+        filter,
+        deps,
+        scratch: Vec::new(),
+    })
+}
+
+/// The distinct dependency keys of the newest version of each user key in
+/// `inputs`, sorted; stops once they would take more than `budget` bytes
+/// (with [`ENTRY_OVERHEAD`] each).
+pub(super) async fn collect(
+    inputs: Vec<(u64, Arc<[u8]>)>,
+    filter: Arc<dyn CompactionFilter>,
+    budget: usize,
+) -> std::result::Result<Vec<Vec<u8>>, MergeError> {
+    let mut merged = MergingIter::new(open_sources(inputs)?);
+    let mut found: BTreeSet<Vec<u8>> = BTreeSet::new();
+    let mut bytes = 0usize;
+    // The user key whose newest version was seen last (`None` before the
+    // first), and the dependency last added.
+    let mut group: Option<Vec<u8>> = None;
+    let mut last: Option<Vec<u8>> = None;
+    let mut dep = Vec::new();
+    let mut n = 0usize;
+    while merged.valid() {
+        // Malformed entries take no part, as in the merge.
+        if let Some((user_key, _, kind)) = key::split_internal_key(merged.key()) {
+            if group.as_deref() != Some(user_key) {
+                let g = group.get_or_insert_with(Vec::new);
+                g.clear();
+                g.extend_from_slice(user_key);
+                dep.clear();
+                let depends = kind == Kind::Put && filter.dependency(user_key, &mut dep);
+                if depends && last.as_deref() != Some(dep.as_slice()) {
+                    if !found.contains(&dep) {
+                        bytes += dep.len() + ENTRY_OVERHEAD;
+                        if bytes > budget {
+                            break;
+                        }
+                        found.insert(dep.clone());
+                    }
+                    last.get_or_insert_with(Vec::new).clone_from(&dep);
+                }
+            }
+        }
+        merged.next();
+        n += 1;
+        if n.is_multiple_of(YIELD_EVERY) {
+            rt::yield_now().await;
+        }
+    }
+    if let Some(e) = source_error(&mut merged.into_children()) {
+        return Err(e);
+    }
+    Ok(found.into_iter().collect())
+}
+
+/// Reads each of `keys` (sorted) as [`Db::get`](crate::Db::get) would, with
+/// the seqno of its newest record; stops once keys and values would take
+/// more than `budget` bytes (with [`ENTRY_OVERHEAD`] each).
+async fn resolve(
+    inner: &Rc<Inner>,
+    keys: Vec<Vec<u8>>,
+    budget: usize,
+) -> Result<Vec<(Vec<u8>, Dependency)>> {
+    let snapshot = inner.state.borrow().last_seqno;
+    let now = now_ms();
+    let mut bytes = 0usize;
+    let mut deps = Vec::with_capacity(keys.len());
+    for (n, key) in keys.into_iter().enumerate() {
+        if n > 0 && n.is_multiple_of(YIELD_EVERY) {
+            // Reads served from memory never yield on their own.
+            rt::yield_now().await;
+        }
+        let (seqno, value) = read::get_with_seqno(inner, &key, snapshot, now)
+            .await?
+            .unwrap_or((0, None));
+        bytes += key.len() + value.as_ref().map_or(0, Vec::len) + ENTRY_OVERHEAD;
+        if bytes > budget {
+            break;
+        }
+        deps.push((key, Dependency { value, seqno }));
+    }
+    Ok(deps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::{encode_value, internal_key};
+    use crate::sstable::{TableBuilder, TableOptions};
+
+    /// `e<name>|...` depends on `m<name>`.
+    struct ByName;
+
+    impl CompactionFilter for ByName {
+        fn dependency(&self, key: &[u8], out: &mut Vec<u8>) -> bool {
+            let Some(rest) = key.strip_prefix(b"e") else {
+                return false;
+            };
+            out.push(b'm');
+            out.extend(rest.iter().take_while(|&&b| b != b'|'));
+            true
+        }
+        fn is_dead(&self, _: &[u8], _: &[u8], _: Option<&[u8]>) -> bool {
+            true
+        }
+    }
+
+    /// A table of `(user key, seqno, put?)`, in internal-key order.
+    fn table(id: u64, entries: &[(&str, u64, bool)]) -> (u64, Arc<[u8]>) {
+        let mut builder = TableBuilder::new(TableOptions::default());
+        for &(user_key, seqno, put) in entries {
+            let kind = if put { Kind::Put } else { Kind::Delete };
+            let mut field = Vec::new();
+            if put {
+                encode_value(None, b"v", &mut field);
+            }
+            let ikey = internal_key(user_key.as_bytes(), seqno, kind);
+            builder.add(&ikey, &field).unwrap();
+        }
+        (id, builder.finish().unwrap().into())
+    }
+
+    fn collected(inputs: Vec<(u64, Arc<[u8]>)>, budget: usize) -> Vec<String> {
+        let rt = rt::Runtime::builder()
+            .cores(rt::Cores::Count(1))
+            .build()
+            .unwrap();
+        let keys = rt
+            .block_on(collect(inputs, Arc::new(ByName), budget))
+            .unwrap();
+        keys.into_iter()
+            .map(|k| String::from_utf8(k).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn collects_the_distinct_dependencies_of_newest_versions() {
+        let newer = table(
+            2,
+            &[
+                ("ea|1|x", 9, true),
+                ("eb|2|x", 8, false),
+                ("ec|3|x", 7, true),
+            ],
+        );
+        let older = table(
+            1,
+            &[
+                ("ea|1|y", 3, true),
+                ("eb|2|x", 2, true),
+                ("ed|4|x", 1, true),
+                ("plain", 1, true),
+            ],
+        );
+        // b's newest version is a tombstone: nothing to ask about it.
+        assert_eq!(
+            collected(vec![newer.clone(), older.clone()], BUDGET_BYTES),
+            ["ma", "mc", "md"]
+        );
+        // Room for two entries: the first two in key order.
+        assert_eq!(
+            collected(vec![newer, older], 2 * (2 + ENTRY_OVERHEAD)),
+            ["ma", "mc"]
+        );
+    }
+}
