@@ -12,6 +12,7 @@ mod docs;
 mod glob;
 mod global;
 mod keys;
+mod pubsub;
 mod server;
 mod spec;
 mod string;
@@ -22,11 +23,17 @@ use std::sync::OnceLock;
 pub use crate::protocol::parse_i64;
 pub use args::parse_f64;
 pub use connection::REDIS_VERSION;
+pub use glob::glob_match;
 pub use spec::{BarrierCtx, BarrierFn, CommandSpec, Doc, KeyCtx, KeyFn, KeySpec, Merge, Run};
 
 /// Every family's commands.
-pub const FAMILIES: &[&[CommandSpec]] =
-    &[string::SPECS, keys::SPECS, connection::SPECS, server::SPECS];
+pub const FAMILIES: &[&[CommandSpec]] = &[
+    string::SPECS,
+    keys::SPECS,
+    connection::SPECS,
+    server::SPECS,
+    pubsub::SPECS,
+];
 
 /// Longest command name looked up (longer names are unknown).
 const MAX_NAME: usize = 32;
