@@ -10,6 +10,7 @@
 //! [`command`] (the command table and families), [`store`] (a core's
 //! partitions and key locks), [`keyspace`] (slots, partitions, the data
 //! directory), [`server`] (start-up, connections, dispatch, shutdown),
+//! [`pubsub`] (subscriptions and message delivery across cores),
 //! [`config`] (settings), `admin` (/metrics).
 
 pub mod admin;
@@ -19,6 +20,7 @@ pub mod errors;
 pub mod exec;
 pub mod keyspace;
 pub mod protocol;
+pub mod pubsub;
 pub mod server;
 pub mod session;
 pub mod store;

@@ -47,6 +47,8 @@ pub struct Session {
     pub closing: bool,
     /// Set by SHUTDOWN: close without answering the command (as Redis).
     pub close_without_reply: bool,
+    /// Channels, patterns and shard channels it listens to.
+    pub pubsub: crate::pubsub::Subscriptions,
 }
 
 impl Session {
@@ -77,16 +79,24 @@ impl Session {
             last_cmd: "NULL",
             closing: false,
             close_without_reply: false,
+            pubsub: crate::pubsub::Subscriptions::default(),
         }
     }
 
     /// The line CLIENT LIST / CLIENT INFO prints for this client (Redis'
     /// field order, fields we do not track reported as Redis' idle values).
     pub fn info_line(&self) -> String {
+        use crate::pubsub::Kind;
         let age = self.created.elapsed().as_secs();
         let idle = self.last_interaction.elapsed().as_secs();
+        let flags = if self.pubsub.is_subscribed() {
+            "P"
+        } else {
+            "N"
+        };
+        let omem = self.pubsub.mailbox().map_or(0, |m| m.pending_bytes());
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 watch=0 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} io-thread={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={flags} db={} sub={} psub={} ssub={} multi=-1 watch=0 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={omem} tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} io-thread={}",
             self.id,
             self.addr,
             self.laddr,
@@ -95,6 +105,9 @@ impl Session {
             age,
             idle,
             self.db,
+            self.pubsub.count(Kind::Channel),
+            self.pubsub.count(Kind::Pattern),
+            self.pubsub.count(Kind::Shard),
             self.last_cmd,
             self.resp,
             self.lib_name.as_deref().unwrap_or(""),
@@ -122,12 +135,17 @@ pub fn unregister(id: u64) {
     REGISTRY.with(|r| r.borrow_mut().remove(&id));
 }
 
-/// Info lines of this core's sessions, by id.
-pub fn list_local() -> Vec<(u64, String)> {
+/// Info lines of this core's sessions, by id, each with whether it is a
+/// pub/sub client (CLIENT LIST TYPE).
+pub fn list_local() -> Vec<(u64, bool, String)> {
     REGISTRY.with(|r| {
         r.borrow()
             .iter()
-            .filter_map(|(id, s)| s.try_borrow().ok().map(|s| (*id, s.info_line())))
+            .filter_map(|(id, s)| {
+                s.try_borrow()
+                    .ok()
+                    .map(|s| (*id, s.pubsub.is_subscribed(), s.info_line()))
+            })
             .collect()
     })
 }
@@ -183,11 +201,14 @@ pub fn shutdown_reads() {
     });
 }
 
-fn shutdown_socket(fd: RawFd, how: libc::c_int) -> std::io::Result<()> {
+/// shutdown(2) of a client's socket. `fd` must be the socket of a
+/// connection that is still running (its session is in the registry, or
+/// its mailbox in the pub/sub registry): a connection leaves both before
+/// its socket is closed.
+pub(crate) fn shutdown_socket(fd: RawFd, how: libc::c_int) -> std::io::Result<()> {
     // SAFETY: shutdown(2) takes an fd and a flag and touches no memory of
-    // ours; `fd` is the socket of a session still in the registry, and a
-    // connection leaves the registry before its socket is closed, so the
-    // fd cannot have been reused for another file.
+    // ours; per the contract above `fd` is a socket still open, so it
+    // cannot have been reused for another file.
     let rc = unsafe { libc::shutdown(fd, how) };
     if rc < 0 {
         Err(std::io::Error::last_os_error())

@@ -13,11 +13,17 @@ use crate::session::{self, KillFilter, Session};
 /// The Redis version this server speaks (HELLO, INFO).
 pub const REDIS_VERSION: &str = "7.2.0";
 
-fn ping(_: &mut Session, argv: &Argv) -> Reply {
+fn ping(s: &mut Session, argv: &Argv) -> Reply {
+    if argv.len() > 2 {
+        return Reply::error(errors::wrong_number_of_arguments("ping"));
+    }
+    // A RESP2 subscriber can only read pushes: Redis answers as one.
+    if s.resp == 2 && s.pubsub.is_subscribed() {
+        return Reply::Array(vec![Reply::bulk("pong"), Reply::bulk(arg(argv, 1))]);
+    }
     match argv.len() {
         1 => Reply::pong(),
-        2 => Reply::bulk(arg(argv, 1)),
-        _ => Reply::error(errors::wrong_number_of_arguments("ping")),
+        _ => Reply::bulk(arg(argv, 1)),
     }
 }
 
@@ -109,7 +115,10 @@ fn hello(s: &mut Session, argv: &Argv) -> Reply {
         s.name = (!n.is_empty()).then(|| String::from_utf8_lossy(n).into_owned());
     }
     s.resp = resp;
-    Reply::Map(vec![
+    s.pubsub.set_resp(resp);
+    // Pub/sub frames that arrived before HELLO keep their protocol and
+    // go out before its answer.
+    s.pubsub.behind_pending(Reply::Map(vec![
         (Reply::bulk("server"), Reply::bulk("redis")),
         (Reply::bulk("version"), Reply::bulk(REDIS_VERSION)),
         (Reply::bulk("proto"), Reply::Integer(i64::from(resp))),
@@ -117,7 +126,7 @@ fn hello(s: &mut Session, argv: &Argv) -> Reply {
         (Reply::bulk("mode"), Reply::bulk("standalone")),
         (Reply::bulk("role"), Reply::bulk("master")),
         (Reply::bulk("modules"), Reply::Array(Vec::new())),
-    ])
+    ]))
 }
 
 fn quit(s: &mut Session, _: &Argv) -> Reply {
@@ -126,11 +135,16 @@ fn quit(s: &mut Session, _: &Argv) -> Reply {
 }
 
 fn reset(s: &mut Session, _: &Argv) -> Reply {
+    crate::pubsub::leave_all(s);
+    // Messages that arrived before RESET go out before its answer, in
+    // the protocol they were encoded in.
+    let reply = s.pubsub.behind_pending(Reply::simple("RESET"));
     s.db = 0;
     s.resp = 2;
+    s.pubsub.set_resp(2);
     s.name = None;
     s.authenticated = config::live(|c| c.requirepass().is_none());
-    Reply::simple("RESET")
+    reply
 }
 
 fn client_setname(s: &mut Session, argv: &Argv) -> Reply {
@@ -204,6 +218,8 @@ async fn every_core<R: Send + 'static>(f: fn() -> R) -> Vec<R> {
 fn client_list(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
     Box::pin(async move {
         let mut ids: Option<Vec<u64>> = None;
+        // Some(true): pub/sub clients only; Some(false): normal ones.
+        let mut pubsub: Option<bool> = None;
         let mut i = 2;
         while i < argv.len() {
             let opt = arg(&argv, i);
@@ -215,8 +231,10 @@ fn client_list(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
                 ) {
                     return Reply::error(errors::unknown_client_type(arg(&argv, i + 1)));
                 }
-                if t != b"normal" {
-                    return text_reply(ctx.resp, String::new());
+                match t.as_slice() {
+                    b"normal" => pubsub = Some(false),
+                    b"pubsub" => pubsub = Some(true),
+                    _ => return text_reply(ctx.resp, String::new()),
                 }
                 i += 2;
             } else if opt.eq_ignore_ascii_case(b"ID") && i + 1 < argv.len() {
@@ -233,15 +251,17 @@ fn client_list(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
                 return Reply::error(errors::SYNTAX);
             }
         }
-        let mut lines: Vec<(u64, String)> = every_core(session::list_local)
+        let mut lines: Vec<(u64, bool, String)> = every_core(session::list_local)
             .await
             .into_iter()
             .flatten()
             .collect();
-        lines.sort_by_key(|(id, _)| *id);
+        lines.sort_by_key(|(id, _, _)| *id);
         let mut text = String::new();
-        for (id, line) in lines {
-            if ids.as_ref().is_none_or(|l| l.contains(&id)) {
+        for (id, is_pubsub, line) in lines {
+            if ids.as_ref().is_none_or(|l| l.contains(&id))
+                && pubsub.is_none_or(|want| want == is_pubsub)
+            {
                 text.push_str(&line);
                 text.push('\n');
             }

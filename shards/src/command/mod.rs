@@ -14,6 +14,7 @@ mod glob;
 mod global;
 mod hash;
 mod keys;
+mod pubsub;
 mod server;
 mod set;
 mod set_ops;
@@ -26,6 +27,7 @@ use std::sync::OnceLock;
 pub use crate::protocol::parse_i64;
 pub use args::parse_f64;
 pub use connection::REDIS_VERSION;
+pub use glob::glob_match;
 pub use spec::{BarrierCtx, BarrierFn, CommandSpec, Doc, KeyCtx, KeyFn, KeySpec, Merge, Run};
 
 /// Every family's commands.
@@ -37,6 +39,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     set_ops::SPECS,
     connection::SPECS,
     server::SPECS,
+    pubsub::SPECS,
 ];
 
 /// Longest command name looked up (longer names are unknown).

@@ -13,9 +13,13 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 
-pub use settings::{canonical, find, parse_bytes, Kind, SettingDef, SETTINGS};
+pub use settings::{
+    buffer_limits, canonical, canonical_over, find, parse_bytes, BufferLimit, Kind, SettingDef,
+    BUFFER_LIMIT_CLASSES, SETTINGS,
+};
 
 /// Every setting's current (canonical) value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,7 +158,8 @@ impl Config {
         value: &str,
         source: &'static str,
     ) -> Result<(), ConfigError> {
-        let v = canonical(def, value).map_err(|reason| ConfigError::Invalid {
+        let current = self.get(def.name).unwrap_or(def.default);
+        let v = canonical_over(def, value, current).map_err(|reason| ConfigError::Invalid {
             name: def.name.to_string(),
             source,
             reason,
@@ -169,7 +174,7 @@ impl Config {
         if !def.runtime {
             return Err("can't set immutable config".to_string());
         }
-        let v = canonical(def, value)?;
+        let v = canonical_over(def, value, self.get(def.name).unwrap_or(def.default))?;
         self.values.insert(def.name, v);
         Ok(())
     }
@@ -250,6 +255,13 @@ impl Config {
             _ => frys_storage::SyncPolicy::EverySec,
         }
     }
+    /// The `pubsub` class of `client-output-buffer-limit`.
+    pub fn pubsub_output_limit(&self) -> BufferLimit {
+        self.get("client-output-buffer-limit")
+            .and_then(buffer_limits)
+            .map(|l| l[2])
+            .unwrap_or_default()
+    }
     /// The protocol limits.
     pub fn limits(&self) -> crate::protocol::Limits {
         crate::protocol::Limits {
@@ -294,10 +306,19 @@ fn cli() -> clap::Command {
 }
 
 static LIVE: RwLock<Option<Config>> = RwLock::new(None);
+/// Bumped on every change of the live settings, so a core may cache a
+/// value it needs on a hot path and re-read it only when this changed.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
 
 /// Installs the running server's settings.
 pub fn set_live(config: Config) {
     *LIVE.write().unwrap_or_else(|e| e.into_inner()) = Some(config);
+    GENERATION.fetch_add(1, Ordering::Release);
+}
+
+/// Changes with every change of the live settings.
+pub fn generation() -> u64 {
+    GENERATION.load(Ordering::Acquire)
 }
 
 /// Reads the running server's settings.
@@ -312,7 +333,9 @@ pub fn live<R>(f: impl FnOnce(&Config) -> R) -> R {
 /// Changes the running server's settings.
 pub fn update_live<R>(f: impl FnOnce(&mut Config) -> R) -> R {
     let mut guard = LIVE.write().unwrap_or_else(|e| e.into_inner());
-    f(guard.get_or_insert_with(Config::default))
+    let r = f(guard.get_or_insert_with(Config::default));
+    GENERATION.fetch_add(1, Ordering::Release);
+    r
 }
 
 #[cfg(test)]

@@ -23,7 +23,28 @@ pub enum Kind {
     Text,
     /// `all` or a core count.
     Cores,
+    /// Redis' `client-output-buffer-limit`: groups of `<class> <hard>
+    /// <soft> <soft-seconds>`; the classes given replace their current
+    /// limits, the others are kept.
+    BufferLimits,
 }
+
+/// One client class's output buffer limit: the client is disconnected
+/// when its pending output reaches `hard` bytes, or stays at `soft` bytes
+/// or more for longer than `soft_seconds` (0 bytes: no such limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BufferLimit {
+    /// Hard limit in bytes (0: none).
+    pub hard: u64,
+    /// Soft limit in bytes (0: none).
+    pub soft: u64,
+    /// How long the soft limit may be exceeded, in seconds.
+    pub soft_seconds: u64,
+}
+
+/// The classes of `client-output-buffer-limit`, in Redis' order and with
+/// the names CONFIG GET prints.
+pub const BUFFER_LIMIT_CLASSES: [&str; 3] = ["normal", "slave", "pubsub"];
 
 /// One setting.
 #[derive(Debug, Clone, Copy)]
@@ -177,6 +198,13 @@ pub const SETTINGS: &[SettingDef] = &[
         Kind::Bytes,
         true,
         "Most bytes buffered for one client's unparsed requests"
+    ),
+    setting!(
+        "client-output-buffer-limit",
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+        Kind::BufferLimits,
+        true,
+        "Output buffer limits, `<class> <hard> <soft> <soft-seconds>` per class; a subscriber over the pubsub limit is disconnected"
     ),
     setting!(
         "maxmemory",
@@ -456,6 +484,13 @@ pub fn find(name: &str) -> Option<&'static SettingDef> {
 /// Checks `value` for `def` and returns its canonical form (byte sizes as
 /// a number of bytes, booleans as yes/no), or why it is refused.
 pub fn canonical(def: &SettingDef, value: &str) -> Result<String, String> {
+    canonical_over(def, value, def.default)
+}
+
+/// [`canonical`] for a setting whose value is now `current`: a partial
+/// `client-output-buffer-limit` keeps the classes it does not name, as
+/// Redis' CONFIG SET does.
+pub fn canonical_over(def: &SettingDef, value: &str, current: &str) -> Result<String, String> {
     match def.kind {
         Kind::Int { min, max } => {
             let n: i64 = value
@@ -496,7 +531,60 @@ pub fn canonical(def: &SettingDef, value: &str) -> Result<String, String> {
                 )),
             }
         }
+        Kind::BufferLimits => {
+            let mut limits = buffer_limits(current).unwrap_or_default();
+            set_buffer_limits(&mut limits, value)?;
+            Ok(limits
+                .iter()
+                .zip(BUFFER_LIMIT_CLASSES)
+                .map(|(l, class)| format!("{class} {} {} {}", l.hard, l.soft, l.soft_seconds))
+                .collect::<Vec<_>>()
+                .join(" "))
+        }
     }
+}
+
+/// The limits of a canonical `client-output-buffer-limit` value, in the
+/// order of [`BUFFER_LIMIT_CLASSES`].
+pub fn buffer_limits(value: &str) -> Option<[BufferLimit; 3]> {
+    let mut limits = [BufferLimit::default(); 3];
+    set_buffer_limits(&mut limits, value).ok()?;
+    Some(limits)
+}
+
+/// Redis' `updateClientOutputBufferLimit`: checks every group before it
+/// changes any, with Redis' reasons.
+fn set_buffer_limits(limits: &mut [BufferLimit; 3], value: &str) -> Result<(), String> {
+    let words: Vec<&str> = value.split_whitespace().collect();
+    if !words.len().is_multiple_of(4) {
+        return Err("Wrong number of arguments in buffer limit configuration.".into());
+    }
+    let mut next = *limits;
+    for group in words.chunks(4) {
+        let class = match group[0].to_ascii_lowercase().as_str() {
+            "normal" => 0,
+            "slave" | "replica" => 1,
+            "pubsub" => 2,
+            _ => {
+                return Err("Invalid client class specified in buffer limit configuration.".into())
+            }
+        };
+        let hard = parse_bytes(group[1]);
+        let soft = parse_bytes(group[2]);
+        let seconds = group[3].parse::<u64>().ok();
+        let (Some(hard), Some(soft), Some(soft_seconds)) = (hard, soft, seconds) else {
+            return Err(
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration.".into(),
+            );
+        };
+        next[class] = BufferLimit {
+            hard,
+            soft,
+            soft_seconds,
+        };
+    }
+    *limits = next;
+    Ok(())
 }
 
 /// Redis' memory units: `b`, `k`/`kb` (1000 / 1024), `m`/`mb`, `g`/`gb`.
@@ -545,6 +633,37 @@ mod tests {
         assert_eq!(parse_bytes("77"), Some(77));
         assert_eq!(parse_bytes("1tb"), None);
         assert_eq!(parse_bytes("-1"), None);
+    }
+
+    #[test]
+    fn buffer_limits_replace_only_the_classes_given() {
+        let def = find("client-output-buffer-limit").unwrap();
+        let v = canonical_over(def, "PUBSUB 1mb 512kb 10", def.default).unwrap();
+        assert_eq!(
+            v,
+            "normal 0 0 0 slave 268435456 67108864 60 pubsub 1048576 524288 10"
+        );
+        let v = canonical_over(def, "replica 1 2 3", &v).unwrap();
+        assert_eq!(v, "normal 0 0 0 slave 1 2 3 pubsub 1048576 524288 10");
+        assert_eq!(canonical_over(def, "", &v).unwrap(), v);
+        assert_eq!(
+            buffer_limits(&v).unwrap()[2],
+            BufferLimit {
+                hard: 1 << 20,
+                soft: 512 << 10,
+                soft_seconds: 10
+            }
+        );
+        for (bad, why) in [
+            ("pubsub 1 2", "Wrong number"),
+            ("master 1 2 3", "Invalid client class"),
+            ("pubsub x 2 3", "Error in hard"),
+            ("pubsub 1 2 -3", "Error in hard"),
+            ("pubsub 1 2 3 normal 1 2", "Wrong number"),
+        ] {
+            let e = canonical_over(def, bad, def.default).unwrap_err();
+            assert!(e.starts_with(why), "{bad}: {e}");
+        }
     }
 
     #[test]

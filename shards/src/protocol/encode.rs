@@ -75,6 +75,7 @@ pub fn encode(reply: &Reply, version: ProtocolVersion, out: &mut Vec<u8>) {
         Reply::Verbatim { text, .. } => bulk(out, text),
         Reply::BigNumber(digits) if resp3 => line(out, b'(', digits.as_bytes()),
         Reply::BigNumber(digits) => bulk(out, digits.as_bytes()),
+        Reply::Encoded(bytes) => out.extend_from_slice(bytes),
     }
 }
 
@@ -204,6 +205,16 @@ mod tests {
         let big = Reply::BigNumber("12345678901234567890".into());
         assert_eq!(both(&big).1, b"(12345678901234567890\r\n");
         assert_eq!(both(&big).0, b"$20\r\n12345678901234567890\r\n");
+    }
+
+    #[test]
+    fn encoded_frames_go_out_unchanged_in_both_protocols() {
+        let frames = encode_to_vec(
+            &Reply::Push(vec![Reply::bulk("message")]),
+            ProtocolVersion::Resp3,
+        );
+        let reply = Reply::Encoded(frames.clone());
+        assert_eq!(both(&reply), (frames.clone(), frames));
     }
 
     #[test]

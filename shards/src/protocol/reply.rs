@@ -44,6 +44,11 @@ pub enum Reply {
     BigNumber(String),
     /// RESP3 `>n` out-of-band push; RESP2 an array.
     Push(Vec<Reply>),
+    /// Frames [`super::encode`]d earlier, in the protocol the connection
+    /// spoke when they were produced, copied out as they are: pub/sub
+    /// pushes and confirmations, which Redis appends to a client's output
+    /// as they happen (one request may answer with several frames).
+    Encoded(Vec<u8>),
 }
 
 impl Reply {

@@ -6,12 +6,21 @@
 //! client is closed as Redis does), and the replies of one read's
 //! requests; the next read starts only after they are written, so a
 //! client that never reads its replies stops being read (TCP backpressure)
-//! instead of growing the server's memory.
+//! instead of growing the server's memory. A subscriber's pub/sub frames
+//! are bounded by its mailbox's output limit (see [`crate::pubsub`]).
+//!
+//! Between requests the connection waits for whichever comes first: the
+//! read, pub/sub frames in the session's mailbox (written at once, while
+//! the read stays in flight), or the idle `timeout`. Frames that arrive
+//! while a batch runs are written after its replies.
 
 use std::cell::RefCell;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
+use std::pin::Pin;
 use std::rc::Rc;
+use std::task::Poll;
 use std::time::Duration;
 
 use frys_runtime::net::TcpStream;
@@ -21,7 +30,8 @@ use crate::config;
 use crate::errors;
 use crate::exec::{race, Either};
 use crate::protocol::{encode, Parsed, ProtocolVersion, Reply, RequestParser};
-use crate::session::{self, Session};
+use crate::pubsub::Mailbox;
+use crate::session::{self, Session, SharedSession};
 
 const READ_BUFFER: usize = 16 * 1024;
 /// Most requests executed per read (the rest wait in the parser's input).
@@ -58,29 +68,35 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, id: u64, core: usize) {
     session::register(session.clone());
     stats::count_connection(true);
     let mut parser = RequestParser::new(limits);
-    let mut buf = vec![0u8; READ_BUFFER];
     let mut pending: Vec<u8> = Vec::new();
     let mut out: Vec<u8> = Vec::with_capacity(READ_BUFFER);
     // Requests parsed but not yet run (the reply budget stopped a batch),
     // and a protocol error to answer once they have run.
     let mut requests: Vec<crate::protocol::Argv> = Vec::new();
     let mut fatal = None;
+    // Kept across pub/sub writes: dropping a read in flight loses its bytes.
+    let mut read = std::pin::pin!(stream.read(vec![0u8; READ_BUFFER]));
     loop {
-        let read = stream.read(buf);
-        let (res, b) = if timeout > 0 {
-            match race(
-                read,
-                frys_runtime::time::sleep(Duration::from_secs(timeout)),
-            )
-            .await
-            {
-                Either::Left(r) => r,
-                Either::Right(()) => break,
-            }
-        } else {
-            read.await
+        let (mailbox, subscribed) = {
+            let s = session.borrow();
+            (s.pubsub.mailbox(), s.pubsub.is_subscribed())
         };
-        buf = b;
+        // Redis never times out a subscriber.
+        let idle = (timeout > 0 && !subscribed).then(|| Duration::from_secs(timeout));
+        let (res, buf) = match next_input(read.as_mut(), mailbox.as_deref(), idle).await {
+            Input::Read(r) => r,
+            Input::Idle => break,
+            Input::Pushes => {
+                if let Some(m) = &mailbox {
+                    out.extend_from_slice(&m.take());
+                }
+                let written = out.is_empty() || write_out(&stream, &session, &mut out).await;
+                if !written || closing(&session) {
+                    break;
+                }
+                continue;
+            }
+        };
         let n = match res {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
@@ -132,6 +148,10 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, id: u64, core: usize) {
                     encode(reply, version(*resp), &mut out);
                 }
             }
+            // Messages that arrived while the batch ran follow its replies.
+            if let Some(m) = session.borrow().pubsub.mailbox() {
+                out.extend_from_slice(&m.take());
+            }
             // If the reply budget stopped the batch, the rest runs (after
             // this write) before the protocol error is answered.
             let fatal_now = if requests.is_empty() {
@@ -147,28 +167,97 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, id: u64, core: usize) {
                 }
                 close = true;
             }
-            if !out.is_empty() {
-                let written = out.len();
-                let (res, o) = stream.write_all(out).await;
-                out = o;
-                out.clear();
-                if out.capacity() > 4 * READ_BUFFER {
-                    out.shrink_to(READ_BUFFER);
-                }
-                stats::count_bytes(0, written);
-                if res.is_err() {
-                    close = true;
-                }
+            if !out.is_empty() && !write_out(&stream, &session, &mut out).await {
+                close = true;
             }
-            if close || session.borrow().closing || (pending.is_empty() && requests.is_empty()) {
+            if close || closing(&session) || (pending.is_empty() && requests.is_empty()) {
                 break;
             }
         }
         stats::count_bytes(n, 0);
-        if close || session.borrow().closing {
+        if close || closing(&session) {
             break;
         }
+        read.set(stream.read(buf));
     }
+    crate::pubsub::leave_all(&mut session.borrow_mut());
     session::unregister(id);
     stats::count_connection(false);
+}
+
+/// Whether the connection must end after what it wrote: QUIT, CLIENT
+/// KILL, or a subscriber over its output limit.
+fn closing(session: &SharedSession) -> bool {
+    let s = session.borrow();
+    s.closing || s.pubsub.mailbox().is_some_and(|m| m.overflowed())
+}
+
+/// What the connection waits for between requests.
+enum Input<R> {
+    /// The read completed.
+    Read(R),
+    /// Pub/sub frames wait in the mailbox (or it overflowed).
+    Pushes,
+    /// The client was idle for `timeout`.
+    Idle,
+}
+
+/// Waits for the read, pub/sub frames, or the idle timeout; the read is
+/// only polled, so it stays in flight unless it completed.
+async fn next_input<F: Future>(
+    mut read: Pin<&mut F>,
+    mailbox: Option<&Mailbox>,
+    idle: Option<Duration>,
+) -> Input<F::Output> {
+    let mut sleep = std::pin::pin!(idle.map(frys_runtime::time::sleep));
+    let mut pushes = std::pin::pin!(mailbox.map(Mailbox::ready));
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(r) = read.as_mut().poll(cx) {
+            return Poll::Ready(Input::Read(r));
+        }
+        if let Some(p) = pushes.as_mut().as_pin_mut() {
+            if p.poll(cx).is_ready() {
+                return Poll::Ready(Input::Pushes);
+            }
+        }
+        if let Some(s) = sleep.as_mut().as_pin_mut() {
+            if s.poll(cx).is_ready() {
+                return Poll::Ready(Input::Idle);
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// Writes `out` (and empties it); false if the connection must end. A
+/// reply confirming a subscription waits until every core knows of it;
+/// a subscriber's write is abandoned if its mailbox overflows meanwhile.
+async fn write_out(stream: &TcpStream, session: &SharedSession, out: &mut Vec<u8>) -> bool {
+    let announcements = session.borrow_mut().pubsub.take_pending();
+    for a in announcements {
+        a.wait().await;
+    }
+    let mailbox = session.borrow().pubsub.mailbox();
+    let buf = std::mem::take(out);
+    let written = buf.len();
+    let (res, buf) = match &mailbox {
+        Some(m) => {
+            m.set_writing(written);
+            let r = race(stream.write_all(buf), m.overflow()).await;
+            m.set_writing(0);
+            match r {
+                Either::Left(r) => r,
+                Either::Right(()) => return false,
+            }
+        }
+        None => stream.write_all(buf).await,
+    };
+    *out = buf;
+    out.clear();
+    if out.capacity() > 4 * READ_BUFFER {
+        out.shrink_to(READ_BUFFER);
+    }
+    stats::count_bytes(0, written);
+    res.is_ok()
 }

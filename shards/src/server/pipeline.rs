@@ -295,7 +295,7 @@ fn reply_bytes(replies: &[Option<Reply>]) -> usize {
     fn size(r: &Reply) -> usize {
         match r {
             Reply::Simple(t) | Reply::Error(t) => t.len(),
-            Reply::Bulk(b) | Reply::Verbatim { text: b, .. } => b.len(),
+            Reply::Bulk(b) | Reply::Verbatim { text: b, .. } | Reply::Encoded(b) => b.len(),
             Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
                 items.iter().map(size).sum()
             }
@@ -330,6 +330,7 @@ fn route(
         let args: Vec<&[u8]> = argv.iter().skip(1).collect();
         return Route::Reply(Reply::Error(errors::unknown_command(name, args).into()));
     };
+    let mut container = None;
     if !command::arity_ok(spec, argv.len()) {
         return Route::Reply(Reply::Error(
             errors::wrong_number_of_arguments(spec.name).into(),
@@ -347,10 +348,20 @@ fn route(
                 errors::wrong_number_of_arguments(&format!("{}|{}", spec.name, sub.name)).into(),
             ));
         }
+        container = Some(spec.name);
         spec = sub;
     }
     if !session.authenticated && !spec.flags.contains(&"no_auth") {
         return Route::Reply(Reply::Error(errors::NOAUTH.into()));
+    }
+    // Redis' RESP2 subscribed mode: only pushes can be told from replies.
+    if session.resp == 2 && session.pubsub.is_subscribed() {
+        let allowed = container.is_none() && crate::pubsub::allowed_while_subscribed(spec.name);
+        if !allowed {
+            let full =
+                container.map_or_else(|| spec.name.to_string(), |c| format!("{c}|{}", spec.name));
+            return Route::Reply(Reply::Error(errors::only_subscribe_allowed(&full).into()));
+        }
     }
     session.last_cmd = spec.name;
     stats::count_call(spec.name);
