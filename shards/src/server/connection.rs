@@ -16,11 +16,11 @@ use std::time::Duration;
 
 use frys_runtime::net::TcpStream;
 
-use super::{pipeline, stats};
+use super::{blocked, pipeline, stats};
 use crate::config;
 use crate::errors;
 use crate::exec::{race, Either};
-use crate::protocol::{encode, Parsed, ProtocolVersion, Reply, RequestParser};
+use crate::protocol::{encode, Argv, Parsed, ProtocolVersion, Reply, RequestParser};
 use crate::session::{self, Session};
 
 const READ_BUFFER: usize = 16 * 1024;
@@ -65,8 +65,13 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, id: u64, core: usize) {
     // and a protocol error to answer once they have run.
     let mut requests: Vec<crate::protocol::Argv> = Vec::new();
     let mut fatal = None;
+    // A read started while a blocking command ran (it owns `buf` then).
+    let mut inflight: Option<InFlightRead<'_>> = None;
     loop {
-        let read = stream.read(buf);
+        let read = match inflight.take() {
+            Some(r) => r,
+            None => Box::pin(stream.read(std::mem::take(&mut buf))),
+        };
         let (res, b) = if timeout > 0 {
             match race(
                 read,
@@ -127,7 +132,16 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, id: u64, core: usize) {
                 close = true;
             }
             if !requests.is_empty() {
-                let replies = pipeline::execute(&session, &mut requests).await;
+                let (replies, gone) = execute_watching_eof(
+                    &stream,
+                    &session,
+                    &mut requests,
+                    &mut buf,
+                    &mut inflight,
+                    &mut pending,
+                )
+                .await;
+                close |= gone;
                 for (reply, resp) in &replies {
                     encode(reply, version(*resp), &mut out);
                 }
@@ -170,5 +184,60 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, id: u64, core: usize) {
         }
     }
     session::unregister(id);
+    blocked::forget(id);
     stats::count_connection(false);
+}
+
+/// A socket read in flight; dropping it would lose the bytes it got.
+type InFlightRead<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = (std::io::Result<usize>, Vec<u8>)> + 'a>>;
+
+/// Executes `requests`. When one of them may block (BLPOP & co.), the
+/// socket is read meanwhile, so a client that goes away while blocked is
+/// noticed: its wait is cancelled (nothing is handed to it) and the
+/// connection closes (returns `gone`). Bytes that arrive instead are kept
+/// in `pending`; a read still pending when the commands finish is left in
+/// `inflight` for the caller's next read (`buf` is inside it).
+async fn execute_watching_eof<'a>(
+    stream: &'a TcpStream,
+    session: &session::SharedSession,
+    requests: &mut Vec<Argv>,
+    buf: &mut Vec<u8>,
+    inflight: &mut Option<InFlightRead<'a>>,
+    pending: &mut Vec<u8>,
+) -> (Vec<(Reply, u8)>, bool) {
+    let may_block = requests.iter().any(|r| {
+        crate::command::lookup(r.get(0).unwrap_or_default())
+            .is_some_and(|spec| spec.flags.contains(&"blocking"))
+    });
+    if !may_block {
+        return (pipeline::execute(session, requests).await, false);
+    }
+    let mut read = match inflight.take() {
+        Some(r) => r,
+        None => Box::pin(stream.read(std::mem::take(buf))),
+    };
+    let mut exec = std::pin::pin!(pipeline::execute(session, requests));
+    match race(exec.as_mut(), read.as_mut()).await {
+        Either::Left(replies) => {
+            *inflight = Some(read);
+            (replies, false)
+        }
+        Either::Right((res, b)) => {
+            *buf = b;
+            let gone = match res {
+                Ok(0) | Err(_) => {
+                    let id = session.borrow().id;
+                    blocked::cancel(id);
+                    true
+                }
+                Ok(n) => {
+                    pending.extend_from_slice(&buf[..n]);
+                    stats::count_bytes(n, 0);
+                    false
+                }
+            };
+            (exec.await, gone)
+        }
+    }
 }
