@@ -40,7 +40,7 @@ use super::spec::{BarrierCtx, KeyCtx};
 use crate::command::{parse_f64, CommandSpec, KeySpec, Run};
 use crate::errors;
 use crate::exec::{race, Either, LocalBoxFuture};
-use crate::keyspace::key_slot;
+use crate::keyspace::{key_slot, PartitionMap};
 use crate::protocol::{Argv, Reply};
 use crate::server::blocked::Blocked;
 use crate::store::blocking::{self, Served, WaitOp, Waiter};
@@ -142,6 +142,9 @@ fn pop_reply(count: Option<u64>, key: Vec<u8>, mut items: Vec<Vec<u8>>) -> Reply
 /// its lock, after a write that may have given it elements): oldest
 /// first, while elements remain. See the module docs.
 pub(crate) async fn serve_waiters(ctx: &KeyCtx, key: &[u8]) {
+    if !blocking::any_waiters() {
+        return;
+    }
     let dk = data_key(ctx.ns, key_slot(key), key);
     if !blocking::has_waiters(&dk) {
         return;
@@ -204,12 +207,12 @@ fn reply_text(r: Reply) -> String {
 /// Puts back elements a vanished client was handed, and lets the key's
 /// next waiter have them (or, for a woken BLMOVE client, the element it
 /// did not take).
-fn give_back(ns: u16, served: Served) {
+fn give_back(map: PartitionMap, ns: u16, served: Served) {
     let (key, front, items) = match served {
         Served::Elements { key, front, items } => (key, front, items),
         Served::Ready | Served::Failed(_) => return,
     };
-    let core = store::current().map().core_of_slot(key_slot(&key));
+    let core = map.core_of_slot(key_slot(&key));
     drop(frys_runtime::spawn_on(core, move || async move {
         let ctx = KeyCtx::new(store::current(), ns);
         let _g = ctx.lock(&key).await;
@@ -224,8 +227,8 @@ fn give_back(ns: u16, served: Served) {
 
 /// Wakes the waiters of `key` again (a woken BLMOVE client went away
 /// without moving the element it was woken for).
-fn reserve_again(ns: u16, key: Vec<u8>) {
-    let core = store::current().map().core_of_slot(key_slot(&key));
+fn reserve_again(map: PartitionMap, ns: u16, key: Vec<u8>) {
+    let core = map.core_of_slot(key_slot(&key));
     drop(frys_runtime::spawn_on(core, move || async move {
         let ctx = KeyCtx::new(store::current(), ns);
         let _g = ctx.lock(&key).await;
@@ -238,6 +241,7 @@ fn reserve_again(ns: u16, key: Vec<u8>) {
 /// hands back a delivery that nobody took, and removes the registrations
 /// on every key's core. Inert unless `armed` (nothing was registered).
 struct Registration {
+    map: PartitionMap,
     ns: u16,
     keys: Vec<Vec<u8>>,
     waiter: Arc<Waiter>,
@@ -248,6 +252,7 @@ struct Registration {
 impl Registration {
     fn new(ns: u16, keys: Vec<Vec<u8>>, waiter: Arc<Waiter>, armed: bool) -> Registration {
         Registration {
+            map: store::current().map(),
             ns,
             keys,
             waiter,
@@ -259,25 +264,25 @@ impl Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        if !self.armed {
+        // Off a core (the runtime tearing down) nothing can be sent.
+        if !self.armed || frys_runtime::current_core().is_none() {
             return;
         }
         if !self.taken && !self.waiter.cancel() {
             match self.waiter.abandon() {
                 Some(Served::Ready) => {
                     if let Some(k) = self.keys.first() {
-                        reserve_again(self.ns, k.clone());
+                        reserve_again(self.map, self.ns, k.clone());
                     }
                 }
-                Some(s) => give_back(self.ns, s),
+                Some(s) => give_back(self.map, self.ns, s),
                 None => {}
             }
         }
-        let map = store::current().map();
         let id = self.waiter.id();
         for key in &self.keys {
             let dk = data_key(self.ns, key_slot(key), key);
-            let core = map.core_of_slot(key_slot(key));
+            let core = self.map.core_of_slot(key_slot(key));
             drop(frys_runtime::spawn_on(core, move || async move {
                 blocking::unregister(&dk, id);
             }));

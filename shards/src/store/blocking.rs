@@ -260,13 +260,15 @@ pub fn unregister(key: &[u8], id: u64) {
     });
 }
 
-/// Whether some client waits for `key` on this core (cheap when nobody
-/// is blocked at all: the common case of every push).
+/// Whether any client waits for any key on this core (what every push
+/// asks first: nobody is blocked, in the common case).
+pub fn any_waiters() -> bool {
+    QUEUES.with(|q| !q.borrow().by_key.is_empty())
+}
+
+/// Whether some client waits for `key` on this core.
 pub fn has_waiters(key: &[u8]) -> bool {
-    QUEUES.with(|q| {
-        let q = q.borrow();
-        !q.by_key.is_empty() && q.by_key.contains_key(key)
-    })
+    QUEUES.with(|q| q.borrow().by_key.contains_key(key))
 }
 
 /// Claims the longest waiting live waiter of `key`, removing it (and any
