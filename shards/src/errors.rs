@@ -238,6 +238,28 @@ pub fn unknown_type_name(name: &[u8]) -> String {
     format_error(b"ERR unknown type name '", name, b"'")
 }
 
+// ----------------------------------------------------------------- lists
+
+/// `getPositiveLongFromObjectOrReply` without a custom message (LPOP /
+/// RPOP count).
+pub const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
+/// LPOS ... RANK 0.
+pub const LPOS_RANK_ZERO: &str = "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list";
+/// LPOS ... COUNT not a non-negative integer.
+pub const LPOS_COUNT_NEGATIVE: &str = "ERR COUNT can't be negative";
+/// LPOS ... MAXLEN not a non-negative integer.
+pub const LPOS_MAXLEN_NEGATIVE: &str = "ERR MAXLEN can't be negative";
+/// LMPOP / BLMPOP (and ZMPOP ...) numkeys not a positive integer.
+pub const NUMKEYS_NOT_POSITIVE: &str = "ERR numkeys should be greater than 0";
+/// LMPOP / BLMPOP ... COUNT not a positive integer.
+pub const COUNT_NOT_POSITIVE: &str = "ERR count should be greater than 0";
+/// A blocking command's timeout that is not a number.
+pub const TIMEOUT_NOT_FLOAT: &str = "ERR timeout is not a float or out of range";
+/// A blocking command's timeout too large to be a deadline.
+pub const TIMEOUT_OUT_OF_RANGE: &str = "ERR timeout is out of range";
+/// A blocking command's negative timeout.
+pub const TIMEOUT_NEGATIVE: &str = "ERR timeout is negative";
+
 // --------------------------------------------------------------- expire
 
 /// EXPIRE family: NX together with XX, GT or LT.

@@ -181,6 +181,7 @@ pub fn kill_local(filter: &KillFilter, skip: Option<u64>) -> usize {
             if hit && !s.closing {
                 s.closing = true;
                 let _ = shutdown_socket(s.fd, libc::SHUT_RDWR);
+                crate::server::blocked::cancel(s.id);
                 killed += 1;
             }
         }

@@ -13,7 +13,11 @@ mod docs;
 mod glob;
 mod global;
 mod hash;
+mod key_hops;
 mod keys;
+mod list;
+mod list_blocking;
+mod list_move;
 mod pubsub;
 mod server;
 mod set;
@@ -35,6 +39,9 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     string::SPECS,
     keys::SPECS,
     hash::SPECS,
+    list::SPECS,
+    list_move::SPECS,
+    list_blocking::SPECS,
     set::SPECS,
     set_ops::SPECS,
     connection::SPECS,

@@ -25,11 +25,11 @@ use std::time::Duration;
 
 use frys_runtime::net::TcpStream;
 
-use super::{pipeline, stats};
+use super::{blocked, pipeline, stats};
 use crate::config;
 use crate::errors;
 use crate::exec::{race, Either};
-use crate::protocol::{encode, Parsed, ProtocolVersion, Reply, RequestParser};
+use crate::protocol::{encode, Argv, Parsed, ProtocolVersion, Reply, RequestParser};
 use crate::pubsub::Mailbox;
 use crate::session::{self, Session, SharedSession};
 
@@ -102,6 +102,10 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, id: u64, core: usize) {
             Ok(n) => n,
         };
         pending.extend_from_slice(&buf[..n]);
+        // The next read is in flight while this one's requests run (at
+        // most one buffer more is taken from the kernel before the replies
+        // are written): a blocking command watches it for end of stream.
+        read.set(stream.read(buf));
         let mut close = false;
         loop {
             let authenticated = session.borrow().authenticated;
@@ -143,7 +147,18 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, id: u64, core: usize) {
                 close = true;
             }
             if !requests.is_empty() {
-                let replies = pipeline::execute(&session, &mut requests).await;
+                let (replies, read_done) =
+                    execute_watching_eof(&session, &mut requests, read.as_mut()).await;
+                if let Some((res, b)) = read_done {
+                    match res {
+                        Ok(n) if n > 0 => {
+                            pending.extend_from_slice(&b[..n]);
+                            stats::count_bytes(n, 0);
+                        }
+                        _ => close = true, // gone while blocked
+                    }
+                    read.set(stream.read(b));
+                }
                 for (reply, resp) in &replies {
                     encode(reply, version(*resp), &mut out);
                 }
@@ -178,10 +193,10 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, id: u64, core: usize) {
         if close || closing(&session) {
             break;
         }
-        read.set(stream.read(buf));
     }
     crate::pubsub::leave_all(&mut session.borrow_mut());
     session::unregister(id);
+    blocked::forget(id);
     stats::count_connection(false);
 }
 
@@ -260,4 +275,37 @@ async fn write_out(stream: &TcpStream, session: &SharedSession, out: &mut Vec<u8
     }
     stats::count_bytes(0, written);
     res.is_ok()
+}
+
+/// Executes `requests`. When one of them may block (BLPOP & co.), the
+/// socket read in flight is polled meanwhile, so a client that goes away
+/// while blocked is noticed: its wait is cancelled at once (nothing is
+/// handed to it). Returns the replies and, if the read completed meanwhile,
+/// its result (the caller keeps the bytes and starts the next read).
+async fn execute_watching_eof<F>(
+    session: &SharedSession,
+    requests: &mut Vec<Argv>,
+    read: Pin<&mut F>,
+) -> (Vec<(Reply, u8)>, Option<(std::io::Result<usize>, Vec<u8>)>)
+where
+    F: Future<Output = (std::io::Result<usize>, Vec<u8>)>,
+{
+    let may_block = requests.iter().any(|r| {
+        crate::command::lookup(r.get(0).unwrap_or_default())
+            .is_some_and(|spec| spec.flags.contains(&"blocking"))
+    });
+    if !may_block {
+        return (pipeline::execute(session, requests).await, None);
+    }
+    let mut exec = std::pin::pin!(pipeline::execute(session, requests));
+    match race(exec.as_mut(), read).await {
+        Either::Left(replies) => (replies, None),
+        Either::Right((res, buf)) => {
+            if matches!(res, Ok(0) | Err(_)) {
+                let id = session.borrow().id;
+                blocked::cancel(id);
+            }
+            (exec.await, Some((res, buf)))
+        }
+    }
 }

@@ -177,9 +177,10 @@ pub async fn render(sections: &[String], _db: u16) -> String {
             "clients" => {
                 let _ = write!(
                     out,
-                    "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nblocked_clients:0\r\ntracking_clients:0\r\n",
+                    "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nblocked_clients:{}\r\ntracking_clients:0\r\n",
                     s.clients(),
-                    config::live(|c| c.maxclients())
+                    config::live(|c| c.maxclients()),
+                    total(|c| c.blocked)
                 );
             }
             "memory" => {

@@ -8,6 +8,7 @@
 //! every core has ended phase 2, so forwarded commands always find their
 //! partitions open.
 
+pub mod blocked;
 mod connection;
 pub mod info;
 mod pipeline;
@@ -446,6 +447,7 @@ async fn serve_core(
         a.abort();
     }
     crate::session::shutdown_reads();
+    blocked::cancel_all();
     if open.get() > 0 {
         let waiting = drained.borrow().wait();
         if let Either::Right(()) = race(waiting, frys_runtime::time::sleep(DRAIN_TIMEOUT)).await {

@@ -22,6 +22,8 @@ pub struct CoreCounters {
     pub connected: u64,
     /// Connections refused (maxclients).
     pub rejected: u64,
+    /// Clients of this core blocked now (BLPOP & co.).
+    pub blocked: u64,
     /// Keys deleted by the active expiry cycle.
     pub expired_keys: u64,
     /// Bytes read from clients.
@@ -107,6 +109,17 @@ pub fn count_connection(open: bool) {
             c.connected += 1;
         } else {
             c.connected = c.connected.saturating_sub(1);
+        }
+    });
+}
+
+/// A client blocked (`true`) or stopped being blocked (`false`).
+pub fn count_blocked(blocked: bool) {
+    with(|c| {
+        if blocked {
+            c.blocked += 1;
+        } else {
+            c.blocked = c.blocked.saturating_sub(1);
         }
     });
 }

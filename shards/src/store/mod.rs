@@ -7,6 +7,7 @@
 //! router guarantees it, and a misrouted key is answered with an error,
 //! never a panic.
 
+pub mod blocking;
 pub mod collection;
 mod collection_io;
 mod encoding;
