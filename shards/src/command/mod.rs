@@ -17,6 +17,7 @@ mod keys;
 mod server;
 mod spec;
 mod string;
+mod zset;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -31,6 +32,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     string::SPECS,
     keys::SPECS,
     hash::SPECS,
+    zset::SPECS,
     connection::SPECS,
     server::SPECS,
 ];
