@@ -209,6 +209,40 @@ pub const LCS_MEMORY_LIMIT: &str =
 pub const LCS_ALLOCATION: &str =
     "ERR Insufficient memory, failed allocating transient memory for LCS";
 
+// ---------------------------------------------------------- sorted sets
+
+/// ZADD with both XX and NX.
+pub const ZADD_XX_AND_NX: &str = "ERR XX and NX options at the same time are not compatible";
+/// ZADD with GT and LT, or either with NX.
+pub const ZADD_GT_LT_NX: &str = "ERR GT, LT, and/or NX options at the same time are not compatible";
+/// ZADD INCR with more than one score-member pair.
+pub const ZADD_INCR_ONE_PAIR: &str = "ERR INCR option supports a single increment-element pair";
+/// ZADD INCR / ZINCRBY adding -inf to +inf.
+pub const ZSCORE_NAN: &str = "ERR resulting score is not a number (NaN)";
+/// A score range bound that is not a float.
+pub const ZRANGE_NOT_FLOAT: &str = "ERR min or max is not a float";
+/// A lex range bound that does not start with `[`, `(`, or is not `-`/`+`.
+pub const ZRANGE_NOT_LEX: &str = "ERR min or max not valid string range item";
+/// ZRANGE ... LIMIT on a range by rank.
+pub const ZRANGE_LIMIT_NEEDS_BY: &str =
+    "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX";
+/// ZRANGE ... BYLEX WITHSCORES.
+pub const ZRANGE_BYLEX_WITHSCORES: &str =
+    "ERR syntax error, WITHSCORES not supported in combination with BYLEX";
+/// ZUNION / ZINTER WEIGHTS with a value that is not a float.
+pub const WEIGHT_NOT_FLOAT: &str = "ERR weight value is not a float";
+/// ZINTERCARD / SINTERCARD LIMIT not a non-negative integer.
+pub const LIMIT_NEGATIVE: &str = "ERR LIMIT can't be negative";
+/// ZMPOP / LMPOP / SINTERCARD numkeys below 1 or not an integer.
+pub const NUMKEYS_NOT_POSITIVE: &str = "ERR numkeys should be greater than 0";
+/// ZMPOP / LMPOP COUNT below 1 or not an integer.
+pub const COUNT_NOT_POSITIVE: &str = "ERR count should be greater than 0";
+
+/// ZUNION & co. with numkeys 0: `full_name` is the table's name.
+pub fn at_least_one_input_key(full_name: &str) -> String {
+    finish(format!("ERR at least 1 input key is needed for '{full_name}' command").into_bytes())
+}
+
 // ------------------------------------------------------------- keyspace
 
 /// SELECT, MOVE, COPY DB, SWAPDB with a DB index out of range.
@@ -249,10 +283,6 @@ pub const LPOS_RANK_ZERO: &str = "ERR RANK can't be zero: use 1 to start from th
 pub const LPOS_COUNT_NEGATIVE: &str = "ERR COUNT can't be negative";
 /// LPOS ... MAXLEN not a non-negative integer.
 pub const LPOS_MAXLEN_NEGATIVE: &str = "ERR MAXLEN can't be negative";
-/// LMPOP / BLMPOP (and ZMPOP ...) numkeys not a positive integer.
-pub const NUMKEYS_NOT_POSITIVE: &str = "ERR numkeys should be greater than 0";
-/// LMPOP / BLMPOP ... COUNT not a positive integer.
-pub const COUNT_NOT_POSITIVE: &str = "ERR count should be greater than 0";
 /// A blocking command's timeout that is not a number.
 pub const TIMEOUT_NOT_FLOAT: &str = "ERR timeout is not a float or out of range";
 /// A blocking command's timeout too large to be a deadline.

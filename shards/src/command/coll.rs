@@ -318,21 +318,33 @@ pub(crate) enum Sample {
     Repeating(usize),
 }
 
-/// Parses a RANDFIELD/RANDMEMBER count; `with_values` doubles the reply,
-/// so Redis bounds the magnitude to keep it from overflowing.
+/// Parses a RANDFIELD/RANDMEMBER count as Redis does: a `long` from
+/// `-LONG_MAX` to `LONG_MAX`; `with_values` doubles the reply, so Redis
+/// also bounds the magnitude by `LONG_MAX / 2` (a plainer error).
 pub(crate) fn parse_sample(arg: &[u8], with_values: bool) -> Result<Sample, Reply> {
     let n = parse_i64(arg).ok_or_else(|| Reply::error(errors::NOT_AN_INTEGER))?;
+    if n == i64::MIN {
+        return Err(Reply::error(errors::value_out_of_range_between(
+            -i64::MAX,
+            i64::MAX,
+        )));
+    }
+    if with_values && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&n) {
+        return Err(Reply::error(errors::VALUE_OUT_OF_RANGE));
+    }
     if n >= 0 {
         return Ok(Sample::Distinct(n as usize));
     }
-    let limit = if with_values { i64::MAX / 2 } else { i64::MAX };
-    if n < -limit {
-        return Err(Reply::error(errors::value_out_of_range_between(
-            -limit, limit,
-        )));
+    // Redis streams the reply; it is built whole here, so a huge negative
+    // count would take the core's memory (or time) with it.
+    if n.unsigned_abs() > MAX_REPEATING_SAMPLE {
+        return Err(Reply::error(errors::VALUE_OUT_OF_RANGE));
     }
     Ok(Sample::Repeating(n.unsigned_abs() as usize))
 }
+
+/// Largest count of a repeating sample (a negative RANDMEMBER count).
+const MAX_REPEATING_SAMPLE: u64 = 1 << 24;
 
 /// Picks indices of `len` elements as `sample` asks (distinct ones in
 /// element order; repeating ones in random order).

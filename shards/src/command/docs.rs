@@ -87,6 +87,8 @@ fn tokenize(usage: &str) -> Vec<String> {
     usage
         .replace('[', " [ ")
         .replace(']', " ] ")
+        .replace('<', " < ")
+        .replace('>', " > ")
         .replace('|', " | ")
         .split_whitespace()
         .map(str::to_string)
@@ -135,7 +137,29 @@ fn parse_seq(tokens: &[String], pos: &mut usize) -> Vec<Arg> {
     let mut out: Vec<Arg> = Vec::new();
     while let Some(t) = tokens.get(*pos) {
         match t.as_str() {
-            "]" | "|" => break,
+            "]" | ">" | "|" => break,
+            "<" => {
+                // `<A | B>`: a required choice.
+                *pos += 1;
+                let mut alts = vec![parse_seq(tokens, pos)];
+                while tokens.get(*pos).map(String::as_str) == Some("|") {
+                    *pos += 1;
+                    alts.push(parse_seq(tokens, pos));
+                }
+                *pos += 1; // '>'
+                out.push(Arg {
+                    name: alts
+                        .iter()
+                        .map(|a| one(a.clone()).name)
+                        .collect::<Vec<_>>()
+                        .join("-"),
+                    kind: "oneof",
+                    token: None,
+                    optional: false,
+                    multiple: false,
+                    children: alts.into_iter().map(one).collect(),
+                });
+            }
             "..." => {
                 if let Some(last) = out.last_mut() {
                     last.multiple = true;
@@ -210,9 +234,9 @@ fn parse_seq(tokens: &[String], pos: &mut usize) -> Vec<Arg> {
             }
             word if is_token(word) => {
                 *pos += 1;
-                let next = tokens
-                    .get(*pos)
-                    .filter(|n| !is_token(n) && !["[", "]", "|", "..."].contains(&n.as_str()));
+                let next = tokens.get(*pos).filter(|n| {
+                    !is_token(n) && !["[", "]", "<", ">", "|", "..."].contains(&n.as_str())
+                });
                 match next {
                     Some(value) => {
                         *pos += 1;
@@ -306,5 +330,14 @@ mod tests {
         assert_eq!(pairs.len(), 1);
         assert_eq!(pairs[0].kind, "block");
         assert!(pairs[0].multiple);
+    }
+
+    #[test]
+    fn angle_brackets_are_a_required_choice() {
+        let args = parse_usage("numkeys key [key ...] <MIN | MAX> [COUNT count]");
+        assert_eq!(args.len(), 4);
+        assert_eq!((args[2].kind, args[2].optional), ("oneof", false));
+        assert_eq!(args[2].children[1].token.as_deref(), Some("MAX"));
+        assert_eq!(args[3].token.as_deref(), Some("COUNT"));
     }
 }

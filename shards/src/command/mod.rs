@@ -24,6 +24,7 @@ mod set;
 mod set_ops;
 mod spec;
 mod string;
+mod zset;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -44,6 +45,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     list_blocking::SPECS,
     set::SPECS,
     set_ops::SPECS,
+    zset::SPECS,
     connection::SPECS,
     server::SPECS,
     pubsub::SPECS,

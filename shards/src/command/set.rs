@@ -14,7 +14,6 @@ use crate::protocol::{Argv, Reply};
 use crate::store::{Collection, ValueType};
 
 pub(crate) const SET: ValueType = ValueType::Set;
-const COUNT_NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
 
 pub(crate) async fn is_member(
     ctx: &KeyCtx,
@@ -164,8 +163,8 @@ fn spop(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
             None => None,
             Some(n) => match parse_i64(n) {
                 Some(n) if n >= 0 => Some(n as usize),
-                Some(_) => return Err(Reply::error(COUNT_NOT_POSITIVE)),
-                None => return Err(Reply::error(COUNT_NOT_POSITIVE)),
+                Some(_) => return Err(Reply::error(errors::NOT_POSITIVE)),
+                None => return Err(Reply::error(errors::NOT_POSITIVE)),
             },
         };
         if argv.len() > 3 {

@@ -161,7 +161,7 @@ fn sdiffstore(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
 pub(crate) fn numkeys_keys(argv: &Argv, numkeys_at: usize) -> Result<Vec<usize>, Reply> {
     let n = parse_i64(arg(argv, numkeys_at)).unwrap_or(0);
     if n <= 0 {
-        return Err(Reply::error("ERR numkeys should be greater than 0"));
+        return Err(Reply::error(errors::NUMKEYS_NOT_POSITIVE));
     }
     let n = n as usize;
     if n > argv.len().saturating_sub(numkeys_at + 1) {
@@ -184,7 +184,7 @@ fn sintercard(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
                 if arg(&argv, i).eq_ignore_ascii_case(b"LIMIT") && i + 1 < argv.len() {
                     match parse_i64(arg(&argv, i + 1)) {
                         Some(n) if n >= 0 => limit = n as usize,
-                        Some(_) => return Err(Reply::error("ERR LIMIT can't be negative")),
+                        Some(_) => return Err(Reply::error(errors::LIMIT_NEGATIVE)),
                         None => return Err(Reply::error(errors::NOT_AN_INTEGER)),
                     }
                     i += 2;

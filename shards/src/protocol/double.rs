@@ -133,6 +133,45 @@ pub fn format_incrbyfloat(value: f64) -> String {
     text
 }
 
+/// `%.17g`, what Redis' `ld2string(..., LD_STR_AUTO)` prints: ZSCAN of a
+/// sorted set too large for a listpack shows its scores this way
+/// (`0.10000000000000001`); `nan`, `inf`, `-inf` as [`format_double`].
+///
+/// # Examples
+///
+/// ```
+/// use frys_shards::protocol::format_double_g17;
+///
+/// assert_eq!(format_double_g17(0.1), "0.10000000000000001");
+/// assert_eq!(format_double_g17(1.5), "1.5");
+/// assert_eq!(format_double_g17(1e17), "1e+17");
+/// assert_eq!(format_double_g17(1e-5), "1.0000000000000001e-05");
+/// ```
+pub fn format_double_g17(value: f64) -> String {
+    const PRECISION: i32 = 17;
+    if value.is_nan() || value.is_infinite() || value == 0.0 {
+        return format_double(value);
+    }
+    // 17 significant digits, correctly rounded; the exponent after
+    // rounding picks the style, as C's %g does.
+    let sci = format!("{:.*e}", (PRECISION - 1) as usize, value);
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let trim = |t: &str| -> String {
+        if t.contains('.') {
+            t.trim_end_matches('0').trim_end_matches('.').to_owned()
+        } else {
+            t.to_owned()
+        }
+    };
+    if !(-4..PRECISION).contains(&exp) {
+        let sign = if exp < 0 { '-' } else { '+' };
+        return format!("{}e{sign}{:02}", trim(mantissa), exp.unsigned_abs());
+    }
+    let decimals = usize::try_from(PRECISION - 1 - exp).unwrap_or(0);
+    trim(&format!("{value:.decimals$}"))
+}
+
 /// The shortest round-trip decimal digits of a finite non-zero `value`
 /// and the exponent `k` with `|value| = digits × 10^k`.
 fn shortest_digits(value: f64) -> (Vec<u8>, i32) {
@@ -231,6 +270,20 @@ fn digit_char(d: i32) -> char {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn g17_matches_printf() {
+        // Expected strings from glibc's printf("%.17g").
+        assert_eq!(format_double_g17(1.0), "1");
+        assert_eq!(format_double_g17(-2.5), "-2.5");
+        assert_eq!(format_double_g17(1.1), "1.1000000000000001");
+        assert_eq!(format_double_g17(123456789.123), "123456789.123");
+        assert_eq!(format_double_g17(1e16), "10000000000000000");
+        assert_eq!(format_double_g17(1e300), "1.0000000000000001e+300");
+        assert_eq!(format_double_g17(0.0001), "0.0001");
+        assert_eq!(format_double_g17(-0.0), "-0");
+        assert_eq!(format_double_g17(f64::NEG_INFINITY), "-inf");
+    }
 
     #[test]
     fn special_values_are_spelled_like_redis() {

@@ -29,7 +29,7 @@ mod parser;
 mod reply;
 
 pub use argv::{Argv, ArgvIter};
-pub use double::{format_double, format_incrbyfloat};
+pub use double::{format_double, format_double_g17, format_incrbyfloat};
 pub use encode::{encode, encode_to_vec, ProtocolVersion};
 pub use error::ProtocolError;
 pub use inline::{split_inline, UnbalancedQuotes};

@@ -1,0 +1,135 @@
+//! Running a sorted-set command whose keys may live on several cores
+//! (ZUNION/ZINTER/ZDIFF and their STORE forms, ZINTERCARD, ZMPOP,
+//! ZRANGESTORE). They are barrier commands: the connection parses them,
+//! finds their keys, locks them all, and holds the locks until the reply.
+//!
+//! - All keys on one core: the whole body runs there, in one hop, with
+//!   the keys locked by that core's lock table. No extra cost.
+//! - Keys on several cores: the keys are locked with
+//!   [`LockSet::acquire`] (core by core in ascending order: no deadlock),
+//!   the body runs at the connection, and each step that touches a key
+//!   runs on its owner through [`on_owner`]: inputs are read there, the
+//!   result is computed at the connection, the destination is written on
+//!   its owner. No other command on those keys runs in between, so the
+//!   command is atomic for other clients (not crash-atomic across cores:
+//!   each partition has its own WAL, as for RENAME).
+//!
+//! Either way a step gets a [`KeyCtx`] whose `held` is true, so the
+//! single-key functions it calls take no locks of their own. [`Reach`] is
+//! the shape of the transaction layer's `Txn` (`begin` = [`with_keys`],
+//! `on` = [`Reach::on`], `end` = the lock release when the body returns):
+//! moving to it is a rename.
+
+use std::rc::Rc;
+
+use super::super::cross_core::{on_owner, LockSet};
+use crate::command::{BarrierCtx, KeyCtx};
+use crate::exec::LocalBoxFuture;
+use crate::keyspace::key_slot;
+use crate::protocol::{parse_i64, Argv, Reply};
+use crate::store::{self, CoreStore};
+
+/// How a multi-key body reaches its (locked) keys.
+pub enum Reach {
+    /// Every key is on this core.
+    Here {
+        /// This core's store.
+        store: Rc<CoreStore>,
+        /// The client's namespace.
+        ns: u16,
+        /// The client's protocol.
+        resp: u8,
+    },
+    /// The keys are on several cores, locked by a [`LockSet`].
+    Owners {
+        /// The client's namespace.
+        ns: u16,
+        /// The client's protocol.
+        resp: u8,
+    },
+}
+
+impl Reach {
+    /// The client's protocol (2 or 3).
+    pub fn resp(&self) -> u8 {
+        match self {
+            Reach::Here { resp, .. } | Reach::Owners { resp, .. } => *resp,
+        }
+    }
+
+    /// Runs `step` on the core owning `key`, with a context that holds the
+    /// key's lock.
+    pub async fn on<R, F>(&self, key: &[u8], step: F) -> Result<R, Reply>
+    where
+        R: Send + 'static,
+        F: FnOnce(KeyCtx) -> LocalBoxFuture<R> + Send + 'static,
+    {
+        match self {
+            Reach::Here { store, ns, resp } => {
+                let mut ctx = KeyCtx::new(store.clone(), *ns);
+                ctx.held = true;
+                ctx.resp = *resp;
+                Ok(step(ctx).await)
+            }
+            Reach::Owners { ns, resp } => {
+                let resp = *resp;
+                on_owner(*ns, key, move |mut ctx| {
+                    ctx.held = true;
+                    ctx.resp = resp;
+                    step(ctx)
+                })
+                .await
+            }
+        }
+    }
+}
+
+/// Locks `keys` of the client's database and runs `body` with them held
+/// (see the module docs for where it runs); the locks are released when
+/// the body's reply is ready.
+pub async fn with_keys<F>(ctx: &BarrierCtx, keys: Vec<Vec<u8>>, body: F) -> Reply
+where
+    F: FnOnce(Reach) -> LocalBoxFuture<Reply> + Send + 'static,
+{
+    let map = store::current().map();
+    let (ns, resp) = (ctx.ns, ctx.resp);
+    let mut cores = keys.iter().map(|k| map.core_of_slot(key_slot(k)));
+    let first = cores.next().unwrap_or(0);
+    if cores.all(|c| c == first) {
+        let hop = frys_runtime::spawn_on(first, move || {
+            Box::pin(async move {
+                let store = store::current();
+                let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+                let _guards = store.lock_all(ns, &refs).await;
+                body(Reach::Here { store, ns, resp }).await
+            }) as LocalBoxFuture<Reply>
+        });
+        return hop.await.unwrap_or_else(|e| {
+            Reply::error(format!("ERR internal: core {first} did not answer: {e}"))
+        });
+    }
+    let locks = match LockSet::acquire(keys.into_iter().map(|k| (ns, k)).collect()).await {
+        Ok(l) => l,
+        Err(e) => return e,
+    };
+    let reply = body(Reach::Owners { ns, resp }).await;
+    locks.release().await;
+    reply
+}
+
+/// The input keys of a `numkeys key [key ...]` command whose count is at
+/// `argv[at]`, as Redis' key finder sees them: none when the count is not
+/// a number from 1 to the arguments left (the command then refuses its
+/// arguments without touching a key).
+pub fn numkeys_keys(argv: &Argv, at: usize) -> Vec<Vec<u8>> {
+    let n = argv.get(at).and_then(parse_i64).unwrap_or(0);
+    let left = argv.len().saturating_sub(at + 1);
+    if n < 1 || n as u64 > left as u64 {
+        return Vec::new();
+    }
+    argv.iter()
+        .skip(at + 1)
+        .take(n as usize)
+        .map(<[u8]>::to_vec)
+        .collect()
+}
