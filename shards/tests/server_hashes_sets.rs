@@ -284,3 +284,70 @@ fn generic_commands_see_collections() {
     assert_eq!(qa::<i64>(&mut c, &["DEL", "h", "s"]), 2);
     assert_eq!(qa::<i64>(&mut c, &["DBSIZE"]), 0);
 }
+
+/// Bytes of all table files under `dir`.
+fn table_bytes(dir: &std::path::Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "sst") {
+                total += e.metadata().map_or(0, |m| m.len());
+            }
+        }
+    }
+    total
+}
+
+#[test]
+fn deleted_collections_are_reclaimed_by_compaction() {
+    let s = Server::start(2);
+    let mut c = s.conn();
+    // Values that do not compress, so table sizes show the data.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut noise = move || {
+        (0..7)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                format!("{x:016x}")
+            })
+            .collect::<String>()
+    };
+    let mut last = String::new();
+    for name in ["doomed", "overwritten", "kept"] {
+        let mut args = vec!["HSET".to_string(), name.to_string()];
+        for i in 0..10_000 {
+            args.push(format!("field{i}"));
+            last = noise();
+            args.push(last.clone());
+        }
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert_eq!(qa::<i64>(&mut c, &refs), 10_000);
+    }
+    assert_eq!(q(&mut c, &["COMPACT"]), Value::Okay);
+    let full = table_bytes(s.dir());
+    assert!(full > 3_000_000, "tables hold the three hashes: {full}");
+    // Deleting or overwriting a collection writes one record.
+    assert_eq!(qa::<i64>(&mut c, &["DEL", "doomed"]), 1);
+    assert_eq!(
+        q(&mut c, &["SET", "overwritten", "now a string"]),
+        Value::Okay
+    );
+    assert_eq!(q(&mut c, &["COMPACT"]), Value::Okay);
+    let after = table_bytes(s.dir());
+    assert!(
+        after < full / 2,
+        "two of three hashes' elements dropped: {full} -> {after}"
+    );
+    assert_eq!(qa::<i64>(&mut c, &["HLEN", "kept"]), 10_000);
+    assert_eq!(qa::<String>(&mut c, &["HGET", "kept", "field9999"]), last);
+    assert_eq!(qa::<i64>(&mut c, &["HLEN", "doomed"]), 0);
+    // A new hash under a reclaimed name starts empty.
+    assert_eq!(qa::<i64>(&mut c, &["HSET", "doomed", "f", "v"]), 1);
+    assert_eq!(qa::<i64>(&mut c, &["HLEN", "doomed"]), 1);
+}

@@ -196,6 +196,24 @@ pub fn flushall(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
     })
 }
 
+/// COMPACT (as Kvrocks): a full compaction of every partition on every
+/// core, which also drops the elements of deleted collections. Answers
+/// when all are done.
+pub fn compact(ctx: BarrierCtx, _argv: Argv) -> LocalBoxFuture<Reply> {
+    Box::pin(async move {
+        let r = on_every_core(ctx.ns, |c| {
+            Box::pin(async move {
+                for (_, db) in c.store.owned() {
+                    db.compact_range().await.map_err(|e| store_err(e.into()))?;
+                }
+                Ok(())
+            })
+        })
+        .await;
+        collect_unit(r)
+    })
+}
+
 fn collect_unit(r: Result<Vec<Result<(), Reply>>, Reply>) -> Reply {
     match r {
         Ok(v) => v

@@ -355,6 +355,7 @@ impl StorageSettings {
             memtable_bytes: (mem / 4).min(8 << 20),
             block_cache_bytes: mem / 2,
             budget: Some(budget),
+            compaction_filter: Some(std::sync::Arc::new(store::DeadElements)),
             ..frys_storage::Options::default()
         }
     }

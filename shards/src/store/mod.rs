@@ -12,6 +12,7 @@ pub mod collection;
 mod collection_io;
 mod encoding;
 mod expire;
+mod filter;
 mod key_locks;
 mod key_value;
 
@@ -27,6 +28,7 @@ pub use encoding::{
     DATA_TAG, MAX_PAYLOAD_LEN,
 };
 pub use expire::run_expire_cycles;
+pub use filter::DeadElements;
 pub use key_locks::{KeyGuard, KeyLocks};
 pub use key_value::KeyValue;
 
