@@ -11,7 +11,8 @@
 //! partitions and key locks), [`keyspace`] (slots, partitions, the data
 //! directory), [`server`] (start-up, connections, dispatch, shutdown),
 //! [`pubsub`] (subscriptions and message delivery across cores),
-//! [`config`] (settings), `admin` (/metrics).
+//! [`config`] (settings), [`txn`] (cross-core transactions: MULTI/EXEC,
+//! WATCH, and every multi-key command), `admin` (/metrics).
 
 pub mod admin;
 pub mod command;
@@ -24,3 +25,4 @@ pub mod pubsub;
 pub mod server;
 pub mod session;
 pub mod store;
+pub mod txn;

@@ -3,8 +3,12 @@
 //!
 //! A session lives on the core that accepted the connection; the registry
 //! is core-local. Nothing here is held across an `.await` by the
-//! connection loop, so a barrier command (CLIENT LIST) can read every
-//! session of its core, its own included.
+//! connection loop, so a barrier command (CLIENT LIST, WATCH, EXEC) can
+//! read every session of its core, its own included ([`local`]).
+//!
+//! A session's transaction state (`multi`, `watch`) is ended by DISCARD,
+//! EXEC, RESET and disconnect ([`unregister`]): watches registered on
+//! other cores are removed there.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -12,6 +16,9 @@ use std::net::SocketAddr;
 use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::time::Instant;
+
+use crate::txn::multi::MultiState;
+use crate::txn::watch::WatchSet;
 
 /// One client connection's state.
 pub struct Session {
@@ -49,6 +56,10 @@ pub struct Session {
     pub close_without_reply: bool,
     /// Channels, patterns and shard channels it listens to.
     pub pubsub: crate::pubsub::Subscriptions,
+    /// The queued commands while in MULTI.
+    pub multi: Option<MultiState>,
+    /// The WATCHed keys.
+    pub watch: WatchSet,
 }
 
 impl Session {
@@ -80,7 +91,35 @@ impl Session {
             closing: false,
             close_without_reply: false,
             pubsub: crate::pubsub::Subscriptions::default(),
+            multi: None,
+            watch: WatchSet::default(),
         }
+    }
+
+    /// Leaves MULTI and forgets the watches (DISCARD, RESET, a failed
+    /// EXEC, disconnect).
+    pub fn discard_transaction(&mut self) {
+        self.multi = None;
+        self.watch.clear();
+    }
+
+    /// CLIENT LIST's `flags`, in Redis' order: `P` subscribed, `x` in
+    /// MULTI, `d` when a watched key changed.
+    fn flags(&self) -> String {
+        let mut flags = String::new();
+        if self.pubsub.is_subscribed() {
+            flags.push('P');
+        }
+        if self.multi.is_some() {
+            flags.push('x');
+        }
+        if self.watch.is_dirty() {
+            flags.push('d');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
+        flags
     }
 
     /// The line CLIENT LIST / CLIENT INFO prints for this client (Redis'
@@ -89,14 +128,9 @@ impl Session {
         use crate::pubsub::Kind;
         let age = self.created.elapsed().as_secs();
         let idle = self.last_interaction.elapsed().as_secs();
-        let flags = if self.pubsub.is_subscribed() {
-            "P"
-        } else {
-            "N"
-        };
         let omem = self.pubsub.mailbox().map_or(0, |m| m.pending_bytes());
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={flags} db={} sub={} psub={} ssub={} multi=-1 watch=0 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={omem} tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} io-thread={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} watch={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={omem} tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} io-thread={}",
             self.id,
             self.addr,
             self.laddr,
@@ -104,10 +138,13 @@ impl Session {
             self.name.as_deref().unwrap_or(""),
             age,
             idle,
+            self.flags(),
             self.db,
             self.pubsub.count(Kind::Channel),
             self.pubsub.count(Kind::Pattern),
             self.pubsub.count(Kind::Shard),
+            self.multi.as_ref().map_or(-1, |m| m.len() as i64),
+            self.watch.len(),
             self.last_cmd,
             self.resp,
             self.lib_name.as_deref().unwrap_or(""),
@@ -130,9 +167,20 @@ pub fn register(session: SharedSession) {
     REGISTRY.with(|r| r.borrow_mut().insert(id, session));
 }
 
-/// Removes a session from this core's registry.
+/// Removes a session from this core's registry (the client is gone): its
+/// transaction state ends.
 pub fn unregister(id: u64) {
-    REGISTRY.with(|r| r.borrow_mut().remove(&id));
+    let gone = REGISTRY.with(|r| r.borrow_mut().remove(&id));
+    if let Some(s) = gone {
+        if let Ok(mut s) = s.try_borrow_mut() {
+            s.discard_transaction();
+        }
+    }
+}
+
+/// This core's session of client `id`.
+pub fn local(id: u64) -> Option<SharedSession> {
+    REGISTRY.with(|r| r.borrow().get(&id).cloned())
 }
 
 /// Info lines of this core's sessions, by id, each with whether it is a

@@ -135,6 +135,7 @@ fn quit(s: &mut Session, _: &Argv) -> Reply {
 }
 
 fn reset(s: &mut Session, _: &Argv) -> Reply {
+    s.discard_transaction();
     crate::pubsub::leave_all(s);
     // Messages that arrived before RESET go out before its answer, in
     // the protocol they were encoded in.
@@ -602,5 +603,6 @@ pub const SPECS: &[CommandSpec] = &[
         ),
         run: Run::Now(client_help),
         subcommands: CLIENT_SUBCOMMANDS,
+        key_finder: None,
     },
 ];

@@ -1,116 +1,78 @@
 //! Commands whose keys may live on several cores: MSETNX, RENAME,
-//! RENAMENX, COPY, MOVE, LCS. They run as barriers at the connection.
-//!
-//! Writes lock every key first, core by core in ascending core order and
-//! sorted keys within a core (a global order, so two such commands cannot
-//! deadlock), keep the locks while they read and write, and release them
-//! together. While locked no other command on those keys runs, so each
-//! command is atomic with respect to other clients. Crash atomicity across
-//! cores is the transactions issue's: the partitions are separate WALs.
+//! RENAMENX, COPY, MOVE, LCS. They run as barriers at the connection,
+//! through the transaction layer (`crate::txn`): every key is locked on
+//! its owning core first (nothing when EXEC already holds them), each read
+//! and write runs on the key's core with the locks held, then all are
+//! released together. While locked no other command on those keys runs,
+//! so each command is atomic and isolated with respect to other clients.
+//! Crash atomicity across cores is not provided: each partition has its
+//! own WAL.
 
-use frys_runtime::channel;
+use std::collections::BTreeMap;
 
 use super::body::store_err;
-use super::spec::{BarrierCtx, KeyCtx};
+use super::spec::BarrierCtx;
 use crate::errors;
-use crate::exec::LocalBoxFuture;
+use crate::exec::{join_all, LocalBoxFuture};
 use crate::keyspace::key_slot;
 use crate::protocol::{Argv, Reply};
-use crate::store::{self, Entry, ValueType};
+use crate::store::{self, Entry, KeyValue, ValueType};
+use crate::txn::Txn;
 
-/// Keys locked on several cores until [`LockSet::release`] or drop.
-pub struct LockSet {
-    releases: Vec<channel::Sender<()>>,
-}
-
-impl LockSet {
-    /// Locks `(namespace, key)` pairs on their owning cores.
-    pub async fn acquire(mut keys: Vec<(u16, Vec<u8>)>) -> Result<LockSet, Reply> {
-        let map = store::current().map();
-        keys.sort_by_key(|(_, k)| map.core_of_slot(key_slot(k)));
-        let mut releases = Vec::new();
-        let mut i = 0;
-        while i < keys.len() {
-            let core = map.core_of_slot(key_slot(&keys[i].1));
-            let mut group = Vec::new();
-            while i < keys.len() && map.core_of_slot(key_slot(&keys[i].1)) == core {
-                group.push(keys[i].clone());
-                i += 1;
-            }
-            let (locked_tx, mut locked_rx) = channel::bounded::<()>(1);
-            let (release_tx, mut release_rx) = channel::bounded::<()>(1);
-            let _task = frys_runtime::spawn_on(core, move || async move {
-                let store = store::current();
-                let data_keys: Vec<Vec<u8>> = group
-                    .iter()
-                    .map(|(ns, k)| store::data_key(*ns, key_slot(k), k))
-                    .collect();
-                let refs: Vec<&[u8]> = data_keys.iter().map(|k| k.as_slice()).collect();
-                let guards = store.locks().lock_all(&refs).await;
-                let mut locked_tx = locked_tx;
-                if locked_tx.send(()).await.is_ok() {
-                    // Held until the command releases (or drops) the set.
-                    let _ = release_rx.recv().await;
-                }
-                drop(guards);
-            });
-            if locked_rx.recv().await.is_none() {
-                return Err(Reply::error("ERR internal: a core could not lock the keys"));
-            }
-            releases.push(release_tx);
-        }
-        Ok(LockSet { releases })
-    }
-
-    /// Releases every lock.
-    pub async fn release(self) {
-        for mut tx in self.releases {
-            let _ = tx.send(()).await;
-        }
-    }
-}
-
-/// Runs `f` on the core owning `key`, with a context for namespace `ns`.
-pub async fn on_owner<R, F>(ns: u16, key: &[u8], f: F) -> Result<R, Reply>
-where
-    R: Send + 'static,
-    F: FnOnce(KeyCtx) -> LocalBoxFuture<R> + Send + 'static,
-{
-    let core = store::current().map().core_of_slot(key_slot(key));
-    frys_runtime::spawn_on(core, move || {
-        let store = store::current();
-        let ctx = KeyCtx::new(store, ns);
-        f(ctx)
-    })
-    .await
-    .map_err(|e| Reply::error(format!("ERR internal: core {core} did not answer: {e}")))
-}
-
-/// Reads `key` of namespace `ns` (any type) on its core; the caller holds
-/// its lock.
-async fn read_locked(ns: u16, key: Vec<u8>) -> Result<Option<Entry>, Reply> {
+/// Reads `key` of namespace `ns` (any type) on its core, under `txn`.
+async fn read_locked(txn: &Txn, ns: u16, key: Vec<u8>) -> Result<Option<Entry>, Reply> {
     let k = key.clone();
-    on_owner(ns, &k, move |ctx| {
-        Box::pin(async move {
-            ctx.store
-                .get_unlocked(ctx.ns, &key)
-                .await
-                .map_err(store_err)
-        })
+    txn.on_in(ns, &k, move |ctx| {
+        Box::pin(async move { ctx.get(&key).await.map_err(store_err) })
     })
     .await?
 }
 
-/// Writes (`Some`) or deletes (`None`) `key` of namespace `ns` on its core.
-async fn write_locked(ns: u16, key: Vec<u8>, entry: Option<Entry>) -> Result<(), Reply> {
+/// Writes (`Some`) or deletes (`None`) `key` of namespace `ns` on its
+/// core, under `txn`.
+async fn write_locked(txn: &Txn, ns: u16, key: Vec<u8>, entry: Option<Entry>) -> Result<(), Reply> {
     let k = key.clone();
-    on_owner(ns, &k, move |ctx| {
+    txn.on_in(ns, &k, move |ctx| {
         Box::pin(async move {
             match entry {
                 Some(e) => ctx.store.put(ctx.ns, &key, &e).await,
                 None => ctx.store.delete(ctx.ns, &key).await,
             }
             .map_err(store_err)
+        })
+    })
+    .await?
+}
+
+/// Reads the whole value of `key` (a string, or a collection with all its
+/// elements) on its core, under `txn`: what RENAME, COPY and MOVE carry.
+async fn read_value_locked(txn: &Txn, ns: u16, key: Vec<u8>) -> Result<Option<KeyValue>, Reply> {
+    let k = key.clone();
+    txn.on_in(ns, &k, move |ctx| {
+        Box::pin(async move { ctx.store.read_value(ctx.ns, &key).await.map_err(store_err) })
+    })
+    .await?
+}
+
+/// Writes `value` as `key`'s whole value on its core, under `txn`; clients
+/// blocked on the key are served if it is now a list.
+async fn write_value_locked(
+    txn: &Txn,
+    ns: u16,
+    key: Vec<u8>,
+    value: KeyValue,
+) -> Result<(), Reply> {
+    let k = key.clone();
+    txn.on_in(ns, &k, move |ctx| {
+        Box::pin(async move {
+            ctx.store
+                .write_value(ctx.ns, &key, &value)
+                .await
+                .map_err(store_err)?;
+            if value.entry.kind == ValueType::List {
+                super::list_blocking::serve_waiters(&ctx, &key).await;
+            }
+            Ok(())
         })
     })
     .await?
@@ -126,69 +88,118 @@ fn flatten(r: Result<Reply, Reply>) -> Reply {
     }
 }
 
+/// Key, value pairs.
+type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// MSETNX key value [key value ...]
 pub fn msetnx(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
     Box::pin(async move {
         if argv.len().is_multiple_of(2) {
             return Reply::error(errors::wrong_number_of_arguments("msetnx"));
         }
-        let pairs: Vec<(Vec<u8>, Vec<u8>)> = (1..argv.len())
-            .step_by(2)
-            .map(|i| (arg(&argv, i), arg(&argv, i + 1)))
-            .collect();
-        let locks = match LockSet::acquire(pairs.iter().map(|(k, _)| (ctx.ns, k.clone())).collect())
-            .await
-        {
-            Ok(l) => l,
-            Err(e) => return e,
-        };
-        let result = async {
-            for (k, _) in &pairs {
-                if read_locked(ctx.ns, k.clone()).await?.is_some() {
-                    return Ok(Reply::Integer(0));
-                }
-            }
-            for (k, v) in pairs {
-                write_locked(ctx.ns, k, Some(Entry::string(v))).await?;
-            }
-            Ok(Reply::Integer(1))
+        // Pairs by owning core: one hop per core to check, one to write.
+        let map = store::current().map();
+        let mut by_core: BTreeMap<usize, Pairs> = BTreeMap::new();
+        for i in (1..argv.len()).step_by(2) {
+            let key = arg(&argv, i);
+            by_core
+                .entry(map.core_of_slot(key_slot(&key)))
+                .or_default()
+                .push((key, arg(&argv, i + 1)));
         }
-        .await;
-        locks.release().await;
-        flatten(result)
+        let keys = by_core
+            .values()
+            .flatten()
+            .map(|(k, _)| (ctx.ns, k.clone()))
+            .collect();
+        flatten(
+            Txn::run_in(&ctx, keys, async |txn| {
+                let checks = by_core.values().map(|pairs| {
+                    let keys: Vec<Vec<u8>> = pairs.iter().map(|(k, _)| k.clone()).collect();
+                    let first = keys[0].clone();
+                    async move {
+                        txn.on(&first, move |c| {
+                            Box::pin(async move {
+                                for k in &keys {
+                                    if c.get(k).await.map_err(store_err)?.is_some() {
+                                        return Ok(true);
+                                    }
+                                }
+                                Ok::<bool, Reply>(false)
+                            })
+                        })
+                        .await?
+                    }
+                });
+                for exists in join_all(checks.collect()).await {
+                    if exists? {
+                        return Ok(Reply::Integer(0));
+                    }
+                }
+                let writes = by_core.into_values().map(|pairs| {
+                    let first = pairs[0].0.clone();
+                    async move {
+                        txn.on(&first, move |c| {
+                            Box::pin(async move {
+                                let entries: Vec<(Vec<u8>, Entry)> = pairs
+                                    .into_iter()
+                                    .map(|(k, v)| (k, Entry::string(v)))
+                                    .collect();
+                                // The last value of a repeated key wins, as in Redis.
+                                let ops: Vec<(&[u8], Option<&Entry>)> = entries
+                                    .iter()
+                                    .map(|(k, e)| (k.as_slice(), Some(e)))
+                                    .collect();
+                                c.store.write_many(c.ns, &ops).await.map_err(store_err)
+                            })
+                        })
+                        .await?
+                    }
+                });
+                for written in join_all(writes.collect()).await {
+                    written?;
+                }
+                Ok(Reply::Integer(1))
+            })
+            .await,
+        )
     })
 }
 
-async fn rename_generic(ctx: BarrierCtx, argv: Argv, nx: bool) -> Result<Reply, Reply> {
+async fn rename_generic(ctx: BarrierCtx, argv: Argv, nx: bool) -> Reply {
     let (src, dst) = (arg(&argv, 1), arg(&argv, 2));
-    let locks = LockSet::acquire(vec![(ctx.ns, src.clone()), (ctx.ns, dst.clone())]).await?;
-    let result = async {
-        let Some(entry) = read_locked(ctx.ns, src.clone()).await? else {
-            return Err(Reply::error(errors::NO_SUCH_KEY));
-        };
-        if src == dst {
-            return Ok(if nx { Reply::Integer(0) } else { Reply::ok() });
-        }
-        if nx && read_locked(ctx.ns, dst.clone()).await?.is_some() {
-            return Ok(Reply::Integer(0));
-        }
-        write_locked(ctx.ns, dst, Some(entry)).await?;
-        write_locked(ctx.ns, src, None).await?;
-        Ok(if nx { Reply::Integer(1) } else { Reply::ok() })
-    }
-    .await;
-    locks.release().await;
-    result
+    let ns = ctx.ns;
+    let keys = vec![(ns, src.clone()), (ns, dst.clone())];
+    flatten(
+        Txn::run_in(&ctx, keys, async |txn| {
+            if src == dst {
+                if read_locked(txn, ns, src.clone()).await?.is_none() {
+                    return Err(Reply::error(errors::NO_SUCH_KEY));
+                }
+                return Ok(if nx { Reply::Integer(0) } else { Reply::ok() });
+            }
+            let Some(value) = read_value_locked(txn, ns, src.clone()).await? else {
+                return Err(Reply::error(errors::NO_SUCH_KEY));
+            };
+            if nx && read_locked(txn, ns, dst.clone()).await?.is_some() {
+                return Ok(Reply::Integer(0));
+            }
+            write_value_locked(txn, ns, dst, value).await?;
+            write_locked(txn, ns, src, None).await?;
+            Ok(if nx { Reply::Integer(1) } else { Reply::ok() })
+        })
+        .await,
+    )
 }
 
 /// RENAME key newkey
 pub fn rename(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
-    Box::pin(async move { flatten(rename_generic(ctx, argv, false).await) })
+    Box::pin(rename_generic(ctx, argv, false))
 }
 
 /// RENAMENX key newkey
 pub fn renamenx(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
-    Box::pin(async move { flatten(rename_generic(ctx, argv, true).await) })
+    Box::pin(rename_generic(ctx, argv, true))
 }
 
 /// COPY source destination [DB destination-db] [REPLACE]
@@ -219,25 +230,21 @@ pub fn copy(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
         if src == dst && dst_db == ctx.db {
             return Reply::error(errors::SAME_OBJECT);
         }
-        let dst_ns = store::current().ns_of(dst_db);
-        let locks = match LockSet::acquire(vec![(ctx.ns, src.clone()), (dst_ns, dst.clone())]).await
-        {
-            Ok(l) => l,
-            Err(e) => return e,
-        };
-        let result = async {
-            let Some(entry) = read_locked(ctx.ns, src).await? else {
-                return Ok(Reply::Integer(0));
-            };
-            if !replace && read_locked(dst_ns, dst.clone()).await?.is_some() {
-                return Ok(Reply::Integer(0));
-            }
-            write_locked(dst_ns, dst, Some(entry)).await?;
-            Ok(Reply::Integer(1))
-        }
-        .await;
-        locks.release().await;
-        flatten(result)
+        let (ns, dst_ns) = (ctx.ns, store::current().ns_of(dst_db));
+        let keys = vec![(ns, src.clone()), (dst_ns, dst.clone())];
+        flatten(
+            Txn::run_in(&ctx, keys, async |txn| {
+                let Some(value) = read_value_locked(txn, ns, src).await? else {
+                    return Ok(Reply::Integer(0));
+                };
+                if !replace && read_locked(txn, dst_ns, dst.clone()).await?.is_some() {
+                    return Ok(Reply::Integer(0));
+                }
+                write_value_locked(txn, dst_ns, dst, value).await?;
+                Ok(Reply::Integer(1))
+            })
+            .await,
+        )
     })
 }
 
@@ -255,26 +262,22 @@ pub fn move_key(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
         if dst_db == ctx.db {
             return Reply::error(errors::SAME_OBJECT);
         }
-        let dst_ns = store::current().ns_of(dst_db);
-        let locks = match LockSet::acquire(vec![(ctx.ns, key.clone()), (dst_ns, key.clone())]).await
-        {
-            Ok(l) => l,
-            Err(e) => return e,
-        };
-        let result = async {
-            let Some(entry) = read_locked(ctx.ns, key.clone()).await? else {
-                return Ok(Reply::Integer(0));
-            };
-            if read_locked(dst_ns, key.clone()).await?.is_some() {
-                return Ok(Reply::Integer(0));
-            }
-            write_locked(dst_ns, key.clone(), Some(entry)).await?;
-            write_locked(ctx.ns, key, None).await?;
-            Ok(Reply::Integer(1))
-        }
-        .await;
-        locks.release().await;
-        flatten(result)
+        let (ns, dst_ns) = (ctx.ns, store::current().ns_of(dst_db));
+        let keys = vec![(ns, key.clone()), (dst_ns, key.clone())];
+        flatten(
+            Txn::run_in(&ctx, keys, async |txn| {
+                let Some(value) = read_value_locked(txn, ns, key.clone()).await? else {
+                    return Ok(Reply::Integer(0));
+                };
+                if read_locked(txn, dst_ns, key.clone()).await?.is_some() {
+                    return Ok(Reply::Integer(0));
+                }
+                write_value_locked(txn, dst_ns, key.clone(), value).await?;
+                write_locked(txn, ns, key, None).await?;
+                Ok(Reply::Integer(1))
+            })
+            .await,
+        )
     })
 }
 
@@ -301,30 +304,41 @@ pub fn lcs(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
             }
             i += 1;
         }
-        let mut values = Vec::new();
-        for k in [arg(&argv, 1), arg(&argv, 2)] {
-            let got = on_owner(ctx.ns, &k.clone(), move |c| {
-                Box::pin(async move { c.store.get(c.ns, &k).await.map_err(store_err) })
-            })
-            .await;
-            match got {
-                Ok(Ok(Some(e))) if e.kind != ValueType::String => {
-                    return Reply::error(errors::LCS_NOT_STRINGS)
+        let (a, b) = (arg(&argv, 1), arg(&argv, 2));
+        let ns = ctx.ns;
+        // Both keys read under their locks: one consistent pair of values.
+        let keys = vec![(ns, a.clone()), (ns, b.clone())];
+        flatten(
+            Txn::run_in(&ctx, keys, async |txn| {
+                let mut values = Vec::new();
+                for k in [a, b] {
+                    match read_locked(txn, ns, k).await? {
+                        Some(e) if e.kind != ValueType::String => {
+                            return Err(Reply::error(errors::LCS_NOT_STRINGS))
+                        }
+                        e => values.push(e.map(|e| e.payload).unwrap_or_default()),
+                    }
                 }
-                Ok(Ok(e)) => values.push(e.map(|e| e.payload).unwrap_or_default()),
-                Ok(Err(e)) | Err(e) => return e,
-            }
-        }
-        if get_idx && get_len {
-            return Reply::error(errors::LCS_LEN_AND_IDX);
-        }
-        let (a, b) = (&values[0], &values[1]);
-        let cells = (a.len() as u64 + 1).saturating_mul(b.len() as u64 + 1);
-        let max = crate::config::live(|c| c.limits().max_bulk_len) as u64;
-        if cells.saturating_mul(4) > max {
-            return Reply::error(errors::LCS_MEMORY_LIMIT);
-        }
-        lcs_reply(a, b, get_len, get_idx, with_match_len, min_match_len)
+                if get_idx && get_len {
+                    return Err(Reply::error(errors::LCS_LEN_AND_IDX));
+                }
+                let (a, b) = (&values[0], &values[1]);
+                let cells = (a.len() as u64 + 1).saturating_mul(b.len() as u64 + 1);
+                let max = crate::config::live(|c| c.limits().max_bulk_len) as u64;
+                if cells.saturating_mul(4) > max {
+                    return Err(Reply::error(errors::LCS_MEMORY_LIMIT));
+                }
+                Ok(lcs_reply(
+                    a,
+                    b,
+                    get_len,
+                    get_idx,
+                    with_match_len,
+                    min_match_len,
+                ))
+            })
+            .await,
+        )
     })
 }
 

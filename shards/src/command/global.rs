@@ -9,7 +9,6 @@
 //! least once, across calls, cores and restarts.
 
 use super::body::{arg, store_err};
-use super::cross_core::on_owner;
 use super::glob::glob_match;
 use super::spec::{BarrierCtx, KeyCtx};
 use crate::errors;
@@ -135,6 +134,10 @@ pub fn dbsize(ctx: BarrierCtx, _: Argv) -> LocalBoxFuture<Reply> {
 /// Deletes every record of namespace `ns` (or, with `None`, every record)
 /// on this core, in batches.
 async fn flush_local(ctx: &KeyCtx, ns: Option<u16>) -> Result<(), Reply> {
+    ctx.store
+        .touch_watched_before_flush(ns)
+        .await
+        .map_err(store_err)?;
     for (_, db) in ctx.store.owned() {
         let range = match ns {
             Some(ns) => data_position(ns, 0, 0)..data_end(ns, SLOTS),
@@ -254,6 +257,10 @@ pub fn swapdb(_ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
                 let applied = frys_runtime::spawn_on(core, move || async move {
                     let store = store::current();
                     store.swap_dbs(a, b);
+                    let (na, nb) = (store.ns_of(a), store.ns_of(b));
+                    if let Err(e) = store.touch_watched_after_swap(na, nb).await {
+                        tracing::warn!(error = %e.0, "SWAPDB: watched keys not checked");
+                    }
                     store.db_map()
                 })
                 .await;
@@ -450,7 +457,15 @@ pub fn object_via_owner(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
             return Reply::error(errors::SYNTAX);
         };
         let key = arg(&argv, 2).to_vec();
-        match on_owner(ctx.ns, &key, move |c| body(c, argv)).await {
+        // Through a transaction: inside EXEC (`held`) the body must not
+        // wait behind the caller's own lock of the key.
+        let txn = match crate::txn::Txn::begin(&ctx, vec![key.clone()]).await {
+            Ok(t) => t,
+            Err(e) => return e,
+        };
+        let reply = txn.on(&key, move |c| body(c, argv)).await;
+        txn.end().await;
+        match reply {
             Ok(r) | Err(r) => r,
         }
     })

@@ -4,42 +4,40 @@
 //! [`with_keys`] locks every key, runs the body, then unlocks:
 //! - keys all on one core: the body runs *on* that core, which takes the
 //!   locks itself (one hop, no lock tasks: the fast path);
-//! - keys on several cores: [`LockSet::acquire`] locks them in the global
-//!   order (ascending core, sorted keys), and the body runs at the
-//!   connection, visiting each key's core with [`Hops::on`].
+//! - keys on several cores: a [`Txn`] locks them in the global order
+//!   (ascending core, sorted keys), and the body runs at the connection,
+//!   visiting each key's core with [`Hops::on`];
+//! - inside EXEC (`BarrierCtx::held`) the keys are locked already: the
+//!   body runs at the connection and locks nothing.
 //!
 //! In both cases [`Hops::on`] hands the step a [`KeyCtx`] with `held`
 //! set: every key of the command is locked for the whole body, so no
 //! other command on them runs in between (the command is atomic), and a
-//! step never takes or waits for a lock itself. This is the shape of the
-//! transaction layer (`Txn::begin / on / end`): `Hops::Cores` becomes a
-//! `Txn` by a rename.
+//! step never takes or waits for a lock itself.
 
-use super::cross_core::{on_owner, LockSet};
-use super::spec::KeyCtx;
+use std::rc::Rc;
+
+use super::spec::{BarrierCtx, KeyCtx};
 use crate::exec::LocalBoxFuture;
 use crate::keyspace::key_slot;
 use crate::protocol::Reply;
 use crate::store::{self, CoreStore};
+use crate::txn::Txn;
 
 /// Where a locked multi-key body runs its steps.
 pub(crate) enum Hops {
     /// On the one core owning every key, which holds their locks.
     Here {
         /// That core's store.
-        store: std::rc::Rc<CoreStore>,
+        store: Rc<CoreStore>,
         /// Namespace.
         ns: u16,
         /// Client protocol.
         resp: u8,
     },
-    /// At the connection; the keys' cores hold the locks (a [`LockSet`]).
-    Cores {
-        /// Namespace.
-        ns: u16,
-        /// Client protocol.
-        resp: u8,
-    },
+    /// At the connection, in a transaction holding the keys (or inside
+    /// EXEC, which holds them already).
+    Cores(Rc<Txn>),
 }
 
 /// A step of a locked body: runs on a key's owning core.
@@ -54,20 +52,12 @@ impl Hops {
     ) -> Result<R, Reply> {
         match self {
             Hops::Here { store, ns, resp } => Ok(step(held_ctx(store.clone(), *ns, *resp)).await),
-            Hops::Cores { ns, resp } => {
-                let resp = *resp;
-                on_owner(*ns, key, move |mut ctx| {
-                    ctx.held = true;
-                    ctx.resp = resp;
-                    step(ctx)
-                })
-                .await
-            }
+            Hops::Cores(txn) => txn.on(key, step).await,
         }
     }
 }
 
-fn held_ctx(store: std::rc::Rc<CoreStore>, ns: u16, resp: u8) -> KeyCtx {
+fn held_ctx(store: Rc<CoreStore>, ns: u16, resp: u8) -> KeyCtx {
     let mut ctx = KeyCtx::new(store, ns);
     ctx.held = true;
     ctx.resp = resp;
@@ -83,11 +73,10 @@ pub(crate) fn single_core(keys: &[Vec<u8>]) -> Option<usize> {
         .then_some(first)
 }
 
-/// Runs `body` with every key of `keys` (namespace `ns`) locked; see the
-/// module docs.
+/// Runs `body` with every key of `keys` (the client's database) locked;
+/// see the module docs. Inside EXEC (`ctx.held`) nothing is locked again.
 pub(crate) async fn with_keys<R, B>(
-    ns: u16,
-    resp: u8,
+    ctx: &BarrierCtx,
     keys: Vec<Vec<u8>>,
     body: B,
 ) -> Result<R, Reply>
@@ -95,25 +84,25 @@ where
     R: Send + 'static,
     B: FnOnce(Hops) -> LocalBoxFuture<Result<R, Reply>> + Send + 'static,
 {
-    if let Some(first) = keys.first().cloned() {
-        if single_core(&keys).is_some() {
-            return on_owner(ns, &first, move |ctx| {
+    let (ns, resp) = (ctx.ns, ctx.resp);
+    if !ctx.held {
+        if let Some(core) = single_core(&keys) {
+            return frys_runtime::spawn_on(core, move || {
                 Box::pin(async move {
+                    let store = store::current();
                     let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
-                    let _guards = ctx.store.lock_all(ctx.ns, &refs).await;
-                    body(Hops::Here {
-                        store: ctx.store.clone(),
-                        ns: ctx.ns,
-                        resp,
-                    })
-                    .await
-                })
+                    let _guards = store.lock_all(ns, &refs).await;
+                    body(Hops::Here { store, ns, resp }).await
+                }) as LocalBoxFuture<Result<R, Reply>>
             })
-            .await?;
+            .await
+            .map_err(|e| Reply::error(format!("ERR internal: core {core} did not answer: {e}")))?;
         }
     }
-    let locks = LockSet::acquire(keys.into_iter().map(|k| (ns, k)).collect()).await?;
-    let result = body(Hops::Cores { ns, resp }).await;
-    locks.release().await;
+    let txn = Rc::new(Txn::begin(ctx, keys).await?);
+    let result = body(Hops::Cores(txn.clone())).await;
+    if let Ok(txn) = Rc::try_unwrap(txn) {
+        txn.end().await;
+    }
     result
 }

@@ -447,5 +447,6 @@ pub const SPECS: &[CommandSpec] = &[
         doc: doc("A container for object introspection commands.", "2.2.3", "Depends on subcommand.", ""),
         run: Run::Now(object_help),
         subcommands: OBJECT_SUBCOMMANDS,
+        key_finder: None,
     },
 ];

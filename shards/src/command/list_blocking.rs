@@ -26,14 +26,14 @@
 //! answering nil.
 //!
 //! Inside a transaction (the keys already locked by the caller) a
-//! blocking command does not block: [`without_blocking`] answers as
+//! blocking command does not block: it answers as
 //! Redis does under MULTI (as if the timeout had expired).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::body::arg;
-use super::key_hops::{self, Hops};
+use super::key_hops;
 use super::list;
 use super::list_move::{self, move_one, mpop_reply, parse_end, parse_mpop, pop_first, IfEmpty};
 use super::spec::{BarrierCtx, KeyCtx};
@@ -327,12 +327,13 @@ async fn block_pop(
     deadline: Option<Instant>,
 ) -> Result<Reply, Reply> {
     let waiter = Waiter::new(WaitOp::Pop { front, count });
-    let blocks = may_block(deadline);
+    // Inside EXEC nothing blocks: the attempt, then MULTI's answer.
+    let blocks = !ctx.held && may_block(deadline);
     // Before the registration, so a failure half way still cleans up.
     let mut reg = Registration::new(ctx.ns, keys.clone(), waiter.clone(), blocks);
     let register = blocks.then(|| waiter.clone());
     let n = count.unwrap_or(1);
-    let found = key_hops::with_keys(ctx.ns, ctx.resp, keys.clone(), move |h| {
+    let found = key_hops::with_keys(&ctx, keys.clone(), move |h| {
         Box::pin(async move { pop_first(&h, &keys, front, n, register).await })
     })
     .await?;
@@ -361,7 +362,7 @@ async fn block_move(
     let mut woken = false;
     loop {
         let waiter = Waiter::new(WaitOp::Wake);
-        let blocks = may_block(deadline);
+        let blocks = !ctx.held && may_block(deadline);
         let mut reg = Registration::new(ctx.ns, vec![src.clone()], waiter.clone(), blocks);
         let if_empty = if blocks {
             IfEmpty::Block(waiter, woken)
@@ -370,13 +371,16 @@ async fn block_move(
         };
         let (s, d) = (src.clone(), dst.clone());
         let keys = vec![src.clone(), dst.clone()];
-        let moved = key_hops::with_keys(ctx.ns, ctx.resp, keys, move |h| {
+        let moved = key_hops::with_keys(&ctx, keys, move |h| {
             Box::pin(async move { move_one(&h, s, d, from, to, if_empty).await })
         })
         .await?;
         if let Some(v) = moved {
             reg.armed = false; // moved before registering
             return Ok(Reply::Bulk(v));
+        }
+        if ctx.held {
+            return Ok(Reply::Null); // inside MULTI, as Redis answers
         }
         if !blocks {
             return Ok(Reply::NullArray);
@@ -414,32 +418,6 @@ fn blocking_command(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
             Ok(r) | Err(r) => r,
         }
     })
-}
-
-/// A blocking command inside a transaction (every key locked by the
-/// caller, `h`): the non-blocking attempt, and Redis' MULTI answer when
-/// nothing is there (nil array for the pops, nil for the moves).
-#[allow(dead_code)] // The transaction layer's entry point.
-pub(crate) async fn without_blocking(h: &Hops, argv: &Argv) -> Reply {
-    let r = match parse(argv) {
-        Err(e) => Err(e),
-        Ok(Blocking::Pop {
-            keys, front, count, ..
-        }) => pop_first(h, &keys, front, count.unwrap_or(1), None)
-            .await
-            .map(|found| match found {
-                Some((key, items)) => pop_reply(count, key, items),
-                None => Reply::NullArray,
-            }),
-        Ok(Blocking::Move {
-            src, dst, from, to, ..
-        }) => move_one(h, src, dst, from, to, IfEmpty::Nil)
-            .await
-            .map(|v| v.map_or(Reply::Null, Reply::Bulk)),
-    };
-    match r {
-        Ok(r) | Err(r) => r,
-    }
 }
 
 /// BLPOP / BRPOP keys: every argument but the last (the timeout).

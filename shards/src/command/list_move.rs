@@ -181,7 +181,7 @@ async fn lmove_generic(
     to: bool,
 ) -> Result<Reply, Reply> {
     let keys = vec![src.clone(), dst.clone()];
-    key_hops::with_keys(ctx.ns, ctx.resp, keys, move |h| {
+    key_hops::with_keys(&ctx, keys, move |h| {
         Box::pin(async move {
             let v = move_one(&h, src, dst, from, to, IfEmpty::Nil).await?;
             Ok(v.map_or(Reply::Null, Reply::Bulk))
@@ -263,7 +263,7 @@ fn lmpop(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
             Err(e) => return e,
         };
         let keys = m.keys.clone();
-        let r = key_hops::with_keys(ctx.ns, ctx.resp, keys, move |h| {
+        let r = key_hops::with_keys(&ctx, keys, move |h| {
             Box::pin(async move {
                 Ok(
                     match pop_first(&h, &m.keys, m.front, m.count, None).await? {

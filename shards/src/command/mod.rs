@@ -24,6 +24,7 @@ mod set;
 mod set_ops;
 mod spec;
 mod string;
+mod transactions;
 mod zset;
 
 use std::collections::HashMap;
@@ -33,7 +34,10 @@ pub use crate::protocol::parse_i64;
 pub use args::parse_f64;
 pub use connection::REDIS_VERSION;
 pub use glob::glob_match;
-pub use spec::{BarrierCtx, BarrierFn, CommandSpec, Doc, KeyCtx, KeyFn, KeySpec, Merge, Run};
+pub use spec::{
+    command_keys, dest_plus_numkeys_keys, numkeys_keys, BarrierCtx, BarrierFn, CommandSpec, Doc,
+    KeyCtx, KeyFinder, KeyFn, KeySpec, Merge, Run,
+};
 
 /// Every family's commands.
 pub const FAMILIES: &[&[CommandSpec]] = &[
@@ -49,6 +53,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     connection::SPECS,
     server::SPECS,
     pubsub::SPECS,
+    transactions::SPECS,
 ];
 
 /// Longest command name looked up (longer names are unknown).

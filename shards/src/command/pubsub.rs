@@ -352,5 +352,6 @@ pub const SPECS: &[CommandSpec] = &[
         ),
         run: Run::Now(pubsub_help),
         subcommands: PUBSUB_SUBCOMMANDS,
+        key_finder: None,
     },
 ];

@@ -245,19 +245,24 @@ fn command_list(_: &mut Session, argv: &Argv) -> Reply {
 }
 
 fn command_getkeys(_: &mut Session, argv: &Argv) -> Reply {
-    let Some(spec) = argv.get(2).and_then(super::lookup) else {
+    let Some(mut spec) = argv.get(2).and_then(super::lookup) else {
         return Reply::error(errors::COMMAND_INVALID);
     };
-    if spec.keys.first == 0 {
+    if !spec.subcommands.is_empty() && argv.len() > 3 {
+        match super::lookup_sub(spec, arg(argv, 3)) {
+            Some(sub) => spec = sub,
+            None => return Reply::error(errors::COMMAND_INVALID),
+        }
+    }
+    if spec.keys.first == 0 && spec.key_finder.is_none() {
         return Reply::error(errors::COMMAND_NO_KEYS);
     }
     let sub = Argv::from_args(&argv.iter().skip(2).collect::<Vec<_>>());
     if !super::arity_ok(spec, sub.len()) {
         return Reply::error(errors::COMMAND_INVALID_ARITY);
     }
-    let keys: Vec<Reply> = spec
-        .keys
-        .positions(sub.len())
+    let keys: Vec<Reply> = super::command_keys(spec, &sub)
+        .into_iter()
         .filter_map(|i| sub.get(i))
         .map(Reply::bulk)
         .collect();
@@ -533,6 +538,7 @@ pub const SPECS: &[CommandSpec] = &[
         doc: doc("A container for server configuration commands.", "2.0.0", "Depends on subcommand.", ""),
         run: Run::Now(config_help),
         subcommands: CONFIG_SUBCOMMANDS,
+        key_finder: None,
     },
     CommandSpec {
         name: "command",
@@ -543,6 +549,7 @@ pub const SPECS: &[CommandSpec] = &[
         doc: doc("Returns detailed information about all commands.", "2.8.13", "O(N) where N is the total number of Redis commands", ""),
         run: Run::Now(command_all),
         subcommands: COMMAND_SUBCOMMANDS,
+        key_finder: None,
     },
     CommandSpec {
         name: "function",
@@ -553,5 +560,6 @@ pub const SPECS: &[CommandSpec] = &[
         doc: doc("A container for function commands.", "7.0.0", "Depends on subcommand.", ""),
         run: Run::Now(function_help),
         subcommands: FUNCTION_SUBCOMMANDS,
+        key_finder: None,
     },
 ];

@@ -1,14 +1,14 @@
 //! Set commands over several keys: SMOVE, SINTER, SUNION, SDIFF, their
 //! STORE forms and SINTERCARD. The keys may live on several cores: the
-//! command locks all of them first (`LockSet`, a global order), reads
-//! each input on its owner, computes at the connection, writes the
+//! command runs through the transaction layer (`crate::txn`): it locks all
+//! of them first (a global order; nothing inside EXEC, which holds them),
+//! reads each input on its owner, computes at the connection, writes the
 //! destination on its owner, and releases; no other command on those keys
 //! runs in between.
 
 use std::collections::BTreeSet;
 
 use super::body::{arg, store_err};
-use super::cross_core::{on_owner, LockSet};
 use super::set::{self as set_cmd, doc, SET};
 use super::spec::{BarrierCtx, CommandSpec, KeyCtx, KeySpec, Run};
 use crate::command::parse_i64;
@@ -16,24 +16,21 @@ use crate::errors;
 use crate::exec::LocalBoxFuture;
 use crate::protocol::{Argv, Reply};
 use crate::store::{Collection, KeyValue};
+use crate::txn::Txn;
 
-/// Runs `f` on `key`'s owner with the locks already held by the caller.
-async fn on_held<R, F>(ns: u16, key: &[u8], f: F) -> Result<R, Reply>
+/// Runs `f` on `key`'s owner with the transaction's locks held.
+async fn on_held<R, F>(txn: &Txn, key: &[u8], f: F) -> Result<R, Reply>
 where
     R: Send + 'static,
     F: FnOnce(KeyCtx) -> LocalBoxFuture<R> + Send + 'static,
 {
-    on_owner(ns, key, move |mut ctx| {
-        ctx.held = true;
-        f(ctx)
-    })
-    .await
+    txn.on(key, f).await
 }
 
 /// The members of set `key` (empty if absent; WRONGTYPE if not a set).
-async fn read_set(ns: u16, key: &[u8]) -> Result<BTreeSet<Vec<u8>>, Reply> {
+async fn read_set(txn: &Txn, key: &[u8]) -> Result<BTreeSet<Vec<u8>>, Reply> {
     let k = key.to_vec();
-    let members = on_held(ns, key, move |ctx| {
+    let members = on_held(txn, key, move |ctx| {
         Box::pin(async move { set_cmd::members(&ctx, &k).await })
     })
     .await??;
@@ -42,9 +39,9 @@ async fn read_set(ns: u16, key: &[u8]) -> Result<BTreeSet<Vec<u8>>, Reply> {
 
 /// Replaces whatever `key` holds by the set `members` (deletes it when
 /// empty).
-async fn write_set(ns: u16, key: &[u8], members: BTreeSet<Vec<u8>>) -> Result<(), Reply> {
+async fn write_set(txn: &Txn, key: &[u8], members: BTreeSet<Vec<u8>>) -> Result<(), Reply> {
     let k = key.to_vec();
-    on_held(ns, key, move |ctx| {
+    on_held(txn, key, move |ctx| {
         Box::pin(async move {
             if members.is_empty() {
                 return ctx.store.delete(ctx.ns, &k).await.map_err(store_err);
@@ -65,18 +62,6 @@ async fn write_set(ns: u16, key: &[u8], members: BTreeSet<Vec<u8>>) -> Result<()
     .await?
 }
 
-/// Runs `body` with every key in `keys` of `ctx.ns` locked.
-async fn locked<T>(
-    ctx: &BarrierCtx,
-    keys: &[Vec<u8>],
-    body: impl std::future::Future<Output = Result<T, Reply>>,
-) -> Result<T, Reply> {
-    let locks = LockSet::acquire(keys.iter().map(|k| (ctx.ns, k.clone())).collect()).await?;
-    let result = body.await;
-    locks.release().await;
-    result
-}
-
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Op {
     Inter,
@@ -85,10 +70,10 @@ enum Op {
 }
 
 /// Combines the sets of `keys` (all read, so WRONGTYPE is found on any).
-async fn combine(ns: u16, keys: &[Vec<u8>], op: Op) -> Result<BTreeSet<Vec<u8>>, Reply> {
+async fn combine(txn: &Txn, keys: &[Vec<u8>], op: Op) -> Result<BTreeSet<Vec<u8>>, Reply> {
     let mut sets = Vec::with_capacity(keys.len());
     for k in keys {
-        sets.push(read_set(ns, k).await?);
+        sets.push(read_set(txn, k).await?);
     }
     let mut iter = sets.into_iter();
     let mut acc = iter.next().unwrap_or_default();
@@ -115,7 +100,10 @@ fn flatten(r: Result<Reply, Reply>) -> Reply {
 fn read_op(ctx: BarrierCtx, argv: Argv, op: Op) -> LocalBoxFuture<Reply> {
     Box::pin(async move {
         let keys = keys_from(&argv, 1);
-        let r = locked(&ctx, &keys, combine(ctx.ns, &keys, op)).await;
+        let r = Txn::run(&ctx, keys.clone(), async |txn| {
+            combine(txn, &keys, op).await
+        })
+        .await;
         flatten(r.map(|s| Reply::Set(s.into_iter().map(Reply::Bulk).collect())))
     })
 }
@@ -126,10 +114,10 @@ fn store_op(ctx: BarrierCtx, argv: Argv, op: Op) -> LocalBoxFuture<Reply> {
         let inputs = keys_from(&argv, 2);
         let mut all = inputs.clone();
         all.push(dest.clone());
-        let r = locked(&ctx, &all, async {
-            let result = combine(ctx.ns, &inputs, op).await?;
+        let r = Txn::run(&ctx, all, async |txn| {
+            let result = combine(txn, &inputs, op).await?;
             let n = result.len() as i64;
-            write_set(ctx.ns, &dest, result).await?;
+            write_set(txn, &dest, result).await?;
             Ok(Reply::Integer(n))
         })
         .await;
@@ -193,7 +181,10 @@ fn sintercard(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
                 }
             }
             let keys: Vec<Vec<u8>> = positions.iter().map(|&p| arg(&argv, p).to_vec()).collect();
-            let s = locked(&ctx, &keys, combine(ctx.ns, &keys, Op::Inter)).await?;
+            let s = Txn::run(&ctx, keys.clone(), async |txn| {
+                combine(txn, &keys, Op::Inter).await
+            })
+            .await?;
             let n = if limit > 0 {
                 s.len().min(limit)
             } else {
@@ -212,10 +203,10 @@ fn smove(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
         let (src, dst) = (arg(&argv, 1).to_vec(), arg(&argv, 2).to_vec());
         let member = arg(&argv, 3).to_vec();
         let keys = vec![src.clone(), dst.clone()];
-        let r = locked(&ctx, &keys, async {
+        let r = Txn::run(&ctx, keys, async |txn| {
             // Both types are checked before anything changes, as Redis.
             let (s2, m2) = (src.clone(), member.clone());
-            let src_has = on_held(ctx.ns, &src, move |ctx| {
+            let src_has = on_held(txn, &src, move |ctx| {
                 Box::pin(async move {
                     match super::coll::open(&ctx, &s2, SET).await? {
                         Some(c) => set_cmd::is_member(&ctx, &s2, &c, &m2).await,
@@ -225,7 +216,7 @@ fn smove(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
             })
             .await??;
             let d2 = dst.clone();
-            on_held(ctx.ns, &dst, move |ctx| {
+            on_held(txn, &dst, move |ctx| {
                 Box::pin(async move { super::coll::open(&ctx, &d2, SET).await.map(|_| ()) })
             })
             .await??;
@@ -236,7 +227,7 @@ fn smove(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
                 return Ok(Reply::Integer(1));
             }
             let (s2, m2) = (src.clone(), member.clone());
-            on_held(ctx.ns, &src, move |ctx| {
+            on_held(txn, &src, move |ctx| {
                 Box::pin(async move {
                     let c = super::coll::open(&ctx, &s2, SET)
                         .await?
@@ -246,7 +237,7 @@ fn smove(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
             })
             .await??;
             let (d2, m2) = (dst.clone(), member.clone());
-            on_held(ctx.ns, &dst, move |ctx| {
+            on_held(txn, &dst, move |ctx| {
                 Box::pin(async move { set_cmd::add_members(&ctx, &d2, [m2.as_slice()]).await })
             })
             .await??;
@@ -282,5 +273,5 @@ pub const SPECS: &[CommandSpec] = &[
     barrier("sinterstore", -3, &["write", "denyoom"], DEST_FIRST, ACL_W, doc("Stores the intersect of multiple sets in a key.", "1.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", "destination key [key ...]"), sinterstore),
     barrier("sunionstore", -3, &["write", "denyoom"], DEST_FIRST, ACL_W, doc("Stores the union of multiple sets in a key.", "1.0.0", "O(N) where N is the total number of elements in all given sets.", "destination key [key ...]"), sunionstore),
     barrier("sdiffstore", -3, &["write", "denyoom"], DEST_FIRST, ACL_W, doc("Stores the difference of multiple sets in a key.", "1.0.0", "O(N) where N is the total number of elements in all given sets.", "destination key [key ...]"), sdiffstore),
-    barrier("sintercard", -3, &["readonly"], KeySpec::NONE, ACL_R, doc("Returns the number of members of the intersect of multiple sets.", "7.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", "numkeys key [key ...] [LIMIT limit]"), sintercard),
+    barrier("sintercard", -3, &["readonly"], KeySpec::NONE, ACL_R, doc("Returns the number of members of the intersect of multiple sets.", "7.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", "numkeys key [key ...] [LIMIT limit]"), sintercard).with_key_finder(super::spec::numkeys_keys::<1>),
 ];

@@ -5,11 +5,16 @@
 //! INFO / DOCS / COUNT; a command body never re-checks arity or finds its
 //! own keys. The spec is fixed; live per-command counters are kept apart
 //! (`server::stats`).
+//!
+//! Keys are found from the row alone: [`KeySpec`] for keys at fixed
+//! positions, or a [`KeyFinder`] ([`CommandSpec::with_key_finder`]) for
+//! keys counted by an argument (`numkeys key [key ...]`). [`command_keys`]
+//! answers for any row; the transaction layer locks what it returns.
 
 use std::rc::Rc;
 
 use crate::exec::LocalBoxFuture;
-use crate::protocol::{Argv, Reply};
+use crate::protocol::{parse_i64, Argv, Reply};
 use crate::session::Session;
 use crate::store::{CoreStore, Entry, KeyGuard, StoreResult};
 
@@ -32,7 +37,15 @@ pub struct CommandSpec {
     pub run: Run,
     /// Subcommands (CLIENT, CONFIG, ...): then `run` is ignored.
     pub subcommands: &'static [CommandSpec],
+    /// Finds the keys when `keys` cannot say where they are (a `numkeys`
+    /// argument); `None` for the rows whose `keys` is exact.
+    pub key_finder: Option<KeyFinder>,
 }
+
+/// Finds the key positions of a request (indices into its `Argv`, the
+/// command name being 0). Only positions inside the request are returned;
+/// a malformed count yields no keys (the body answers the error).
+pub type KeyFinder = fn(&Argv) -> Vec<usize>;
 
 impl CommandSpec {
     /// A command without subcommands (the rows of the family tables).
@@ -54,6 +67,37 @@ impl CommandSpec {
             doc,
             run,
             subcommands: &[],
+            key_finder: None,
+        }
+    }
+
+    /// The same row with its keys found by `finder` instead of `keys`
+    /// (which still answers COMMAND INFO's first / last / step).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use frys_shards::command::{command_keys, numkeys_keys, CommandSpec, Doc, KeySpec, Run};
+    /// use frys_shards::protocol::{Argv, Reply};
+    ///
+    /// const SINTERCARD: CommandSpec = CommandSpec::leaf(
+    ///     "sintercard",
+    ///     -3,
+    ///     &["readonly", "movablekeys"],
+    ///     KeySpec::NONE,
+    ///     &["@read", "@set", "@slow"],
+    ///     Doc::of("set", "Returns the number of members of the intersect of multiple sets.", "7.0.0", "", ""),
+    ///     Run::Now(|_, _| Reply::Integer(0)),
+    /// )
+    /// .with_key_finder(numkeys_keys::<1>);
+    ///
+    /// let argv = Argv::from_args(&[b"SINTERCARD", b"2", b"a", b"b", b"LIMIT", b"5"]);
+    /// assert_eq!(command_keys(&SINTERCARD, &argv), vec![2, 3]);
+    /// ```
+    pub const fn with_key_finder(self, finder: KeyFinder) -> CommandSpec {
+        CommandSpec {
+            key_finder: Some(finder),
+            ..self
         }
     }
 
@@ -128,6 +172,43 @@ impl KeySpec {
             (last as usize + 1).min(argc)
         };
         (first..end).step_by(step)
+    }
+}
+
+/// Every key position of `argv` for `spec` (its key finder, else its
+/// [`KeySpec`]), in request order, each inside the request.
+pub fn command_keys(spec: &CommandSpec, argv: &Argv) -> Vec<usize> {
+    match spec.key_finder {
+        Some(find) => find(argv)
+            .into_iter()
+            .filter(|&i| i > 0 && i < argv.len())
+            .collect(),
+        None => spec.keys.positions(argv.len()).collect(),
+    }
+}
+
+/// Keys counted by the argument at `AT`: `... numkeys key [key ...]`
+/// (SINTERCARD, LMPOP, ZMPOP, ZINTERCARD, ZDIFF, ZUNION, ZINTER at 1;
+/// EVAL, EVALSHA, FCALL, BLMPOP, BZMPOP at 2).
+pub fn numkeys_keys<const AT: usize>(argv: &Argv) -> Vec<usize> {
+    counted_keys(argv, AT).collect()
+}
+
+/// `destination numkeys key [key ...]` (ZUNIONSTORE, ZINTERSTORE,
+/// ZDIFFSTORE): the destination, then the counted keys.
+pub fn dest_plus_numkeys_keys(argv: &Argv) -> Vec<usize> {
+    std::iter::once(1).chain(counted_keys(argv, 2)).collect()
+}
+
+/// The `numkeys` keys after the count at `at`; none when the count is not
+/// a positive integer or there are fewer arguments than it says.
+fn counted_keys(argv: &Argv, at: usize) -> std::ops::Range<usize> {
+    let first = at + 1;
+    match argv.get(at).and_then(parse_i64) {
+        Some(n) if n > 0 && (n as u64) <= argv.len().saturating_sub(first) as u64 => {
+            first..first + n as usize
+        }
+        _ => 0..0,
     }
 }
 
@@ -209,7 +290,8 @@ pub enum Merge {
 /// A body takes its keys' locks and reads through the context, never
 /// through the store directly: inside a transaction (`held`) the caller
 /// already holds the lock of every key the command touches, so the body
-/// must neither take them again nor wait for them.
+/// must neither take them again nor wait for them, and must not block
+/// (a blocking command inside MULTI answers as if it timed out).
 pub struct KeyCtx {
     /// The core's store.
     pub store: Rc<CoreStore>,
@@ -274,4 +356,50 @@ pub struct BarrierCtx {
     pub client_id: u64,
     /// The client's protocol (2 or 3).
     pub resp: u8,
+    /// Whether the caller (EXEC) already holds the locks of every key the
+    /// command touches: then [`crate::txn::Txn::begin`] locks nothing and
+    /// the body must not wait for any key (nor block).
+    pub held: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(words: &[&str]) -> Argv {
+        let args: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
+        Argv::from_args(&args)
+    }
+
+    #[test]
+    fn numkeys_finders_count_the_keys_and_refuse_bad_counts() {
+        let a = argv(&["sintercard", "2", "a", "b", "LIMIT", "1"]);
+        assert_eq!(numkeys_keys::<1>(&a), vec![2, 3]);
+        let a = argv(&["blmpop", "0", "2", "a", "b", "LEFT"]);
+        assert_eq!(numkeys_keys::<2>(&a), vec![3, 4]);
+        let a = argv(&["zunionstore", "d", "2", "a", "b", "WEIGHTS", "1", "2"]);
+        assert_eq!(dest_plus_numkeys_keys(&a), vec![1, 3, 4]);
+        for bad in ["0", "-1", "x", "3"] {
+            let a = argv(&["lmpop", bad, "a", "b"]);
+            assert!(numkeys_keys::<1>(&a).is_empty(), "{bad}");
+        }
+        assert_eq!(
+            dest_plus_numkeys_keys(&argv(&["zdiffstore", "d", "9"])),
+            vec![1]
+        );
+    }
+
+    #[test]
+    fn command_keys_uses_the_finder_or_the_key_spec() {
+        let doc = Doc::of("generic", "", "", "", "");
+        let run = Run::Now(|_, _| Reply::ok());
+        let fixed = CommandSpec::leaf("x", -2, &[], KeySpec::PAIRS, &[], doc, run);
+        assert_eq!(
+            command_keys(&fixed, &argv(&["x", "a", "1", "b", "2"])),
+            vec![1, 3]
+        );
+        let counted = CommandSpec::leaf("y", -2, &[], KeySpec::NONE, &[], doc, run)
+            .with_key_finder(numkeys_keys::<1>);
+        assert_eq!(command_keys(&counted, &argv(&["y", "1", "k"])), vec![2]);
+    }
 }

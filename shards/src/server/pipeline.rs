@@ -2,26 +2,34 @@
 //! connection is, execute where the key is.
 //!
 //! Requests are dispatched in order. A command run at the connection
-//! ([`Run::Now`]) answers at once. Keyed and fan-out commands are queued
-//! per owning core; the queues of all cores are sent together (one mesh
-//! message per core per segment) and awaited together, so a pipeline's
-//! commands for different cores are in flight at the same time. A barrier
-//! command ([`Run::Barrier`]) first waits for everything before it.
-//! Replies are put back in request order.
+//! ([`Run::Now`]) answers at once. Keyed commands, and fan-out commands
+//! whose keys all live on one core, are queued per owning core; the queues
+//! of all cores are sent together (one mesh message per core per segment)
+//! and awaited together, so a pipeline's commands for different cores are
+//! in flight at the same time. A barrier command ([`Run::Barrier`]) first
+//! waits for everything before it; so does a fan-out whose keys span
+//! cores, which then runs atomically through the transaction layer
+//! (`txn::fanout`). Replies are put back in request order.
+//!
+//! Inside MULTI a command is checked (existence, arity, authentication,
+//! `no_multi`) and queued in the session instead of run (`txn::multi`);
+//! a refused one flags the transaction. EXEC is a barrier: it runs the
+//! queue after every earlier request of the pipeline has its reply.
 //!
 //! Ordering: the commands of one queue run concurrently on their core but
 //! are first polled in queue order, and a writer holds its key's lock from
 //! its first poll until acknowledged, so commands on one key take effect
 //! in pipeline order.
 
-use crate::command::{self, BarrierCtx, CommandSpec, KeyCtx, KeyFn, Merge, Run};
+use crate::command::{self, BarrierCtx, BarrierFn, CommandSpec, KeyCtx, KeyFn, Run};
 use crate::errors;
 use crate::exec::{join_all, LocalBoxFuture};
 use crate::keyspace::key_slot;
 use crate::protocol::{Argv, Reply};
 use crate::server::stats;
-use crate::session::SharedSession;
+use crate::session::{Session, SharedSession};
 use crate::store;
+use crate::txn::{fanout, multi};
 
 /// Reply bytes one call of [`execute`] may hold before it stops and hands
 /// the rest of the requests back (the connection writes first), so a
@@ -41,27 +49,11 @@ pub struct BatchItem {
     argv: Argv,
 }
 
-enum Target {
-    /// The reply of request `idx`.
-    Whole(usize),
-    /// A part of fan-out `merge`; for [`Merge::PerKey`], the request's key
-    /// numbers (0-based, in request order) this part answers.
-    Part { merge: usize, keys: Vec<usize> },
-}
-
-struct MergeState {
-    idx: usize,
-    kind: Merge,
-    sum: i64,
-    error: Option<Reply>,
-    per_key: Vec<Option<Reply>>,
-}
-
 struct Segment {
     cores: usize,
     batches: Vec<Vec<BatchItem>>,
-    targets: Vec<Vec<Target>>,
-    merges: Vec<MergeState>,
+    /// Per core, the request index each queued command answers.
+    targets: Vec<Vec<usize>>,
 }
 
 impl Segment {
@@ -70,7 +62,6 @@ impl Segment {
             cores,
             batches: (0..cores).map(|_| Vec::new()).collect(),
             targets: (0..cores).map(|_| Vec::new()).collect(),
-            merges: Vec::new(),
         }
     }
 
@@ -82,9 +73,11 @@ impl Segment {
         self.batches.iter().map(Vec::len).sum()
     }
 
-    fn push(&mut self, core: usize, item: BatchItem, target: Target) {
-        self.batches[core].push(item);
-        self.targets[core].push(target);
+    fn push(&mut self, core: usize, item: BatchItem, idx: usize) {
+        if let (Some(b), Some(t)) = (self.batches.get_mut(core), self.targets.get_mut(core)) {
+            b.push(item);
+            t.push(idx);
+        }
     }
 
     /// Sends every queue, waits for all replies, and stores them.
@@ -98,7 +91,7 @@ impl Segment {
             (0..self.cores).map(|_| Vec::new()).collect(),
         );
         let mut futures: Vec<LocalBoxFuture<Vec<Reply>>> = Vec::new();
-        let mut order: Vec<Vec<Target>> = Vec::new();
+        let mut order: Vec<Vec<usize>> = Vec::new();
         for (core, (batch, targets)) in batches.into_iter().zip(targets).enumerate() {
             if batch.is_empty() {
                 continue;
@@ -121,22 +114,10 @@ impl Segment {
             order.push(targets);
         }
         let results = join_all(futures).await;
-        let mut merges = std::mem::take(&mut self.merges);
         for (targets, answers) in order.into_iter().zip(results) {
-            for (target, reply) in targets.into_iter().zip(answers) {
-                match target {
-                    Target::Whole(idx) => replies_set(replies, idx, reply),
-                    Target::Part { merge, keys } => {
-                        if let Some(m) = merges.get_mut(merge) {
-                            m.absorb(reply, &keys);
-                        }
-                    }
-                }
+            for (idx, reply) in targets.into_iter().zip(answers) {
+                replies_set(replies, idx, reply);
             }
-        }
-        for m in merges {
-            let idx = m.idx;
-            replies_set(replies, idx, m.finish());
         }
     }
 }
@@ -144,47 +125,6 @@ impl Segment {
 fn replies_set(replies: &mut [Option<Reply>], idx: usize, reply: Reply) {
     if let Some(slot) = replies.get_mut(idx) {
         *slot = Some(reply);
-    }
-}
-
-impl MergeState {
-    fn absorb(&mut self, reply: Reply, keys: &[usize]) {
-        if self.error.is_some() {
-            return;
-        }
-        match (self.kind, reply) {
-            (_, e @ Reply::Error(_)) => self.error = Some(e),
-            (Merge::Sum, Reply::Integer(n)) => self.sum += n,
-            (Merge::Ok, _) => {}
-            (Merge::PerKey, Reply::Array(items)) => {
-                for (k, item) in keys.iter().zip(items) {
-                    if let Some(slot) = self.per_key.get_mut(*k) {
-                        *slot = Some(item);
-                    }
-                }
-            }
-            (_, other) => {
-                self.error = Some(Reply::Error(
-                    format!("ERR internal: unexpected part reply {other:?}").into(),
-                ))
-            }
-        }
-    }
-
-    fn finish(self) -> Reply {
-        if let Some(e) = self.error {
-            return e;
-        }
-        match self.kind {
-            Merge::Sum => Reply::Integer(self.sum),
-            Merge::Ok => Reply::ok(),
-            Merge::PerKey => Reply::Array(
-                self.per_key
-                    .into_iter()
-                    .map(|r| r.unwrap_or(Reply::Null))
-                    .collect(),
-            ),
-        }
     }
 }
 
@@ -208,14 +148,17 @@ enum Route {
     /// The connection closes without answering (SHUTDOWN).
     NoReply,
     Queued,
-    Barrier(&'static CommandSpec, Argv),
+    /// Runs at the connection after every earlier request has its reply.
+    Barrier(BarrierFn, Argv),
+    /// A fan-out whose keys span cores: a barrier, atomic across them.
+    AtomicFanout(&'static CommandSpec, Argv),
 }
 
 /// Executes `requests` for `session` and returns one reply per request
 /// run, in order, each with the RESP version it is to be encoded in (HELLO
 /// changes it mid-pipeline). After QUIT or CLIENT KILL the remaining
 /// requests are not run and have no reply. Once the replies exceed
-/// [`REPLY_BUDGET`], the requests not yet run are left in `requests` for
+/// `REPLY_BUDGET`, the requests not yet run are left in `requests` for
 /// the caller to execute after writing these replies.
 pub async fn execute(session: &SharedSession, requests: &mut Vec<Argv>) -> Vec<(Reply, u8)> {
     let started = std::time::Instant::now();
@@ -239,7 +182,7 @@ pub async fn execute(session: &SharedSession, requests: &mut Vec<Argv>) -> Vec<(
         match route {
             Route::Reply(r) => replies[idx] = Some(r),
             Route::NoReply | Route::Queued => {}
-            Route::Barrier(spec, argv) => {
+            Route::Barrier(..) | Route::AtomicFanout(..) => {
                 if !segment.is_empty() {
                     segment.run(here, &mut replies).await;
                 }
@@ -250,13 +193,15 @@ pub async fn execute(session: &SharedSession, requests: &mut Vec<Argv>) -> Vec<(
                         ns: store::current().ns_of(s.db),
                         client_id: s.id,
                         resp: s.resp,
+                        held: false,
                     }
                 };
-                let Run::Barrier(f) = spec.run else {
-                    unreachable_reply(&mut replies, idx);
-                    continue;
+                let reply = match route {
+                    Route::Barrier(f, argv) => f(ctx, argv).await,
+                    Route::AtomicFanout(spec, argv) => fanout::run_atomic(ctx, spec, argv).await,
+                    _ => Reply::error("ERR internal: not a barrier"),
                 };
-                replies[idx] = Some(f(ctx, argv).await);
+                replies[idx] = Some(reply);
                 if reply_bytes(&replies) > REPLY_BUDGET {
                     break;
                 }
@@ -306,53 +251,44 @@ fn reply_bytes(replies: &[Option<Reply>]) -> usize {
     replies.iter().flatten().map(size).sum()
 }
 
-fn unreachable_reply(replies: &mut [Option<Reply>], idx: usize) {
-    replies_set(
-        replies,
-        idx,
-        Reply::Error("ERR internal: barrier without a barrier function".into()),
-    );
-}
-
 /// Looks the request up, checks it, and either answers it, queues it for
-/// the owning cores, or asks for a barrier.
-fn route(
-    session: &mut crate::session::Session,
-    segment: &mut Segment,
-    idx: usize,
-    argv: Argv,
-) -> Route {
+/// the owning cores or the MULTI queue, or asks for a barrier.
+fn route(session: &mut Session, segment: &mut Segment, idx: usize, argv: Argv) -> Route {
     let Some(name) = argv.get(0) else {
-        return Route::Reply(Reply::Error(errors::unknown_command(b"", []).into()));
+        return reject(session, None, errors::unknown_command(b"", []));
     };
     session.last_interaction = std::time::Instant::now();
-    let Some(mut spec) = command::lookup(name) else {
+    let Some(top) = command::lookup(name) else {
         let args: Vec<&[u8]> = argv.iter().skip(1).collect();
-        return Route::Reply(Reply::Error(errors::unknown_command(name, args).into()));
+        return reject(session, None, errors::unknown_command(name, args));
     };
     let mut container = None;
-    if !command::arity_ok(spec, argv.len()) {
-        return Route::Reply(Reply::Error(
-            errors::wrong_number_of_arguments(spec.name).into(),
-        ));
+    if !command::arity_ok(top, argv.len()) {
+        return reject(
+            session,
+            Some(top),
+            errors::wrong_number_of_arguments(top.name),
+        );
     }
-    if !spec.subcommands.is_empty() {
+    let mut spec = top;
+    if !top.subcommands.is_empty() {
         let sub_name = argv.get(1).unwrap_or_default();
-        let Some(sub) = command::lookup_sub(spec, sub_name) else {
-            return Route::Reply(Reply::Error(
-                errors::unknown_subcommand(spec.name.as_bytes(), sub_name).into(),
-            ));
+        let Some(sub) = command::lookup_sub(top, sub_name) else {
+            let text = errors::unknown_subcommand(top.name.as_bytes(), sub_name);
+            return reject(session, Some(top), text);
         };
         if !command::arity_ok(sub, argv.len()) {
-            return Route::Reply(Reply::Error(
-                errors::wrong_number_of_arguments(&format!("{}|{}", spec.name, sub.name)).into(),
-            ));
+            let text = errors::wrong_number_of_arguments(&format!("{}|{}", top.name, sub.name));
+            return reject(session, Some(top), text);
         }
         container = Some(spec.name);
         spec = sub;
     }
     if !session.authenticated && !spec.flags.contains(&"no_auth") {
-        return Route::Reply(Reply::Error(errors::NOAUTH.into()));
+        return reject(session, Some(top), errors::NOAUTH.to_string());
+    }
+    if session.multi.is_some() && multi::refused_inside_multi(spec) {
+        return reject(session, Some(top), errors::NOT_ALLOWED_IN_MULTI.to_string());
     }
     // Redis' RESP2 subscribed mode: only pushes can be told from replies.
     if session.resp == 2 && session.pubsub.is_subscribed() {
@@ -360,10 +296,16 @@ fn route(
         if !allowed {
             let full =
                 container.map_or_else(|| spec.name.to_string(), |c| format!("{c}|{}", spec.name));
-            return Route::Reply(Reply::Error(errors::only_subscribe_allowed(&full).into()));
+            return reject(session, Some(top), errors::only_subscribe_allowed(&full));
         }
     }
     session.last_cmd = spec.name;
+    if session.multi.is_some() && !multi::runs_at_once(top) {
+        if let Some(m) = session.multi.as_mut() {
+            m.queue(spec, argv);
+        }
+        return Route::Reply(Reply::queued());
+    }
     stats::count_call(spec.name);
     let store = store::current();
     let map = store.map();
@@ -376,7 +318,7 @@ fn route(
                 Route::Reply(reply)
             }
         }
-        Run::Barrier(_) => Route::Barrier(spec, argv),
+        Run::Barrier(f) => Route::Barrier(f, argv),
         Run::Key(run) => {
             let slot = argv.get(1).map(key_slot).unwrap_or(0);
             let core = map.core_of_slot(slot);
@@ -390,83 +332,42 @@ fn route(
                     resp,
                     argv,
                 },
-                Target::Whole(idx),
-            );
-            Route::Queued
-        }
-        Run::Fanout { part, merge } => {
-            fanout(
-                segment,
-                spec,
-                part,
-                merge,
-                store.ns_of(session.db),
                 idx,
-                argv,
             );
             Route::Queued
         }
+        Run::Fanout { part, .. } => match fanout::single_core(spec, &argv, map) {
+            // One core: the part is the whole request and its reply.
+            Some(core) => {
+                let ns = store.ns_of(session.db);
+                let resp = session.resp;
+                segment.push(
+                    core,
+                    BatchItem {
+                        run: part,
+                        ns,
+                        resp,
+                        argv,
+                    },
+                    idx,
+                );
+                Route::Queued
+            }
+            None => Route::AtomicFanout(spec, argv),
+        },
     }
 }
 
-/// Splits a fan-out command by owning core.
-fn fanout(
-    segment: &mut Segment,
-    spec: &'static CommandSpec,
-    part: KeyFn,
-    merge: Merge,
-    ns: u16,
-    idx: usize,
-    argv: Argv,
-) {
-    let store = store::current();
-    let map = store.map();
-    let cores = usize::from(map.cores());
-    let step = spec.keys.step.max(1) as usize;
-    let name = argv.get(0).unwrap_or_default();
-    // Per core: the part's arguments and the request's key numbers it has.
-    type Part<'a> = Option<(Vec<&'a [u8]>, Vec<usize>)>;
-    let mut parts: Vec<Part> = (0..cores).map(|_| None).collect();
-    let mut nkeys = 0;
-    for (k, pos) in spec.keys.positions(argv.len()).enumerate() {
-        let Some(key) = argv.get(pos) else { continue };
-        let core = map.core_of_slot(key_slot(key));
-        let (args, keys) = parts[core].get_or_insert_with(|| (vec![name], Vec::new()));
-        for i in pos..pos + step {
-            if let Some(a) = argv.get(i) {
-                args.push(a);
-            }
-        }
-        keys.push(k);
-        nkeys = k + 1;
+/// A request refused before it could run or be queued: inside MULTI it
+/// dooms the transaction; a refused EXEC ends it (Redis'
+/// `rejectCommand`, `execCommandAbort`).
+fn reject(session: &mut Session, top: Option<&CommandSpec>, text: String) -> Route {
+    if let Some(m) = session.multi.as_mut() {
+        m.flag();
     }
-    let merge_id = segment.merges.len();
-    segment.merges.push(MergeState {
-        idx,
-        kind: merge,
-        sum: 0,
-        error: None,
-        per_key: (0..nkeys).map(|_| None).collect(),
-    });
-    let mut queued: Vec<(usize, Argv, Vec<usize>)> = Vec::new();
-    for (core, p) in parts.into_iter().enumerate() {
-        if let Some((args, keys)) = p {
-            queued.push((core, Argv::from_args(&args), keys));
-        }
+    if top.is_some_and(|t| t.name == "exec") {
+        session.discard_transaction();
+        return Route::Reply(Reply::error(errors::exec_abort_because(&text)));
     }
-    for (core, part_argv, keys) in queued {
-        segment.push(
-            core,
-            BatchItem {
-                run: part,
-                ns,
-                resp: 2,
-                argv: part_argv,
-            },
-            Target::Part {
-                merge: merge_id,
-                keys,
-            },
-        );
-    }
+    Route::Reply(Reply::Error(text.into()))
 }

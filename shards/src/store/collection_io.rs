@@ -231,6 +231,7 @@ impl CoreStore {
             return Ok(());
         }
         let db = self.db_of_slot(write.slot)?;
+        self.note_write(write.ns, &write.key);
         db.write(write.batch).await?;
         Ok(())
     }

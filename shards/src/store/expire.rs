@@ -90,6 +90,7 @@ pub async fn expire_step(store: &CoreStore, id: u16) -> StoreResult<usize> {
         if store.get_unlocked(*ns, key).await?.is_none() && store.is_stored(*ns, key).await? {
             // Expired but still stored: a tombstone lets compaction drop it.
             batch.delete(dk);
+            store.watches().note_expired(*ns, key);
             expired += 1;
         }
     }

@@ -65,6 +65,7 @@ impl CoreStore {
     pub async fn write_value(&self, ns: u16, key: &[u8], value: &KeyValue) -> StoreResult<()> {
         let slot = key_slot(key);
         let db = self.db_of_slot(slot)?;
+        self.note_write(ns, key);
         let mut batch = WriteBatch::new();
         let mut entry = value.entry.clone();
         if let Some(mut c) = Collection::from_entry(&entry)? {

@@ -6,6 +6,10 @@
 //! core. Every key passed in must belong to a slot this core owns: the
 //! router guarantees it, and a misrouted key is answered with an error,
 //! never a panic.
+//!
+//! Every function that writes a key calls [`CoreStore::note_write`] for it
+//! before the write (WATCH's hook; see `watches`): a new write function
+//! must too.
 
 pub mod blocking;
 pub mod collection;
@@ -15,6 +19,7 @@ mod expire;
 mod filter;
 mod key_locks;
 mod key_value;
+mod watches;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -31,6 +36,7 @@ pub use expire::run_expire_cycles;
 pub use filter::DeadElements;
 pub use key_locks::{KeyGuard, KeyLocks};
 pub use key_value::KeyValue;
+pub use watches::{DirtyFlag, Watches};
 
 use crate::keyspace::{key_slot, PartitionMap};
 
@@ -54,6 +60,8 @@ pub struct CoreStore {
     /// Indexed by partition id; `Some` for the partitions this core owns.
     partitions: Vec<Option<Db>>,
     locks: KeyLocks,
+    /// Who watches which key of this core (WATCH).
+    watches: Watches,
     /// Logical database -> namespace id (SWAPDB swaps entries).
     db_map: RefCell<Vec<u16>>,
 }
@@ -73,6 +81,12 @@ pub fn current() -> Rc<CoreStore> {
             .clone()
             .expect("store::current() on a core without a store")
     })
+}
+
+/// This core's store, or `None` where none is installed (a task that may
+/// run after shutdown has closed the partitions).
+pub fn try_current() -> Option<Rc<CoreStore>> {
+    CURRENT.with(|c| c.borrow().clone())
 }
 
 /// Installs `store` as this core's store.
@@ -112,6 +126,7 @@ impl CoreStore {
             map,
             partitions,
             locks: KeyLocks::default(),
+            watches: Watches::default(),
             db_map: RefCell::new(db_map),
         }
     }
@@ -125,10 +140,13 @@ impl CoreStore {
             .unwrap_or(db)
     }
 
-    /// Swaps the namespaces of two logical databases (SWAPDB), on this core.
+    /// Swaps the namespaces of two logical databases (SWAPDB), on this
+    /// core; their watchers move with them (see `watches`).
     pub fn swap_dbs(&self, a: u16, b: u16) {
         let mut map = self.db_map.borrow_mut();
         if usize::from(a.max(b)) < map.len() {
+            self.watches
+                .swap_ns(map[usize::from(a)], map[usize::from(b)]);
             map.swap(usize::from(a), usize::from(b));
         }
     }
@@ -151,6 +169,19 @@ impl CoreStore {
     /// The key locks of this core.
     pub fn locks(&self) -> &KeyLocks {
         &self.locks
+    }
+
+    /// The watch registry of this core.
+    pub fn watches(&self) -> &Watches {
+        &self.watches
+    }
+
+    /// WATCH's write hook: every write function calls it for each key it
+    /// writes, before the write. One check of an empty map when nobody
+    /// watches.
+    #[inline]
+    pub fn note_write(&self, ns: u16, key: &[u8]) {
+        self.watches.note_write(ns, key);
     }
 
     /// The partitions this core owns, with their ids.
@@ -233,6 +264,7 @@ impl CoreStore {
         check_size(entry)?;
         let slot = key_slot(key);
         let db = self.db_of_slot(slot)?;
+        self.note_write(ns, key);
         let mut batch = WriteBatch::new();
         add_put(&mut batch, ns, slot, key, entry);
         db.write(batch).await?;
@@ -243,6 +275,7 @@ impl CoreStore {
     pub async fn delete(&self, ns: u16, key: &[u8]) -> StoreResult<()> {
         let slot = key_slot(key);
         let db = self.db_of_slot(slot)?;
+        self.note_write(ns, key);
         db.delete(&data_key(ns, slot, key)).await?;
         Ok(())
     }
@@ -253,6 +286,7 @@ impl CoreStore {
     pub async fn write_many(&self, ns: u16, ops: &[(&[u8], Option<&Entry>)]) -> StoreResult<()> {
         let mut batches: Vec<(u16, WriteBatch)> = Vec::new();
         for (key, entry) in ops {
+            self.note_write(ns, key);
             let slot = key_slot(key);
             let p = self.map.partition_of_slot(slot);
             let batch = match batches.iter_mut().find(|(id, _)| *id == p) {

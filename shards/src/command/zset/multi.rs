@@ -5,29 +5,26 @@
 //!
 //! - All keys on one core: the whole body runs there, in one hop, with
 //!   the keys locked by that core's lock table. No extra cost.
-//! - Keys on several cores: the keys are locked with
-//!   [`LockSet::acquire`] (core by core in ascending order: no deadlock),
-//!   the body runs at the connection, and each step that touches a key
-//!   runs on its owner through [`on_owner`]: inputs are read there, the
+//! - Keys on several cores (or inside EXEC, which holds them): the keys
+//!   are locked by a [`Txn`] (core by core in ascending order: no
+//!   deadlock), the body runs at the connection, and each step that
+//!   touches a key runs on its owner through [`Txn::on`]: inputs are read there, the
 //!   result is computed at the connection, the destination is written on
 //!   its owner. No other command on those keys runs in between, so the
 //!   command is atomic for other clients (not crash-atomic across cores:
 //!   each partition has its own WAL, as for RENAME).
 //!
 //! Either way a step gets a [`KeyCtx`] whose `held` is true, so the
-//! single-key functions it calls take no locks of their own. [`Reach`] is
-//! the shape of the transaction layer's `Txn` (`begin` = [`with_keys`],
-//! `on` = [`Reach::on`], `end` = the lock release when the body returns):
-//! moving to it is a rename.
+//! single-key functions it calls take no locks of their own.
 
 use std::rc::Rc;
 
-use super::super::cross_core::{on_owner, LockSet};
 use crate::command::{BarrierCtx, KeyCtx};
 use crate::exec::LocalBoxFuture;
 use crate::keyspace::key_slot;
 use crate::protocol::{parse_i64, Argv, Reply};
 use crate::store::{self, CoreStore};
+use crate::txn::Txn;
 
 /// How a multi-key body reaches its (locked) keys.
 pub enum Reach {
@@ -40,10 +37,11 @@ pub enum Reach {
         /// The client's protocol.
         resp: u8,
     },
-    /// The keys are on several cores, locked by a [`LockSet`].
+    /// The keys are on several cores, locked by a transaction (or by
+    /// EXEC, which holds them already).
     Owners {
-        /// The client's namespace.
-        ns: u16,
+        /// The transaction holding the keys.
+        txn: Rc<Txn>,
         /// The client's protocol.
         resp: u8,
     },
@@ -71,15 +69,7 @@ impl Reach {
                 ctx.resp = *resp;
                 Ok(step(ctx).await)
             }
-            Reach::Owners { ns, resp } => {
-                let resp = *resp;
-                on_owner(*ns, key, move |mut ctx| {
-                    ctx.held = true;
-                    ctx.resp = resp;
-                    step(ctx)
-                })
-                .await
-            }
+            Reach::Owners { txn, .. } => txn.on(key, step).await,
         }
     }
 }
@@ -95,7 +85,7 @@ where
     let (ns, resp) = (ctx.ns, ctx.resp);
     let mut cores = keys.iter().map(|k| map.core_of_slot(key_slot(k)));
     let first = cores.next().unwrap_or(0);
-    if cores.all(|c| c == first) {
+    if !ctx.held && cores.all(|c| c == first) {
         let hop = frys_runtime::spawn_on(first, move || {
             Box::pin(async move {
                 let store = store::current();
@@ -108,12 +98,18 @@ where
             Reply::error(format!("ERR internal: core {first} did not answer: {e}"))
         });
     }
-    let locks = match LockSet::acquire(keys.into_iter().map(|k| (ns, k)).collect()).await {
-        Ok(l) => l,
+    let txn = match Txn::begin(ctx, keys).await {
+        Ok(t) => Rc::new(t),
         Err(e) => return e,
     };
-    let reply = body(Reach::Owners { ns, resp }).await;
-    locks.release().await;
+    let reply = body(Reach::Owners {
+        txn: txn.clone(),
+        resp,
+    })
+    .await;
+    if let Ok(txn) = Rc::try_unwrap(txn) {
+        txn.end().await;
+    }
     reply
 }
 
