@@ -8,7 +8,13 @@
 # data directories: redis-server (appendonly yes, appendfsync everysec, no
 # RDB saves) and shard-server (appendfsync everysec) with each --cores
 # value. Each test (-t) runs alone so the server's CPU time (utime+stime
-# from /proc/<pid>/stat) is attributed to it. Prints one table: requests/s,
+# from /proc/<pid>/stat) is attributed to it. `exec` is not a
+# redis-benchmark test: benches/exec_load.py sends pipelines of
+# `MULTI; INCR a<i>; INCR b<j>; EXEC` (two keys, usually on two cores) from
+# as many processes as -c allows (at most 8), and counts transactions.
+# lrange_* first fills the list with LPUSH (redis-benchmark does it): the
+# requests/s are LRANGE's, the CPU per request includes that fill.
+# Prints one table: requests/s,
 # p50 and p99 latency (ms), server CPU-us per request, and the ratio
 # shard-server / redis for requests/s and CPU.
 set -euo pipefail
@@ -16,7 +22,7 @@ cd "$(dirname "$0")/.."
 
 REQUESTS=500000
 CLIENTS=50
-TESTS="set,get,incr,mset"
+TESTS="set,get,incr,mset,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,lrange_100,lrange_600,exec"
 PIPELINES="1 16"
 CORES="1 2"
 while [ $# -gt 0 ]; do
@@ -79,11 +85,20 @@ for P in $PIPELINES; do
     start_server "$server"
     for t in ${TESTS//,/ }; do
       before=$(cpu_ticks "$PID")
-      line=$(redis-benchmark -p "$PORT" -t "$t" -r 1000000 -d 64 -c "$CLIENTS" -n "$REQUESTS" -P "$P" --csv -q \
-        | grep -v '^"test"' | head -1)
+      if [ "$t" = exec ]; then
+        n_exec=$((REQUESTS / 5))
+        procs=$((CLIENTS < 8 ? CLIENTS : 8))
+        read -r rps p50 p99 < <(python3 benches/exec_load.py "$PORT" "$n_exec" "$procs" "$P")
+        line="\"exec\",\"$rps\",0,0,\"$p50\",0,\"$p99\",0"
+        n_req=$n_exec
+      else
+        line=$(redis-benchmark -p "$PORT" -t "$t" -r 1000000 -d 64 -c "$CLIENTS" -n "$REQUESTS" -P "$P" --csv -q \
+          | grep -v '^"test"' | tail -1)
+        n_req=$REQUESTS
+      fi
       after=$(cpu_ticks "$PID")
       # "TEST","rps","avg","min","p50","p95","p99","max"
-      echo "$line" | tr -d '"' | awk -F, -v s="$server" -v p="$P" -v t="$t" -v n="$REQUESTS" \
+      echo "$line" | tr -d '"' | awk -F, -v s="$server" -v p="$P" -v t="$t" -v n="$n_req" \
         -v cpu=$((after - before)) -v clk="$CLK" \
         '{ printf "%s %s %s %.0f %.3f %.3f %.2f\n", p, t, s, $2, $5, $7, cpu / clk * 1e6 / n }' >> "$ROWS"
     done

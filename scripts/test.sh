@@ -3,7 +3,9 @@
 # frys-storage and frys-shards (whose integration tests start the real
 # shard-server binary). These are the default members; the heavy peers in
 # frys-benches are not built. Then redis-py drives the shard-server too
-# (installed from PyPI if missing).
+# (installed from PyPI if missing), and the same commands run against
+# redis-server and shard-server must get byte-identical replies
+# (redis-server installed from Debian if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --locked "$@"
@@ -14,3 +16,9 @@ if ! python3 -c "import redis" 2>/dev/null; then
 fi
 cargo build --locked --quiet -p frys-shards --bin shard-server
 python3 shards/tests/clients/redis_py_check.py target/debug/shard-server
+
+echo "== shard-server vs redis-server, reply for reply"
+if ! command -v redis-server >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq redis-server >/dev/null
+fi
+python3 shards/tests/clients/redis_diff.py target/debug/shard-server
