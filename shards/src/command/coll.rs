@@ -7,7 +7,25 @@ use super::glob::glob_match;
 use super::spec::KeyCtx;
 use crate::errors;
 use crate::protocol::{parse_i64, Argv, Reply};
+use crate::store::collection::{member_subkey, subkey_prefix_len};
 use crate::store::{Collection, CollectionWrite, ValueType};
+
+/// The subkey of `member` in a collection of `kind` (hash fields and set
+/// members are stored behind their hash; see `store::collection`).
+pub(crate) fn subkey(kind: ValueType, member: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if subkey_prefix_len(kind) > 0 {
+        std::borrow::Cow::Owned(member_subkey(member))
+    } else {
+        std::borrow::Cow::Borrowed(member)
+    }
+}
+
+/// `(subkey, value)` of a collection of `kind` as `(member, value)`.
+fn member_of(kind: ValueType, (mut sub, v): (Vec<u8>, Vec<u8>)) -> (Vec<u8>, Vec<u8>) {
+    let n = subkey_prefix_len(kind).min(sub.len());
+    sub.drain(..n);
+    (sub, v)
+}
 
 /// `key` as a collection of `kind` (the caller holds its lock): `None` if
 /// absent, WRONGTYPE for another type.
@@ -49,8 +67,9 @@ pub(crate) async fn commit(
     ctx.store.apply(w).await.map_err(store_err)
 }
 
-/// Every `(subkey, value)` of `c`'s element records (or score records),
-/// in subkey order.
+/// Every `(member, value)` of `c`'s element records (or `(subkey, '')`
+/// of its score records), in subkey order (hash order for hashes and
+/// sets).
 pub(crate) async fn all_elements(
     ctx: &KeyCtx,
     key: &[u8],
@@ -62,8 +81,9 @@ pub(crate) async fn all_elements(
         .elements(ctx.ns, key, c.meta.version, score, b"", None)
         .map_err(store_err)?;
     let mut out = Vec::with_capacity(c.meta.count.min(1 << 16) as usize);
+    let kind = if score { ValueType::ZSet } else { c.kind };
     while let Some(e) = scan.next().await.map_err(store_err)? {
-        out.push(e);
+        out.push(member_of(kind, e));
     }
     Ok(out)
 }
@@ -183,8 +203,13 @@ pub(crate) async fn scan_step(
             break cursor_for(&sub);
         }
         seen += 1;
-        if args.pattern.as_deref().is_none_or(|p| glob_match(p, &sub)) {
-            out.push((sub, value));
+        let (member, value) = member_of(c.kind, (sub, value));
+        if args
+            .pattern
+            .as_deref()
+            .is_none_or(|p| glob_match(p, &member))
+        {
+            out.push((member, value));
         }
     };
     Ok((next, out))
@@ -196,22 +221,23 @@ pub(crate) fn scan_reply(next: u64, items: Vec<Reply>) -> Reply {
 }
 
 /// One element of `c` chosen at random without reading them all: the
-/// first at or after a random subkey (wrapping to the first). Elements
-/// after a wide gap in subkey order are picked more often, as Redis'
-/// own dictionary sampling favours some buckets; O(log N).
+/// first at or after a random subkey (wrapping to the first). Hash and
+/// set subkeys start with the member's hash, so the seek lands evenly;
+/// an element after a wider gap is picked a little more often, as Redis'
+/// own dictionary sampling favours some buckets. O(log N).
 pub(crate) async fn random_element(
     ctx: &KeyCtx,
     key: &[u8],
     c: &Collection,
 ) -> Result<Option<(Vec<u8>, Vec<u8>)>, Reply> {
-    let start = random_u64().to_be_bytes();
+    let start = (random_u64() as u32).to_be_bytes();
     for from in [&start[..], b""] {
         let mut scan = ctx
             .store
             .elements(ctx.ns, key, c.meta.version, false, from, None)
             .map_err(store_err)?;
         if let Some(e) = scan.next().await.map_err(store_err)? {
-            return Ok(Some(e));
+            return Ok(Some(member_of(c.kind, e)));
         }
     }
     Ok(None)

@@ -21,7 +21,7 @@ async fn field(
     f: &[u8],
 ) -> Result<Option<Vec<u8>>, Reply> {
     ctx.store
-        .element(ctx.ns, key, c.meta.version, f)
+        .element(ctx.ns, key, c.meta.version, &coll::subkey(HASH, f))
         .await
         .map_err(super::body::store_err)
 }
@@ -45,7 +45,7 @@ async fn set_fields(ctx: &KeyCtx, argv: &Argv, nx: bool) -> Result<i64, Reply> {
         if nx && !new {
             continue;
         }
-        w.put(f, v);
+        w.put(&coll::subkey(HASH, f), v);
         if new {
             added += 1;
         }
@@ -124,7 +124,7 @@ fn hdel(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
         for f in argv.iter().skip(2) {
             if !gone.contains(f) && field(&ctx, key, &c, f).await?.is_some() {
                 gone.insert(f);
-                w.delete(f);
+                w.delete(&coll::subkey(HASH, f));
             }
         }
         c.meta.count -= gone.len() as u64;
@@ -194,7 +194,7 @@ async fn write_field(
     new: bool,
 ) -> Result<(), Reply> {
     let mut w = coll::writer(ctx, key, &c);
-    w.put(f, v);
+    w.put(&coll::subkey(HASH, f), v);
     if new {
         c.meta.count += 1;
     }

@@ -43,6 +43,10 @@ pub(crate) async fn open(ctx: &KeyCtx, key: &[u8]) -> Result<Option<Collection>,
     coll::open(ctx, key, LIST).await
 }
 
+/// Ranges at most this long are read by point reads, longer ones by a
+/// scan.
+const POINT_READS_UP_TO: u64 = 4;
+
 /// The elements at absolute indices `from..to` of `c`, in order.
 pub(crate) async fn range(
     ctx: &KeyCtx,
@@ -53,6 +57,21 @@ pub(crate) async fn range(
 ) -> Result<Vec<Vec<u8>>, Reply> {
     if from >= to {
         return Ok(Vec::new());
+    }
+    if to - from <= POINT_READS_UP_TO {
+        // A few elements (LPOP, LINDEX-like pops): point reads are one
+        // memtable probe each, cheaper than setting up a scan.
+        let mut out = Vec::with_capacity((to - from) as usize);
+        for i in from..to {
+            let v = ctx
+                .store
+                .element(ctx.ns, key, c.meta.version, &sub(i))
+                .await
+                .map_err(store_err)?
+                .ok_or_else(|| Reply::error("ERR storage: a list element is missing"))?;
+            out.push(v);
+        }
+        return Ok(out);
     }
     let mut scan = ctx
         .store

@@ -23,7 +23,7 @@ pub(crate) async fn is_member(
 ) -> Result<bool, Reply> {
     Ok(ctx
         .store
-        .element(ctx.ns, key, c.meta.version, m)
+        .element(ctx.ns, key, c.meta.version, &coll::subkey(SET, m))
         .await
         .map_err(store_err)?
         .is_some())
@@ -54,7 +54,7 @@ pub(crate) async fn add_members(
     let mut added = 0;
     for m in add {
         if seen.insert(m) && (c.meta.count == 0 || !is_member(ctx, key, &c, m).await?) {
-            w.put(m, b"");
+            w.put(&coll::subkey(SET, m), b"");
             added += 1;
         }
     }
@@ -77,7 +77,7 @@ pub(crate) async fn remove_members(
     for m in remove {
         if !gone.contains(m) && is_member(ctx, key, &c, m).await? {
             gone.insert(m);
-            w.delete(m);
+            w.delete(&coll::subkey(SET, m));
         }
     }
     if !gone.is_empty() {

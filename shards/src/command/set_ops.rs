@@ -50,7 +50,10 @@ async fn write_set(txn: &Txn, key: &[u8], members: BTreeSet<Vec<u8>>) -> Result<
             c.meta.count = members.len() as u64;
             let value = KeyValue {
                 entry: c.entry(),
-                elements: members.into_iter().map(|m| (m, Vec::new())).collect(),
+                elements: members
+                    .into_iter()
+                    .map(|m| (crate::store::collection::member_subkey(&m), Vec::new()))
+                    .collect(),
                 scores: Vec::new(),
             };
             ctx.store

@@ -226,14 +226,18 @@ pub async fn render(sections: &[String], _db: u16) -> String {
             }
             "commandstats" => {
                 out.push_str("# Commandstats\r\n");
-                let mut calls: std::collections::BTreeMap<&str, u64> = Default::default();
+                let mut calls: std::collections::BTreeMap<&str, (u64, u64)> = Default::default();
                 for r in &reports {
                     for (k, v) in &r.counters.calls {
-                        *calls.entry(k).or_default() += v;
+                        calls.entry(k).or_default().0 += v;
+                    }
+                    for (k, us) in &r.counters.usec {
+                        calls.entry(k).or_default().1 += us;
                     }
                 }
-                for (name, n) in calls {
-                    let _ = write!(out, "cmdstat_{name}:calls={n},usec=0,usec_per_call=0.00,rejected_calls=0,failed_calls=0\r\n");
+                for (name, (n, us)) in calls.into_iter().filter(|(_, (n, _))| *n > 0) {
+                    let per = us as f64 / n as f64;
+                    let _ = write!(out, "cmdstat_{name}:calls={n},usec={us},usec_per_call={per:.2},rejected_calls=0,failed_calls=0\r\n");
                 }
             }
             "errorstats" => {

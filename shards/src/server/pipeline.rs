@@ -42,6 +42,8 @@ const FIRST_FLUSH: usize = 16;
 /// One command queued for a core.
 pub struct BatchItem {
     run: KeyFn,
+    /// The command's name (its time is counted under it).
+    name: &'static str,
     /// Namespace resolved at dispatch (see `KeyCtx::ns`).
     ns: u16,
     /// The client's protocol at dispatch.
@@ -136,7 +138,7 @@ async fn run_batch(items: Vec<BatchItem>) -> Vec<Reply> {
         .map(|item| {
             let mut ctx = KeyCtx::new(store.clone(), item.ns);
             ctx.resp = item.resp;
-            (item.run)(ctx, item.argv)
+            stats::Timed::new(item.name, (item.run)(ctx, item.argv))
         })
         .collect();
     join_all(futures).await
@@ -149,7 +151,7 @@ enum Route {
     NoReply,
     Queued,
     /// Runs at the connection after every earlier request has its reply.
-    Barrier(BarrierFn, Argv),
+    Barrier(BarrierFn, &'static str, Argv),
     /// A fan-out whose keys span cores: a barrier, atomic across them.
     AtomicFanout(&'static CommandSpec, Argv),
 }
@@ -197,8 +199,10 @@ pub async fn execute(session: &SharedSession, requests: &mut Vec<Argv>) -> Vec<(
                     }
                 };
                 let reply = match route {
-                    Route::Barrier(f, argv) => f(ctx, argv).await,
-                    Route::AtomicFanout(spec, argv) => fanout::run_atomic(ctx, spec, argv).await,
+                    Route::Barrier(f, name, argv) => stats::Timed::new(name, f(ctx, argv)).await,
+                    Route::AtomicFanout(spec, argv) => {
+                        stats::Timed::new(spec.name, fanout::run_atomic(ctx, spec, argv)).await
+                    }
                     _ => Reply::error("ERR internal: not a barrier"),
                 };
                 replies[idx] = Some(reply);
@@ -311,14 +315,16 @@ fn route(session: &mut Session, segment: &mut Segment, idx: usize, argv: Argv) -
     let map = store.map();
     match spec.run {
         Run::Now(f) => {
+            let started = std::time::Instant::now();
             let reply = f(session, &argv);
+            stats::record_usec(spec.name, started.elapsed().as_micros() as u64);
             if session.close_without_reply {
                 Route::NoReply
             } else {
                 Route::Reply(reply)
             }
         }
-        Run::Barrier(f) => Route::Barrier(f, argv),
+        Run::Barrier(f) => Route::Barrier(f, spec.name, argv),
         Run::Key(run) => {
             let slot = argv.get(1).map(key_slot).unwrap_or(0);
             let core = map.core_of_slot(slot);
@@ -328,6 +334,7 @@ fn route(session: &mut Session, segment: &mut Segment, idx: usize, argv: Argv) -
                 core,
                 BatchItem {
                     run,
+                    name: spec.name,
                     ns,
                     resp,
                     argv,
@@ -345,6 +352,7 @@ fn route(session: &mut Session, segment: &mut Segment, idx: usize, argv: Argv) -
                     core,
                     BatchItem {
                         run: part,
+                        name: spec.name,
                         ns,
                         resp,
                         argv,

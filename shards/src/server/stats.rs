@@ -12,6 +12,10 @@ use std::collections::{BTreeMap, HashMap};
 pub struct CoreCounters {
     /// Calls per command name.
     pub calls: HashMap<&'static str, u64, foldhash::fast::FixedState>,
+    /// Microseconds commands of each name spent being polled on this core
+    /// (INFO commandstats' `usec`): the time a command occupied a core,
+    /// not the time it waited (for the WAL, another core, a lock).
+    pub usec: HashMap<&'static str, u64, foldhash::fast::FixedState>,
     /// Error replies per error code (first word).
     pub errors: BTreeMap<String, u64>,
     /// Commands this core forwarded, per target core.
@@ -58,6 +62,47 @@ fn with<R>(f: impl FnOnce(&mut CoreCounters) -> R) -> R {
 /// Counts a call of `name`.
 pub fn count_call(name: &'static str) {
     with(|c| *c.calls.entry(name).or_insert(0) += 1);
+}
+
+/// Adds `us` microseconds of core time to command `name`.
+pub fn record_usec(name: &'static str, us: u64) {
+    with(|c| *c.usec.entry(name).or_insert(0) += us);
+}
+
+/// A command's future, timed: the time spent inside its polls is added to
+/// its command's `usec` when it completes.
+pub struct Timed<F> {
+    inner: F,
+    name: &'static str,
+    spent: std::time::Duration,
+}
+
+impl<F> Timed<F> {
+    /// Times `inner` as a call of `name`.
+    pub fn new(name: &'static str, inner: F) -> Timed<F> {
+        Timed {
+            inner,
+            name,
+            spent: std::time::Duration::ZERO,
+        }
+    }
+}
+
+impl<F: std::future::Future + Unpin> std::future::Future for Timed<F> {
+    type Output = F::Output;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let started = std::time::Instant::now();
+        let r = std::pin::Pin::new(&mut self.inner).poll(cx);
+        self.spent += started.elapsed();
+        if r.is_ready() {
+            record_usec(self.name, self.spent.as_micros() as u64);
+        }
+        r
+    }
 }
 
 /// Counts an error reply by its code.

@@ -3,15 +3,19 @@
 //!
 //! ```text
 //! metadata  'k' | ns | slot | hash | key                     -> type | expires_at | meta
-//! meta      enc u8 (=1) | version u64 | count u64 [| head u64 | tail u64 (lists)]
+//! meta      enc u8 (=1) | version u64 | count u64 [| head u64 | tail u64 (lists)] [| floor u64 (sorted sets)]
 //! element   'e' | ns | slot | hash | len u32 | key | version u64 | subkey -> value
 //! score     'z' | ns | slot | hash | len u32 | key | version u64 | score u64 | member -> ''
 //! ```
 //!
 //! The metadata record is the key's ordinary data record (so TYPE, EXISTS,
 //! EXPIRE, TTL, DEL, SCAN and the expiry cycle treat every type alike).
-//! Subkeys: a hash field, a set member, a list index (u64, big-endian:
-//! byte order is list order), a sorted set member (value: its score). A
+//! Subkeys: a hash field or set member behind its 32-bit hash
+//! ([`member_subkey`]: elements spread evenly over the subkey space, so a
+//! seek at a random hash finds a random element, and popping them leaves
+//! no run of tombstones for later seeks to cross), a list index (u64,
+//! big-endian: byte order is list order), a sorted set member (value: its
+//! score). A
 //! sorted set also has one score record per member, ordered by
 //! [`encode_score`], so ranges by score are range scans.
 //!
@@ -24,6 +28,10 @@
 //! - Metadata and the elements a command changes are written in one atomic
 //!   batch of the key's partition (a key and its elements share a slot,
 //!   hence a partition).
+//! - Sorted sets: every score record sorts at or after `floor` (an
+//!   encoded score, 0 = no bound): ZPOPMIN raises it to the last score
+//!   it popped and a lower insert lowers it, so walks of the score index
+//!   start past the tombstones that repeated pops leave at its front.
 //! - `count` is the number of live elements (a collection that becomes
 //!   empty is deleted: it ceases to exist, as in Redis). For lists,
 //!   `tail - head == count` and the live indices are `head..tail`.
@@ -54,6 +62,9 @@ pub struct Meta {
     pub head: u64,
     /// Lists: one past the index of the last element.
     pub tail: u64,
+    /// Sorted sets: a lower bound of every score record (an encoded
+    /// score as a big-endian u64; 0 = none).
+    pub floor: u64,
 }
 
 impl Meta {
@@ -64,18 +75,24 @@ impl Meta {
             count: 0,
             head: LIST_MIDDLE,
             tail: LIST_MIDDLE,
+            floor: 0,
         }
     }
 
-    /// Encodes the metadata (the payload of the key's data record).
-    pub fn encode(&self, list: bool) -> Vec<u8> {
+    /// Encodes the metadata of a collection of `kind` (the payload of the
+    /// key's data record).
+    pub fn encode(&self, kind: super::ValueType) -> Vec<u8> {
         let mut out = Vec::with_capacity(33);
         out.push(META_ENCODING);
         out.extend_from_slice(&self.version.to_be_bytes());
         out.extend_from_slice(&self.count.to_be_bytes());
-        if list {
-            out.extend_from_slice(&self.head.to_be_bytes());
-            out.extend_from_slice(&self.tail.to_be_bytes());
+        match kind {
+            super::ValueType::List => {
+                out.extend_from_slice(&self.head.to_be_bytes());
+                out.extend_from_slice(&self.tail.to_be_bytes());
+            }
+            super::ValueType::ZSet => out.extend_from_slice(&self.floor.to_be_bytes()),
+            _ => {}
         }
         out
     }
@@ -90,9 +107,10 @@ impl Meta {
         };
         let version = word(1)?;
         let count = word(9)?;
-        let (head, tail) = match bytes.len() {
-            17 => (LIST_MIDDLE, LIST_MIDDLE),
-            33 => (word(17)?, word(25)?),
+        let (head, tail, floor) = match bytes.len() {
+            17 => (LIST_MIDDLE, LIST_MIDDLE, 0),
+            25 => (LIST_MIDDLE, LIST_MIDDLE, word(17)?),
+            33 => (word(17)?, word(25)?, 0),
             _ => return None,
         };
         Some(Meta {
@@ -100,6 +118,7 @@ impl Meta {
             count,
             head,
             tail,
+            floor,
         })
     }
 }
@@ -129,6 +148,25 @@ pub fn next_version() -> u64 {
         last.set(v);
         v
     })
+}
+
+/// Bytes a hash field's or set member's subkey has before the member.
+pub const MEMBER_HASH_LEN: usize = 4;
+
+/// The subkey of a hash field or set member: its 32-bit hash, then it.
+pub fn member_subkey(member: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(MEMBER_HASH_LEN + member.len());
+    out.extend_from_slice(&key_hash(member).to_be_bytes());
+    out.extend_from_slice(member);
+    out
+}
+
+/// Bytes before the member in the subkeys of a collection of `kind`.
+pub fn subkey_prefix_len(kind: super::ValueType) -> usize {
+    match kind {
+        super::ValueType::Hash | super::ValueType::Set => MEMBER_HASH_LEN,
+        _ => 0,
+    }
 }
 
 /// The prefix shared by every record of `tag` of (`ns`, `key`) at `version`.
@@ -241,17 +279,30 @@ mod tests {
 
     #[test]
     fn meta_round_trips_with_and_without_list_ends() {
+        use super::super::ValueType;
         let m = Meta {
             version: 7,
             count: 3,
             head: LIST_MIDDLE - 1,
             tail: LIST_MIDDLE + 2,
+            floor: 0,
         };
-        assert_eq!(Meta::decode(&m.encode(true)), Some(m));
-        let plain = Meta::decode(&m.encode(false)).unwrap();
-        assert_eq!((plain.version, plain.count), (7, 3));
+        assert_eq!(Meta::decode(&m.encode(ValueType::List)), Some(m));
+        let plain = Meta::decode(&m.encode(ValueType::Hash)).unwrap();
+        assert_eq!((plain.version, plain.count, plain.floor), (7, 3, 0));
+        let z = Meta { floor: 99, ..m };
+        assert_eq!(Meta::decode(&z.encode(ValueType::ZSet)).unwrap().floor, 99);
         assert_eq!(Meta::decode(&[2, 0, 0]), None);
-        assert_eq!(Meta::decode(&m.encode(true)[..20]), None);
+        assert_eq!(Meta::decode(&m.encode(ValueType::List)[..20]), None);
+    }
+
+    #[test]
+    fn member_subkeys_start_with_the_hash() {
+        let s = member_subkey(b"abc");
+        assert_eq!(&s[..4], &key_hash(b"abc").to_be_bytes());
+        assert_eq!(&s[4..], b"abc");
+        assert_eq!(subkey_prefix_len(super::super::ValueType::Set), 4);
+        assert_eq!(subkey_prefix_len(super::super::ValueType::ZSet), 0);
     }
 
     #[test]

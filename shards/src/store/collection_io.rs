@@ -39,7 +39,7 @@ impl Collection {
         Entry {
             kind: self.kind,
             expires_at: self.expires_at,
-            payload: self.meta.encode(self.kind == ValueType::List),
+            payload: self.meta.encode(self.kind),
         }
     }
 

@@ -79,6 +79,14 @@ impl ScoreWalk {
         from: &[u8],
         to: Option<&[u8]>,
     ) -> Result<ScoreWalk, Reply> {
+        // Nothing sorts below the floor: start there (past the tombstones
+        // of popped members).
+        let floor = c.meta.floor.to_be_bytes();
+        let from = if c.meta.floor != 0 && from < &floor[..] {
+            &floor[..]
+        } else {
+            from
+        };
         let scan = ctx
             .store
             .elements(ctx.ns, key, c.meta.version, true, from, to)
@@ -110,6 +118,8 @@ impl ScoreWalk {
 /// batch with the metadata.
 pub struct ZWrite {
     w: CollectionWrite,
+    /// The lowest score inserted (encoded), to lower the set's floor.
+    lowest: Option<[u8; 8]>,
 }
 
 impl ZWrite {
@@ -117,12 +127,17 @@ impl ZWrite {
     pub fn new(ctx: &KeyCtx, key: &[u8], c: &Collection) -> ZWrite {
         ZWrite {
             w: coll::writer(ctx, key, c),
+            lowest: None,
         }
     }
 
     /// Adds `member` (not a member yet) at `score`.
     pub fn insert(&mut self, member: &[u8], score: f64) {
-        self.w.put(member, &encode_score(score));
+        let encoded = encode_score(score);
+        if self.lowest.is_none_or(|l| encoded < l) {
+            self.lowest = Some(encoded);
+        }
+        self.w.put(member, &encoded);
         self.w.put_score(score, member);
     }
 
@@ -141,7 +156,11 @@ impl ZWrite {
     /// Writes the change with `c`'s metadata (deleting the key when `c` is
     /// left empty).
     pub async fn commit(self, ctx: &KeyCtx, c: &Collection) -> Result<(), Reply> {
-        coll::commit(ctx, self.w, c).await
+        let mut c = *c;
+        if let Some(l) = self.lowest {
+            c.meta.floor = c.meta.floor.min(u64::from_be_bytes(l));
+        }
+        coll::commit(ctx, self.w, &c).await
     }
 }
 

@@ -317,7 +317,12 @@ async fn probe(reach: &Reach, input: &Input, cand: &[Scored]) -> Result<Vec<Opti
                 for m in &members {
                     let v = ctx
                         .store
-                        .element(ctx.ns, &key, c.meta.version, m)
+                        .element(
+                            ctx.ns,
+                            &key,
+                            c.meta.version,
+                            &super::super::coll::subkey(c.kind, m),
+                        )
                         .await
                         .map_err(super::super::body::store_err)?;
                     out.push(v.map(|v| member_score(&c, &v)));

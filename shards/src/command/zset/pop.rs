@@ -16,6 +16,7 @@ use crate::command::{BarrierCtx, KeyCtx};
 use crate::errors;
 use crate::exec::LocalBoxFuture;
 use crate::protocol::{parse_i64, Argv, Reply};
+use crate::store::collection::encode_score;
 
 /// Which end of the set a pop takes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +57,12 @@ pub async fn pop(
         w.remove(m, *s);
     }
     c.meta.count = c.meta.count.saturating_sub(items.len() as u64);
+    if end == End::Min {
+        // What is left scores at least the last popped: walks start there.
+        if let Some((_, s)) = items.last() {
+            c.meta.floor = c.meta.floor.max(u64::from_be_bytes(encode_score(*s)));
+        }
+    }
     w.commit(ctx, &c).await?;
     Ok(Some(items))
 }
