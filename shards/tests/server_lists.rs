@@ -689,3 +689,117 @@ fn a_client_that_disconnects_while_blocked_takes_nothing() {
     assert_eq!(qa::<i64>(&mut c, &["RPUSH", "killed", "v"]), 1);
     assert_eq!(qa::<i64>(&mut c, &["LLEN", "killed"]), 1);
 }
+
+// ---- regressions from the review of blocking and transactions
+
+#[test]
+fn a_push_inside_exec_serves_blocked_clients_only_after_the_transaction() {
+    let s = Server::start(2);
+    let mut c = s.conn();
+    let [q, _] = two_keys("exq");
+    let waiter = spawn_query(&s, &["BLPOP", &q, "0"]);
+    wait_blocked(&mut c, 1);
+    // Redis: the queued LPOP sees the pushed element; the blocked client
+    // does not get it in the middle of the transaction.
+    let mut p = redis::pipe();
+    p.cmd("MULTI")
+        .cmd("RPUSH")
+        .arg(&q)
+        .arg("a")
+        .cmd("LPOP")
+        .arg(&q)
+        .cmd("EXEC");
+    let (_, _, _, exec): (Value, Value, Value, Value) = p.query(&mut c).unwrap();
+    assert_eq!(exec, Value::Array(vec![Value::Int(1), bulk("a")]));
+    assert_eq!(blocked_clients(&mut c), 1, "the waiter stays blocked");
+    // A push after the transaction serves it.
+    assert_eq!(qa::<i64>(&mut c, &["RPUSH", &q, "b"]), 1);
+    let got = waiter.recv_timeout(PATIENCE).unwrap().unwrap();
+    assert_eq!(got, pair(&q, "b"));
+    assert_eq!(qa::<i64>(&mut c, &["LLEN", &q]), 0);
+}
+
+#[test]
+fn a_woken_blmove_that_fails_lets_the_next_waiter_have_the_element() {
+    let s = Server::start(2);
+    let mut c = s.conn();
+    let [src, dst] = two_keys("bmv");
+    q(&mut c, &["SET", &dst, "a string"]);
+    let mover = spawn_query(&s, &["BLMOVE", &src, &dst, "LEFT", "LEFT", "0"]);
+    wait_blocked(&mut c, 1);
+    let popper = spawn_query(&s, &["BLPOP", &src, "0"]);
+    wait_blocked(&mut c, 2);
+    q(&mut c, &["LPUSH", &src, "x"]);
+    let moved = mover.recv_timeout(PATIENCE).unwrap();
+    assert_eq!(
+        error_text(&moved.unwrap_err()),
+        WRONGTYPE,
+        "the move into a string fails"
+    );
+    let got = popper.recv_timeout(PATIENCE).unwrap().unwrap();
+    assert_eq!(got, pair(&src, "x"));
+}
+
+#[test]
+fn a_client_that_sends_more_then_disconnects_while_blocked_takes_nothing() {
+    let s = Server::start(2);
+    let mut c = s.conn();
+    let [qk, _] = two_keys("gone");
+    let mut raw = s.raw();
+    let line = format!(
+        "*3\r\n$5\r\nBLPOP\r\n${}\r\n{qk}\r\n$1\r\n0\r\n*1\r\n$4\r\nPING\r\n",
+        qk.len()
+    );
+    raw.write_all(line.as_bytes()).unwrap();
+    wait_blocked(&mut c, 1);
+    drop(raw);
+    wait_blocked(&mut c, 0);
+    assert_eq!(qa::<i64>(&mut c, &["LPUSH", &qk, "v"]), 1);
+    assert_eq!(
+        qa::<i64>(&mut c, &["LLEN", &qk]),
+        1,
+        "nothing handed to a gone client"
+    );
+}
+
+#[test]
+fn lmpop_inside_exec_and_concurrent_pushes_keep_the_list_consistent() {
+    let s = Server::start(2);
+    let [qk, _] = two_keys("lmx");
+    let pusher = {
+        let mut c = s.conn();
+        let qk = qk.clone();
+        thread::spawn(move || {
+            for i in 0..300 {
+                let _: i64 = cmd(&["RPUSH", &qk, &i.to_string()]).query(&mut c).unwrap();
+            }
+        })
+    };
+    let mut c = s.conn();
+    let mut popped = 0;
+    for _ in 0..300 {
+        let mut p = redis::pipe();
+        p.cmd("MULTI")
+            .cmd("LMPOP")
+            .arg(1)
+            .arg(&qk)
+            .arg("LEFT")
+            .cmd("EXEC");
+        let (_, _, exec): (Value, Value, Value) = p.query(&mut c).unwrap();
+        if let Value::Array(items) = exec {
+            if let Some(Value::Array(kv)) = items.first() {
+                if let Some(Value::Array(els)) = kv.get(1) {
+                    popped += els.len();
+                }
+            }
+        }
+    }
+    pusher.join().unwrap();
+    let left: Vec<String> = qa(&mut c, &["LRANGE", &qk, "0", "-1"]);
+    assert_eq!(qa::<usize>(&mut c, &["LLEN", &qk]), left.len());
+    assert_eq!(
+        popped + left.len(),
+        300,
+        "every pushed element popped or left"
+    );
+}

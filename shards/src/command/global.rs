@@ -132,7 +132,12 @@ pub fn dbsize(ctx: BarrierCtx, _: Argv) -> LocalBoxFuture<Reply> {
 }
 
 /// Deletes every record of namespace `ns` (or, with `None`, every record)
-/// on this core, in batches.
+/// on this core, in batches. Each batch's keys are locked first (sorted,
+/// on this core only, released before the next batch: no lock is held
+/// while waiting on another core, so no deadlock), so a read-modify-write
+/// in flight on a key finishes before the key is deleted, never after;
+/// watchers of each deleted key are told. Inside EXEC (`ctx.held`) the
+/// transaction's keys are locked already and nothing is locked again.
 async fn flush_local(ctx: &KeyCtx, ns: Option<u16>) -> Result<(), Reply> {
     ctx.store
         .touch_watched_before_flush(ns)
@@ -144,19 +149,42 @@ async fn flush_local(ctx: &KeyCtx, ns: Option<u16>) -> Result<(), Reply> {
             None => Vec::new()..vec![0xff; 4],
         };
         let mut scan = db.scan(range);
-        let mut batch = frys_storage::WriteBatch::new();
-        while let Some((k, _)) = scan.next().await.map_err(|e| store_err(e.into()))? {
-            batch.delete(&k);
-            if batch.len() >= 1024 {
-                db.write(std::mem::take(&mut batch))
-                    .await
-                    .map_err(|e| store_err(e.into()))?;
+        loop {
+            let mut records = Vec::with_capacity(FLUSH_BATCH);
+            while records.len() < FLUSH_BATCH {
+                match scan.next().await.map_err(|e| store_err(e.into()))? {
+                    Some((k, _)) => records.push(k),
+                    None => break,
+                }
             }
+            if records.is_empty() {
+                break;
+            }
+            let data: Vec<&[u8]> = records
+                .iter()
+                .filter(|k| split_data_key(k).is_some())
+                .map(Vec::as_slice)
+                .collect();
+            let _guards = if ctx.held {
+                Vec::new()
+            } else {
+                ctx.store.locks().lock_all(&data).await
+            };
+            let mut batch = frys_storage::WriteBatch::new();
+            for k in &records {
+                if let Some((ns, _, _, key)) = split_data_key(k) {
+                    ctx.store.note_write(ns, key);
+                }
+                batch.delete(k);
+            }
+            db.write(batch).await.map_err(|e| store_err(e.into()))?;
         }
-        db.write(batch).await.map_err(|e| store_err(e.into()))?;
     }
     Ok(())
 }
+
+/// Records deleted (and keys locked) per FLUSHDB / FLUSHALL batch.
+const FLUSH_BATCH: usize = 512;
 
 fn flush_option(argv: &Argv, first: usize) -> Result<(), Reply> {
     match argv.get(first) {

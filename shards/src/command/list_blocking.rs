@@ -141,6 +141,11 @@ fn pop_reply(count: Option<u64>, key: Vec<u8>, mut items: Vec<Vec<u8>>) -> Reply
 /// Serves the clients blocked on `key` (on its core, the caller holding
 /// its lock, after a write that may have given it elements): oldest
 /// first, while elements remain. See the module docs.
+///
+/// Inside EXEC or a multi-key command (`ctx.held`) the caller keeps the
+/// key locked past this write, and Redis serves blocked clients only after
+/// the command (or the whole transaction): the serving then runs in a task
+/// of its own that takes the key's lock once the caller lets it go.
 pub(crate) async fn serve_waiters(ctx: &KeyCtx, key: &[u8]) {
     if !blocking::any_waiters() {
         return;
@@ -149,6 +154,22 @@ pub(crate) async fn serve_waiters(ctx: &KeyCtx, key: &[u8]) {
     if !blocking::has_waiters(&dk) {
         return;
     }
+    if ctx.held {
+        let (store, ns, key) = (ctx.store.clone(), ctx.ns, key.to_vec());
+        drop(frys_runtime::spawn_local(async move {
+            let _g = store.lock(ns, &key).await;
+            let mut ctx = KeyCtx::new(store, ns);
+            ctx.held = true;
+            serve_locked(&ctx, &key, &data_key(ns, key_slot(&key), &key)).await;
+        }));
+        return;
+    }
+    serve_locked(ctx, key, &dk).await;
+}
+
+/// [`serve_waiters`]' work, the caller holding the key's lock.
+async fn serve_locked(ctx: &KeyCtx, key: &[u8], dk: &[u8]) {
+    let dk = dk.to_vec();
     // Elements left for woken BLMOVE clients, which move them themselves.
     let mut reserved = 0;
     loop {
@@ -185,7 +206,12 @@ pub(crate) async fn serve_waiters(ctx: &KeyCtx, key: &[u8]) {
         };
         if let Err(Served::Elements { items, .. }) = w.deliver(served) {
             // The client went away after the claim: put them back (still
-            // under the lock, so nobody saw them gone) and go on.
+            // under the lock, so nobody saw them gone) and go on. A list
+            // the pop emptied was deleted: it comes back as a new one (a
+            // version is never reused).
+            if c.meta.count == 0 {
+                c = Collection::new(list::LIST);
+            }
             let back = items.iter().rev().map(Vec::as_slice);
             if list::write_push(ctx, key, &mut c, front, back)
                 .await
@@ -371,10 +397,24 @@ async fn block_move(
         };
         let (s, d) = (src.clone(), dst.clone());
         let keys = vec![src.clone(), dst.clone()];
-        let moved = key_hops::with_keys(&ctx, keys, move |h| {
+        // A woken client that ends without moving leaves the element it
+        // was woken for: the key's other waiters are served again.
+        let release = |woken: bool| {
+            if woken {
+                reserve_again(store::current().map(), ctx.ns, src.clone());
+            }
+        };
+        let moved = match key_hops::with_keys(&ctx, keys, move |h| {
             Box::pin(async move { move_one(&h, s, d, from, to, if_empty).await })
         })
-        .await?;
+        .await
+        {
+            Ok(m) => m,
+            Err(e) => {
+                release(woken);
+                return Err(e);
+            }
+        };
         if let Some(v) = moved {
             reg.armed = false; // moved before registering
             return Ok(Reply::Bulk(v));
@@ -383,6 +423,7 @@ async fn block_move(
             return Ok(Reply::Null); // inside MULTI, as Redis answers
         }
         if !blocks {
+            release(woken);
             return Ok(Reply::NullArray);
         }
         match wait(ctx.client_id, &mut reg, deadline).await {
@@ -450,7 +491,7 @@ const fn row(
 pub const SPECS: &[CommandSpec] = &[
     row("blpop", -3, &["write", "blocking"], ALL_BUT_LAST, list::doc("Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "2.0.0", "O(N) where N is the number of provided keys.", "key [key ...] timeout")),
     row("brpop", -3, &["write", "blocking"], ALL_BUT_LAST, list::doc("Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "2.0.0", "O(N) where N is the number of provided keys.", "key [key ...] timeout")),
-    row("blmpop", -5, &["write", "blocking", "movablekeys"], list_move::MOVABLE, list::doc("Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "7.0.0", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", "timeout numkeys key [key ...] <LEFT | RIGHT> [COUNT count]")),
+    row("blmpop", -5, &["write", "blocking", "movablekeys"], list_move::MOVABLE, list::doc("Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "7.0.0", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", "timeout numkeys key [key ...] <LEFT | RIGHT> [COUNT count]")).with_key_finder(crate::command::numkeys_keys::<2>),
     row("blmove", 6, &["write", "denyoom", "blocking"], KeySpec::TWO, list::doc("Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", "6.2.0", "O(1)", "source destination <LEFT | RIGHT> <LEFT | RIGHT> timeout")),
     row("brpoplpush", 4, &["write", "denyoom", "blocking"], KeySpec::TWO, list::doc("Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", "2.2.0", "O(1)", "source destination timeout")),
 ];

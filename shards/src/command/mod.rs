@@ -127,6 +127,33 @@ pub fn arity_ok(spec: &CommandSpec, argc: usize) -> bool {
 mod tests {
     use super::*;
 
+    /// A command whose keys a `numkeys` argument counts must say where
+    /// they are: EXEC locks exactly what `command_keys` finds.
+    #[test]
+    fn commands_with_movable_keys_find_them() {
+        for spec in all() {
+            if spec.flags.contains(&"movablekeys") {
+                assert!(spec.key_finder.is_some(), "{} has no key finder", spec.name);
+            }
+        }
+        let keys = |line: &str| {
+            let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+            let argv = crate::protocol::Argv::from_args(&args);
+            let spec = lookup(args[0]).unwrap();
+            command_keys(spec, &argv)
+        };
+        assert_eq!(keys("lmpop 2 a b LEFT"), vec![2, 3]);
+        assert_eq!(keys("blmpop 0 2 a b LEFT COUNT 2"), vec![3, 4]);
+        assert_eq!(keys("zmpop 1 a MIN"), vec![2]);
+        assert_eq!(keys("zunionstore d 2 a b WEIGHTS 1 2"), vec![1, 3, 4]);
+        assert_eq!(keys("zinter 2 a b"), vec![2, 3]);
+        assert_eq!(keys("zintercard 1 a LIMIT 3"), vec![2]);
+        assert_eq!(keys("sintercard 2 a b"), vec![2, 3]);
+        assert_eq!(keys("zrangestore d s 0 -1"), vec![1, 2]);
+        assert_eq!(keys("lmove a b LEFT RIGHT"), vec![1, 2]);
+        assert_eq!(keys("smove a b m"), vec![1, 2]);
+    }
+
     #[test]
     fn names_are_unique_lower_case_and_found_in_any_case() {
         let mut seen = std::collections::HashSet::new();

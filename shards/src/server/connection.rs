@@ -147,18 +147,16 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, id: u64, core: usize) {
                 close = true;
             }
             if !requests.is_empty() {
-                let (replies, read_done) =
-                    execute_watching_eof(&session, &mut requests, read.as_mut()).await;
-                if let Some((res, b)) = read_done {
-                    match res {
-                        Ok(n) if n > 0 => {
-                            pending.extend_from_slice(&b[..n]);
-                            stats::count_bytes(n, 0);
-                        }
-                        _ => close = true, // gone while blocked
-                    }
-                    read.set(stream.read(b));
-                }
+                let (replies, gone) = execute_watching_eof(
+                    &session,
+                    &mut requests,
+                    read.as_mut(),
+                    |b| stream.read(b),
+                    &mut pending,
+                    |n| parser.exceeds_query_buffer_limit(n, authenticated),
+                )
+                .await;
+                close |= gone;
                 for (reply, resp) in &replies {
                     encode(reply, version(*resp), &mut out);
                 }
@@ -278,34 +276,52 @@ async fn write_out(stream: &TcpStream, session: &SharedSession, out: &mut Vec<u8
 }
 
 /// Executes `requests`. When one of them may block (BLPOP & co.), the
-/// socket read in flight is polled meanwhile, so a client that goes away
-/// while blocked is noticed: its wait is cancelled at once (nothing is
-/// handed to it). Returns the replies and, if the read completed meanwhile,
-/// its result (the caller keeps the bytes and starts the next read).
-async fn execute_watching_eof<F>(
+/// socket read in flight is polled meanwhile, for as long as the commands
+/// run, so a client that goes away while blocked is noticed: its wait is
+/// cancelled at once (nothing is handed to it). Bytes that arrive
+/// meanwhile go to `pending` and the read is started again (`next_read`);
+/// past `too_much` pending bytes the client is closed, as Redis closes a
+/// client over its query buffer limit. Returns the replies and whether the
+/// connection must close (then the read is finished and must not be
+/// polled again).
+async fn execute_watching_eof<F, N>(
     session: &SharedSession,
     requests: &mut Vec<Argv>,
-    read: Pin<&mut F>,
-) -> (Vec<(Reply, u8)>, Option<(std::io::Result<usize>, Vec<u8>)>)
+    mut read: Pin<&mut F>,
+    next_read: N,
+    pending: &mut Vec<u8>,
+    too_much: impl Fn(usize) -> bool,
+) -> (Vec<(Reply, u8)>, bool)
 where
     F: Future<Output = (std::io::Result<usize>, Vec<u8>)>,
+    N: Fn(Vec<u8>) -> F,
 {
     let may_block = requests.iter().any(|r| {
         crate::command::lookup(r.get(0).unwrap_or_default())
             .is_some_and(|spec| spec.flags.contains(&"blocking"))
     });
     if !may_block {
-        return (pipeline::execute(session, requests).await, None);
+        return (pipeline::execute(session, requests).await, false);
     }
     let mut exec = std::pin::pin!(pipeline::execute(session, requests));
-    match race(exec.as_mut(), read).await {
-        Either::Left(replies) => (replies, None),
-        Either::Right((res, buf)) => {
-            if matches!(res, Ok(0) | Err(_)) {
-                let id = session.borrow().id;
-                blocked::cancel(id);
+    loop {
+        match race(exec.as_mut(), read.as_mut()).await {
+            Either::Left(replies) => return (replies, false),
+            Either::Right((Ok(n), buf)) if n > 0 => {
+                pending.extend_from_slice(&buf[..n]);
+                stats::count_bytes(n, 0);
+                read.set(next_read(buf));
+                if too_much(pending.len()) {
+                    tracing::warn!("closing a blocked client that reached the query buffer limit");
+                    blocked::cancel(session.borrow().id);
+                    return (exec.await, true);
+                }
             }
-            (exec.await, Some((res, buf)))
+            Either::Right(_) => {
+                // End of stream or error: gone while blocked.
+                blocked::cancel(session.borrow().id);
+                return (exec.await, true);
+            }
         }
     }
 }

@@ -2,8 +2,11 @@
 //! and expired collections (see `collection` for the layout).
 //!
 //! An element or score record depends on its key's metadata record; it
-//! is dead when that record is gone (deleted or expired), holds a string,
-//! or carries another version. Versions are never reused, so a dead
+//! is dead when that record is gone (deleted, or replaced by a tombstone
+//! once it expired: the expiry cycle or compaction does that), holds a
+//! string, or carries another version. An expired but still stored
+//! record keeps its elements: judging expiry by the clock here would race
+//! a TTL extended during the merge, and a clock that jumps forward. Versions are never reused, so a dead
 //! element stays dead: dropping it can never lose a live one. A record
 //! the filter cannot decode is kept.
 
@@ -11,7 +14,6 @@ use frys_storage::CompactionFilter;
 
 use super::collection::{metadata_key_of, split_element_key, Meta};
 use super::encoding::Entry;
-use super::now_ms;
 
 /// Drops dead collection elements during compactions.
 #[derive(Debug, Default)]
@@ -27,12 +29,12 @@ impl CompactionFilter for DeadElements {
             return false;
         };
         let Some(meta) = dependency else {
-            return true; // deleted, or expired in the engine
+            return true; // deleted
         };
-        let Some((kind, expires_at)) = Entry::peek(meta) else {
+        let Some((kind, _)) = Entry::peek(meta) else {
             return false;
         };
-        if !kind.is_collection() || expires_at.is_some_and(|at| at <= now_ms()) {
+        if !kind.is_collection() {
             return true;
         }
         match Meta::decode(&meta[super::encoding::VALUE_HEADER_LEN..]) {
@@ -71,8 +73,10 @@ mod tests {
             b"x",
             Some(&Entry::string(b"s".to_vec()).encode())
         ));
+        // Expired but still stored: kept (the tombstone that replaces it
+        // is what kills the elements).
         c.expires_at = Some(1);
-        assert!(f.is_dead(&element(v), b"x", Some(&c.entry().encode())));
+        assert!(!f.is_dead(&element(v), b"x", Some(&c.entry().encode())));
         let mut score = element_prefix(SCORE_TAG, 0, 7, b"key", v - 1);
         score.extend_from_slice(&[0; 8]);
         assert!(f.is_dead(&score, b"", Some(&live)));

@@ -146,9 +146,17 @@ fn other_db_key(spec: &CommandSpec, argv: &Argv) -> Option<(u16, Vec<u8>)> {
     match spec.name {
         "move" => Some((db_index(argv.get(2))?, argv.get(1)?.to_vec())),
         "copy" => {
-            let at = (3..argv.len())
-                .find(|&i| argv.get(i).is_some_and(|a| a.eq_ignore_ascii_case(b"DB")))?;
-            Some((db_index(argv.get(at + 1))?, argv.get(2)?.to_vec()))
+            // Parsed as the COPY body parses it: the last DB option wins.
+            let (mut db, mut i) = (None, 3);
+            while i < argv.len() {
+                if argv.get(i).is_some_and(|a| a.eq_ignore_ascii_case(b"DB")) && i + 1 < argv.len()
+                {
+                    db = Some(argv.get(i + 1)?);
+                    i += 1;
+                }
+                i += 1;
+            }
+            Some((db_index(db)?, argv.get(2)?.to_vec()))
         }
         _ => None,
     }

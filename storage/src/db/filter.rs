@@ -10,7 +10,7 @@
 //!    repeats are consecutive and cost one comparison.
 //! 2. [`resolve`] (owning core, inside the maintenance task, so no flush
 //!    or other compaction changes the tables meanwhile): each one's value
-//!    as [`Db::get`] reads it (at the last seqno, expiry applied at now)
+//!    as [`Db::get_ignoring_expiry`] reads it (at the last seqno)
 //!    and the seqno of its newest record, value or tombstone (0: none).
 //! 3. The merge asks [`Resolved`] about each newest version (rule 5 of
 //!    [`CompactionIter`](crate::merge::CompactionIter)): dead since the
@@ -39,7 +39,7 @@ use std::sync::Arc;
 use frys_runtime as rt;
 
 use super::compact::{open_sources, source_error, task_result, MergeError, YIELD_EVERY};
-use super::read::{self, now_ms};
+use super::read;
 use super::Inner;
 use crate::compaction_filter::CompactionFilter;
 use crate::error::Result;
@@ -154,8 +154,8 @@ pub(super) async fn collect(
     Ok(found.into_iter().collect())
 }
 
-/// Reads each of `keys` (sorted) as [`Db::get`](crate::Db::get) would, with
-/// the seqno of its newest record; stops once keys and values would take
+/// Reads each of `keys` (sorted) as [`Db::get_ignoring_expiry`]
+/// would, with the seqno of its newest record; stops once keys and values would take
 /// more than `budget` bytes (with [`ENTRY_OVERHEAD`] each).
 async fn resolve(
     inner: &Rc<Inner>,
@@ -163,7 +163,13 @@ async fn resolve(
     budget: usize,
 ) -> Result<Vec<(Vec<u8>, Dependency)>> {
     let snapshot = inner.state.borrow().last_seqno;
-    let now = now_ms();
+    // Expiry is not applied: a dependency that has expired is still what
+    // the filter is shown until a tombstone replaces it (the owner's
+    // expiry cycle, or compaction's expiry rule). Judging "expired" here
+    // would let a clock that jumps forward kill the records of a key that
+    // is live again once the clock is corrected, and would race a TTL
+    // being extended while the merge runs.
+    let now = 0;
     let mut bytes = 0usize;
     let mut deps = Vec::with_capacity(keys.len());
     for (n, key) in keys.into_iter().enumerate() {
