@@ -54,8 +54,9 @@ async fn read_value_locked(txn: &Txn, ns: u16, key: Vec<u8>) -> Result<Option<Ke
     .await?
 }
 
-/// Writes `value` as `key`'s whole value on its core, under `txn`; clients
-/// blocked on the key are served if it is now a list.
+/// Writes `value` as `key`'s whole value on its core, under `txn`; the
+/// clients blocked on the key for its new type (a list or a sorted set)
+/// are served.
 async fn write_value_locked(
     txn: &Txn,
     ns: u16,
@@ -69,8 +70,10 @@ async fn write_value_locked(
                 .write_value(ctx.ns, &key, &value)
                 .await
                 .map_err(store_err)?;
-            if value.entry.kind == ValueType::List {
-                super::list_blocking::serve_waiters(&ctx, &key).await;
+            match value.entry.kind {
+                ValueType::List => super::list_blocking::serve_waiters(&ctx, &key).await,
+                ValueType::ZSet => super::zset::serve_waiters(&ctx, &key).await,
+                _ => {}
             }
             Ok(())
         })

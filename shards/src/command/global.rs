@@ -205,7 +205,10 @@ pub fn flushdb(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
         if let Err(e) = flush_option(&argv, 1) {
             return e;
         }
-        let r = on_every_core(ctx.ns, |c| {
+        // Inside EXEC the transaction's keys are locked already.
+        let held = ctx.held;
+        let r = on_every_core(ctx.ns, move |mut c| {
+            c.held = held;
             Box::pin(async move { flush_local(&c, Some(c.ns)).await })
         })
         .await;
@@ -219,7 +222,9 @@ pub fn flushall(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
         if let Err(e) = flush_option(&argv, 1) {
             return e;
         }
-        let r = on_every_core(ctx.ns, |c| {
+        let held = ctx.held;
+        let r = on_every_core(ctx.ns, move |mut c| {
+            c.held = held;
             Box::pin(async move { flush_local(&c, None).await })
         })
         .await;

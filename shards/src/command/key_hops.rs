@@ -1,5 +1,6 @@
 //! Running a multi-key command with all its keys locked, wherever they
-//! live: LMOVE, RPOPLPUSH, LMPOP and the blocking list commands.
+//! live: LMOVE, RPOPLPUSH, LMPOP, ZMPOP and the blocking pops (lists and
+//! sorted sets).
 //!
 //! [`with_keys`] locks every key, runs the body, then unlocks:
 //! - keys all on one core: the body runs *on* that core, which takes the

@@ -1,50 +1,41 @@
 //! The blocking list commands (BLPOP, BRPOP, BLMPOP, BLMOVE, BRPOPLPUSH)
-//! and the serving of blocked clients by pushes.
+//! and the serving of the clients blocked on lists by pushes.
 //!
-//! A blocking command runs as a barrier at the client's connection:
-//! 1. With every key locked ([`key_hops::with_keys`]), it tries the
-//!    non-blocking form; if nothing can be popped it registers one
-//!    [`Waiter`] on the core owning each key, still under the locks, so
-//!    no push can fall between the check and the registration.
-//! 2. It waits for a delivery, its timeout, or a cancellation
-//!    (CLIENT KILL, shutdown: [`crate::server::blocked`]).
-//! 3. A push (any command calling `list::push`) serves the key's waiters
-//!    on the key's core under the pusher's lock, oldest first, while the
-//!    list has elements ([`serve_waiters`]): a pop waiter is claimed and
-//!    its elements popped and handed over there, atomically with the push
-//!    (no other command on the key runs in between); a BLMOVE waiter is
-//!    only woken, and then runs its move itself (step 1 again, its keys
-//!    locked, re-registering at the front of the queue if someone was
-//!    faster).
+//! They follow the steps of `command::blocking` (try, register under the
+//! keys' locks, wait; see there for the invariants). A push (any command
+//! calling `list::push`, and RENAME / COPY / MOVE of a list onto the key)
+//! serves the key's list waiters on the key's core under the pusher's
+//! lock, oldest first, while the list has elements ([`serve_waiters`]): a
+//! pop waiter is claimed and its elements popped and handed over there,
+//! atomically with the push; a BLMOVE waiter is only woken, and then runs
+//! its move itself (its keys locked again, re-registering at the front of
+//! the queue if someone was faster). Waiters for sorted sets on the same
+//! key are left waiting, and a list waiter whose key holds another type
+//! is never claimed (the type is re-read under the lock).
 //!
-//! The claim is a compare-and-swap on the waiter shared by all its
-//! registrations (see `store::blocking`): a client waiting on keys of
-//! several cores is served by exactly one, a timed-out or cancelled wait
-//! is never given an element, and elements delivered to a client that
-//! went away are pushed back where they came from. A client whose
-//! timeout fires after it was claimed takes the delivery instead of
-//! answering nil.
+//! Elements delivered to a client that went away are pushed back where
+//! they came from ([`give_back`]).
 //!
 //! Inside a transaction (the keys already locked by the caller) a
-//! blocking command does not block: it answers as
-//! Redis does under MULTI (as if the timeout had expired).
+//! blocking command does not block: it answers as Redis does under MULTI
+//! (as if the timeout had expired).
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::blocking::{
+    may_block, parse_timeout, reply_text, wait, Outcome, Registration, WRONG_KIND,
+};
 use super::body::arg;
 use super::key_hops;
 use super::list;
 use super::list_move::{self, move_one, mpop_reply, parse_end, parse_mpop, pop_first, IfEmpty};
 use super::spec::{BarrierCtx, KeyCtx};
-use crate::command::{parse_f64, CommandSpec, KeySpec, Run};
-use crate::errors;
-use crate::exec::{race, Either, LocalBoxFuture};
+use crate::command::{CommandSpec, KeySpec, Run};
+use crate::exec::LocalBoxFuture;
 use crate::keyspace::{key_slot, PartitionMap};
 use crate::protocol::{Argv, Reply};
-use crate::server::blocked::Blocked;
 use crate::store::blocking::{self, Served, WaitOp, Waiter};
-use crate::store::{self, data_key, now_ms, Collection};
+use crate::store::{self, data_key, Collection, ValueType};
 
 /// A blocking command, parsed.
 enum Blocking {
@@ -64,28 +55,6 @@ enum Blocking {
         to: bool,
         timeout: Option<Duration>,
     },
-}
-
-/// A timeout in seconds as Redis' `getTimeoutFromObjectOrReply` reads it:
-/// `None` = wait forever (0, or a negative value that rounds up to 0 ms).
-pub(crate) fn parse_timeout(a: &[u8]) -> Result<Option<Duration>, Reply> {
-    let secs = parse_f64(a).ok_or_else(|| Reply::error(errors::TIMEOUT_NOT_FLOAT))?;
-    let ms = secs * 1000.0;
-    if ms > i64::MAX as f64 {
-        return Err(Reply::error(errors::TIMEOUT_OUT_OF_RANGE));
-    }
-    let ms = ms.ceil();
-    if ms < 0.0 {
-        return Err(Reply::error(errors::TIMEOUT_NEGATIVE));
-    }
-    let ms = ms as i64;
-    if ms == 0 {
-        return Ok(None);
-    }
-    if ms > i64::MAX - now_ms() as i64 {
-        return Err(Reply::error(errors::TIMEOUT_OUT_OF_RANGE));
-    }
-    Ok(Some(Duration::from_millis(ms as u64)))
 }
 
 /// Parses a blocking command in Redis' order of checks.
@@ -138,9 +107,10 @@ fn pop_reply(count: Option<u64>, key: Vec<u8>, mut items: Vec<Vec<u8>>) -> Reply
     }
 }
 
-/// Serves the clients blocked on `key` (on its core, the caller holding
-/// its lock, after a write that may have given it elements): oldest
-/// first, while elements remain. See the module docs.
+/// Serves the clients blocked on `key` for a list (on its core, the
+/// caller holding its lock, after a write that may have made it a
+/// non-empty list): oldest first, while elements remain. See the module
+/// docs.
 ///
 /// Inside EXEC or a multi-key command (`ctx.held`) the caller keeps the
 /// key locked past this write, and Redis serves blocked clients only after
@@ -179,7 +149,7 @@ async fn serve_locked(ctx: &KeyCtx, key: &[u8], dk: &[u8]) {
         if c.meta.count <= reserved {
             return;
         }
-        let Some(w) = blocking::claim_next(&dk) else {
+        let Some(w) = blocking::claim_next(&dk, ValueType::List) else {
             return;
         };
         let (front, count) = match w.op() {
@@ -190,6 +160,11 @@ async fn serve_locked(ctx: &KeyCtx, key: &[u8], dk: &[u8]) {
                 continue;
             }
             WaitOp::Pop { front, count } => (front, count),
+            // Not returned for `ValueType::List`; answered, never left hanging.
+            WaitOp::ZPop { .. } => {
+                let _ = w.deliver(Served::Failed(WRONG_KIND.into()));
+                continue;
+            }
         };
         let n = count.unwrap_or(1).min(c.meta.count - reserved);
         let items = match list::pop(ctx, key, &mut c, front, n).await {
@@ -223,21 +198,16 @@ async fn serve_locked(ctx: &KeyCtx, key: &[u8], dk: &[u8]) {
     }
 }
 
-fn reply_text(r: Reply) -> String {
-    match r {
-        Reply::Error(t) => t.into_owned(),
-        other => format!("ERR internal: {other:?}"),
-    }
-}
-
-/// Puts back elements a vanished client was handed, and lets the key's
-/// next waiter have them (or, for a woken BLMOVE client, the element it
-/// did not take).
-fn give_back(map: PartitionMap, ns: u16, served: Served) {
-    let (key, front, items) = match served {
-        Served::Elements { key, front, items } => (key, front, items),
-        Served::Ready | Served::Failed(_) => return,
-    };
+/// Puts back elements a vanished client was handed (from `key`'s
+/// `front` or back end, in pop order), and lets the key's next waiter
+/// have them.
+pub(crate) fn give_back(
+    map: PartitionMap,
+    ns: u16,
+    key: Vec<u8>,
+    front: bool,
+    items: Vec<Vec<u8>>,
+) {
     let core = map.core_of_slot(key_slot(&key));
     drop(frys_runtime::spawn_on(core, move || async move {
         let ctx = KeyCtx::new(store::current(), ns);
@@ -253,96 +223,13 @@ fn give_back(map: PartitionMap, ns: u16, served: Served) {
 
 /// Wakes the waiters of `key` again (a woken BLMOVE client went away
 /// without moving the element it was woken for).
-fn reserve_again(map: PartitionMap, ns: u16, key: Vec<u8>) {
+pub(crate) fn reserve_again(map: PartitionMap, ns: u16, key: Vec<u8>) {
     let core = map.core_of_slot(key_slot(&key));
     drop(frys_runtime::spawn_on(core, move || async move {
         let ctx = KeyCtx::new(store::current(), ns);
         let _g = ctx.lock(&key).await;
         serve_waiters(&ctx, &key).await;
     }));
-}
-
-/// A wait that may be registered: when dropped (the wait ended, the
-/// command failed, or its future was dropped) it cancels the waiter,
-/// hands back a delivery that nobody took, and removes the registrations
-/// on every key's core. Inert unless `armed` (nothing was registered).
-struct Registration {
-    map: PartitionMap,
-    ns: u16,
-    keys: Vec<Vec<u8>>,
-    waiter: Arc<Waiter>,
-    armed: bool,
-    taken: bool,
-}
-
-impl Registration {
-    fn new(ns: u16, keys: Vec<Vec<u8>>, waiter: Arc<Waiter>, armed: bool) -> Registration {
-        Registration {
-            map: store::current().map(),
-            ns,
-            keys,
-            waiter,
-            armed,
-            taken: false,
-        }
-    }
-}
-
-impl Drop for Registration {
-    fn drop(&mut self) {
-        // Off a core (the runtime tearing down) nothing can be sent.
-        if !self.armed || frys_runtime::current_core().is_none() {
-            return;
-        }
-        if !self.taken && !self.waiter.cancel() {
-            match self.waiter.abandon() {
-                Some(Served::Ready) => {
-                    if let Some(k) = self.keys.first() {
-                        reserve_again(self.map, self.ns, k.clone());
-                    }
-                }
-                Some(s) => give_back(self.map, self.ns, s),
-                None => {}
-            }
-        }
-        let id = self.waiter.id();
-        for key in &self.keys {
-            let dk = data_key(self.ns, key_slot(key), key);
-            let core = self.map.core_of_slot(key_slot(key));
-            drop(frys_runtime::spawn_on(core, move || async move {
-                blocking::unregister(&dk, id);
-            }));
-        }
-    }
-}
-
-/// How a wait ended.
-enum Outcome {
-    Served(Served),
-    TimedOut,
-}
-
-async fn wait(client: u64, reg: &mut Registration, deadline: Option<Instant>) -> Outcome {
-    let blocked = Blocked::enter(client);
-    let timer = async move {
-        match deadline {
-            Some(d) => frys_runtime::time::sleep_until(d).await,
-            None => std::future::pending().await,
-        }
-    };
-    let w = reg.waiter.clone();
-    let outcome = match race(w.wait(), race(timer, blocked.cancelled())).await {
-        Either::Left(s) => Outcome::Served(s),
-        Either::Right(_) if w.cancel() => Outcome::TimedOut,
-        // Claimed just before the timeout: the delivery is on its way.
-        Either::Right(_) => Outcome::Served(w.wait().await),
-    };
-    reg.taken = true;
-    outcome
-}
-
-fn may_block(deadline: Option<Instant>) -> bool {
-    !crate::server::shutting_down() && deadline.is_none_or(|d| Instant::now() < d)
 }
 
 async fn block_pop(
@@ -374,6 +261,7 @@ async fn block_pop(
         Outcome::TimedOut | Outcome::Served(Served::Ready) => Ok(Reply::NullArray),
         Outcome::Served(Served::Elements { key, items, .. }) => Ok(pop_reply(count, key, items)),
         Outcome::Served(Served::Failed(text)) => Err(Reply::error(text)),
+        Outcome::Served(Served::Members { .. }) => Err(Reply::error(WRONG_KIND)),
     }
 }
 
@@ -461,8 +349,9 @@ fn blocking_command(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
     })
 }
 
-/// BLPOP / BRPOP keys: every argument but the last (the timeout).
-const ALL_BUT_LAST: KeySpec = KeySpec {
+/// BLPOP / BRPOP / BZPOPMIN / BZPOPMAX keys: every argument but the last
+/// (the timeout).
+pub(crate) const ALL_BUT_LAST: KeySpec = KeySpec {
     first: 1,
     last: -2,
     step: 1,
@@ -495,30 +384,3 @@ pub const SPECS: &[CommandSpec] = &[
     row("blmove", 6, &["write", "denyoom", "blocking"], KeySpec::TWO, list::doc("Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", "6.2.0", "O(1)", "source destination <LEFT | RIGHT> <LEFT | RIGHT> timeout")),
     row("brpoplpush", 4, &["write", "denyoom", "blocking"], KeySpec::TWO, list::doc("Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", "2.2.0", "O(1)", "source destination timeout")),
 ];
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timeouts_read_as_redis_reads_them() {
-        assert_eq!(parse_timeout(b"0").unwrap(), None);
-        assert_eq!(parse_timeout(b"-0.0001").unwrap(), None);
-        assert_eq!(
-            parse_timeout(b"0.0001").unwrap(),
-            Some(Duration::from_millis(1))
-        );
-        assert_eq!(
-            parse_timeout(b"1.5").unwrap(),
-            Some(Duration::from_millis(1500))
-        );
-        let e = |a: &[u8]| match parse_timeout(a) {
-            Err(Reply::Error(t)) => t.into_owned(),
-            other => panic!("{other:?}"),
-        };
-        assert_eq!(e(b"abc"), errors::TIMEOUT_NOT_FLOAT);
-        assert_eq!(e(b"-1"), errors::TIMEOUT_NEGATIVE);
-        assert_eq!(e(b"inf"), errors::TIMEOUT_OUT_OF_RANGE);
-        assert_eq!(e(b"1e30"), errors::TIMEOUT_OUT_OF_RANGE);
-    }
-}

@@ -7,6 +7,7 @@
 //! The steps ([`move_one`], [`pop_first`]) are also what the blocking
 //! forms run, before they block and when they are woken.
 
+use super::blocking::register_all;
 use super::body::arg;
 use super::key_hops::{self, Hops};
 use super::list;
@@ -143,18 +144,7 @@ pub(crate) async fn pop_first(
         }
     }
     if let Some(w) = waiter {
-        for k in keys {
-            let (key, w) = (k.clone(), w.clone());
-            h.on(
-                k,
-                Box::new(move |ctx| {
-                    Box::pin(async move {
-                        blocking::register(&data_key(ctx.ns, key_slot(&key), &key), w, false);
-                    })
-                }),
-            )
-            .await?;
-        }
+        register_all(h, keys, w).await?;
     }
     Ok(None)
 }

@@ -5,6 +5,7 @@
 //! allocation-free.
 
 mod args;
+mod blocking;
 mod body;
 mod coll;
 mod connection;

@@ -1,7 +1,7 @@
-//! The clients of this core that are blocked now (BLPOP & co.), so they
-//! can be counted (INFO `blocked_clients`) and their waits cancelled from
-//! outside: CLIENT KILL, and server shutdown (a client blocked forever
-//! must not hold the drain up).
+//! The clients of this core that are blocked now (BLPOP, BZPOPMIN & co.),
+//! so they can be counted (INFO `blocked_clients`) and their waits
+//! cancelled from outside: CLIENT KILL, and server shutdown (a client
+//! blocked forever must not hold the drain up).
 //!
 //! Core-local: a client blocks on the core serving its connection, and
 //! only that core's tasks read or change its entry. An entry lives exactly

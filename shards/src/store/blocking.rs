@@ -1,11 +1,24 @@
-//! Clients blocked on keys (BLPOP & co.): the waiter they share between
-//! cores, and each core's FIFO queues of waiters per key.
+//! Clients blocked on keys (BLPOP & co., BZPOPMIN & co.): the waiter
+//! they share between cores, and each core's FIFO queues of waiters per
+//! key.
 //!
 //! A blocked client makes one [`Waiter`] and registers it on the core
 //! owning each key it waits for (one `Arc`, several registrations). The
 //! owning core's queues are core-local: only that core's commands touch
 //! them, and only while holding the key's lock, so a registration made
-//! after checking that a key is empty cannot miss a push to it.
+//! after checking that a key is empty cannot miss a write to it.
+//!
+//! # Kinds
+//!
+//! A waiter waits for a list or for a sorted set ([`WaitOp::kind`]); one
+//! queue per key holds both kinds, in arrival order. A write that gives a
+//! key elements claims only waiters of the type it wrote
+//! ([`claim_next`]`(key, kind)`), after re-reading the key's type under
+//! its lock; waiters of the other kind keep their place and go on
+//! waiting, as in Redis 7.2 (`handleClientsBlockedOnKey` serves only the
+//! clients whose blocked type is the key's type). So a BLPOP waiter is
+//! never handed sorted-set members, nor a BZPOPMIN waiter list elements,
+//! whatever the key held in between.
 //!
 //! # The hand-over invariant
 //!
@@ -24,13 +37,14 @@
 //! - a claimed waiter whose client disappeared before taking its
 //!   delivery hands it back ([`Waiter::deliver`] returns it to the
 //!   serving core, still under the key's lock, or [`Waiter::abandon`]
-//!   returns it to the client's drop path), so the caller pushes the
-//!   elements back where they came from: none is lost.
+//!   returns it to the client's drop path), so the caller puts the
+//!   elements (or members, with their scores) back where they came from:
+//!   none is lost.
 //!
-//! Queues are FIFO: the longest waiting registration of a key is claimed
-//! first (Redis' order); a waiter that was woken without being given an
-//! element (BLMOVE, which moves the element itself) re-registers at the
-//! front.
+//! Queues are FIFO per kind: the longest waiting registration of a key
+//! that the write can serve is claimed first (Redis' order); a waiter
+//! that was woken without being given an element (BLMOVE, which moves the
+//! element itself) re-registers at the front.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -39,6 +53,8 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
+
+use super::ValueType;
 
 const WAITING: u8 = 0;
 const CLAIMED: u8 = 1;
@@ -58,10 +74,30 @@ pub enum WaitOp {
     /// Only be woken: the client then runs its command itself (BLMOVE,
     /// whose move touches a second key, perhaps on another core).
     Wake,
+    /// Pop the lowest (`min`) or highest scores of a sorted set;
+    /// `count: None` pops one member (BZPOPMIN, BZPOPMAX), `Some(n)` up to
+    /// `n` (BZMPOP).
+    ZPop {
+        /// Lowest scores first.
+        min: bool,
+        /// How many, at most.
+        count: Option<u64>,
+    },
+}
+
+impl WaitOp {
+    /// The type a key must hold to serve this wait: only writes of that
+    /// type claim it.
+    pub fn kind(&self) -> ValueType {
+        match self {
+            WaitOp::Pop { .. } | WaitOp::Wake => ValueType::List,
+            WaitOp::ZPop { .. } => ValueType::ZSet,
+        }
+    }
 }
 
 /// What a claimed waiter is handed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Served {
     /// Elements popped for it from `key`'s `front` (or back) end, in pop
     /// order.
@@ -72,6 +108,14 @@ pub enum Served {
         front: bool,
         /// The elements.
         items: Vec<Vec<u8>>,
+    },
+    /// Members popped for it from the sorted set `key` ([`WaitOp::ZPop`]),
+    /// in pop order, with their scores.
+    Members {
+        /// The (client) key they came from.
+        key: Vec<u8>,
+        /// The members and their scores.
+        items: Vec<(Vec<u8>, f64)>,
     },
     /// `key` has elements: run the command again ([`WaitOp::Wake`]).
     Ready,
@@ -154,7 +198,7 @@ impl Waiter {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Serving side, after [`Queues::claim_next`] returned this waiter:
+    /// Serving side, after [`claim_next`] returned this waiter:
     /// hands `served` over and wakes the client. `Err(served)` if the
     /// client is gone: the caller puts the elements back.
     pub fn deliver(&self, served: Served) -> Result<(), Served> {
@@ -266,23 +310,37 @@ pub fn any_waiters() -> bool {
     QUEUES.with(|q| !q.borrow().by_key.is_empty())
 }
 
-/// Whether some client waits for `key` on this core.
+/// Whether some client (of either kind) waits for `key` on this core.
 pub fn has_waiters(key: &[u8]) -> bool {
     QUEUES.with(|q| q.borrow().by_key.contains_key(key))
 }
 
-/// Claims the longest waiting live waiter of `key`, removing it (and any
-/// stale registrations before it) from the queue. The caller holds the
-/// key's lock and must [`Waiter::deliver`] to the waiter it gets.
-pub fn claim_next(key: &[u8]) -> Option<Arc<Waiter>> {
+/// Claims the longest waiting live waiter of `key` whose [`WaitOp::kind`]
+/// is `kind`, removing it (and the stale registrations met before it)
+/// from the queue; live waiters of the other kind keep their place. The
+/// caller holds the key's lock, has seen that `key` holds a non-empty
+/// value of `kind`, and must [`Waiter::deliver`] to the waiter it gets.
+pub fn claim_next(key: &[u8], kind: ValueType) -> Option<Arc<Waiter>> {
     QUEUES.with(|q| {
         let mut q = q.borrow_mut();
         let queue = q.by_key.get_mut(key)?;
         let mut claimed = None;
-        while let Some(w) = queue.pop_front() {
-            if w.claim() {
-                claimed = Some(w);
-                break;
+        let mut i = 0;
+        while i < queue.len() {
+            let w = &queue[i];
+            if w.op.kind() == kind {
+                // Claimed here, or stale (cancelled, or claimed by
+                // another core): either way its registration goes.
+                let won = w.claim();
+                let w = queue.remove(i);
+                if won {
+                    claimed = w;
+                    break;
+                }
+            } else if w.is_waiting() {
+                i += 1;
+            } else {
+                queue.remove(i);
             }
         }
         if queue.is_empty() {
@@ -310,11 +368,14 @@ mod tests {
         register(b"k", b.clone(), false);
         assert!(a.cancel());
         assert!(!a.cancel());
-        let got = claim_next(b"k").unwrap();
+        let got = claim_next(b"k", ValueType::List).unwrap();
         assert_eq!(got.id(), b.id());
         assert!(!b.cancel(), "claimed: the client must take the delivery");
-        assert!(claim_next(b"k").is_none());
-        assert!(claim_next(b"j").is_none(), "stale registration dropped");
+        assert!(claim_next(b"k", ValueType::List).is_none());
+        assert!(
+            claim_next(b"j", ValueType::List).is_none(),
+            "stale registration dropped"
+        );
         assert_eq!(registrations(), 0);
     }
 
@@ -326,10 +387,37 @@ mod tests {
         register(b"q", a.clone(), false);
         register(b"q", b.clone(), false);
         register(b"q", c.clone(), true);
-        assert_eq!(claim_next(b"q").unwrap().id(), c.id());
-        assert_eq!(claim_next(b"q").unwrap().id(), a.id());
+        assert_eq!(claim_next(b"q", ValueType::List).unwrap().id(), c.id());
+        assert_eq!(claim_next(b"q", ValueType::List).unwrap().id(), a.id());
         unregister(b"q", b.id());
         assert!(!has_waiters(b"q"));
+    }
+
+    #[test]
+    fn a_write_claims_only_waiters_of_its_type_and_the_others_keep_their_place() {
+        let zpop = WaitOp::ZPop {
+            min: true,
+            count: None,
+        };
+        let list = Waiter::new(WaitOp::Pop {
+            front: true,
+            count: None,
+        });
+        let z1 = Waiter::new(zpop);
+        let z2 = Waiter::new(zpop);
+        let gone = Waiter::new(WaitOp::Wake);
+        register(b"t", gone.clone(), false);
+        register(b"t", list.clone(), false);
+        register(b"t", z1.clone(), false);
+        register(b"t", z2.clone(), false);
+        assert!(gone.cancel());
+        assert_eq!(claim_next(b"t", ValueType::ZSet).unwrap().id(), z1.id());
+        assert!(list.is_waiting(), "a list waiter is not claimed by a zset");
+        assert_eq!(registrations(), 2, "the cancelled one was dropped");
+        assert_eq!(claim_next(b"t", ValueType::List).unwrap().id(), list.id());
+        assert!(claim_next(b"t", ValueType::List).is_none());
+        assert_eq!(claim_next(b"t", ValueType::ZSet).unwrap().id(), z2.id());
+        assert!(!has_waiters(b"t"));
     }
 
     #[test]

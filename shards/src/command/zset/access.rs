@@ -167,7 +167,8 @@ impl ZWrite {
 /// Replaces whatever `key` holds with a new sorted set of `members`
 /// (distinct), or deletes `key` when `members` is empty: the destination
 /// of the STORE commands. The old value's records are left to compaction
-/// (the new set has a new version).
+/// (the new set has a new version). A new set serves the clients blocked
+/// on the key for a sorted set.
 pub async fn store_new(ctx: &KeyCtx, key: &[u8], members: &[Scored]) -> Result<(), Reply> {
     if members.is_empty() {
         return ctx.store.delete(ctx.ns, key).await.map_err(store_err);
@@ -178,5 +179,7 @@ pub async fn store_new(ctx: &KeyCtx, key: &[u8], members: &[Scored]) -> Result<(
     for (m, s) in members {
         w.insert(m, *s);
     }
-    w.commit(ctx, &c).await
+    w.commit(ctx, &c).await?;
+    super::serve_waiters(ctx, key).await;
+    Ok(())
 }

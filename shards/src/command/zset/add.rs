@@ -6,7 +6,9 @@
 //! changes nothing. Each pair costs one point read of the member record
 //! (skipped for a new set) and one or three record writes; all pairs and
 //! the metadata go out in one batch. A member given twice in one call is
-//! seen with the score the first occurrence gave it.
+//! seen with the score the first occurrence gave it. A change serves the
+//! clients blocked on the key for a sorted set (`blocking`) before the
+//! key's lock is released.
 
 use std::collections::HashMap;
 
@@ -161,6 +163,7 @@ async fn add(ctx: &KeyCtx, argv: &Argv, incr: bool) -> Result<Reply, Reply> {
     }
     if added + updated > 0 {
         w.commit(ctx, &c).await?;
+        super::serve_waiters(ctx, key).await;
     }
     Ok(reply(&f, added, updated, last))
 }

@@ -20,6 +20,7 @@
 //! | REV forms, ZREVRANGE* | the forward range: O(M) (by rank O(N - start)) |
 //! | ZRANK, ZREVRANK | O(rank) |
 //! | ZPOPMIN / ZPOPMAX | O(count) / O(N) |
+//! | ZMPOP, BZPOPMIN, BZPOPMAX, BZMPOP | a metadata read per key up to the first that exists, then as ZPOPMIN / ZPOPMAX |
 //! | ZRANDMEMBER, ZSCAN step | O(N) / O(COUNT) |
 //! | ZUNION(STORE) | O(sum of sizes) + O(M log M) |
 //! | ZINTER(STORE), ZINTERCARD, ZDIFF(STORE) | O(first input) + point reads of candidates |
@@ -27,13 +28,16 @@
 //! Where this is worse than Redis' skiplist (rank, REV, ZPOPMAX, lex) the
 //! module docs of [`select`] and [`members`] say what would fix it.
 //!
-//! BZPOPMIN, BZPOPMAX and BZMPOP are not registered yet: they need the
-//! blocking machinery; their non-blocking core is [`pop::pop`] and
-//! [`pop::pop_first`].
+//! BZPOPMIN, BZPOPMAX and BZMPOP ([`blocking`]) try as ZMPOP does
+//! ([`pop::pop_first`]) and block on the shared machinery of
+//! `command::blocking`; every write that may leave a key a non-empty
+//! sorted set serves the clients blocked on it for a sorted set
+//! ([`serve_waiters`]) before its lock is released.
 
 mod access;
 mod add;
 mod algebra;
+mod blocking;
 mod members;
 mod multi;
 mod ops;
@@ -43,7 +47,10 @@ mod range;
 mod reply;
 mod select;
 
-use crate::command::{BarrierFn, CommandSpec, Doc, KeyFn, KeySpec, Run};
+pub(crate) use blocking::{give_back, serve_waiters};
+
+use super::list_blocking::ALL_BUT_LAST;
+use crate::command::{numkeys_keys, BarrierFn, CommandSpec, Doc, KeyFn, KeySpec, Run};
 
 const W: &[&str] = &["write", "denyoom", "fast"];
 const WF: &[&str] = &["write", "fast"];
@@ -54,6 +61,8 @@ const ACL_W: &[&str] = &["@write", "@sortedset", "@fast"];
 const ACL_WS: &[&str] = &["@write", "@sortedset", "@slow"];
 const ACL_R: &[&str] = &["@read", "@sortedset", "@fast"];
 const ACL_RS: &[&str] = &["@read", "@sortedset", "@slow"];
+const ACL_B: &[&str] = &["@write", "@sortedset", "@fast", "@blocking"];
+const ACL_BS: &[&str] = &["@write", "@sortedset", "@slow", "@blocking"];
 
 const fn doc(
     summary: &'static str,
@@ -121,6 +130,9 @@ pub const SPECS: &[CommandSpec] = &[
     row("zpopmin", -2, WF, ACL_W, doc("Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", "5.0.0", POP_COST, "key [count]"), pop::zpopmin),
     row("zpopmax", -2, WF, ACL_W, doc("Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", "5.0.0", POP_COST, "key [count]"), pop::zpopmax),
     multi("zmpop", -4, &["write", "movablekeys"], KeySpec::NONE, ACL_WS, doc("Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", "7.0.0", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.", "numkeys key [key ...] <MIN | MAX> [COUNT count]"), pop::zmpop).with_key_finder(crate::command::numkeys_keys::<1>),
+    multi("bzpopmin", -3, &["write", "blocking", "fast"], ALL_BUT_LAST, ACL_B, doc("Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", "5.0.0", "O(log(N)) with N being the number of elements in the sorted set.", "key [key ...] timeout"), blocking::bzpopmin),
+    multi("bzpopmax", -3, &["write", "blocking", "fast"], ALL_BUT_LAST, ACL_B, doc("Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.", "5.0.0", "O(log(N)) with N being the number of elements in the sorted set.", "key [key ...] timeout"), blocking::bzpopmax),
+    multi("bzmpop", -5, &["write", "blocking", "movablekeys"], KeySpec::NONE, ACL_BS, doc("Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", "7.0.0", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.", "timeout numkeys key [key ...] <MIN | MAX> [COUNT count]"), blocking::bzmpop).with_key_finder(numkeys_keys::<2>),
     multi("zunion", -3, MOVABLE_R, KeySpec::NONE, ACL_RS, doc("Returns the union of multiple sorted sets.", "6.2.0", UNION_COST, "numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE <SUM | MIN | MAX>] [WITHSCORES]"), ops::zunion).with_key_finder(crate::command::numkeys_keys::<1>),
     multi("zinter", -3, MOVABLE_R, KeySpec::NONE, ACL_RS, doc("Returns the intersect of multiple sorted sets.", "6.2.0", INTER_COST, "numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE <SUM | MIN | MAX>] [WITHSCORES]"), ops::zinter).with_key_finder(crate::command::numkeys_keys::<1>),
     multi("zdiff", -3, MOVABLE_R, KeySpec::NONE, ACL_RS, doc("Returns the difference between multiple sorted sets.", "6.2.0", DIFF_COST, "numkeys key [key ...] [WITHSCORES]"), ops::zdiff).with_key_finder(crate::command::numkeys_keys::<1>),

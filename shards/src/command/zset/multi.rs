@@ -1,7 +1,9 @@
 //! Running a sorted-set command whose keys may live on several cores
-//! (ZUNION/ZINTER/ZDIFF and their STORE forms, ZINTERCARD, ZMPOP,
-//! ZRANGESTORE). They are barrier commands: the connection parses them,
-//! finds their keys, locks them all, and holds the locks until the reply.
+//! (ZUNION/ZINTER/ZDIFF and their STORE forms, ZINTERCARD, ZRANGESTORE;
+//! ZMPOP and the blocking pops use `key_hops`, as the list commands do,
+//! which works the same way). They are barrier commands: the connection
+//! parses them, finds their keys, locks them all, and holds the locks
+//! until the reply.
 //!
 //! - All keys on one core: the whole body runs there, in one hop, with
 //!   the keys locked by that core's lock table. No extra cost.

@@ -1,22 +1,29 @@
-//! ZPOPMIN, ZPOPMAX and ZMPOP, and [`pop`], the non-blocking core the
-//! blocking forms (BZPOPMIN, BZPOPMAX, BZMPOP) are to be built on once
-//! the blocking machinery exists: a blocked client is served by calling
-//! [`pop`] on the key's core when a push makes the key non-empty.
+//! ZPOPMIN, ZPOPMAX and ZMPOP, and the pops the blocking forms
+//! (BZPOPMIN, BZPOPMAX, BZMPOP: [`super::blocking`]) are built from:
+//! [`pop_first`] is their attempt before they block (registering the
+//! waiter when nothing is there), [`take`] what a sorted-set write runs
+//! for a blocked client it serves.
 //!
 //! Costs: popping `k` from the low end reads `k` score records; from the
 //! high end it walks the whole index (no reverse scan: O(N)), keeping the
 //! last `k`. Each popped member is two record deletes, all in one batch.
 
+use std::sync::Arc;
+
+use super::super::blocking::register_all;
 use super::super::body::{arg, boxed};
+use super::super::key_hops::{self, Hops};
 use super::access::{self, Scored, ZWrite};
-use super::multi::{numkeys_keys, with_keys, Reach};
+use super::multi::numkeys_keys;
 use super::reply;
 use super::select::{self, Query, Selection};
 use crate::command::{BarrierCtx, KeyCtx};
 use crate::errors;
 use crate::exec::LocalBoxFuture;
 use crate::protocol::{parse_i64, Argv, Reply};
+use crate::store::blocking::Waiter;
 use crate::store::collection::encode_score;
+use crate::store::Collection;
 
 /// Which end of the set a pop takes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,8 +47,21 @@ pub async fn pop(
     let Some(mut c) = access::open(ctx, key).await? else {
         return Ok(None);
     };
+    take(ctx, key, &mut c, end, count).await.map(Some)
+}
+
+/// Removes up to `count` members from `end` of `c`, the sorted set at
+/// `key` (the caller holds its lock), writes the change (deleting the key
+/// if it empties) and returns them in pop order.
+pub async fn take(
+    ctx: &KeyCtx,
+    key: &[u8],
+    c: &mut Collection,
+    end: End,
+    count: u64,
+) -> Result<Vec<Scored>, Reply> {
     if count == 0 {
-        return Ok(Some(Vec::new()));
+        return Ok(Vec::new());
     }
     let n = count.min(c.meta.count);
     let q = Query {
@@ -51,8 +71,8 @@ pub async fn pop(
         },
         rev: end == End::Max,
     };
-    let items = select::select(ctx, key, &c, &q).await?;
-    let mut w = ZWrite::new(ctx, key, &c);
+    let items = select::select(ctx, key, c, &q).await?;
+    let mut w = ZWrite::new(ctx, key, c);
     for (m, s) in &items {
         w.remove(m, *s);
     }
@@ -63,8 +83,8 @@ pub async fn pop(
             c.meta.floor = c.meta.floor.max(u64::from_be_bytes(encode_score(*s)));
         }
     }
-    w.commit(ctx, &c).await?;
-    Ok(Some(items))
+    w.commit(ctx, c).await?;
+    Ok(items)
 }
 
 /// ZPOPMIN key [count]
@@ -108,15 +128,21 @@ pub fn zmpop(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
             Ok(p) => p,
             Err(e) => return e,
         };
-        with_keys(&ctx, keys.clone(), move |reach| {
-            Box::pin(async move {
-                match pop_first(&reach, keys, end, count).await {
-                    Ok(r) | Err(r) => r,
-                }
-            })
+        let found = key_hops::with_keys(&ctx, keys.clone(), move |h| {
+            Box::pin(async move { pop_first(&h, &keys, end, count, None).await })
         })
-        .await
+        .await;
+        match found {
+            Ok(Some((key, items))) => mpop_reply(key, items),
+            Ok(None) => Reply::NullArray,
+            Err(e) => e,
+        }
     })
+}
+
+/// The reply of ZMPOP / BZMPOP: `[key, [[member, score], ...]]`.
+pub fn mpop_reply(key: Vec<u8>, items: Vec<Scored>) -> Reply {
+    Reply::Array(vec![Reply::Bulk(key), reply::pairs(items)])
 }
 
 /// Parses `numkeys key [key ...] MIN|MAX [COUNT count]` starting at
@@ -154,24 +180,32 @@ pub fn parse_mpop(argv: &Argv, at: usize) -> Result<(Vec<Vec<u8>>, End, u64), Re
     Ok((numkeys_keys(argv, at), end, count.unwrap_or(1)))
 }
 
-/// Pops from the first existing key of `keys`: `[key, [[member, score],
-/// ...]]`, or a null array when none exists.
+/// Pops up to `count` members from `end` of the first of `keys` (in
+/// order) that exists, all keys locked by `h`: `(key, members)`.
+/// WRONGTYPE for the first key of another type met before a sorted set.
+/// With no sorted set, `waiter` (if any) is registered for every key on
+/// its core, and `None` is returned.
 pub async fn pop_first(
-    reach: &Reach,
-    keys: Vec<Vec<u8>>,
+    h: &Hops,
+    keys: &[Vec<u8>],
     end: End,
     count: u64,
-) -> Result<Reply, Reply> {
+    waiter: Option<Arc<Waiter>>,
+) -> Result<Option<(Vec<u8>, Vec<Scored>)>, Reply> {
     for key in keys {
         let k = key.clone();
-        let popped = reach
-            .on(&key, move |ctx| {
-                Box::pin(async move { pop(&ctx, &k, end, count).await })
-            })
+        let popped = h
+            .on(
+                key,
+                Box::new(move |ctx| Box::pin(async move { pop(&ctx, &k, end, count).await })),
+            )
             .await??;
         if let Some(items) = popped {
-            return Ok(Reply::Array(vec![Reply::Bulk(key), reply::pairs(items)]));
+            return Ok(Some((key.clone(), items)));
         }
     }
-    Ok(Reply::NullArray)
+    if let Some(w) = waiter {
+        register_all(h, keys, w).await?;
+    }
+    Ok(None)
 }
