@@ -20,8 +20,13 @@ use crate::memtable::Memtable;
 use crate::sstable::BlockIter;
 use crate::table::Table;
 
-/// Entries copied out of a memtable per borrow.
+/// Entries copied out of a memtable per borrow, at most: the first batch
+/// after a seek copies [`MEM_FIRST_BATCH`], each next one twice as many,
+/// so a scan that wants one entry (a random probe, a short range) copies
+/// a few, and a long one soon borrows rarely.
 const MEM_BATCH: usize = 256;
+/// Entries copied by the first borrow after a seek.
+const MEM_FIRST_BATCH: usize = 4;
 
 /// A forward scan. Call [`next`](Scan::next) until it gives `None`.
 pub struct Scan {
@@ -43,6 +48,8 @@ enum Source {
         /// Resume strictly after this internal key.
         after: Option<Vec<u8>>,
         exhausted: bool,
+        /// Entries the next borrow copies.
+        batch: usize,
     },
     Tables {
         tables: Vec<Rc<Table>>,
@@ -181,6 +188,7 @@ impl Source {
             buf: VecDeque::new(),
             after: None,
             exhausted: false,
+            batch: MEM_FIRST_BATCH,
         }
     }
 
@@ -202,10 +210,12 @@ impl Source {
                 buf,
                 after,
                 exhausted,
+                batch,
             } => {
                 buf.clear();
                 *exhausted = false;
-                load_mem_batch(&mem.borrow(), seek, false, buf, after, exhausted);
+                *batch = MEM_FIRST_BATCH;
+                load_mem_batch(&mem.borrow(), seek, false, *batch, buf, after, exhausted);
             }
             Source::Tables {
                 tables,
@@ -239,10 +249,21 @@ impl Source {
                 buf,
                 after,
                 exhausted,
+                batch,
             } => {
                 if buf.is_empty() && !*exhausted {
                     let from = after.take();
-                    load_mem_batch(&mem.borrow(), from.as_deref(), true, buf, after, exhausted);
+                    *batch = (*batch * 2).min(MEM_BATCH);
+                    let n = *batch;
+                    load_mem_batch(
+                        &mem.borrow(),
+                        from.as_deref(),
+                        true,
+                        n,
+                        buf,
+                        after,
+                        exhausted,
+                    );
                 }
                 Ok(())
             }
@@ -310,13 +331,14 @@ impl Source {
     }
 }
 
-/// Copies up to [`MEM_BATCH`] entries of `mem` from `from` (skipping `from`
-/// itself when `skip_from`, i.e. it was returned already) into `buf`, and
-/// records where to resume.
+/// Copies up to `n` entries of `mem` from `from` (skipping `from` itself
+/// when `skip_from`, i.e. it was returned already) into `buf`, and records
+/// where to resume.
 fn load_mem_batch(
     mem: &Memtable,
     from: Option<&[u8]>,
     skip_from: bool,
+    n: usize,
     buf: &mut VecDeque<(Vec<u8>, Vec<u8>)>,
     after: &mut Option<Vec<u8>>,
     exhausted: &mut bool,
@@ -325,10 +347,10 @@ fn load_mem_batch(
     buf.extend(
         mem.iter_from(from)
             .skip(skip)
-            .take(MEM_BATCH)
+            .take(n)
             .map(|(k, v)| (k.to_vec(), v.to_vec())),
     );
-    if buf.len() < MEM_BATCH {
+    if buf.len() < n {
         *exhausted = true;
     }
     *after = buf.back().map(|(k, _)| k.clone());
