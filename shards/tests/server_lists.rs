@@ -7,7 +7,6 @@
 mod common;
 
 use std::io::Write;
-use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
@@ -26,46 +25,6 @@ fn assert_errors(c: &mut redis::Connection, cases: &[(&[&str], &str)]) {
 
 fn strings(c: &mut redis::Connection, args: &[&str]) -> Vec<String> {
     qa(c, args)
-}
-
-/// One key owned by each core: `[on core 0, on core 1]`.
-fn two_keys(prefix: &str) -> [String; 2] {
-    [
-        keys_on_core(prefix, 0, 2, 1).remove(0),
-        keys_on_core(prefix, 1, 2, 1).remove(0),
-    ]
-}
-
-fn blocked_clients(c: &mut redis::Connection) -> i64 {
-    let info: String = qa(c, &["INFO", "clients"]);
-    info.lines()
-        .find_map(|l| l.strip_prefix("blocked_clients:"))
-        .and_then(|n| n.trim().parse().ok())
-        .expect("blocked_clients in INFO")
-}
-
-fn wait_blocked(c: &mut redis::Connection, n: i64) {
-    assert!(
-        eventually(PATIENCE, || blocked_clients(c) == n),
-        "never {n} blocked clients"
-    );
-}
-
-/// Runs `args` on a new connection in a thread; the reply comes on the
-/// channel.
-fn spawn_query(s: &Server, args: &[&str]) -> mpsc::Receiver<redis::RedisResult<Value>> {
-    let mut con = s.conn();
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let _ = tx.send(cmd(&refs).query::<Value>(&mut con));
-    });
-    rx
-}
-
-fn bulk(s: &str) -> Value {
-    Value::BulkString(s.as_bytes().to_vec())
 }
 
 fn pair(k: &str, v: &str) -> Value {

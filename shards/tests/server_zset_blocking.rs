@@ -19,55 +19,9 @@ use redis::Value;
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 const SYNTAX: &str = "ERR syntax error";
 
-fn bulk(s: &str) -> Value {
-    Value::BulkString(s.as_bytes().to_vec())
-}
-
 /// BZPOPMIN / BZPOPMAX's reply in RESP2: `[key, member, score]`.
 fn popped(key: &str, member: &str, score: &str) -> Value {
     Value::Array(vec![bulk(key), bulk(member), bulk(score)])
-}
-
-/// One key owned by each core: `[on core 0, on core 1]`.
-fn two_keys(prefix: &str) -> [String; 2] {
-    [
-        keys_on_core(prefix, 0, 2, 1).remove(0),
-        keys_on_core(prefix, 1, 2, 1).remove(0),
-    ]
-}
-
-fn blocked_clients(c: &mut redis::Connection) -> i64 {
-    let info: String = qa(c, &["INFO", "clients"]);
-    info.lines()
-        .find_map(|l| l.strip_prefix("blocked_clients:"))
-        .and_then(|n| n.trim().parse().ok())
-        .expect("blocked_clients in INFO")
-}
-
-fn wait_blocked(c: &mut redis::Connection, n: i64) {
-    assert!(
-        eventually(PATIENCE, || blocked_clients(c) == n),
-        "never {n} blocked clients"
-    );
-}
-
-/// Runs `args` on `con` in a thread; the reply comes on the channel.
-fn spawn_on(
-    mut con: redis::Connection,
-    args: &[&str],
-) -> mpsc::Receiver<redis::RedisResult<Value>> {
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let _ = tx.send(cmd(&refs).query::<Value>(&mut con));
-    });
-    rx
-}
-
-/// Runs `args` on a new RESP2 connection in a thread.
-fn spawn_query(s: &Server, args: &[&str]) -> mpsc::Receiver<redis::RedisResult<Value>> {
-    spawn_on(s.conn(), args)
 }
 
 fn reply(rx: &mpsc::Receiver<redis::RedisResult<Value>>) -> Value {
@@ -220,7 +174,7 @@ fn a_waiter_is_served_by_zadd_on_a_key_of_the_other_core() {
     let mut c = s.conn();
     let [k0, k1] = two_keys("far");
     for (waiter_core, key) in [(0, &k1), (1, &k0)] {
-        let w = spawn_on(conn_on_core(&s, waiter_core), &["BZPOPMAX", key, "0"]);
+        let w = query_in_thread(conn_on_core(&s, waiter_core), &["BZPOPMAX", key, "0"]);
         wait_blocked(&mut c, 1);
         assert_eq!(
             qa::<i64>(&mut c, &["ZADD", key, "1", "a", "3", "c", "2", "b"]),
@@ -326,7 +280,7 @@ fn bzmpop_takes_up_to_count_members_from_the_write_that_wakes_it() {
         ])
     );
     // More than there is: all of it, and the key is gone. RESP3 doubles.
-    let w = spawn_on(s.conn3(), &["BZMPOP", "0", "1", &a, "MIN", "COUNT", "5"]);
+    let w = query_in_thread(s.conn3(), &["BZMPOP", "0", "1", &a, "MIN", "COUNT", "5"]);
     wait_blocked(&mut c, 1);
     q(&mut c, &["ZADD", &a, "4", "p", "-1", "q"]);
     assert_eq!(

@@ -4,7 +4,7 @@
 
 use super::body::{arg, boxed};
 use super::coll::{self, Sample};
-use crate::command::{parse_f64, parse_i64, CommandSpec, Doc, KeyCtx, KeySpec, Run};
+use crate::command::{parse_f64, parse_i64, CommandSpec, Doc, KeyCtx};
 use crate::errors;
 use crate::exec::LocalBoxFuture;
 use crate::protocol::{format_incrbyfloat, Argv, Reply};
@@ -363,33 +363,22 @@ const fn doc(
     Doc::of("hash", summary, since, complexity, args)
 }
 
-const fn row(
-    name: &'static str,
-    arity: i32,
-    flags: &'static [&'static str],
-    acl: &'static [&'static str],
-    doc: Doc,
-    f: super::KeyFn,
-) -> CommandSpec {
-    CommandSpec::leaf(name, arity, flags, KeySpec::FIRST, acl, doc, Run::Key(f))
-}
-
 /// The hash commands.
 pub const SPECS: &[CommandSpec] = &[
-    row("hset", -4, W, ACL_W, doc("Creates or modifies the value of a field in a hash.", "2.0.0", "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs.", "key field value [field value ...]"), hset),
-    row("hmset", -4, W, ACL_W, doc("Sets the values of multiple fields.", "2.0.0", "O(N) where N is the number of fields being set.", "key field value [field value ...]"), hmset),
-    row("hsetnx", 4, W, ACL_W, doc("Sets the value of a field in a hash only when the field doesn't exist.", "2.0.0", "O(1)", "key field value"), hsetnx),
-    row("hget", 3, R, ACL_R, doc("Returns the value of a field in a hash.", "2.0.0", "O(1)", "key field"), hget),
-    row("hmget", -3, R, ACL_R, doc("Returns the values of all fields in a hash.", "2.0.0", "O(N) where N is the number of fields being requested.", "key field [field ...]"), hmget),
-    row("hdel", -3, &["write", "fast"], &["@write", "@hash", "@fast"], doc("Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.", "2.0.0", "O(N) where N is the number of fields to be removed.", "key field [field ...]"), hdel),
-    row("hlen", 2, R, ACL_R, doc("Returns the number of fields in a hash.", "2.0.0", "O(1)", "key"), hlen),
-    row("hexists", 3, R, ACL_R, doc("Determines whether a field exists in a hash.", "2.0.0", "O(1)", "key field"), hexists),
-    row("hstrlen", 3, R, ACL_R, doc("Returns the length of the value of a field.", "3.2.0", "O(1)", "key field"), hstrlen),
-    row("hincrby", 4, W, ACL_W, doc("Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.", "2.0.0", "O(1)", "key field increment"), hincrby),
-    row("hincrbyfloat", 4, W, ACL_W, doc("Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.", "2.6.0", "O(1)", "key field increment"), hincrbyfloat),
-    row("hgetall", 2, RS, ACL_RS, doc("Returns all fields and values in a hash.", "2.0.0", "O(N) where N is the size of the hash.", "key"), hgetall),
-    row("hkeys", 2, RS, ACL_RS, doc("Returns all fields in a hash.", "2.0.0", "O(N) where N is the size of the hash.", "key"), hkeys),
-    row("hvals", 2, RS, ACL_RS, doc("Returns all values in a hash.", "2.0.0", "O(N) where N is the size of the hash.", "key"), hvals),
-    row("hrandfield", -2, RS, ACL_RS, doc("Returns one or more random fields from a hash.", "6.2.0", "O(N) where N is the number of fields returned", "key [count [WITHVALUES]]"), hrandfield),
-    row("hscan", -3, RS, ACL_RS, doc("Iterates over fields and values of a hash.", "2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.", "key cursor [MATCH pattern] [COUNT count] [NOVALUES]"), hscan),
+    CommandSpec::on_key("hset", -4, W, ACL_W, doc("Creates or modifies the value of a field in a hash.", "2.0.0", "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs.", "key field value [field value ...]"), hset),
+    CommandSpec::on_key("hmset", -4, W, ACL_W, doc("Sets the values of multiple fields.", "2.0.0", "O(N) where N is the number of fields being set.", "key field value [field value ...]"), hmset),
+    CommandSpec::on_key("hsetnx", 4, W, ACL_W, doc("Sets the value of a field in a hash only when the field doesn't exist.", "2.0.0", "O(1)", "key field value"), hsetnx),
+    CommandSpec::on_key("hget", 3, R, ACL_R, doc("Returns the value of a field in a hash.", "2.0.0", "O(1)", "key field"), hget),
+    CommandSpec::on_key("hmget", -3, R, ACL_R, doc("Returns the values of all fields in a hash.", "2.0.0", "O(N) where N is the number of fields being requested.", "key field [field ...]"), hmget),
+    CommandSpec::on_key("hdel", -3, &["write", "fast"], &["@write", "@hash", "@fast"], doc("Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.", "2.0.0", "O(N) where N is the number of fields to be removed.", "key field [field ...]"), hdel),
+    CommandSpec::on_key("hlen", 2, R, ACL_R, doc("Returns the number of fields in a hash.", "2.0.0", "O(1)", "key"), hlen),
+    CommandSpec::on_key("hexists", 3, R, ACL_R, doc("Determines whether a field exists in a hash.", "2.0.0", "O(1)", "key field"), hexists),
+    CommandSpec::on_key("hstrlen", 3, R, ACL_R, doc("Returns the length of the value of a field.", "3.2.0", "O(1)", "key field"), hstrlen),
+    CommandSpec::on_key("hincrby", 4, W, ACL_W, doc("Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.", "2.0.0", "O(1)", "key field increment"), hincrby),
+    CommandSpec::on_key("hincrbyfloat", 4, W, ACL_W, doc("Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.", "2.6.0", "O(1)", "key field increment"), hincrbyfloat),
+    CommandSpec::on_key("hgetall", 2, RS, ACL_RS, doc("Returns all fields and values in a hash.", "2.0.0", "O(N) where N is the size of the hash.", "key"), hgetall),
+    CommandSpec::on_key("hkeys", 2, RS, ACL_RS, doc("Returns all fields in a hash.", "2.0.0", "O(N) where N is the size of the hash.", "key"), hkeys),
+    CommandSpec::on_key("hvals", 2, RS, ACL_RS, doc("Returns all values in a hash.", "2.0.0", "O(N) where N is the size of the hash.", "key"), hvals),
+    CommandSpec::on_key("hrandfield", -2, RS, ACL_RS, doc("Returns one or more random fields from a hash.", "6.2.0", "O(N) where N is the number of fields returned", "key [count [WITHVALUES]]"), hrandfield),
+    CommandSpec::on_key("hscan", -3, RS, ACL_RS, doc("Iterates over fields and values of a hash.", "2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.", "key cursor [MATCH pattern] [COUNT count] [NOVALUES]"), hscan),
 ];

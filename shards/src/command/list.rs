@@ -24,7 +24,7 @@
 use super::body::{arg, boxed, store_err};
 use super::coll;
 use super::list_blocking;
-use crate::command::{parse_i64, CommandSpec, Doc, KeyCtx, KeySpec, Run};
+use crate::command::{parse_i64, CommandSpec, Doc, KeyCtx};
 use crate::errors;
 use crate::exec::LocalBoxFuture;
 use crate::protocol::{Argv, Reply};
@@ -605,33 +605,22 @@ pub(crate) const fn doc(
     Doc::of("list", summary, since, complexity, args)
 }
 
-const fn row(
-    name: &'static str,
-    arity: i32,
-    flags: &'static [&'static str],
-    acl: &'static [&'static str],
-    doc: Doc,
-    f: super::KeyFn,
-) -> CommandSpec {
-    CommandSpec::leaf(name, arity, flags, KeySpec::FIRST, acl, doc, Run::Key(f))
-}
-
 /// The single-key list commands.
 pub const SPECS: &[CommandSpec] = &[
-    row("lpush", -3, W, ACL_WF, doc("Prepends one or more elements to a list. Creates the key if it doesn't exist.", "1.0.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", "key element [element ...]"), lpush),
-    row("rpush", -3, W, ACL_WF, doc("Appends one or more elements to a list. Creates the key if it doesn't exist.", "1.0.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", "key element [element ...]"), rpush),
-    row("lpushx", -3, W, ACL_WF, doc("Prepends one or more elements to a list only when the list exists.", "2.2.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", "key element [element ...]"), lpushx),
-    row("rpushx", -3, W, ACL_WF, doc("Appends an element to a list only when the list exists.", "2.2.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", "key element [element ...]"), rpushx),
-    row("lpop", -2, WF, ACL_WF, doc("Returns the first elements in a list after removing it. Deletes the list if the last element was popped.", "1.0.0", "O(N) where N is the number of elements returned", "key [count]"), lpop),
-    row("rpop", -2, WF, ACL_WF, doc("Returns and removes the last elements of the list. Deletes the list if the last element was popped.", "1.0.0", "O(N) where N is the number of elements returned", "key [count]"), rpop),
-    row("llen", 2, R, ACL_RF, doc("Returns the length of a list.", "1.0.0", "O(1)", "key"), llen),
-    row("lrange", 4, RS, ACL_RS, doc("Returns a range of elements from a list.", "1.0.0", "O(S+N) where S is the distance of start offset from HEAD for small lists, from nearest end (HEAD or TAIL) for large lists; and N is the number of elements in the specified range.", "key start stop"), lrange),
-    row("lindex", 3, RS, ACL_RS, doc("Returns an element from a list by its index.", "1.0.0", "O(N) where N is the number of elements to traverse to get to the element at index. This makes asking for the first or the last element of the list O(1).", "key index"), lindex),
-    row("lset", 4, &["write", "denyoom"], ACL_WS, doc("Sets the value of an element in a list by its index.", "1.0.0", "O(N) where N is the length of the list. Setting either the first or the last element of the list is O(1).", "key index element"), lset),
-    row("linsert", 5, &["write", "denyoom"], ACL_WS, doc("Inserts an element before or after another element in a list.", "2.2.0", "O(N) where N is the number of elements to traverse before seeing the value pivot. This means that inserting somewhere on the left end on the list (head) can be considered O(1) and inserting somewhere on the right end (tail) is O(N).", "key <BEFORE | AFTER> pivot element"), linsert),
-    row("lrem", 4, WS, ACL_WS, doc("Removes elements from a list. Deletes the list if the last element was removed.", "1.0.0", "O(N+M) where N is the length of the list and M is the number of elements removed.", "key count element"), lrem),
-    row("ltrim", 4, WS, ACL_WS, doc("Removes elements from both ends a list. Deletes the list if all elements were trimmed.", "1.0.0", "O(N) where N is the number of elements to be removed by the operation.", "key start stop"), ltrim),
-    row("lpos", -3, RS, ACL_RS, doc("Returns the index of matching elements in a list.", "6.0.6", "O(N) where N is the number of elements in the list, for the average case. When searching for elements near the head or the tail of the list, or when the MAXLEN option is provided, the command may run in constant time.", "key element [RANK rank] [COUNT num-matches] [MAXLEN len]"), lpos),
+    CommandSpec::on_key("lpush", -3, W, ACL_WF, doc("Prepends one or more elements to a list. Creates the key if it doesn't exist.", "1.0.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", "key element [element ...]"), lpush),
+    CommandSpec::on_key("rpush", -3, W, ACL_WF, doc("Appends one or more elements to a list. Creates the key if it doesn't exist.", "1.0.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", "key element [element ...]"), rpush),
+    CommandSpec::on_key("lpushx", -3, W, ACL_WF, doc("Prepends one or more elements to a list only when the list exists.", "2.2.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", "key element [element ...]"), lpushx),
+    CommandSpec::on_key("rpushx", -3, W, ACL_WF, doc("Appends an element to a list only when the list exists.", "2.2.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", "key element [element ...]"), rpushx),
+    CommandSpec::on_key("lpop", -2, WF, ACL_WF, doc("Returns the first elements in a list after removing it. Deletes the list if the last element was popped.", "1.0.0", "O(N) where N is the number of elements returned", "key [count]"), lpop),
+    CommandSpec::on_key("rpop", -2, WF, ACL_WF, doc("Returns and removes the last elements of the list. Deletes the list if the last element was popped.", "1.0.0", "O(N) where N is the number of elements returned", "key [count]"), rpop),
+    CommandSpec::on_key("llen", 2, R, ACL_RF, doc("Returns the length of a list.", "1.0.0", "O(1)", "key"), llen),
+    CommandSpec::on_key("lrange", 4, RS, ACL_RS, doc("Returns a range of elements from a list.", "1.0.0", "O(S+N) where S is the distance of start offset from HEAD for small lists, from nearest end (HEAD or TAIL) for large lists; and N is the number of elements in the specified range.", "key start stop"), lrange),
+    CommandSpec::on_key("lindex", 3, RS, ACL_RS, doc("Returns an element from a list by its index.", "1.0.0", "O(N) where N is the number of elements to traverse to get to the element at index. This makes asking for the first or the last element of the list O(1).", "key index"), lindex),
+    CommandSpec::on_key("lset", 4, &["write", "denyoom"], ACL_WS, doc("Sets the value of an element in a list by its index.", "1.0.0", "O(N) where N is the length of the list. Setting either the first or the last element of the list is O(1).", "key index element"), lset),
+    CommandSpec::on_key("linsert", 5, &["write", "denyoom"], ACL_WS, doc("Inserts an element before or after another element in a list.", "2.2.0", "O(N) where N is the number of elements to traverse before seeing the value pivot. This means that inserting somewhere on the left end on the list (head) can be considered O(1) and inserting somewhere on the right end (tail) is O(N).", "key <BEFORE | AFTER> pivot element"), linsert),
+    CommandSpec::on_key("lrem", 4, WS, ACL_WS, doc("Removes elements from a list. Deletes the list if the last element was removed.", "1.0.0", "O(N+M) where N is the length of the list and M is the number of elements removed.", "key count element"), lrem),
+    CommandSpec::on_key("ltrim", 4, WS, ACL_WS, doc("Removes elements from both ends a list. Deletes the list if all elements were trimmed.", "1.0.0", "O(N) where N is the number of elements to be removed by the operation.", "key start stop"), ltrim),
+    CommandSpec::on_key("lpos", -3, RS, ACL_RS, doc("Returns the index of matching elements in a list.", "6.0.6", "O(N) where N is the number of elements in the list, for the average case. When searching for elements near the head or the tail of the list, or when the MAXLEN option is provided, the command may run in constant time.", "key element [RANK rank] [COUNT num-matches] [MAXLEN len]"), lpos),
 ];
 
 #[cfg(test)]

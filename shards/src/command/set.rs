@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use super::body::{arg, boxed, store_err};
 use super::coll::{self, Sample};
-use crate::command::{parse_i64, CommandSpec, Doc, KeyCtx, KeySpec, Run};
+use crate::command::{parse_i64, CommandSpec, Doc, KeyCtx};
 use crate::errors;
 use crate::exec::LocalBoxFuture;
 use crate::protocol::{Argv, Reply};
@@ -255,26 +255,15 @@ pub(crate) const fn doc(
     Doc::of("set", summary, since, complexity, args)
 }
 
-const fn row(
-    name: &'static str,
-    arity: i32,
-    flags: &'static [&'static str],
-    acl: &'static [&'static str],
-    doc: Doc,
-    f: super::KeyFn,
-) -> CommandSpec {
-    CommandSpec::leaf(name, arity, flags, KeySpec::FIRST, acl, doc, Run::Key(f))
-}
-
 /// The single-key set commands.
 pub const SPECS: &[CommandSpec] = &[
-    row("sadd", -3, W, ACL_W, doc("Adds one or more members to a set. Creates the key if it doesn't exist.", "1.0.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", "key member [member ...]"), sadd),
-    row("srem", -3, &["write", "fast"], ACL_W, doc("Removes one or more members from a set. Deletes the set if the last member was removed.", "1.0.0", "O(N) where N is the number of members to be removed.", "key member [member ...]"), srem),
-    row("smembers", 2, &["readonly"], ACL_RS, doc("Returns all members of a set.", "1.0.0", "O(N) where N is the set cardinality.", "key"), smembers),
-    row("sismember", 3, R, ACL_R, doc("Determines whether a member belongs to a set.", "1.0.0", "O(1)", "key member"), sismember),
-    row("smismember", -3, R, ACL_R, doc("Determines whether multiple members belong to a set.", "6.2.0", "O(N) where N is the number of elements being checked for membership", "key member [member ...]"), smismember),
-    row("scard", 2, R, ACL_R, doc("Returns the number of members in a set.", "1.0.0", "O(1)", "key"), scard),
-    row("spop", -2, &["write", "fast"], ACL_W, doc("Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.", "1.0.0", "Without the count argument O(1), otherwise O(N) where N is the value of the passed count.", "key [count]"), spop),
-    row("srandmember", -2, &["readonly"], ACL_RS, doc("Get one or multiple random members from a set", "1.0.0", "Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.", "key [count]"), srandmember),
-    row("sscan", -3, &["readonly"], ACL_RS, doc("Iterates over members of a set.", "2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.", "key cursor [MATCH pattern] [COUNT count]"), sscan),
+    CommandSpec::on_key("sadd", -3, W, ACL_W, doc("Adds one or more members to a set. Creates the key if it doesn't exist.", "1.0.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", "key member [member ...]"), sadd),
+    CommandSpec::on_key("srem", -3, &["write", "fast"], ACL_W, doc("Removes one or more members from a set. Deletes the set if the last member was removed.", "1.0.0", "O(N) where N is the number of members to be removed.", "key member [member ...]"), srem),
+    CommandSpec::on_key("smembers", 2, &["readonly"], ACL_RS, doc("Returns all members of a set.", "1.0.0", "O(N) where N is the set cardinality.", "key"), smembers),
+    CommandSpec::on_key("sismember", 3, R, ACL_R, doc("Determines whether a member belongs to a set.", "1.0.0", "O(1)", "key member"), sismember),
+    CommandSpec::on_key("smismember", -3, R, ACL_R, doc("Determines whether multiple members belong to a set.", "6.2.0", "O(N) where N is the number of elements being checked for membership", "key member [member ...]"), smismember),
+    CommandSpec::on_key("scard", 2, R, ACL_R, doc("Returns the number of members in a set.", "1.0.0", "O(1)", "key"), scard),
+    CommandSpec::on_key("spop", -2, &["write", "fast"], ACL_W, doc("Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.", "1.0.0", "Without the count argument O(1), otherwise O(N) where N is the value of the passed count.", "key [count]"), spop),
+    CommandSpec::on_key("srandmember", -2, &["readonly"], ACL_RS, doc("Get one or multiple random members from a set", "1.0.0", "Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.", "key [count]"), srandmember),
+    CommandSpec::on_key("sscan", -3, &["readonly"], ACL_RS, doc("Iterates over members of a set.", "2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.", "key cursor [MATCH pattern] [COUNT count]"), sscan),
 ];

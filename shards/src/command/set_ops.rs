@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use super::body::{arg, store_err};
 use super::set::{self as set_cmd, doc, SET};
-use super::spec::{BarrierCtx, CommandSpec, KeyCtx, KeySpec, Run};
+use super::spec::{BarrierCtx, CommandSpec, KeyCtx, KeySpec};
 use crate::command::parse_i64;
 use crate::errors;
 use crate::exec::LocalBoxFuture;
@@ -255,26 +255,14 @@ const ACL_R: &[&str] = &["@read", "@set", "@slow"];
 const ACL_W: &[&str] = &["@write", "@set", "@slow"];
 const DEST_FIRST: KeySpec = KeySpec::ALL;
 
-const fn barrier(
-    name: &'static str,
-    arity: i32,
-    flags: &'static [&'static str],
-    keys: KeySpec,
-    acl: &'static [&'static str],
-    doc: super::Doc,
-    f: super::BarrierFn,
-) -> CommandSpec {
-    CommandSpec::leaf(name, arity, flags, keys, acl, doc, Run::Barrier(f))
-}
-
 /// The set commands over several keys.
 pub const SPECS: &[CommandSpec] = &[
-    barrier("smove", 4, &["write", "fast"], KeySpec::TWO, &["@write", "@set", "@fast"], doc("Moves a member from one set to another.", "1.0.0", "O(1)", "source destination member"), smove),
-    barrier("sinter", -2, &["readonly"], KeySpec::ALL, ACL_R, doc("Returns the intersect of multiple sets.", "1.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", "key [key ...]"), sinter),
-    barrier("sunion", -2, &["readonly"], KeySpec::ALL, ACL_R, doc("Returns the union of multiple sets.", "1.0.0", "O(N) where N is the total number of elements in all given sets.", "key [key ...]"), sunion),
-    barrier("sdiff", -2, &["readonly"], KeySpec::ALL, ACL_R, doc("Returns the difference of multiple sets.", "1.0.0", "O(N) where N is the total number of elements in all given sets.", "key [key ...]"), sdiff),
-    barrier("sinterstore", -3, &["write", "denyoom"], DEST_FIRST, ACL_W, doc("Stores the intersect of multiple sets in a key.", "1.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", "destination key [key ...]"), sinterstore),
-    barrier("sunionstore", -3, &["write", "denyoom"], DEST_FIRST, ACL_W, doc("Stores the union of multiple sets in a key.", "1.0.0", "O(N) where N is the total number of elements in all given sets.", "destination key [key ...]"), sunionstore),
-    barrier("sdiffstore", -3, &["write", "denyoom"], DEST_FIRST, ACL_W, doc("Stores the difference of multiple sets in a key.", "1.0.0", "O(N) where N is the total number of elements in all given sets.", "destination key [key ...]"), sdiffstore),
-    barrier("sintercard", -3, &["readonly", "movablekeys"], KeySpec::NONE, ACL_R, doc("Returns the number of members of the intersect of multiple sets.", "7.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", "numkeys key [key ...] [LIMIT limit]"), sintercard).with_key_finder(super::spec::numkeys_keys::<1>),
+    CommandSpec::barrier("smove", 4, &["write", "fast"], KeySpec::TWO, &["@write", "@set", "@fast"], doc("Moves a member from one set to another.", "1.0.0", "O(1)", "source destination member"), smove),
+    CommandSpec::barrier("sinter", -2, &["readonly"], KeySpec::ALL, ACL_R, doc("Returns the intersect of multiple sets.", "1.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", "key [key ...]"), sinter),
+    CommandSpec::barrier("sunion", -2, &["readonly"], KeySpec::ALL, ACL_R, doc("Returns the union of multiple sets.", "1.0.0", "O(N) where N is the total number of elements in all given sets.", "key [key ...]"), sunion),
+    CommandSpec::barrier("sdiff", -2, &["readonly"], KeySpec::ALL, ACL_R, doc("Returns the difference of multiple sets.", "1.0.0", "O(N) where N is the total number of elements in all given sets.", "key [key ...]"), sdiff),
+    CommandSpec::barrier("sinterstore", -3, &["write", "denyoom"], DEST_FIRST, ACL_W, doc("Stores the intersect of multiple sets in a key.", "1.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", "destination key [key ...]"), sinterstore),
+    CommandSpec::barrier("sunionstore", -3, &["write", "denyoom"], DEST_FIRST, ACL_W, doc("Stores the union of multiple sets in a key.", "1.0.0", "O(N) where N is the total number of elements in all given sets.", "destination key [key ...]"), sunionstore),
+    CommandSpec::barrier("sdiffstore", -3, &["write", "denyoom"], DEST_FIRST, ACL_W, doc("Stores the difference of multiple sets in a key.", "1.0.0", "O(N) where N is the total number of elements in all given sets.", "destination key [key ...]"), sdiffstore),
+    CommandSpec::barrier("sintercard", -3, &["readonly", "movablekeys"], KeySpec::NONE, ACL_R, doc("Returns the number of members of the intersect of multiple sets.", "7.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", "numkeys key [key ...] [LIMIT limit]"), sintercard).with_key_finder(super::spec::numkeys_keys::<1>),
 ];

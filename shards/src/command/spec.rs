@@ -101,6 +101,33 @@ impl CommandSpec {
         }
     }
 
+    /// A command on the key that is its first argument, run on the core
+    /// owning that key (the rows of the collection families).
+    pub const fn on_key(
+        name: &'static str,
+        arity: i32,
+        flags: &'static [&'static str],
+        acl: &'static [&'static str],
+        doc: Doc,
+        run: KeyFn,
+    ) -> CommandSpec {
+        CommandSpec::leaf(name, arity, flags, KeySpec::FIRST, acl, doc, Run::Key(run))
+    }
+
+    /// A command whose keys may live on several cores, run at the
+    /// connection after the pipeline's earlier commands.
+    pub const fn barrier(
+        name: &'static str,
+        arity: i32,
+        flags: &'static [&'static str],
+        keys: KeySpec,
+        acl: &'static [&'static str],
+        doc: Doc,
+        run: BarrierFn,
+    ) -> CommandSpec {
+        CommandSpec::leaf(name, arity, flags, keys, acl, doc, Run::Barrier(run))
+    }
+
     /// A command that takes no keys.
     pub const fn keyless(
         name: &'static str,

@@ -82,9 +82,13 @@ async fn run(
         Ok(t) => t,
         Err(e) => return e,
     };
-    // WATCH is judged once every key, watched ones included, is locked
-    // (without watches, each step waits for its own core's locks).
-    if !watch.is_empty() {
+    // WATCH is judged once every key, watched ones included, is locked.
+    // A barrier step (RENAME, LMPOP, SMOVE ...) reaches its keys' cores
+    // directly, not through this transaction's holders, so it may run
+    // only once every lock is held. Otherwise each step waits for its own
+    // core's locks.
+    let has_barrier = steps.iter().any(|s| matches!(s.spec.run, Run::Barrier(_)));
+    if !watch.is_empty() || has_barrier {
         if let Err(e) = txn.locked().await {
             return e;
         }

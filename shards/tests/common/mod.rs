@@ -444,3 +444,57 @@ pub fn read_line(s: &mut TcpStream) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+// ---- helpers of the blocking-command tests
+
+/// A bulk string value.
+pub fn bulk(s: &str) -> redis::Value {
+    redis::Value::BulkString(s.as_bytes().to_vec())
+}
+
+/// One key owned by each core of a two-core server: `[core 0, core 1]`.
+pub fn two_keys(prefix: &str) -> [String; 2] {
+    [
+        keys_on_core(prefix, 0, 2, 1).remove(0),
+        keys_on_core(prefix, 1, 2, 1).remove(0),
+    ]
+}
+
+/// `blocked_clients` of INFO.
+pub fn blocked_clients(c: &mut redis::Connection) -> i64 {
+    let info: String = qa(c, &["INFO", "clients"]);
+    info.lines()
+        .find_map(|l| l.strip_prefix("blocked_clients:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("blocked_clients in INFO")
+}
+
+/// Waits until exactly `n` clients are blocked.
+pub fn wait_blocked(c: &mut redis::Connection, n: i64) {
+    assert!(
+        eventually(PATIENCE, || blocked_clients(c) == n),
+        "never {n} blocked clients"
+    );
+}
+
+/// Runs `args` on `con` in a thread; the reply comes on the channel.
+pub fn query_in_thread(
+    mut con: redis::Connection,
+    args: &[&str],
+) -> std::sync::mpsc::Receiver<redis::RedisResult<redis::Value>> {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let _ = tx.send(cmd(&refs).query::<redis::Value>(&mut con));
+    });
+    rx
+}
+
+/// Runs `args` on a new RESP2 connection of `s` in a thread.
+pub fn spawn_query(
+    s: &Server,
+    args: &[&str],
+) -> std::sync::mpsc::Receiver<redis::RedisResult<redis::Value>> {
+    query_in_thread(s.conn(), args)
+}
