@@ -2,12 +2,14 @@
 # shard-server vs redis-server, side by side in one run, with redis-benchmark.
 #
 #   benches/redis_compare.sh [-n REQUESTS] [-c CLIENTS] [-t TESTS] [-P "1 16"] [--cores "1 2"]
+#                            [--drivers "io_uring epoll"]
 #
 # Installs redis-server and redis-tools (Debian) if missing, builds
 # shard-server in release, and for each pipeline depth starts, on fresh
 # data directories: redis-server (appendonly yes, appendfsync everysec, no
 # RDB saves) and shard-server (appendfsync everysec) with each --cores
-# value. Each test (-t) runs alone so the server's CPU time (utime+stime
+# value, on each I/O driver (rows `frys-N` run io_uring, `frys-epoll-N` the
+# epoll fallback). Each test (-t) runs alone so the server's CPU time (utime+stime
 # from /proc/<pid>/stat) is attributed to it. `exec` is not a
 # redis-benchmark test: benches/exec_load.py sends pipelines of
 # `MULTI; INCR a<i>; INCR b<j>; EXEC` (two keys, usually on two cores) from
@@ -25,6 +27,7 @@ CLIENTS=50
 TESTS="set,get,incr,mset,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,lrange_100,lrange_600,exec"
 PIPELINES="1 16"
 CORES="1 2"
+DRIVERS="io_uring epoll"
 while [ $# -gt 0 ]; do
   case "$1" in
     -n) REQUESTS=$2; shift 2 ;;
@@ -32,6 +35,7 @@ while [ $# -gt 0 ]; do
     -t) TESTS=$2; shift 2 ;;
     -P) PIPELINES=$2; shift 2 ;;
     --cores) CORES=$2; shift 2 ;;
+    --drivers) DRIVERS=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -65,8 +69,10 @@ start_server() { # name -> sets PID
         --save "" --daemonize no --protected-mode no --logfile "$dir/log" &
       ;;
     frys-*)
+      local cores=${name#frys-} driver=io_uring
+      case "$cores" in epoll-*) driver=epoll; cores=${cores#epoll-} ;; esac
       "$BIN" --port "$PORT" --dir "$dir" --appendfsync everysec --admin-port 0 \
-        --cores "${name#frys-}" 2>"$dir/log" &
+        --cores "$cores" --driver "$driver" 2>"$dir/log" &
       ;;
   esac
   PID=$!
@@ -81,7 +87,10 @@ stop_server() {
 ROWS="$WORK/rows"
 : > "$ROWS"
 for P in $PIPELINES; do
-  for server in redis $(for c in $CORES; do echo "frys-$c"; done); do
+  frys_servers=$(for c in $CORES; do for d in $DRIVERS; do
+    if [ "$d" = io_uring ]; then echo "frys-$c"; else echo "frys-$d-$c"; fi
+  done; done)
+  for server in redis $frys_servers; do
     start_server "$server"
     for t in ${TESTS//,/ }; do
       before=$(cpu_ticks "$PID")

@@ -1,10 +1,11 @@
 //! A TCP echo server on every usable core.
 //!
 //! ```text
-//! cargo run --release --example echo -- --cores N --port P
+//! cargo run --release --example echo -- --cores N --port P --driver auto|io_uring|epoll
 //! ```
 //!
-//! Defaults: all usable cores, port 7000. Each core binds its own listener
+//! Defaults: all usable cores, port 7000, driver `auto` (io_uring, or epoll
+//! where io_uring is blocked; `FRYS_DRIVER` overrides `auto`). Each core binds its own listener
 //! on the same port (SO_REUSEPORT: the kernel spreads connections over the
 //! cores), and each connection is served by a `!Send` task on the core that
 //! accepted it. SIGINT or SIGTERM stops the server cleanly: every core drops
@@ -14,17 +15,19 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 
 use frys::net::{TcpListener, TcpStream};
-use frys::{Cores, Runtime};
+use frys::{Cores, DriverKind, Runtime};
 
 struct Args {
     cores: Cores,
     port: u16,
+    driver: DriverKind,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         cores: Cores::All,
         port: 7000,
+        driver: DriverKind::Auto,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -41,9 +44,15 @@ fn parse_args() -> Result<Args, String> {
                 let v = value("--port")?;
                 args.port = v.parse().map_err(|_| format!("--port: not a port: {v}"))?;
             }
+            "--driver" => {
+                let v = value("--driver")?;
+                args.driver = v.parse().map_err(|e| format!("--driver: {e}"))?;
+            }
             "-h" | "--help" => {
                 return Err(
-                    "usage: echo [--cores N] [--port P]   (defaults: all cores, 7000)".into(),
+                    "usage: echo [--cores N] [--port P] [--driver auto|io_uring|epoll]   \
+                     (defaults: all cores, 7000, auto)"
+                        .into(),
                 )
             }
             other => return Err(format!("unknown argument {other}; try --help")),
@@ -63,7 +72,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let rt = match Runtime::builder().cores(args.cores).build() {
+    let rt = match Runtime::builder()
+        .cores(args.cores)
+        .driver(args.driver)
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("echo: cannot start the runtime: {e}");
@@ -73,6 +86,7 @@ fn main() -> ExitCode {
     let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, args.port));
     let cores = rt.cores();
     let cpus = rt.cpus();
+    let driver = rt.driver();
     let result = rt.block_on(async move {
         // Bind on every core first, so a port in use is reported at once.
         let mut servers = Vec::new();
@@ -80,7 +94,9 @@ fn main() -> ExitCode {
             let bound = frys::submit_to(core, move || bind_and_serve(addr)).await;
             servers.push(bound?);
         }
-        println!("echo: listening on {addr} with {cores} cores (cpus {cpus:?}); Ctrl-C to stop");
+        println!(
+            "echo: listening on {addr} with {cores} cores (cpus {cpus:?}, {driver}); Ctrl-C to stop"
+        );
         let signal = frys::signal::shutdown().await?;
         eprintln!("echo: got signal {signal}, shutting down");
         Ok::<_, std::io::Error>(servers.len())

@@ -1,9 +1,11 @@
 //! # frys-runtime
 //!
-//! A thread-per-core, shared-nothing async runtime on io_uring.
+//! A thread-per-core, shared-nothing async runtime on io_uring, with an
+//! epoll driver behind the same API where io_uring is unavailable
+//! ([`Builder::driver`], [`DriverKind`]).
 //!
-//! Each core is an executor pinned to one CPU with its own io_uring ring,
-//! timers, bump arena and task queues. Tasks are `!Send` by default
+//! Each core is an executor pinned to one CPU with its own io_uring ring
+//! (or epoll instance), timers, bump arena and task queues. Tasks are `!Send` by default
 //! ([`spawn_local`]) and never leave their core; `Send` tasks ([`spawn`])
 //! wait in a stealable queue from which an idle core may take them before
 //! they start. Cores talk through a mesh of lock-free SPSC channels
@@ -35,7 +37,7 @@ mod task;
 pub mod time;
 pub mod topology;
 
-pub use driver::RingSetupError;
+pub use driver::{DriverKind, ParseDriverKindError, RingSetupError, DRIVER_ENV};
 pub use runtime::{
     current_core, spawn, spawn_local, spawn_on, submit_to, yield_now, BuildError, Builder,
     CoreStats, Runtime,

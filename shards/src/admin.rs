@@ -246,6 +246,15 @@ pub async fn render() -> String {
         "Writes slowed down or stopped by compaction debt",
         stalls,
     );
+    let driver = Family::<Vec<(String, String)>, Gauge>::default();
+    driver
+        .get_or_create(&vec![("driver".into(), shared().driver().to_string())])
+        .set(1);
+    registry.register(
+        "io_driver",
+        "The I/O driver the cores run (io_uring or epoll)",
+        driver,
+    );
     let mut out = String::new();
     if encode(&mut out, &registry).is_err() {
         out = "# encoding failed\n".to_string();

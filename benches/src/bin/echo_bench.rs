@@ -1,4 +1,5 @@
-//! Echo ping-pong: a frys echo server against a tokio thread-per-core echo
+//! Echo ping-pong: a frys echo server (on its default io_uring driver and
+//! on the epoll fallback driver) against a tokio thread-per-core echo
 //! server, measured with the same client in one run.
 //!
 //! ```text
@@ -8,7 +9,7 @@
 //! ```
 //!
 //! Each server runs in a child process (this binary re-executed with the
-//! hidden `--serve frys|tokio --port P --cores N`), so its CPU time can be
+//! hidden `--serve frys|frys-epoll|tokio --port P --cores N`), so its CPU time can be
 //! read exactly from `/proc/<pid>/stat` at the start and end of the measured
 //! window. The tokio server is tokio's thread-per-core pattern: N threads,
 //! each pinned to the CPU frys would use, each with its own current-thread
@@ -17,8 +18,8 @@
 //! The client (in this process) is tokio: `--client-threads` threads, each a
 //! current-thread runtime, with the connections spread over them. Every
 //! connection sends `--size` bytes and waits for the whole echo before the
-//! next request. Rounds alternate servers (frys, tokio, frys, tokio, ...)
-//! and the summary reports the median of the rounds for each metric.
+//! next request. Rounds alternate servers (frys, frys-epoll, tokio, frys,
+//! ...) and the summary reports the median of the rounds for each metric.
 
 use std::future::Future;
 use std::io::{self, BufRead, BufReader};
@@ -41,7 +42,8 @@ fn main() -> ExitCode {
     };
     let result = match mode {
         Mode::Serve { kind, port, cores } => match kind {
-            ServerKind::Frys => serve_frys(port, cores),
+            ServerKind::Frys => serve_frys(port, cores, frys::DriverKind::Auto),
+            ServerKind::FrysEpoll => serve_frys(port, cores, frys::DriverKind::Epoll),
             ServerKind::Tokio => serve_tokio(port, cores),
         },
         Mode::Bench(args) => bench(&args),
@@ -59,7 +61,10 @@ fn main() -> ExitCode {
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum ServerKind {
+    /// frys on its default driver (io_uring where available).
     Frys,
+    /// frys on the epoll driver, its fallback where io_uring is blocked.
+    FrysEpoll,
     Tokio,
 }
 
@@ -67,8 +72,13 @@ impl ServerKind {
     fn name(self) -> &'static str {
         match self {
             ServerKind::Frys => "frys",
+            ServerKind::FrysEpoll => "frys-epoll",
             ServerKind::Tokio => "tokio",
         }
+    }
+
+    fn is_frys(self) -> bool {
+        self != ServerKind::Tokio
     }
 }
 
@@ -128,6 +138,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Mode, String> {
             "--serve" => {
                 serve = Some(match v.as_str() {
                     "frys" => ServerKind::Frys,
+                    "frys-epoll" => ServerKind::FrysEpoll,
                     "tokio" => ServerKind::Tokio,
                     other => return Err(format!("--serve: unknown server {other}")),
                 })
@@ -173,9 +184,10 @@ fn announce_ready(cpus: &[usize]) -> Result<(), String> {
 }
 
 /// The frys server: the same shape as `examples/echo.rs`.
-fn serve_frys(port: u16, cores: usize) -> Result<(), String> {
+fn serve_frys(port: u16, cores: usize, driver: frys::DriverKind) -> Result<(), String> {
     let rt = frys::Runtime::builder()
         .cores(frys::Cores::Count(cores))
+        .driver(driver)
         .build()
         .map_err(|e| format!("frys: cannot start the runtime: {e}"))?;
     let cpus = rt.cpus();
@@ -340,7 +352,9 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
     let cmdline: Vec<String> = std::env::args().collect();
     let clk_tck = clock_ticks_per_sec()?;
     let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
-    println!("# echo ping-pong: frys vs tokio (current-thread per core, SO_REUSEPORT)");
+    println!(
+        "# echo ping-pong: frys (io_uring, epoll) vs tokio (current-thread per core, SO_REUSEPORT)"
+    );
     println!("command: {}", cmdline.join(" "));
     println!(
         "cores={} conns={} size={}B secs={} warmup={} rounds={} client=tokio current-thread x{} \
@@ -363,14 +377,14 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
     }
     println!();
 
-    let kinds = [ServerKind::Frys, ServerKind::Tokio];
-    let mut results: [Vec<RoundResult>; 2] = [Vec::new(), Vec::new()];
+    let kinds = [ServerKind::Frys, ServerKind::FrysEpoll, ServerKind::Tokio];
+    let mut results: [Vec<RoundResult>; 3] = [Vec::new(), Vec::new(), Vec::new()];
     for round in 1..=args.rounds {
         for (i, &kind) in kinds.iter().enumerate() {
             match run_round(kind, args, clk_tck) {
                 Ok(r) => {
                     println!(
-                        "round {round} {:<5}  ops/s {:>10.0}  p50 {:>7.1} µs  p99 {:>7.1} µs  \
+                        "round {round} {:<10}  ops/s {:>10.0}  p50 {:>7.1} µs  p99 {:>7.1} µs  \
                          server CPU {:>6.2} µs/req  ({} req, {} conn errors)",
                         kind.name(),
                         r.ops_per_sec,
@@ -385,7 +399,7 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
                     }
                     results[i].push(r);
                 }
-                Err(e) => println!("round {round} {:<5}  FAILED: {e}", kind.name()),
+                Err(e) => println!("round {round} {:<10}  FAILED: {e}", kind.name()),
             }
         }
     }
@@ -415,16 +429,22 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
         );
         medians.push(m);
     }
-    let (f, t) = (medians[0], medians[1]);
+    let (f, e, t) = (medians[0], medians[1], medians[2]);
     println!();
-    println!(
-        "frys/tokio: ops/s ratio {:.3} (higher is better for frys), p50 ratio {:.3}, p99 ratio \
-         {:.3}, CPU-µs/req ratio {:.3} (lower is better for frys)",
-        f[0] / t[0],
-        f[1] / t[1],
-        f[2] / t[2],
-        f[3] / t[3]
-    );
+    for (pair, a, b) in [
+        ("frys/tokio", f, t),
+        ("frys-epoll/frys", e, f),
+        ("frys-epoll/tokio", e, t),
+    ] {
+        println!(
+            "{pair}: ops/s ratio {:.3} (higher is better for the first), p50 ratio {:.3}, p99 \
+             ratio {:.3}, CPU-µs/req ratio {:.3} (lower is better for the first)",
+            a[0] / b[0],
+            a[1] / b[1],
+            a[2] / b[2],
+            a[3] / b[3]
+        );
+    }
     if results.iter().any(Vec::is_empty) {
         return Err("a server failed every round".into());
     }
@@ -502,8 +522,8 @@ fn stop(child: &mut Child, kind: ServerKind) -> Result<(), String> {
     loop {
         match child.try_wait() {
             Ok(Some(status)) => {
-                return if kind == ServerKind::Frys && !status.success() {
-                    Err(format!("frys server exited with {status}"))
+                return if kind.is_frys() && !status.success() {
+                    Err(format!("{} server exited with {status}", kind.name()))
                 } else {
                     Ok(())
                 };

@@ -1,8 +1,9 @@
-//! Owned buffers for io_uring I/O.
+//! Owned buffers for I/O.
 //!
 //! An io_uring operation hands the kernel a raw pointer into a buffer and the
 //! kernel reads or writes through it until the completion arrives, which may
-//! be long after the future that started the operation was dropped. So I/O
+//! be long after the future that started the operation was dropped (on the
+//! epoll driver, a file operation's pool thread does the same). So I/O
 //! methods take buffers *by value* and give them back with the result
 //! (`(io::Result<T>, B)`); while an operation is in flight the buffer lives
 //! inside the operation, and a dropped future leaves it with the driver until
@@ -169,7 +170,7 @@ pub(crate) fn sqe_len(len: usize) -> u32 {
     u32::try_from(len).unwrap_or(u32::MAX)
 }
 
-/// Queues `data` on the current core's ring, giving it back on error.
+/// Starts `data` on the current core's driver, giving it back on error.
 pub(crate) fn submit<T: Operation>(data: T) -> Result<Op<T>, (io::Error, T)> {
     Op::submit(data)
 }

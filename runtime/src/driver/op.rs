@@ -1,11 +1,15 @@
-//! One io_uring operation as a future that owns its buffers.
+//! One I/O operation as a future that owns its buffers.
 //!
-//! Invariant: everything the SQE points at lives in the `Box<T>` of the
-//! operation, which is either held by the [`Op`] future or, once the future
-//! is dropped, by the driver's orphaned slot — until the kernel posts the
-//! CQE. Only then is the box released (or handed back to the caller inside a
-//! [`Completion`]). Dropping an `Op` early also submits an `ASYNC_CANCEL`, so
-//! an abandoned read on a quiet socket does not pin its buffer forever.
+//! Invariant: everything the SQE or the [`Syscall`] points at lives in the
+//! `Box<T>` of the operation, which is either held by the [`Op`] future or,
+//! once the future is dropped, by the driver's orphaned slot — until the
+//! kernel (or, on epoll, the file-operation pool) is done with it. Only then
+//! is the box released (or handed back to the caller inside a
+//! [`Completion`]). Dropping an `Op` early cancels it: io_uring gets an
+//! `ASYNC_CANCEL`, so an abandoned read on a quiet socket does not pin its
+//! buffer forever; on epoll a readiness wait is simply forgotten (no system
+//! call was in progress), while a call already running on the pool keeps
+//! its box until it returns.
 
 use std::future::Future;
 use std::io;
@@ -15,13 +19,20 @@ use std::task::{Context, Poll};
 
 use io_uring::squeue;
 
+use super::Syscall;
 use crate::runtime::context;
 
-/// An operation the driver can submit.
+/// An operation either driver can run.
 pub(crate) trait Operation: 'static {
-    /// Builds the SQE. `self` is at its final heap address and stays there
-    /// until the completion arrives, so the entry may point into it.
+    /// Builds the SQE (io_uring). `self` is at its final heap address and
+    /// stays there until the completion arrives, so the entry may point
+    /// into it.
     fn sqe(&mut self) -> squeue::Entry;
+
+    /// Describes the same operation as a system call (epoll), under the
+    /// same address guarantee as [`sqe`](Self::sqe). The result must mean
+    /// what the CQE's would: the non-negative value or `-errno`.
+    fn syscall(&mut self) -> Syscall;
 
     /// Called when the operation completes after its future was dropped:
     /// release what the kernel produced (for example close an accepted fd).
@@ -46,27 +57,28 @@ pub(crate) struct Completion<T> {
     pub(crate) data: T,
 }
 
-/// A submitted operation. Not `Send`: it belongs to the core whose ring
-/// carries it, and it is resolved only against that ring (by driver id):
+/// A submitted operation. Not `Send`: it belongs to the core whose driver
+/// carries it, and it is resolved only against that driver (by id):
 /// polling it anywhere else panics, dropping it anywhere else leaks its
 /// buffers rather than freeing memory the kernel may still write.
 pub(crate) struct Op<T: Operation> {
     data: Option<Box<T>>,
     /// The operation's token in its driver's slab.
     token: u64,
-    /// The driver (ring) the operation was queued on.
+    /// The driver the operation was queued on.
     driver: u64,
     _core_bound: PhantomData<*const ()>,
 }
 
 impl<T: Operation> Op<T> {
-    /// Queues the operation on the current core's ring. It reaches the kernel
-    /// at the core's next submission (once per scheduler tick). On error the
-    /// operation never reached the ring, and its data is given back.
+    /// Starts the operation on the current core's driver. On io_uring it
+    /// reaches the kernel at the core's next submission (once per scheduler
+    /// tick); on epoll a socket operation is tried at once and a file
+    /// operation is queued on the pool. On error the operation never
+    /// started, and its data is given back.
     pub(crate) fn submit(data: T) -> Result<Self, (io::Error, T)> {
         let mut data = Box::new(data);
-        let sqe = data.sqe();
-        let submitted = context::with_driver(|driver| (driver.id(), driver.submit_op(sqe)));
+        let submitted = context::with_driver(|driver| (driver.id(), driver.submit(&mut *data)));
         let (driver, token) = match submitted {
             Some((id, Ok(token))) => (id, token),
             Some((_, Err(e))) => return Err((e, *data)),
@@ -112,8 +124,8 @@ impl<T: Operation> Future for Op<T> {
             }
             Some(Some(Poll::Pending)) => Poll::Pending,
             // Polled on another runtime's core (or after its core shut
-            // down): its ring is not this thread's ring, and its slot index
-            // means nothing here.
+            // down): its driver is not this thread's driver, and its slot
+            // index means nothing here.
             Some(None) | None => {
                 panic!("a frys I/O future was polled outside the runtime core it was started on")
             }

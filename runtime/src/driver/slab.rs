@@ -1,4 +1,5 @@
-//! The table of in-flight operations of one ring.
+//! The table of in-flight operations of one driver (a ring or an epoll
+//! instance).
 //!
 //! An operation is named by a token, the SQE's `user_data`: the slot index
 //! in the low 32 bits and the slot's generation in the next 31 (bit 63 is
@@ -8,7 +9,9 @@
 //! cancellation that raced the completion) never reaches the operation
 //! that reuses the slot: every lookup checks the generation.
 //!
-//! A slot is `Waiting` from submission until its completion arrives, then
+//! A slot is `Waiting` from submission until its completion arrives (with
+//! whatever the driver keeps per waiting operation, `P`: nothing for
+//! io_uring, the system call to retry for epoll), then
 //! `Completed` until the operation's future takes the result. A future
 //! dropped while its operation is in flight turns the slot into `Orphaned`,
 //! which owns the operation's buffers and resources until the kernel is done
@@ -27,8 +30,8 @@ pub(crate) trait Orphan {
     fn completed(self: Box<Self>, result: i32);
 }
 
-pub(crate) enum Slot {
-    Waiting(Option<Waker>),
+pub(crate) enum Slot<P> {
+    Waiting(Option<Waker>, P),
     Completed { result: i32, flags: u32 },
     Orphaned(Box<dyn Orphan>),
     Free { next: usize },
@@ -48,8 +51,8 @@ pub(crate) enum Completed {
 }
 
 /// A free-list slab of generation-checked slots.
-pub(crate) struct OpSlab {
-    slots: Vec<Slot>,
+pub(crate) struct OpSlab<P> {
+    slots: Vec<Slot<P>>,
     /// Generation of each slot, parallel to `slots`.
     gens: Vec<u32>,
     free_head: usize,
@@ -64,7 +67,7 @@ fn token(index: usize, gen: u32) -> u64 {
     (u64::from(gen) << INDEX_BITS) | index as u64
 }
 
-impl OpSlab {
+impl<P> OpSlab<P> {
     pub(crate) fn new() -> Self {
         Self {
             slots: Vec::new(),
@@ -81,12 +84,12 @@ impl OpSlab {
     }
 
     /// Takes a slot for a new operation; `None` if 2^32 slots are in use.
-    pub(crate) fn insert(&mut self) -> Option<u64> {
+    pub(crate) fn insert(&mut self, pending: P) -> Option<u64> {
         let index = if self.free_head == NONE {
             if self.slots.len() > u32::MAX as usize {
                 return None;
             }
-            self.slots.push(Slot::Waiting(None));
+            self.slots.push(Slot::Waiting(None, pending));
             self.gens.push(0);
             self.slots.len() - 1
         } else {
@@ -97,7 +100,7 @@ impl OpSlab {
                 _ => unreachable!("free list points at a used slot"),
             };
             self.free_head = next;
-            self.slots[index] = Slot::Waiting(None);
+            self.slots[index] = Slot::Waiting(None, pending);
             index
         };
         self.in_flight += 1;
@@ -113,7 +116,7 @@ impl OpSlab {
         live.then_some(index)
     }
 
-    pub(crate) fn get_mut(&mut self, token: u64) -> Option<&mut Slot> {
+    pub(crate) fn get_mut(&mut self, token: u64) -> Option<&mut Slot<P>> {
         let index = self.index(token)?;
         self.slots.get_mut(index)
     }
@@ -127,7 +130,7 @@ impl OpSlab {
     }
 
     fn free(&mut self, index: usize) {
-        if matches!(self.slots[index], Slot::Waiting(_)) {
+        if matches!(self.slots[index], Slot::Waiting(..)) {
             self.in_flight -= 1;
         }
         self.slots[index] = Slot::Free {
@@ -144,7 +147,7 @@ impl OpSlab {
         };
         let slot = &mut self.slots[index];
         match std::mem::replace(slot, Slot::Completed { result, flags }) {
-            Slot::Waiting(waker) => {
+            Slot::Waiting(waker, _) => {
                 self.in_flight -= 1;
                 waker.map_or(Completed::Nothing, Completed::Wake)
             }
@@ -186,11 +189,11 @@ mod tests {
     #[test]
     fn orphaned_slot_is_freed_only_at_completion() {
         let mut slab = OpSlab::new();
-        let a = slab.insert().unwrap();
+        let a = slab.insert(()).unwrap();
         let seen = Rc::new(Cell::new(0));
         *slab.get_mut(a).unwrap() = Slot::Orphaned(Box::new(CountOrphan(seen.clone())));
         assert_eq!(slab.in_flight(), 1);
-        let b = slab.insert().unwrap();
+        let b = slab.insert(()).unwrap();
         assert_ne!(a, b, "an orphaned slot must not be reused before its CQE");
         let (orphan, result) = finished(slab.complete(a, 42, 0)).expect("orphan handed back");
         assert_eq!(seen.get(), 0, "released by the caller, not the slab");
@@ -199,7 +202,7 @@ mod tests {
         assert_eq!(slab.in_flight(), 1, "b is still waiting");
         assert!(matches!(slab.complete(b, 7, 0), Completed::Nothing));
         assert_eq!(slab.in_flight(), 0, "a completed slot is not in flight");
-        let c = slab.insert().unwrap();
+        let c = slab.insert(()).unwrap();
         assert_eq!(c & 0xffff_ffff, a & 0xffff_ffff, "freed slot is reused");
         assert_ne!(c, a, "with a new generation");
     }
@@ -207,16 +210,16 @@ mod tests {
     #[test]
     fn a_stale_token_never_reaches_the_operation_reusing_its_slot() {
         let mut slab = OpSlab::new();
-        let old = slab.insert().unwrap();
+        let old = slab.insert(()).unwrap();
         assert!(matches!(slab.complete(old, 1, 0), Completed::Nothing));
         slab.remove(old);
-        let new = slab.insert().unwrap();
+        let new = slab.insert(()).unwrap();
         assert_eq!(new & 0xffff_ffff, old & 0xffff_ffff, "same slot");
         // A late CQE (multishot, zero-copy notification) with the old token.
         assert!(matches!(slab.complete(old, 99, 0), Completed::Nothing));
         assert!(slab.get_mut(old).is_none());
         slab.remove(old);
-        assert!(matches!(slab.get_mut(new), Some(Slot::Waiting(None))));
+        assert!(matches!(slab.get_mut(new), Some(Slot::Waiting(None, ()))));
         assert_eq!(slab.in_flight(), 1);
         assert!(matches!(slab.complete(new, 5, 0), Completed::Nothing));
         assert!(matches!(

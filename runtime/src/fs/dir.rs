@@ -13,8 +13,9 @@ use super::OpenOptions;
 ///
 /// # Cancel safety
 ///
-/// Dropping the future cancels the request if it has not run yet; the
-/// directory may or may not exist afterwards.
+/// On io_uring, dropping the future cancels the request if it has not run
+/// yet; on epoll the queued call runs anyway. Either way the directory may
+/// or may not exist afterwards.
 pub async fn create_dir(path: impl AsRef<Path>) -> io::Result<()> {
     let path = path.as_ref();
     let op = PathOp::MkDir {
@@ -71,7 +72,8 @@ pub async fn create_dir_all(path: impl AsRef<Path>) -> io::Result<()> {
 ///
 /// # Cancel safety
 ///
-/// Dropping the future cancels the request if it has not run yet.
+/// On io_uring, dropping the future cancels the request if it has not run
+/// yet; on epoll the queued call runs anyway.
 pub async fn remove_dir(path: impl AsRef<Path>) -> io::Result<()> {
     let op = PathOp::Unlink {
         path: to_cstring(path.as_ref())?,
@@ -84,7 +86,8 @@ pub async fn remove_dir(path: impl AsRef<Path>) -> io::Result<()> {
 ///
 /// # Cancel safety
 ///
-/// Dropping the future cancels the request if it has not run yet.
+/// On io_uring, dropping the future cancels the request if it has not run
+/// yet; on epoll the queued call runs anyway.
 pub async fn remove_file(path: impl AsRef<Path>) -> io::Result<()> {
     let op = PathOp::Unlink {
         path: to_cstring(path.as_ref())?,
@@ -98,8 +101,9 @@ pub async fn remove_file(path: impl AsRef<Path>) -> io::Result<()> {
 ///
 /// # Cancel safety
 ///
-/// Dropping the future cancels the request if it has not run yet; the
-/// rename may or may not have happened.
+/// On io_uring, dropping the future cancels the request if it has not run
+/// yet; on epoll the queued call runs anyway. Either way the rename may or
+/// may not have happened.
 pub async fn rename(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<()> {
     let op = PathOp::Rename {
         from: to_cstring(from.as_ref())?,

@@ -1,4 +1,4 @@
-//! [`File`]: positional reads and writes on the core's ring.
+//! [`File`]: positional reads and writes on the core's driver.
 
 use std::io;
 use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};

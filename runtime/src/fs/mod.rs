@@ -1,9 +1,18 @@
-//! Files and directories on the core's io_uring.
+//! Files and directories on the core's driver.
 //!
 //! [`File`] does positional I/O with owned buffers ([`crate::buf`]); the
 //! free functions cover the directory operations a storage engine needs
-//! (create, rename, remove, `sync_dir`). Every call is an io_uring operation
-//! of the current core, so the futures must run on a frys core.
+//! (create, rename, remove, `sync_dir`). Every call is an operation of the
+//! current core's driver, so the futures must run on a frys core. On
+//! io_uring it is an SQE; on epoll, which cannot wait for files, the same
+//! system call (`pread`, `pwrite`, `fdatasync`, `openat`...) runs on a
+//! small per-process thread pool and its result comes back to the core:
+//! `O_DIRECT` and `fdatasync` mean exactly what they mean on io_uring.
+//!
+//! Cancel safety is the same on both drivers: a dropped future's buffer is
+//! kept until the kernel (io_uring) or the pool's system call (epoll) is
+//! done with it. The one difference: on epoll a call already queued on the
+//! pool is not cancelled but runs to completion.
 //!
 //! Invariants:
 //! - paths become `CString`s owned by the operation (an interior NUL is an

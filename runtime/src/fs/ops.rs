@@ -1,4 +1,5 @@
-//! The io_uring operations of files and paths.
+//! The operations of files and paths: io_uring SQEs or, on epoll, blocking
+//! system calls that the driver runs on its thread pool.
 //!
 //! Paths are `CString`s owned by the operation, so the kernel reads them
 //! from the operation's box, which lives until the completion. File
@@ -13,7 +14,7 @@ use std::sync::Arc;
 use io_uring::{opcode, squeue, types};
 
 use crate::buf::{self, IoBuf, IoBufMut};
-use crate::driver::{Op, Operation};
+use crate::driver::{Op, Operation, Syscall};
 
 /// `openat(AT_FDCWD, path, flags | O_CLOEXEC, mode)`.
 pub(crate) struct OpenAt {
@@ -28,6 +29,14 @@ impl Operation for OpenAt {
             .flags(self.flags | libc::O_CLOEXEC)
             .mode(self.mode)
             .build()
+    }
+
+    fn syscall(&mut self) -> Syscall {
+        Syscall::OpenAt {
+            path: self.path.as_ptr(),
+            flags: self.flags,
+            mode: self.mode,
+        }
     }
 
     fn orphan_completed(self: Box<Self>, result: i32) {
@@ -59,15 +68,32 @@ pub(crate) struct ReadAt<B> {
     offset: u64,
 }
 
-impl<B: IoBufMut> Operation for ReadAt<B> {
-    fn sqe(&mut self) -> squeue::Entry {
+impl<B: IoBufMut> ReadAt<B> {
+    /// Where the read lands: `buf[start..bytes_total]` (`start` clamped).
+    fn target(&mut self) -> (*mut u8, usize) {
         let start = self.start.min(self.buf.bytes_total());
-        let len = buf::sqe_len(self.buf.bytes_total() - start);
         // In bounds: `start <= bytes_total()`.
         let ptr = self.buf.stable_mut_ptr().wrapping_add(start);
-        opcode::Read::new(types::Fd(self.fd.as_raw_fd()), ptr, len)
+        (ptr, self.buf.bytes_total() - start)
+    }
+}
+
+impl<B: IoBufMut> Operation for ReadAt<B> {
+    fn sqe(&mut self) -> squeue::Entry {
+        let (ptr, len) = self.target();
+        opcode::Read::new(types::Fd(self.fd.as_raw_fd()), ptr, buf::sqe_len(len))
             .offset(self.offset)
             .build()
+    }
+
+    fn syscall(&mut self) -> Syscall {
+        let (buf, len) = self.target();
+        Syscall::ReadAt {
+            fd: self.fd.as_raw_fd(),
+            buf,
+            len,
+            offset: self.offset,
+        }
     }
 }
 
@@ -108,15 +134,32 @@ pub(crate) struct WriteAt<B> {
     offset: u64,
 }
 
-impl<B: IoBuf> Operation for WriteAt<B> {
-    fn sqe(&mut self) -> squeue::Entry {
+impl<B: IoBuf> WriteAt<B> {
+    /// What is written: `buf[start..bytes_init]` (`start` clamped).
+    fn source(&self) -> (*const u8, usize) {
         let start = self.start.min(self.buf.bytes_init());
-        let len = buf::sqe_len(self.buf.bytes_init() - start);
         // In bounds: `start <= bytes_init()`.
         let ptr = self.buf.stable_ptr().wrapping_add(start);
-        opcode::Write::new(types::Fd(self.fd.as_raw_fd()), ptr, len)
+        (ptr, self.buf.bytes_init() - start)
+    }
+}
+
+impl<B: IoBuf> Operation for WriteAt<B> {
+    fn sqe(&mut self) -> squeue::Entry {
+        let (ptr, len) = self.source();
+        opcode::Write::new(types::Fd(self.fd.as_raw_fd()), ptr, buf::sqe_len(len))
             .offset(self.offset)
             .build()
+    }
+
+    fn syscall(&mut self) -> Syscall {
+        let (buf, len) = self.source();
+        Syscall::WriteAt {
+            fd: self.fd.as_raw_fd(),
+            buf,
+            len,
+            offset: self.offset,
+        }
     }
 }
 
@@ -158,6 +201,13 @@ impl Operation for Fsync {
             .flags(flags)
             .build()
     }
+
+    fn syscall(&mut self) -> Syscall {
+        Syscall::Fsync {
+            fd: self.fd.as_raw_fd(),
+            data_only: self.data_only,
+        }
+    }
 }
 
 pub(crate) async fn fsync(fd: &Arc<OwnedFd>, data_only: bool) -> io::Result<()> {
@@ -189,6 +239,23 @@ impl Operation for PathOp {
             PathOp::Rename { from, to } => {
                 opcode::RenameAt::new(cwd, from.as_ptr(), cwd, to.as_ptr()).build()
             }
+        }
+    }
+
+    fn syscall(&mut self) -> Syscall {
+        match self {
+            PathOp::MkDir { path, mode } => Syscall::MkDirAt {
+                path: path.as_ptr(),
+                mode: *mode,
+            },
+            PathOp::Unlink { path, flags } => Syscall::UnlinkAt {
+                path: path.as_ptr(),
+                flags: *flags,
+            },
+            PathOp::Rename { from, to } => Syscall::RenameAt {
+                from: from.as_ptr(),
+                to: to.as_ptr(),
+            },
         }
     }
 }
@@ -231,14 +298,29 @@ impl Statx {
     }
 }
 
+impl Statx {
+    fn dirfd(&self) -> libc::c_int {
+        self.fd.as_ref().map_or(libc::AT_FDCWD, |fd| fd.as_raw_fd())
+    }
+}
+
 impl Operation for Statx {
     fn sqe(&mut self) -> squeue::Entry {
-        let dirfd = self.fd.as_ref().map_or(libc::AT_FDCWD, |fd| fd.as_raw_fd());
         let out: *mut libc::statx = &mut self.statx;
-        opcode::Statx::new(types::Fd(dirfd), self.path.as_ptr(), out.cast())
+        opcode::Statx::new(types::Fd(self.dirfd()), self.path.as_ptr(), out.cast())
             .flags(self.flags)
             .mask(libc::STATX_BASIC_STATS)
             .build()
+    }
+
+    fn syscall(&mut self) -> Syscall {
+        Syscall::Statx {
+            dirfd: self.dirfd(),
+            path: self.path.as_ptr(),
+            flags: self.flags,
+            mask: libc::STATX_BASIC_STATS,
+            out: &mut self.statx,
+        }
     }
 }
 

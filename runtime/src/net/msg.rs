@@ -1,31 +1,33 @@
 //! `sendmsg`/`recvmsg` of one datagram with its peer address.
 //!
 //! The `msghdr`, its single `iovec` and the address storage live inside the
-//! boxed operation; `sqe()` points them at each other and at the buffer once
-//! the operation is at its final address, as the driver guarantees.
+//! boxed operation; `sqe()` / `syscall()` point them at each other and at
+//! the buffer once the operation is at its final address, as the driver
+//! guarantees.
 
 use std::io;
 use std::mem;
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;
 
 use io_uring::{opcode, squeue, types};
 
 use super::addr::SockAddr;
+use super::fd::SocketFd;
 use crate::buf::{self, IoBuf, IoBufMut};
-use crate::driver::Operation;
+use crate::driver::{Operation, Syscall};
 
 /// Sends the initialized bytes of `buf` to `addr` as one datagram.
 pub(crate) struct SendMsg<B> {
-    fd: Arc<OwnedFd>,
+    fd: Arc<SocketFd>,
     buf: B,
     addr: SockAddr,
     iov: libc::iovec,
     msg: libc::msghdr,
 }
 
-impl<B: IoBuf> Operation for SendMsg<B> {
-    fn sqe(&mut self) -> squeue::Entry {
+impl<B: IoBuf> SendMsg<B> {
+    /// Points the header at the address and the buffer (in `self`).
+    fn prepare(&mut self) {
         self.iov = libc::iovec {
             iov_base: self.buf.stable_ptr() as *mut libc::c_void,
             iov_len: self.buf.bytes_init(),
@@ -35,14 +37,30 @@ impl<B: IoBuf> Operation for SendMsg<B> {
         self.msg.msg_namelen = self.addr.len();
         self.msg.msg_iov = &mut self.iov;
         self.msg.msg_iovlen = 1;
-        opcode::SendMsg::new(types::Fd(self.fd.as_raw_fd()), &self.msg)
+    }
+}
+
+impl<B: IoBuf> Operation for SendMsg<B> {
+    fn sqe(&mut self) -> squeue::Entry {
+        self.prepare();
+        opcode::SendMsg::new(types::Fd(self.fd.for_uring()), &self.msg)
             .flags(libc::MSG_NOSIGNAL as u32)
             .build()
+    }
+
+    fn syscall(&mut self) -> Syscall {
+        self.prepare();
+        let (fd, source) = self.fd.for_epoll();
+        Syscall::SendMsg {
+            fd,
+            source,
+            msg: &self.msg,
+        }
     }
 }
 
 pub(crate) async fn send_to<B: IoBuf>(
-    fd: &Arc<OwnedFd>,
+    fd: &Arc<SocketFd>,
     buf: B,
     addr: SockAddr,
 ) -> (io::Result<usize>, B) {
@@ -64,15 +82,16 @@ pub(crate) async fn send_to<B: IoBuf>(
 
 /// Receives one datagram into `buf` (from its first byte) and its sender.
 pub(crate) struct RecvMsg<B> {
-    fd: Arc<OwnedFd>,
+    fd: Arc<SocketFd>,
     buf: B,
     addr: SockAddr,
     iov: libc::iovec,
     msg: libc::msghdr,
 }
 
-impl<B: IoBufMut> Operation for RecvMsg<B> {
-    fn sqe(&mut self) -> squeue::Entry {
+impl<B: IoBufMut> RecvMsg<B> {
+    /// Points the header at the address storage and the buffer (in `self`).
+    fn prepare(&mut self) {
         self.iov = libc::iovec {
             iov_base: self.buf.stable_mut_ptr().cast(),
             iov_len: self.buf.bytes_total(),
@@ -82,12 +101,28 @@ impl<B: IoBufMut> Operation for RecvMsg<B> {
         self.msg.msg_namelen = self.addr.len();
         self.msg.msg_iov = &mut self.iov;
         self.msg.msg_iovlen = 1;
-        opcode::RecvMsg::new(types::Fd(self.fd.as_raw_fd()), &mut self.msg).build()
+    }
+}
+
+impl<B: IoBufMut> Operation for RecvMsg<B> {
+    fn sqe(&mut self) -> squeue::Entry {
+        self.prepare();
+        opcode::RecvMsg::new(types::Fd(self.fd.for_uring()), &mut self.msg).build()
+    }
+
+    fn syscall(&mut self) -> Syscall {
+        self.prepare();
+        let (fd, source) = self.fd.for_epoll();
+        Syscall::RecvMsg {
+            fd,
+            source,
+            msg: &mut self.msg,
+        }
     }
 }
 
 pub(crate) async fn recv_from<B: IoBufMut>(
-    fd: &Arc<OwnedFd>,
+    fd: &Arc<SocketFd>,
     buf: B,
 ) -> (io::Result<(usize, SockAddr)>, B) {
     let op = RecvMsg {

@@ -1,37 +1,54 @@
-//! The io_uring operations of connected and listening sockets, and their
-//! `(result, buffer)` completions.
+//! The operations of connected and listening sockets, and their
+//! `(result, buffer)` completions. Each is an io_uring SQE or, on epoll, a
+//! readiness system call (`driver::Syscall`).
 //!
-//! Every operation holds a clone of the socket's `Arc<OwnedFd>`, so the fd is
-//! closed only after the socket value *and* every in-flight (possibly
+//! Every operation holds a clone of the socket's `Arc<SocketFd>`, so the fd
+//! is closed only after the socket value *and* every in-flight (possibly
 //! abandoned) operation on it are gone. Without that, a socket dropped in the
 //! same tick as an abandoned read would close its fd before the read's SQE
 //! reaches the kernel, and a new socket could reuse the number.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::Arc;
 
 use io_uring::{opcode, squeue, types};
 
 use super::addr::SockAddr;
+use super::fd::SocketFd;
 use crate::buf::{self, IoBuf, IoBufMut};
-use crate::driver::{Completion, Op, Operation};
+use crate::driver::{Completion, Op, Operation, Syscall};
 
-/// `accept4` of one connection; the new fd is `SOCK_CLOEXEC`.
+/// `accept4` of one connection; the new fd is `SOCK_CLOEXEC`, and in the
+/// accepting driver's mode.
 pub(crate) struct Accept {
-    fd: Arc<OwnedFd>,
+    fd: Arc<SocketFd>,
     peer: SockAddr,
+    /// Whether the new fd is non-blocking (accepted by epoll).
+    nonblocking: bool,
 }
 
 impl Operation for Accept {
     fn sqe(&mut self) -> squeue::Entry {
+        self.nonblocking = false;
         opcode::Accept::new(
-            types::Fd(self.fd.as_raw_fd()),
+            types::Fd(self.fd.for_uring()),
             self.peer.as_mut_ptr(),
             self.peer.len_mut(),
         )
         .flags(libc::SOCK_CLOEXEC)
         .build()
+    }
+
+    fn syscall(&mut self) -> Syscall {
+        self.nonblocking = true;
+        let (fd, source) = self.fd.for_epoll();
+        Syscall::Accept {
+            fd,
+            source,
+            addr: self.peer.as_mut_ptr(),
+            len: self.peer.len_mut(),
+        }
     }
 
     fn orphan_completed(self: Box<Self>, result: i32) {
@@ -43,37 +60,48 @@ impl Operation for Accept {
 }
 
 /// Accepts one connection: the new socket and the peer's address.
-pub(crate) async fn accept(fd: &Arc<OwnedFd>) -> io::Result<(OwnedFd, SockAddr)> {
+pub(crate) async fn accept(fd: &Arc<SocketFd>) -> io::Result<(SocketFd, SockAddr)> {
     let op = Op::submit(Accept {
         fd: fd.clone(),
         peer: SockAddr::empty(),
+        nonblocking: false,
     })
     .map_err(|(e, _)| e)?;
     let done = op.await;
     let new_fd = done.result?;
     // SAFETY: the kernel returned a new fd that nobody else owns.
     let stream = unsafe { OwnedFd::from_raw_fd(new_fd as i32) };
-    Ok((stream, done.data.peer))
+    Ok((SocketFd::new(stream, done.data.nonblocking), done.data.peer))
 }
 
 /// `connect` of a socket to an address.
 pub(crate) struct Connect {
-    fd: Arc<OwnedFd>,
+    fd: Arc<SocketFd>,
     addr: SockAddr,
 }
 
 impl Operation for Connect {
     fn sqe(&mut self) -> squeue::Entry {
         opcode::Connect::new(
-            types::Fd(self.fd.as_raw_fd()),
+            types::Fd(self.fd.for_uring()),
             self.addr.as_ptr(),
             self.addr.len(),
         )
         .build()
     }
+
+    fn syscall(&mut self) -> Syscall {
+        let (fd, source) = self.fd.for_epoll();
+        Syscall::Connect {
+            fd,
+            source,
+            addr: self.addr.as_ptr(),
+            len: self.addr.len(),
+        }
+    }
 }
 
-pub(crate) async fn connect(fd: &Arc<OwnedFd>, addr: SockAddr) -> io::Result<()> {
+pub(crate) async fn connect(fd: &Arc<SocketFd>, addr: SockAddr) -> io::Result<()> {
     let op = Op::submit(Connect {
         fd: fd.clone(),
         addr,
@@ -84,12 +112,12 @@ pub(crate) async fn connect(fd: &Arc<OwnedFd>, addr: SockAddr) -> io::Result<()>
 
 /// `recv` into a whole buffer, from its first byte.
 pub(crate) struct Recv<B> {
-    fd: Arc<OwnedFd>,
+    fd: Arc<SocketFd>,
     buf: B,
 }
 
 impl<B: IoBufMut> Recv<B> {
-    pub(crate) fn new(fd: Arc<OwnedFd>, buf: B) -> Self {
+    pub(crate) fn new(fd: Arc<SocketFd>, buf: B) -> Self {
         Self { fd, buf }
     }
 
@@ -115,15 +143,25 @@ impl<B: IoBufMut> Operation for Recv<B> {
     fn sqe(&mut self) -> squeue::Entry {
         let len = buf::sqe_len(self.buf.bytes_total());
         opcode::Recv::new(
-            types::Fd(self.fd.as_raw_fd()),
+            types::Fd(self.fd.for_uring()),
             self.buf.stable_mut_ptr(),
             len,
         )
         .build()
     }
+
+    fn syscall(&mut self) -> Syscall {
+        let (fd, source) = self.fd.for_epoll();
+        Syscall::Recv {
+            fd,
+            source,
+            buf: self.buf.stable_mut_ptr(),
+            len: self.buf.bytes_total(),
+        }
+    }
 }
 
-pub(crate) async fn recv<B: IoBufMut>(fd: &Arc<OwnedFd>, buf: B) -> (io::Result<usize>, B) {
+pub(crate) async fn recv<B: IoBufMut>(fd: &Arc<SocketFd>, buf: B) -> (io::Result<usize>, B) {
     match buf::submit(Recv::new(fd.clone(), buf)) {
         Ok(op) => Recv::finish(op.await),
         Err((e, data)) => (Err(e), data.buf),
@@ -133,13 +171,13 @@ pub(crate) async fn recv<B: IoBufMut>(fd: &Arc<OwnedFd>, buf: B) -> (io::Result<
 /// `send` of a buffer's initialized bytes from `offset` on. `MSG_NOSIGNAL`:
 /// a closed peer is an `EPIPE` error, not a process-killing `SIGPIPE`.
 pub(crate) struct Send<B> {
-    fd: Arc<OwnedFd>,
+    fd: Arc<SocketFd>,
     buf: B,
     offset: usize,
 }
 
 impl<B: IoBuf> Send<B> {
-    pub(crate) fn new(fd: Arc<OwnedFd>, buf: B, offset: usize) -> Self {
+    pub(crate) fn new(fd: Arc<SocketFd>, buf: B, offset: usize) -> Self {
         Self { fd, buf, offset }
     }
 
@@ -152,23 +190,41 @@ impl<B: IoBuf> Send<B> {
     }
 }
 
-impl<B: IoBuf> Operation for Send<B> {
-    fn sqe(&mut self) -> squeue::Entry {
+impl<B: IoBuf> Send<B> {
+    /// The unsent bytes: from `offset` (clamped) to `bytes_init()`.
+    fn unsent(&self) -> (*const u8, usize) {
         let offset = self.offset.min(self.buf.bytes_init());
-        let len = buf::sqe_len(self.buf.bytes_init() - offset);
         // In bounds: `offset <= bytes_init() <= bytes_total()`.
         let ptr = self.buf.stable_ptr().wrapping_add(offset);
-        opcode::Send::new(types::Fd(self.fd.as_raw_fd()), ptr, len)
-            .flags(libc::MSG_NOSIGNAL)
-            .build()
+        (ptr, self.buf.bytes_init() - offset)
     }
 }
 
-pub(crate) async fn send<B: IoBuf>(fd: &Arc<OwnedFd>, buf: B) -> (io::Result<usize>, B) {
+impl<B: IoBuf> Operation for Send<B> {
+    fn sqe(&mut self) -> squeue::Entry {
+        let (ptr, len) = self.unsent();
+        opcode::Send::new(types::Fd(self.fd.for_uring()), ptr, buf::sqe_len(len))
+            .flags(libc::MSG_NOSIGNAL)
+            .build()
+    }
+
+    fn syscall(&mut self) -> Syscall {
+        let (ptr, len) = self.unsent();
+        let (fd, source) = self.fd.for_epoll();
+        Syscall::Send {
+            fd,
+            source,
+            buf: ptr,
+            len,
+        }
+    }
+}
+
+pub(crate) async fn send<B: IoBuf>(fd: &Arc<SocketFd>, buf: B) -> (io::Result<usize>, B) {
     send_from(fd, buf, 0).await
 }
 
-async fn send_from<B: IoBuf>(fd: &Arc<OwnedFd>, buf: B, offset: usize) -> (io::Result<usize>, B) {
+async fn send_from<B: IoBuf>(fd: &Arc<SocketFd>, buf: B, offset: usize) -> (io::Result<usize>, B) {
     match buf::submit(Send::new(fd.clone(), buf, offset)) {
         Ok(op) => Send::finish(op.await),
         Err((e, data)) => (Err(e), data.buf),
@@ -176,7 +232,7 @@ async fn send_from<B: IoBuf>(fd: &Arc<OwnedFd>, buf: B, offset: usize) -> (io::R
 }
 
 /// Sends every initialized byte of `buf`, resuming after short sends.
-pub(crate) async fn send_all<B: IoBuf>(fd: &Arc<OwnedFd>, mut buf: B) -> (io::Result<()>, B) {
+pub(crate) async fn send_all<B: IoBuf>(fd: &Arc<SocketFd>, mut buf: B) -> (io::Result<()>, B) {
     let mut sent = 0;
     while sent < buf.bytes_init() {
         let (result, back) = send_from(fd, buf, sent).await;
@@ -193,12 +249,12 @@ pub(crate) async fn send_all<B: IoBuf>(fd: &Arc<OwnedFd>, mut buf: B) -> (io::Re
 
 /// `shutdown` of one or both directions.
 pub(crate) struct Shutdown {
-    fd: Arc<OwnedFd>,
+    fd: Arc<SocketFd>,
     how: libc::c_int,
 }
 
 impl Shutdown {
-    pub(crate) fn new(fd: Arc<OwnedFd>, how: std::net::Shutdown) -> Self {
+    pub(crate) fn new(fd: Arc<SocketFd>, how: std::net::Shutdown) -> Self {
         let how = match how {
             std::net::Shutdown::Read => libc::SHUT_RD,
             std::net::Shutdown::Write => libc::SHUT_WR,
@@ -210,11 +266,16 @@ impl Shutdown {
 
 impl Operation for Shutdown {
     fn sqe(&mut self) -> squeue::Entry {
-        opcode::Shutdown::new(types::Fd(self.fd.as_raw_fd()), self.how).build()
+        opcode::Shutdown::new(types::Fd(self.fd.for_uring()), self.how).build()
+    }
+
+    fn syscall(&mut self) -> Syscall {
+        let (fd, _) = self.fd.for_epoll();
+        Syscall::Shutdown { fd, how: self.how }
     }
 }
 
-pub(crate) async fn shutdown(fd: &Arc<OwnedFd>, how: std::net::Shutdown) -> io::Result<()> {
+pub(crate) async fn shutdown(fd: &Arc<SocketFd>, how: std::net::Shutdown) -> io::Result<()> {
     let op = Op::submit(Shutdown::new(fd.clone(), how)).map_err(|(e, _)| e)?;
     op.await.result.map(drop)
 }

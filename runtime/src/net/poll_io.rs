@@ -20,11 +20,11 @@
 
 use std::future::Future;
 use std::io;
-use std::os::fd::OwnedFd;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
+use super::fd::SocketFd;
 use super::ops::{Recv, Send, Shutdown};
 use crate::buf;
 use crate::driver::Op;
@@ -47,7 +47,7 @@ pub(crate) struct PollIo {
 impl PollIo {
     pub(crate) fn poll_read(
         &mut self,
-        fd: &Arc<OwnedFd>,
+        fd: &Arc<SocketFd>,
         cx: &mut Context<'_>,
         out: &mut [u8],
     ) -> Poll<io::Result<usize>> {
@@ -94,7 +94,7 @@ impl PollIo {
 
     pub(crate) fn poll_write(
         &mut self,
-        fd: &Arc<OwnedFd>,
+        fd: &Arc<SocketFd>,
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
@@ -128,7 +128,7 @@ impl PollIo {
     /// Waits until every accepted byte has been sent.
     pub(crate) fn poll_flush(
         &mut self,
-        fd: &Arc<OwnedFd>,
+        fd: &Arc<SocketFd>,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<()>> {
         while let Some(op) = &mut self.write_op {
@@ -168,7 +168,7 @@ impl PollIo {
     /// Flushes, then shuts down the write direction (once).
     pub(crate) fn poll_close(
         &mut self,
-        fd: &Arc<OwnedFd>,
+        fd: &Arc<SocketFd>,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<()>> {
         if self.write_closed {

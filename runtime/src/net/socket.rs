@@ -1,9 +1,11 @@
 //! Socket creation and the few synchronous socket calls (`bind`, `listen`,
 //! `setsockopt`, `getsockname`...). These never block, so they run as plain
-//! syscalls; everything that waits goes through the ring (see `ops`).
+//! syscalls; everything that waits goes through the core's driver (see
+//! `ops`).
 //!
-//! Sockets are created in blocking mode with `SOCK_CLOEXEC`: io_uring waits
-//! for readiness itself, and a non-blocking fd would make it return `EAGAIN`.
+//! Sockets are `SOCK_CLOEXEC`, created in the mode the current core's
+//! driver wants (blocking for io_uring and off a core, non-blocking for
+//! epoll); each driver switches the mode if it differs (see `fd`).
 
 use std::io;
 use std::mem::ManuallyDrop;
@@ -12,13 +14,19 @@ use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 
 use super::addr::SockAddr;
+use super::fd::SocketFd;
+use crate::driver::DriverKind;
+use crate::runtime::context;
 
 /// Creates a socket of `family` (`AF_INET`...) and `ty` (`SOCK_STREAM`...).
-pub(crate) fn new_socket(family: libc::c_int, ty: libc::c_int) -> io::Result<OwnedFd> {
+pub(crate) fn new_socket(family: libc::c_int, ty: libc::c_int) -> io::Result<SocketFd> {
+    let nonblocking = context::driver_kind() == Some(DriverKind::Epoll);
+    let mode = if nonblocking { libc::SOCK_NONBLOCK } else { 0 };
     // SAFETY: plain syscall with integer arguments.
-    let fd = cvt(unsafe { libc::socket(family, ty | libc::SOCK_CLOEXEC, 0) })?;
+    let fd = cvt(unsafe { libc::socket(family, ty | libc::SOCK_CLOEXEC | mode, 0) })?;
     // SAFETY: `socket` just returned this fd and nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    Ok(SocketFd::new(fd, nonblocking))
 }
 
 /// Sets an integer socket option.
@@ -103,18 +111,20 @@ where
     f(&view)
 }
 
-/// Turns a std socket into an owned fd in blocking mode (see module docs).
-pub(crate) fn from_std<S: Into<OwnedFd>>(socket: S) -> io::Result<Arc<OwnedFd>> {
+/// Takes over a std socket in whatever mode it is in (the drivers switch it
+/// as they need, see module docs).
+pub(crate) fn from_std<S: Into<OwnedFd>>(socket: S) -> io::Result<Arc<SocketFd>> {
     let fd: OwnedFd = socket.into();
-    set_blocking(fd.as_raw_fd())?;
-    Ok(Arc::new(fd))
+    // SAFETY: fcntl with integer arguments on an fd we own.
+    let flags = cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) })?;
+    Ok(Arc::new(SocketFd::new(fd, flags & libc::O_NONBLOCK != 0)))
 }
 
 /// Gives up ownership of the fd. If an abandoned operation still holds it,
 /// our share is leaked so that the fd stays open until the caller closes it.
-pub(crate) fn into_raw_fd(fd: Arc<OwnedFd>) -> RawFd {
+pub(crate) fn into_raw_fd(fd: Arc<SocketFd>) -> RawFd {
     match Arc::try_unwrap(fd) {
-        Ok(fd) => fd.into_raw_fd(),
+        Ok(fd) => fd.into_owned().into_raw_fd(),
         Err(shared) => {
             let raw = shared.as_raw_fd();
             // The remaining holders are orphaned operations; they drop their
@@ -124,16 +134,6 @@ pub(crate) fn into_raw_fd(fd: Arc<OwnedFd>) -> RawFd {
             raw
         }
     }
-}
-
-fn set_blocking(fd: RawFd) -> io::Result<()> {
-    // SAFETY: fcntl with integer arguments on an fd we own.
-    let flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
-    if flags & libc::O_NONBLOCK != 0 {
-        // SAFETY: as above.
-        cvt(unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) })?;
-    }
-    Ok(())
 }
 
 pub(crate) fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {

@@ -2,22 +2,23 @@
 //! read/write calls and the `futures-io` state (see `poll_io`).
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use super::fd::SocketFd;
 use super::ops;
 use super::poll_io::PollIo;
 use crate::buf::{IoBuf, IoBufMut};
 
 /// A connected stream socket.
 pub(crate) struct Stream {
-    fd: Arc<OwnedFd>,
+    fd: Arc<SocketFd>,
     io: PollIo,
 }
 
 impl Stream {
-    pub(crate) fn new(fd: Arc<OwnedFd>) -> Self {
+    pub(crate) fn new(fd: Arc<SocketFd>) -> Self {
         Self {
             fd,
             io: PollIo::default(),
@@ -28,7 +29,7 @@ impl Stream {
         self.fd.as_raw_fd()
     }
 
-    pub(crate) fn into_fd(self) -> Arc<OwnedFd> {
+    pub(crate) fn into_fd(self) -> Arc<SocketFd> {
         self.fd
     }
 

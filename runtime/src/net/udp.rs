@@ -2,10 +2,11 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, IntoRawFd, RawFd};
 use std::sync::Arc;
 
 use super::addr::SockAddr;
+use super::fd::SocketFd;
 use super::{msg, ops, socket};
 use crate::buf::{IoBuf, IoBufMut};
 
@@ -16,7 +17,7 @@ use crate::buf::{IoBuf, IoBufMut};
 /// dropped by the kernel.
 #[derive(Debug)]
 pub struct UdpSocket {
-    fd: Arc<OwnedFd>,
+    fd: Arc<SocketFd>,
 }
 
 impl UdpSocket {
@@ -28,7 +29,8 @@ impl UdpSocket {
         Ok(Self { fd: Arc::new(fd) })
     }
 
-    /// Takes over a std socket (switched to blocking mode).
+    /// Takes over a std socket, in either blocking mode (each driver
+    /// switches it to the mode it needs).
     pub fn from_std(socket: std::net::UdpSocket) -> io::Result<Self> {
         Ok(Self {
             fd: socket::from_std(socket)?,
@@ -50,8 +52,10 @@ impl UdpSocket {
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future cancels the send; the buffer is freed only after
-    /// the kernel completes. The datagram may or may not have been sent.
+    /// Dropping the future cancels the send. On io_uring the buffer is
+    /// freed only after the kernel completes, and the datagram may or may
+    /// not have been sent. On epoll it is only sent in the poll that
+    /// returns, so a dropped send sent nothing.
     pub async fn send_to<B: IoBuf>(&self, buf: B, addr: SocketAddr) -> (io::Result<usize>, B) {
         msg::send_to(&self.fd, buf, SockAddr::from_std(&addr)).await
     }
@@ -61,9 +65,11 @@ impl UdpSocket {
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future cancels the receive; the buffer is freed only
-    /// after the kernel completes. A datagram received before the
-    /// cancellation took effect is lost.
+    /// Dropping the future cancels the receive. On io_uring the buffer is
+    /// freed only after the kernel completes, and a datagram received
+    /// before the cancellation took effect is lost. On epoll a datagram is
+    /// only taken in the poll that returns it, so a dropped receive loses
+    /// none.
     pub async fn recv_from<B: IoBufMut>(&self, buf: B) -> (io::Result<(usize, SocketAddr)>, B) {
         let (result, buf) = msg::recv_from(&self.fd, buf).await;
         (result.and_then(|(n, addr)| Ok((n, addr.to_std()?))), buf)

@@ -5,7 +5,7 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::driver::RingSetupError;
+use crate::driver::{DriverKind, ParseDriverKindError, RingSetupError};
 use crate::topology::{Cores, Placement, PlacementError};
 
 /// Configures and starts a [`Runtime`](super::Runtime).
@@ -30,6 +30,7 @@ pub struct Builder {
     pub(crate) sysfs_root: PathBuf,
     /// `None`: chosen at build time (see `idle_poll`).
     pub(crate) idle_poll: Option<Duration>,
+    pub(crate) driver: DriverKind,
 }
 
 impl Default for Builder {
@@ -44,6 +45,7 @@ impl Default for Builder {
             mesh_capacity: 1024,
             sysfs_root: PathBuf::from("/sys"),
             idle_poll: None,
+            driver: DriverKind::Auto,
         }
     }
 }
@@ -74,6 +76,7 @@ impl Builder {
 
     /// Submission queue entries per core's ring (default 256; rounded up to
     /// a power of two; halved automatically if `RLIMIT_MEMLOCK` is too low).
+    /// The epoll driver has no ring and ignores it.
     pub fn ring_entries(mut self, entries: u32) -> Self {
         self.ring_entries = entries;
         self
@@ -113,6 +116,23 @@ impl Builder {
         self
     }
 
+    /// Which I/O driver the cores run (default [`DriverKind::Auto`]:
+    /// io_uring, or epoll where io_uring cannot be set up — a container's
+    /// seccomp profile, gVisor, `kernel.io_uring_disabled`, an old kernel).
+    /// With `Auto`, the `FRYS_DRIVER` environment variable (`io_uring`,
+    /// `epoll`, `auto`) decides instead; an explicit choice here ignores
+    /// it. The driver that runs, and why, is logged once and reported by
+    /// [`Runtime::driver`](super::Runtime::driver). An explicit `IoUring`
+    /// that cannot be set up fails the build with the cause.
+    ///
+    /// Both drivers offer the same API and guarantees; on epoll, file
+    /// operations run on a small shared thread pool instead of in the
+    /// kernel's io_uring workers.
+    pub fn driver(mut self, kind: DriverKind) -> Self {
+        self.driver = kind;
+        self
+    }
+
     /// Where to read the CPU topology (default `/sys`); tests point this at
     /// a fake tree.
     pub fn sysfs_root(mut self, root: impl Into<PathBuf>) -> Self {
@@ -142,6 +162,15 @@ pub enum BuildError {
         /// Why.
         source: RingSetupError,
     },
+    /// A core's epoll instance could not be created.
+    Epoll {
+        /// The core whose epoll instance failed.
+        core: usize,
+        /// Why.
+        source: io::Error,
+    },
+    /// `FRYS_DRIVER` names no driver.
+    DriverEnv(ParseDriverKindError),
     /// Creating a core's thread, eventfd or pinning failed.
     Io(io::Error),
 }
@@ -152,6 +181,10 @@ impl fmt::Display for BuildError {
             Self::Topology(e) => write!(f, "cannot read the CPU topology: {e}"),
             Self::Placement(e) => write!(f, "cannot place the cores: {e}"),
             Self::Ring { core, source } => write!(f, "core {core}: {source}"),
+            Self::Epoll { core, source } => {
+                write!(f, "core {core}: cannot create its epoll instance: {source}")
+            }
+            Self::DriverEnv(e) => write!(f, "{}: {e}", crate::driver::DRIVER_ENV),
             Self::Io(e) => write!(f, "cannot start a core: {e}"),
         }
     }
@@ -160,7 +193,8 @@ impl fmt::Display for BuildError {
 impl std::error::Error for BuildError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Topology(e) | Self::Io(e) => Some(e),
+            Self::Topology(e) | Self::Io(e) | Self::Epoll { source: e, .. } => Some(e),
+            Self::DriverEnv(e) => Some(e),
             Self::Placement(e) => Some(e),
             Self::Ring { source, .. } => Some(source),
         }

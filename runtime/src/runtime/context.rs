@@ -11,7 +11,7 @@ use std::io;
 use std::rc::Rc;
 
 use super::core::CoreCtx;
-use crate::driver::Driver;
+use crate::driver::{Driver, DriverKind};
 
 thread_local! {
     static CURRENT: RefCell<Option<Rc<CoreCtx>>> = const { RefCell::new(None) };
@@ -28,6 +28,11 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&CoreCtx) -> R) -> Option<R> {
 /// Runs `f` with the current core's driver.
 pub(crate) fn with_driver<R>(f: impl FnOnce(&mut Driver) -> R) -> Option<R> {
     with_current(|ctx| f(&mut ctx.driver.borrow_mut()))
+}
+
+/// The driver of the current core, if this thread is running one.
+pub(crate) fn driver_kind() -> Option<DriverKind> {
+    with_current(|ctx| ctx.driver.try_borrow().ok().map(|d| d.kind())).flatten()
 }
 
 pub(crate) fn not_on_core() -> io::Error {

@@ -7,18 +7,21 @@
 //! 3. run up to [`BUDGET`] tasks, alternating the local (`!Send`) queue and
 //!    the stealable (`Send`) queue so neither starves;
 //! 4. publish mesh messages; if tasks remain queued, submit SQEs and reap
-//!    completions (one `io_uring_enter`); reset the arena;
+//!    completions (one `io_uring_enter`; on epoll, one `epoll_wait` without
+//!    waiting, if an operation waits for readiness); reset the arena;
 //! 5. with nothing done: steal from the busiest core, else poll the queues,
-//!    mesh and completion queue for up to the idle-poll window
-//!    (`runtime::idle`), else park: one `io_uring_enter` waits for a
-//!    completion, an eventfd write or the nearest timer deadline.
+//!    mesh and driver for up to the idle-poll window (`runtime::idle`),
+//!    else park: one `io_uring_enter` (or `epoll_wait`) waits for a
+//!    completion (or readiness), an eventfd write or the nearest timer
+//!    deadline.
 //!
 //! Invariant (no lost work): before a core sleeps, it has set its park
 //! flag and then re-checked every place another thread can put work for
 //! it: its remote queue, its incoming mesh rings (wakers armed), the rings
-//! it has a backlog for (room re-checked with a waker armed), and, if it
-//! steals, every other core's stealable queue. Producers publish, then
-//! `must_notify` (see `sync::park`).
+//! it has a backlog for (room re-checked with a waker armed), if it
+//! steals, every other core's stealable queue, and on epoll the inbox of
+//! file-operation results (checked by `Driver::park` itself, after the flag
+//! is raised). Producers publish, then `must_notify` (see `sync::park`).
 //!
 //! Everything here is used only by the core's own thread (`CoreCtx` is
 //! `!Send`); other threads reach the core through [`Shared`].
@@ -296,7 +299,7 @@ impl CoreCtx {
         let result = self.driver.borrow_mut().submit_and_reap(&mut woken);
         self.release_finished_orphans();
         if let Err(e) = result {
-            tracing::error!(core = self.index, error = %e, "io_uring_enter failed");
+            tracing::error!(core = self.index, error = %e, "the I/O driver failed to reap");
         }
         let n = woken.len();
         woken.drain(..).for_each(wake_user);
@@ -392,7 +395,7 @@ impl CoreCtx {
         core.park.end_park();
         self.release_finished_orphans();
         if let Err(e) = result {
-            tracing::error!(core = self.index, error = %e, "io_uring_enter (park) failed");
+            tracing::error!(core = self.index, error = %e, "the I/O driver failed to park");
         }
         woken.drain(..).for_each(wake_user);
         self.woken.replace(woken);

@@ -31,12 +31,12 @@ use crossbeam_deque::{Injector, Worker};
 
 use self::core::CoreCtx;
 use self::shared::{new_eventfd, CoreShared, Shared};
-use crate::driver::Driver;
+use crate::driver::{self, Driver, DriverKind};
 use crate::sync::ParkFlag;
 use crate::topology::{self, Cores, Topology};
 
-/// A set of cores, each an executor with its own io_uring, timers, arena
-/// and queues, pinned to one CPU.
+/// A set of cores, each an executor with its own I/O driver (io_uring or
+/// epoll), timers, arena and queues, pinned to one CPU.
 ///
 /// # Examples
 /// ```no_run
@@ -136,6 +136,12 @@ impl Runtime {
         self.shared.idle_poll
     }
 
+    /// The I/O driver every core runs: [`DriverKind::IoUring`] or
+    /// [`DriverKind::Epoll`] (never `Auto`; see [`Builder::driver`]).
+    pub fn driver(&self) -> DriverKind {
+        self.shared.driver
+    }
+
     /// Counters of every core (polls, steals, parks, ...).
     pub fn stats(&self) -> Vec<CoreStats> {
         stats::snapshot(&self.shared)
@@ -161,6 +167,12 @@ impl Runtime {
             other => other.map_err(BuildError::Placement)?,
         };
         let n = cpus.len();
+        let kind = driver::resolve_kind(b.driver).map_err(BuildError::DriverEnv)?;
+        if kind == DriverKind::Epoll {
+            // File-operation threads run where the process could, not on
+            // the CPU of the core that happens to start them.
+            driver::set_pool_affinity(allowed.clone());
+        }
 
         let mut workers: Vec<Worker<_>> = (0..n).map(|_| Worker::new_fifo()).collect();
         let stealers = workers.iter().map(Worker::stealer).collect();
@@ -187,6 +199,7 @@ impl Runtime {
             idle_poll: b
                 .idle_poll
                 .unwrap_or_else(|| idle::default_idle_poll(&b.sysfs_root)),
+            driver: kind,
             shutdown: Default::default(),
         });
         let mut meshes = mesh::build(n, b.mesh_capacity);
@@ -256,11 +269,7 @@ fn start_core0(
         *saved_affinity = Some(topology::allowed_cpus().map_err(BuildError::Topology)?);
         topology::pin_current_thread(core.cpu).map_err(BuildError::Io)?;
     }
-    let driver = Driver::new(
-        b.ring_entries,
-        std::os::fd::AsRawFd::as_raw_fd(&core.eventfd),
-    )
-    .map_err(|source| BuildError::Ring { core: 0, source })?;
+    let driver = new_driver(shared, 0, b)?;
     Ok(Rc::new(CoreCtx::new(
         0,
         shared.clone(),
@@ -286,14 +295,10 @@ fn core_thread(
             return;
         }
     }
-    let eventfd = std::os::fd::AsRawFd::as_raw_fd(&core.eventfd);
-    let driver = match Driver::new(b.ring_entries, eventfd) {
+    let driver = match new_driver(&shared, index, &b) {
         Ok(d) => d,
-        Err(source) => {
-            let _ = started.send(Err(BuildError::Ring {
-                core: index,
-                source,
-            }));
+        Err(e) => {
+            let _ = started.send(Err(e));
             return;
         }
     };
@@ -323,6 +328,26 @@ fn core_thread(
         std::process::abort();
     }
     drop(guard);
+}
+
+/// Creates core `index`'s driver, of the runtime's kind, on the calling
+/// thread (the core's own).
+fn new_driver(shared: &Arc<Shared>, index: usize, b: &Builder) -> Result<Driver, BuildError> {
+    let eventfd = std::os::fd::AsRawFd::as_raw_fd(&shared.cores[index].eventfd);
+    match shared.driver {
+        DriverKind::Epoll => {
+            let notified = shared.clone();
+            let notify: driver::Notify = Arc::new(move || notified.notify(index));
+            Driver::epoll(eventfd, notify).map_err(|source| BuildError::Epoll {
+                core: index,
+                source,
+            })
+        }
+        _ => Driver::io_uring(b.ring_entries, eventfd).map_err(|source| BuildError::Ring {
+            core: index,
+            source,
+        }),
+    }
 }
 
 fn stop_threads(shared: &Shared, threads: Vec<thread::JoinHandle<()>>) {

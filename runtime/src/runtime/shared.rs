@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crossbeam_deque::{Injector, Stealer};
 
+use crate::driver::DriverKind;
 use crate::sync::ParkFlag;
 use crate::task::TaskRef;
 
@@ -21,6 +22,8 @@ pub(crate) struct Shared {
     pub(crate) stealing: bool,
     /// How long an idle core polls before parking (`runtime::idle`).
     pub(crate) idle_poll: Duration,
+    /// The I/O driver of every core (never `Auto`).
+    pub(crate) driver: DriverKind,
     pub(crate) shutdown: AtomicBool,
 }
 
@@ -28,7 +31,8 @@ pub(crate) struct CoreShared {
     /// Tasks woken from other threads, drained by the core every tick.
     pub(crate) remote: Injector<TaskRef>,
     pub(crate) park: ParkFlag,
-    /// Written to end the core's park; its ring always has a read armed.
+    /// Written to end the core's park; its ring always has a read armed, or
+    /// its epoll set watches it.
     pub(crate) eventfd: OwnedFd,
     pub(crate) cpu: usize,
     pub(crate) node: usize,
@@ -79,7 +83,8 @@ pub(crate) fn new_eventfd() -> std::io::Result<OwnedFd> {
     // SAFETY: plain syscall; the returned fd is checked and owned below.
     // Blocking mode, so the armed io_uring read waits for a write on every
     // kernel rather than possibly failing with EAGAIN (which would make the
-    // park spin). A write blocks only near a 2^64 count: never in practice.
+    // park spin); the epoll driver makes it non-blocking. A write blocks only
+    // near a 2^64 count: never in practice.
     let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
     if fd < 0 {
         return Err(std::io::Error::last_os_error());

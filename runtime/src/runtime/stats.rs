@@ -24,7 +24,8 @@ pub struct CoreStats {
     pub parks: u64,
     /// Wakes that arrived from other threads.
     pub remote_wakes: u64,
-    /// `io_uring_enter` calls (updated when the core parks).
+    /// `io_uring_enter` calls, or `epoll_wait` calls on the epoll driver
+    /// (updated when the core parks).
     pub io_enters: u64,
 }
 

@@ -223,6 +223,12 @@ impl Config {
             .ok()
             .map(std::time::Duration::from_micros)
     }
+    /// `driver`: `auto` lets the runtime choose (and `FRYS_DRIVER` decide).
+    pub fn driver(&self) -> frys_runtime::DriverKind {
+        self.get("driver")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_default()
+    }
     /// `partitions`.
     pub fn partitions(&self) -> u16 {
         self.int("partitions") as u16

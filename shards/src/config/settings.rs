@@ -116,6 +116,13 @@ pub const SETTINGS: &[SettingDef] = &[
         "Microseconds an idle core keeps polling before it parks (-1: the runtime's default, 200 us or 2 ms virtualized)"
     ),
     setting!(
+        "driver",
+        "auto",
+        Kind::Enum(&["auto", "io_uring", "epoll"]),
+        false,
+        "I/O driver: auto (io_uring, or epoll where io_uring is blocked or missing), io_uring, epoll"
+    ),
+    setting!(
         "partitions",
         "16",
         int(1, 16384),

@@ -45,6 +45,7 @@ pub struct Shared {
     shutting_down: AtomicBool,
     last_save: AtomicU64,
     config_file: Option<String>,
+    driver: frys_runtime::DriverKind,
 }
 
 static SHARED: OnceLock<Shared> = OnceLock::new();
@@ -89,6 +90,10 @@ impl Shared {
     /// The `--config` file, if any.
     pub fn config_file(&self) -> Option<&str> {
         self.config_file.as_deref()
+    }
+    /// The I/O driver the cores run (INFO `multiplexing_api`).
+    pub fn driver(&self) -> frys_runtime::DriverKind {
+        self.driver
     }
 }
 
@@ -200,7 +205,7 @@ pub fn run(config: Config) -> Result<(), String> {
         Some(n) => Cores::Count(n),
         None => Cores::All,
     };
-    let mut builder = Runtime::builder().cores(cores);
+    let mut builder = Runtime::builder().cores(cores).driver(config.driver());
     if let Some(window) = config.idle_poll() {
         builder = builder.idle_poll(window);
     }
@@ -246,11 +251,13 @@ pub fn run(config: Config) -> Result<(), String> {
         shutting_down: AtomicBool::new(false),
         last_save: AtomicU64::new(started_unix),
         config_file: None,
+        driver: rt.driver(),
     });
     tracing::info!(
         cores = rt.cores(),
         cpus = ?rt.cpus(),
         partitions = map.partitions(),
+        driver = %rt.driver(),
         dir = %dir.display(),
         appendfsync = config.get("appendfsync").unwrap_or(""),
         "settings in effect"

@@ -45,15 +45,23 @@ impl Server {
 
     /// A server on `cores` cores with extra flags (`["--requirepass", "x"]`).
     pub fn start_with(cores: usize, extra: &[&str]) -> Server {
+        Server::start_launched(cores, extra, |server| server)
+    }
+
+    /// Like [`start_with`](Self::start_with), but the process is started by
+    /// the command `launch` makes of the server's command line (a wrapper
+    /// that restricts the process and then runs the server, say).
+    pub fn start_launched(cores: usize, extra: &[&str], launch: Launcher) -> Server {
         let tmp = tempfile::Builder::new()
             .prefix("frys-shards-test")
             .tempdir()
             .expect("temp dir");
         let dir = tmp.path().join("data");
         let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        let (child, port, stderr) = spawn(&dir, cores, &extra).unwrap_or_else(|e| {
-            panic!("server did not start: {e:?}");
-        });
+        let (child, port, stderr) =
+            spawn_launched(&dir, cores, &extra, launch).unwrap_or_else(|e| {
+                panic!("server did not start: {e:?}");
+            });
         Server {
             child: Some(child),
             port,
@@ -234,10 +242,24 @@ fn wait_with_deadline(child: &mut Child, patience: Duration) -> Option<ExitStatu
 
 type Spawned = (Child, u16, Arc<Mutex<String>>);
 
+/// Makes the command that starts the server from the server's own command
+/// line (program and arguments, no stdio set).
+pub type Launcher = fn(Command) -> Command;
+
 /// Starts the binary with `--port 0` and waits for its
 /// `ready to accept connections addr=...` line.
 fn spawn(dir: &Path, cores: usize, extra: &[String]) -> Result<Spawned, StartError> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_shard-server"))
+    spawn_launched(dir, cores, extra, |server| server)
+}
+
+fn spawn_launched(
+    dir: &Path,
+    cores: usize,
+    extra: &[String],
+    launch: Launcher,
+) -> Result<Spawned, StartError> {
+    let mut server = Command::new(env!("CARGO_BIN_EXE_shard-server"));
+    server
         .arg("--port")
         .arg("0")
         .arg("--dir")
@@ -246,7 +268,8 @@ fn spawn(dir: &Path, cores: usize, extra: &[String]) -> Result<Spawned, StartErr
         .arg("0")
         .arg("--cores")
         .arg(cores.to_string())
-        .args(extra)
+        .args(extra);
+    let mut child = launch(server)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -2,11 +2,12 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, IntoRawFd, RawFd};
 use std::sync::Arc;
 
 use super::TcpStream;
 use crate::net::addr::SockAddr;
+use crate::net::fd::SocketFd;
 use crate::net::{ops, socket};
 
 /// Connections waiting in the kernel per listener before it refuses more.
@@ -51,7 +52,7 @@ const BACKLOG: libc::c_int = 1024;
 /// ```
 #[derive(Debug)]
 pub struct TcpListener {
-    fd: Arc<OwnedFd>,
+    fd: Arc<SocketFd>,
 }
 
 impl TcpListener {
@@ -68,8 +69,8 @@ impl TcpListener {
         Ok(Self { fd: Arc::new(fd) })
     }
 
-    /// Takes over a std listener (switched to blocking mode, which io_uring
-    /// needs).
+    /// Takes over a std listener, in either blocking mode (each driver
+    /// switches it to the mode it needs).
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<Self> {
         Ok(Self {
             fd: socket::from_std(listener)?,
@@ -87,9 +88,11 @@ impl TcpListener {
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future cancels the accept. A connection the kernel
-    /// accepted before the cancellation took effect is closed, not leaked;
-    /// the peer sees it reset.
+    /// Dropping the future cancels the accept. On io_uring, a connection
+    /// the kernel accepted before the cancellation took effect is closed,
+    /// not leaked; the peer sees it reset. On epoll a connection is only
+    /// taken in the poll that returns it, so a dropped accept loses none:
+    /// it stays queued for the next one.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let (fd, peer) = ops::accept(&self.fd).await?;
         let stream = TcpStream::from_fd(Arc::new(fd));

@@ -2,11 +2,12 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, IntoRawFd, RawFd};
 use std::sync::Arc;
 
 use crate::buf::{IoBuf, IoBufMut};
 use crate::net::addr::SockAddr;
+use crate::net::fd::SocketFd;
 use crate::net::stream::{impl_futures_io, Stream};
 use crate::net::{ops, socket};
 
@@ -47,7 +48,8 @@ impl TcpStream {
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future cancels the connect and closes the socket.
+    /// Dropping the future cancels the connect and closes the socket (on
+    /// either driver).
     pub async fn connect(addr: SocketAddr) -> io::Result<Self> {
         let addr = SockAddr::from_std(&addr);
         let fd = Arc::new(socket::new_socket(addr.family(), libc::SOCK_STREAM)?);
@@ -55,13 +57,13 @@ impl TcpStream {
         Ok(Self::from_fd(fd))
     }
 
-    /// Takes over a connected std stream (switched to blocking mode, which
-    /// io_uring needs).
+    /// Takes over a connected std stream, in either blocking mode (each
+    /// driver switches it to the mode it needs).
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<Self> {
         Ok(Self::from_fd(socket::from_std(stream)?))
     }
 
-    pub(crate) fn from_fd(fd: Arc<OwnedFd>) -> Self {
+    pub(crate) fn from_fd(fd: Arc<SocketFd>) -> Self {
         Self {
             stream: Stream::new(fd),
         }
@@ -73,9 +75,10 @@ impl TcpStream {
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future cancels the receive; the buffer is freed only
-    /// after the kernel completes. Bytes received before the cancellation
-    /// took effect are lost with the buffer.
+    /// Dropping the future cancels the receive. On io_uring the buffer is
+    /// freed only after the kernel completes, and bytes received before the
+    /// cancellation took effect are lost with it. On epoll bytes are only
+    /// taken in the poll that returns them, so a dropped read loses none.
     pub async fn read<B: IoBufMut>(&self, buf: B) -> (io::Result<usize>, B) {
         self.stream.read(buf).await
     }
@@ -85,8 +88,10 @@ impl TcpStream {
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future cancels the send; the buffer is freed only after
-    /// the kernel completes. Some bytes may have been sent.
+    /// Dropping the future cancels the send. On io_uring the buffer is
+    /// freed only after the kernel completes, and some bytes may have been
+    /// sent. On epoll bytes are only sent in the poll that returns their
+    /// count, so a dropped write sent nothing.
     pub async fn write<B: IoBuf>(&self, buf: B) -> (io::Result<usize>, B) {
         self.stream.write(buf).await
     }
@@ -95,9 +100,9 @@ impl TcpStream {
     ///
     /// # Cancel safety
     ///
-    /// Not cancel safe: dropping the future cancels the current send (the
-    /// buffer is freed only after the kernel completes) and an unknown
-    /// prefix of the bytes may have been sent.
+    /// Not cancel safe, on either driver: dropping the future cancels the
+    /// current send (on io_uring the buffer is freed only after the kernel
+    /// completes) and an unknown prefix of the bytes may have been sent.
     pub async fn write_all<B: IoBuf>(&self, buf: B) -> (io::Result<()>, B) {
         self.stream.write_all(buf).await
     }
@@ -106,7 +111,8 @@ impl TcpStream {
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future cancels the request if it has not run yet.
+    /// Dropping the future cancels the request if it has not run yet (on
+    /// epoll it runs at the first poll, so the future is ready at once).
     pub async fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
         self.stream.shutdown(how).await
     }

@@ -1,13 +1,14 @@
 //! [`UnixListener`].
 
 use std::io;
-use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, IntoRawFd, RawFd};
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
 use super::UnixStream;
 use crate::net::addr::SockAddr;
+use crate::net::fd::SocketFd;
 use crate::net::{ops, socket};
 
 const BACKLOG: libc::c_int = 1024;
@@ -18,7 +19,7 @@ const BACKLOG: libc::c_int = 1024;
 /// std); remove it yourself, or bind fails with `AddrInUse` next time.
 #[derive(Debug)]
 pub struct UnixListener {
-    fd: Arc<OwnedFd>,
+    fd: Arc<SocketFd>,
 }
 
 impl UnixListener {
@@ -32,7 +33,8 @@ impl UnixListener {
         Ok(Self { fd: Arc::new(fd) })
     }
 
-    /// Takes over a std listener (switched to blocking mode).
+    /// Takes over a std listener, in either blocking mode (each driver
+    /// switches it to the mode it needs).
     pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<Self> {
         Ok(Self {
             fd: socket::from_std(listener)?,
@@ -52,8 +54,10 @@ impl UnixListener {
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future cancels the accept. A connection the kernel
-    /// accepted before the cancellation took effect is closed, not leaked.
+    /// Dropping the future cancels the accept. On io_uring, a connection
+    /// the kernel accepted before the cancellation took effect is closed,
+    /// not leaked. On epoll a connection is only taken in the poll that
+    /// returns it, so a dropped accept loses none.
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
         let (fd, _) = ops::accept(&self.fd).await?;
         let stream = UnixStream::from_fd(Arc::new(fd));

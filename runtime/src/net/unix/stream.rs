@@ -1,13 +1,14 @@
 //! [`UnixStream`].
 
 use std::io;
-use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, IntoRawFd, RawFd};
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
 use crate::buf::{IoBuf, IoBufMut};
 use crate::net::addr::SockAddr;
+use crate::net::fd::SocketFd;
 use crate::net::stream::{impl_futures_io, Stream};
 use crate::net::{ops, socket};
 
@@ -25,7 +26,8 @@ impl UnixStream {
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future cancels the connect and closes the socket.
+    /// Dropping the future cancels the connect and closes the socket (on
+    /// either driver).
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<Self> {
         let addr = SockAddr::from_unix_path(path.as_ref())?;
         let fd = Arc::new(socket::new_socket(libc::AF_UNIX, libc::SOCK_STREAM)?);
@@ -33,12 +35,13 @@ impl UnixStream {
         Ok(Self::from_fd(fd))
     }
 
-    /// Takes over a connected std stream (switched to blocking mode).
+    /// Takes over a connected std stream, in either blocking mode (each
+    /// driver switches it to the mode it needs).
     pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<Self> {
         Ok(Self::from_fd(socket::from_std(stream)?))
     }
 
-    pub(crate) fn from_fd(fd: Arc<OwnedFd>) -> Self {
+    pub(crate) fn from_fd(fd: Arc<SocketFd>) -> Self {
         Self {
             stream: Stream::new(fd),
         }
@@ -49,9 +52,10 @@ impl UnixStream {
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future cancels the receive; the buffer is freed only
-    /// after the kernel completes. Bytes received before the cancellation
-    /// took effect are lost with the buffer.
+    /// Dropping the future cancels the receive. On io_uring the buffer is
+    /// freed only after the kernel completes, and bytes received before the
+    /// cancellation took effect are lost with it. On epoll bytes are only
+    /// taken in the poll that returns them, so a dropped read loses none.
     pub async fn read<B: IoBufMut>(&self, buf: B) -> (io::Result<usize>, B) {
         self.stream.read(buf).await
     }
@@ -60,8 +64,10 @@ impl UnixStream {
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future cancels the send; the buffer is freed only after
-    /// the kernel completes. Some bytes may have been sent.
+    /// Dropping the future cancels the send. On io_uring the buffer is
+    /// freed only after the kernel completes, and some bytes may have been
+    /// sent. On epoll bytes are only sent in the poll that returns their
+    /// count, so a dropped write sent nothing.
     pub async fn write<B: IoBuf>(&self, buf: B) -> (io::Result<usize>, B) {
         self.stream.write(buf).await
     }
@@ -70,9 +76,9 @@ impl UnixStream {
     ///
     /// # Cancel safety
     ///
-    /// Not cancel safe: dropping the future cancels the current send (the
-    /// buffer is freed only after the kernel completes) and an unknown
-    /// prefix of the bytes may have been sent.
+    /// Not cancel safe, on either driver: dropping the future cancels the
+    /// current send (on io_uring the buffer is freed only after the kernel
+    /// completes) and an unknown prefix of the bytes may have been sent.
     pub async fn write_all<B: IoBuf>(&self, buf: B) -> (io::Result<()>, B) {
         self.stream.write_all(buf).await
     }
@@ -81,7 +87,8 @@ impl UnixStream {
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future cancels the request if it has not run yet.
+    /// Dropping the future cancels the request if it has not run yet (on
+    /// epoll it runs at the first poll, so the future is ready at once).
     pub async fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
         self.stream.shutdown(how).await
     }

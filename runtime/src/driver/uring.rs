@@ -1,0 +1,306 @@
+//! The io_uring driver.
+//!
+//! One [`UringDriver`] per core, created and used only on that core's thread.
+//! SQEs queued during a scheduler tick are submitted together (one
+//! `io_uring_enter` per tick, or none if nothing was queued). When the core
+//! has nothing to run it parks in `io_uring_enter`, waiting for one
+//! completion with the nearest timer deadline as the ring timeout. A read on
+//! the core's eventfd is always armed so that another thread can end the
+//! park by writing the eventfd (see `sync::park` for the flag protocol).
+
+use std::io;
+use std::os::fd::RawFd;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use io_uring::{opcode, squeue, types, IoUring};
+
+use super::setup::{self, RingSetupError};
+use super::slab::{self, Completed, FinishedOrphan, OpSlab, Slot};
+use super::{next_driver_id, release_orphans};
+
+/// `user_data` of the eventfd read.
+const EVENTFD_TOKEN: u64 = u64::MAX;
+/// `user_data` of cancellation requests, whose CQEs carry nothing we need.
+const CANCEL_TOKEN: u64 = u64::MAX - 1;
+
+pub(crate) struct UringDriver {
+    /// Unique among all drivers of the process: an `Op` remembers it and is
+    /// only ever resolved against the driver that carries it.
+    id: u64,
+    ring: IoUring,
+    ops: OpSlab<()>,
+    eventfd: RawFd,
+    /// The eventfd read's target; boxed so its address is stable.
+    eventfd_buf: Box<u64>,
+    eventfd_armed: bool,
+    /// `io_uring_enter` calls made, for metrics.
+    enters: u64,
+    /// Wakers of completions reaped while pushing into a full queue; the
+    /// core wakes them at its next submit or park.
+    deferred: Vec<Waker>,
+    /// Orphans whose operation finished, released outside the driver's
+    /// borrow (their `Drop` may use frys I/O, which borrows the driver).
+    finished_orphans: Vec<FinishedOrphan>,
+}
+
+impl UringDriver {
+    /// Creates the ring on the calling thread. `eventfd` must stay open for
+    /// the driver's whole life (the core owns it).
+    pub(crate) fn new(entries: u32, eventfd: RawFd) -> Result<Self, RingSetupError> {
+        let ring = setup::create_ring(entries)?;
+        Ok(Self {
+            id: next_driver_id(),
+            ring,
+            ops: OpSlab::new(),
+            eventfd,
+            eventfd_buf: Box::new(0),
+            eventfd_armed: false,
+            enters: 0,
+            deferred: Vec::new(),
+            finished_orphans: Vec::new(),
+        })
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub(crate) fn enters(&self) -> u64 {
+        self.enters
+    }
+
+    /// Queues an SQE, submitting the queue first if it is full.
+    fn push(&mut self, sqe: &squeue::Entry) -> io::Result<()> {
+        loop {
+            // SAFETY: every entry we push points only at memory that outlives
+            // the operation: an `Op`'s box (kept by the future or by the
+            // orphaned slot until the CQE), the driver's boxed eventfd buffer
+            // (freed only after `Drop` drained the ring), or nothing at all
+            // (cancellations).
+            let pushed = unsafe { self.ring.submission().push(sqe) };
+            if pushed.is_ok() {
+                return Ok(());
+            }
+            // Full: submit, and reap so that a kernel waiting for CQ room
+            // (EBUSY) can take more.
+            self.enter(0, None)?;
+            let mut reaped = std::mem::take(&mut self.deferred);
+            self.reap(&mut reaped);
+            self.deferred = reaped;
+        }
+    }
+
+    /// Queues an operation; returns its token (the SQE's `user_data`).
+    pub(crate) fn submit_op(&mut self, sqe: squeue::Entry) -> io::Result<u64> {
+        let token = self
+            .ops
+            .insert(())
+            .ok_or_else(|| io::Error::other("too many io_uring operations in flight"))?;
+        if let Err(e) = self.push(&sqe.user_data(token)) {
+            self.ops.remove(token);
+            return Err(e);
+        }
+        Ok(token)
+    }
+
+    pub(crate) fn poll_op(&mut self, token: u64, cx: &mut Context<'_>) -> Poll<(i32, u32)> {
+        let Some(slot) = self.ops.get_mut(token) else {
+            return Poll::Pending;
+        };
+        match slot {
+            Slot::Completed { result, flags } => {
+                let done = (*result, *flags);
+                self.ops.remove(token);
+                Poll::Ready(done)
+            }
+            Slot::Waiting(waker, ()) => {
+                match waker {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => *waker = Some(cx.waker().clone()),
+                }
+                Poll::Pending
+            }
+            Slot::Orphaned(_) | Slot::Free { .. } => Poll::Pending,
+        }
+    }
+
+    /// The future of operation `token` was dropped. If the operation is
+    /// still in flight its data moves into the slot and a cancellation is
+    /// queued; if it already completed, the data is given back with the
+    /// result, for the caller to release once the driver is not borrowed.
+    #[must_use]
+    pub(crate) fn orphan(
+        &mut self,
+        token: u64,
+        data: Box<dyn slab::Orphan>,
+    ) -> Option<FinishedOrphan> {
+        let Some(slot) = self.ops.get_mut(token) else {
+            // Not ours to free: the kernel may still use it. Unreachable
+            // while `Op` is tied to its driver, so leaking is only a safety net.
+            std::mem::forget(data);
+            return None;
+        };
+        match slot {
+            Slot::Waiting(..) => {
+                *slot = Slot::Orphaned(data);
+                let cancel = opcode::AsyncCancel::new(token)
+                    .build()
+                    .user_data(CANCEL_TOKEN);
+                // A full queue that cannot be submitted only delays the
+                // cancel: the operation still completes one day.
+                if let Err(e) = self.push(&cancel) {
+                    tracing::debug!(error = %e, "could not queue a cancellation");
+                }
+                None
+            }
+            Slot::Completed { result, .. } => {
+                // Completed but never polled: the kernel is done, yet what it
+                // produced (an accepted fd...) must still be released.
+                let result = *result;
+                self.ops.remove(token);
+                Some((data, result))
+            }
+            Slot::Orphaned(_) | Slot::Free { .. } => {
+                std::mem::forget(data);
+                None
+            }
+        }
+    }
+
+    /// Orphans whose operation finished during a reap; the core releases
+    /// them with [`release_orphans`] after its borrow of the driver ends.
+    pub(crate) fn take_finished_orphans(&mut self) -> Vec<FinishedOrphan> {
+        std::mem::take(&mut self.finished_orphans)
+    }
+
+    /// Whether an `io_uring_enter` is needed to make progress without
+    /// waiting: queued SQEs, deferred task work or an overflowed CQ.
+    pub(crate) fn needs_enter(&mut self) -> bool {
+        let sq = self.ring.submission();
+        !sq.is_empty() || sq.taskrun() || sq.cq_overflow()
+    }
+
+    /// Whether a non-blocking [`submit_and_reap`](Self::submit_and_reap)
+    /// would find something: completions in the CQ, deferred wakers, or
+    /// work only an `io_uring_enter` runs (queued SQEs, deferred task work).
+    pub(crate) fn has_progress(&mut self) -> bool {
+        !self.deferred.is_empty() || self.needs_enter() || !self.ring.completion().is_empty()
+    }
+
+    /// Submits queued SQEs without waiting, then collects completions.
+    pub(crate) fn submit_and_reap(&mut self, woken: &mut Vec<Waker>) -> io::Result<()> {
+        woken.append(&mut self.deferred);
+        if self.needs_enter() {
+            self.enter(0, None)?;
+        }
+        self.reap(woken);
+        Ok(())
+    }
+
+    /// Parks the thread in the kernel until a completion arrives (the eventfd
+    /// read counts) or `timeout` passes, then collects completions.
+    pub(crate) fn park(
+        &mut self,
+        timeout: Option<Duration>,
+        woken: &mut Vec<Waker>,
+    ) -> io::Result<()> {
+        self.arm_eventfd()?;
+        self.enter(1, timeout)?;
+        self.reap(woken);
+        Ok(())
+    }
+
+    fn arm_eventfd(&mut self) -> io::Result<()> {
+        if self.eventfd_armed {
+            return Ok(());
+        }
+        let buf: *mut u64 = &mut *self.eventfd_buf;
+        let read = opcode::Read::new(types::Fd(self.eventfd), buf.cast(), 8)
+            .build()
+            .user_data(EVENTFD_TOKEN);
+        self.push(&read)?;
+        self.eventfd_armed = true;
+        Ok(())
+    }
+
+    fn enter(&mut self, want: usize, timeout: Option<Duration>) -> io::Result<()> {
+        self.enters += 1;
+        let submitter = self.ring.submitter();
+        let result = match timeout {
+            Some(t) => {
+                let ts = types::Timespec::from(t);
+                let args = types::SubmitArgs::new().timespec(&ts);
+                submitter.submit_with_args(want, &args)
+            }
+            None => submitter.submit_and_wait(want),
+        };
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => match e.raw_os_error() {
+                // Timed out, interrupted, or completions must be reaped
+                // first: all mean "go and look at the CQ".
+                Some(libc::ETIME) | Some(libc::EINTR) | Some(libc::EBUSY) | Some(libc::EAGAIN) => {
+                    Ok(())
+                }
+                _ => Err(e),
+            },
+        }
+    }
+
+    fn reap(&mut self, woken: &mut Vec<Waker>) {
+        let mut cq = self.ring.completion();
+        cq.sync();
+        for cqe in &mut cq {
+            match cqe.user_data() {
+                EVENTFD_TOKEN => self.eventfd_armed = false,
+                CANCEL_TOKEN => {}
+                token => match self.ops.complete(token, cqe.result(), cqe.flags()) {
+                    Completed::Wake(w) => woken.push(w),
+                    Completed::Orphan(o) => self.finished_orphans.push(o),
+                    Completed::Nothing => {}
+                },
+            }
+        }
+    }
+}
+
+impl Drop for UringDriver {
+    /// Cancels what is still in flight and waits (bounded) for the kernel to
+    /// finish with every buffer before the ring and the slab are freed.
+    fn drop(&mut self) {
+        let cancel_all = opcode::AsyncCancel2::new(types::CancelBuilder::any())
+            .build()
+            .user_data(CANCEL_TOKEN);
+        let _ = self.push(&cancel_all);
+        // `CancelBuilder::any` needs Linux 5.19; cancel the eventfd read by
+        // its token too, which every kernel understands.
+        let cancel_eventfd = opcode::AsyncCancel::new(EVENTFD_TOKEN)
+            .build()
+            .user_data(CANCEL_TOKEN);
+        let _ = self.push(&cancel_eventfd);
+        let mut woken = Vec::new();
+        for _ in 0..50 {
+            if self.ops.in_flight() == 0 && !self.eventfd_armed {
+                break;
+            }
+            if self.enter(1, Some(Duration::from_millis(20))).is_err() {
+                break;
+            }
+            self.reap(&mut woken);
+            // Wakers of tasks that no longer exist; nothing to do with them.
+            woken.clear();
+        }
+        release_orphans(self.take_finished_orphans());
+        if self.ops.in_flight() > 0 || self.eventfd_armed {
+            tracing::warn!(
+                in_flight = self.ops.in_flight(),
+                "io_uring operations did not finish at shutdown; leaking their buffers"
+            );
+            let ops = std::mem::replace(&mut self.ops, OpSlab::new());
+            std::mem::forget(ops);
+            let buf = std::mem::replace(&mut self.eventfd_buf, Box::new(0));
+            std::mem::forget(buf);
+        }
+    }
+}
