@@ -626,9 +626,10 @@ fn a_subscriber_that_does_not_read_is_disconnected_at_the_output_limit() {
         let list: String = qa(&mut c, &["CLIENT", "LIST"]);
         !list.contains(&gone)
     }));
-    assert!(s
-        .stderr()
-        .contains("closing a subscriber over the client-output-buffer-limit pubsub"));
+    // The log line reaches the harness through a pipe: wait for it.
+    assert!(eventually(PATIENCE, || s.stderr().contains(
+        "closing a subscriber over the client-output-buffer-limit pubsub"
+    )));
     // CONFIG SET changes one class and keeps the others.
     assert_eq!(
         q(
