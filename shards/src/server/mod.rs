@@ -298,11 +298,7 @@ pub fn run(config: Config) -> Result<(), String> {
         // Detached: it lives on core 0 until a signal comes or the runtime ends.
         drop(frys_runtime::spawn_local(async {
             match frys_runtime::signal::shutdown().await {
-                Ok(sig) => request_shutdown(if sig == libc::SIGINT {
-                    "SIGINT"
-                } else {
-                    "SIGTERM"
-                }),
+                Ok(sig) => request_shutdown(sig.name()),
                 Err(e) => tracing::warn!(error = %e, "cannot wait for signals"),
             }
         }));
