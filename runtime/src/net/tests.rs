@@ -107,6 +107,104 @@ fn listeners_share_a_port_with_reuseport() {
     let addr = first.local_addr().unwrap();
     let second = TcpListener::bind(addr).unwrap();
     assert_eq!(second.local_addr().unwrap(), addr);
+    // The kernel spreads connections over both: each gets some of 64.
+    let clients: Vec<_> = (0..64)
+        .map(|_| std::net::TcpStream::connect(addr).unwrap())
+        .collect();
+    let accepted = |l: &TcpListener| {
+        let fd = std::os::fd::AsRawFd::as_raw_fd(l);
+        let mut n = 0;
+        loop {
+            // SAFETY: a non-blocking accept4 on a live listening fd; a
+            // returned fd is closed at once.
+            let c = unsafe {
+                libc::accept4(fd, std::ptr::null_mut(), std::ptr::null_mut(), libc::SOCK_NONBLOCK)
+            };
+            if c < 0 {
+                return n;
+            }
+            // SAFETY: `c` is a fresh fd this closure owns.
+            unsafe { libc::close(c) };
+            n += 1;
+        }
+    };
+    for l in [&first, &second] {
+        let fd = std::os::fd::AsRawFd::as_raw_fd(l);
+        // SAFETY: fcntl on a live fd.
+        unsafe { libc::fcntl(fd, libc::F_SETFL, libc::O_NONBLOCK) };
+    }
+    let mut counts = (0, 0);
+    for _ in 0..200 {
+        counts.0 += accepted(&first);
+        counts.1 += accepted(&second);
+        if counts.0 + counts.1 == clients.len() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(counts.0 + counts.1, clients.len());
+    assert!(counts.0 > 0 && counts.1 > 0, "all on one listener: {counts:?}");
+}
+
+#[test]
+fn an_address_another_process_listens_on_is_refused() {
+    // A listener this runtime did not make stands for another process: a
+    // plain one, and one with SO_REUSEPORT (which a plain SO_REUSEPORT
+    // bind would silently join).
+    for reuseport in [false, true] {
+        let other = foreign_listener(reuseport);
+        let addr = other.local_addr().unwrap();
+        let err = TcpListener::bind(addr).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "reuseport={reuseport}");
+    }
+}
+
+#[test]
+fn a_port_is_free_again_once_its_listeners_are_dropped() {
+    let first = TcpListener::bind(localhost()).unwrap();
+    let addr = first.local_addr().unwrap();
+    let second = TcpListener::bind(addr).unwrap();
+    drop(first);
+    drop(second);
+    // No claim is left behind: a fresh bind takes the exclusive path, and
+    // another program can then not join it.
+    let again = TcpListener::bind(addr).unwrap();
+    drop(again);
+    let other = std::net::TcpListener::bind(addr).unwrap();
+    drop(other);
+}
+
+/// A std listener on a free loopback port, with or without SO_REUSEPORT.
+fn foreign_listener(reuseport: bool) -> std::net::TcpListener {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain socket calls on a fresh fd that the returned listener
+    // then owns; every result is checked.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0);
+        let one: libc::c_int = 1;
+        if reuseport {
+            let r = libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_REUSEPORT,
+                (&one as *const libc::c_int).cast(),
+                4,
+            );
+            assert_eq!(r, 0);
+        }
+        let mut sin: libc::sockaddr_in = std::mem::zeroed();
+        sin.sin_family = libc::AF_INET as libc::sa_family_t;
+        sin.sin_addr.s_addr = u32::from_be_bytes([127, 0, 0, 1]).to_be();
+        let r = libc::bind(
+            fd,
+            (&sin as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        );
+        assert_eq!(r, 0);
+        assert_eq!(libc::listen(fd, 16), 0);
+        std::net::TcpListener::from_raw_fd(fd)
+    }
 }
 
 #[test]

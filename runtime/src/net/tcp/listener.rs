@@ -5,19 +5,18 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, IntoRawFd, RawFd};
 use std::sync::Arc;
 
+use super::claim::{self, Claim};
 use super::TcpStream;
-use crate::net::addr::SockAddr;
 use crate::net::fd::SocketFd;
 use crate::net::{ops, socket};
 
-/// Connections waiting in the kernel per listener before it refuses more.
-const BACKLOG: libc::c_int = 1024;
-
 /// A TCP socket listening for connections.
 ///
-/// `bind` sets `SO_REUSEADDR` and `SO_REUSEPORT`, so each core can bind its
-/// own listener on the same address and the kernel balances connections
-/// between them.
+/// Each core can bind its own listener on the same address, and the
+/// kernel balances connections between them (`SO_REUSEPORT`); but an
+/// address that another process listens on is refused with `AddrInUse`,
+/// as a plain bind would be. `SO_REUSEADDR` is set, so a restart does not
+/// wait for the old connections' `TIME_WAIT`.
 ///
 /// # Examples
 ///
@@ -53,20 +52,24 @@ const BACKLOG: libc::c_int = 1024;
 #[derive(Debug)]
 pub struct TcpListener {
     fd: Arc<SocketFd>,
+    /// This process' share of the address (none for `from_std`).
+    _claim: Option<Claim>,
 }
 
 impl TcpListener {
     /// Creates a socket bound to `addr` and listening (backlog 1024). Port 0
-    /// picks a free port; see [`local_addr`](Self::local_addr).
+    /// picks a free port; see [`local_addr`](Self::local_addr). Binding
+    /// the address (with its port) that another listener of this process
+    /// holds joins it: connections are spread over both.
+    ///
+    /// # Errors
+    /// `AddrInUse` if another process listens on the address.
     pub fn bind(addr: SocketAddr) -> io::Result<Self> {
-        let addr = SockAddr::from_std(&addr);
-        let fd = socket::new_socket(addr.family(), libc::SOCK_STREAM)?;
-        let raw = fd.as_raw_fd();
-        socket::set_int_option(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
-        socket::set_int_option(raw, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
-        socket::bind(raw, &addr)?;
-        socket::listen(raw, BACKLOG)?;
-        Ok(Self { fd: Arc::new(fd) })
+        let (fd, claim) = claim::bind_listener(addr)?;
+        Ok(Self {
+            fd: Arc::new(fd),
+            _claim: Some(claim),
+        })
     }
 
     /// Takes over a std listener, in either blocking mode (each driver
@@ -74,6 +77,7 @@ impl TcpListener {
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<Self> {
         Ok(Self {
             fd: socket::from_std(listener)?,
+            _claim: None,
         })
     }
 

@@ -1,6 +1,8 @@
-//! TCP: a listener that every core can bind on the same port
-//! (`SO_REUSEPORT`, the kernel spreads connections), and streams.
+//! TCP: a listener that every core of a process can bind on the same port
+//! (`SO_REUSEPORT`, the kernel spreads connections; another process is
+//! refused), and streams.
 
+mod claim;
 mod listener;
 mod stream;
 
