@@ -24,6 +24,7 @@
 #![warn(missing_docs)]
 
 pub mod arena;
+mod blocking;
 pub mod buf;
 pub mod channel;
 mod driver;
@@ -37,6 +38,7 @@ mod task;
 pub mod time;
 pub mod topology;
 
+pub use blocking::{spawn_blocking, BlockingHandle};
 pub use driver::{DriverKind, ParseDriverKindError, RingSetupError, DRIVER_ENV};
 pub use runtime::{
     current_core, spawn, spawn_local, spawn_on, submit_to, yield_now, BuildError, Builder,

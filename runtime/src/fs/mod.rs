@@ -29,11 +29,13 @@ mod metadata;
 mod open_options;
 mod ops;
 mod path;
+mod whole;
 
 pub use dir::{create_dir, create_dir_all, remove_dir, remove_file, rename, sync_dir};
 pub use file::{File, DIRECT_IO_ALIGNMENT};
 pub use metadata::{metadata, symlink_metadata, Metadata};
 pub use open_options::OpenOptions;
+pub use whole::{read, read_dir, read_to_string, write};
 
 #[cfg(test)]
 mod tests;

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{
-    create_dir_all, metadata, remove_dir, remove_file, rename, symlink_metadata, sync_dir, File,
-    OpenOptions,
+    create_dir_all, metadata, read, read_dir, read_to_string, remove_dir, remove_file, rename,
+    symlink_metadata, sync_dir, write, File, OpenOptions,
 };
 use crate::buf::AlignedBuf;
 use crate::runtime::Runtime;
@@ -253,5 +253,43 @@ fn unaligned_direct_io_is_invalid_input() {
         assert_eq!(res.unwrap_err().kind(), io::ErrorKind::InvalidInput);
         let (n, _) = file.write_at(aligned(), 0).await;
         assert_eq!(n.unwrap(), 4096, "aligned I/O passes the check");
+    });
+}
+
+#[test]
+fn whole_file_write_read_and_list() {
+    let dir = TempDir::new("whole");
+    block_on(async {
+        create_dir_all(dir.path()).await.unwrap();
+        let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        write(dir.path().join("big"), big.clone()).await.unwrap();
+        assert_eq!(read(dir.path().join("big")).await.unwrap(), big);
+        write(dir.path().join("small"), "héllo").await.unwrap();
+        assert_eq!(read_to_string(dir.path().join("small")).await.unwrap(), "héllo");
+        // write truncates what was there.
+        write(dir.path().join("big"), Vec::new()).await.unwrap();
+        assert!(read(dir.path().join("big")).await.unwrap().is_empty());
+        write(dir.path().join("bad"), vec![0xff, 0xfe]).await.unwrap();
+        let e = read_to_string(dir.path().join("bad")).await.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        let mut names: Vec<_> = read_dir(dir.path())
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["bad", "big", "small"]);
+        let e = read_dir(dir.path().join("missing")).await.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+    });
+}
+
+#[test]
+fn read_sees_all_of_a_file_whose_size_is_reported_as_zero() {
+    block_on(async {
+        let status = read_to_string("/proc/self/status").await.unwrap();
+        assert!(status.starts_with("Name:"), "{status}");
+        assert!(status.contains("VmRSS:"));
     });
 }

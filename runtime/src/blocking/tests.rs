@@ -1,0 +1,51 @@
+use std::sync::mpsc;
+use std::time::Duration;
+
+use super::spawn_blocking;
+use crate::{Cores, Runtime};
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    Runtime::builder()
+        .cores(Cores::Count(1))
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+#[test]
+fn the_result_comes_back() {
+    let v = block_on(async { spawn_blocking(|| 6 * 7).await.unwrap() });
+    assert_eq!(v, 42);
+}
+
+#[test]
+fn a_panic_comes_back_as_a_join_error() {
+    let e = block_on(async { spawn_blocking(|| -> u8 { panic!("boom") }).await.unwrap_err() });
+    assert!(e.is_panic());
+    assert_eq!(e.to_string(), "task panicked: boom");
+}
+
+#[test]
+fn a_blocking_call_does_not_stall_the_core() {
+    // The job blocks until the core, after a timer, releases it: if the job
+    // ran on the core, the timer could never fire and this would hang.
+    block_on(async {
+        let (release, wait) = mpsc::channel::<()>();
+        let job = spawn_blocking(move || wait.recv().is_ok());
+        crate::time::sleep(Duration::from_millis(10)).await;
+        release.send(()).unwrap();
+        assert!(job.await.unwrap());
+    });
+}
+
+#[test]
+fn many_jobs_at_once_all_finish() {
+    block_on(async {
+        let handles: Vec<_> = (0..200u64).map(|i| spawn_blocking(move || i * 2)).collect();
+        let mut sum = 0;
+        for h in handles {
+            sum += h.await.unwrap();
+        }
+        assert_eq!(sum, (0..200u64).map(|i| i * 2).sum::<u64>());
+    });
+}
