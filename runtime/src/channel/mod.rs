@@ -31,7 +31,7 @@
 
 mod error;
 mod receiver;
-pub mod ring;
+pub(crate) mod ring;
 mod sender;
 mod shared;
 

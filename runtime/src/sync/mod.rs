@@ -1,7 +1,7 @@
 //! Small synchronization primitives shared by the runtime's cross-core parts.
 
-pub mod atomic_waker;
-pub mod park;
+pub(crate) mod atomic_waker;
+pub(crate) mod park;
 
-pub use atomic_waker::AtomicWaker;
-pub use park::ParkFlag;
+pub(crate) use atomic_waker::AtomicWaker;
+pub(crate) use park::ParkFlag;
