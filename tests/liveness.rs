@@ -313,6 +313,35 @@ fn submit_to_awaited_outside_its_runtime_completes() {
     });
 }
 
+/// A `JoinHandle` made on one live runtime and awaited on another (whose
+/// cores are not the task's) completes: the task's core wakes the awaiting
+/// runtime directly instead of replying over a mesh it does not share.
+#[test]
+fn a_join_handle_awaited_on_another_live_runtime_completes() {
+    no_hang("JoinHandle awaited in another runtime", || {
+        let a = runtime(2);
+        let b = runtime(2);
+        let go = Arc::new(AtomicBool::new(false));
+        let g = go.clone();
+        let (handle,) = a.block_on(async move {
+            (frys::spawn_on(1, move || async move {
+                until(&g).await;
+                7
+            }),)
+        });
+        let (local,) = a.block_on(async { (frys::spawn(async { 8 }),) });
+        let out = b.block_on(async move {
+            let mut handle = handle;
+            assert!(poll_once(&mut handle).await.is_pending());
+            go.store(true, Ordering::SeqCst);
+            // Awaited on B's core 1 as well as core 0.
+            let second = frys::submit_to(1, move || local).await;
+            (handle.await.unwrap(), second.await.unwrap())
+        });
+        assert_eq!(out, (7, 8));
+    });
+}
+
 /// Finding 5: a `JoinHandle` waker that panics when its task completes on
 /// core 1 does not take core 1 (and its other tasks) down.
 #[test]
