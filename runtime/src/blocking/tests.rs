@@ -20,7 +20,11 @@ fn the_result_comes_back() {
 
 #[test]
 fn a_panic_comes_back_as_a_join_error() {
-    let e = block_on(async { spawn_blocking(|| -> u8 { panic!("boom") }).await.unwrap_err() });
+    let e = block_on(async {
+        spawn_blocking(|| -> u8 { panic!("boom") })
+            .await
+            .unwrap_err()
+    });
     assert!(e.is_panic());
     assert_eq!(e.to_string(), "task panicked: boom");
 }

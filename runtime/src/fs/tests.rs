@@ -265,11 +265,16 @@ fn whole_file_write_read_and_list() {
         write(dir.path().join("big"), big.clone()).await.unwrap();
         assert_eq!(read(dir.path().join("big")).await.unwrap(), big);
         write(dir.path().join("small"), "héllo").await.unwrap();
-        assert_eq!(read_to_string(dir.path().join("small")).await.unwrap(), "héllo");
+        assert_eq!(
+            read_to_string(dir.path().join("small")).await.unwrap(),
+            "héllo"
+        );
         // write truncates what was there.
         write(dir.path().join("big"), Vec::new()).await.unwrap();
         assert!(read(dir.path().join("big")).await.unwrap().is_empty());
-        write(dir.path().join("bad"), vec![0xff, 0xfe]).await.unwrap();
+        write(dir.path().join("bad"), vec![0xff, 0xfe])
+            .await
+            .unwrap();
         let e = read_to_string(dir.path().join("bad")).await.unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidData);
         let mut names: Vec<_> = read_dir(dir.path())

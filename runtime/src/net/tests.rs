@@ -118,7 +118,12 @@ fn listeners_share_a_port_with_reuseport() {
             // SAFETY: a non-blocking accept4 on a live listening fd; a
             // returned fd is closed at once.
             let c = unsafe {
-                libc::accept4(fd, std::ptr::null_mut(), std::ptr::null_mut(), libc::SOCK_NONBLOCK)
+                libc::accept4(
+                    fd,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    libc::SOCK_NONBLOCK,
+                )
             };
             if c < 0 {
                 return n;
@@ -143,7 +148,10 @@ fn listeners_share_a_port_with_reuseport() {
         std::thread::sleep(Duration::from_millis(5));
     }
     assert_eq!(counts.0 + counts.1, clients.len());
-    assert!(counts.0 > 0 && counts.1 > 0, "all on one listener: {counts:?}");
+    assert!(
+        counts.0 > 0 && counts.1 > 0,
+        "all on one listener: {counts:?}"
+    );
 }
 
 #[test]
@@ -155,7 +163,11 @@ fn an_address_another_process_listens_on_is_refused() {
         let other = foreign_listener(reuseport);
         let addr = other.local_addr().unwrap();
         let err = TcpListener::bind(addr).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "reuseport={reuseport}");
+        assert_eq!(
+            err.kind(),
+            io::ErrorKind::AddrInUse,
+            "reuseport={reuseport}"
+        );
     }
 }
 

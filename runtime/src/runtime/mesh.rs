@@ -73,7 +73,14 @@ fn cancel_unstarted(task: TaskRef) {
 struct Outgoing {
     sender: Sender<MeshMsg>,
     outbox: VecDeque<MeshMsg>,
+    /// `submit_to` callers waiting for the outbox to shrink below
+    /// [`SUBMIT_BACKLOG`]; woken by `flush` once it has.
+    room_waiters: Vec<Waker>,
 }
+
+/// Messages an outbox may hold (beyond its full ring) before `submit_to`
+/// waits for room: the bound on what a caller can queue for a busy core.
+pub(crate) const SUBMIT_BACKLOG: usize = 1024;
 
 /// One core's ends of the mesh.
 pub(crate) struct MeshEnds {
@@ -104,6 +111,7 @@ pub(crate) fn build(cores: usize, capacity: usize) -> Vec<MeshEnds> {
             ends[from].outgoing[to] = Some(Outgoing {
                 sender,
                 outbox: VecDeque::new(),
+                room_waiters: Vec::new(),
             });
             ends[to].incoming[from] = Some(receiver);
         }
@@ -118,6 +126,26 @@ impl MeshEnds {
     pub(crate) fn send(&mut self, to: usize, msg: MeshMsg) {
         if let Some(Some(out)) = self.outgoing.get_mut(to) {
             out.outbox.push_back(msg);
+        }
+    }
+
+    /// Whether the outbox for `to` has room for a `submit_to` message now.
+    pub(crate) fn has_submit_room(&self, to: usize) -> bool {
+        !matches!(self.outgoing.get(to), Some(Some(out)) if out.outbox.len() >= SUBMIT_BACKLOG)
+    }
+
+    /// Whether the outbox for `to` has room for a `submit_to` message;
+    /// if not, `waker` is woken once it has. A core that is not another
+    /// core of this runtime always has room (`send` drops its messages).
+    pub(crate) fn poll_submit_room(&mut self, to: usize, waker: &Waker) -> bool {
+        match self.outgoing.get_mut(to) {
+            Some(Some(out)) if out.outbox.len() >= SUBMIT_BACKLOG => {
+                if !out.room_waiters.iter().any(|w| w.will_wake(waker)) {
+                    out.room_waiters.push(waker.clone());
+                }
+                false
+            }
+            _ => true,
         }
     }
 
@@ -148,7 +176,18 @@ impl MeshEnds {
                     break;
                 }
             }
+            if out.outbox.len() < SUBMIT_BACKLOG && !out.room_waiters.is_empty() {
+                for w in std::mem::take(&mut out.room_waiters) {
+                    wake_user(w);
+                }
+            }
         }
+    }
+
+    /// Messages waiting in the outbox for `to` (tests of the bound).
+    #[cfg(test)]
+    pub(crate) fn outbox_len(&self, to: usize) -> usize {
+        self.outgoing[to].as_ref().map_or(0, |o| o.outbox.len())
     }
 
     /// Whether some outbox still holds messages (its ring was full).

@@ -121,7 +121,8 @@ async fn pump(guard: PumpGuard, slot: Slot, kind: DriverKind) {
         match done.result {
             Ok(_) => {
                 let hub = &guard.0;
-                hub.delivered.set(hub.delivered.get() + done.data.count.max(1));
+                hub.delivered
+                    .set(hub.delivered.get() + done.data.count.max(1));
                 hub.wake_all();
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -93,8 +93,7 @@ fn deliveries_between_recvs_are_kept_and_coalesce() {
         // either way a third recv must wait for a new delivery.
         let pending = crate::time::timeout(std::time::Duration::from_millis(20), s.recv()).await;
         if pending.is_ok() {
-            let again =
-                crate::time::timeout(std::time::Duration::from_millis(20), s.recv()).await;
+            let again = crate::time::timeout(std::time::Duration::from_millis(20), s.recv()).await;
             assert!(again.is_err(), "two deliveries completed three recvs");
         }
     });

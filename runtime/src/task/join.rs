@@ -33,6 +33,10 @@ pub struct JoinHandle<T> {
     _output: PhantomData<T>,
 }
 
+// The handle holds only an `Arc` to the task; the output is never stored
+// inside it, so moving a handle never moves pinned data.
+impl<T> Unpin for JoinHandle<T> {}
+
 impl<T> JoinHandle<T> {
     pub(crate) fn new(raw: Arc<dyn JoinTarget<T>>) -> Self {
         Self {

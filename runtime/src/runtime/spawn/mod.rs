@@ -80,29 +80,114 @@ where
 /// the mesh, runs on `core`, and its completion is announced back over the
 /// mesh to the calling core.
 ///
+/// Backpressure: the closure is sent at once unless
+/// [`SUBMIT_BACKLOG`](super::mesh::SUBMIT_BACKLOG) (1024) messages for
+/// `core` already wait behind its full ring; then the future waits for room
+/// before sending, so a caller cannot queue without bound for a core that
+/// does not keep up. (A future that waits for room must be polled on the
+/// core that called `submit_to`.)
+///
 /// The returned future is `!Send`: it is meant to be awaited on the core that
 /// called `submit_to`, which is where the completion is sent. Awaited
 /// anywhere else on that thread (another runtime's `block_on`, a plain
 /// executor), it is woken directly instead.
 ///
+/// # Examples
+/// ```no_run
+/// use frys_runtime::{Cores, Runtime};
+/// let rt = Runtime::builder().cores(Cores::Count(2)).build().unwrap();
+/// rt.block_on(async {
+///     let on = frys_runtime::submit_to(1, || frys_runtime::current_core()).await;
+///     assert_eq!(on, Some(1));
+/// });
+/// ```
+///
+/// # Cancel safety
+/// Dropping the future while `f` has not started on `core` cancels `f` (it
+/// never runs); once `f` has started it runs to completion and its result
+/// is dropped.
+///
 /// # Panics
-/// Panics outside a frys core or for a core that does not exist; a panic in
+/// Panics outside a frys core or for a core that does not exist; if a
+/// future waiting for room is polled on another core or thread; a panic in
 /// `f` is resumed in the awaiting task.
 pub fn submit_to<F, R>(core: usize, f: F) -> impl Future<Output = R>
 where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    let handle = spawn_over_mesh(core, move || std::future::ready(f()), true);
     let on_this_core = PhantomData::<*const ()>;
+    let make = move || std::future::ready(f());
+    let (origin, room) = context::with_current(|ctx| {
+        let cores = ctx.shared.cores.len();
+        assert!(
+            core < cores,
+            "core {core} does not exist: the runtime has {cores} cores"
+        );
+        let room = ctx.mesh.borrow().has_submit_room(core);
+        ((Arc::as_ptr(&ctx.shared) as usize, ctx.index), room)
+    })
+    .expect("frys::submit_to called outside a frys core");
+    let (mut sent, mut unsent) = if room {
+        (
+            Some(AbortOnDrop(Some(spawn_over_mesh(core, make, true)))),
+            None,
+        )
+    } else {
+        (None, Some(make))
+    };
     async move {
         let _pinned_here = on_this_core;
+        if let Some(make) = unsent.take() {
+            std::future::poll_fn(|cx| {
+                let room = context::with_current(|ctx| {
+                    assert!(
+                        (Arc::as_ptr(&ctx.shared) as usize, ctx.index) == origin,
+                        "a submit_to future waiting for room was polled off the core that made it"
+                    );
+                    ctx.mesh.borrow_mut().poll_submit_room(core, cx.waker())
+                })
+                .expect("a submit_to future waiting for room was polled off its core");
+                if room {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            })
+            .await;
+            sent = Some(AbortOnDrop(Some(spawn_over_mesh(core, make, true))));
+        }
+        let handle = sent.take().expect("sent above");
         match handle.await {
             Ok(r) => r,
             Err(e) => match e.try_into_panic() {
                 Ok(payload) => std::panic::resume_unwind(payload),
                 Err(e) => panic!("submit_to: core {core} dropped the closure: {e}"),
             },
+        }
+    }
+}
+
+/// A `JoinHandle` that aborts its task if dropped before it completes.
+struct AbortOnDrop<T>(Option<JoinHandle<T>>);
+
+impl<T> Future for AbortOnDrop<T> {
+    type Output = Result<T, crate::JoinError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let handle = self.0.as_mut().expect("polled after completion");
+        let out = Pin::new(handle).poll(cx);
+        if out.is_ready() {
+            self.0 = None;
+        }
+        out
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        if let Some(handle) = self.0.take() {
+            handle.abort();
         }
     }
 }
@@ -233,3 +318,6 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
