@@ -68,8 +68,9 @@ pub async fn serve(listener: std::net::TcpListener) {
 
 async fn handle(stream: frys_runtime::net::TcpStream) {
     let mut request = Vec::new();
-    let mut buf = vec![0u8; 2048];
+    let mut buf = Vec::with_capacity(2048);
     let path = loop {
+        buf.clear();
         let (res, b) = stream.read(buf).await;
         buf = b;
         let n = match res {

@@ -110,15 +110,28 @@ pub(crate) async fn connect(fd: &Arc<SocketFd>, addr: SockAddr) -> io::Result<()
     op.await.result.map(drop)
 }
 
-/// `recv` into a whole buffer, from its first byte.
+/// `recv` into a buffer's spare capacity: after its initialized bytes, up
+/// to `bytes_total()`; the bytes received are appended.
 pub(crate) struct Recv<B> {
     fd: Arc<SocketFd>,
     buf: B,
+    /// `bytes_init()` when the op was made: where the kernel writes.
+    start: usize,
 }
 
 impl<B: IoBufMut> Recv<B> {
     pub(crate) fn new(fd: Arc<SocketFd>, buf: B) -> Self {
-        Self { fd, buf }
+        let start = buf.bytes_init().min(buf.bytes_total());
+        Self { fd, buf, start }
+    }
+
+    /// The address and length of the spare capacity.
+    fn spare(&mut self) -> (*mut u8, usize) {
+        let len = self.buf.bytes_total() - self.start;
+        // SAFETY: `start <= bytes_total()`, so the offset stays inside (or
+        // one past the end of) the buffer's allocation, which the IoBufMut
+        // contract makes valid for `bytes_total()` bytes.
+        (unsafe { self.buf.stable_mut_ptr().add(self.start) }, len)
     }
 
     pub(crate) fn into_buf(self) -> B {
@@ -127,12 +140,14 @@ impl<B: IoBufMut> Recv<B> {
 
     /// The bytes received and the buffer, marked initialized up to them.
     pub(crate) fn finish(done: Completion<Self>) -> (io::Result<usize>, B) {
+        let start = done.data.start;
         let mut buf = done.data.buf;
         let result = done.result.map(|n| {
             let n = n as usize;
-            // SAFETY: the kernel wrote `n` bytes from the start of the buffer,
-            // and `n` is at most the length we passed, `bytes_total()`.
-            unsafe { buf.set_init(n) };
+            // SAFETY: bytes `0..start` were initialized before the op and
+            // the kernel wrote `n` bytes from `start`; `n` is at most the
+            // spare length we passed, so `start + n <= bytes_total()`.
+            unsafe { buf.set_init(start + n) };
             n
         });
         (result, buf)
@@ -141,27 +156,31 @@ impl<B: IoBufMut> Recv<B> {
 
 impl<B: IoBufMut> Operation for Recv<B> {
     fn sqe(&mut self) -> squeue::Entry {
-        let len = buf::sqe_len(self.buf.bytes_total());
-        opcode::Recv::new(
-            types::Fd(self.fd.for_uring()),
-            self.buf.stable_mut_ptr(),
-            len,
-        )
-        .build()
+        let (ptr, len) = self.spare();
+        opcode::Recv::new(types::Fd(self.fd.for_uring()), ptr, buf::sqe_len(len)).build()
     }
 
     fn syscall(&mut self) -> Syscall {
         let (fd, source) = self.fd.for_epoll();
+        let (ptr, len) = self.spare();
         Syscall::Recv {
             fd,
             source,
-            buf: self.buf.stable_mut_ptr(),
-            len: self.buf.bytes_total(),
+            buf: ptr,
+            len,
         }
     }
 }
 
 pub(crate) async fn recv<B: IoBufMut>(fd: &Arc<SocketFd>, buf: B) -> (io::Result<usize>, B) {
+    if buf.bytes_init() >= buf.bytes_total() {
+        // A read of 0 bytes would look like end of stream.
+        let e = io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "read into a buffer with no spare capacity (reserve room first, e.g. Vec::with_capacity)",
+        );
+        return (Err(e), buf);
+    }
     match buf::submit(Recv::new(fd.clone(), buf)) {
         Ok(op) => Recv::finish(op.await),
         Err((e, data)) => (Err(e), data.buf),

@@ -96,7 +96,7 @@ fn tcp_echo_round_trip() {
         assert_eq!(read_exactly(&client, message.len()).await, message);
         client.shutdown(Shutdown::Write).await.unwrap();
         server.await.unwrap();
-        let (n, _) = client.read(vec![0; 8]).await;
+        let (n, _) = client.read(Vec::with_capacity(8)).await;
         assert_eq!(n.unwrap(), 0, "server closed, so end of stream");
     });
 }
@@ -225,7 +225,7 @@ fn dropped_in_flight_read_leaves_later_data_intact() {
         let (client, server) = connected_pair().await;
         for i in 0..200 {
             {
-                let mut read = pin!(server.read(vec![0u8; 64]));
+                let mut read = pin!(server.read(Vec::with_capacity(64)));
                 assert!(poll_once(read.as_mut()).await, "nothing sent yet");
                 ring_tick().await;
                 // Dropped while the kernel holds its buffer.
@@ -483,5 +483,38 @@ fn futures_io_round_trip_through_tcp() {
             .await
             .unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
+    });
+}
+
+#[test]
+fn read_appends_into_spare_capacity_and_sets_the_length() {
+    block_on(async {
+        let (client, server) = connected_pair().await;
+        let (r, _) = client.write_all(b"abcdef".to_vec()).await;
+        r.unwrap();
+        let mut buf = Vec::with_capacity(64);
+        buf.extend_from_slice(b"xy");
+        let mut total = 0;
+        while total < 6 {
+            let (n, back) = server.read(buf).await;
+            buf = back;
+            let n = n.unwrap();
+            assert_ne!(n, 0);
+            total += n;
+        }
+        // The bytes follow what was there, and the length counts them.
+        assert_eq!(buf, b"xyabcdef");
+        // A buffer without spare capacity is an error, never a fake EOF.
+        for full in [Vec::new(), vec![0u8; 8]] {
+            let (n, back) = server.read(full).await;
+            assert_eq!(n.unwrap_err().kind(), io::ErrorKind::InvalidInput);
+            assert_eq!(back.len(), back.capacity());
+        }
+        // A partial fill: len is the count, not the capacity.
+        let (r, _) = client.write_all(b"1234".to_vec()).await;
+        r.unwrap();
+        let (n, got) = server.read(Vec::with_capacity(8)).await;
+        assert_eq!(got.len(), n.unwrap());
+        assert_eq!(&got[..], &b"1234"[..got.len()]);
     });
 }

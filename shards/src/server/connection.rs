@@ -75,7 +75,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, id: u64, core: usize) {
     let mut requests: Vec<crate::protocol::Argv> = Vec::new();
     let mut fatal = None;
     // Kept across pub/sub writes: dropping a read in flight loses its bytes.
-    let mut read = std::pin::pin!(stream.read(vec![0u8; READ_BUFFER]));
+    let mut read = std::pin::pin!(stream.read(Vec::with_capacity(READ_BUFFER)));
     loop {
         let (mailbox, subscribed) = {
             let s = session.borrow();
@@ -102,6 +102,8 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, id: u64, core: usize) {
             Ok(n) => n,
         };
         pending.extend_from_slice(&buf[..n]);
+        let mut buf = buf;
+        buf.clear();
         // The next read is in flight while this one's requests run (at
         // most one buffer more is taken from the kernel before the replies
         // are written): a blocking command watches it for end of stream.
@@ -309,6 +311,8 @@ where
             Either::Left(replies) => return (replies, false),
             Either::Right((Ok(n), buf)) if n > 0 => {
                 pending.extend_from_slice(&buf[..n]);
+                let mut buf = buf;
+                buf.clear();
                 stats::count_bytes(n, 0);
                 read.set(next_read(buf));
                 if too_much(pending.len()) {

@@ -69,9 +69,14 @@ impl TcpStream {
         }
     }
 
-    /// Receives into `buf` from its first byte, up to its capacity
-    /// ([`IoBuf::bytes_total`]); returns the count (0 at end of stream) and
-    /// the buffer.
+    /// Receives into `buf`'s spare capacity: the bytes are appended after
+    /// its initialized ones (a `Vec`'s `len`), up to its capacity
+    /// ([`IoBuf::bytes_total`]), and its length grows by the count. Returns
+    /// the count (0 means end of stream) and the buffer.
+    ///
+    /// # Errors
+    /// `InvalidInput` if `buf` has no spare capacity (e.g. `Vec::new()` or
+    /// `vec![0; n]`), so that a 0 is never mistaken for end of stream.
     ///
     /// # Cancel safety
     ///

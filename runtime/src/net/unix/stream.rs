@@ -47,8 +47,14 @@ impl UnixStream {
         }
     }
 
-    /// Receives into `buf` from its first byte, up to its capacity; returns
-    /// the count (0 at end of stream) and the buffer.
+    /// Receives into `buf`'s spare capacity, as [`TcpStream::read`]
+    /// does: the bytes are appended after its initialized ones and its
+    /// length grows by the count (0 means end of stream).
+    ///
+    /// # Errors
+    /// `InvalidInput` if `buf` has no spare capacity.
+    ///
+    /// [`TcpStream::read`]: crate::net::TcpStream::read
     ///
     /// # Cancel safety
     ///
