@@ -33,7 +33,7 @@ mod loom;
 pub mod net;
 mod runtime;
 pub mod signal;
-mod sync;
+pub mod sync;
 mod task;
 pub mod time;
 pub mod topology;
