@@ -20,16 +20,20 @@
 //!   future was dropped closes the new fd.
 
 mod addr;
+mod buf_reader;
 mod fd;
 mod msg;
 mod ops;
 mod poll_io;
 mod socket;
+mod split;
 mod stream;
 mod tcp;
 mod udp;
 mod unix;
 
+pub use buf_reader::{BufReader, Lines};
+pub use split::{OwnedRead, OwnedWrite, ReadHalf, WriteHalf};
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};

@@ -518,3 +518,58 @@ fn read_appends_into_spare_capacity_and_sets_the_length() {
         assert_eq!(&got[..], &b"1234"[..got.len()]);
     });
 }
+
+#[test]
+fn buffered_lines_over_a_split_stream() {
+    use super::BufReader;
+    block_on(async {
+        let (client, server) = connected_pair().await;
+        let (read, write) = server.into_split();
+        // Echo each line back upper-cased, from the two halves.
+        let echo = spawn_local(async move {
+            let mut lines = BufReader::with_capacity(4, read).lines();
+            let mut n = 0;
+            while let Some(line) = lines.next_line().await.unwrap() {
+                let (r, _) = write
+                    .write_all(format!("{}\n", line.to_uppercase()).into_bytes())
+                    .await;
+                r.unwrap();
+                n += 1;
+            }
+            n
+            // `write` dropped here: the client sees end of stream.
+        });
+        // Lines longer than the 4-byte buffer, a CRLF and a last line
+        // without an ending.
+        let (r, _) = client
+            .write_all(b"hello world\r\nfrys\nlast".to_vec())
+            .await;
+        r.unwrap();
+        client.shutdown(Shutdown::Write).await.unwrap();
+        let mut reader = BufReader::new(client);
+        let mut got = Vec::new();
+        loop {
+            let mut line = Vec::new();
+            if reader.read_until(b'\n', &mut line).await.unwrap() == 0 {
+                break;
+            }
+            got.push(String::from_utf8(line).unwrap());
+        }
+        assert_eq!(got, ["HELLO WORLD\n", "FRYS\n", "LAST\n"]);
+        assert_eq!(echo.await.unwrap(), 3);
+    });
+}
+
+#[test]
+fn a_line_that_is_not_utf8_is_invalid_data() {
+    use super::BufReader;
+    block_on(async {
+        let (client, server) = connected_pair().await;
+        let (r, _) = client.write_all(vec![0xff, b'\n', b'o', b'k', b'\n']).await;
+        r.unwrap();
+        let mut lines = BufReader::new(server).lines();
+        let e = lines.next_line().await.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("ok"));
+    });
+}
