@@ -14,7 +14,7 @@ fn an_io_future_moved_to_another_runtime_panics_instead_of_reading_a_foreign_slo
     let rt_a = Runtime::builder().cores(Cores::Count(1)).build().unwrap();
     let rt_b = Runtime::builder().cores(Cores::Count(1)).build().unwrap();
     let sock = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let mut pending = Box::pin(async move { sock.recv_from(vec![0u8; 64]).await });
+    let mut pending = Box::pin(async move { sock.recv_from(Vec::with_capacity(64)).await });
     // Start the receive on runtime A (nothing will arrive).
     rt_a.block_on(std::future::poll_fn(|cx| {
         assert!(pending.as_mut().poll(cx).is_pending());
@@ -24,7 +24,8 @@ fn an_io_future_moved_to_another_runtime_panics_instead_of_reading_a_foreign_slo
     let outcome = rt_b.block_on(async move {
         let other = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let addr = other.local_addr().unwrap();
-        let mine = frys::spawn_local(async move { other.recv_from(vec![0u8; 64]).await.1 });
+        let mine =
+            frys::spawn_local(async move { other.recv_from(Vec::with_capacity(64)).await.1 });
         frys::yield_now().await;
         let moved = frys::spawn_local(pending).await;
         // B's own operation is untouched and still completes.
@@ -108,7 +109,7 @@ fn a_buffer_whose_drop_does_io_is_released_outside_the_driver() {
         sock.connect(peer.local_addr().unwrap()).await.unwrap();
         let outcome = std::rc::Rc::new(std::cell::Cell::new(None));
         let buf = IoOnDrop {
-            bytes: vec![0; 16],
+            bytes: Vec::with_capacity(16),
             sock: sock.clone(),
             outcome: outcome.clone(),
         };

@@ -410,7 +410,7 @@ fn a_panicking_io_waker_does_not_kill_the_core() {
         frys::spawn_on(1, || async {
             let sock = frys::net::UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
             let addr = sock.local_addr().unwrap();
-            let mut recv = Box::pin(sock.recv(vec![0u8; 8]));
+            let mut recv = Box::pin(sock.recv(Vec::with_capacity(8)));
             let (bomb, fired) = bomb();
             let pending = recv.as_mut().poll(&mut Context::from_waker(&bomb));
             assert!(pending.is_pending());
@@ -536,7 +536,7 @@ fn a_yielding_block_on_future_still_gets_its_io_done() {
     let got = rt.block_on(async {
         let sock = frys::net::UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let addr = sock.local_addr().unwrap();
-        let mut recv = Box::pin(sock.recv(vec![0u8; 8]));
+        let mut recv = Box::pin(sock.recv(Vec::with_capacity(8)));
         assert!(poll_once(&mut recv).await.is_pending());
         let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         peer.send_to(b"hi", addr).unwrap();

@@ -187,6 +187,7 @@ fn announce_ready(cpus: &[usize]) -> Result<(), String> {
 fn serve_frys(port: u16, cores: usize, driver: frys::DriverKind) -> Result<(), String> {
     let rt = frys::Runtime::builder()
         .cores(frys::Cores::Count(cores))
+        .pin(true)
         .driver(driver)
         .build()
         .map_err(|e| format!("frys: cannot start the runtime: {e}"))?;

@@ -80,10 +80,13 @@ pub(crate) async fn send_to<B: IoBuf>(
     }
 }
 
-/// Receives one datagram into `buf` (from its first byte) and its sender.
+/// Receives one datagram into `buf`'s spare capacity (after its
+/// initialized bytes) and its sender.
 pub(crate) struct RecvMsg<B> {
     fd: Arc<SocketFd>,
     buf: B,
+    /// `bytes_init()` when the op was made: where the datagram goes.
+    start: usize,
     addr: SockAddr,
     iov: libc::iovec,
     msg: libc::msghdr,
@@ -93,8 +96,10 @@ impl<B: IoBufMut> RecvMsg<B> {
     /// Points the header at the address storage and the buffer (in `self`).
     fn prepare(&mut self) {
         self.iov = libc::iovec {
-            iov_base: self.buf.stable_mut_ptr().cast(),
-            iov_len: self.buf.bytes_total(),
+            // SAFETY: `start <= bytes_total()`, so the offset stays inside
+            // (or one past the end of) the buffer's allocation.
+            iov_base: unsafe { self.buf.stable_mut_ptr().add(self.start) }.cast(),
+            iov_len: self.buf.bytes_total() - self.start,
         };
         self.msg = empty_msghdr();
         self.msg.msg_name = self.addr.as_mut_ptr().cast();
@@ -125,9 +130,18 @@ pub(crate) async fn recv_from<B: IoBufMut>(
     fd: &Arc<SocketFd>,
     buf: B,
 ) -> (io::Result<(usize, SockAddr)>, B) {
+    if buf.bytes_init() >= buf.bytes_total() {
+        let e = io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "receive into a buffer with no spare capacity (reserve room first, e.g. Vec::with_capacity)",
+        );
+        return (Err(e), buf);
+    }
+    let start = buf.bytes_init();
     let op = RecvMsg {
         fd: fd.clone(),
         buf,
+        start,
         addr: SockAddr::empty(),
         iov: empty_iovec(),
         msg: empty_msghdr(),
@@ -138,15 +152,17 @@ pub(crate) async fn recv_from<B: IoBufMut>(
     };
     let RecvMsg {
         mut buf,
+        start,
         mut addr,
         msg,
         ..
     } = done.data;
     let result = done.result.map(|n| {
         let n = n as usize;
-        // SAFETY: the kernel wrote `n <= bytes_total()` bytes from the start
-        // of the buffer (a longer datagram is truncated to the buffer).
-        unsafe { buf.set_init(n) };
+        // SAFETY: bytes `0..start` were initialized before, and the kernel
+        // wrote `n <= bytes_total() - start` bytes from `start` (a longer
+        // datagram is truncated to the spare room).
+        unsafe { buf.set_init(start + n) };
         addr.set_len(msg.msg_namelen);
         (n, addr)
     });

@@ -332,7 +332,7 @@ fn udp_send_to_recv_from_round_trip() {
         b.connect(a_addr).await.unwrap();
         let (sent, _) = b.send("pong").await;
         assert_eq!(sent.unwrap(), 4);
-        let (got, buf) = a.recv_from(vec![0u8; 2]).await;
+        let (got, buf) = a.recv_from(Vec::with_capacity(2)).await;
         assert_eq!(
             got.unwrap(),
             (2, b_addr),

@@ -12,8 +12,9 @@ use crate::buf::{IoBuf, IoBufMut};
 
 /// A UDP socket.
 ///
-/// Datagrams are sent from and received into owned buffers. A receive
-/// buffer shorter than the datagram gets its first bytes; the rest is
+/// Datagrams are sent from and received into owned buffers (into their
+/// spare capacity). A receive buffer with less room than the datagram gets
+/// its first bytes; the rest is
 /// dropped by the kernel.
 #[derive(Debug)]
 pub struct UdpSocket {
@@ -60,8 +61,13 @@ impl UdpSocket {
         msg::send_to(&self.fd, buf, SockAddr::from_std(&addr)).await
     }
 
-    /// Receives one datagram into `buf` (from its first byte, up to its
-    /// capacity); returns its length and sender.
+    /// Receives one datagram into `buf`'s spare capacity (appended after
+    /// its initialized bytes, as [`TcpStream::read`](crate::net::TcpStream::read)
+    /// does; `buf`'s length grows by the datagram's); returns its length
+    /// and sender.
+    ///
+    /// # Errors
+    /// `InvalidInput` if `buf` has no spare capacity.
     ///
     /// # Cancel safety
     ///
@@ -84,7 +90,8 @@ impl UdpSocket {
         ops::send(&self.fd, buf).await
     }
 
-    /// Receives one datagram from the connected peer.
+    /// Receives one datagram from the connected peer into `buf`'s spare
+    /// capacity, as [`recv_from`](Self::recv_from).
     ///
     /// # Cancel safety
     ///

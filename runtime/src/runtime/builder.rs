@@ -22,7 +22,8 @@ use crate::topology::{Cores, Placement, PlacementError};
 pub struct Builder {
     pub(crate) cores: Cores,
     pub(crate) placement: Placement,
-    pub(crate) pin: bool,
+    /// `None`: decided at build time (see `pin`).
+    pub(crate) pin: Option<bool>,
     pub(crate) ring_entries: u32,
     pub(crate) arena_capacity: usize,
     pub(crate) stealing: bool,
@@ -38,7 +39,7 @@ impl Default for Builder {
         Self {
             cores: Cores::All,
             placement: Placement::Compact,
-            pin: true,
+            pin: None,
             ring_entries: 256,
             arena_capacity: 64 * 1024,
             stealing: true,
@@ -64,13 +65,22 @@ impl Builder {
         self
     }
 
-    /// Pin each core's thread to its CPU (default true). The thread that
-    /// builds the runtime runs core 0 inside `block_on` and is pinned too;
-    /// its original affinity is restored when the runtime is dropped.
+    /// Pin each core's thread to its CPU. The thread that builds the
+    /// runtime runs core 0 inside `block_on` and is pinned too; its
+    /// original affinity is restored when the runtime is dropped.
     /// Unpinned, a [`Cores::Count`] above the usable CPUs is allowed: the
     /// cores share CPUs (for tests of more cores than the machine has).
+    ///
+    /// Default: pinned when the runtime takes every usable CPU
+    /// ([`Cores::All`], or a `Count` of all of them) or names its CPUs
+    /// ([`Cores::List`]); *not* pinned when a `Count` leaves some usable
+    /// CPUs free. Two independent processes that each ask for fewer cores
+    /// than the machine has would otherwise both pin to the lowest CPUs
+    /// and stack there (a server and its load generator, say); unpinned,
+    /// the kernel spreads them. Call `pin(true)` to pin such a runtime
+    /// (to the CPUs its [`Placement`] picks) anyway.
     pub fn pin(mut self, pin: bool) -> Self {
-        self.pin = pin;
+        self.pin = Some(pin);
         self
     }
 

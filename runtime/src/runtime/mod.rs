@@ -54,6 +54,8 @@ pub struct Runtime {
 
 impl Runtime {
     /// A builder with defaults: every usable CPU, pinned, stealing on.
+    /// (A runtime of fewer cores than usable CPUs is not pinned unless
+    /// asked: see [`Builder::pin`].)
     pub fn builder() -> Builder {
         Builder::default()
     }
@@ -153,15 +155,20 @@ impl Runtime {
         drop(self);
     }
 
-    fn start(b: Builder) -> Result<Runtime, BuildError> {
+    fn start(mut b: Builder) -> Result<Runtime, BuildError> {
         let topo = Topology::from_sysfs(&b.sysfs_root).map_err(BuildError::Topology)?;
         let allowed = topology::allowed_cpus().map_err(BuildError::Topology)?;
+        let usable = topology::select_cpus(&topo, &allowed, &Cores::All, b.placement)
+            .map_err(BuildError::Placement)?;
+        // See `Builder::pin` for the default.
+        let pin = *b.pin.get_or_insert(match &b.cores {
+            Cores::Count(n) => *n >= usable.len(),
+            Cores::All | Cores::List(_) => true,
+        });
         let cpus = match topology::select_cpus(&topo, &allowed, &b.cores, b.placement) {
             // Unpinned cores may outnumber the CPUs: they share them, in
             // placement order, and the scheduler multiplexes the threads.
-            Err(topology::PlacementError::TooManyCores { requested, .. }) if !b.pin => {
-                let usable = topology::select_cpus(&topo, &allowed, &Cores::All, b.placement)
-                    .map_err(BuildError::Placement)?;
+            Err(topology::PlacementError::TooManyCores { requested, .. }) if !pin => {
                 usable.iter().copied().cycle().take(requested).collect()
             }
             other => other.map_err(BuildError::Placement)?,
@@ -265,7 +272,7 @@ fn start_core0(
     saved_affinity: &mut Option<Vec<usize>>,
 ) -> Result<Rc<CoreCtx>, BuildError> {
     let core = &shared.cores[0];
-    if b.pin {
+    if b.pin == Some(true) {
         *saved_affinity = Some(topology::allowed_cpus().map_err(BuildError::Topology)?);
         topology::pin_current_thread(core.cpu).map_err(BuildError::Io)?;
     }
@@ -289,7 +296,7 @@ fn core_thread(
     started: mpsc::Sender<Result<(), BuildError>>,
 ) {
     let core = &shared.cores[index];
-    if b.pin {
+    if b.pin == Some(true) {
         if let Err(e) = topology::pin_current_thread(core.cpu) {
             let _ = started.send(Err(BuildError::Io(e)));
             return;
@@ -371,5 +378,47 @@ impl Drop for Runtime {
         if let Some(mask) = self.saved_affinity.take() {
             let _ = topology::set_current_thread_affinity(&mask);
         }
+    }
+}
+
+#[cfg(test)]
+mod pin_tests {
+    use crate::topology::allowed_cpus;
+    use crate::{Cores, Runtime};
+
+    /// The CPUs core 0 may run on inside `block_on`.
+    fn core0_affinity(rt: &Runtime) -> Vec<usize> {
+        rt.block_on(async { allowed_cpus().unwrap() })
+    }
+
+    #[test]
+    fn fewer_cores_than_cpus_are_not_pinned_unless_asked() {
+        let usable = allowed_cpus().unwrap();
+        if usable.len() < 2 {
+            eprintln!("skipped: needs 2 usable CPUs, have {usable:?}");
+            return;
+        }
+        let rt = Runtime::builder().cores(Cores::Count(1)).build().unwrap();
+        assert_eq!(core0_affinity(&rt), usable, "a 1-core runtime was pinned");
+        drop(rt);
+        let rt = Runtime::builder()
+            .cores(Cores::Count(1))
+            .pin(true)
+            .build()
+            .unwrap();
+        assert_eq!(core0_affinity(&rt), rt.cpus());
+        drop(rt);
+        let rt = Runtime::builder()
+            .cores(Cores::Count(usable.len()))
+            .build()
+            .unwrap();
+        assert_eq!(
+            core0_affinity(&rt).len(),
+            1,
+            "a runtime of every CPU is pinned"
+        );
+        drop(rt);
+        // The builder's thread gets its affinity back.
+        assert_eq!(allowed_cpus().unwrap(), usable);
     }
 }
