@@ -13,7 +13,7 @@ use frys::{Cores, Runtime};
 fn an_io_future_moved_to_another_runtime_panics_instead_of_reading_a_foreign_slot() {
     let rt_a = Runtime::builder().cores(Cores::Count(1)).build().unwrap();
     let rt_b = Runtime::builder().cores(Cores::Count(1)).build().unwrap();
-    let sock = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     let mut pending = Box::pin(async move { sock.recv_from(Vec::with_capacity(64)).await });
     // Start the receive on runtime A (nothing will arrive).
     rt_a.block_on(std::future::poll_fn(|cx| {
@@ -22,14 +22,14 @@ fn an_io_future_moved_to_another_runtime_panics_instead_of_reading_a_foreign_slo
     }));
     // Runtime B has its own receive in flight in the same slot index.
     let outcome = rt_b.block_on(async move {
-        let other = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let other = UdpSocket::bind("127.0.0.1:0").unwrap();
         let addr = other.local_addr().unwrap();
         let mine =
             frys::spawn_local(async move { other.recv_from(Vec::with_capacity(64)).await.1 });
         frys::yield_now().await;
         let moved = frys::spawn_local(pending).await;
         // B's own operation is untouched and still completes.
-        let sender = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
         let (sent, _) = sender.send_to(&b"ping"[..], addr).await;
         sent.unwrap();
         (moved, mine.await.unwrap())
@@ -104,7 +104,7 @@ fn a_buffer_whose_drop_does_io_is_released_outside_the_driver() {
         .build()
         .unwrap();
     let started = rt.block_on(async {
-        let sock = std::rc::Rc::new(UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap());
+        let sock = std::rc::Rc::new(UdpSocket::bind("127.0.0.1:0").unwrap());
         let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         sock.connect(peer.local_addr().unwrap()).await.unwrap();
         let outcome = std::rc::Rc::new(std::cell::Cell::new(None));

@@ -408,7 +408,7 @@ fn a_panicking_io_waker_does_not_kill_the_core() {
     let rt = runtime(2);
     let out = rt.block_on(async {
         frys::spawn_on(1, || async {
-            let sock = frys::net::UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+            let sock = frys::net::UdpSocket::bind("127.0.0.1:0").unwrap();
             let addr = sock.local_addr().unwrap();
             let mut recv = Box::pin(sock.recv(Vec::with_capacity(8)));
             let (bomb, fired) = bomb();
@@ -534,7 +534,7 @@ fn spawn_on_during_shutdown_completes_as_cancelled() {
 fn a_yielding_block_on_future_still_gets_its_io_done() {
     let rt = runtime(1);
     let got = rt.block_on(async {
-        let sock = frys::net::UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let sock = frys::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let addr = sock.local_addr().unwrap();
         let mut recv = Box::pin(sock.recv(Vec::with_capacity(8)));
         assert!(poll_once(&mut recv).await.is_pending());

@@ -14,7 +14,7 @@ async fn frys_test_takes_a_core_count() {
 
 #[frys::test]
 async fn frys_test_can_return_a_result() -> std::io::Result<()> {
-    let l = frys::net::TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+    let l = frys::net::TcpListener::bind("127.0.0.1:0")?;
     l.local_addr()?;
     Ok(())
 }

@@ -67,7 +67,7 @@ fn child() {
         .expect("Auto must fall back to epoll");
     assert_eq!(rt.driver(), DriverKind::Epoll);
     rt.block_on(async {
-        let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         // The server runs on core 1, the client on core 0.
         let server = frys_runtime::spawn_on(1, move || async move {

@@ -20,7 +20,7 @@ const DEFAULT_CAPACITY: usize = 8 * 1024;
 /// ```no_run
 /// use frys_runtime::net::{BufReader, TcpStream};
 /// # frys_runtime::Runtime::builder().build().unwrap().block_on(async {
-/// let stream = TcpStream::connect("127.0.0.1:7000".parse().unwrap()).await?;
+/// let stream = TcpStream::connect("127.0.0.1:7000").await?;
 /// let mut lines = BufReader::new(stream).lines();
 /// while let Some(line) = lines.next_line().await? {
 ///     println!("{line}");

@@ -29,12 +29,14 @@ mod socket;
 mod split;
 mod stream;
 mod tcp;
+mod to_addrs;
 mod udp;
 mod unix;
 
 pub use buf_reader::{BufReader, Lines};
 pub use split::{OwnedRead, OwnedWrite, ReadHalf, WriteHalf};
 pub use tcp::{TcpListener, TcpStream};
+pub use to_addrs::ToSocketAddrs;
 pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};
 

@@ -573,3 +573,32 @@ fn a_line_that_is_not_utf8_is_invalid_data() {
         assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("ok"));
     });
 }
+
+#[test]
+fn connect_and_bind_take_names_and_pairs() {
+    block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accept = spawn_local(async move {
+            for _ in 0..3 {
+                listener.accept().await.unwrap();
+            }
+        });
+        // A name looked up on the blocking pool, a literal string, a pair.
+        TcpStream::connect(format!("localhost:{port}"))
+            .await
+            .unwrap();
+        TcpStream::connect(format!("127.0.0.1:{port}").as_str())
+            .await
+            .unwrap();
+        let ip: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        TcpStream::connect((ip, port)).await.unwrap();
+        accept.await.unwrap();
+        let e = TcpStream::connect("127.0.0.1:not-a-port")
+            .await
+            .unwrap_err();
+        assert_ne!(e.kind(), io::ErrorKind::ConnectionRefused, "{e}");
+        let udp = UdpSocket::bind(("127.0.0.1", 0)).unwrap();
+        udp.connect(format!("localhost:{port}")).await.unwrap();
+    });
+}

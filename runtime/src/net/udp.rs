@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::addr::SockAddr;
 use super::fd::SocketFd;
+use super::to_addrs::{self, ToSocketAddrs};
 use super::{msg, ops, socket};
 use crate::buf::{IoBuf, IoBufMut};
 
@@ -23,11 +24,17 @@ pub struct UdpSocket {
 
 impl UdpSocket {
     /// Creates a socket bound to `addr` (port 0 picks a free port).
-    pub fn bind(addr: SocketAddr) -> io::Result<Self> {
-        let addr = SockAddr::from_std(&addr);
-        let fd = socket::new_socket(addr.family(), libc::SOCK_DGRAM)?;
-        socket::bind(fd.as_raw_fd(), &addr)?;
-        Ok(Self { fd: Arc::new(fd) })
+    ///
+    /// `addr` is a socket address, or a `"host:port"` looked up on the
+    /// calling thread (see [`ToSocketAddrs`]).
+    pub fn bind(addr: impl ToSocketAddrs) -> io::Result<Self> {
+        let addrs = to_addrs::resolve_blocking(&addr)?;
+        to_addrs::first_ok(&addrs, |addr| {
+            let addr = SockAddr::from_std(&addr);
+            let fd = socket::new_socket(addr.family(), libc::SOCK_DGRAM)?;
+            socket::bind(fd.as_raw_fd(), &addr)?;
+            Ok(Self { fd: Arc::new(fd) })
+        })
     }
 
     /// Takes over a std socket, in either blocking mode (each driver
@@ -40,7 +47,15 @@ impl UdpSocket {
 
     /// Sets the default peer for [`send`](Self::send) and filters
     /// [`recv`](Self::recv) to it. Does not wait: UDP has no handshake.
-    pub async fn connect(&self, addr: SocketAddr) -> io::Result<()> {
+    ///
+    /// `addr` may name a host, looked up on the blocking pool; the first
+    /// address found is used.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: a dropped `connect` leaves the socket as it was, or
+    /// connected (UDP's connect only records the peer).
+    pub async fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
+        let addr = to_addrs::resolve(&addr).await?[0];
         ops::connect(&self.fd, SockAddr::from_std(&addr)).await
     }
 

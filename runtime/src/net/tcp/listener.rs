@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::claim::{self, Claim};
 use super::TcpStream;
 use crate::net::fd::SocketFd;
+use crate::net::to_addrs::{self, ToSocketAddrs};
 use crate::net::{ops, socket};
 
 /// A TCP socket listening for connections.
@@ -25,7 +26,7 @@ use crate::net::{ops, socket};
 /// # rt.block_on(async {
 /// use frys_runtime::net::TcpListener;
 ///
-/// let listener = TcpListener::bind("127.0.0.1:6379".parse().unwrap())?;
+/// let listener = TcpListener::bind("127.0.0.1:6379")?;
 /// loop {
 ///     let (stream, _peer) = listener.accept().await?;
 ///     frys_runtime::spawn_local(async move {
@@ -62,10 +63,15 @@ impl TcpListener {
     /// the address (with its port) that another listener of this process
     /// holds joins it: connections are spread over both.
     ///
+    /// `addr` is a socket address, or a `"host:port"` looked up on the
+    /// calling thread (blocking it; see [`ToSocketAddrs`]); several
+    /// addresses are tried in order.
+    ///
     /// # Errors
     /// `AddrInUse` if another process listens on the address.
-    pub fn bind(addr: SocketAddr) -> io::Result<Self> {
-        let (fd, claim) = claim::bind_listener(addr)?;
+    pub fn bind(addr: impl ToSocketAddrs) -> io::Result<Self> {
+        let addrs = to_addrs::resolve_blocking(&addr)?;
+        let (fd, claim) = to_addrs::first_ok(&addrs, claim::bind_listener)?;
         Ok(Self {
             fd: Arc::new(fd),
             _claim: Some(claim),

@@ -9,6 +9,7 @@ use crate::buf::{IoBuf, IoBufMut};
 use crate::net::addr::SockAddr;
 use crate::net::fd::SocketFd;
 use crate::net::stream::{impl_futures_io, Stream};
+use crate::net::to_addrs::{self, ToSocketAddrs};
 use crate::net::{ops, socket};
 
 /// A connected TCP socket.
@@ -30,7 +31,7 @@ use crate::net::{ops, socket};
 /// # rt.block_on(async {
 /// use frys_runtime::net::TcpStream;
 ///
-/// let stream = TcpStream::connect("127.0.0.1:6379".parse().unwrap()).await?;
+/// let stream = TcpStream::connect("127.0.0.1:6379").await?;
 /// let (res, mut buf) = stream.write_all(b"PING\r\n".to_vec()).await;
 /// res?;
 /// buf.clear();
@@ -44,13 +45,29 @@ pub struct TcpStream {
 }
 
 impl TcpStream {
-    /// Opens a connection to `addr`.
+    /// Opens a connection to `addr`: a socket address, or a `"host:port"`
+    /// whose name is looked up on the blocking pool (see
+    /// [`ToSocketAddrs`]); several addresses are tried in order.
+    ///
+    /// # Errors
+    /// The last address's error if none connects; a failed lookup.
     ///
     /// # Cancel safety
     ///
     /// Dropping the future cancels the connect and closes the socket (on
     /// either driver).
-    pub async fn connect(addr: SocketAddr) -> io::Result<Self> {
+    pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<Self> {
+        let mut last = None;
+        for addr in to_addrs::resolve(&addr).await? {
+            match Self::connect_one(addr).await {
+                Ok(stream) => return Ok(stream),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.expect("resolve gives at least one address"))
+    }
+
+    async fn connect_one(addr: SocketAddr) -> io::Result<Self> {
         let addr = SockAddr::from_std(&addr);
         let fd = Arc::new(socket::new_socket(addr.family(), libc::SOCK_STREAM)?);
         ops::connect(&fd, addr).await?;
