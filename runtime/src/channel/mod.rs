@@ -52,6 +52,26 @@ use crate::loom::sync::Arc;
 /// # Panics
 ///
 /// If `capacity > ring::MAX_CAPACITY`.
+///
+/// # Examples
+/// Core 1 produces, core 0 consumes; `send` waits while the ring is full.
+/// ```no_run
+/// use frys_runtime::{channel, Cores, Runtime};
+/// let rt = Runtime::builder().cores(Cores::Count(2)).build().unwrap();
+/// rt.block_on(async {
+///     let (tx, rx) = channel::bounded::<u64>(64);
+///     frys_runtime::spawn_on(1, move || async move {
+///         for i in 0..1000 {
+///             tx.send(i).await.unwrap();
+///         }
+///     });
+///     let mut sum = 0;
+///     while let Some(v) = rx.recv().await {
+///         sum += v;
+///     }
+///     assert_eq!(sum, 499_500);
+/// });
+/// ```
 pub fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     let (producer, consumer) = ring::ring(capacity);
     let shared = Arc::new(shared::Shared::new());

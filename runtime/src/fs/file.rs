@@ -24,6 +24,21 @@ pub const DIRECT_IO_ALIGNMENT: usize = 512;
 /// A file opened with [`OpenOptions::direct`] checks every buffer address,
 /// length and offset against [`DIRECT_IO_ALIGNMENT`] and fails with
 /// `InvalidInput` rather than letting the kernel fail with `EINVAL`.
+///
+/// # Examples
+/// ```no_run
+/// use frys_runtime::fs::File;
+/// # frys_runtime::Runtime::builder().build().unwrap().block_on(async {
+/// let file = File::create("/tmp/frys-example").await?;
+/// let (written, _) = file.write_all_at(b"hello".to_vec(), 0).await;
+/// written?;
+/// file.sync_all().await?;
+/// let (read, buf) = file.read_exact_at(vec![0u8; 5], 0).await;
+/// read?;
+/// assert_eq!(buf, b"hello");
+/// # Ok::<(), std::io::Error>(())
+/// # });
+/// ```
 #[derive(Debug)]
 pub struct File {
     fd: Arc<OwnedFd>,

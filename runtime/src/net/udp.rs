@@ -17,6 +17,21 @@ use crate::buf::{IoBuf, IoBufMut};
 /// spare capacity). A receive buffer with less room than the datagram gets
 /// its first bytes; the rest is
 /// dropped by the kernel.
+///
+/// # Examples
+/// ```no_run
+/// use frys_runtime::net::UdpSocket;
+/// # frys_runtime::Runtime::builder().build().unwrap().block_on(async {
+/// let socket = UdpSocket::bind("127.0.0.1:0")?;
+/// let peer = UdpSocket::bind("127.0.0.1:0")?;
+/// let (sent, _) = socket.send_to(b"ping".to_vec(), peer.local_addr()?).await;
+/// sent?;
+/// let (got, buf) = peer.recv_from(Vec::with_capacity(1500)).await;
+/// let (len, from) = got?;
+/// assert_eq!((&buf[..len], from), (&b"ping"[..], socket.local_addr()?));
+/// # Ok::<(), std::io::Error>(())
+/// # });
+/// ```
 #[derive(Debug)]
 pub struct UdpSocket {
     fd: Arc<SocketFd>,

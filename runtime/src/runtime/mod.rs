@@ -78,6 +78,14 @@ impl Runtime {
     /// # Panics
     /// Panics if called from inside a frys core (a task cannot block its
     /// own core), and resumes a panic of `future`.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// use frys_runtime::Runtime;
+    /// let rt = Runtime::builder().build().unwrap();
+    /// let answer = rt.block_on(async { 6 * 7 });
+    /// assert_eq!(answer, 42);
+    /// ```
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         assert!(
             context::with_current(|_| ()).is_none(),
@@ -93,6 +101,14 @@ impl Runtime {
     ///
     /// # Panics
     /// Resumes the panic of a future that panicked.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// use frys_runtime::{Cores, Runtime};
+    /// let rt = Runtime::builder().cores(Cores::Count(2)).build().unwrap();
+    /// let on = rt.run_on_all(|core| async move { (core, frys_runtime::current_core()) });
+    /// assert_eq!(on, vec![(0, Some(0)), (1, Some(1))]);
+    /// ```
     pub fn run_on_all<F, Fut>(&self, f: F) -> Vec<Fut::Output>
     where
         F: Fn(usize) -> Fut + Send + Sync + 'static,

@@ -13,6 +13,17 @@ use super::sleep::{sleep_until, Sleep};
 ///
 /// # Panics
 /// Panics if `period` is zero.
+///
+/// # Examples
+/// ```no_run
+/// use std::time::Duration;
+/// # frys_runtime::Runtime::builder().build().unwrap().block_on(async {
+/// let mut every = frys_runtime::time::interval(Duration::from_millis(100));
+/// for _ in 0..3 {
+///     every.tick().await; // at 0, 100 and 200 ms
+/// }
+/// # });
+/// ```
 pub fn interval(period: Duration) -> Interval {
     assert!(!period.is_zero(), "interval period must be non-zero");
     Interval {

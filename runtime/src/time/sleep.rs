@@ -15,6 +15,16 @@ use crate::runtime::context;
 ///
 /// # Panics
 /// Polling it outside a frys core panics.
+///
+/// # Examples
+/// ```no_run
+/// use std::time::{Duration, Instant};
+/// # frys_runtime::Runtime::builder().build().unwrap().block_on(async {
+/// let start = Instant::now();
+/// frys_runtime::time::sleep(Duration::from_millis(5)).await;
+/// assert!(start.elapsed() >= Duration::from_millis(5));
+/// # });
+/// ```
 pub fn sleep(duration: Duration) -> Sleep {
     sleep_until(Instant::now() + duration)
 }

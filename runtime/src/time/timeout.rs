@@ -22,6 +22,8 @@ use super::sleep::{sleep, Sleep};
 /// assert!(r.is_err());
 /// # });
 /// ```
+/// # Panics
+/// Polling it outside a frys core panics (its timer lives on the core).
 pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
     Timeout {
         future,

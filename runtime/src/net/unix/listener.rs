@@ -17,6 +17,21 @@ const BACKLOG: libc::c_int = 1024;
 ///
 /// The socket file is not removed when the listener is dropped (as with
 /// std); remove it yourself, or bind fails with `AddrInUse` next time.
+///
+/// # Examples
+/// ```no_run
+/// use frys_runtime::net::{UnixListener, UnixStream};
+/// # frys_runtime::Runtime::builder().build().unwrap().block_on(async {
+/// let listener = UnixListener::bind("/tmp/frys-example.sock")?;
+/// let client = UnixStream::connect("/tmp/frys-example.sock").await?;
+/// let (server, _) = listener.accept().await?;
+/// let (sent, _) = client.write_all(b"hi".to_vec()).await;
+/// sent?;
+/// let (n, buf) = server.read(Vec::with_capacity(16)).await;
+/// assert_eq!(&buf[..n?], b"hi");
+/// # Ok::<(), std::io::Error>(())
+/// # });
+/// ```
 #[derive(Debug)]
 pub struct UnixListener {
     fd: Arc<SocketFd>,

@@ -47,6 +47,14 @@ where
 ///
 /// # Panics
 /// Panics outside a frys core.
+///
+/// # Examples
+/// ```no_run
+/// # frys_runtime::Runtime::builder().build().unwrap().block_on(async {
+/// let handle = frys_runtime::spawn(async { (1..=10).sum::<u32>() });
+/// assert_eq!(handle.await.unwrap(), 55);
+/// # });
+/// ```
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
@@ -67,6 +75,21 @@ where
 ///
 /// # Panics
 /// Panics outside a frys core, or if `core` is not a core of this runtime.
+///
+/// # Examples
+/// The closure runs on core 1 and may build a `!Send` future there.
+/// ```no_run
+/// use std::rc::Rc;
+/// use frys_runtime::{Cores, Runtime};
+/// let rt = Runtime::builder().cores(Cores::Count(2)).build().unwrap();
+/// rt.block_on(async {
+///     let handle = frys_runtime::spawn_on(1, || async {
+///         let local = Rc::new(frys_runtime::current_core());
+///         *local
+///     });
+///     assert_eq!(handle.await.unwrap(), Some(1));
+/// });
+/// ```
 pub fn spawn_on<C, Fut>(core: usize, make: C) -> JoinHandle<Fut::Output>
 where
     C: FnOnce() -> Fut + Send + 'static,
