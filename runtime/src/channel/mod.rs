@@ -59,7 +59,7 @@ use crate::loom::sync::Arc;
 /// use frys_runtime::{channel, Cores, Runtime};
 /// let rt = Runtime::builder().cores(Cores::Count(2)).build().unwrap();
 /// rt.block_on(async {
-///     let (tx, rx) = channel::bounded::<u64>(64);
+///     let (mut tx, mut rx) = channel::bounded::<u64>(64);
 ///     frys_runtime::spawn_on(1, move || async move {
 ///         for i in 0..1000 {
 ///             tx.send(i).await.unwrap();
