@@ -50,6 +50,9 @@ pub struct Options {
     /// their memtables (default `None`: an own cache of
     /// `block_cache_bytes`, and only `memtable_bytes` per partition).
     pub budget: Option<CoreBudget>,
+    /// Compactions that may run at once, on disjoint inputs (default 2;
+    /// 0 counts as 1). Flushes never wait for them.
+    pub max_compactions: usize,
     /// Lets compactions drop records that another record's current value
     /// makes dead (default `None`: compactions filter nothing and pay
     /// nothing for it). See [`CompactionFilter`].
@@ -70,6 +73,7 @@ impl Default for Options {
             create_if_missing: true,
             manifest_rotate_bytes: 4 << 20,
             budget: None,
+            max_compactions: 2,
             compaction_filter: None,
         }
     }

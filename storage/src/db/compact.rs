@@ -12,7 +12,7 @@ use frys_runtime as rt;
 use super::filter::{self, Resolved};
 use super::metrics::add;
 use super::read::now_ms;
-use super::{maintenance, Inner};
+use super::{install, maintenance, Inner};
 use crate::compaction::Choice;
 use crate::error::{Error, Result};
 use crate::files;
@@ -211,7 +211,7 @@ pub(crate) async fn run_choice(inner: &Rc<Inner>, choice: Choice) -> Result<()> 
                 added: vec![meta],
                 ..Default::default()
             };
-            maintenance::log_and_install(inner, edit, Vec::new()).await?;
+            install::log_and_install(inner, edit, Vec::new()).await?;
             add(&inner.counters.compactions, 1);
             Ok(())
         }
@@ -262,13 +262,15 @@ async fn run_merge(
         target_file_size: inner.opts.target_file_size,
         dead,
     };
+    #[cfg(test)]
+    inner.test_hooks.merge_gate.pass().await;
     let output = task_result(inner, rt::spawn(merge(job)).await)?;
     let mut written = 0u64;
     let mut added = Vec::with_capacity(output.tables.len());
     let mut opened = Vec::with_capacity(output.tables.len());
     for bytes in output.tables {
         written += bytes.len() as u64;
-        let (meta, table) = maintenance::write_table(inner, bytes, output_level).await?;
+        let (meta, table) = install::write_table(inner, bytes, output_level).await?;
         added.push(meta);
         opened.push(table);
     }
@@ -277,7 +279,7 @@ async fn run_merge(
         added,
         ..Default::default()
     };
-    maintenance::log_and_install(inner, edit, opened).await?;
+    install::log_and_install(inner, edit, opened).await?;
     for t in &tables {
         inner.cache.borrow_mut().remove_table(t.cache_key);
         // Readers holding the table keep its open file; unlinking is safe.
@@ -299,7 +301,9 @@ pub(crate) async fn compact_all(inner: &Rc<Inner>) -> Result<()> {
 }
 
 /// Manual compaction: merges every table into the bottom level, group by
-/// group of overlapping tables. Runs inside the maintenance task.
+/// group of overlapping tables. Runs while no other compaction does
+/// (`maintenance`); flushes meanwhile only add newer L0 tables, which the
+/// plan leaves alone.
 pub(crate) async fn manual(inner: &Rc<Inner>) -> Result<()> {
     let levels = maintenance::levels(inner);
     let mut bounds: Option<(Vec<u8>, Vec<u8>)> = None;

@@ -8,14 +8,19 @@
 //!    dependency keys of the newest version of every user key in the
 //!    inputs, sorted. A collection's elements are contiguous, so most
 //!    repeats are consecutive and cost one comparison.
-//! 2. [`resolve`] (owning core, inside the maintenance task, so no flush
-//!    or other compaction changes the tables meanwhile): each one's value
+//! 2. [`resolve`] (owning core, in the compaction's task): each one's value
 //!    as [`Db::get_ignoring_expiry`] reads it (at the last seqno)
 //!    and the seqno of its newest record, value or tombstone (0: none).
 //! 3. The merge asks [`Resolved`] about each newest version (rule 5 of
 //!    [`CompactionIter`](crate::merge::CompactionIter)): dead since the
 //!    dependency's seqno `d`, so it may become a tombstone unless a live
 //!    snapshot sees the version but not yet `d`.
+//!
+//! Flushes and other compactions may run during the resolution: each read
+//! takes one consistent view (memtables and version together), and they
+//! only move versions between memtables and tables, or drop versions no
+//! reader at the last seqno sees (or rewrite them as this module's rules
+//! allow), so each read answers as of the moment it started.
 //!
 //! Soundness: a reader at `s >= d`, or of the latest state, sees the
 //! dependency as resolved or a newer state of it (writes during the
