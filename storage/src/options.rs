@@ -50,6 +50,9 @@ pub struct Options {
     /// their memtables (default `None`: an own cache of
     /// `block_cache_bytes`, and only `memtable_bytes` per partition).
     pub budget: Option<CoreBudget>,
+    /// Bytes a compaction reads ahead from each input in one read (default
+    /// 256 KiB): each input holds below twice this plus one block.
+    pub compaction_readahead_bytes: usize,
     /// Compactions that may run at once, on disjoint inputs (default 2;
     /// 0 counts as 1). Flushes never wait for them.
     pub max_compactions: usize,
@@ -74,6 +77,7 @@ impl Default for Options {
             manifest_rotate_bytes: 4 << 20,
             budget: None,
             max_compactions: 2,
+            compaction_readahead_bytes: 256 << 10,
             compaction_filter: None,
         }
     }

@@ -12,6 +12,7 @@ use frys_runtime as rt;
 use super::filter::{self, Resolved};
 use super::metrics::add;
 use super::read::now_ms;
+use super::stream::{MergeMemory, StreamError, StreamInput, TableStream};
 use super::{install, maintenance, Inner};
 use crate::compaction::Choice;
 use crate::error::{Error, Result};
@@ -19,56 +20,58 @@ use crate::files;
 use crate::key::SeqNo;
 use crate::manifest::{TableMeta, VersionEdit};
 use crate::merge::{CompactionIter, EntryIter, MergingIter};
-use crate::sstable::{TableBuilder, TableError, TableIter, TableOptions};
+use crate::sstable::{TableBuilder, TableError, TableOptions};
 
 /// Entries merged between two yields.
 pub(super) const YIELD_EVERY: usize = 4096;
 
-/// A table's file as a merge input.
-pub(super) struct TableSource {
-    id: u64,
-    iter: TableIter,
-    error: Option<TableError>,
-}
-
 /// Why a merge failed.
 #[derive(Debug)]
 pub(crate) enum MergeError {
-    /// Input table `id` does not decode.
-    Input { id: u64, error: TableError },
+    /// Input table `id` could not be read or does not decode.
+    Input { id: u64, error: StreamError },
     /// The merged stream could not be written as a table (inputs whose
     /// keys are out of order, an entry too large).
     Output(TableError),
+    /// A `Send` task of the merge failed (panicked).
+    Task(String),
 }
 
-impl TableSource {
-    fn check(&mut self, r: std::result::Result<(), TableError>) {
-        if let Err(e) = r {
-            self.error.get_or_insert(e);
-        }
-    }
-}
-
-/// The inputs as merge sources, each on its first entry.
-pub(super) fn open_sources(
-    inputs: Vec<(u64, Arc<[u8]>)>,
-) -> std::result::Result<Vec<TableSource>, MergeError> {
+/// The inputs as merge sources, each on its first entry (its first window
+/// read).
+pub(super) async fn open_sources(
+    inputs: Vec<StreamInput>,
+    readahead: usize,
+    memory: &Arc<MergeMemory>,
+) -> std::result::Result<Vec<TableStream>, MergeError> {
     let mut sources = Vec::with_capacity(inputs.len());
-    for (id, bytes) in inputs {
-        let iter = TableIter::new(bytes).map_err(|error| MergeError::Input { id, error })?;
-        let mut src = TableSource {
-            id,
-            iter,
-            error: None,
-        };
-        src.seek_to_first();
-        sources.push(src);
+    for input in inputs {
+        let id = input.id;
+        let stream = TableStream::open(input, readahead, memory.clone())
+            .await
+            .map_err(|error| MergeError::Input { id, error })?;
+        sources.push(stream);
     }
     Ok(sources)
 }
 
+/// Tops up the readahead windows of every source that wants it (on the
+/// owning core: the reads are not `Send`).
+pub(super) async fn fill_sources(sources: &mut [TableStream]) {
+    for s in sources {
+        while s.wants_fill() {
+            s.fill().await;
+        }
+    }
+}
+
+/// Whether some source should be topped up before the merge goes on.
+pub(super) fn sources_want_fill(sources: &mut [TableStream]) -> bool {
+    sources.iter().any(TableStream::wants_fill)
+}
+
 /// The first error a source met, if any: an input that stopped early.
-pub(super) fn source_error(sources: &mut [TableSource]) -> Option<MergeError> {
+pub(super) fn source_error(sources: &mut [TableStream]) -> Option<MergeError> {
     sources.iter_mut().find_map(|s| {
         s.error
             .take()
@@ -85,45 +88,40 @@ pub(super) fn task_result<T>(
     Err(match r {
         Ok(Ok(t)) => return Ok(t),
         Ok(Err(MergeError::Input { id, error })) => {
-            crate::table::corrupt(&files::table_path(&inner.dir, id), error)
+            let path = files::table_path(&inner.dir, id);
+            match error {
+                StreamError::Table(e) => crate::table::corrupt(&path, e),
+                StreamError::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    Error::corruption(&path, 0, "file ends before a block its index names")
+                }
+                StreamError::Io(e) => Error::io("read", &path, e),
+                StreamError::Rewind => Error::InvalidArgument(format!(
+                    "compaction input {} was asked to move backwards",
+                    path.display()
+                )),
+            }
         }
         // Keys out of order across inputs: some input is wrong, and the
         // merge cannot tell which.
         Ok(Err(MergeError::Output(error))) => {
             Error::corruption(&inner.dir, 0, format!("compaction output: {error}"))
         }
-        Err(e) => Error::InvalidArgument(format!("compaction task failed: {e}")),
+        Ok(Err(MergeError::Task(e))) => {
+            Error::InvalidArgument(format!("compaction task failed: {e}"))
+        }
+        Err(e) => join_failed(e),
     })
 }
 
-impl EntryIter for TableSource {
-    fn valid(&self) -> bool {
-        self.error.is_none() && self.iter.valid()
-    }
-    fn key(&self) -> &[u8] {
-        self.iter.key()
-    }
-    fn value(&self) -> &[u8] {
-        self.iter.value()
-    }
-    fn next(&mut self) {
-        let r = self.iter.next();
-        self.check(r);
-    }
-    fn seek(&mut self, ikey: &[u8]) {
-        let r = self.iter.seek(ikey);
-        self.check(r);
-    }
-    fn seek_to_first(&mut self) {
-        let r = self.iter.seek_to_first();
-        self.check(r);
-    }
+fn join_failed(e: rt::JoinError) -> Error {
+    Error::InvalidArgument(format!("compaction task failed: {e}"))
 }
 
 /// Everything the merge needs, all `Send`.
 pub(crate) struct MergeJob {
-    /// Input table files, newest source first.
-    pub(crate) inputs: Vec<(u64, Arc<[u8]>)>,
+    /// Input tables, newest source first.
+    pub(crate) inputs: Vec<StreamInput>,
+    pub(crate) readahead: usize,
     pub(crate) snapshots: Vec<SeqNo>,
     pub(crate) drop_tombstones: bool,
     pub(crate) now_ms: u64,
@@ -133,60 +131,110 @@ pub(crate) struct MergeJob {
     pub(crate) dead: Option<Resolved>,
 }
 
-/// What a merge produced.
-pub(crate) struct MergeOutput {
-    /// Output table files.
-    pub(crate) tables: Vec<Vec<u8>>,
-    /// Versions the compaction filter declared dead.
-    pub(crate) filtered: u64,
+/// What one step of a merge ended on.
+pub(crate) enum Step {
+    /// An output table was cut: its bytes.
+    Table(Vec<u8>),
+    /// An input's readahead runs low: top the inputs up, then step again.
+    NeedInput,
+    /// The inputs are used up and every output was handed out.
+    Done,
 }
 
-/// Merges the inputs into output table files (bytes), cut at the target
-/// size on user-key boundaries.
-pub(crate) async fn merge(job: MergeJob) -> std::result::Result<MergeOutput, MergeError> {
-    let sources = open_sources(job.inputs)?;
-    let mut merged = CompactionIter::with_dead_values(
-        MergingIter::new(sources),
-        job.snapshots,
-        job.drop_tombstones,
-        job.now_ms,
-        job.dead,
-    );
-    let mut outputs = Vec::new();
-    let mut builder = TableBuilder::new(job.table.clone());
-    let mut last_user: Vec<u8> = Vec::new();
-    let mut n = 0usize;
-    while merged.valid() {
-        let key = merged.key();
-        let user = crate::key::user_key(key);
-        // Cut only between user keys, so a key's versions share a table.
-        if builder.estimated_size() as u64 >= job.target_file_size && user != last_user.as_slice() {
-            let full = std::mem::replace(&mut builder, TableBuilder::new(job.table.clone()));
-            outputs.push(full.finish().map_err(MergeError::Output)?);
+/// A merge under way, handed between the owning core (which reads the
+/// inputs ahead and writes each output table as soon as it is cut) and a
+/// `Send` task (which merges). Holds one output table at most, and each
+/// input's windows (`db::stream`).
+pub(crate) struct MergeRun {
+    merged: CompactionIter<MergingIter<TableStream>, Option<Resolved>>,
+    table: TableOptions,
+    target_file_size: u64,
+    builder: TableBuilder,
+    last_user: Vec<u8>,
+    entries: usize,
+    memory: Arc<MergeMemory>,
+}
+
+impl MergeRun {
+    /// Opens the inputs (on the owning core) and positions the merge on
+    /// its first entry.
+    pub(crate) async fn open(job: MergeJob) -> std::result::Result<MergeRun, MergeError> {
+        let memory = Arc::new(MergeMemory::default());
+        let sources = open_sources(job.inputs, job.readahead, &memory).await?;
+        let merged = CompactionIter::with_dead_values(
+            MergingIter::new(sources),
+            job.snapshots,
+            job.drop_tombstones,
+            job.now_ms,
+            job.dead,
+        );
+        Ok(MergeRun {
+            merged,
+            builder: TableBuilder::new(job.table.clone()),
+            table: job.table,
+            target_file_size: job.target_file_size,
+            last_user: Vec::new(),
+            entries: 0,
+            memory,
+        })
+    }
+
+    /// The inputs, to top them up.
+    pub(crate) fn sources(&mut self) -> &mut [TableStream] {
+        self.merged.inner_mut().children_mut()
+    }
+
+    /// Merges until an output table is cut at the target size (on a
+    /// user-key boundary), an input wants topping up, or the inputs end
+    /// (then the last table, then `Done`).
+    pub(crate) async fn step(&mut self) -> std::result::Result<Step, MergeError> {
+        loop {
+            if sources_want_fill(self.sources()) {
+                return Ok(Step::NeedInput);
+            }
+            if !self.merged.valid() {
+                break;
+            }
+            let key = self.merged.key();
+            let user = crate::key::user_key(key);
+            // Cut only between user keys, so a key's versions share a table.
+            if self.builder.estimated_size() as u64 >= self.target_file_size
+                && user != self.last_user.as_slice()
+            {
+                let full =
+                    std::mem::replace(&mut self.builder, TableBuilder::new(self.table.clone()));
+                return full.finish().map(Step::Table).map_err(MergeError::Output);
+            }
+            self.last_user.clear();
+            self.last_user.extend_from_slice(user);
+            self.builder
+                .add(key, self.merged.value())
+                .map_err(MergeError::Output)?;
+            self.merged.next();
+            self.entries += 1;
+            if self.entries.is_multiple_of(YIELD_EVERY) {
+                rt::yield_now().await;
+            }
         }
-        last_user.clear();
-        last_user.extend_from_slice(user);
-        builder
-            .add(key, merged.value())
-            .map_err(MergeError::Output)?;
-        merged.next();
-        n += 1;
-        if n.is_multiple_of(YIELD_EVERY) {
-            rt::yield_now().await;
+        if let Some(e) = source_error(self.sources()) {
+            return Err(e);
         }
+        if self.builder.entries() == 0 {
+            return Ok(Step::Done);
+        }
+        let last = std::mem::replace(&mut self.builder, TableBuilder::new(self.table.clone()));
+        last.finish().map(Step::Table).map_err(MergeError::Output)
     }
-    let filtered = merged.filtered();
-    let mut sources = merged.into_inner().into_children();
-    if let Some(e) = source_error(&mut sources) {
-        return Err(e);
+
+    /// Versions the compaction filter declared dead so far.
+    pub(crate) fn filtered(&self) -> u64 {
+        self.merged.filtered()
     }
-    if builder.entries() > 0 {
-        outputs.push(builder.finish().map_err(MergeError::Output)?);
+
+    /// What the inputs held in memory.
+    pub(crate) fn memory(&self) -> &MergeMemory {
+        &self.memory
     }
-    Ok(MergeOutput {
-        tables: outputs,
-        filtered,
-    })
 }
 
 pub(crate) fn table_options(inner: &Inner) -> TableOptions {
@@ -239,22 +287,25 @@ async fn run_merge(
     if tables.len() != inputs.len() {
         return Ok(()); // the set changed meanwhile; the policy will choose again
     }
-    let mut files = Vec::with_capacity(tables.len());
-    let mut read = 0u64;
-    for t in &tables {
-        let bytes = t.read_all().await?;
-        read += bytes.len() as u64;
-        files.push((t.id, bytes));
-    }
+    let inputs_streamed: Vec<StreamInput> = tables
+        .iter()
+        .map(|t| StreamInput {
+            id: t.id,
+            path: t.path.clone(),
+            index: t.index.clone(),
+        })
+        .collect();
+    let read: u64 = tables.iter().map(|t| t.size).sum();
     let dead = match inner.opts.compaction_filter.clone() {
-        Some(f) => Some(filter::resolve_dependencies(inner, f, &files).await?),
+        Some(f) => Some(filter::resolve_dependencies(inner, f, &inputs_streamed).await?),
         None => None,
     };
     // Taken after the resolution: a snapshot taken during it sees the
     // dependencies' resolved state or a newer one.
     let snapshots: Vec<SeqNo> = inner.snapshots.borrow().keys().copied().collect();
     let job = MergeJob {
-        inputs: files,
+        inputs: inputs_streamed,
+        readahead: inner.opts.compaction_readahead_bytes,
         snapshots,
         drop_tombstones,
         now_ms: now_ms(),
@@ -262,18 +313,42 @@ async fn run_merge(
         target_file_size: inner.opts.target_file_size,
         dead,
     };
+    let mut run = task_result(inner, Ok(MergeRun::open(job).await))?;
     #[cfg(test)]
     inner.test_hooks.merge_gate.pass().await;
-    let output = task_result(inner, rt::spawn(merge(job)).await)?;
-    let mut written = 0u64;
-    let mut added = Vec::with_capacity(output.tables.len());
-    let mut opened = Vec::with_capacity(output.tables.len());
-    for bytes in output.tables {
-        written += bytes.len() as u64;
-        let (meta, table) = install::write_table(inner, bytes, output_level).await?;
-        added.push(meta);
-        opened.push(table);
-    }
+    let mut added: Vec<TableMeta> = Vec::new();
+    let mut opened = Vec::new();
+    let written = loop {
+        fill_sources(run.sources()).await;
+        // The merging runs as a `Send` task an idle core may steal; each
+        // output table is written as soon as it is cut.
+        let step = rt::spawn(async move {
+            let r = run.step().await;
+            (run, r)
+        })
+        .await;
+        let (back, r) = match step {
+            Ok(pair) => pair,
+            Err(e) => return Err(abandon_outputs(inner, &added, join_failed(e)).await),
+        };
+        run = back;
+        let bytes = match task_result(inner, Ok(r)) {
+            Ok(Step::Table(bytes)) => bytes,
+            Ok(Step::NeedInput) => continue,
+            Ok(Step::Done) => break added.iter().map(|m| m.size).sum::<u64>(),
+            Err(e) => return Err(abandon_outputs(inner, &added, e).await),
+        };
+        match install::write_table(inner, bytes, output_level).await {
+            Ok((meta, table)) => {
+                added.push(meta);
+                opened.push(table);
+            }
+            Err(e) => return Err(abandon_outputs(inner, &added, e).await),
+        }
+    };
+    note_merge_memory(inner, run.memory());
+    let filtered = run.filtered();
+    drop(run);
     let edit = VersionEdit {
         deleted: inputs.clone(),
         added,
@@ -289,8 +364,25 @@ async fn run_merge(
     add(&inner.counters.compaction_bytes_read, read);
     // `write_table` already counted these bytes in `disk_bytes_written`.
     add(&inner.counters.compaction_bytes_written, written);
-    add(&inner.counters.compaction_filtered, output.filtered);
+    add(&inner.counters.compaction_filtered, filtered);
     Ok(())
+}
+
+/// Removes the outputs a failed merge wrote (no edit names them; the next
+/// open would remove them too) and gives back its error.
+async fn abandon_outputs(inner: &Inner, written: &[TableMeta], e: Error) -> Error {
+    for meta in written {
+        let _ = rt::fs::remove_file(files::table_path(&inner.dir, meta.id)).await;
+    }
+    e
+}
+
+/// Records what a merge's inputs held in memory.
+fn note_merge_memory(inner: &Inner, memory: &MergeMemory) {
+    let c = &inner.counters;
+    c.compaction_peak_input_bytes
+        .set(c.compaction_peak_input_bytes.get().max(memory.peak_bytes()));
+    add(&c.compaction_blocking_reads, memory.blocking_reads());
 }
 
 /// Asks the maintenance task for a manual compaction and waits for it.
@@ -328,17 +420,8 @@ pub(crate) async fn manual(inner: &Rc<Inner>) -> Result<()> {
 }
 
 #[allow(dead_code)]
-fn _assert_send() {
+fn _assert_send(run: MergeRun) {
     fn is_send<T: Send>(_: &T) {}
-    let job = MergeJob {
-        inputs: Vec::new(),
-        snapshots: Vec::new(),
-        drop_tombstones: false,
-        now_ms: 0,
-        table: TableOptions::default(),
-        target_file_size: 0,
-        dead: None,
-    };
-    is_send(&merge(job));
-    let _: Option<TableMeta> = None;
+    let mut run = run;
+    is_send(&async move { run.step().await });
 }

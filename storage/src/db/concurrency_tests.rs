@@ -1,55 +1,15 @@
 //! Background work under load: flushes go on while compactions are held
 //! at the test gate, and several compactions run at once.
 
+use super::test_hooks::{flush_only, runtime, TempDir};
 use super::*;
 use crate::options::SyncPolicy;
-use frys_runtime as rt;
-
-/// A directory removed when the test ends.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir =
-            std::env::temp_dir().join(format!("frys-storage-unit-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        TempDir(dir)
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn runtime() -> rt::Runtime {
-    rt::Runtime::builder()
-        .cores(rt::Cores::Count(1))
-        .build()
-        .expect("runtime")
-}
 
 fn options() -> Options {
     Options {
         sync: SyncPolicy::No,
         max_compactions: 2,
         ..Options::default()
-    }
-}
-
-/// Freezes the memtable and waits until its flush is installed, without
-/// waiting for compactions (which `Db::flush` does).
-async fn flush_only(db: &Db) {
-    let before = db.metrics().flushes;
-    db.inner.switch_requested.set(true);
-    wal_task::start(&db.inner);
-    while db.metrics().flushes == before {
-        assert!(db.inner.poisoned.borrow().is_none(), "partition poisoned");
-        db.inner.maintenance_progress.notified().await;
     }
 }
 

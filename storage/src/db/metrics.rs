@@ -24,6 +24,13 @@ pub struct Metrics {
     pub compaction_bytes_read: u64,
     /// Bytes compactions wrote.
     pub compaction_bytes_written: u64,
+    /// Most bytes one merge's inputs held in memory at once (readahead
+    /// windows plus decoded blocks), over all merges so far.
+    pub compaction_peak_input_bytes: u64,
+    /// Readahead windows read with a blocking read because a merge step ran
+    /// through a whole window (see
+    /// [`Options::compaction_readahead_bytes`](crate::Options::compaction_readahead_bytes)).
+    pub compaction_blocking_reads: u64,
     /// Versions compactions found dead by the
     /// [`CompactionFilter`](crate::CompactionFilter); each became a
     /// tombstone, removed with what it hides as the tombstone rules allow.
@@ -71,6 +78,8 @@ pub(crate) struct Counters {
     pub(crate) compaction_bytes_read: Cell<u64>,
     pub(crate) compaction_bytes_written: Cell<u64>,
     pub(crate) compaction_filtered: Cell<u64>,
+    pub(crate) compaction_peak_input_bytes: Cell<u64>,
+    pub(crate) compaction_blocking_reads: Cell<u64>,
     pub(crate) write_slowdowns: Cell<u64>,
     pub(crate) write_stops: Cell<u64>,
     pub(crate) write_buffer_switches: Cell<u64>,
@@ -99,6 +108,8 @@ pub(crate) fn snapshot(inner: &super::Inner) -> Metrics {
         compaction_bytes_read: c.compaction_bytes_read.get(),
         compaction_bytes_written: c.compaction_bytes_written.get(),
         compaction_filtered: c.compaction_filtered.get(),
+        compaction_peak_input_bytes: c.compaction_peak_input_bytes.get(),
+        compaction_blocking_reads: c.compaction_blocking_reads.get(),
         write_slowdowns: c.write_slowdowns.get(),
         write_stops: c.write_stops.get(),
         block_cache_hits: cache.hits,

@@ -45,6 +45,9 @@ mod notify;
 mod open;
 mod read;
 mod scan;
+mod stream;
+#[cfg(test)]
+mod stream_tests;
 #[cfg(test)]
 mod test_hooks;
 mod version;

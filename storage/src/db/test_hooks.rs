@@ -1,8 +1,13 @@
-//! Test-only hooks into background work (compiled in tests only).
+//! Test-only hooks into background work, and helpers of the unit tests
+//! that use them (compiled in tests only).
 
 use std::cell::Cell;
+use std::path::{Path, PathBuf};
+
+use frys_runtime as rt;
 
 use super::notify::Notify;
+use super::{wal_task, Db};
 
 /// A gate that merges pass before they start merging: while it is
 /// closed, a merge waits (its inputs stay busy), so a test can hold a
@@ -55,4 +60,44 @@ impl Gate {
 #[derive(Default)]
 pub(crate) struct TestHooks {
     pub(crate) merge_gate: Gate,
+}
+
+pub(crate) fn runtime() -> rt::Runtime {
+    rt::Runtime::builder()
+        .cores(rt::Cores::Count(1))
+        .build()
+        .expect("runtime")
+}
+
+/// A directory removed when the test ends.
+pub(crate) struct TempDir(PathBuf);
+
+impl TempDir {
+    pub(crate) fn new(name: &str) -> TempDir {
+        let dir =
+            std::env::temp_dir().join(format!("frys-storage-unit-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        TempDir(dir)
+    }
+    pub(crate) fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Freezes the memtable and waits until its flush is installed, without
+/// waiting for compactions (which `Db::flush` does).
+pub(crate) async fn flush_only(db: &Db) {
+    let before = db.metrics().flushes;
+    db.inner.switch_requested.set(true);
+    wal_task::start(&db.inner);
+    while db.metrics().flushes == before {
+        assert!(db.inner.poisoned.borrow().is_none(), "partition poisoned");
+        db.inner.maintenance_progress.notified().await;
+    }
 }
