@@ -4,6 +4,7 @@
 use super::test_hooks::{flush_only, runtime, TempDir};
 use super::*;
 use crate::options::SyncPolicy;
+use frys_runtime as rt;
 
 fn options() -> Options {
     Options {
@@ -116,6 +117,60 @@ fn compactions_on_disjoint_inputs_run_at_once() {
         for (prefix, round) in [("a", 3), ("b", 3), ("c", 1)] {
             check_range(&db, prefix, round).await;
         }
+        db.close().await.unwrap();
+    });
+}
+
+#[test]
+fn write_stops_and_slowdowns_are_counted_and_timed() {
+    let dir = TempDir::new("stall-metrics");
+    runtime().block_on(async {
+        let db = Db::open(dir.path(), options()).await.unwrap();
+        let gate = &db.inner.test_hooks.merge_gate;
+        gate.close();
+        let stop_at = crate::compaction::PolicyConfig::default().l0_stop;
+        // Overlapping L0 tables pile up behind the held merge until writes
+        // stop.
+        for round in 0..stop_at {
+            for i in 0..20 {
+                let key = format!("k{i:02}");
+                db.put(key.as_bytes(), format!("{round}").as_bytes())
+                    .await
+                    .unwrap();
+            }
+            flush_only(&db).await;
+        }
+        gate.until_waiting(1).await;
+        let m = db.metrics();
+        assert_eq!(m.tables_per_level[0], stop_at);
+        assert!(m.write_slowdowns > 0, "{m:?}");
+        assert!(m.write_slowdown_micros > 0, "{m:?}");
+        assert_eq!((m.write_stops, m.write_stop_periods), (0, 0), "{m:?}");
+        // A write now waits until the merge ends.
+        let writer = {
+            let db = db.clone();
+            rt::spawn_local(async move { db.put(b"k00", b"after").await })
+        };
+        for _ in 0..1000 {
+            if db.metrics().write_stops > 0 {
+                break;
+            }
+            rt::yield_now().await;
+        }
+        let m = db.metrics();
+        assert_eq!((m.write_stops, m.write_stop_periods), (1, 1), "{m:?}");
+        assert!(
+            !writer.is_finished(),
+            "the write waits while writes are stopped"
+        );
+        gate.open();
+        writer.await.unwrap().unwrap();
+        let m = db.metrics();
+        assert_eq!(m.write_stop_periods, 1, "{m:?}");
+        assert!(m.longest_write_stop_micros > 0, "{m:?}");
+        assert!(m.write_stop_micros >= m.longest_write_stop_micros, "{m:?}");
+        db.flush().await.unwrap();
+        assert_eq!(db.get(b"k00").await.unwrap(), Some(b"after".to_vec()));
         db.close().await.unwrap();
     });
 }

@@ -28,10 +28,12 @@
 //! Write stalls (see `compaction::write_pressure`): with the defaults,
 //! writes are delayed 1–4 ms each from 8 L0 tables (or 2 frozen memtables)
 //! upward, growing linearly, and wait entirely at 12 L0 tables (or 4 frozen
-//! memtables) until flushes and compactions catch up.
+//! memtables) until flushes and compactions catch up. Every delay is counted
+//! and timed, and so is every stop period (wall time from the first writer
+//! that meets the stop until the pressure drops): see [`Metrics`](crate::Metrics).
 
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use frys_runtime as rt;
 
@@ -192,6 +194,9 @@ pub(crate) fn update_pressure(inner: &Inner) {
     let frozen = inner.state.borrow().frozen.len();
     let p = compaction::write_pressure(&levels(inner), frozen, &policy_config(inner));
     inner.pressure.set(p);
+    if p != Pressure::Stop {
+        inner.counters.stop_ends();
+    }
 }
 
 /// Slows a writer down, or makes it wait, while compaction is behind.
@@ -201,14 +206,16 @@ pub(crate) async fn throttle_writes(inner: &Rc<Inner>) -> Result<()> {
         match inner.pressure.get() {
             Pressure::None => return Ok(()),
             Pressure::Slowdown { delay_micros } => {
-                add(&inner.counters.write_slowdowns, 1);
+                let start = Instant::now();
                 rt::time::sleep(Duration::from_micros(delay_micros)).await;
+                inner.counters.slowed_down(start.elapsed());
                 return Ok(());
             }
             Pressure::Stop => {
                 inner.check_writable()?;
                 if !counted_stop {
                     add(&inner.counters.write_stops, 1);
+                    inner.counters.stop_begins();
                     counted_stop = true;
                 }
                 kick(inner);
