@@ -53,6 +53,10 @@ pub struct Options {
     /// Bytes a compaction reads ahead from each input in one read (default
     /// 256 KiB): each input holds below twice this plus one block.
     pub compaction_readahead_bytes: usize,
+    /// An L0→L1 merge of at least twice `target_file_size` is split into up
+    /// to this many subcompactions by key range, which run side by side and
+    /// which idle cores may steal (default 1: no split; 0 counts as 1).
+    pub max_subcompactions: usize,
     /// Compactions that may run at once, on disjoint inputs (default 2;
     /// 0 counts as 1). Flushes never wait for them.
     pub max_compactions: usize,
@@ -77,6 +81,7 @@ impl Default for Options {
             manifest_rotate_bytes: 4 << 20,
             budget: None,
             max_compactions: 2,
+            max_subcompactions: 1,
             compaction_readahead_bytes: 256 << 10,
             compaction_filter: None,
         }

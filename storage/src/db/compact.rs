@@ -1,83 +1,34 @@
-//! Compaction work: the merge runs as a `Send` task (stealable by an idle
-//! core, yielding every few thousand entries); reading the inputs and
-//! writing and installing the outputs happen on the owning core. With a
-//! [`CompactionFilter`](crate::CompactionFilter), the dependencies of the
-//! inputs are resolved first (`db::filter`) and the merge consults them.
+//! Compaction work: the merging runs in `Send` steps (stealable by an idle
+//! core, yielding every few thousand entries, `db::merge_run`); reading the
+//! inputs ahead (`db::stream`) and writing and installing the outputs happen
+//! on the owning core. With a [`CompactionFilter`](crate::CompactionFilter),
+//! the dependencies of the inputs are resolved first (`db::filter`) and the
+//! merge consults them. A large L0→L1 merge may be split into
+//! subcompactions by key range (`db::subcompact`), run side by side.
+//!
+//! Crash safety: outputs are written and synced one by one as they are cut,
+//! but only the one edit at the end (`install::log_and_install`) names them
+//! and drops the inputs, so a crash mid-merge leaves the old table set plus
+//! unreferenced outputs, which the next open removes. A failed merge removes
+//! the outputs it wrote (every share's) and installs nothing.
 
 use std::rc::Rc;
-use std::sync::Arc;
 
 use frys_runtime as rt;
 
-use super::filter::{self, Resolved};
+use super::filter;
+use super::merge_run::{fill_sources, MergeError, MergeJob, MergeRun, Step};
 use super::metrics::add;
 use super::read::now_ms;
-use super::stream::{MergeMemory, StreamError, StreamInput, TableStream};
-use super::{install, maintenance, Inner};
+use super::stream::{KeyRange, MergeMemory, StreamError, StreamInput};
+use super::{install, maintenance, subcompact, Inner};
 use crate::compaction::Choice;
 use crate::error::{Error, Result};
 use crate::files;
 use crate::key::SeqNo;
 use crate::manifest::{TableMeta, VersionEdit};
-use crate::merge::{CompactionIter, EntryIter, MergingIter};
-use crate::sstable::{TableBuilder, TableError, TableOptions};
-
-/// Entries merged between two yields.
-pub(super) const YIELD_EVERY: usize = 4096;
-
-/// Why a merge failed.
-#[derive(Debug)]
-pub(crate) enum MergeError {
-    /// Input table `id` could not be read or does not decode.
-    Input { id: u64, error: StreamError },
-    /// The merged stream could not be written as a table (inputs whose
-    /// keys are out of order, an entry too large).
-    Output(TableError),
-    /// A `Send` task of the merge failed (panicked).
-    Task(String),
-}
-
-/// The inputs as merge sources, each on its first entry (its first window
-/// read).
-pub(super) async fn open_sources(
-    inputs: Vec<StreamInput>,
-    readahead: usize,
-    memory: &Arc<MergeMemory>,
-) -> std::result::Result<Vec<TableStream>, MergeError> {
-    let mut sources = Vec::with_capacity(inputs.len());
-    for input in inputs {
-        let id = input.id;
-        let stream = TableStream::open(input, readahead, memory.clone())
-            .await
-            .map_err(|error| MergeError::Input { id, error })?;
-        sources.push(stream);
-    }
-    Ok(sources)
-}
-
-/// Tops up the readahead windows of every source that wants it (on the
-/// owning core: the reads are not `Send`).
-pub(super) async fn fill_sources(sources: &mut [TableStream]) {
-    for s in sources {
-        while s.wants_fill() {
-            s.fill().await;
-        }
-    }
-}
-
-/// Whether some source should be topped up before the merge goes on.
-pub(super) fn sources_want_fill(sources: &mut [TableStream]) -> bool {
-    sources.iter().any(TableStream::wants_fill)
-}
-
-/// The first error a source met, if any: an input that stopped early.
-pub(super) fn source_error(sources: &mut [TableStream]) -> Option<MergeError> {
-    sources.iter_mut().find_map(|s| {
-        s.error
-            .take()
-            .map(|error| MergeError::Input { id: s.id, error })
-    })
-}
+use crate::sstable::TableOptions;
+use crate::table::Table;
 
 /// The outcome of a task over the inputs (the merge, or collecting
 /// dependencies), as the partition reports it.
@@ -115,126 +66,6 @@ pub(super) fn task_result<T>(
 
 fn join_failed(e: rt::JoinError) -> Error {
     Error::InvalidArgument(format!("compaction task failed: {e}"))
-}
-
-/// Everything the merge needs, all `Send`.
-pub(crate) struct MergeJob {
-    /// Input tables, newest source first.
-    pub(crate) inputs: Vec<StreamInput>,
-    pub(crate) readahead: usize,
-    pub(crate) snapshots: Vec<SeqNo>,
-    pub(crate) drop_tombstones: bool,
-    pub(crate) now_ms: u64,
-    pub(crate) table: TableOptions,
-    pub(crate) target_file_size: u64,
-    /// The resolved dependencies of the inputs, if a filter is installed.
-    pub(crate) dead: Option<Resolved>,
-}
-
-/// What one step of a merge ended on.
-pub(crate) enum Step {
-    /// An output table was cut: its bytes.
-    Table(Vec<u8>),
-    /// An input's readahead runs low: top the inputs up, then step again.
-    NeedInput,
-    /// The inputs are used up and every output was handed out.
-    Done,
-}
-
-/// A merge under way, handed between the owning core (which reads the
-/// inputs ahead and writes each output table as soon as it is cut) and a
-/// `Send` task (which merges). Holds one output table at most, and each
-/// input's windows (`db::stream`).
-pub(crate) struct MergeRun {
-    merged: CompactionIter<MergingIter<TableStream>, Option<Resolved>>,
-    table: TableOptions,
-    target_file_size: u64,
-    builder: TableBuilder,
-    last_user: Vec<u8>,
-    entries: usize,
-    memory: Arc<MergeMemory>,
-}
-
-impl MergeRun {
-    /// Opens the inputs (on the owning core) and positions the merge on
-    /// its first entry.
-    pub(crate) async fn open(job: MergeJob) -> std::result::Result<MergeRun, MergeError> {
-        let memory = Arc::new(MergeMemory::default());
-        let sources = open_sources(job.inputs, job.readahead, &memory).await?;
-        let merged = CompactionIter::with_dead_values(
-            MergingIter::new(sources),
-            job.snapshots,
-            job.drop_tombstones,
-            job.now_ms,
-            job.dead,
-        );
-        Ok(MergeRun {
-            merged,
-            builder: TableBuilder::new(job.table.clone()),
-            table: job.table,
-            target_file_size: job.target_file_size,
-            last_user: Vec::new(),
-            entries: 0,
-            memory,
-        })
-    }
-
-    /// The inputs, to top them up.
-    pub(crate) fn sources(&mut self) -> &mut [TableStream] {
-        self.merged.inner_mut().children_mut()
-    }
-
-    /// Merges until an output table is cut at the target size (on a
-    /// user-key boundary), an input wants topping up, or the inputs end
-    /// (then the last table, then `Done`).
-    pub(crate) async fn step(&mut self) -> std::result::Result<Step, MergeError> {
-        loop {
-            if sources_want_fill(self.sources()) {
-                return Ok(Step::NeedInput);
-            }
-            if !self.merged.valid() {
-                break;
-            }
-            let key = self.merged.key();
-            let user = crate::key::user_key(key);
-            // Cut only between user keys, so a key's versions share a table.
-            if self.builder.estimated_size() as u64 >= self.target_file_size
-                && user != self.last_user.as_slice()
-            {
-                let full =
-                    std::mem::replace(&mut self.builder, TableBuilder::new(self.table.clone()));
-                return full.finish().map(Step::Table).map_err(MergeError::Output);
-            }
-            self.last_user.clear();
-            self.last_user.extend_from_slice(user);
-            self.builder
-                .add(key, self.merged.value())
-                .map_err(MergeError::Output)?;
-            self.merged.next();
-            self.entries += 1;
-            if self.entries.is_multiple_of(YIELD_EVERY) {
-                rt::yield_now().await;
-            }
-        }
-        if let Some(e) = source_error(self.sources()) {
-            return Err(e);
-        }
-        if self.builder.entries() == 0 {
-            return Ok(Step::Done);
-        }
-        let last = std::mem::replace(&mut self.builder, TableBuilder::new(self.table.clone()));
-        last.finish().map(Step::Table).map_err(MergeError::Output)
-    }
-
-    /// Versions the compaction filter declared dead so far.
-    pub(crate) fn filtered(&self) -> u64 {
-        self.merged.filtered()
-    }
-
-    /// What the inputs held in memory.
-    pub(crate) fn memory(&self) -> &MergeMemory {
-        &self.memory
-    }
 }
 
 pub(crate) fn table_options(inner: &Inner) -> TableOptions {
@@ -303,52 +134,62 @@ async fn run_merge(
     // Taken after the resolution: a snapshot taken during it sees the
     // dependencies' resolved state or a newer one.
     let snapshots: Vec<SeqNo> = inner.snapshots.borrow().keys().copied().collect();
-    let job = MergeJob {
-        inputs: inputs_streamed,
-        readahead: inner.opts.compaction_readahead_bytes,
-        snapshots,
-        drop_tombstones,
-        now_ms: now_ms(),
-        table: table_options(inner),
-        target_file_size: inner.opts.target_file_size,
-        dead,
+    let from_l0 = inputs.iter().any(|(level, _)| *level == 0);
+    let ranges = if from_l0 && output_level == 1 {
+        subcompact::split(
+            &inputs_streamed,
+            read,
+            inner.opts.target_file_size,
+            inner.opts.max_subcompactions,
+        )
+    } else {
+        vec![KeyRange::default()]
     };
-    let mut run = task_result(inner, Ok(MergeRun::open(job).await))?;
-    #[cfg(test)]
-    inner.test_hooks.merge_gate.pass().await;
-    let mut added: Vec<TableMeta> = Vec::new();
-    let mut opened = Vec::new();
-    let written = loop {
-        fill_sources(run.sources()).await;
-        // The merging runs as a `Send` task an idle core may steal; each
-        // output table is written as soon as it is cut.
-        let step = rt::spawn(async move {
-            let r = run.step().await;
-            (run, r)
-        })
-        .await;
-        let (back, r) = match step {
-            Ok(pair) => pair,
-            Err(e) => return Err(abandon_outputs(inner, &added, join_failed(e)).await),
+    let now = now_ms();
+    let mut shares = Vec::with_capacity(ranges.len());
+    for range in ranges {
+        let job = MergeJob {
+            inputs: inputs_streamed.clone(),
+            range,
+            readahead: inner.opts.compaction_readahead_bytes,
+            snapshots: snapshots.clone(),
+            drop_tombstones,
+            now_ms: now,
+            table: table_options(inner),
+            target_file_size: inner.opts.target_file_size,
+            dead: dead.clone(),
         };
-        run = back;
-        let bytes = match task_result(inner, Ok(r)) {
-            Ok(Step::Table(bytes)) => bytes,
-            Ok(Step::NeedInput) => continue,
-            Ok(Step::Done) => break added.iter().map(|m| m.size).sum::<u64>(),
-            Err(e) => return Err(abandon_outputs(inner, &added, e).await),
-        };
-        match install::write_table(inner, bytes, output_level).await {
-            Ok((meta, table)) => {
-                added.push(meta);
-                opened.push(table);
+        let inner = inner.clone();
+        // Subcompactions run side by side; each merges in `Send` steps.
+        shares.push(rt::spawn_local(async move {
+            merge_share(&inner, job, output_level).await
+        }));
+    }
+    let mut done = Vec::with_capacity(shares.len());
+    let mut failed = None;
+    for share in shares {
+        match share.await.map_err(join_failed).and_then(|r| r) {
+            Ok(out) => done.push(out),
+            Err(e) => {
+                failed.get_or_insert(e);
             }
-            Err(e) => return Err(abandon_outputs(inner, &added, e).await),
         }
-    };
-    note_merge_memory(inner, run.memory());
-    let filtered = run.filtered();
-    drop(run);
+    }
+    if let Some(e) = failed {
+        let written: Vec<TableMeta> = done.into_iter().flat_map(|d| d.added).collect();
+        return Err(abandon_outputs(inner, &written, e).await);
+    }
+    if done.len() > 1 {
+        add(&inner.counters.subcompactions, done.len() as u64);
+    }
+    let (mut added, mut opened, mut filtered) = (Vec::new(), Vec::new(), 0);
+    // Shares come in key order, so their outputs do too.
+    for d in done {
+        added.extend(d.added);
+        opened.extend(d.opened);
+        filtered += d.filtered;
+    }
+    let written: u64 = added.iter().map(|m| m.size).sum();
     let edit = VersionEdit {
         deleted: inputs.clone(),
         added,
@@ -366,6 +207,56 @@ async fn run_merge(
     add(&inner.counters.compaction_bytes_written, written);
     add(&inner.counters.compaction_filtered, filtered);
     Ok(())
+}
+
+/// What one share of a merge (all of it, or one subcompaction) wrote.
+struct ShareOutput {
+    added: Vec<TableMeta>,
+    opened: Vec<Rc<Table>>,
+    filtered: u64,
+}
+
+/// Merges one share: opens its inputs, then alternates topping them up on
+/// this core and merging in a `Send` task, writing each output table as
+/// soon as it is cut. On failure, removes what it wrote.
+async fn merge_share(inner: &Rc<Inner>, job: MergeJob, output_level: u8) -> Result<ShareOutput> {
+    let mut run = task_result(inner, Ok(MergeRun::open(job).await))?;
+    #[cfg(test)]
+    inner.test_hooks.merge_gate.pass().await;
+    let mut added: Vec<TableMeta> = Vec::new();
+    let mut opened = Vec::new();
+    loop {
+        fill_sources(run.sources()).await;
+        let step = rt::spawn(async move {
+            let r = run.step().await;
+            (run, r)
+        })
+        .await;
+        let (back, r) = match step {
+            Ok(pair) => pair,
+            Err(e) => return Err(abandon_outputs(inner, &added, join_failed(e)).await),
+        };
+        run = back;
+        let bytes = match task_result(inner, Ok(r)) {
+            Ok(Step::Table(bytes)) => bytes,
+            Ok(Step::NeedInput) => continue,
+            Ok(Step::Done) => break,
+            Err(e) => return Err(abandon_outputs(inner, &added, e).await),
+        };
+        match install::write_table(inner, bytes, output_level).await {
+            Ok((meta, table)) => {
+                added.push(meta);
+                opened.push(table);
+            }
+            Err(e) => return Err(abandon_outputs(inner, &added, e).await),
+        }
+    }
+    note_merge_memory(inner, run.memory());
+    Ok(ShareOutput {
+        added,
+        opened,
+        filtered: run.filtered(),
+    })
 }
 
 /// Removes the outputs a failed merge wrote (no edit names them; the next
@@ -417,11 +308,4 @@ pub(crate) async fn manual(inner: &Rc<Inner>) -> Result<()> {
         run_choice(inner, choice).await?;
     }
     Ok(())
-}
-
-#[allow(dead_code)]
-fn _assert_send(run: MergeRun) {
-    fn is_send<T: Send>(_: &T) {}
-    let mut run = run;
-    is_send(&async move { run.step().await });
 }

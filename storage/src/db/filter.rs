@@ -42,12 +42,12 @@ use std::sync::Arc;
 
 use frys_runtime as rt;
 
-use super::compact::{
-    fill_sources, open_sources, source_error, sources_want_fill, task_result, MergeError,
-    YIELD_EVERY,
+use super::compact::task_result;
+use super::merge_run::{
+    fill_sources, open_sources, source_error, sources_want_fill, MergeError, YIELD_EVERY,
 };
 use super::read;
-use super::stream::{MergeMemory, StreamInput, TableStream};
+use super::stream::{KeyRange, MergeMemory, StreamInput, TableStream};
 use super::Inner;
 use crate::compaction_filter::CompactionFilter;
 use crate::error::Result;
@@ -61,11 +61,13 @@ pub(super) const BUDGET_BYTES: usize = 32 << 20;
 pub(super) const ENTRY_OVERHEAD: usize = 64;
 
 /// The dependencies of a merge's inputs as resolved, and the filter that
-/// judges by them. `Send`: it travels with the merge job.
+/// judges by them. `Send`: it travels with the merge job; clones (one per
+/// subcompaction) share the dependencies.
+#[derive(Clone)]
 pub(crate) struct Resolved {
     filter: Arc<dyn CompactionFilter>,
     /// Sorted by key, distinct.
-    deps: Vec<(Vec<u8>, Dependency)>,
+    deps: Arc<Vec<(Vec<u8>, Dependency)>>,
     /// The dependency key of the version being judged.
     scratch: Vec<u8>,
 }
@@ -108,7 +110,7 @@ pub(super) async fn resolve_dependencies(
     let deps = resolve(inner, keys, BUDGET_BYTES).await?;
     Ok(Resolved {
         filter,
-        deps,
+        deps: Arc::new(deps),
         scratch: Vec::new(),
     })
 }
@@ -124,7 +126,7 @@ pub(super) async fn collect(
     budget: usize,
 ) -> std::result::Result<Vec<Vec<u8>>, MergeError> {
     let memory = Arc::new(MergeMemory::default());
-    let sources = open_sources(inputs, readahead, &memory).await?;
+    let sources = open_sources(inputs, &KeyRange::default(), readahead, &memory).await?;
     let mut collector = Collector {
         merged: MergingIter::new(sources),
         filter,

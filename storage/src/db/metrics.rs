@@ -25,8 +25,12 @@ pub struct Metrics {
     pub compaction_bytes_read: u64,
     /// Bytes compactions wrote.
     pub compaction_bytes_written: u64,
-    /// Most bytes one merge's inputs held in memory at once (readahead
-    /// windows plus decoded blocks), over all merges so far.
+    /// Subcompactions run by merges that were split (see
+    /// [`Options::max_subcompactions`](crate::Options::max_subcompactions)).
+    pub subcompactions: u64,
+    /// Most bytes one merge's (or one subcompaction's) inputs held in
+    /// memory at once (readahead windows plus decoded blocks), over all
+    /// merges so far.
     pub compaction_peak_input_bytes: u64,
     /// Readahead windows read with a blocking read because a merge step ran
     /// through a whole window (see
@@ -89,6 +93,7 @@ pub(crate) struct Counters {
     pub(crate) compaction_bytes_read: Cell<u64>,
     pub(crate) compaction_bytes_written: Cell<u64>,
     pub(crate) compaction_filtered: Cell<u64>,
+    pub(crate) subcompactions: Cell<u64>,
     pub(crate) compaction_peak_input_bytes: Cell<u64>,
     pub(crate) compaction_blocking_reads: Cell<u64>,
     pub(crate) write_slowdowns: Cell<u64>,
@@ -167,6 +172,7 @@ pub(crate) fn snapshot(inner: &super::Inner) -> Metrics {
         compaction_bytes_read: c.compaction_bytes_read.get(),
         compaction_bytes_written: c.compaction_bytes_written.get(),
         compaction_filtered: c.compaction_filtered.get(),
+        subcompactions: c.subcompactions.get(),
         compaction_peak_input_bytes: c.compaction_peak_input_bytes.get(),
         compaction_blocking_reads: c.compaction_blocking_reads.get(),
         write_slowdowns: c.write_slowdowns.get(),

@@ -40,6 +40,7 @@ mod flush;
 mod install;
 mod log;
 mod maintenance;
+mod merge_run;
 mod metrics;
 mod notify;
 mod open;
@@ -48,6 +49,7 @@ mod scan;
 mod stream;
 #[cfg(test)]
 mod stream_tests;
+mod subcompact;
 #[cfg(test)]
 mod test_hooks;
 mod version;

@@ -23,6 +23,12 @@
 //!
 //! A stream only moves forward: it is positioned on its first entry and
 //! then only advanced (a seek backwards is an error, never a wrong answer).
+//!
+//! A stream may be limited to a [`KeyRange`] of user keys (a
+//! subcompaction's share): it starts at the block that may hold the range's
+//! first key, skips the entries before it, and ends before the first entry
+//! at or past the range's end. All versions of a user key fall in the same
+//! range.
 
 use std::collections::VecDeque;
 use std::io;
@@ -33,7 +39,7 @@ use std::sync::Arc;
 
 use frys_runtime as rt;
 
-use crate::key::compare_internal_keys;
+use crate::key::{self, compare_internal_keys};
 use crate::merge::EntryIter;
 use crate::sstable::{decode_block, BlockHandle, BlockIter, TableError, TableIndex};
 
@@ -64,6 +70,20 @@ impl MergeMemory {
     /// Windows read with a blocking read because the merge outran them.
     pub(crate) fn blocking_reads(&self) -> u64 {
         self.blocking.load(Ordering::Relaxed)
+    }
+}
+
+/// User keys `lo <= k < hi`; `None` bounds are open.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct KeyRange {
+    pub(crate) lo: Option<Vec<u8>>,
+    pub(crate) hi: Option<Vec<u8>>,
+}
+
+impl KeyRange {
+    /// Whether `user_key` is at or past the end of the range.
+    fn past_end(&self, user_key: &[u8]) -> bool {
+        self.hi.as_deref().is_some_and(|hi| user_key >= hi)
     }
 }
 
@@ -116,6 +136,9 @@ pub(crate) struct TableStream {
     block_bytes: usize,
     /// Whether the cursor has moved past its first entry.
     advanced: bool,
+    range: KeyRange,
+    /// The cursor reached the end of `range`: nothing more is read.
+    ended: bool,
     memory: Arc<MergeMemory>,
     pub(crate) error: Option<StreamError>,
 }
@@ -125,28 +148,42 @@ impl TableStream {
     /// cursor on the first entry. On the owning core.
     pub(crate) async fn open(
         input: StreamInput,
+        range: KeyRange,
         readahead: usize,
         memory: Arc<MergeMemory>,
     ) -> Result<TableStream, StreamError> {
         let blocking = std::fs::File::open(&input.path).map_err(StreamError::Io)?;
         let file = rt::fs::File::from_std(blocking.try_clone().map_err(StreamError::Io)?);
+        let unread = range.lo.as_deref().map_or(0, |lo| {
+            input.index.position(&key::seek_key(lo, key::MAX_SEQNO))
+        });
         let mut stream = TableStream {
             id: input.id,
             file,
             blocking,
             index: input.index,
             readahead: readahead.max(1),
-            unread: 0,
+            unread,
             windows: VecDeque::new(),
             windowed: 0,
             block: None,
             block_bytes: 0,
             advanced: false,
+            range,
+            ended: false,
             memory,
             error: None,
         };
         stream.fill().await;
         stream.next_block();
+        if let Some(lo) = stream.range.lo.clone() {
+            // The first block may start before the range.
+            while stream.valid() && key::user_key(stream.key()) < lo.as_slice() {
+                stream.next();
+            }
+            stream.advanced = false;
+        }
+        stream.check_end();
         stream.fill().await;
         Ok(stream)
     }
@@ -154,7 +191,27 @@ impl TableStream {
     /// Whether the windows should be topped up (fewer than two are held
     /// and blocks are left to read).
     pub(crate) fn wants_fill(&self) -> bool {
-        self.error.is_none() && self.unread < self.index.len() && self.windows.len() < 2
+        self.error.is_none()
+            && !self.ended
+            && self.unread < self.index.len()
+            && self.windows.len() < 2
+    }
+
+    /// Ends the stream once the cursor is past its range, releasing what
+    /// it holds.
+    fn check_end(&mut self) {
+        let past = self
+            .block
+            .as_ref()
+            .is_some_and(|it| it.valid() && self.range.past_end(key::user_key(it.key())));
+        if past {
+            self.ended = true;
+            self.block = None;
+            self.memory.release(self.block_bytes + self.windowed);
+            self.block_bytes = 0;
+            self.windowed = 0;
+            self.windows.clear();
+        }
     }
 
     /// Reads one more window, on the owning core's ring.
@@ -318,6 +375,9 @@ impl EntryIter for TableStream {
         it.next();
         if !it.valid() {
             self.next_block();
+        }
+        if self.range.hi.is_some() {
+            self.check_end();
         }
     }
     /// Forward only: moves ahead to the first entry `>= ikey`.
