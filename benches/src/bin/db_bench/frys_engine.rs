@@ -156,7 +156,7 @@ impl FrysEngine {
     pub fn metrics_line(&self) -> String {
         let m = self.db().metrics();
         format!(
-            "disk_bytes_written={} compaction_bytes_written={} user_bytes_written={} metrics_wa={:.2} commit_groups={} writes={} flushes={} compactions={} slowdowns={} stops={} cache_hits={} cache_misses={} tables_per_level={:?}",
+            "disk_bytes_written={} compaction_bytes_written={} user_bytes_written={} metrics_wa={:.2} commit_groups={} writes={} flushes={} compactions={} subcompactions={} peak_merge_input_bytes={} slowdowns={} stops={} cache_hits={} cache_misses={} tables_per_level={:?}",
             m.disk_bytes_written,
             m.compaction_bytes_written,
             m.user_bytes_written,
@@ -165,6 +165,8 @@ impl FrysEngine {
             m.writes,
             m.flushes,
             m.compactions,
+            m.subcompactions,
+            m.compaction_peak_input_bytes,
             m.write_slowdowns,
             m.write_stops,
             m.block_cache_hits,
