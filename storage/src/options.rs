@@ -50,6 +50,16 @@ pub struct Options {
     /// their memtables (default `None`: an own cache of
     /// `block_cache_bytes`, and only `memtable_bytes` per partition).
     pub budget: Option<CoreBudget>,
+    /// Bytes a compaction reads ahead from each input in one read (default
+    /// 256 KiB): each input holds below twice this plus one block.
+    pub compaction_readahead_bytes: usize,
+    /// An L0→L1 merge of at least twice `target_file_size` is split into up
+    /// to this many subcompactions by key range, which run side by side and
+    /// which idle cores may steal (default 1: no split; 0 counts as 1).
+    pub max_subcompactions: usize,
+    /// Compactions that may run at once, on disjoint inputs (default 2;
+    /// 0 counts as 1). Flushes never wait for them.
+    pub max_compactions: usize,
     /// Lets compactions drop records that another record's current value
     /// makes dead (default `None`: compactions filter nothing and pay
     /// nothing for it). See [`CompactionFilter`].
@@ -70,6 +80,9 @@ impl Default for Options {
             create_if_missing: true,
             manifest_rotate_bytes: 4 << 20,
             budget: None,
+            max_compactions: 2,
+            max_subcompactions: 1,
+            compaction_readahead_bytes: 256 << 10,
             compaction_filter: None,
         }
     }

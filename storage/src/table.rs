@@ -2,13 +2,13 @@
 //! async reads that find a key in it.
 //!
 //! The index, filter and properties stay in memory for the table's life;
-//! data blocks go through the block cache (the partition's or its core's). The file stays open,
+//! data blocks go through the block cache (the partition's or its core's);
+//! compaction reads its inputs itself, past the cache (`db::stream`). The file stays open,
 //! so a table that compaction has unlinked can still be read by a scan or
 //! snapshot that holds it.
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use frys_runtime::fs;
 
@@ -178,13 +178,6 @@ impl Table {
         Ok(cache
             .borrow_mut()
             .insert(self.cache_key, handle.offset, block))
-    }
-
-    /// The whole file (compaction input).
-    pub(crate) async fn read_all(&self) -> Result<Arc<[u8]>> {
-        Ok(read_exact(&self.file, &self.path, 0, self.size as usize)
-            .await?
-            .into())
     }
 }
 

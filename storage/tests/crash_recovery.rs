@@ -26,6 +26,10 @@ fn opts(sync: SyncPolicy) -> Options {
         level_base_bytes: 64 << 10,
         // Rotate often, so that kills also land around CURRENT swaps.
         manifest_rotate_bytes: 2 << 10,
+        // Streaming merges with small windows, split L0 merges, and
+        // several compactions at once (the default), all on.
+        compaction_readahead_bytes: 4 << 10,
+        max_subcompactions: 4,
         ..Options::default()
     }
 }

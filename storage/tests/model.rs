@@ -16,6 +16,10 @@ fn opts() -> Options {
         target_file_size: 16 << 10,
         level_base_bytes: 64 << 10,
         block_cache_bytes: 64 << 10,
+        // Streaming merges with small windows, split L0 merges, and
+        // several compactions at once (the default), all on.
+        compaction_readahead_bytes: 4 << 10,
+        max_subcompactions: 4,
         ..Options::default()
     }
 }

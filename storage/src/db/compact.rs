@@ -1,80 +1,34 @@
-//! Compaction work: the merge runs as a `Send` task (stealable by an idle
-//! core, yielding every few thousand entries); reading the inputs and
-//! writing and installing the outputs happen on the owning core. With a
-//! [`CompactionFilter`](crate::CompactionFilter), the dependencies of the
-//! inputs are resolved first (`db::filter`) and the merge consults them.
+//! Compaction work: the merging runs in `Send` steps (stealable by an idle
+//! core, yielding every few thousand entries, `db::merge_run`); reading the
+//! inputs ahead (`db::stream`) and writing and installing the outputs happen
+//! on the owning core. With a [`CompactionFilter`](crate::CompactionFilter),
+//! the dependencies of the inputs are resolved first (`db::filter`) and the
+//! merge consults them. A large L0→L1 merge may be split into
+//! subcompactions by key range (`db::subcompact`), run side by side.
+//!
+//! Crash safety: outputs are written and synced one by one as they are cut,
+//! but only the one edit at the end (`install::log_and_install`) names them
+//! and drops the inputs, so a crash mid-merge leaves the old table set plus
+//! unreferenced outputs, which the next open removes. A failed merge removes
+//! the outputs it wrote (every share's) and installs nothing.
 
 use std::rc::Rc;
-use std::sync::Arc;
 
 use frys_runtime as rt;
 
-use super::filter::{self, Resolved};
+use super::filter;
+use super::merge_run::{fill_sources, MergeError, MergeJob, MergeRun, Step};
 use super::metrics::add;
 use super::read::now_ms;
-use super::{maintenance, Inner};
+use super::stream::{KeyRange, MergeMemory, StreamError, StreamInput};
+use super::{install, maintenance, subcompact, Inner};
 use crate::compaction::Choice;
 use crate::error::{Error, Result};
 use crate::files;
 use crate::key::SeqNo;
 use crate::manifest::{TableMeta, VersionEdit};
-use crate::merge::{CompactionIter, EntryIter, MergingIter};
-use crate::sstable::{TableBuilder, TableError, TableIter, TableOptions};
-
-/// Entries merged between two yields.
-pub(super) const YIELD_EVERY: usize = 4096;
-
-/// A table's file as a merge input.
-pub(super) struct TableSource {
-    id: u64,
-    iter: TableIter,
-    error: Option<TableError>,
-}
-
-/// Why a merge failed.
-#[derive(Debug)]
-pub(crate) enum MergeError {
-    /// Input table `id` does not decode.
-    Input { id: u64, error: TableError },
-    /// The merged stream could not be written as a table (inputs whose
-    /// keys are out of order, an entry too large).
-    Output(TableError),
-}
-
-impl TableSource {
-    fn check(&mut self, r: std::result::Result<(), TableError>) {
-        if let Err(e) = r {
-            self.error.get_or_insert(e);
-        }
-    }
-}
-
-/// The inputs as merge sources, each on its first entry.
-pub(super) fn open_sources(
-    inputs: Vec<(u64, Arc<[u8]>)>,
-) -> std::result::Result<Vec<TableSource>, MergeError> {
-    let mut sources = Vec::with_capacity(inputs.len());
-    for (id, bytes) in inputs {
-        let iter = TableIter::new(bytes).map_err(|error| MergeError::Input { id, error })?;
-        let mut src = TableSource {
-            id,
-            iter,
-            error: None,
-        };
-        src.seek_to_first();
-        sources.push(src);
-    }
-    Ok(sources)
-}
-
-/// The first error a source met, if any: an input that stopped early.
-pub(super) fn source_error(sources: &mut [TableSource]) -> Option<MergeError> {
-    sources.iter_mut().find_map(|s| {
-        s.error
-            .take()
-            .map(|error| MergeError::Input { id: s.id, error })
-    })
-}
+use crate::sstable::TableOptions;
+use crate::table::Table;
 
 /// The outcome of a task over the inputs (the merge, or collecting
 /// dependencies), as the partition reports it.
@@ -85,108 +39,33 @@ pub(super) fn task_result<T>(
     Err(match r {
         Ok(Ok(t)) => return Ok(t),
         Ok(Err(MergeError::Input { id, error })) => {
-            crate::table::corrupt(&files::table_path(&inner.dir, id), error)
+            let path = files::table_path(&inner.dir, id);
+            match error {
+                StreamError::Table(e) => crate::table::corrupt(&path, e),
+                StreamError::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    Error::corruption(&path, 0, "file ends before a block its index names")
+                }
+                StreamError::Io(e) => Error::io("read", &path, e),
+                StreamError::Rewind => Error::InvalidArgument(format!(
+                    "compaction input {} was asked to move backwards",
+                    path.display()
+                )),
+            }
         }
         // Keys out of order across inputs: some input is wrong, and the
         // merge cannot tell which.
         Ok(Err(MergeError::Output(error))) => {
             Error::corruption(&inner.dir, 0, format!("compaction output: {error}"))
         }
-        Err(e) => Error::InvalidArgument(format!("compaction task failed: {e}")),
+        Ok(Err(MergeError::Task(e))) => {
+            Error::InvalidArgument(format!("compaction task failed: {e}"))
+        }
+        Err(e) => join_failed(e),
     })
 }
 
-impl EntryIter for TableSource {
-    fn valid(&self) -> bool {
-        self.error.is_none() && self.iter.valid()
-    }
-    fn key(&self) -> &[u8] {
-        self.iter.key()
-    }
-    fn value(&self) -> &[u8] {
-        self.iter.value()
-    }
-    fn next(&mut self) {
-        let r = self.iter.next();
-        self.check(r);
-    }
-    fn seek(&mut self, ikey: &[u8]) {
-        let r = self.iter.seek(ikey);
-        self.check(r);
-    }
-    fn seek_to_first(&mut self) {
-        let r = self.iter.seek_to_first();
-        self.check(r);
-    }
-}
-
-/// Everything the merge needs, all `Send`.
-pub(crate) struct MergeJob {
-    /// Input table files, newest source first.
-    pub(crate) inputs: Vec<(u64, Arc<[u8]>)>,
-    pub(crate) snapshots: Vec<SeqNo>,
-    pub(crate) drop_tombstones: bool,
-    pub(crate) now_ms: u64,
-    pub(crate) table: TableOptions,
-    pub(crate) target_file_size: u64,
-    /// The resolved dependencies of the inputs, if a filter is installed.
-    pub(crate) dead: Option<Resolved>,
-}
-
-/// What a merge produced.
-pub(crate) struct MergeOutput {
-    /// Output table files.
-    pub(crate) tables: Vec<Vec<u8>>,
-    /// Versions the compaction filter declared dead.
-    pub(crate) filtered: u64,
-}
-
-/// Merges the inputs into output table files (bytes), cut at the target
-/// size on user-key boundaries.
-pub(crate) async fn merge(job: MergeJob) -> std::result::Result<MergeOutput, MergeError> {
-    let sources = open_sources(job.inputs)?;
-    let mut merged = CompactionIter::with_dead_values(
-        MergingIter::new(sources),
-        job.snapshots,
-        job.drop_tombstones,
-        job.now_ms,
-        job.dead,
-    );
-    let mut outputs = Vec::new();
-    let mut builder = TableBuilder::new(job.table.clone());
-    let mut last_user: Vec<u8> = Vec::new();
-    let mut n = 0usize;
-    while merged.valid() {
-        let key = merged.key();
-        let user = crate::key::user_key(key);
-        // Cut only between user keys, so a key's versions share a table.
-        if builder.estimated_size() as u64 >= job.target_file_size && user != last_user.as_slice() {
-            let full = std::mem::replace(&mut builder, TableBuilder::new(job.table.clone()));
-            outputs.push(full.finish().map_err(MergeError::Output)?);
-        }
-        last_user.clear();
-        last_user.extend_from_slice(user);
-        builder
-            .add(key, merged.value())
-            .map_err(MergeError::Output)?;
-        merged.next();
-        n += 1;
-        if n.is_multiple_of(YIELD_EVERY) {
-            rt::yield_now().await;
-        }
-    }
-    let filtered = merged.filtered();
-    let mut sources = merged.into_inner().into_children();
-    if let Some(e) = source_error(&mut sources) {
-        return Err(e);
-    }
-    if builder.entries() > 0 {
-        outputs.push(builder.finish().map_err(MergeError::Output)?);
-    }
-    Ok(MergeOutput {
-        tables: outputs,
-        filtered,
-    })
+fn join_failed(e: rt::JoinError) -> Error {
+    Error::InvalidArgument(format!("compaction task failed: {e}"))
 }
 
 pub(crate) fn table_options(inner: &Inner) -> TableOptions {
@@ -211,7 +90,7 @@ pub(crate) async fn run_choice(inner: &Rc<Inner>, choice: Choice) -> Result<()> 
                 added: vec![meta],
                 ..Default::default()
             };
-            maintenance::log_and_install(inner, edit, Vec::new()).await?;
+            install::log_and_install(inner, edit, Vec::new()).await?;
             add(&inner.counters.compactions, 1);
             Ok(())
         }
@@ -239,45 +118,84 @@ async fn run_merge(
     if tables.len() != inputs.len() {
         return Ok(()); // the set changed meanwhile; the policy will choose again
     }
-    let mut files = Vec::with_capacity(tables.len());
-    let mut read = 0u64;
-    for t in &tables {
-        let bytes = t.read_all().await?;
-        read += bytes.len() as u64;
-        files.push((t.id, bytes));
-    }
+    let inputs_streamed: Vec<StreamInput> = tables
+        .iter()
+        .map(|t| StreamInput {
+            id: t.id,
+            path: t.path.clone(),
+            index: t.index.clone(),
+        })
+        .collect();
+    let read: u64 = tables.iter().map(|t| t.size).sum();
     let dead = match inner.opts.compaction_filter.clone() {
-        Some(f) => Some(filter::resolve_dependencies(inner, f, &files).await?),
+        Some(f) => Some(filter::resolve_dependencies(inner, f, &inputs_streamed).await?),
         None => None,
     };
     // Taken after the resolution: a snapshot taken during it sees the
     // dependencies' resolved state or a newer one.
     let snapshots: Vec<SeqNo> = inner.snapshots.borrow().keys().copied().collect();
-    let job = MergeJob {
-        inputs: files,
-        snapshots,
-        drop_tombstones,
-        now_ms: now_ms(),
-        table: table_options(inner),
-        target_file_size: inner.opts.target_file_size,
-        dead,
+    let from_l0 = inputs.iter().any(|(level, _)| *level == 0);
+    let ranges = if from_l0 && output_level == 1 {
+        subcompact::split(
+            &inputs_streamed,
+            read,
+            inner.opts.target_file_size,
+            inner.opts.max_subcompactions,
+        )
+    } else {
+        vec![KeyRange::default()]
     };
-    let output = task_result(inner, rt::spawn(merge(job)).await)?;
-    let mut written = 0u64;
-    let mut added = Vec::with_capacity(output.tables.len());
-    let mut opened = Vec::with_capacity(output.tables.len());
-    for bytes in output.tables {
-        written += bytes.len() as u64;
-        let (meta, table) = maintenance::write_table(inner, bytes, output_level).await?;
-        added.push(meta);
-        opened.push(table);
+    let now = now_ms();
+    let mut shares = Vec::with_capacity(ranges.len());
+    for range in ranges {
+        let job = MergeJob {
+            inputs: inputs_streamed.clone(),
+            range,
+            readahead: inner.opts.compaction_readahead_bytes,
+            snapshots: snapshots.clone(),
+            drop_tombstones,
+            now_ms: now,
+            table: table_options(inner),
+            target_file_size: inner.opts.target_file_size,
+            dead: dead.clone(),
+        };
+        let inner = inner.clone();
+        // Subcompactions run side by side; each merges in `Send` steps.
+        shares.push(rt::spawn_local(async move {
+            merge_share(&inner, job, output_level).await
+        }));
     }
+    let mut done = Vec::with_capacity(shares.len());
+    let mut failed = None;
+    for share in shares {
+        match share.await.map_err(join_failed).and_then(|r| r) {
+            Ok(out) => done.push(out),
+            Err(e) => {
+                failed.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = failed {
+        let written: Vec<TableMeta> = done.into_iter().flat_map(|d| d.added).collect();
+        return Err(abandon_outputs(inner, &written, e).await);
+    }
+    if done.len() > 1 {
+        add(&inner.counters.subcompactions, done.len() as u64);
+    }
+    let (mut added, mut opened, mut filtered) = (Vec::new(), Vec::new(), 0);
+    // Shares come in key order, so their outputs do too.
+    for d in done {
+        added.extend(d.added);
+        opened.extend(d.opened);
+        filtered += d.filtered;
+    }
+    let written: u64 = added.iter().map(|m| m.size).sum();
     let edit = VersionEdit {
         deleted: inputs.clone(),
         added,
         ..Default::default()
     };
-    maintenance::log_and_install(inner, edit, opened).await?;
+    install::log_and_install(inner, edit, opened).await?;
     for t in &tables {
         inner.cache.borrow_mut().remove_table(t.cache_key);
         // Readers holding the table keep its open file; unlinking is safe.
@@ -287,8 +205,75 @@ async fn run_merge(
     add(&inner.counters.compaction_bytes_read, read);
     // `write_table` already counted these bytes in `disk_bytes_written`.
     add(&inner.counters.compaction_bytes_written, written);
-    add(&inner.counters.compaction_filtered, output.filtered);
+    add(&inner.counters.compaction_filtered, filtered);
     Ok(())
+}
+
+/// What one share of a merge (all of it, or one subcompaction) wrote.
+struct ShareOutput {
+    added: Vec<TableMeta>,
+    opened: Vec<Rc<Table>>,
+    filtered: u64,
+}
+
+/// Merges one share: opens its inputs, then alternates topping them up on
+/// this core and merging in a `Send` task, writing each output table as
+/// soon as it is cut. On failure, removes what it wrote.
+async fn merge_share(inner: &Rc<Inner>, job: MergeJob, output_level: u8) -> Result<ShareOutput> {
+    let mut run = task_result(inner, Ok(MergeRun::open(job).await))?;
+    #[cfg(test)]
+    inner.test_hooks.merge_gate.pass().await;
+    let mut added: Vec<TableMeta> = Vec::new();
+    let mut opened = Vec::new();
+    loop {
+        fill_sources(run.sources()).await;
+        let step = rt::spawn(async move {
+            let r = run.step().await;
+            (run, r)
+        })
+        .await;
+        let (back, r) = match step {
+            Ok(pair) => pair,
+            Err(e) => return Err(abandon_outputs(inner, &added, join_failed(e)).await),
+        };
+        run = back;
+        let bytes = match task_result(inner, Ok(r)) {
+            Ok(Step::Table(bytes)) => bytes,
+            Ok(Step::NeedInput) => continue,
+            Ok(Step::Done) => break,
+            Err(e) => return Err(abandon_outputs(inner, &added, e).await),
+        };
+        match install::write_table(inner, bytes, output_level).await {
+            Ok((meta, table)) => {
+                added.push(meta);
+                opened.push(table);
+            }
+            Err(e) => return Err(abandon_outputs(inner, &added, e).await),
+        }
+    }
+    note_merge_memory(inner, run.memory());
+    Ok(ShareOutput {
+        added,
+        opened,
+        filtered: run.filtered(),
+    })
+}
+
+/// Removes the outputs a failed merge wrote (no edit names them; the next
+/// open would remove them too) and gives back its error.
+async fn abandon_outputs(inner: &Inner, written: &[TableMeta], e: Error) -> Error {
+    for meta in written {
+        let _ = rt::fs::remove_file(files::table_path(&inner.dir, meta.id)).await;
+    }
+    e
+}
+
+/// Records what a merge's inputs held in memory.
+fn note_merge_memory(inner: &Inner, memory: &MergeMemory) {
+    let c = &inner.counters;
+    c.compaction_peak_input_bytes
+        .set(c.compaction_peak_input_bytes.get().max(memory.peak_bytes()));
+    add(&c.compaction_blocking_reads, memory.blocking_reads());
 }
 
 /// Asks the maintenance task for a manual compaction and waits for it.
@@ -299,7 +284,9 @@ pub(crate) async fn compact_all(inner: &Rc<Inner>) -> Result<()> {
 }
 
 /// Manual compaction: merges every table into the bottom level, group by
-/// group of overlapping tables. Runs inside the maintenance task.
+/// group of overlapping tables. Runs while no other compaction does
+/// (`maintenance`); flushes meanwhile only add newer L0 tables, which the
+/// plan leaves alone.
 pub(crate) async fn manual(inner: &Rc<Inner>) -> Result<()> {
     let levels = maintenance::levels(inner);
     let mut bounds: Option<(Vec<u8>, Vec<u8>)> = None;
@@ -321,20 +308,4 @@ pub(crate) async fn manual(inner: &Rc<Inner>) -> Result<()> {
         run_choice(inner, choice).await?;
     }
     Ok(())
-}
-
-#[allow(dead_code)]
-fn _assert_send() {
-    fn is_send<T: Send>(_: &T) {}
-    let job = MergeJob {
-        inputs: Vec::new(),
-        snapshots: Vec::new(),
-        drop_tombstones: false,
-        now_ms: 0,
-        table: TableOptions::default(),
-        target_file_size: 0,
-        dead: None,
-    };
-    is_send(&merge(job));
-    let _: Option<TableMeta> = None;
 }

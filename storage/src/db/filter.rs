@@ -8,14 +8,19 @@
 //!    dependency keys of the newest version of every user key in the
 //!    inputs, sorted. A collection's elements are contiguous, so most
 //!    repeats are consecutive and cost one comparison.
-//! 2. [`resolve`] (owning core, inside the maintenance task, so no flush
-//!    or other compaction changes the tables meanwhile): each one's value
+//! 2. [`resolve`] (owning core, in the compaction's task): each one's value
 //!    as [`Db::get_ignoring_expiry`] reads it (at the last seqno)
 //!    and the seqno of its newest record, value or tombstone (0: none).
 //! 3. The merge asks [`Resolved`] about each newest version (rule 5 of
 //!    [`CompactionIter`](crate::merge::CompactionIter)): dead since the
 //!    dependency's seqno `d`, so it may become a tombstone unless a live
 //!    snapshot sees the version but not yet `d`.
+//!
+//! Flushes and other compactions may run during the resolution: each read
+//! takes one consistent view (memtables and version together), and they
+//! only move versions between memtables and tables, or drop versions no
+//! reader at the last seqno sees (or rewrite them as this module's rules
+//! allow), so each read answers as of the moment it started.
 //!
 //! Soundness: a reader at `s >= d`, or of the latest state, sees the
 //! dependency as resolved or a newer state of it (writes during the
@@ -26,8 +31,7 @@
 //!
 //! Memory: the dependencies hold one entry per distinct dependency (key,
 //! value, and [`ENTRY_OVERHEAD`] for the bookkeeping), at most
-//! [`BUDGET_BYTES`] together, next to the input files the merge holds
-//! anyway. Dependencies past the budget stay unresolved and their
+//! [`BUDGET_BYTES`] together; the inputs are streamed (`db::stream`). Dependencies past the budget stay unresolved and their
 //! dependents are kept; a later compaction of them tries again.
 //!
 //! [`Db::get`]: crate::Db::get
@@ -38,8 +42,12 @@ use std::sync::Arc;
 
 use frys_runtime as rt;
 
-use super::compact::{open_sources, source_error, task_result, MergeError, YIELD_EVERY};
+use super::compact::task_result;
+use super::merge_run::{
+    fill_sources, open_sources, source_error, sources_want_fill, MergeError, YIELD_EVERY,
+};
 use super::read;
+use super::stream::{KeyRange, MergeMemory, StreamInput, TableStream};
 use super::Inner;
 use crate::compaction_filter::CompactionFilter;
 use crate::error::Result;
@@ -53,11 +61,13 @@ pub(super) const BUDGET_BYTES: usize = 32 << 20;
 pub(super) const ENTRY_OVERHEAD: usize = 64;
 
 /// The dependencies of a merge's inputs as resolved, and the filter that
-/// judges by them. `Send`: it travels with the merge job.
+/// judges by them. `Send`: it travels with the merge job; clones (one per
+/// subcompaction) share the dependencies.
+#[derive(Clone)]
 pub(crate) struct Resolved {
     filter: Arc<dyn CompactionFilter>,
     /// Sorted by key, distinct.
-    deps: Vec<(Vec<u8>, Dependency)>,
+    deps: Arc<Vec<(Vec<u8>, Dependency)>>,
     /// The dependency key of the version being judged.
     scratch: Vec<u8>,
 }
@@ -87,71 +97,121 @@ impl DeadValues for Resolved {
     }
 }
 
-/// Collects and resolves the dependencies of `inputs` (table id, file
-/// bytes; newest source first).
+/// Collects and resolves the dependencies of `inputs` (newest source
+/// first), streaming them as the merge does.
 pub(super) async fn resolve_dependencies(
     inner: &Rc<Inner>,
     filter: Arc<dyn CompactionFilter>,
-    inputs: &[(u64, Arc<[u8]>)],
+    inputs: &[StreamInput],
 ) -> Result<Resolved> {
-    let collected = rt::spawn(collect(inputs.to_vec(), filter.clone(), BUDGET_BYTES)).await;
-    let keys = task_result(inner, collected)?;
+    let readahead = inner.opts.compaction_readahead_bytes;
+    let collected = collect(inputs.to_vec(), readahead, filter.clone(), BUDGET_BYTES).await;
+    let keys = task_result(inner, Ok(collected))?;
     let deps = resolve(inner, keys, BUDGET_BYTES).await?;
     Ok(Resolved {
         filter,
-        deps,
+        deps: Arc::new(deps),
         scratch: Vec::new(),
     })
 }
 
 /// The distinct dependency keys of the newest version of each user key in
 /// `inputs`, sorted; stops once they would take more than `budget` bytes
-/// (with [`ENTRY_OVERHEAD`] each).
+/// (with [`ENTRY_OVERHEAD`] each). Reads on the calling core; the decoding
+/// runs in `Send` tasks, as the merge's does.
 pub(super) async fn collect(
-    inputs: Vec<(u64, Arc<[u8]>)>,
+    inputs: Vec<StreamInput>,
+    readahead: usize,
     filter: Arc<dyn CompactionFilter>,
     budget: usize,
 ) -> std::result::Result<Vec<Vec<u8>>, MergeError> {
-    let mut merged = MergingIter::new(open_sources(inputs)?);
-    let mut found: BTreeSet<Vec<u8>> = BTreeSet::new();
-    let mut bytes = 0usize;
-    // The user key whose newest version was seen last (`None` before the
-    // first), and the dependency last added.
-    let mut group: Option<Vec<u8>> = None;
-    let mut last: Option<Vec<u8>> = None;
-    let mut dep = Vec::new();
-    let mut n = 0usize;
-    while merged.valid() {
-        // Malformed entries take no part, as in the merge.
-        if let Some((user_key, _, kind)) = key::split_internal_key(merged.key()) {
-            if group.as_deref() != Some(user_key) {
-                let g = group.get_or_insert_with(Vec::new);
-                g.clear();
-                g.extend_from_slice(user_key);
-                dep.clear();
-                let depends = kind == Kind::Put && filter.dependency(user_key, &mut dep);
-                if depends && last.as_deref() != Some(dep.as_slice()) {
-                    if !found.contains(&dep) {
-                        bytes += dep.len() + ENTRY_OVERHEAD;
-                        if bytes > budget {
-                            break;
-                        }
-                        found.insert(dep.clone());
-                    }
-                    last.get_or_insert_with(Vec::new).clone_from(&dep);
-                }
-            }
-        }
-        merged.next();
-        n += 1;
-        if n.is_multiple_of(YIELD_EVERY) {
-            rt::yield_now().await;
+    let memory = Arc::new(MergeMemory::default());
+    let sources = open_sources(inputs, &KeyRange::default(), readahead, &memory).await?;
+    let mut collector = Collector {
+        merged: MergingIter::new(sources),
+        filter,
+        budget,
+        found: BTreeSet::new(),
+        bytes: 0,
+        group: None,
+        last: None,
+        dep: Vec::new(),
+        n: 0,
+    };
+    loop {
+        fill_sources(collector.merged.children_mut()).await;
+        let step = rt::spawn(async move {
+            let done = collector.step().await;
+            (collector, done)
+        })
+        .await;
+        let (back, done) = step.map_err(|e| MergeError::Task(e.to_string()))?;
+        collector = back;
+        if done {
+            break;
         }
     }
-    if let Some(e) = source_error(&mut merged.into_children()) {
+    if let Some(e) = source_error(collector.merged.children_mut()) {
         return Err(e);
     }
-    Ok(found.into_iter().collect())
+    Ok(collector.found.into_iter().collect())
+}
+
+/// The state of [`collect`] between steps (`Send`).
+struct Collector {
+    merged: MergingIter<TableStream>,
+    filter: Arc<dyn CompactionFilter>,
+    budget: usize,
+    found: BTreeSet<Vec<u8>>,
+    bytes: usize,
+    /// The user key whose newest version was seen last (`None` before the
+    /// first).
+    group: Option<Vec<u8>>,
+    /// The dependency last added.
+    last: Option<Vec<u8>>,
+    dep: Vec<u8>,
+    n: usize,
+}
+
+impl Collector {
+    /// Collects until an input wants topping up (`false`) or the inputs
+    /// or the budget end (`true`).
+    async fn step(&mut self) -> bool {
+        loop {
+            if sources_want_fill(self.merged.children_mut()) {
+                return false;
+            }
+            if !self.merged.valid() {
+                return true;
+            }
+            // Malformed entries take no part, as in the merge.
+            if let Some((user_key, _, kind)) = key::split_internal_key(self.merged.key()) {
+                if self.group.as_deref() != Some(user_key) {
+                    let g = self.group.get_or_insert_with(Vec::new);
+                    g.clear();
+                    g.extend_from_slice(user_key);
+                    self.dep.clear();
+                    let depends =
+                        kind == Kind::Put && self.filter.dependency(user_key, &mut self.dep);
+                    if depends && self.last.as_deref() != Some(self.dep.as_slice()) {
+                        if !self.found.contains(&self.dep) {
+                            self.bytes += self.dep.len() + ENTRY_OVERHEAD;
+                            if self.bytes > self.budget {
+                                return true;
+                            }
+                            self.found.insert(self.dep.clone());
+                        }
+                        self.last.get_or_insert_with(Vec::new).clone_from(&self.dep);
+                    }
+                }
+            }
+            self.merged.next();
+            self.n += 1;
+            if self.n.is_multiple_of(YIELD_EVERY) {
+                rt::yield_now().await;
+            }
+        }
+    }
 }
 
 /// Reads each of `keys` (sorted) as [`Db::get_ignoring_expiry`]
@@ -212,8 +272,8 @@ mod tests {
         }
     }
 
-    /// A table of `(user key, seqno, put?)`, in internal-key order.
-    fn table(id: u64, entries: &[(&str, u64, bool)]) -> (u64, Arc<[u8]>) {
+    /// A table file of `(user key, seqno, put?)`, in internal-key order.
+    fn table(id: u64, entries: &[(&str, u64, bool)]) -> StreamInput {
         let mut builder = TableBuilder::new(TableOptions::default());
         for &(user_key, seqno, put) in entries {
             let kind = if put { Kind::Put } else { Kind::Delete };
@@ -224,16 +284,26 @@ mod tests {
             let ikey = internal_key(user_key.as_bytes(), seqno, kind);
             builder.add(&ikey, &field).unwrap();
         }
-        (id, builder.finish().unwrap().into())
+        let bytes = builder.finish().unwrap();
+        let index = crate::sstable::TableIter::new(bytes.clone().into())
+            .unwrap()
+            .index()
+            .clone();
+        let path = std::env::temp_dir().join(format!(
+            "frys-storage-filter-collect-{}-{id}.sst",
+            std::process::id()
+        ));
+        std::fs::write(&path, &bytes).unwrap();
+        StreamInput { id, path, index }
     }
 
-    fn collected(inputs: Vec<(u64, Arc<[u8]>)>, budget: usize) -> Vec<String> {
+    fn collected(inputs: Vec<StreamInput>, budget: usize) -> Vec<String> {
         let rt = rt::Runtime::builder()
             .cores(rt::Cores::Count(1))
             .build()
             .unwrap();
         let keys = rt
-            .block_on(collect(inputs, Arc::new(ByName), budget))
+            .block_on(collect(inputs, 64, Arc::new(ByName), budget))
             .unwrap();
         keys.into_iter()
             .map(|k| String::from_utf8(k).unwrap())
@@ -266,8 +336,10 @@ mod tests {
         );
         // Room for two entries: the first two in key order.
         assert_eq!(
-            collected(vec![newer, older], 2 * (2 + ENTRY_OVERHEAD)),
+            collected(vec![newer.clone(), older.clone()], 2 * (2 + ENTRY_OVERHEAD)),
             ["ma", "mc"]
         );
+        let _ = std::fs::remove_file(&newer.path);
+        let _ = std::fs::remove_file(&older.path);
     }
 }

@@ -1,234 +1,176 @@
-//! The maintenance task: flushes frozen memtables, then runs compactions
-//! until the policy says there is nothing to do. One per partition; it alone
-//! appends to the manifest. Also the write throttle that keeps writers from
-//! outrunning it.
+//! Background work: the flush task and the compaction tasks, and the
+//! write throttle that keeps writers from outrunning them.
+//!
+//! - **The flush task** (at most one) writes frozen memtables to L0 tables,
+//!   oldest first (`db::flush`). It never waits for a compaction: a long
+//!   merge holds no lock the flush needs except the
+//!   [`EditLock`](super::install::EditLock), for the time of one manifest
+//!   edit.
+//! - **Compaction tasks** (at most
+//!   [`Options::max_compactions`](crate::Options::max_compactions) at once)
+//!   each carry out one choice of the pure policy. The scheduler marks a
+//!   choice's input tables busy before the task starts and clears them
+//!   when it ends; the policy never picks a job that reads a busy table or
+//!   whose key range overlaps a busy table of the two levels involved, so
+//!   concurrent jobs read disjoint inputs and write disjoint key ranges,
+//!   and a job's `drop_tombstones` (nothing below its output level in its
+//!   range) stays true while it runs: no other job can move data into that
+//!   range below it.
+//! - **A manual compaction** (`compact_range`) runs alone among
+//!   compactions: once requested, no automatic one starts; it starts when
+//!   the running ones have ended, and automatic ones resume after it.
+//!   Flushes go on meanwhile (they only add newer L0 tables, which the
+//!   manual plan leaves alone).
+//!
+//! A failed step poisons the partition; no task starts a step after that,
+//! or once the partition is closed or abandoned.
 //!
 //! Write stalls (see `compaction::write_pressure`): with the defaults,
 //! writes are delayed 1–4 ms each from 8 L0 tables (or 2 frozen memtables)
 //! upward, growing linearly, and wait entirely at 12 L0 tables (or 4 frozen
-//! memtables) until flushes and compactions catch up.
+//! memtables) until flushes and compactions catch up. Every delay is counted
+//! and timed, and so is every stop period (wall time from the first writer
+//! that meets the stop until the pressure drops): see [`Metrics`](crate::Metrics).
 
-use std::collections::HashSet;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use frys_runtime as rt;
 
 use super::metrics::add;
-use super::version::Version;
-use super::{compact, open, Inner};
+use super::{compact, flush, Inner};
 use crate::compaction::{self, Choice, Levels, PolicyConfig, Pressure};
 use crate::error::{Error, Result};
-use crate::files;
-use crate::manifest::{TableMeta, VersionEdit};
-use crate::sstable::TableBuilder;
-use crate::table::Table;
 
-/// Starts the maintenance task unless it runs.
+/// Starts whatever background work is due: the flush task if a memtable
+/// is frozen, compactions the policy asks for.
 pub(crate) fn kick(inner: &Rc<Inner>) {
-    if inner.maintenance_running.replace(true) {
+    start_flush(inner);
+    schedule_compactions(inner);
+}
+
+/// Whether new background steps may start.
+fn may_start(inner: &Inner) -> bool {
+    inner.poisoned.borrow().is_none() && !inner.closed.get() && !inner.abandoned.get()
+}
+
+/// Records a failed step: poison, keep the error for `flush`/`close`.
+fn fail(inner: &Inner, e: Error) {
+    inner.poison(format!("background flush/compaction failed: {e}"));
+    inner.background_error.borrow_mut().get_or_insert(e);
+}
+
+/// Whether any background task runs.
+pub(crate) fn busy(inner: &Inner) -> bool {
+    inner.flush_running.get() || inner.compactions_running.get() > 0 || inner.manual_running.get()
+}
+
+/// Starts the flush task unless it runs or nothing is frozen.
+fn start_flush(inner: &Rc<Inner>) {
+    if !may_start(inner) || inner.state.borrow().frozen.is_empty() {
+        return;
+    }
+    if inner.flush_running.replace(true) {
         return;
     }
     let inner = inner.clone();
     rt::spawn_local(async move {
-        run(&inner).await;
-        inner.maintenance_running.set(false);
+        while may_start(&inner) && !inner.state.borrow().frozen.is_empty() {
+            if let Err(e) = flush::flush_oldest(&inner).await {
+                fail(&inner, e);
+                break;
+            }
+            update_pressure(&inner);
+            inner.maintenance_progress.notify_all();
+            // A new L0 table may make a compaction due.
+            schedule_compactions(&inner);
+            rt::yield_now().await;
+        }
+        inner.flush_running.set(false);
         update_pressure(&inner);
         inner.maintenance_progress.notify_all();
     });
 }
 
-async fn run(inner: &Rc<Inner>) {
+/// Starts compactions while the policy finds idle work and slots are free
+/// (or the manual compaction, once nothing else compacts).
+pub(crate) fn schedule_compactions(inner: &Rc<Inner>) {
     loop {
-        if inner.poisoned.borrow().is_some() || inner.closed.get() || inner.abandoned.get() {
+        if !may_start(inner) || inner.manual_running.get() {
             return;
         }
-        let has_frozen = !inner.state.borrow().frozen.is_empty();
-        let step = if has_frozen {
-            flush_oldest(inner).await
-        } else if inner.manual_requested.replace(false) {
-            compact::manual(inner).await
-        } else {
-            match compaction::choose(&levels(inner), &policy_config(inner), &HashSet::new()) {
-                Choice::DoNothing => return,
-                choice => compact::run_choice(inner, choice).await,
+        if inner.manual_requested.get() {
+            if inner.compactions_running.get() == 0 {
+                start_manual(inner);
             }
-        };
-        if let Err(e) = step {
-            inner.poison(format!("background flush/compaction failed: {e}"));
-            inner.background_error.borrow_mut().get_or_insert(e);
             return;
         }
-        update_pressure(inner);
+        if inner.compactions_running.get() >= inner.opts.max_compactions.max(1) {
+            return;
+        }
+        let choice = {
+            let busy = inner.busy_tables.borrow();
+            compaction::choose(&levels(inner), &policy_config(inner), &busy)
+        };
+        match choice {
+            Choice::DoNothing => return,
+            choice => start_compaction(inner, choice),
+        }
+    }
+}
+
+/// The tables a choice reads.
+fn inputs_of(choice: &Choice) -> Vec<u64> {
+    match choice {
+        Choice::DoNothing => Vec::new(),
+        Choice::Move { table, .. } => vec![*table],
+        Choice::Merge { inputs, .. } => inputs.iter().map(|(_, id)| *id).collect(),
+    }
+}
+
+/// Marks the choice's inputs busy and runs it in a task of its own.
+fn start_compaction(inner: &Rc<Inner>, choice: Choice) {
+    let ids = inputs_of(&choice);
+    inner.busy_tables.borrow_mut().extend(ids.iter().copied());
+    inner
+        .compactions_running
+        .set(inner.compactions_running.get() + 1);
+    let inner = inner.clone();
+    rt::spawn_local(async move {
+        let result = compact::run_choice(&inner, choice).await;
+        {
+            let mut busy = inner.busy_tables.borrow_mut();
+            for id in &ids {
+                busy.remove(id);
+            }
+        }
+        inner
+            .compactions_running
+            .set(inner.compactions_running.get() - 1);
+        if let Err(e) = result {
+            fail(&inner, e);
+        }
+        update_pressure(&inner);
         inner.maintenance_progress.notify_all();
-        rt::yield_now().await;
-    }
+        schedule_compactions(&inner);
+    });
 }
 
-/// Writes the oldest frozen memtable to an L0 table and installs it.
-// The frozen memtable's `Ref` spans yields on purpose: nothing ever borrows
-// a frozen memtable mutably (only the WAL task writes, and only the live one).
-#[allow(clippy::await_holding_refcell_ref)]
-async fn flush_oldest(inner: &Rc<Inner>) -> Result<()> {
-    let (mem, wals, next_wal) = {
-        let state = inner.state.borrow();
-        let Some(f) = state.frozen.first() else {
-            return Ok(());
-        };
-        let next_wal = state
-            .frozen
-            .get(1)
-            .map_or(state.mem_wals[0], |next| next.wals[0]);
-        (f.mem.clone(), f.wals.clone(), next_wal)
-    };
-    let mut builder = TableBuilder::new(compact::table_options(inner));
-    let max_seqno = {
-        // Frozen: nothing writes it, so the borrow may span the yields.
-        let mem = mem.borrow();
-        for (n, (k, v)) in mem.iter_from(None).enumerate() {
-            builder
-                .add(k, v)
-                .map_err(|e| Error::InvalidArgument(format!("memtable flush: {e}")))?;
-            if n % 4096 == 4095 {
-                // Let the core's requests run between slices of the flush.
-                rt::yield_now().await;
-            }
+/// Runs the requested manual compaction (no other compaction runs).
+fn start_manual(inner: &Rc<Inner>) {
+    inner.manual_requested.set(false);
+    inner.manual_running.set(true);
+    let inner = inner.clone();
+    rt::spawn_local(async move {
+        let result = compact::manual(&inner).await;
+        inner.manual_running.set(false);
+        if let Err(e) = result {
+            fail(&inner, e);
         }
-        mem.max_seqno()
-    };
-    let mut edit = VersionEdit {
-        wal_segment: Some(next_wal),
-        ..Default::default()
-    };
-    let mut opened = Vec::new();
-    if builder.entries() > 0 {
-        let bytes = builder
-            .finish()
-            .map_err(|e| Error::InvalidArgument(format!("memtable flush: {e}")))?;
-        let (meta, table) = write_table(inner, bytes, 0).await?;
-        edit.added.push(meta);
-        opened.push(table);
-    }
-    let last = inner.state.borrow().manifest.last_seqno().max(max_seqno);
-    edit.last_seqno = Some(last);
-    log_and_install(inner, edit, opened).await?;
-    inner.state.borrow_mut().frozen.remove(0);
-    for n in wals {
-        let _ = rt::fs::remove_file(files::wal_path(&inner.dir, n)).await;
-    }
-    add(&inner.counters.flushes, 1);
-    Ok(())
-}
-
-/// Writes a new table file durably and opens it.
-pub(crate) async fn write_table(
-    inner: &Rc<Inner>,
-    bytes: Vec<u8>,
-    level: u8,
-) -> Result<(TableMeta, Rc<Table>)> {
-    let id = inner.state.borrow_mut().allocate_file();
-    let path = files::table_path(&inner.dir, id);
-    let file = rt::fs::File::create(&path)
-        .await
-        .map_err(|e| Error::io("create", &path, e))?;
-    let len = bytes.len() as u64;
-    let (res, bytes) = file.write_all_at(bytes, 0).await;
-    res.map_err(|e| Error::io("write", &path, e))?;
-    file.sync_all()
-        .await
-        .map_err(|e| Error::io("fsync", &path, e))?;
-    drop(file);
-    files::sync_dir(&inner.dir).await?;
-    let cache_key = inner.cache.borrow_mut().new_table_key();
-    let table = Table::from_written(id, cache_key, path, &bytes).await?;
-    add(&inner.counters.disk_bytes_written, len);
-    let meta = TableMeta {
-        id,
-        level,
-        size: len,
-        smallest: table.props.smallest.clone(),
-        largest: table.props.largest.clone(),
-        min_seqno: table.props.min_seqno,
-        max_seqno: table.props.max_seqno,
-        entries: table.props.entries,
-    };
-    Ok((meta, Rc::new(table)))
-}
-
-/// Validates `edit` against the current state, appends it to the manifest
-/// (synced), then installs the new version.
-pub(crate) async fn log_and_install(
-    inner: &Rc<Inner>,
-    mut edit: VersionEdit,
-    opened: Vec<Rc<Table>>,
-) -> Result<()> {
-    let mut next = {
-        let state = inner.state.borrow();
-        edit.next_table_id = Some(state.next_file);
-        state.manifest.clone()
-    };
-    let manifest_path = || inner.dir.join("MANIFEST");
-    next.apply(&edit).map_err(|e| {
-        Error::corruption(
-            manifest_path(),
-            0,
-            format!("refusing a bad version edit: {e}"),
-        )
-    })?;
-    let Some(mut log) = inner.manifest_log.borrow_mut().take() else {
-        return Err(Error::Closed);
-    };
-    let appended = open::append_edit(&mut log, &edit).await;
-    *inner.manifest_log.borrow_mut() = Some(log);
-    add(&inner.counters.disk_bytes_written, appended?);
-    {
-        let mut state = inner.state.borrow_mut();
-        for t in opened {
-            state.tables.insert(t.id, t);
-        }
-        for (_, id) in &edit.deleted {
-            if !edit.added.iter().any(|m| m.id == *id) {
-                state.tables.remove(id);
-            }
-        }
-        state.manifest = next;
-        state.version = Rc::new(Version::from_state(&state.manifest, &state.tables));
-    }
-    let size = inner.manifest_log.borrow().as_ref().map_or(0, |l| l.offset);
-    if size > inner.opts.manifest_rotate_bytes {
-        rotate_manifest(inner).await?;
-    }
-    Ok(())
-}
-
-/// Rewrites the manifest as one snapshot edit in a new file, then swaps
-/// `CURRENT` to it atomically. A crash before the swap leaves the old
-/// manifest current; one after it leaves the old file behind, removed at
-/// the next open.
-async fn rotate_manifest(inner: &Rc<Inner>) -> Result<()> {
-    let (number, mut edit) = {
-        let mut state = inner.state.borrow_mut();
-        let number = state.allocate_file();
-        let mut edit = state.manifest.snapshot_edit();
-        edit.next_table_id = Some(state.next_file);
-        (number, edit)
-    };
-    edit.last_seqno = edit.last_seqno.or(Some(0));
-    let name = files::manifest_name(number);
-    let mut log = super::log::LogWriter::create(inner.dir.join(&name)).await?;
-    let written = open::append_edit(&mut log, &edit).await?;
-    files::write_atomically(
-        &inner.dir,
-        &inner.dir.join("CURRENT"),
-        crate::manifest::encode_current(&name),
-    )
-    .await?;
-    let old = inner.manifest_log.borrow_mut().replace(log);
-    if let Some(old) = old {
-        let _ = rt::fs::remove_file(&old.path).await;
-    }
-    add(&inner.counters.disk_bytes_written, written);
-    Ok(())
+        update_pressure(&inner);
+        inner.maintenance_progress.notify_all();
+        schedule_compactions(&inner);
+    });
 }
 
 /// The policy's view of the current table set.
@@ -252,6 +194,9 @@ pub(crate) fn update_pressure(inner: &Inner) {
     let frozen = inner.state.borrow().frozen.len();
     let p = compaction::write_pressure(&levels(inner), frozen, &policy_config(inner));
     inner.pressure.set(p);
+    if p != Pressure::Stop {
+        inner.counters.stop_ends();
+    }
 }
 
 /// Slows a writer down, or makes it wait, while compaction is behind.
@@ -261,14 +206,16 @@ pub(crate) async fn throttle_writes(inner: &Rc<Inner>) -> Result<()> {
         match inner.pressure.get() {
             Pressure::None => return Ok(()),
             Pressure::Slowdown { delay_micros } => {
-                add(&inner.counters.write_slowdowns, 1);
+                let start = Instant::now();
                 rt::time::sleep(Duration::from_micros(delay_micros)).await;
+                inner.counters.slowed_down(start.elapsed());
                 return Ok(());
             }
             Pressure::Stop => {
                 inner.check_writable()?;
                 if !counted_stop {
                     add(&inner.counters.write_stops, 1);
+                    inner.counters.stop_begins();
                     counted_stop = true;
                 }
                 kick(inner);
@@ -289,7 +236,7 @@ pub(crate) async fn wait_idle(inner: &Rc<Inner>) -> Result<()> {
                 reason: reason.clone(),
             });
         }
-        let idle = !inner.maintenance_running.get()
+        let idle = !busy(inner)
             && inner.state.borrow().frozen.is_empty()
             && !inner.switch_requested.get()
             && !inner.manual_requested.get()
@@ -297,11 +244,9 @@ pub(crate) async fn wait_idle(inner: &Rc<Inner>) -> Result<()> {
         if idle {
             return Ok(());
         }
-        if !inner.maintenance_running.get() && !inner.commit.busy() {
-            // Work is pending but nobody runs it.
-            if !inner.state.borrow().frozen.is_empty() || inner.manual_requested.get() {
-                kick(inner);
-            }
+        if !inner.commit.busy() {
+            // Work may be pending that nobody runs (kicking is idempotent).
+            kick(inner);
         }
         inner.maintenance_progress.notified().await;
     }

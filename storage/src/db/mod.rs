@@ -5,15 +5,19 @@
 //!   one group (one write, one fdatasync under `Always`), applies them to
 //!   the memtable, syncs once a second under `EverySec`, and switches to a
 //!   new memtable and WAL segment when the memtable is full;
-//! - the **maintenance task** flushes frozen memtables to L0 tables and
-//!   runs compactions chosen by the pure policy in `compaction`; the merge
-//!   work itself runs as a stealable `Send` task (`db::compact`), after
-//!   the compaction filter's dependencies are resolved (`db::filter`);
+//! - the **flush task** writes frozen memtables to L0 tables, and
+//!   **compaction tasks** (several at once, on disjoint inputs) carry out
+//!   the choices of the pure policy in `compaction` (`db::maintenance`);
+//!   the merge work itself runs as a stealable `Send` task
+//!   (`db::compact`), after the compaction filter's dependencies are
+//!   resolved (`db::filter`). Flushes never wait for compactions;
+//!   manifest edits are serialized (`db::install`);
 //! - readers look at the memtable, the frozen memtables, then the tables
 //!   of the current [`Version`](version::Version).
 //!
 //! Invariants: only the WAL task touches the WAL writer and the memtable
-//! contents; only the maintenance task touches the manifest writer; every
+//! contents; only `install::log_and_install`, under the edit lock, touches
+//! the manifest writer; every
 //! `RefCell` borrow ends before an `.await`, except the frozen memtable a
 //! flush iterates (nothing writes a frozen memtable).
 //!
@@ -29,14 +33,25 @@
 
 mod commit;
 mod compact;
+#[cfg(test)]
+mod concurrency_tests;
 mod filter;
+mod flush;
+mod install;
 mod log;
 mod maintenance;
+mod merge_run;
 mod metrics;
 mod notify;
 mod open;
 mod read;
 mod scan;
+mod stream;
+#[cfg(test)]
+mod stream_tests;
+mod subcompact;
+#[cfg(test)]
+mod test_hooks;
 mod version;
 mod wal_task;
 
@@ -44,7 +59,7 @@ pub use metrics::Metrics;
 pub use scan::Scan;
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::RangeBounds;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -124,8 +139,18 @@ pub(crate) struct Inner {
     pub(crate) commit: CommitQueue,
     pub(crate) sync_due: Cell<bool>,
     pub(crate) switch_requested: Cell<bool>,
-    pub(crate) maintenance_running: Cell<bool>,
+    /// The flush task runs (`maintenance`).
+    pub(crate) flush_running: Cell<bool>,
+    /// Automatic compaction tasks running.
+    pub(crate) compactions_running: Cell<usize>,
+    /// Tables that running compactions read (the policy's busy set).
+    pub(crate) busy_tables: RefCell<HashSet<u64>>,
+    /// A manual compaction was asked for and has not started.
     pub(crate) manual_requested: Cell<bool>,
+    /// The manual compaction runs.
+    pub(crate) manual_running: Cell<bool>,
+    /// Serializes manifest edits (`install`).
+    pub(crate) edit_lock: install::EditLock,
     /// How hard writers are throttled (recomputed on table-set changes).
     pub(crate) pressure: Cell<crate::compaction::Pressure>,
     /// Notified after every flush or compaction (and when maintenance stops).
@@ -143,6 +168,8 @@ pub(crate) struct Inner {
     /// work starts.
     pub(crate) abandoned: Cell<bool>,
     pub(crate) counters: Counters,
+    #[cfg(test)]
+    pub(crate) test_hooks: test_hooks::TestHooks,
     /// The directory's lock; `None` after `close`. Last field: dropped
     /// after every file above is closed.
     pub(crate) lock: RefCell<Option<DirLock>>,

@@ -14,7 +14,7 @@
 //! - new writes go to a fresh WAL segment.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::rc::Rc;
 
@@ -97,8 +97,12 @@ pub(crate) async fn open(dir: &Path, opts: Options) -> Result<Inner> {
         commit: CommitQueue::default(),
         sync_due: Cell::new(false),
         switch_requested: Cell::new(false),
-        maintenance_running: Cell::new(false),
+        flush_running: Cell::new(false),
+        compactions_running: Cell::new(0),
+        busy_tables: RefCell::new(HashSet::new()),
         manual_requested: Cell::new(false),
+        manual_running: Cell::new(false),
+        edit_lock: Default::default(),
         pressure: Cell::new(crate::compaction::Pressure::None),
         maintenance_progress: Notify::default(),
         cache,
@@ -108,6 +112,8 @@ pub(crate) async fn open(dir: &Path, opts: Options) -> Result<Inner> {
         closed: Cell::new(false),
         abandoned: Cell::new(false),
         counters: Default::default(),
+        #[cfg(test)]
+        test_hooks: Default::default(),
         lock: RefCell::new(Some(lock)),
     })
 }

@@ -134,6 +134,12 @@ impl<I: EntryIter, D: DeadValues> CompactionIter<I, D> {
         compaction
     }
 
+    /// The inner iterator, to top up its sources' buffers; moving it
+    /// breaks this iterator's position.
+    pub(crate) fn inner_mut(&mut self) -> &mut I {
+        &mut self.inner
+    }
+
     /// Gives back the inner iterator (to inspect its sources' errors).
     pub fn into_inner(self) -> I {
         self.inner

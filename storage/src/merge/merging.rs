@@ -34,6 +34,11 @@ impl<I: EntryIter> MergingIter<I> {
         self.heap.first().copied()
     }
 
+    /// The children, to top up their buffers; moving one breaks the merge.
+    pub(crate) fn children_mut(&mut self) -> &mut [I] {
+        &mut self.children
+    }
+
     /// The children, in the order given.
     pub fn into_children(self) -> Vec<I> {
         self.children

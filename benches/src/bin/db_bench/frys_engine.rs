@@ -137,11 +137,26 @@ impl FrysEngine {
         Ok(self.db().compact_range().await?)
     }
 
+    /// Write stalls since the partition was opened: wall time writes were
+    /// stopped, the longest stop, and the delays of slowed-down writes.
+    pub fn stall_line(&self) -> String {
+        let m = self.db().metrics();
+        format!(
+            "stopped {:.3} s in {} stops (longest {:.1} ms, {} writes waited); slowed {} writes by {:.3} s in total (since open)",
+            m.write_stop_micros as f64 / 1e6,
+            m.write_stop_periods,
+            m.longest_write_stop_micros as f64 / 1e3,
+            m.write_stops,
+            m.write_slowdowns,
+            m.write_slowdown_micros as f64 / 1e6,
+        )
+    }
+
     /// The partition's own counters, one line.
     pub fn metrics_line(&self) -> String {
         let m = self.db().metrics();
         format!(
-            "disk_bytes_written={} compaction_bytes_written={} user_bytes_written={} metrics_wa={:.2} commit_groups={} writes={} flushes={} compactions={} slowdowns={} stops={} cache_hits={} cache_misses={} tables_per_level={:?}",
+            "disk_bytes_written={} compaction_bytes_written={} user_bytes_written={} metrics_wa={:.2} commit_groups={} writes={} flushes={} compactions={} subcompactions={} peak_merge_input_bytes={} slowdowns={} stops={} cache_hits={} cache_misses={} tables_per_level={:?}",
             m.disk_bytes_written,
             m.compaction_bytes_written,
             m.user_bytes_written,
@@ -150,6 +165,8 @@ impl FrysEngine {
             m.writes,
             m.flushes,
             m.compactions,
+            m.subcompactions,
+            m.compaction_peak_input_bytes,
             m.write_slowdowns,
             m.write_stops,
             m.block_cache_hits,

@@ -210,6 +210,16 @@ impl Engine {
         }
     }
 
+    /// What the engine reports of its write stalls so far, one line.
+    fn stall_line(&self) -> String {
+        match self {
+            Engine::Frys(e) => e.stall_line(),
+            Engine::Fjall(_) => "not reported by fjall".to_string(),
+            #[cfg(feature = "rocksdb")]
+            Engine::Rocks(e) => e.stall_line(),
+        }
+    }
+
     fn metrics_line(&self) -> String {
         match self {
             Engine::Frys(e) => e.metrics_line(),
@@ -358,6 +368,7 @@ async fn run_one(
         ops as f64 / (secs + settle)
     );
     println!("# {name} after {bench}: {}", e.metrics_line());
+    println!("{name} {bench} write_stalls {}", e.stall_line());
     if bench.starts_with("fill") {
         let compact_start = Instant::now();
         e.compact().await?;

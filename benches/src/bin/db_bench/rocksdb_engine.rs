@@ -110,6 +110,21 @@ impl RocksEngine {
         self.settle()
     }
 
+    /// RocksDB's own "Cumulative stall" line from `rocksdb.stats` (since
+    /// open; RocksDB counts slowdowns and stops together there).
+    pub fn stall_line(&self) -> String {
+        let stats = self
+            .db()
+            .property_value("rocksdb.stats")
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        stats
+            .lines()
+            .find(|l| l.starts_with("Cumulative stall:"))
+            .map_or_else(|| "not reported".to_string(), |l| l.trim().to_string())
+    }
+
     pub fn metrics_line(&self) -> String {
         let files: Vec<String> = (0..7)
             .map(|l| {

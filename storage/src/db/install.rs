@@ -1,0 +1,187 @@
+//! Installing the results of flushes and compactions: writing a table
+//! file durably, then logging a version edit to the manifest and swapping
+//! in the new [`Version`].
+//!
+//! Several background tasks (the flush task and up to
+//! [`Options::max_compactions`](crate::Options::max_compactions)
+//! compactions) install concurrently, so:
+//!
+//! - **One edit at a time.** [`log_and_install`] holds the partition's
+//!   [`EditLock`] from reading the manifest state, through validating the
+//!   edit against it, appending and syncing it, to installing the new
+//!   state (and a manifest rotation). Edits are validated against the state
+//!   they are applied to, never against a copy taken before another edit.
+//! - **Durable before visible, visible before deleted.** A table file is
+//!   written and fsync'ed (and its directory entry synced) before an edit
+//!   names it; an edit is synced before the version that uses it is
+//!   installed; input tables and WAL segments are unlinked only after the
+//!   edit that drops them is synced. A crash at any point leaves either
+//!   the old or the new table set, plus unreferenced files that the next
+//!   open removes.
+//! - **No append after a failed append.** If appending or syncing an edit
+//!   fails, the manifest writer is dropped (its tail may hold part of a
+//!   record) and the partition is poisoned: no later edit lands behind a
+//!   torn one, which replay would take for corruption.
+//! - File numbers come from one counter in `State`, so concurrent tasks
+//!   never share a file name; every edit records the counter as it is then.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use frys_runtime as rt;
+
+use super::metrics::add;
+use super::notify::Notify;
+use super::version::Version;
+use super::{open, Inner};
+use crate::error::{Error, Result};
+use crate::files;
+use crate::manifest::{TableMeta, VersionEdit};
+use crate::table::Table;
+
+/// Serializes manifest edits (core-local; waiters are woken on release).
+#[derive(Default)]
+pub(crate) struct EditLock {
+    held: Cell<bool>,
+    released: Notify,
+}
+
+/// Holds the [`EditLock`] until dropped.
+pub(crate) struct EditGuard<'a>(&'a EditLock);
+
+impl EditLock {
+    pub(crate) async fn lock(&self) -> EditGuard<'_> {
+        while self.held.get() {
+            self.released.notified().await;
+        }
+        self.held.set(true);
+        EditGuard(self)
+    }
+}
+
+impl Drop for EditGuard<'_> {
+    fn drop(&mut self) {
+        self.0.held.set(false);
+        self.0.released.notify_all();
+    }
+}
+
+/// Writes a new table file durably and opens it.
+pub(crate) async fn write_table(
+    inner: &Rc<Inner>,
+    bytes: Vec<u8>,
+    level: u8,
+) -> Result<(TableMeta, Rc<Table>)> {
+    let id = inner.state.borrow_mut().allocate_file();
+    let path = files::table_path(&inner.dir, id);
+    let file = rt::fs::File::create(&path)
+        .await
+        .map_err(|e| Error::io("create", &path, e))?;
+    let len = bytes.len() as u64;
+    let (res, bytes) = file.write_all_at(bytes, 0).await;
+    res.map_err(|e| Error::io("write", &path, e))?;
+    file.sync_all()
+        .await
+        .map_err(|e| Error::io("fsync", &path, e))?;
+    drop(file);
+    files::sync_dir(&inner.dir).await?;
+    let cache_key = inner.cache.borrow_mut().new_table_key();
+    let table = Table::from_written(id, cache_key, path, &bytes).await?;
+    add(&inner.counters.disk_bytes_written, len);
+    let meta = TableMeta {
+        id,
+        level,
+        size: len,
+        smallest: table.props.smallest.clone(),
+        largest: table.props.largest.clone(),
+        min_seqno: table.props.min_seqno,
+        max_seqno: table.props.max_seqno,
+        entries: table.props.entries,
+    };
+    Ok((meta, Rc::new(table)))
+}
+
+/// Validates `edit` against the current state, appends it to the manifest
+/// (synced), then installs the new version; one edit at a time (the
+/// [`EditLock`]).
+pub(crate) async fn log_and_install(
+    inner: &Rc<Inner>,
+    mut edit: VersionEdit,
+    opened: Vec<Rc<Table>>,
+) -> Result<()> {
+    let _guard = inner.edit_lock.lock().await;
+    // A failed step poisons the partition; its manifest writer may be gone.
+    if let Some(reason) = &*inner.poisoned.borrow() {
+        return Err(Error::Poisoned {
+            reason: reason.clone(),
+        });
+    }
+    let mut next = {
+        let state = inner.state.borrow();
+        edit.next_table_id = Some(state.next_file);
+        state.manifest.clone()
+    };
+    let manifest_path = || inner.dir.join("MANIFEST");
+    next.apply(&edit).map_err(|e| {
+        Error::corruption(
+            manifest_path(),
+            0,
+            format!("refusing a bad version edit: {e}"),
+        )
+    })?;
+    let Some(mut log) = inner.manifest_log.borrow_mut().take() else {
+        return Err(Error::Closed);
+    };
+    // Put back only after a clean append: see the module docs.
+    let appended = open::append_edit(&mut log, &edit).await?;
+    *inner.manifest_log.borrow_mut() = Some(log);
+    add(&inner.counters.disk_bytes_written, appended);
+    {
+        let mut state = inner.state.borrow_mut();
+        for t in opened {
+            state.tables.insert(t.id, t);
+        }
+        for (_, id) in &edit.deleted {
+            if !edit.added.iter().any(|m| m.id == *id) {
+                state.tables.remove(id);
+            }
+        }
+        state.manifest = next;
+        state.version = Rc::new(Version::from_state(&state.manifest, &state.tables));
+    }
+    let size = inner.manifest_log.borrow().as_ref().map_or(0, |l| l.offset);
+    if size > inner.opts.manifest_rotate_bytes {
+        rotate_manifest(inner).await?;
+    }
+    Ok(())
+}
+
+/// Rewrites the manifest as one snapshot edit in a new file, then swaps
+/// `CURRENT` to it atomically. A crash before the swap leaves the old
+/// manifest current; one after it leaves the old file behind, removed at
+/// the next open.
+async fn rotate_manifest(inner: &Rc<Inner>) -> Result<()> {
+    let (number, mut edit) = {
+        let mut state = inner.state.borrow_mut();
+        let number = state.allocate_file();
+        let mut edit = state.manifest.snapshot_edit();
+        edit.next_table_id = Some(state.next_file);
+        (number, edit)
+    };
+    edit.last_seqno = edit.last_seqno.or(Some(0));
+    let name = files::manifest_name(number);
+    let mut log = super::log::LogWriter::create(inner.dir.join(&name)).await?;
+    let written = open::append_edit(&mut log, &edit).await?;
+    files::write_atomically(
+        &inner.dir,
+        &inner.dir.join("CURRENT"),
+        crate::manifest::encode_current(&name),
+    )
+    .await?;
+    let old = inner.manifest_log.borrow_mut().replace(log);
+    if let Some(old) = old {
+        let _ = rt::fs::remove_file(&old.path).await;
+    }
+    add(&inner.counters.disk_bytes_written, written);
+    Ok(())
+}
