@@ -72,6 +72,12 @@ fn config_set(_: &mut Session, argv: &Argv) -> Reply {
             return Reply::error(errors::config_set_failed(name.as_bytes(), &reason));
         }
     }
+    if let Err(name) = server::tls::on_config_set(pairs.iter().map(|(n, _)| n.as_str()), &next) {
+        return Reply::error(errors::config_set_failed(
+            name.as_bytes(),
+            server::tls::CONFIG_SET_FAILED,
+        ));
+    }
     config::update_live(|c| *c = next);
     Reply::ok()
 }
