@@ -117,12 +117,10 @@ fn bgsave(_: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
         if argv.len() > 2 || (argv.len() == 2 && !arg(&argv, 1).eq_ignore_ascii_case(b"SCHEDULE")) {
             return Reply::error(errors::SYNTAX);
         }
-        frys_runtime::spawn_local(async {
-            if let Err(e) = server::save_all().await {
-                tracing::error!(error = %e, "BGSAVE failed");
-            }
-        });
-        Reply::simple("Background saving started")
+        match server::backup::start() {
+            Ok(()) => Reply::simple("Background saving started"),
+            Err(e) => Reply::error(e),
+        }
     })
 }
 

@@ -510,6 +510,20 @@ pub const SETTINGS: &[SettingDef] = &[
         "Accepted and kept"
     ),
     setting!(
+        "backup-dir",
+        "",
+        Kind::Text,
+        true,
+        "Where BGSAVE writes its backups, one directory each (empty: <dir>/backup); on the data directory's file system (tables are hard-linked)"
+    ),
+    setting!(
+        "restore",
+        "",
+        Kind::Text,
+        false,
+        "At start, first copy this BGSAVE backup into `dir`, which must be new or empty"
+    ),
+    setting!(
         "appendfilename",
         "appendonly.aof",
         Kind::Text,

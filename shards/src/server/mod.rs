@@ -8,6 +8,7 @@
 //! every core has ended phase 2, so forwarded commands always find their
 //! partitions open.
 
+pub mod backup;
 pub mod blocked;
 mod connection;
 pub mod info;
@@ -198,6 +199,9 @@ pub fn run(config: Config) -> Result<(), String> {
     let start = Instant::now();
     config::set_live(config.clone());
     let dir = config.dir();
+    if let Some(from) = config.get("restore").filter(|r| !r.is_empty()) {
+        backup::restore(std::path::Path::new(from), &dir)?;
+    }
     std::fs::create_dir_all(&dir).map_err(|e| format!("data directory {}: {e}", dir.display()))?;
     let lock = frys_storage::DirLock::acquire(&dir, "LOCK").map_err(|e| e.to_string())?;
     let data_dir = DataDir::open_or_create(&dir, config.partitions()).map_err(|e| e.to_string())?;

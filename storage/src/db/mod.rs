@@ -27,6 +27,7 @@
 //! are still committed, but maintenance stops after its current step and
 //! the timer stops, so the lock goes away soon after.
 
+mod checkpoint;
 mod commit;
 mod compact;
 mod filter;
@@ -40,6 +41,7 @@ mod scan;
 mod version;
 mod wal_task;
 
+pub use checkpoint::{Checkpoint, CheckpointStats};
 pub use metrics::Metrics;
 pub use scan::Scan;
 
