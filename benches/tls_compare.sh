@@ -38,12 +38,12 @@ if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/nu
   apt-get update -qq && apt-get install -y -qq redis-server redis-tools >/dev/null
 fi
 cargo build --release -q -p frys-shards --bin shard-server
-BIN=target/release/shard-server
+BIN="${CARGO_TARGET_DIR:-target}/release/shard-server"
 WORK=$(mktemp -d /tmp/tls-compare.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 CLK=$(getconf CLK_TCK)
-PORT=16379
-TLS_PORT=16380
+PORT=16479
+TLS_PORT=16480
 
 # A CA and a server certificate for 127.0.0.1.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
@@ -64,7 +64,9 @@ wait_ready() {
     redis-cli "${CLI_TLS[@]}" -p "$TLS_PORT" ping >/dev/null 2>&1 && return 0
     sleep 0.05
   done
-  echo "server on TLS port $TLS_PORT did not start" >&2; return 1
+  echo "server on TLS port $TLS_PORT did not start:" >&2
+  cat "$WORK"/*/log >&2 2>/dev/null || true
+  return 1
 }
 
 start_server() { # name -> sets PID

@@ -445,3 +445,38 @@ fn sighup_reloads_the_certificate_files() {
     assert_eq!(exchange(&mut old, "PING").unwrap(), "+PONG\r\n");
     assert!(server.stderr().contains("TLS certificates reloaded"));
 }
+
+#[test]
+fn bad_tls_settings_stop_the_start_with_the_reason() {
+    let pki = Pki::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port().to_string();
+    let crt = path_str(&pki.path("server.crt"));
+    let key = path_str(&pki.path("server.key"));
+    let base = [
+        "--tls-port",
+        &port,
+        "--tls-cert-file",
+        &crt,
+        "--tls-key-file",
+        &key,
+    ];
+    let e = Server::try_start_on(&tmp.path().join("a"), 1, &base)
+        .err()
+        .expect("mutual TLS without a CA started");
+    assert!(
+        e.stderr.contains("tls-ca-cert-file is required"),
+        "{}",
+        e.stderr
+    );
+    let mut old = base.to_vec();
+    old.extend(["--tls-auth-clients", "no", "--tls-protocols", "TLSv1.1"]);
+    let e = Server::try_start_on(&tmp.path().join("b"), 1, &old)
+        .err()
+        .expect("TLSv1.1 started");
+    assert!(
+        e.stderr.contains("'TLSv1.1' is not supported"),
+        "{}",
+        e.stderr
+    );
+}

@@ -18,12 +18,18 @@ use std::cell::RefCell;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use frys_runtime::net::TcpStream;
 use rustls::{ServerConfig, ServerConnection};
 
+use crate::exec::{race, Either};
+
 /// Bytes of ciphertext taken from the kernel per read.
 const RX_BUFFER: usize = 16 * 1024 + 512;
+/// Longest a client may take over its handshake: one that connects and
+/// stays silent does not hold its slot (`maxclients`) for ever.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 struct State {
     conn: ServerConnection,
@@ -69,9 +75,18 @@ pub async fn accept(
             eof: false,
         }),
     };
-    match stream.handshake().await {
-        Ok(()) => Some(stream),
-        Err(e) => {
+    let outcome = race(
+        stream.handshake(),
+        frys_runtime::time::sleep(HANDSHAKE_TIMEOUT),
+    )
+    .await;
+    match outcome {
+        Either::Left(Ok(())) => Some(stream),
+        Either::Right(()) => {
+            super::log_failure(peer, "handshake", &"timed out");
+            None
+        }
+        Either::Left(Err(e)) => {
             super::log_failure(peer, "handshake", &e);
             // The alert (bad certificate, protocol error) tells the client why.
             let _ = stream.flush().await;
