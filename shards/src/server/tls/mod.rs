@@ -13,6 +13,8 @@
 //! - A failed handshake or a broken TLS record ends only its own
 //!   connection, and is logged at most once a second
 //!   ([`log_failure`]) so a flood of bad clients cannot flood the log.
+//! - A handshake not finished within 10 s is dropped, so a client that
+//!   connects and stays silent does not keep its `maxclients` slot.
 
 mod settings;
 mod stream;
