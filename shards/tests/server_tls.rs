@@ -480,3 +480,43 @@ fn bad_tls_settings_stop_the_start_with_the_reason() {
         e.stderr
     );
 }
+
+/// Reads until `want` has arrived (or fails on EOF / timeout).
+fn read_until(tls: &mut Tls, want: &str) -> String {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&got).contains(want) {
+        let n = tls.read(&mut buf).expect("read");
+        assert!(
+            n > 0,
+            "closed before {want:?}: {:?}",
+            String::from_utf8_lossy(&got)
+        );
+        got.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[test]
+fn pushes_and_blocking_commands_work_over_tls() {
+    let pki = Pki::new();
+    let (server, port) = start(&pki, "no", &[]);
+    let ca = pki.read("ca.crt");
+    // A subscriber gets messages written while its read is in flight.
+    let mut sub = tls_connect(port, client_config(&ca, None, TLS13)).unwrap();
+    sub.write_all(b"SUBSCRIBE news\r\n").unwrap();
+    read_until(&mut sub, "news");
+    let mut plain = server.conn();
+    assert_eq!(qa::<i64>(&mut plain, &["PUBLISH", "news", "hello"]), 1);
+    read_until(&mut sub, "hello");
+    // A blocked BLPOP is served by a push from another client.
+    let mut blocked = tls_connect(port, client_config(&ca, None, TLS13)).unwrap();
+    blocked.write_all(b"BLPOP q 0\r\n").unwrap();
+    blocked.flush().unwrap();
+    assert!(eventually(PATIENCE, || {
+        let info: String = qa(&mut plain, &["INFO", "clients"]);
+        info.contains("blocked_clients:1")
+    }));
+    q(&mut plain, &["RPUSH", "q", "item"]);
+    read_until(&mut blocked, "item");
+}
