@@ -13,8 +13,10 @@
 # connections once (-k 1 is its default), so the figures are the TLS
 # record path, not handshakes. Each test runs alone so the server's CPU
 # time (utime+stime from /proc/<pid>/stat) is attributed to it.
+# Each test also runs on the plain port of the same server (rows
+# `plain`), so the table shows what TLS itself costs each server.
 # Prints one table: requests/s, p50 latency (ms), server CPU-us per
-# request, and the ratio shard-server / redis.
+# request, and the ratio shard-server / redis on the same transport.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -97,28 +99,31 @@ for P in $PIPELINES; do
   for server in redis frys; do
     start_server "$server"
     for t in ${TESTS//,/ }; do
-      before=$(cpu_ticks "$PID")
-      line=$(redis-benchmark "${CLI_TLS[@]}" -p "$TLS_PORT" -t "$t" -r 1000000 -d 64 -c "$CLIENTS" \
-        -n "$REQUESTS" -P "$P" --csv -q | grep -v '^"test"' | tail -1)
-      after=$(cpu_ticks "$PID")
-      # "TEST","rps","avg","min","p50","p95","p99","max"
-      echo "$line" | tr -d '"' | awk -F, -v s="$server" -v p="$P" -v t="$t" -v n="$REQUESTS" \
-        -v cpu=$((after - before)) -v clk="$CLK" \
-        '{ printf "%s %s %s %.0f %.3f %.2f\n", p, t, s, $2, $5, cpu / clk * 1e6 / n }' >> "$ROWS"
+      for transport in tls plain; do
+        if [ "$transport" = tls ]; then target=("${CLI_TLS[@]}" -p "$TLS_PORT"); else target=(-p "$PORT"); fi
+        before=$(cpu_ticks "$PID")
+        line=$(redis-benchmark "${target[@]}" -t "$t" -r 1000000 -d 64 -c "$CLIENTS" \
+          -n "$REQUESTS" -P "$P" --csv -q | grep -v '^"test"' | tail -1)
+        after=$(cpu_ticks "$PID")
+        # "TEST","rps","avg","min","p50","p95","p99","max"
+        echo "$line" | tr -d '"' | awk -F, -v s="$server" -v p="$P" -v t="$t" -v n="$REQUESTS" \
+          -v x="$transport" -v cpu=$((after - before)) -v clk="$CLK" \
+          '{ printf "%s %s %s %s %.0f %.3f %.2f\n", p, t, x, s, $2, $5, cpu / clk * 1e6 / n }' >> "$ROWS"
+      done
     done
     stop_server
   done
 done
 
-printf '| -P | test | server | requests/s | p50 ms | server CPU-us/req | rps vs redis | CPU vs redis |\n'
-printf '|---|---|---|---|---|---|---|---|\n'
-awk '
-  { key=$1" "$2; if ($3 == "redis") { rps[key]=$4; cpu[key]=$6 } line[NR]=$0 }
+printf '| -P | test | port | server | requests/s | p50 ms | server CPU-us/req | rps vs redis | CPU vs redis |\n'
+printf '|---|---|---|---|---|---|---|---|---|\n'
+sort -k1,1n -k2,2 -k3,3r -k4,4r "$ROWS" | awk '
+  { key=$1" "$2" "$3; if ($4 == "redis") { rps[key]=$5; cpu[key]=$7 } line[NR]=$0 }
   END {
     for (i = 1; i <= NR; i++) {
-      split(line[i], f, " "); key=f[1]" "f[2]
-      r = (f[3] == "redis") ? "1.00" : sprintf("%.2f", f[4] / rps[key])
-      c = (f[3] == "redis") ? "1.00" : sprintf("%.2f", f[6] / cpu[key])
-      printf "| %s | %s | %s | %d | %.3f | %.2f | %s | %s |\n", f[1], f[2], f[3], f[4], f[5], f[6], r, c
+      split(line[i], f, " "); key=f[1]" "f[2]" "f[3]
+      r = (f[4] == "redis") ? "1.00" : sprintf("%.2f", f[5] / rps[key])
+      c = (f[4] == "redis") ? "1.00" : sprintf("%.2f", f[7] / cpu[key])
+      printf "| %s | %s | %s | %s | %d | %.3f | %.2f | %s | %s |\n", f[1], f[2], f[3], f[4], f[5], f[6], f[7], r, c
     }
-  }' "$ROWS"
+  }'
