@@ -2,7 +2,9 @@
 //!
 //! Start-up: lock and open the data directory, build the runtime, open
 //! every partition on its owning core (phase 1), then every core accepts
-//! on the same port (SO_REUSEPORT) until a shutdown is requested (phase 2),
+//! on the same ports (SO_REUSEPORT: `port`, and `tls-port` whose
+//! connections first do their handshake, see [`tls`]) until a shutdown is
+//! requested (phase 2),
 //! then every core closes its partitions (phase 3). Phase 2 ends on each
 //! core only when its connections are gone, and phase 3 starts only when
 //! every core has ended phase 2, so forwarded commands always find their
@@ -296,9 +298,11 @@ pub fn run(config: Config) -> Result<(), String> {
     if config.admin_port() != 0 {
         tracing::info!(addr = %admin_addr, "admin HTTP (/metrics, /health)");
     }
-    for addr in addrs.iter().filter(|_| tls_port.is_some()) {
-        let tls_addr = SocketAddr::new(addr.ip(), tls_port.unwrap_or_default());
-        tracing::info!(%tls_addr, "ready to accept TLS connections");
+    if let Some(tls_port) = tls_port {
+        for addr in &addrs {
+            let tls_addr = SocketAddr::new(addr.ip(), tls_port);
+            tracing::info!(%tls_addr, "ready to accept TLS connections");
+        }
     }
     for addr in &addrs {
         tracing::info!(addr = %SocketAddr::new(addr.ip(), port), startup_ms = start.elapsed().as_millis() as u64, "ready to accept connections");
