@@ -2,7 +2,7 @@
 //! run rustls' sans-IO [`rustls::ServerConnection`] over the runtime's
 //! owned-buffer TCP I/O (no tokio), so the connection loop sees the same
 //! read/write of owned buffers as on the plain port
-//! ([`super::stream::ClientStream`]).
+//! (`server::stream::ClientStream`).
 //!
 //! Invariants:
 //! - The server configuration in force is one `Arc<ServerConfig>`
