@@ -8,6 +8,10 @@
 # (redis-server installed from Debian if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# server_tls runs `redis-cli --tls` (Debian's redis-tools has TLS).
+if ! command -v redis-cli >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq redis-tools >/dev/null
+fi
 cargo test --locked "$@"
 
 echo "== redis-py against shard-server"

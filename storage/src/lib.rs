@@ -35,7 +35,7 @@ pub mod wal;
 pub use batch::WriteBatch;
 pub use budget::CoreBudget;
 pub use compaction_filter::CompactionFilter;
-pub use db::{Db, Metrics, Scan, Snapshot};
+pub use db::{Checkpoint, CheckpointStats, Db, Metrics, Scan, Snapshot};
 pub use error::{Error, Result};
 pub use lock::DirLock;
 pub use options::{Options, SyncPolicy, MAX_KEY_LEN, MAX_VALUE_LEN};

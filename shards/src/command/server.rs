@@ -72,6 +72,12 @@ fn config_set(_: &mut Session, argv: &Argv) -> Reply {
             return Reply::error(errors::config_set_failed(name.as_bytes(), &reason));
         }
     }
+    if let Err(name) = server::tls::on_config_set(pairs.iter().map(|(n, _)| n.as_str()), &next) {
+        return Reply::error(errors::config_set_failed(
+            name.as_bytes(),
+            server::tls::CONFIG_SET_FAILED,
+        ));
+    }
     config::update_live(|c| *c = next);
     Reply::ok()
 }
@@ -111,12 +117,10 @@ fn bgsave(_: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
         if argv.len() > 2 || (argv.len() == 2 && !arg(&argv, 1).eq_ignore_ascii_case(b"SCHEDULE")) {
             return Reply::error(errors::SYNTAX);
         }
-        frys_runtime::spawn_local(async {
-            if let Err(e) = server::save_all().await {
-                tracing::error!(error = %e, "BGSAVE failed");
-            }
-        });
-        Reply::simple("Background saving started")
+        match server::backup::start() {
+            Ok(()) => Reply::simple("Background saving started"),
+            Err(e) => Reply::error(e),
+        }
     })
 }
 

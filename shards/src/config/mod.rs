@@ -197,6 +197,10 @@ impl Config {
     pub fn port(&self) -> u16 {
         self.int("port") as u16
     }
+    /// `tls-port` (0: no TLS).
+    pub fn tls_port(&self) -> u16 {
+        self.int("tls-port") as u16
+    }
     /// `admin-port`.
     pub fn admin_port(&self) -> u16 {
         self.int("admin-port") as u16

@@ -186,6 +186,48 @@ pub const SETTINGS: &[SettingDef] = &[
         "Close a client idle this many seconds (0 = never)"
     ),
     setting!(
+        "tls-port",
+        "0",
+        int(0, 65535),
+        false,
+        "TCP port of the Redis protocol over TLS, beside `port` (0 = no TLS)"
+    ),
+    setting!(
+        "tls-cert-file",
+        "",
+        Kind::Text,
+        true,
+        "PEM certificate chain the TLS port presents (CONFIG SET or SIGHUP reloads it for new connections)"
+    ),
+    setting!(
+        "tls-key-file",
+        "",
+        Kind::Text,
+        true,
+        "PEM private key of `tls-cert-file`"
+    ),
+    setting!(
+        "tls-ca-cert-file",
+        "",
+        Kind::Text,
+        true,
+        "PEM CA certificates that client certificates must chain to"
+    ),
+    setting!(
+        "tls-auth-clients",
+        "yes",
+        Kind::Enum(&["yes", "no", "optional"]),
+        true,
+        "Client certificates: yes (required), optional (verified if given), no"
+    ),
+    setting!(
+        "tls-protocols",
+        "TLSv1.3",
+        Kind::Text,
+        true,
+        "TLS versions accepted: \"TLSv1.3\", or \"TLSv1.2 TLSv1.3\" to allow 1.2"
+    ),
+    setting!(
         "admin-port",
         "9121",
         int(0, 65535),
@@ -466,6 +508,20 @@ pub const SETTINGS: &[SettingDef] = &[
         int(1, 64),
         true,
         "Accepted and kept"
+    ),
+    setting!(
+        "backup-dir",
+        "",
+        Kind::Text,
+        true,
+        "Where BGSAVE writes its backups, one directory each (empty: <dir>/backup); on the data directory's file system (tables are hard-linked)"
+    ),
+    setting!(
+        "restore",
+        "",
+        Kind::Text,
+        false,
+        "At start, first copy this BGSAVE backup into `dir`, which must be new or empty"
     ),
     setting!(
         "appendfilename",

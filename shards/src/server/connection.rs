@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use frys_runtime::net::TcpStream;
 
+use super::stream::ClientStream;
 use super::{blocked, pipeline, stats};
 use crate::config;
 use crate::errors;
@@ -52,7 +53,7 @@ fn version(resp: u8) -> ProtocolVersion {
 }
 
 /// Serves one connection until it ends.
-pub async fn serve(stream: TcpStream, peer: SocketAddr, id: u64, core: usize) {
+pub async fn serve(stream: ClientStream, peer: SocketAddr, id: u64, core: usize) {
     let _ = stream.set_nodelay(true);
     let local = stream.local_addr().unwrap_or(peer);
     let (needs_auth, limits, timeout) =
@@ -248,7 +249,7 @@ async fn next_input<F: Future>(
 /// Writes `out` (and empties it); false if the connection must end. A
 /// reply confirming a subscription waits until every core knows of it;
 /// a subscriber's write is abandoned if its mailbox overflows meanwhile.
-async fn write_out(stream: &TcpStream, session: &SharedSession, out: &mut Vec<u8>) -> bool {
+async fn write_out(stream: &ClientStream, session: &SharedSession, out: &mut Vec<u8>) -> bool {
     let announcements = session.borrow_mut().pubsub.take_pending();
     for a in announcements {
         a.wait().await;

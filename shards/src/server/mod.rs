@@ -2,17 +2,22 @@
 //!
 //! Start-up: lock and open the data directory, build the runtime, open
 //! every partition on its owning core (phase 1), then every core accepts
-//! on the same port (SO_REUSEPORT) until a shutdown is requested (phase 2),
+//! on the same ports (SO_REUSEPORT: `port`, and `tls-port` whose
+//! connections first do their handshake, see [`tls`]) until a shutdown is
+//! requested (phase 2),
 //! then every core closes its partitions (phase 3). Phase 2 ends on each
 //! core only when its connections are gone, and phase 3 starts only when
 //! every core has ended phase 2, so forwarded commands always find their
 //! partitions open.
 
+pub mod backup;
 pub mod blocked;
 mod connection;
 pub mod info;
 mod pipeline;
 pub mod stats;
+mod stream;
+pub mod tls;
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -196,6 +201,9 @@ pub fn run(config: Config) -> Result<(), String> {
     let start = Instant::now();
     config::set_live(config.clone());
     let dir = config.dir();
+    if let Some(from) = config.get("restore").filter(|r| !r.is_empty()) {
+        backup::restore(std::path::Path::new(from), &dir)?;
+    }
     std::fs::create_dir_all(&dir).map_err(|e| format!("data directory {}: {e}", dir.display()))?;
     let lock = frys_storage::DirLock::acquire(&dir, "LOCK").map_err(|e| e.to_string())?;
     let data_dir = DataDir::open_or_create(&dir, config.partitions()).map_err(|e| e.to_string())?;
@@ -238,6 +246,7 @@ pub fn run(config: Config) -> Result<(), String> {
         }
         Ok::<u16, String>(port)
     })?;
+    let tls_port = rt.block_on(async { tls::start(&config, &addrs) })?;
     let started_unix = store::now_ms() / 1000;
     let _ = SHARED.set(Shared {
         started: start,
@@ -289,6 +298,12 @@ pub fn run(config: Config) -> Result<(), String> {
     if config.admin_port() != 0 {
         tracing::info!(addr = %admin_addr, "admin HTTP (/metrics, /health)");
     }
+    if let Some(tls_port) = tls_port {
+        for addr in &addrs {
+            let tls_addr = SocketAddr::new(addr.ip(), tls_port);
+            tracing::info!(%tls_addr, "ready to accept TLS connections");
+        }
+    }
     for addr in &addrs {
         tracing::info!(addr = %SocketAddr::new(addr.ip(), port), startup_ms = start.elapsed().as_millis() as u64, "ready to accept connections");
     }
@@ -302,6 +317,7 @@ pub fn run(config: Config) -> Result<(), String> {
                 Err(e) => tracing::warn!(error = %e, "cannot wait for signals"),
             }
         }));
+        drop(frys_runtime::spawn_local(tls::reload_on_sighup()));
     });
     let port_for_cores = port;
     let addrs_for_cores = addrs.clone();
@@ -442,9 +458,14 @@ async fn serve_core(
     }
     let open = Rc::new(std::cell::Cell::new(0usize));
     let drained = Rc::new(RefCell::new(Event::default()));
+    let tls_listeners = tls::listeners(core, &addrs);
     let accepts: Vec<_> = listeners
         .into_iter()
-        .map(|l| frys_runtime::spawn_local(accept_loop(l, core, open.clone(), drained.clone())))
+        .map(|l| (l, false))
+        .chain(tls_listeners.into_iter().map(|l| (l, true)))
+        .map(|(l, tls)| {
+            frys_runtime::spawn_local(accept_loop(l, tls, core, open.clone(), drained.clone()))
+        })
         .collect();
     shutdown.wait().await;
     for a in &accepts {
@@ -470,6 +491,7 @@ async fn serve_core(
 
 async fn accept_loop(
     listener: TcpListener,
+    tls: bool,
     core: usize,
     open: Rc<std::cell::Cell<usize>>,
     drained: Rc<RefCell<Event>>,
@@ -488,7 +510,9 @@ async fn accept_loop(
         if s.clients.fetch_add(1, Ordering::Relaxed) >= max {
             s.clients.fetch_sub(1, Ordering::Relaxed);
             stats::count_rejected();
-            frys_runtime::spawn_local(connection::refuse(stream));
+            if !tls {
+                frys_runtime::spawn_local(connection::refuse(stream));
+            }
             continue;
         }
         let id = s.next_client_id.fetch_add(1, Ordering::Relaxed);
@@ -499,7 +523,17 @@ async fn accept_loop(
         let open = open.clone();
         let drained = drained.clone();
         frys_runtime::spawn_local(async move {
-            connection::serve(stream, peer, id, core).await;
+            if !tls {
+                connection::serve(stream::ClientStream::Plain(stream), peer, id, core).await;
+            } else if let Some(config) = tls::current() {
+                // The handshake ends with the shutdown like a connection's read.
+                let shutdown = SHUTDOWN.with(|e| e.clone());
+                let handshake = tls::accept(stream, peer, config);
+                if let Either::Left(Some(tls)) = race(handshake, shutdown.wait()).await {
+                    connection::serve(stream::ClientStream::Tls(Box::new(tls)), peer, id, core)
+                        .await;
+                }
+            }
             shared().clients.fetch_sub(1, Ordering::Relaxed);
             open.set(open.get() - 1);
             if open.get() == 0 {

@@ -31,6 +31,7 @@
 //! are still committed, but maintenance stops after its current step and
 //! the timer stops, so the lock goes away soon after.
 
+mod checkpoint;
 mod commit;
 mod compact;
 #[cfg(test)]
@@ -55,6 +56,7 @@ mod test_hooks;
 mod version;
 mod wal_task;
 
+pub use checkpoint::{Checkpoint, CheckpointStats};
 pub use metrics::Metrics;
 pub use scan::Scan;
 
