@@ -30,7 +30,8 @@ impl ClientStream {
         }
     }
 
-    /// Reads (plaintext) bytes into `buf`.
+    /// Reads (plaintext) bytes into `buf`'s spare capacity, appended after
+    /// its bytes, as `TcpStream::read` does.
     pub async fn read(&self, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
         match self {
             ClientStream::Plain(s) => s.read(buf).await,

@@ -165,34 +165,39 @@ impl TlsStream {
         }
     }
 
-    /// Reads plaintext into `buf` (up to its capacity, from its first
-    /// byte); 0 at the end of the stream.
+    /// Reads plaintext into `buf`'s spare capacity (appended after its
+    /// bytes, as `TcpStream::read` does; room is reserved if there is
+    /// none) and sets its length; 0 at the end of the stream.
     pub async fn read(&self, mut buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
-        let cap = buf.capacity().max(READ_AT_LEAST);
+        let start = buf.len();
+        buf.reserve(READ_AT_LEAST);
+        let cap = buf.capacity();
         buf.resize(cap, 0);
-        loop {
+        let result = loop {
             {
                 let mut st = self.state.borrow_mut();
-                match st.conn.reader().read(&mut buf) {
-                    Ok(n) => return (Ok(n), buf),
+                match st.conn.reader().read(&mut buf[start..]) {
+                    Ok(n) => break Ok(n),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(e) => return (Err(e), buf),
+                    Err(e) => break Err(e),
                 }
                 if st.rx_pos < st.rx.len() {
                     if let Err(e) = st.pump() {
                         super::log_failure(self.peer, "record", &e);
-                        return (Err(e), buf);
+                        break Err(e);
                     }
                     continue;
                 }
                 if st.eof {
-                    return (Ok(0), buf);
+                    break Ok(0);
                 }
             }
             if let Err(e) = self.fill().await {
-                return (Err(e), buf);
+                break Err(e);
             }
-        }
+        };
+        buf.truncate(start + *result.as_ref().unwrap_or(&0));
+        (result, buf)
     }
 
     /// Encrypts and sends all of `buf`.
