@@ -99,16 +99,16 @@ impl Plugin {
             s.calls.fetch_add(1, Ordering::Relaxed);
             s.usec
                 .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-            let counter = match outcome.kind {
+            let kind = match outcome.kind {
                 OutcomeKind::Ok => None,
-                OutcomeKind::Error => Some(&s.errors),
-                OutcomeKind::Trap => Some(&s.traps),
-                OutcomeKind::Timeout => Some(&s.timeouts),
+                OutcomeKind::Error => Some(None),
+                OutcomeKind::Trap => Some(Some(&s.traps)),
+                OutcomeKind::Timeout => Some(Some(&s.timeouts)),
             };
-            if let Some(c) = counter {
-                c.fetch_add(1, Ordering::Relaxed);
-                if c as *const _ != &s.errors as *const _ {
-                    s.errors.fetch_add(1, Ordering::Relaxed);
+            if let Some(specific) = kind {
+                s.errors.fetch_add(1, Ordering::Relaxed);
+                if let Some(c) = specific {
+                    c.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }
