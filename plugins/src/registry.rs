@@ -76,6 +76,9 @@ pub struct Plugin {
     pub origin: Option<Origin>,
     /// The key that signed it (hex), `None` when loaded unsigned.
     pub signed_by: Option<String>,
+    /// The arguments it was loaded with (the server's CONFIG pairs),
+    /// reused by RELOAD and shown by MODULE LIST.
+    pub args: Vec<String>,
 }
 
 impl Plugin {
@@ -175,6 +178,7 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Plugin, String> {
         load_time: started.elapsed(),
         origin,
         signed_by,
+        args: Vec::new(),
     })
 }
 

@@ -81,9 +81,19 @@ fn plugin(name: &str) -> String {
     built().join(name).display().to_string()
 }
 
-/// A server that loads unsigned plugins.
+/// A server that loads unsigned plugins. Calls get a deadline far above
+/// what they need, so a descheduled core on a loaded machine does not
+/// time them out (the deadline tests set theirs per plugin).
 fn server(cores: usize) -> Server {
-    Server::start_with(cores, &["--plugin-allow-unsigned", "yes"])
+    Server::start_with(
+        cores,
+        &[
+            "--plugin-allow-unsigned",
+            "yes",
+            "--plugin-timeout-ms",
+            "10000",
+        ],
+    )
 }
 
 fn load(c: &mut redis::Connection, file: &str, config: &[&str]) {
@@ -142,6 +152,18 @@ fn a_looping_plugin_is_stopped_at_its_deadline_and_the_next_call_works() {
         assert_eq!(qa::<i64>(&mut c, &["CAS", "k", "", "x"]), 1);
         assert_eq!(q(&mut c, &["DEL", "k"]), Value::Int(1));
     }
+    let info: String = qa(&mut c, &["INFO", "plugins"]);
+    assert!(
+        info.contains("plugincmd_spin:calls=2,errors=2,traps=0,timeouts=2,"),
+        "{info}"
+    );
+    assert!(info.contains("plugincmd_cas:calls=2,errors=0,"), "{info}");
+    // RELOAD keeps the CONFIG the plugin was loaded with.
+    assert_eq!(q(&mut c, &["PLUGIN", "RELOAD", "spin"]), Value::Okay);
+    assert_eq!(
+        err(&mut c, &["SPIN", "k"]),
+        "ERR plugin 'spin' timed out after 20 ms"
+    );
     assert_eq!(q(&mut c, &["PING"]), Value::SimpleString("PONG".into()));
 }
 
@@ -156,6 +178,11 @@ fn a_plugin_growing_past_its_memory_cap_traps() {
             "ERR plugin 'hog' trapped: memory limit of 2097152 bytes exceeded"
         );
     }
+    let info: String = qa(&mut c, &["INFO", "plugins"]);
+    assert!(
+        info.contains("plugincmd_hog:calls=2,errors=2,traps=2,"),
+        "{info}"
+    );
     assert!(err(
         &mut c,
         &[
@@ -259,7 +286,15 @@ fn unsigned_and_tampered_plugins_are_refused_and_signed_ones_load() {
     std::fs::copy(plugin("cas.wasm"), &file).unwrap();
     let file = file.display().to_string();
 
-    let s = Server::start_with(1, &["--plugin-trusted-keys", &public]);
+    let s = Server::start_with(
+        1,
+        &[
+            "--plugin-trusted-keys",
+            &public,
+            "--plugin-timeout-ms",
+            "10000",
+        ],
+    );
     let mut c = s.conn();
     let e = err(&mut c, &["PLUGIN", "LOAD", &file]);
     assert!(e.contains("is not signed"), "{e}");
@@ -383,7 +418,17 @@ fn plugin_commands_show_in_command_and_module_list() {
 #[test]
 fn plugins_in_the_settings_load_at_start_and_come_from_the_cache_after() {
     let path = plugin("throttle.wasm");
-    let mut s = Server::start_with(1, &["--plugin-allow-unsigned", "yes", "--plugins", &path]);
+    let mut s = Server::start_with(
+        1,
+        &[
+            "--plugin-allow-unsigned",
+            "yes",
+            "--plugin-timeout-ms",
+            "10000",
+            "--plugins",
+            &path,
+        ],
+    );
     let code = |s: &Server| {
         let mut c = s.conn();
         let list = format!("{:?}", q(&mut c, &["PLUGIN", "LIST"]));

@@ -57,7 +57,8 @@ FRYS_EXPORT("frys_call") int32_t frys_call(int32_t command) {
     int32_t n = frys_format_u63(tokens, state);
     state[n++] = ':';
     n += frys_format_u63(last, state + n);
-    int64_t ttl = (full - tokens) * period_ms / full + 1;
+    int64_t ttl = ((full - tokens) * period_ms + full - 1) / full; /* until full again */
+    if (ttl < 1) ttl = 1;
     if (frys_set(key, kl, state, n, ttl) != 0) return 1;
     frys_reply_array(2);
     frys_reply_integer(allowed);

@@ -24,6 +24,11 @@ use host::{Declaration, HostState, Limits};
 /// The ABI version this host implements (`frys_abi_version`'s answer).
 pub const ABI_VERSION: i32 = 1;
 
+/// Deadline of instantiation, `frys_abi_version` and `frys_init`: they
+/// run once per core and version, and instantiating on a loaded machine
+/// may take longer than a call's few milliseconds.
+const SETUP_DEADLINE_MS: u64 = 2_000;
+
 /// A module's sandbox settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sandbox {
@@ -116,7 +121,7 @@ impl WasmInstance {
         let mut store = Store::new(engine::engine(), state);
         store.limiter(|s| &mut s.limits);
         store.epoch_deadline_trap();
-        store.set_epoch_deadline(engine::deadline_ticks(module.sandbox.deadline_ms));
+        store.set_epoch_deadline(engine::deadline_ticks(SETUP_DEADLINE_MS));
         let instance = linker()?
             .instantiate(&mut store, &module.module)
             .map_err(|e| format!("cannot instantiate: {e:#}"))?;
@@ -148,7 +153,7 @@ impl WasmInstance {
             .map_err(|e| format!("no frys_init export: {e}"))?;
         self.store.data_mut().declaring = Some(Declaration::default());
         self.store
-            .set_epoch_deadline(engine::deadline_ticks(self.sandbox.deadline_ms));
+            .set_epoch_deadline(engine::deadline_ticks(SETUP_DEADLINE_MS));
         let ran = init.call(&mut self.store, ());
         let d = self.store.data_mut().declaring.take().unwrap_or_default();
         ran.map_err(|e| format!("frys_init failed: {e:#}"))?;

@@ -44,7 +44,7 @@ fn plugin_load(_: &mut Session, argv: &Argv) -> Reply {
         Some((kw, pairs)) if kw.eq_ignore_ascii_case(b"CONFIG") => pairs,
         Some(_) => return Reply::error(crate::errors::SYNTAX),
     };
-    match crate::plugin::load_file(Path::new(&path), pairs, false) {
+    match crate::plugin::load_file(Path::new(&path), pairs, None) {
         Ok(_) => Reply::ok(),
         Err(e) => Reply::Error(e.into()),
     }
@@ -67,20 +67,9 @@ fn plugin_reload(_: &mut Session, argv: &Argv) -> Reply {
             "ERR only WASM plugins can be reloaded (native code is never unloaded)",
         );
     }
-    match crate::plugin::load_file(&old.path, &[], true) {
-        Ok(new) if new.info.name == name => Reply::ok(),
-        Ok(new) => {
-            // The file now declares another plugin: keep what was there.
-            let _ = registry().remove(&new.info.name);
-            Reply::Error(
-                format!(
-                    "ERR {} now declares plugin '{}', not '{name}'",
-                    old.path.display(),
-                    new.info.name
-                )
-                .into(),
-            )
-        }
+    let args: Vec<&[u8]> = old.args.iter().map(|a| a.as_bytes()).collect();
+    match crate::plugin::load_file(&old.path, &args, Some(&name)) {
+        Ok(_) => Reply::ok(),
         Err(e) => Reply::Error(e.into()),
     }
 }
@@ -155,7 +144,10 @@ fn module_list(_: &mut Session, _: &Argv) -> Reply {
                         Reply::bulk("path"),
                         Reply::bulk(p.path.display().to_string()),
                     ),
-                    (Reply::bulk("args"), Reply::Array(Vec::new())),
+                    (
+                        Reply::bulk("args"),
+                        Reply::Array(p.args.iter().map(|a| Reply::bulk(a.clone())).collect()),
+                    ),
                 ])
             })
             .collect(),

@@ -67,18 +67,33 @@ fn apply_config(opts: &mut LoadOptions, pairs: &[&[u8]]) -> Result<(), String> {
 }
 
 /// Loads the plugin at `path` with the live settings and its CONFIG
-/// pairs; with `replacing`, it replaces the loaded plugin of the same
-/// name (RELOAD).
-pub fn load_file(path: &Path, pairs: &[&[u8]], replacing: bool) -> Result<Arc<Plugin>, String> {
+/// pairs; with `replacing`, the file must declare that plugin, and it
+/// replaces the loaded one (RELOAD).
+pub fn load_file(
+    path: &Path,
+    pairs: &[&[u8]],
+    replacing: Option<&str>,
+) -> Result<Arc<Plugin>, String> {
     let mut opts = config::live(options)?;
     apply_config(&mut opts, pairs)?;
-    let plugin = frys_plugins::registry::load(path, &opts).map_err(|e| {
+    let mut plugin = frys_plugins::registry::load(path, &opts).map_err(|e| {
         if e.starts_with("ERR ") {
             e
         } else {
             format!("ERR plugin {}: {e}", path.display())
         }
     })?;
+    plugin.args = pairs
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    if let Some(name) = replacing.filter(|n| *n != plugin.info.name) {
+        return Err(format!(
+            "ERR {} now declares plugin '{}', not '{name}'",
+            path.display(),
+            plugin.info.name
+        ));
+    }
     tracing::info!(
         plugin = %plugin.info.name,
         path = %path.display(),
@@ -87,7 +102,7 @@ pub fn load_file(path: &Path, pairs: &[&[u8]], replacing: bool) -> Result<Arc<Pl
         load_us = plugin.load_time.as_micros() as u64,
         "plugin loaded"
     );
-    registry().insert(plugin, replacing, |name| {
+    registry().insert(plugin, replacing.is_some(), |name| {
         crate::command::lookup(name.as_bytes()).is_some()
     })
 }
@@ -97,7 +112,7 @@ pub fn load_file(path: &Path, pairs: &[&[u8]], replacing: bool) -> Result<Arc<Pl
 pub fn load_configured(config: &Config) -> Result<(), String> {
     options(config)?;
     for path in config.get("plugins").unwrap_or("").split_whitespace() {
-        load_file(Path::new(path), &[], false).map_err(|e| format!("setting 'plugins': {e}"))?;
+        load_file(Path::new(path), &[], None).map_err(|e| format!("setting 'plugins': {e}"))?;
     }
     Ok(())
 }

@@ -12,6 +12,7 @@
 
 pub mod call;
 mod load;
+pub mod metrics;
 
 use std::sync::Arc;
 
