@@ -65,9 +65,18 @@ fn describe(t: &FrysPlugin) -> Result<PluginInfo, String> {
     }
     // SAFETY: ABI v1: `name` is a NUL-terminated static string.
     let name = checked_name(unsafe { CStr::from_ptr(t.name) }.to_bytes(), "plugin")?;
-    let count = (t.command_count as usize).min(crate::contract::MAX_COMMANDS + 1);
+    let count = t.command_count as usize;
+    if count > crate::contract::MAX_COMMANDS {
+        return Err(format!(
+            "plugin '{name}' declares more than {} commands",
+            crate::contract::MAX_COMMANDS
+        ));
+    }
+    if count == 0 {
+        return Err(format!("plugin '{name}' declares no command"));
+    }
     // SAFETY: ABI v1: `commands` points to `command_count` static entries
-    // (at most MAX_COMMANDS + 1 are read; more is refused by validate).
+    // (checked non-null above, and `count` is exactly that count).
     let raw = unsafe { std::slice::from_raw_parts(t.commands, count) };
     let mut commands = Vec::new();
     for c in raw {

@@ -17,30 +17,26 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 const MAX_WASM_STACK: usize = 512 << 10;
 
 /// The engine (created, with its ticker, on first use).
-pub fn engine() -> &'static Engine {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(|| {
-        let mut config = Config::new();
-        config.epoch_interruption(true);
-        config.max_wasm_stack(MAX_WASM_STACK);
-        let engine = match Engine::new(&config) {
-            Ok(e) => e,
-            // The config above is fixed and valid for the compiled-in
-            // features; a failure here is a build problem, not input.
-            Err(e) => panic!("wasmtime engine: {e}"),
-        };
-        let ticking = engine.clone();
-        let spawned = std::thread::Builder::new()
-            .name("frys-plugin-epoch".into())
-            .spawn(move || loop {
-                std::thread::sleep(EPOCH_TICK);
-                ticking.increment_epoch();
-            });
-        if let Err(e) = spawned {
-            panic!("cannot start the plugin epoch thread: {e}");
-        }
-        engine
-    })
+pub fn engine() -> Result<&'static Engine, String> {
+    static ENGINE: OnceLock<Result<Engine, String>> = OnceLock::new();
+    ENGINE
+        .get_or_init(|| {
+            let mut config = Config::new();
+            config.epoch_interruption(true);
+            config.max_wasm_stack(MAX_WASM_STACK);
+            let engine = Engine::new(&config).map_err(|e| format!("wasmtime engine: {e}"))?;
+            let ticking = engine.clone();
+            std::thread::Builder::new()
+                .name("frys-plugin-epoch".into())
+                .spawn(move || loop {
+                    std::thread::sleep(EPOCH_TICK);
+                    ticking.increment_epoch();
+                })
+                .map_err(|e| format!("cannot start the plugin epoch thread: {e}"))?;
+            Ok(engine)
+        })
+        .as_ref()
+        .map_err(Clone::clone)
 }
 
 /// Epoch ticks for a deadline of `ms` milliseconds (one more than the

@@ -68,7 +68,7 @@ fn linker() -> Result<&'static Linker<HostState>, String> {
     static LINKER: OnceLock<Result<Linker<HostState>, String>> = OnceLock::new();
     LINKER
         .get_or_init(|| {
-            let mut linker = Linker::new(engine::engine());
+            let mut linker = Linker::new(engine::engine()?);
             host::define(&mut linker).map_err(|e| format!("plugin ABI: {e}"))?;
             Ok(linker)
         })
@@ -79,7 +79,7 @@ fn linker() -> Result<&'static Linker<HostState>, String> {
 /// Compiles (or reads from `cache_dir`) the module `wasm`, checks its ABI
 /// version and runs its `frys_init` to learn its commands.
 pub fn load(wasm: &[u8], cache_dir: Option<&Path>, sandbox: Sandbox) -> Result<Loaded, String> {
-    let (module, origin) = cache::load(engine::engine(), wasm, cache_dir)?;
+    let (module, origin) = cache::load(engine::engine()?, wasm, cache_dir)?;
     for import in module.imports() {
         if import.module() != "frys" {
             return Err(format!(
@@ -118,7 +118,7 @@ impl WasmInstance {
                 exceeded: false,
             },
         };
-        let mut store = Store::new(engine::engine(), state);
+        let mut store = Store::new(engine::engine()?, state);
         store.limiter(|s| &mut s.limits);
         store.epoch_deadline_trap();
         store.set_epoch_deadline(engine::deadline_ticks(SETUP_DEADLINE_MS));

@@ -278,7 +278,8 @@ fn route(session: &mut Session, segment: &mut Segment, idx: usize, argv: Argv) -
         );
     }
     let mut spec = top;
-    if !top.subcommands.is_empty() {
+    // A container whose arity allows no subcommand (COMMAND) runs its own body.
+    if !top.subcommands.is_empty() && argv.len() > 1 {
         let sub_name = argv.get(1).unwrap_or_default();
         let Some(sub) = command::lookup_sub(top, sub_name) else {
             let text = errors::unknown_subcommand(top.name.as_bytes(), sub_name);
