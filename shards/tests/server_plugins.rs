@@ -22,7 +22,8 @@ fn built() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let out = std::env::temp_dir().join(format!("frys-plugins-{}", std::process::id()));
+        // Cargo's scratch dir for tests: reused by the next run, not leaked.
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugins");
         std::fs::create_dir_all(&out).expect("plugin dir");
         let examples = root.join("plugins/examples");
         for name in ["cas", "throttle", "pget"] {
