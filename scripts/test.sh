@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the test suite: the frys facade, frys-runtime, the macros,
-# frys-storage and frys-shards (whose integration tests start the real
+# frys-storage, frys-plugins and frys-shards (whose integration tests start the real
 # shard-server binary). These are the default members; the heavy peers in
 # frys-benches are not built. Then redis-py drives the shard-server too
 # (installed from PyPI if missing), and the same commands run against
@@ -8,9 +8,15 @@
 # (redis-server installed from Debian if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# server_tls runs `redis-cli --tls` (Debian's redis-tools has TLS).
-if ! command -v redis-cli >/dev/null; then
-  apt-get update -qq && apt-get install -y -qq redis-tools >/dev/null
+# server_tls runs `redis-cli --tls` (Debian's redis-tools has TLS); the
+# plugin tests build their examples from source: C to wasm32 (clang,
+# wasm-ld) and WAT (wat2wasm).
+need=()
+command -v redis-cli >/dev/null || need+=(redis-tools)
+{ command -v clang >/dev/null && command -v wasm-ld >/dev/null; } || need+=(clang lld)
+command -v wat2wasm >/dev/null || need+=(wabt)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 cargo test --locked "$@"
 

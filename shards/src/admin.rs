@@ -247,6 +247,32 @@ pub async fn render() -> String {
         "Writes slowed down or stopped by compaction debt",
         stalls,
     );
+    let plugin_families: [(&str, &str); 5] = [
+        ("plugin_calls", "Plugin command calls"),
+        (
+            "plugin_errors",
+            "Plugin command calls that answered an error",
+        ),
+        ("plugin_traps", "Plugin command calls that trapped"),
+        (
+            "plugin_timeouts",
+            "Plugin command calls stopped at their deadline",
+        ),
+        ("plugin_usec", "Microseconds spent in plugin code"),
+    ];
+    let plugin_counters = crate::plugin::metrics::counters();
+    for (i, (name, help)) in plugin_families.into_iter().enumerate() {
+        let family = Family::<Vec<(String, String)>, Counter>::default();
+        for (plugin, command, values) in &plugin_counters {
+            family
+                .get_or_create(&vec![
+                    ("plugin".into(), plugin.clone()),
+                    ("command".into(), command.clone()),
+                ])
+                .inc_by(values[i]);
+        }
+        registry.register(name, help, family);
+    }
     let driver = Family::<Vec<(String, String)>, Gauge>::default();
     driver
         .get_or_create(&vec![("driver".into(), shared().driver().to_string())])

@@ -12,7 +12,8 @@
 //! directory), [`server`] (start-up, connections, dispatch, shutdown),
 //! [`pubsub`] (subscriptions and message delivery across cores),
 //! [`config`] (settings), [`txn`] (cross-core transactions: MULTI/EXEC,
-//! WATCH, and every multi-key command), `admin` (/metrics).
+//! WATCH, and every multi-key command), [`plugin`] (plugin commands from
+//! frys-plugins), `admin` (/metrics).
 
 pub mod admin;
 pub mod command;
@@ -20,6 +21,8 @@ pub mod config;
 pub mod errors;
 pub mod exec;
 pub mod keyspace;
+pub mod plugin;
+pub mod plugin_cli;
 pub mod protocol;
 pub mod pubsub;
 pub mod server;

@@ -8,6 +8,17 @@ use frys_shards::config::{Config, ConfigError};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("plugin") {
+        match frys_shards::plugin_cli::run(&args[1..]) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("shard-server plugin: {e}");
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
     let config = match Config::load(std::env::args_os(), |name| std::env::var(name).ok()) {
         Ok(c) => c,
         Err(ConfigError::Cli(e)) => e.exit(),

@@ -19,6 +19,7 @@ mod keys;
 mod list;
 mod list_blocking;
 mod list_move;
+mod plugin;
 mod pubsub;
 mod server;
 mod set;
@@ -35,6 +36,7 @@ pub use crate::protocol::parse_i64;
 pub use args::parse_f64;
 pub use connection::REDIS_VERSION;
 pub use glob::glob_match;
+pub use plugin::{plugin_command_doc, plugin_command_info, plugin_command_names};
 pub use spec::{
     command_keys, dest_plus_numkeys_keys, numkeys_keys, BarrierCtx, BarrierFn, CommandSpec, Doc,
     KeyCtx, KeyFinder, KeyFn, KeySpec, Merge, Run,
@@ -55,6 +57,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     server::SPECS,
     pubsub::SPECS,
     transactions::SPECS,
+    plugin::SPECS,
 ];
 
 /// Longest command name looked up (longer names are unknown).

@@ -164,7 +164,7 @@ fn function_list(_: &mut Session, _: &Argv) -> Reply {
 }
 
 fn command_count(_: &mut Session, _: &Argv) -> Reply {
-    Reply::Integer(super::all().count() as i64)
+    Reply::Integer((super::all().count() + super::plugin_command_names().len()) as i64)
 }
 
 fn command_info_of(spec: &CommandSpec, parent: Option<&str>) -> Reply {
@@ -192,34 +192,57 @@ fn command_info_of(spec: &CommandSpec, parent: Option<&str>) -> Reply {
 }
 
 fn command_all(_: &mut Session, _: &Argv) -> Reply {
-    Reply::Array(super::all().map(|s| command_info_of(s, None)).collect())
+    Reply::Array(every_command_info())
+}
+
+/// COMMAND's entries: the built-in table, then the plugins' commands.
+fn every_command_info() -> Vec<Reply> {
+    let plugins = super::plugin_command_names();
+    super::all()
+        .map(|s| command_info_of(s, None))
+        .chain(
+            plugins
+                .iter()
+                .filter_map(|n| super::plugin_command_info(n.as_bytes())),
+        )
+        .collect()
 }
 
 fn command_info(_: &mut Session, argv: &Argv) -> Reply {
     if argv.len() == 2 {
-        return Reply::Array(super::all().map(|s| command_info_of(s, None)).collect());
+        return Reply::Array(every_command_info());
     }
     Reply::Array(
         argv.iter()
             .skip(2)
             .map(|n| match super::lookup(n) {
                 Some(s) => command_info_of(s, None),
-                None => Reply::NullArray,
+                None => super::plugin_command_info(n).unwrap_or(Reply::NullArray),
             })
             .collect(),
     )
 }
 
 fn command_docs(_: &mut Session, argv: &Argv) -> Reply {
-    let specs: Vec<&CommandSpec> = if argv.len() == 2 {
-        super::all().collect()
+    let names: Vec<Vec<u8>> = if argv.len() == 2 {
+        super::all()
+            .map(|s| s.name.as_bytes().to_vec())
+            .chain(
+                super::plugin_command_names()
+                    .into_iter()
+                    .map(String::into_bytes),
+            )
+            .collect()
     } else {
-        argv.iter().skip(2).filter_map(super::lookup).collect()
+        argv.iter().skip(2).map(<[u8]>::to_vec).collect()
     };
     Reply::Map(
-        specs
-            .into_iter()
-            .map(|s| (Reply::bulk(s.name), super::docs::doc_reply(s, None)))
+        names
+            .iter()
+            .filter_map(|n| match super::lookup(n) {
+                Some(s) => Some((Reply::bulk(s.name), super::docs::doc_reply(s, None))),
+                None => super::plugin_command_doc(n),
+            })
             .collect(),
     )
 }
@@ -244,6 +267,16 @@ fn command_list(_: &mut Session, argv: &Argv) -> Reply {
                     .is_none_or(|p| glob_match(p, s.name.as_bytes()))
             })
             .map(|s| Reply::bulk(s.name))
+            .chain(
+                super::plugin_command_names()
+                    .into_iter()
+                    .filter(|n| {
+                        pattern
+                            .as_deref()
+                            .is_none_or(|p| glob_match(p, n.as_bytes()))
+                    })
+                    .map(Reply::bulk),
+            )
             .collect(),
     )
 }

@@ -537,6 +537,41 @@ pub const SETTINGS: &[SettingDef] = &[
         true,
         "Accepted for compatibility"
     ),
+    setting!(
+        "plugins",
+        "",
+        Kind::Text,
+        false,
+        "Plugin files (WASM or native) loaded at start, space separated"
+    ),
+    setting!(
+        "plugin-trusted-keys",
+        "",
+        Kind::Text,
+        false,
+        "Ed25519 public keys (hex) whose plugin signatures are accepted, space separated"
+    ),
+    setting!(
+        "plugin-allow-unsigned",
+        "no",
+        Kind::Bool,
+        false,
+        "Load plugins without a valid signature (unsigned or tampered)"
+    ),
+    setting!(
+        "plugin-timeout-ms",
+        "5",
+        int(1, 60_000),
+        false,
+        "Deadline of one WASM plugin call, unless its CONFIG timeout-ms says otherwise"
+    ),
+    setting!(
+        "plugin-memory-limit",
+        "16mb",
+        Kind::Bytes,
+        false,
+        "Memory cap of one WASM plugin instance, unless its CONFIG memory-limit says otherwise"
+    ),
 ];
 
 /// The definition of `name` (exact, lower-case).

@@ -87,6 +87,7 @@ const ALL: &[&str] = &[
     "errorstats",
     "keyspace",
     "frys",
+    "plugins",
 ];
 
 fn rss_bytes() -> u64 {
@@ -285,6 +286,7 @@ pub async fn render(sections: &[String], _db: u16) -> String {
                     );
                 }
             }
+            "plugins" => out.push_str(&crate::plugin::metrics::info_section()),
             _ => {}
         }
     }

@@ -288,6 +288,10 @@ pub fn run(config: Config) -> Result<(), String> {
         close_all(&rt);
         return Err(failures.join("; "));
     }
+    if let Err(e) = crate::plugin::load_configured(&config) {
+        close_all(&rt);
+        return Err(e);
+    }
     let admin_addr = SocketAddr::new(
         addrs
             .first()

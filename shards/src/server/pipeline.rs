@@ -263,6 +263,9 @@ fn route(session: &mut Session, segment: &mut Segment, idx: usize, argv: Argv) -
     };
     session.last_interaction = std::time::Instant::now();
     let Some(top) = command::lookup(name) else {
+        if let Some((plugin, cmd)) = crate::plugin::lookup(name) {
+            return route_plugin(session, segment, idx, argv, &plugin, cmd);
+        }
         let args: Vec<&[u8]> = argv.iter().skip(1).collect();
         return reject(session, None, errors::unknown_command(name, args));
     };
@@ -275,7 +278,8 @@ fn route(session: &mut Session, segment: &mut Segment, idx: usize, argv: Argv) -
         );
     }
     let mut spec = top;
-    if !top.subcommands.is_empty() {
+    // A container whose arity allows no subcommand (COMMAND) runs its own body.
+    if !top.subcommands.is_empty() && argv.len() > 1 {
         let sub_name = argv.get(1).unwrap_or_default();
         let Some(sub) = command::lookup_sub(top, sub_name) else {
             let text = errors::unknown_subcommand(top.name.as_bytes(), sub_name);
@@ -364,6 +368,52 @@ fn route(session: &mut Session, segment: &mut Segment, idx: usize, argv: Argv) -
             None => Route::AtomicFanout(spec, argv),
         },
     }
+}
+
+/// Name under which plugin calls are timed (never counted as calls, so
+/// INFO commandstats does not list it; plugins keep their own counters).
+const PLUGIN_CALL: &str = "plugin|call";
+
+/// Routes a plugin command: checked from its declaration like a built-in
+/// row, then queued for the core owning its keys.
+fn route_plugin(
+    session: &mut Session,
+    segment: &mut Segment,
+    idx: usize,
+    argv: Argv,
+    plugin: &frys_plugins::Plugin,
+    cmd: usize,
+) -> Route {
+    let Some(desc) = crate::plugin::desc(plugin, cmd) else {
+        return reject(session, None, "ERR internal: plugin command index".into());
+    };
+    if !desc.arity_ok(argv.len()) {
+        return reject(session, None, errors::wrong_number_of_arguments(&desc.name));
+    }
+    if !session.authenticated {
+        return reject(session, None, errors::NOAUTH.to_string());
+    }
+    if session.multi.is_some() {
+        return reject(session, None, errors::NOT_ALLOWED_IN_MULTI.to_string());
+    }
+    if session.resp == 2 && session.pubsub.is_subscribed() {
+        return reject(session, None, errors::only_subscribe_allowed(&desc.name));
+    }
+    let store = store::current();
+    let here = frys_runtime::current_core().unwrap_or(0);
+    let core = match crate::plugin::route(desc, &argv, store.map(), here) {
+        Ok(core) => core,
+        Err(text) => return reject(session, None, text.to_string()),
+    };
+    let item = BatchItem {
+        run: crate::plugin::call::run,
+        name: PLUGIN_CALL,
+        ns: store.ns_of(session.db),
+        resp: session.resp,
+        argv,
+    };
+    segment.push(core, item, idx);
+    Route::Queued
 }
 
 /// A request refused before it could run or be queued: inside MULTI it

@@ -1,0 +1,18 @@
+;; CRASH key: sets its key, then traps (unreachable).
+(module
+  (import "frys" "plugin" (func $plugin (param i32 i32 i32)))
+  (import "frys" "command" (func $command (param i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "frys" "arg_read" (func $arg (param i32 i32 i32) (result i32)))
+  (import "frys" "set" (func $set (param i32 i32 i32 i32 i64) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "crash")
+  (data (i32.const 32) "clobbered")
+  (func (export "frys_abi_version") (result i32) i32.const 1)
+  (func (export "frys_init")
+    (call $plugin (i32.const 0) (i32.const 5) (i32.const 1))
+    (drop (call $command (i32.const 0) (i32.const 5) (i32.const 2) (i32.const 1) (i32.const 1) (i32.const 1) (i32.const 1))))
+  (func (export "frys_call") (param i32) (result i32)
+    (local $kl i32)
+    (local.set $kl (call $arg (i32.const 1) (i32.const 256) (i32.const 1024)))
+    (drop (call $set (i32.const 256) (local.get $kl) (i32.const 32) (i32.const 9) (i64.const 0)))
+    unreachable))

@@ -1,0 +1,68 @@
+/* Frys WASM plugin ABI v1 imports, for C compiled with
+ * clang --target=wasm32 (see plugins/ABI.md). */
+#ifndef FRYS_WASM_H
+#define FRYS_WASM_H
+#include <stdint.h>
+
+#define FRYS_IMPORT(name) __attribute__((import_module("frys"), import_name(name)))
+#define FRYS_EXPORT(name) __attribute__((export_name(name)))
+
+#define FRYS_FLAG_WRITE 1
+#define FRYS_FLAG_READONLY 2
+#define FRYS_FLAG_DENYOOM 4
+#define FRYS_FLAG_FAST 8
+
+#define FRYS_MISSING (-1)
+#define FRYS_WRONG_TYPE (-2)
+#define FRYS_UNDECLARED (-3)
+
+FRYS_IMPORT("plugin") void frys_plugin(const char *name, int32_t len, int32_t version);
+FRYS_IMPORT("command") int32_t frys_command(const char *name, int32_t len, int32_t arity,
+                                            int32_t flags, int32_t first, int32_t last,
+                                            int32_t step);
+FRYS_IMPORT("arg_count") int32_t frys_arg_count(void);
+FRYS_IMPORT("arg_len") int32_t frys_arg_len(int32_t i);
+FRYS_IMPORT("arg_read") int32_t frys_arg_read(int32_t i, void *dst, int32_t cap);
+FRYS_IMPORT("get") int64_t frys_get(const void *key, int32_t klen, void *dst, int32_t cap);
+FRYS_IMPORT("ttl_ms") int64_t frys_ttl_ms(const void *key, int32_t klen);
+FRYS_IMPORT("set") int32_t frys_set(const void *key, int32_t klen, const void *val, int32_t vlen,
+                                    int64_t ttl_ms);
+FRYS_IMPORT("del") int32_t frys_del(const void *key, int32_t klen);
+FRYS_IMPORT("now_ms") int64_t frys_now_ms(void);
+FRYS_IMPORT("reply_simple") int32_t frys_reply_simple(const char *s, int32_t len);
+FRYS_IMPORT("reply_error") int32_t frys_reply_error(const char *s, int32_t len);
+FRYS_IMPORT("reply_bulk") int32_t frys_reply_bulk(const void *p, int32_t len);
+FRYS_IMPORT("reply_integer") int32_t frys_reply_integer(int64_t n);
+FRYS_IMPORT("reply_null") int32_t frys_reply_null(void);
+FRYS_IMPORT("reply_array") int32_t frys_reply_array(int32_t n);
+FRYS_IMPORT("reply_map") int32_t frys_reply_map(int32_t n);
+
+FRYS_EXPORT("frys_abi_version") int32_t frys_abi_version(void) { return 1; }
+
+static int32_t frys_strlen(const char *s) {
+    int32_t n = 0;
+    while (s[n]) n++;
+    return n;
+}
+#define FRYS_STR(s) (s), frys_strlen(s)
+
+/* Parses a non-negative decimal integer; -1 if not one. */
+static int64_t frys_parse_u63(const char *p, int32_t len) {
+    if (len <= 0 || len > 18) return -1;
+    int64_t v = 0;
+    for (int32_t i = 0; i < len; i++) {
+        if (p[i] < '0' || p[i] > '9') return -1;
+        v = v * 10 + (p[i] - '0');
+    }
+    return v;
+}
+
+/* Writes v in decimal at dst; returns the length. */
+static int32_t frys_format_u63(int64_t v, char *dst) {
+    char tmp[20];
+    int32_t n = 0;
+    do { tmp[n++] = (char)('0' + v % 10); v /= 10; } while (v > 0);
+    for (int32_t i = 0; i < n; i++) dst[i] = tmp[n - 1 - i];
+    return n;
+}
+#endif

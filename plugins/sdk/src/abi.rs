@@ -1,0 +1,141 @@
+//! Native plugin ABI v1, the `#[repr(C)]` types of `plugins/frys_plugin.h`.
+//!
+//! A native plugin exports one symbol, [`ENTRY_SYMBOL`], a function
+//! returning a pointer to a static [`FrysPlugin`]. Its first field is the
+//! ABI version, the same place in every version, so the host can refuse
+//! a mismatch before reading anything else.
+
+use std::ffi::{c_char, c_void};
+
+/// The ABI version this crate describes.
+pub const ABI_VERSION: u32 = 1;
+/// The exported symbol's name (NUL-terminated).
+pub const ENTRY_SYMBOL: &[u8] = b"frys_plugin\0";
+
+/// Command flag: may write its keys.
+pub const FLAG_WRITE: u32 = 1;
+/// Command flag: only reads.
+pub const FLAG_READONLY: u32 = 2;
+/// Command flag: refused when out of memory.
+pub const FLAG_DENYOOM: u32 = 4;
+/// Command flag: constant time.
+pub const FLAG_FAST: u32 = 8;
+
+/// Host return code: the key does not exist.
+pub const MISSING: i32 = -1;
+/// Host return code: the key holds a collection.
+pub const WRONG_TYPE: i32 = -2;
+/// Host return code: the key is not one the call declared.
+pub const UNDECLARED: i32 = -3;
+/// Host return code: the reply value was refused.
+pub const BAD_REPLY: i32 = -5;
+/// Plugin return code: the plugin caught a panic.
+pub const PANICKED: i32 = -1000;
+
+/// The host functions a call may use; `call` is passed back to each.
+/// Pointers the host returns stay valid until the next host function
+/// call or the end of the call, whichever comes first.
+#[repr(C)]
+pub struct FrysHost {
+    /// The call (opaque to the plugin).
+    pub call: *mut c_void,
+    /// Number of arguments, the command name included.
+    pub arg_count: unsafe extern "C" fn(call: *mut c_void) -> i32,
+    /// Argument `i`: 0, or -1 out of range.
+    pub arg: unsafe extern "C" fn(
+        call: *mut c_void,
+        i: i32,
+        ptr: *mut *const u8,
+        len: *mut usize,
+    ) -> i32,
+    /// The string at a key: 0, or MISSING / WRONG_TYPE / UNDECLARED.
+    pub get: unsafe extern "C" fn(
+        call: *mut c_void,
+        key: *const u8,
+        key_len: usize,
+        ptr: *mut *const u8,
+        len: *mut usize,
+    ) -> i32,
+    /// Sets a key (ttl_ms <= 0: no expiry): 0 or UNDECLARED.
+    pub set: unsafe extern "C" fn(
+        call: *mut c_void,
+        key: *const u8,
+        key_len: usize,
+        value: *const u8,
+        value_len: usize,
+        ttl_ms: i64,
+    ) -> i32,
+    /// Deletes a key: 1 existed, 0 did not, or UNDECLARED.
+    pub del: unsafe extern "C" fn(call: *mut c_void, key: *const u8, key_len: usize) -> i32,
+    /// Unix milliseconds at the start of the call.
+    pub now_ms: unsafe extern "C" fn(call: *mut c_void) -> i64,
+    /// Reply `+text`: 0 or BAD_REPLY.
+    pub reply_simple: unsafe extern "C" fn(call: *mut c_void, ptr: *const u8, len: usize) -> i32,
+    /// Reply `-text`.
+    pub reply_error: unsafe extern "C" fn(call: *mut c_void, ptr: *const u8, len: usize) -> i32,
+    /// Reply a bulk string.
+    pub reply_bulk: unsafe extern "C" fn(call: *mut c_void, ptr: *const u8, len: usize) -> i32,
+    /// Reply an integer.
+    pub reply_integer: unsafe extern "C" fn(call: *mut c_void, n: i64) -> i32,
+    /// Reply null.
+    pub reply_null: unsafe extern "C" fn(call: *mut c_void) -> i32,
+    /// Open an array of n values.
+    pub reply_array: unsafe extern "C" fn(call: *mut c_void, n: i64) -> i32,
+    /// Open a map of n pairs.
+    pub reply_map: unsafe extern "C" fn(call: *mut c_void, n: i64) -> i32,
+}
+
+/// One command.
+#[repr(C)]
+pub struct FrysCommand {
+    /// NUL-terminated name.
+    pub name: *const c_char,
+    /// Redis arity.
+    pub arity: i32,
+    /// `FLAG_*` bits.
+    pub flags: u32,
+    /// First key argument (0: none).
+    pub first_key: i32,
+    /// Last key argument (negative: from the end).
+    pub last_key: i32,
+    /// Step between keys.
+    pub key_step: i32,
+}
+
+/// What the entry symbol returns.
+#[repr(C)]
+pub struct FrysPlugin {
+    /// Must be [`ABI_VERSION`]; always the first field.
+    pub abi_version: u32,
+    /// NUL-terminated plugin name.
+    pub name: *const c_char,
+    /// The plugin's own version.
+    pub version: u32,
+    /// Number of entries at `commands`.
+    pub command_count: u32,
+    /// The commands.
+    pub commands: *const FrysCommand,
+    /// Runs command `command` (an index into `commands`): 0 on success.
+    pub call: unsafe extern "C" fn(host: *const FrysHost, command: u32) -> i32,
+}
+
+/// A [`FrysPlugin`] in a `static` (its raw pointers are to `'static`
+/// read-only data).
+#[repr(transparent)]
+pub struct StaticPlugin(pub FrysPlugin);
+
+// SAFETY: the pointers inside are to immutable `'static` data (C string
+// literals and a `static` command array) and `call` is a plain function;
+// nothing is ever written through them, so sharing across threads is
+// sound.
+unsafe impl Sync for StaticPlugin {}
+
+/// A `static` array of [`FrysCommand`].
+#[repr(transparent)]
+pub struct StaticCommands<const N: usize>(pub [FrysCommand; N]);
+
+// SAFETY: as for `StaticPlugin`: immutable `'static` names only.
+unsafe impl<const N: usize> Sync for StaticCommands<N> {}
+
+/// The type of the entry symbol.
+pub type EntryFn = unsafe extern "C" fn() -> *const FrysPlugin;

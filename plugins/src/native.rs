@@ -1,0 +1,301 @@
+//! Native plugins: trusted shared libraries loaded with libloading.
+//!
+//! A native plugin runs in the server's process with no sandbox and no
+//! deadline: load only libraries you trust as you trust the server. A
+//! library is never unloaded (no `dlclose`): code of a plugin may still
+//! be referenced (its static table, a thread it started), so PLUGIN
+//! UNLOAD only removes its commands. ABI v1 is `frys_plugin_sdk::abi`
+//! (the C header `plugins/frys_plugin.h`).
+
+use std::ffi::{c_void, CStr};
+use std::path::Path;
+
+use frys_plugin_sdk::abi::{self, EntryFn, FrysHost, FrysPlugin};
+
+use crate::call::{AccessError, Call, Ending};
+use crate::contract::{checked_name, CommandDesc, KeyRange, PluginInfo};
+use crate::reply::Reply;
+
+/// A loaded native library's entry table.
+pub struct NativePlugin {
+    table: &'static FrysPlugin,
+}
+
+// SAFETY: the table is static data of a library that is never unloaded
+// and is only read; calling its `call` from several cores is what ABI v1
+// requires of a native plugin (it must be thread-safe, as documented).
+unsafe impl Send for NativePlugin {}
+// SAFETY: as for `Send`: shared read-only access to a static table.
+unsafe impl Sync for NativePlugin {}
+
+/// Loads the library at `path`, checks its ABI version and reads its
+/// declaration.
+pub fn load(path: &Path) -> Result<(NativePlugin, PluginInfo), String> {
+    // SAFETY: loading a library runs its initialisers; native plugins are
+    // trusted code by definition (the operator chose to load it, and its
+    // signature was checked unless unsigned plugins are allowed).
+    let lib = unsafe { libloading::Library::new(path) }.map_err(|e| format!("cannot load: {e}"))?;
+    // SAFETY: the symbol is declared by ABI v1 as `EntryFn`; a library
+    // that exports another type under this name breaks the ABI it claims.
+    let entry: EntryFn = unsafe { lib.get::<EntryFn>(abi::ENTRY_SYMBOL) }
+        .map(|s| *s)
+        .map_err(|e| format!("not a Frys native plugin (no frys_plugin symbol): {e}"))?;
+    // Never dlclose: the table and code below stay valid for the process.
+    std::mem::forget(lib);
+    // SAFETY: `entry` is the plugin's exported entry function (above).
+    let ptr = unsafe { entry() };
+    // SAFETY: ABI v1 says the pointer is to a static table, or null; the
+    // library is never unloaded so `'static` holds. Only `abi_version`,
+    // the first field in every version, is read before it is checked.
+    let table: &'static FrysPlugin = unsafe { ptr.as_ref() }.ok_or("frys_plugin returned null")?;
+    if table.abi_version != abi::ABI_VERSION {
+        return Err(format!(
+            "native plugin ABI version {}, this server supports version {}",
+            table.abi_version,
+            abi::ABI_VERSION
+        ));
+    }
+    let info = describe(table)?;
+    Ok((NativePlugin { table }, info))
+}
+
+fn describe(t: &FrysPlugin) -> Result<PluginInfo, String> {
+    if t.name.is_null() || (t.command_count > 0 && t.commands.is_null()) {
+        return Err("native plugin table has null pointers".into());
+    }
+    // SAFETY: ABI v1: `name` is a NUL-terminated static string.
+    let name = checked_name(unsafe { CStr::from_ptr(t.name) }.to_bytes(), "plugin")?;
+    let count = t.command_count as usize;
+    if count > crate::contract::MAX_COMMANDS {
+        return Err(format!(
+            "plugin '{name}' declares more than {} commands",
+            crate::contract::MAX_COMMANDS
+        ));
+    }
+    if count == 0 {
+        return Err(format!("plugin '{name}' declares no command"));
+    }
+    // SAFETY: ABI v1: `commands` points to `command_count` static entries
+    // (checked non-null above, and `count` is exactly that count).
+    let raw = unsafe { std::slice::from_raw_parts(t.commands, count) };
+    let mut commands = Vec::new();
+    for c in raw {
+        if c.name.is_null() {
+            return Err(format!("plugin '{name}': a command has no name"));
+        }
+        // SAFETY: ABI v1: each command name is a NUL-terminated static string.
+        let cname = unsafe { CStr::from_ptr(c.name) }.to_bytes();
+        let keys = KeyRange {
+            first: c.first_key,
+            last: c.last_key,
+            step: c.key_step,
+        };
+        commands.push(CommandDesc::new(cname, c.arity, c.flags, keys)?);
+    }
+    let info = PluginInfo {
+        name,
+        version: t.version,
+        commands,
+    };
+    info.validate()?;
+    Ok(info)
+}
+
+impl NativePlugin {
+    /// Runs command `cmd` on `call`.
+    pub fn call(&self, cmd: usize, mut call: Call) -> (Call, Ending) {
+        let host = FrysHost {
+            call: (&mut call as *mut Call).cast::<c_void>(),
+            arg_count,
+            arg,
+            get,
+            set,
+            del,
+            now_ms,
+            reply_simple,
+            reply_error,
+            reply_bulk,
+            reply_integer,
+            reply_null,
+            reply_array,
+            reply_map,
+        };
+        // SAFETY: `call` is the plugin's ABI v1 function; `host` and the
+        // `Call` it points to outlive the call, and nothing else touches
+        // `call` until it returns.
+        let rc = unsafe { (self.table.call)(&host, cmd as u32) };
+        let ending = match rc {
+            0 => Ending::Returned,
+            abi::PANICKED => Ending::Trapped("the native plugin panicked".into()),
+            code => Ending::Failed(code),
+        };
+        (call, ending)
+    }
+}
+
+/// The `Call` behind a host function's `call` argument.
+///
+/// # Safety
+/// `call` must be the pointer [`NativePlugin::call`] put in the host
+/// table, during that call; the plugin is single-threaded within a call,
+/// so no other reference to the `Call` is live.
+unsafe fn the_call<'a>(call: *mut c_void) -> &'a mut Call {
+    // SAFETY: per the function's contract.
+    unsafe { &mut *call.cast::<Call>() }
+}
+
+/// # Safety
+/// `ptr` must point to `len` readable bytes or `len` be 0.
+unsafe fn bytes<'a>(ptr: *const u8, len: usize) -> &'a [u8] {
+    if ptr.is_null() || len == 0 {
+        return &[];
+    }
+    // SAFETY: per the function's contract (the plugin passes its buffers).
+    unsafe { std::slice::from_raw_parts(ptr, len) }
+}
+
+fn code(e: AccessError) -> i32 {
+    match e {
+        AccessError::Undeclared => abi::UNDECLARED,
+        AccessError::WrongType => abi::WRONG_TYPE,
+    }
+}
+
+unsafe extern "C" fn arg_count(call: *mut c_void) -> i32 {
+    // SAFETY: called by the plugin with the table's `call`.
+    unsafe { the_call(call) }.args().len() as i32
+}
+
+unsafe extern "C" fn arg(call: *mut c_void, i: i32, ptr: *mut *const u8, len: *mut usize) -> i32 {
+    // SAFETY: called by the plugin with the table's `call`.
+    let call = unsafe { the_call(call) };
+    let Some(a) = usize::try_from(i).ok().and_then(|i| call.args().get(i)) else {
+        return -1;
+    };
+    if ptr.is_null() || len.is_null() {
+        return -1;
+    }
+    // SAFETY: non-null out-pointers the plugin passed for writing.
+    unsafe {
+        *ptr = a.as_ptr();
+        *len = a.len();
+    }
+    0
+}
+
+unsafe extern "C" fn get(
+    call: *mut c_void,
+    key: *const u8,
+    key_len: usize,
+    ptr: *mut *const u8,
+    len: *mut usize,
+) -> i32 {
+    // SAFETY: called by the plugin with the table's `call` and its key.
+    let (call, key) = unsafe { (the_call(call), bytes(key, key_len)) };
+    match call.get(key) {
+        Ok(Some(v)) if !ptr.is_null() && !len.is_null() => {
+            // SAFETY: non-null out-pointers the plugin passed for writing.
+            unsafe {
+                *ptr = v.as_ptr();
+                *len = v.len();
+            }
+            0
+        }
+        Ok(Some(_)) => -1,
+        Ok(None) => abi::MISSING,
+        Err(e) => code(e),
+    }
+}
+
+unsafe extern "C" fn set(
+    call: *mut c_void,
+    key: *const u8,
+    key_len: usize,
+    value: *const u8,
+    value_len: usize,
+    ttl_ms: i64,
+) -> i32 {
+    // SAFETY: called by the plugin with the table's `call` and its buffers.
+    let (call, key, value) =
+        unsafe { (the_call(call), bytes(key, key_len), bytes(value, value_len)) };
+    let ttl = (ttl_ms > 0).then_some(ttl_ms as u64);
+    match call.set(key, value, ttl) {
+        Ok(()) => 0,
+        Err(e) => code(e),
+    }
+}
+
+unsafe extern "C" fn del(call: *mut c_void, key: *const u8, key_len: usize) -> i32 {
+    // SAFETY: called by the plugin with the table's `call` and its key.
+    let (call, key) = unsafe { (the_call(call), bytes(key, key_len)) };
+    match call.delete(key) {
+        Ok(existed) => i32::from(existed),
+        Err(e) => code(e),
+    }
+}
+
+unsafe extern "C" fn now_ms(call: *mut c_void) -> i64 {
+    // SAFETY: called by the plugin with the table's `call`.
+    unsafe { the_call(call) }.now_ms() as i64
+}
+
+/// # Safety
+/// As [`the_call`].
+unsafe fn push(call: *mut c_void, value: Reply) -> i32 {
+    // SAFETY: per the function's contract.
+    let ok = unsafe { the_call(call) }.reply(|r| r.push(value));
+    if ok {
+        0
+    } else {
+        abi::BAD_REPLY
+    }
+}
+
+unsafe extern "C" fn reply_simple(call: *mut c_void, ptr: *const u8, len: usize) -> i32 {
+    // SAFETY: the plugin passes its own buffer.
+    let t = String::from_utf8_lossy(unsafe { bytes(ptr, len) }).into_owned();
+    // SAFETY: called by the plugin with the table's `call`.
+    unsafe { push(call, Reply::Simple(crate::reply::one_line(&t))) }
+}
+
+unsafe extern "C" fn reply_error(call: *mut c_void, ptr: *const u8, len: usize) -> i32 {
+    // SAFETY: the plugin passes its own buffer.
+    let t = String::from_utf8_lossy(unsafe { bytes(ptr, len) }).into_owned();
+    // SAFETY: called by the plugin with the table's `call`.
+    unsafe { push(call, Reply::error(&t)) }
+}
+
+unsafe extern "C" fn reply_bulk(call: *mut c_void, ptr: *const u8, len: usize) -> i32 {
+    // SAFETY: the plugin passes its own buffer and the table's `call`.
+    unsafe { push(call, Reply::Bulk(bytes(ptr, len).to_vec())) }
+}
+
+unsafe extern "C" fn reply_integer(call: *mut c_void, n: i64) -> i32 {
+    // SAFETY: called by the plugin with the table's `call`.
+    unsafe { push(call, Reply::Integer(n)) }
+}
+
+unsafe extern "C" fn reply_null(call: *mut c_void) -> i32 {
+    // SAFETY: called by the plugin with the table's `call`.
+    unsafe { push(call, Reply::Null) }
+}
+
+unsafe extern "C" fn reply_array(call: *mut c_void, n: i64) -> i32 {
+    // SAFETY: called by the plugin with the table's `call`.
+    let ok = unsafe { the_call(call) }.reply(|r| r.array(n));
+    if ok {
+        0
+    } else {
+        abi::BAD_REPLY
+    }
+}
+
+unsafe extern "C" fn reply_map(call: *mut c_void, n: i64) -> i32 {
+    // SAFETY: called by the plugin with the table's `call`.
+    let ok = unsafe { the_call(call) }.reply(|r| r.map(n));
+    if ok {
+        0
+    } else {
+        abi::BAD_REPLY
+    }
+}

@@ -1,0 +1,475 @@
+//! Plugins against the real binary: the WASM examples (C: THROTTLE, CAS,
+//! PGET)
+//! and the native CAS (Rust SDK) built from source here, the sandbox's
+//! test plugins (WAT: a loop, a memory hog, an undeclared write, a trap
+//! after a write), signatures, RELOAD under load, routing to the core
+//! that owns the keys, and what COMMAND / MODULE LIST show.
+//!
+//! Needs `clang`, `wasm-ld` (Debian `clang lld`) and `wat2wasm` (`wabt`);
+//! `scripts/test.sh` installs them when missing.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use common::*;
+use redis::Value;
+
+/// Where the plugins are built, once per test binary.
+fn built() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        // Cargo's scratch dir for tests: reused by the next run, not leaked.
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugins");
+        std::fs::create_dir_all(&out).expect("plugin dir");
+        let examples = root.join("plugins/examples");
+        for name in ["cas", "throttle", "pget"] {
+            run(Command::new("clang")
+                .args([
+                    "--target=wasm32",
+                    "-O2",
+                    "-nostdlib",
+                    "-Wl,--no-entry",
+                    "-o",
+                ])
+                .arg(out.join(format!("{name}.wasm")))
+                .arg(examples.join(format!("wasm/{name}.c"))));
+        }
+        for name in ["spin", "hog", "sneaky", "crash", "future_abi", "pair"] {
+            run(Command::new("wat2wasm")
+                .arg(examples.join(format!("test/{name}.wat")))
+                .arg("-o")
+                .arg(out.join(format!("{name}.wasm"))));
+        }
+        run(Command::new("clang")
+            .args(["-shared", "-fPIC", "-o"])
+            .arg(out.join("future_abi_native.so"))
+            .arg(examples.join("test/future_abi_native.c")));
+        // The SDK example has no dependency but the SDK: a separate target
+        // dir keeps it clear of the outer cargo's lock and costs seconds.
+        let target = out.join("native-target");
+        run(
+            Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                .args([
+                    "build",
+                    "--quiet",
+                    "-p",
+                    "frys-plugin-native-cas",
+                    "--target-dir",
+                ])
+                .arg(&target)
+                .current_dir(&root),
+        );
+        std::fs::copy(
+            target.join("debug/libfrys_plugin_native_cas.so"),
+            out.join("native_cas.so"),
+        )
+        .expect("native example built");
+        out
+    })
+}
+
+fn run(cmd: &mut Command) {
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e} (scripts/test.sh installs clang, lld, wabt)"));
+    assert!(status.success(), "{cmd:?} failed");
+}
+
+fn plugin(name: &str) -> String {
+    built().join(name).display().to_string()
+}
+
+/// A server that loads unsigned plugins. Calls get a deadline far above
+/// what they need, so a descheduled core on a loaded machine does not
+/// time them out (the deadline tests set theirs per plugin).
+fn server(cores: usize) -> Server {
+    Server::start_with(
+        cores,
+        &[
+            "--plugin-allow-unsigned",
+            "yes",
+            "--plugin-timeout-ms",
+            "10000",
+        ],
+    )
+}
+
+fn load(c: &mut redis::Connection, file: &str, config: &[&str]) {
+    let path = plugin(file);
+    let mut args = vec!["PLUGIN", "LOAD", path.as_str()];
+    if !config.is_empty() {
+        args.push("CONFIG");
+        args.extend_from_slice(config);
+    }
+    assert_eq!(q(c, &args), Value::Okay, "{file}");
+}
+
+#[test]
+fn cas_and_throttle_run_on_the_core_that_owns_each_key() {
+    let s = server(2);
+    let mut c = s.conn();
+    load(&mut c, "cas.wasm", &[]);
+    load(&mut c, "throttle.wasm", &[]);
+    for core in 0..2 {
+        for key in keys_on_core("cas", core, 2, 3) {
+            assert_eq!(qa::<i64>(&mut c, &["CAS", &key, "", "v1"]), 1, "{key}");
+            assert_eq!(qa::<i64>(&mut c, &["CAS", &key, "nope", "v2"]), 0);
+            assert_eq!(qa::<i64>(&mut c, &["cas", &key, "v1", "v2"]), 1);
+            assert_eq!(qa::<String>(&mut c, &["GET", &key]), "v2");
+        }
+        for key in keys_on_core("bucket", core, 2, 2) {
+            let answers: Vec<Vec<i64>> = (0..4)
+                .map(|_| qa(&mut c, &["THROTTLE", &key, "3", "3600"]))
+                .collect();
+            assert_eq!(
+                answers,
+                vec![vec![1, 2], vec![1, 1], vec![1, 0], vec![0, 0]],
+                "{key}"
+            );
+            let ttl: i64 = qa(&mut c, &["PTTL", &key]);
+            assert!(ttl > 0 && ttl <= 3_600_000, "{ttl}");
+        }
+    }
+    load(&mut c, "pget.wasm", &[]);
+    for core in 0..2 {
+        let key = &keys_on_core("g", core, 2, 1)[0];
+        assert_eq!(q(&mut c, &["PGET", key]), Value::Nil);
+        q(&mut c, &["SET", key, "value"]);
+        assert_eq!(q(&mut c, &["PGET", key]), bulk("value"));
+    }
+    q(&mut c, &["RPUSH", "alist", "x"]);
+    assert!(err(&mut c, &["CAS", "alist", "", "v"]).starts_with("WRONGTYPE"));
+    assert!(err(&mut c, &["PGET", "alist"]).starts_with("WRONGTYPE"));
+    assert_eq!(err(&mut c, &["CAS", "k"]), arity_error("cas"));
+    assert!(err(&mut c, &["THROTTLE", "t", "0", "1"]).starts_with("ERR capacity"));
+}
+
+#[test]
+fn a_looping_plugin_is_stopped_at_its_deadline_and_the_next_call_works() {
+    let s = server(1);
+    let mut c = s.conn();
+    load(&mut c, "spin.wasm", &["timeout-ms", "20"]);
+    load(&mut c, "cas.wasm", &[]);
+    for _ in 0..2 {
+        assert_eq!(
+            err(&mut c, &["SPIN", "k"]),
+            "ERR plugin 'spin' timed out after 20 ms"
+        );
+        assert_eq!(qa::<i64>(&mut c, &["CAS", "k", "", "x"]), 1);
+        assert_eq!(q(&mut c, &["DEL", "k"]), Value::Int(1));
+    }
+    let info: String = qa(&mut c, &["INFO", "plugins"]);
+    assert!(
+        info.contains("plugincmd_spin:calls=2,errors=2,traps=0,timeouts=2,"),
+        "{info}"
+    );
+    assert!(info.contains("plugincmd_cas:calls=2,errors=0,"), "{info}");
+    // RELOAD keeps the CONFIG the plugin was loaded with.
+    assert_eq!(q(&mut c, &["PLUGIN", "RELOAD", "spin"]), Value::Okay);
+    assert_eq!(
+        err(&mut c, &["SPIN", "k"]),
+        "ERR plugin 'spin' timed out after 20 ms"
+    );
+    assert_eq!(q(&mut c, &["PING"]), Value::SimpleString("PONG".into()));
+}
+
+#[test]
+fn a_plugin_growing_past_its_memory_cap_traps() {
+    let s = server(1);
+    let mut c = s.conn();
+    load(&mut c, "hog.wasm", &["memory-limit", "2mb"]);
+    for _ in 0..2 {
+        assert_eq!(
+            err(&mut c, &["HOG", "k"]),
+            "ERR plugin 'hog' trapped: memory limit of 2097152 bytes exceeded"
+        );
+    }
+    let info: String = qa(&mut c, &["INFO", "plugins"]);
+    assert!(
+        info.contains("plugincmd_hog:calls=2,errors=2,traps=2,"),
+        "{info}"
+    );
+    assert!(err(
+        &mut c,
+        &[
+            "PLUGIN",
+            "LOAD",
+            &plugin("hog.wasm"),
+            "CONFIG",
+            "memory-limit",
+            "1"
+        ]
+    )
+    .starts_with("ERR memory-limit"));
+}
+
+#[test]
+fn an_undeclared_key_write_is_refused_and_changes_nothing() {
+    let s = server(1);
+    let mut c = s.conn();
+    load(&mut c, "sneaky.wasm", &[]);
+    q(&mut c, &["SET", "mine", "before"]);
+    assert_eq!(
+        err(&mut c, &["SNEAKY", "mine"]),
+        "ERR plugin 'sneaky' accessed key 'other' that the call did not declare"
+    );
+    assert_eq!(qa::<String>(&mut c, &["GET", "mine"]), "before");
+    assert_eq!(q(&mut c, &["EXISTS", "other"]), Value::Int(0));
+}
+
+#[test]
+fn a_trap_after_a_write_leaves_the_key_unchanged() {
+    let s = server(1);
+    let mut c = s.conn();
+    load(&mut c, "crash.wasm", &[]);
+    q(&mut c, &["SET", "k", "original"]);
+    let e = err(&mut c, &["CRASH", "k"]);
+    assert!(e.starts_with("ERR plugin 'crash' trapped: "), "{e}");
+    assert_eq!(qa::<String>(&mut c, &["GET", "k"]), "original");
+    assert!(err(&mut c, &["CRASH", "missing"]).contains("trapped"));
+    assert_eq!(q(&mut c, &["EXISTS", "missing"]), Value::Int(0));
+}
+
+#[test]
+fn plugins_declaring_another_abi_version_are_refused_naming_both() {
+    let s = server(1);
+    let mut c = s.conn();
+    let e = err(&mut c, &["PLUGIN", "LOAD", &plugin("future_abi.wasm")]);
+    assert!(
+        e.ends_with("plugin ABI version 2, this server supports version 1"),
+        "{e}"
+    );
+    let e = err(&mut c, &["PLUGIN", "LOAD", &plugin("future_abi_native.so")]);
+    assert!(
+        e.ends_with("native plugin ABI version 2, this server supports version 1"),
+        "{e}"
+    );
+    let e = err(&mut c, &["PLUGIN", "LOAD", "/no/such/plugin.wasm"]);
+    assert!(
+        e.starts_with("ERR plugin /no/such/plugin.wasm: cannot read"),
+        "{e}"
+    );
+    assert_eq!(q(&mut c, &["PLUGIN", "LIST"]), Value::Array(vec![]));
+}
+
+#[test]
+fn the_native_cas_works_and_its_panics_are_caught() {
+    let s = server(2);
+    let mut c = s.conn();
+    load(&mut c, "native_cas.so", &[]);
+    for core in 0..2 {
+        let key = &keys_on_core("n", core, 2, 1)[0];
+        assert_eq!(qa::<i64>(&mut c, &["NCAS", key, "", "a"]), 1);
+        assert_eq!(qa::<i64>(&mut c, &["NCAS", key, "b", "c"]), 0);
+        assert_eq!(qa::<String>(&mut c, &["GET", key]), "a");
+    }
+    assert_eq!(
+        err(&mut c, &["NCAS.PANIC", "k"]),
+        "ERR plugin 'native-cas' trapped: the native plugin panicked"
+    );
+    assert_eq!(qa::<i64>(&mut c, &["NCAS", "k", "", "z"]), 1);
+    assert!(err(&mut c, &["PLUGIN", "RELOAD", "native-cas"]).contains("only WASM"));
+}
+
+#[test]
+fn unsigned_and_tampered_plugins_are_refused_and_signed_ones_load() {
+    let bin = env!("CARGO_BIN_EXE_shard-server");
+    let keys = tempfile::tempdir().unwrap();
+    let secret = keys.path().join("secret");
+    let out = Command::new(bin)
+        .args(["plugin", "keygen"])
+        .arg(&secret)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let public = String::from_utf8(out.stdout).unwrap();
+    let public = public
+        .trim()
+        .strip_prefix("public key: ")
+        .unwrap()
+        .to_string();
+    let file = keys.path().join("cas.wasm");
+    std::fs::copy(plugin("cas.wasm"), &file).unwrap();
+    let file = file.display().to_string();
+
+    let s = Server::start_with(
+        1,
+        &[
+            "--plugin-trusted-keys",
+            &public,
+            "--plugin-timeout-ms",
+            "10000",
+        ],
+    );
+    let mut c = s.conn();
+    let e = err(&mut c, &["PLUGIN", "LOAD", &file]);
+    assert!(e.contains("is not signed"), "{e}");
+
+    let signed = Command::new(bin)
+        .args(["plugin", "sign"])
+        .arg(&secret)
+        .arg(&file)
+        .status()
+        .unwrap();
+    assert!(signed.success());
+    let verify = |path: &str| {
+        Command::new(bin)
+            .args(["plugin", "verify", &public, path])
+            .status()
+            .unwrap()
+            .success()
+    };
+    assert!(verify(&file));
+    assert_eq!(q(&mut c, &["PLUGIN", "LOAD", &file]), Value::Okay);
+    assert_eq!(q(&mut c, &["PLUGIN", "UNLOAD", "cas"]), Value::Okay);
+
+    let mut bytes = std::fs::read(&file).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&file, bytes).unwrap();
+    assert!(!verify(&file));
+    let e = err(&mut c, &["PLUGIN", "LOAD", &file]);
+    assert!(e.contains("bad signature"), "{e}");
+    assert!(err(&mut c, &["CAS", "k", "", "v"]).starts_with("ERR unknown command 'CAS'"));
+}
+
+#[test]
+fn reload_under_load_answers_every_request() {
+    let s = server(2);
+    let mut c = s.conn();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cas.wasm");
+    std::fs::copy(plugin("cas.wasm"), &file).unwrap();
+    let file = file.display().to_string();
+    assert_eq!(q(&mut c, &["PLUGIN", "LOAD", &file]), Value::Okay);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let workers: Vec<_> = (0..2)
+        .map(|core| {
+            let mut w = s.conn();
+            let stop = stop.clone();
+            let key = keys_on_core("r", core, 2, 1).remove(0);
+            std::thread::spawn(move || {
+                let mut calls = 0u64;
+                let mut value = String::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) || calls < 50 {
+                    let next = format!("v{calls}");
+                    let set: i64 = cmd(&["CAS", &key, &value, &next])
+                        .query(&mut w)
+                        .unwrap_or_else(|e| panic!("call {calls} failed: {e}"));
+                    assert_eq!(set, 1, "call {calls}");
+                    value = next;
+                    calls += 1;
+                }
+                calls
+            })
+        })
+        .collect();
+    for _ in 0..10 {
+        assert_eq!(q(&mut c, &["PLUGIN", "RELOAD", "cas"]), Value::Okay);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in workers {
+        assert!(w.join().expect("worker") >= 50);
+    }
+    assert!(err(&mut c, &["PLUGIN", "RELOAD", "nope"]).contains("no plugin named 'nope'"));
+}
+
+#[test]
+fn plugin_commands_show_in_command_and_module_list() {
+    let s = server(1);
+    let mut c = s.conn();
+    load(&mut c, "cas.wasm", &[]);
+    let info = q(&mut c, &["COMMAND", "INFO", "cas", "get", "nosuch"]);
+    let Value::Array(items) = info else {
+        panic!("{info:?}")
+    };
+    assert_eq!(items.len(), 3);
+    assert_eq!(items[2], Value::Nil);
+    let Value::Array(cas) = &items[0] else {
+        panic!("{items:?}")
+    };
+    assert_eq!(cas[0], bulk("cas"));
+    assert_eq!(cas[1], Value::Int(4));
+    assert_eq!(&cas[3..6], &[Value::Int(1), Value::Int(1), Value::Int(1)]);
+    let count: i64 = qa(&mut c, &["COMMAND", "COUNT"]);
+    let all = q(&mut c, &["COMMAND"]);
+    let Value::Array(all) = all else { panic!() };
+    assert_eq!(all.len() as i64, count);
+    let names: Vec<String> = qa(&mut c, &["COMMAND", "LIST", "FILTERBY", "PATTERN", "ca*"]);
+    assert!(names.contains(&"cas".to_string()), "{names:?}");
+    let docs = q(&mut c, &["COMMAND", "DOCS", "cas"]);
+    assert!(format!("{docs:?}").contains("module"), "{docs:?}");
+    let modules = q(&mut c, &["MODULE", "LIST"]);
+    let want = Value::Array(vec![Value::Array(vec![
+        bulk("name"),
+        bulk("cas"),
+        bulk("ver"),
+        Value::Int(1),
+        bulk("path"),
+        bulk(&plugin("cas.wasm")),
+        bulk("args"),
+        Value::Array(vec![]),
+    ])]);
+    assert_eq!(modules, want);
+    let e = err(&mut c, &["PLUGIN", "LOAD", &plugin("cas.wasm")]);
+    assert_eq!(e, "ERR a plugin named 'cas' is already loaded");
+    assert_eq!(q(&mut c, &["PLUGIN", "UNLOAD", "cas"]), Value::Okay);
+    assert_eq!(q(&mut c, &["MODULE", "LIST"]), Value::Array(vec![]));
+    assert_eq!(
+        q(&mut c, &["COMMAND", "INFO", "cas"]),
+        Value::Array(vec![Value::Nil])
+    );
+}
+
+#[test]
+fn plugins_in_the_settings_load_at_start_and_come_from_the_cache_after() {
+    let path = plugin("throttle.wasm");
+    let mut s = Server::start_with(
+        1,
+        &[
+            "--plugin-allow-unsigned",
+            "yes",
+            "--plugin-timeout-ms",
+            "10000",
+            "--plugins",
+            &path,
+        ],
+    );
+    let code = |s: &Server| {
+        let mut c = s.conn();
+        let list = format!("{:?}", q(&mut c, &["PLUGIN", "LIST"]));
+        assert_eq!(qa::<Vec<i64>>(&mut c, &["THROTTLE", "t", "1", "60"])[1], 0);
+        list
+    };
+    assert!(code(&s).contains("compiled"), "first start compiles");
+    s.restart(1);
+    assert!(code(&s).contains("cached"), "a restart reads the cache");
+}
+
+#[test]
+fn plugin_commands_are_refused_inside_multi_and_across_cores() {
+    let s = server(2);
+    let mut c = s.conn();
+    load(&mut c, "pair.wasm", &[]);
+    let a = keys_on_core("p", 0, 2, 2);
+    let b = keys_on_core("p", 1, 2, 2);
+    for k in a.iter().chain(&b[..1]) {
+        q(&mut c, &["SET", k, "1"]);
+    }
+    assert_eq!(qa::<i64>(&mut c, &["PAIR", &a[0], &a[1]]), 2);
+    assert_eq!(qa::<i64>(&mut c, &["PAIR", &b[0], &b[1]]), 1);
+    assert_eq!(
+        err(&mut c, &["PAIR", &a[0], &b[0]]),
+        "CROSSSLOT Keys in request don't hash to the same slot"
+    );
+    q(&mut c, &["MULTI"]);
+    assert_eq!(
+        err(&mut c, &["PAIR", &a[0], &a[1]]),
+        "ERR Command not allowed inside a transaction"
+    );
+    q(&mut c, &["DISCARD"]);
+}
