@@ -104,5 +104,5 @@ impl<R> std::fmt::Debug for BlockingHandle<R> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests;

@@ -30,6 +30,7 @@
 //! core is the executor's business.
 
 mod error;
+pub mod mpsc;
 mod receiver;
 pub(crate) mod ring;
 mod sender;

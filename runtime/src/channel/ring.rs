@@ -223,13 +223,13 @@ impl<T> Producer<T> {
 
     /// Items in the ring not yet popped, pending ones included. A snapshot:
     /// the consumer may pop concurrently.
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub fn len(&self) -> usize {
         self.local_tail.wrapping_sub(self.shared.head.load(Acquire))
     }
 
     /// Whether [`len`](Self::len) is zero (a snapshot).
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -296,7 +296,7 @@ impl<T> Consumer<T> {
 
     /// Published items not yet popped (a snapshot: the producer may publish
     /// concurrently).
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub fn len(&self) -> usize {
         self.shared.tail.load(Acquire).wrapping_sub(self.head)
     }

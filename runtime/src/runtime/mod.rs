@@ -397,7 +397,7 @@ impl Drop for Runtime {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod pin_tests {
     use crate::topology::allowed_cpus;
     use crate::{Cores, Runtime};

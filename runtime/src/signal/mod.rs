@@ -196,5 +196,5 @@ pub async fn shutdown() -> io::Result<SignalKind> {
     .await
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests;

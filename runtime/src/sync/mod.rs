@@ -25,5 +25,5 @@ pub use notify::{Notified, Notify};
 pub(crate) use park::ParkFlag;
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests;
