@@ -83,8 +83,16 @@ pub fn listeners(core: usize, addrs: &[SocketAddr]) -> Vec<TcpListener> {
 /// Reloads the certificates on every SIGHUP, for the life of the process
 /// (without TLS a SIGHUP is ignored, as Redis ignores it).
 pub async fn reload_on_sighup() {
+    use frys_runtime::signal::{Signal, SignalKind};
+    let mut hangups = match Signal::new(SignalKind::Hangup) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot wait for SIGHUP");
+            return;
+        }
+    };
     loop {
-        if let Err(e) = frys_runtime::signal::recv(libc::SIGHUP).await {
+        if let Err(e) = hangups.recv().await {
             tracing::warn!(error = %e, "cannot wait for SIGHUP");
             return;
         }
