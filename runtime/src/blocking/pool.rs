@@ -1,11 +1,12 @@
 //! The process-wide blocking pool: a FIFO of jobs and the threads that
 //! take them.
 //!
-//! Invariants (under `POOL`): `idle` counts threads waiting for a job;
-//! `threads` counts live threads. A submitted job wakes an idle thread if
-//! there is one, else starts a thread if fewer than `MAX_THREADS` live,
-//! else waits in the queue for the next free thread. So a queued job is
-//! never left with idle threads asleep.
+//! Invariants (under `POOL`): `idle` counts threads waiting for a job
+//! (including one notified but not yet awake); `threads` counts live
+//! threads. A submitted job wakes an idle thread if there is one, and
+//! starts a thread whenever queued jobs outnumber idle threads (below
+//! `MAX_THREADS`), so two jobs submitted at once never wait for each other
+//! while the pool may grow.
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex};
@@ -32,9 +33,10 @@ pub(super) fn submit(job: Job) {
     pool.queue.push_back(job);
     if pool.idle > 0 {
         WORK.notify_one();
-        return;
     }
-    if pool.threads < MAX_THREADS {
+    // An idle thread that was notified counts as idle until it wakes, so
+    // compare with the queue: more jobs than idle threads need a new one.
+    if pool.queue.len() > pool.idle && pool.threads < MAX_THREADS {
         let started = std::thread::Builder::new()
             .name("frys-blocking".into())
             .spawn(worker);

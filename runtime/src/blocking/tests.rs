@@ -53,3 +53,18 @@ fn many_jobs_at_once_all_finish() {
         assert_eq!(sum, (0..200u64).map(|i| i * 2).sum::<u64>());
     });
 }
+
+#[test]
+fn two_jobs_submitted_together_run_at_the_same_time() {
+    // Job A waits for job B: with one idle thread taking both in turn, A
+    // would wait forever.
+    block_on(async {
+        // Leave one idle pool thread behind first.
+        spawn_blocking(|| ()).await.unwrap();
+        let (tx, rx) = mpsc::channel::<()>();
+        let a = spawn_blocking(move || rx.recv_timeout(Duration::from_secs(30)).is_ok());
+        let b = spawn_blocking(move || tx.send(()).is_ok());
+        assert!(b.await.unwrap());
+        assert!(a.await.unwrap(), "job A never saw job B run");
+    });
+}

@@ -33,6 +33,8 @@ pub struct BufReader<R> {
     inner: R,
     buf: Vec<u8>,
     pos: usize,
+    /// The buffer's size: restored if a cancelled read took the buffer.
+    capacity: usize,
 }
 
 impl<R: OwnedRead> BufReader<R> {
@@ -47,6 +49,7 @@ impl<R: OwnedRead> BufReader<R> {
             inner,
             buf: Vec::with_capacity(capacity.max(1)),
             pos: 0,
+            capacity: capacity.max(1),
         }
     }
 
@@ -55,11 +58,13 @@ impl<R: OwnedRead> BufReader<R> {
     ///
     /// # Cancel safety
     /// As the stream's `read` (on io_uring, bytes of a cancelled read are
-    /// lost).
+    /// lost); the reader stays usable.
     pub async fn fill_buf(&mut self) -> io::Result<&[u8]> {
         if self.pos >= self.buf.len() {
             let mut buf = std::mem::take(&mut self.buf);
             buf.clear();
+            // A read cancelled in flight took the buffer with it.
+            buf.reserve(self.capacity);
             self.pos = 0;
             let (result, back) = self.inner.read(buf).await;
             self.buf = back;

@@ -11,9 +11,12 @@
 //!   loaded it just before a slot is released, and a closed fd number could
 //!   be reused by an unrelated file that the handler would then write to. A
 //!   released slot keeps its eventfd for the next listener of the same kind.
-//! - A slot is assigned (`SLOT_SIGNAL` set) only under `INSTALL`, and its
-//!   eventfd is drained at assignment, so a write the handler made for the
-//!   slot's previous signal is not taken for a delivery of the new one.
+//! - A slot belongs to one signal and one kind of eventfd for good (set at
+//!   its first assignment, under `INSTALL`); a released slot is reused only
+//!   for the same signal and kind, and its eventfd is drained at
+//!   reassignment, so a delivery is never read as another signal's, and
+//!   one that arrived while the slot was free is not seen by the new
+//!   listener.
 //! - The handler only loads atomics and calls `write(2)`: async-signal-safe.
 
 use std::io;
@@ -30,8 +33,11 @@ const SLOTS: usize = 512;
 
 /// Each slot's eventfd, -1 until its first assignment.
 static SLOT_FD: [AtomicI32; SLOTS] = [const { AtomicI32::new(-1) }; SLOTS];
-/// The signal each slot listens for, 0 when free.
+/// The signal each slot listens for, 0 until its first assignment (then
+/// never changed).
 static SLOT_SIGNAL: [AtomicI32; SLOTS] = [const { AtomicI32::new(0) }; SLOTS];
+/// Whether each slot has a listener now; written under `INSTALL`.
+static SLOT_IN_USE: [AtomicBool; SLOTS] = [const { AtomicBool::new(false) }; SLOTS];
 /// The kind of each slot's eventfd: 0 none yet, 1 blocking (io_uring reads
 /// it), 2 non-blocking (epoll waits on it). Written under `INSTALL`.
 static SLOT_KIND: [AtomicU8; SLOTS] = [const { AtomicU8::new(0) }; SLOTS];
@@ -45,6 +51,9 @@ static INSTALLED: [AtomicBool; MAX_SIGNAL as usize] =
 static INSTALL: Mutex<()> = Mutex::new(());
 
 extern "C" fn on_signal(signum: libc::c_int) {
+    // SAFETY: `__errno_location` returns this thread's errno, valid for the
+    // thread's life; the handler must leave errno as it found it.
+    let saved_errno = unsafe { *libc::__errno_location() };
     for (fd, signal) in SLOT_FD.iter().zip(&SLOT_SIGNAL) {
         if signal.load(Ordering::Acquire) != signum {
             continue;
@@ -58,6 +67,8 @@ extern "C" fn on_signal(signum: libc::c_int) {
             unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
         }
     }
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = saved_errno };
 }
 
 /// One listener's slot: released (its eventfd kept) on drop.
@@ -78,16 +89,14 @@ impl Slot {
         }
         let want: u8 = if kind == DriverKind::Epoll { 2 } else { 1 };
         let _guard = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
-        // A free slot with an eventfd of the right kind, else a fresh one.
-        let free = |i: &usize| SLOT_SIGNAL[*i].load(Ordering::Relaxed) == 0;
+        // A free slot of this signal and kind, else one never used.
         let index = (0..SLOTS)
-            .filter(free)
-            .find(|&i| SLOT_KIND[i].load(Ordering::Relaxed) == want)
-            .or_else(|| {
-                (0..SLOTS)
-                    .filter(free)
-                    .find(|&i| SLOT_KIND[i].load(Ordering::Relaxed) == 0)
+            .find(|&i| {
+                !SLOT_IN_USE[i].load(Ordering::Relaxed)
+                    && SLOT_SIGNAL[i].load(Ordering::Relaxed) == signum
+                    && SLOT_KIND[i].load(Ordering::Relaxed) == want
             })
+            .or_else(|| (0..SLOTS).find(|&i| SLOT_KIND[i].load(Ordering::Relaxed) == 0))
             .ok_or_else(|| {
                 io::Error::other(format!(
                     "too many signal listeners at once (at most {SLOTS} core and signal pairs)"
@@ -108,13 +117,14 @@ impl Slot {
             }
             SLOT_FD[index].store(fd, Ordering::Release);
             SLOT_KIND[index].store(want, Ordering::Relaxed);
+            SLOT_SIGNAL[index].store(signum, Ordering::Release);
         } else {
             drain(fd);
         }
-        SLOT_SIGNAL[index].store(signum, Ordering::Release);
+        SLOT_IN_USE[index].store(true, Ordering::Relaxed);
         if !INSTALLED[signum as usize].load(Ordering::Relaxed) {
             if let Err(e) = install_handler(signum) {
-                SLOT_SIGNAL[index].store(0, Ordering::Release);
+                SLOT_IN_USE[index].store(false, Ordering::Relaxed);
                 return Err(e);
             }
             INSTALLED[signum as usize].store(true, Ordering::Relaxed);
@@ -134,7 +144,7 @@ impl Slot {
 impl Drop for Slot {
     fn drop(&mut self) {
         let _guard = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
-        SLOT_SIGNAL[self.index].store(0, Ordering::Release);
+        SLOT_IN_USE[self.index].store(false, Ordering::Relaxed);
     }
 }
 

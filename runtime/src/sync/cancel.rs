@@ -9,7 +9,7 @@
 
 use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Poll, Waker};
 
 /// A token that tasks watch and anyone can cancel, once; `Send + Sync`, so
@@ -43,7 +43,9 @@ struct Inner {
 #[derive(Default)]
 struct State {
     waiters: Vec<Waker>,
-    children: Vec<CancellationToken>,
+    /// Weak, so that a dropped child does not stay; dead ones are pruned
+    /// whenever a child is added.
+    children: Vec<Weak<Inner>>,
 }
 
 impl CancellationToken {
@@ -61,7 +63,8 @@ impl CancellationToken {
             drop(state);
             child.cancel();
         } else {
-            state.children.push(child.clone());
+            state.children.retain(|c| c.strong_count() > 0);
+            state.children.push(Arc::downgrade(&child.inner));
         }
         child
     }
@@ -80,7 +83,9 @@ impl CancellationToken {
             )
         };
         waiters.into_iter().for_each(Waker::wake);
-        children.iter().for_each(CancellationToken::cancel);
+        for child in children.iter().filter_map(Weak::upgrade) {
+            CancellationToken { inner: child }.cancel();
+        }
     }
 
     /// Whether the token has been cancelled.

@@ -95,7 +95,8 @@ impl<T> Sender<T> {
     /// # Cancel safety
     /// Cancel-safe: a dropped send sent nothing and gives up its place.
     pub async fn send(&self, value: T) -> Result<(), SendError<T>> {
-        if self.shared.sem.acquire(1).await.is_err() {
+        // The receiver may go between the grant and this poll.
+        if self.shared.sem.acquire(1).await.is_err() || self.shared.sem.is_closed() {
             return Err(SendError(value));
         }
         self.shared.queue.borrow_mut().push_back(value);

@@ -55,7 +55,10 @@ impl Semaphore {
 
     /// Takes `n` permits if they are free and nobody waits before us.
     pub(crate) fn try_acquire(&self, n: usize) -> bool {
-        if !self.closed.get() && self.waiters.borrow().is_empty() && self.permits.get() >= n {
+        // Granted waiters already hold their permits: only ungranted ones
+        // come first.
+        let nobody_first = self.waiters.borrow().iter().all(|w| w.granted);
+        if !self.closed.get() && nobody_first && self.permits.get() >= n {
             self.permits.set(self.permits.get() - n);
             true
         } else {

@@ -248,3 +248,22 @@ fn cancellation_reaches_clones_children_and_other_cores() {
         );
     });
 }
+
+#[test]
+fn a_reader_is_not_held_up_by_readers_granted_but_not_yet_polled() {
+    block_on(async {
+        let l = RwLock::new(0);
+        let w = l.write().await;
+        let mut r1 = pin!(l.read());
+        assert!(pending_once(r1.as_mut()).await);
+        let mut r2 = pin!(l.read());
+        assert!(pending_once(r2.as_mut()).await);
+        // The writer leaves: r1 and r2 are granted, not yet polled.
+        drop(w);
+        let mut r3 = pin!(l.read());
+        assert!(
+            !pending_once(r3.as_mut()).await,
+            "r3 waited behind granted readers"
+        );
+    });
+}

@@ -57,7 +57,10 @@ pub(super) fn bind_listener(addr: SocketAddr) -> io::Result<(SocketFd, Claim)> {
     let fd = socket::new_socket(sock_addr.family(), libc::SOCK_STREAM)?;
     let raw = fd.as_raw_fd();
     socket::set_int_option(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
-    let joined = addr.port() != 0 && claims.iter().any(|(a, _)| *a == addr);
+    // A port this process already listens on, on this or another address
+    // (`0.0.0.0` and `::` of one dual-stack server), is joined: the
+    // kernel would refuse an exclusive bind beside our own listener.
+    let joined = addr.port() != 0 && claims.iter().any(|(a, _)| a.port() == addr.port());
     if joined {
         socket::set_int_option(raw, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
     }
