@@ -8,13 +8,39 @@
 //! (the C header `plugins/frys_plugin.h`).
 
 use std::ffi::{c_void, CStr};
-use std::path::Path;
 
 use frys_plugin_sdk::abi::{self, EntryFn, FrysHost, FrysPlugin};
 
 use crate::call::{AccessError, Call, Ending};
 use crate::contract::{checked_name, CommandDesc, KeyRange, PluginInfo};
 use crate::reply::Reply;
+
+/// A sealed, read-only in-memory file holding `data`.
+fn sealed_copy(data: &[u8]) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::io::Write;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    // SAFETY: memfd_create with a NUL-terminated name; the result is checked
+    // and then owned by the returned `OwnedFd`.
+    let fd = unsafe {
+        libc::memfd_create(
+            c"frys-native-plugin".as_ptr(),
+            libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a fresh descriptor nothing else owns.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut file = std::fs::File::from(owned);
+    file.write_all(data)?;
+    let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+    // SAFETY: fcntl on a live memfd we own.
+    if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_ADD_SEALS, seals) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(OwnedFd::from(file))
+}
 
 /// A loaded native library's entry table.
 pub struct NativePlugin {
@@ -28,13 +54,26 @@ unsafe impl Send for NativePlugin {}
 // SAFETY: as for `Send`: shared read-only access to a static table.
 unsafe impl Sync for NativePlugin {}
 
-/// Loads the library at `path`, checks its ABI version and reads its
+/// Loads a native library, checks its ABI version and reads its
 /// declaration.
-pub fn load(path: &Path) -> Result<(NativePlugin, PluginInfo), String> {
+///
+/// `data` is the file's content, already read once and signature-checked
+/// by the caller. The library is loaded from a sealed in-memory copy of
+/// exactly those bytes (a `memfd`), never by opening the path again: a file
+/// swapped after the check, a name the dynamic loader would look up on its
+/// search path, or an older library that glibc already holds under the
+/// same path cannot be loaded instead.
+pub fn load(data: &[u8]) -> Result<(NativePlugin, PluginInfo), String> {
+    let memfd = sealed_copy(data).map_err(|e| format!("cannot stage the library: {e}"))?;
+    let staged = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&memfd));
     // SAFETY: loading a library runs its initialisers; native plugins are
     // trusted code by definition (the operator chose to load it, and its
-    // signature was checked unless unsigned plugins are allowed).
-    let lib = unsafe { libloading::Library::new(path) }.map_err(|e| format!("cannot load: {e}"))?;
+    // signature was checked, on these very bytes, unless unsigned plugins
+    // are allowed).
+    let lib =
+        unsafe { libloading::Library::new(&staged) }.map_err(|e| format!("cannot load: {e}"))?;
+    // The mapping stays after the fd is closed.
+    drop(memfd);
     // SAFETY: the symbol is declared by ABI v1 as `EntryFn`; a library
     // that exports another type under this name breaks the ABI it claims.
     let entry: EntryFn = unsafe { lib.get::<EntryFn>(abi::ENTRY_SYMBOL) }
@@ -44,17 +83,23 @@ pub fn load(path: &Path) -> Result<(NativePlugin, PluginInfo), String> {
     std::mem::forget(lib);
     // SAFETY: `entry` is the plugin's exported entry function (above).
     let ptr = unsafe { entry() };
-    // SAFETY: ABI v1 says the pointer is to a static table, or null; the
-    // library is never unloaded so `'static` holds. Only `abi_version`,
-    // the first field in every version, is read before it is checked.
-    let table: &'static FrysPlugin = unsafe { ptr.as_ref() }.ok_or("frys_plugin returned null")?;
-    if table.abi_version != abi::ABI_VERSION {
+    if ptr.is_null() {
+        return Err("frys_plugin returned null".into());
+    }
+    // SAFETY: every ABI version starts its static table with a `u32`
+    // `abi_version` (ABI v1's rule), so reading that one field is valid
+    // whatever the rest of the table looks like; nothing else is read
+    // before the version is checked.
+    let version = unsafe { ptr.cast::<u32>().read() };
+    if version != abi::ABI_VERSION {
         return Err(format!(
-            "native plugin ABI version {}, this server supports version {}",
-            table.abi_version,
+            "native plugin ABI version {version}, this server supports version {}",
             abi::ABI_VERSION
         ));
     }
+    // SAFETY: the version is ours, so the pointer is to a v1 static table;
+    // the library is never unloaded, so `'static` holds.
+    let table: &'static FrysPlugin = unsafe { &*ptr };
     let info = describe(table)?;
     Ok((NativePlugin { table }, info))
 }

@@ -160,7 +160,7 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Plugin, String> {
         let loaded = wasm::load(&data, options.cache_dir.as_deref(), options.sandbox)?;
         (Code::Wasm(loaded.module), loaded.info, Some(loaded.origin))
     } else {
-        let (native, info) = crate::native::load(path)?;
+        let (native, info) = crate::native::load(&data)?;
         (Code::Native(native), info, None)
     };
     static GENERATION: AtomicU64 = AtomicU64::new(1);

@@ -190,6 +190,23 @@ fn decode_meta(
 ) -> Result<(TableIndex, BloomFilter, TableProperties)> {
     let index_block = decode_block(index_raw, footer.index.offset).map_err(|e| corrupt(path, e))?;
     let index = TableIndex::decode(&index_block).map_err(|e| corrupt(path, e))?;
+    // Data blocks come before the meta blocks: a handle past them (a bad
+    // index that still passed its checksum) would make a read allocate or
+    // fetch a span the file does not hold.
+    let meta_start = footer
+        .index
+        .offset
+        .min(footer.filter.offset)
+        .min(footer.properties.offset);
+    if index.data_end() > meta_start {
+        return Err(corrupt(
+            path,
+            TableError::Corrupt {
+                what: "data block handle past the data blocks",
+                offset: footer.index.offset,
+            },
+        ));
+    }
     let filter =
         decode_block_payload(filter_raw, footer.filter.offset).map_err(|e| corrupt(path, e))?;
     let bloom = BloomFilter::decode(filter, footer.filter.offset).map_err(|e| corrupt(path, e))?;

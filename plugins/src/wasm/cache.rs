@@ -2,9 +2,14 @@
 //! second load of the same file) does not compile again.
 //!
 //! An entry is `<sha256 of the wasm>-<engine compatibility hash>.cwasm`,
-//! holding the sha256 of the serialized module followed by the module.
-//! Entries are written to a temporary name and renamed, so a reader never
-//! sees half an entry.
+//! holding an HMAC-SHA256 of the serialized module followed by the module.
+//! The HMAC key is a random secret in the cache directory (`key`, mode
+//! 0600), which backups do not carry: a planted or altered entry (cached
+//! machine code runs unchecked) fails the HMAC and is recompiled. The
+//! directory must be this user's and closed to others (0700), and entries
+//! are regular files (no symlinks); otherwise the cache is not used.
+//! Entries are written to a unique temporary name and renamed, so a reader
+//! never sees half an entry.
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -32,12 +37,19 @@ pub fn load(engine: &Engine, wasm: &[u8], dir: Option<&Path>) -> Result<(Module,
     let Some(dir) = dir else {
         return compile(engine, wasm).map(|m| (m, Origin::Compiled));
     };
+    let key = match cache_key(dir) {
+        Ok(key) => key,
+        Err(e) => {
+            tracing::warn!("plugin cache {}: {e}; not used", dir.display());
+            return compile(engine, wasm).map(|m| (m, Origin::Compiled));
+        }
+    };
     let path = entry_path(engine, wasm, dir);
-    if let Some(module) = read_entry(engine, &path) {
+    if let Some(module) = read_entry(engine, &path, &key) {
         return Ok((module, Origin::Cached));
     }
     let module = compile(engine, wasm)?;
-    if let Err(e) = write_entry(&module, dir, &path) {
+    if let Err(e) = write_entry(&module, &path, &key) {
         tracing::warn!("plugin cache {}: {e}", path.display());
     }
     Ok((module, Origin::Compiled))
@@ -54,25 +66,90 @@ fn entry_path(engine: &Engine, wasm: &[u8], dir: &Path) -> PathBuf {
     dir.join(name)
 }
 
-fn read_entry(engine: &Engine, path: &Path) -> Option<Module> {
+/// HMAC-SHA256 (RFC 2104) of `data` under `key`.
+fn hmac(key: &[u8; 32], data: &[u8]) -> [u8; 32] {
+    let mut ipad = [0x36u8; 64];
+    let mut opad = [0x5cu8; 64];
+    for (i, k) in key.iter().enumerate() {
+        ipad[i] ^= k;
+        opad[i] ^= k;
+    }
+    let inner = Sha256::new()
+        .chain_update(ipad)
+        .chain_update(data)
+        .finalize();
+    Sha256::new()
+        .chain_update(opad)
+        .chain_update(inner)
+        .finalize()
+        .into()
+}
+
+/// The cache directory's secret key, made on first use. Refuses a
+/// directory that is not this user's or is open to others.
+fn cache_key(dir: &Path) -> Result<[u8; 32], String> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| e.to_string())?;
+    let meta = std::fs::symlink_metadata(dir).map_err(|e| e.to_string())?;
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if !meta.is_dir() || meta.uid() != me || meta.permissions().mode() & 0o077 != 0 {
+        return Err("the directory must belong to this user with mode 0700".into());
+    }
+    let path = dir.join("key");
+    match std::fs::symlink_metadata(&path) {
+        Ok(m) if m.is_file() && m.uid() == me && m.permissions().mode() & 0o077 == 0 => {
+            let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
+            bytes
+                .try_into()
+                .map_err(|_| "the key file is damaged".to_string())
+        }
+        Ok(_) => Err("the key file must be a 0600 file of this user".into()),
+        Err(_) => {
+            let mut key = [0u8; 32];
+            std::fs::File::open("/dev/urandom")
+                .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut key))
+                .map_err(|e| format!("no randomness for the key: {e}"))?;
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(|e| e.to_string())?;
+            std::io::Write::write_all(&mut file, &key).map_err(|e| e.to_string())?;
+            file.sync_all().map_err(|e| e.to_string())?;
+            Ok(key)
+        }
+    }
+}
+
+fn read_entry(engine: &Engine, path: &Path, key: &[u8; 32]) -> Option<Module> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    if !meta.is_file() {
+        return None;
+    }
     let bytes = std::fs::read(path).ok()?;
     let (digest, module) = bytes.split_at_checked(32)?;
-    if Sha256::digest(module).as_slice() != digest {
+    if hmac(key, module).as_slice() != digest {
         tracing::warn!(
-            "plugin cache {}: checksum mismatch, recompiling",
+            "plugin cache {}: HMAC mismatch, recompiling",
             path.display()
         );
         return None;
     }
     // SAFETY: `Module::deserialize` requires bytes produced by
     // `Module::serialize` of a compatible engine, because it maps them as
-    // executable code without validating them. These bytes are: the cache
-    // directory is the server's own (inside its data directory, written
-    // only by `write_entry` below), the entry's name carries the engine's
-    // compatibility hash, the checksum just verified proves the bytes are
-    // the ones `write_entry` stored (no torn or altered write), and
-    // wasmtime itself refuses bytes from another version or configuration
-    // with an error (handled below by recompiling).
+    // executable code without validating them. These bytes are: the HMAC
+    // just verified is keyed by a secret only this server's cache holds
+    // (a 0600 file in a 0700 directory of this user, never in a backup),
+    // so only `write_entry` below can have produced them, from a module
+    // this engine compiled; the entry's name carries the engine's
+    // compatibility hash, and wasmtime itself refuses bytes from another
+    // version or configuration with an error (handled by recompiling).
     match unsafe { Module::deserialize(engine, module) } {
         Ok(m) => Some(m),
         Err(e) => {
@@ -82,12 +159,14 @@ fn read_entry(engine: &Engine, path: &Path) -> Option<Module> {
     }
 }
 
-fn write_entry(module: &Module, dir: &Path, path: &Path) -> Result<(), String> {
+fn write_entry(module: &Module, path: &Path, key: &[u8; 32]) -> Result<(), String> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
     let serialized = module.serialize().map_err(|e| e.to_string())?;
-    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-    let mut bytes = Sha256::digest(&serialized).to_vec();
+    let mut bytes = hmac(key, &serialized).to_vec();
     bytes.extend_from_slice(&serialized);
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let tmp = path.with_extension(format!("tmp{}-{n}", std::process::id()));
     std::fs::write(&tmp, &bytes).map_err(|e| e.to_string())?;
     std::fs::rename(&tmp, path).map_err(|e| e.to_string())
 }

@@ -36,25 +36,26 @@ pub fn desc(plugin: &Plugin, cmd: usize) -> Option<&CommandDesc> {
     plugin.info.commands.get(cmd)
 }
 
-/// The core that must run `argv` for `desc`: the owner of all its keys,
+/// The core that must run `argv` for `desc`: the owner of its keys' slot,
 /// or `here` for a command without keys; `Err(CROSSSLOT)` when its keys
-/// live on several cores.
+/// are in several hash slots (as Redis Cluster answers, and whatever the
+/// core count: use a `{hash tag}` to keep a call's keys together).
 pub fn route(
     desc: &CommandDesc,
     argv: &Argv,
     map: PartitionMap,
     here: usize,
 ) -> Result<usize, &'static str> {
-    let mut owner = None;
+    let mut slot = None;
     for i in desc.keys.positions(argv.len()) {
-        let core = map.core_of_slot(key_slot(argv.get(i).unwrap_or_default()));
-        match owner {
-            None => owner = Some(core),
-            Some(o) if o != core => return Err(CROSSSLOT),
+        let s = key_slot(argv.get(i).unwrap_or_default());
+        match slot {
+            None => slot = Some(s),
+            Some(o) if o != s => return Err(CROSSSLOT),
             Some(_) => {}
         }
     }
-    Ok(owner.unwrap_or(here))
+    Ok(slot.map_or(here, |s| map.core_of_slot(s)))
 }
 
 /// A plugin reply as a protocol reply.

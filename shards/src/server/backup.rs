@@ -204,9 +204,33 @@ pub fn restore(from: &Path, to: &Path) -> Result<(), String> {
             ));
         }
     }
-    copy_tree(from, to).map_err(|e| format!("restore from {}: {e}", from.display()))?;
-    std::fs::remove_file(to.join(BACKUP_FILE)).map_err(|e| format!("restore: {e}"))?;
+    restore_entries(from, to).map_err(|e| format!("restore from {}: {e}", from.display()))?;
     tracing::info!(from = %from.display(), dir = %to.display(), "restored a backup");
+    Ok(())
+}
+
+/// Copies only what a data directory is made of: the `FRYS` and `DBMAP`
+/// files and the `pNNNNN` partition directories. Anything else a backup
+/// directory may hold (a compiled-plugin cache planted in it, say) is not
+/// restored: cached machine code is trusted on load, so it must come only
+/// from this server's own compiler.
+fn restore_entries(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let is_partition = name.len() == 6
+            && name.starts_with('p')
+            && name[1..].bytes().all(|b| b.is_ascii_digit());
+        let target = to.join(entry.file_name());
+        if is_partition && entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else if DATA_DIR_FILES.contains(&name.as_ref()) && entry.file_type()?.is_file() {
+            std::fs::copy(entry.path(), &target)?;
+            std::fs::File::open(&target)?.sync_all()?;
+        }
+    }
     Ok(())
 }
 

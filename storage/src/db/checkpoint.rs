@@ -68,6 +68,9 @@ impl Db {
         if self.inner.closed.get() {
             return Err(Error::Closed);
         }
+        // A failed sync may have lost acknowledged WAL pages: a checkpoint
+        // of a poisoned partition could silently stop short.
+        self.inner.check_writable()?;
         std::fs::create_dir(dest).map_err(|e| Error::io("create checkpoint dir", dest, e))?;
         let state = self.inner.state.borrow();
         let oldest = state.manifest.wal_segment();

@@ -84,6 +84,12 @@ impl TableIndex {
         self.handles.get(i).copied()
     }
 
+    /// Where the last data block ends (0 without blocks): handles are in
+    /// order and do not overlap, so every block lies before it.
+    pub fn data_end(&self) -> u64 {
+        self.handles.last().map_or(0, |h| h.end())
+    }
+
     /// Separator key of data block `i` (empty if out of range).
     pub fn separator(&self, i: usize) -> &[u8] {
         let start = match i.checked_sub(1) {
