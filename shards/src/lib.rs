@@ -14,6 +14,7 @@
 //! [`config`] (settings), [`txn`] (cross-core transactions: MULTI/EXEC,
 //! WATCH, and every multi-key command), `admin` (/metrics).
 
+pub mod acl;
 pub mod admin;
 pub mod command;
 pub mod config;

@@ -28,8 +28,12 @@ pub struct Session {
     pub db: u16,
     /// RESP version (2 or 3).
     pub resp: u8,
-    /// Passed AUTH (always true without `requirepass`).
+    /// Passed AUTH, or needed none when it connected (a connection that
+    /// did not authenticate is also admitted while the `default` user is
+    /// on and nopass).
     pub authenticated: bool,
+    /// The ACL user it runs as (`default` until AUTH / HELLO AUTH).
+    pub user: crate::acl::SessionUser,
     /// CLIENT SETNAME.
     pub name: Option<String>,
     /// CLIENT SETINFO LIB-NAME.
@@ -78,6 +82,7 @@ impl Session {
             db: 0,
             resp: 2,
             authenticated,
+            user: crate::acl::SessionUser::default(),
             name: None,
             lib_name: None,
             lib_ver: None,
@@ -130,7 +135,7 @@ impl Session {
         let idle = self.last_interaction.elapsed().as_secs();
         let omem = self.pubsub.mailbox().map_or(0, |m| m.pending_bytes());
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} watch={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={omem} tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} io-thread={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} watch={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={omem} tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={} io-thread={}",
             self.id,
             self.addr,
             self.laddr,
@@ -146,6 +151,7 @@ impl Session {
             self.multi.as_ref().map_or(-1, |m| m.len() as i64),
             self.watch.len(),
             self.last_cmd,
+            self.user.name(),
             self.resp,
             self.lib_name.as_deref().unwrap_or(""),
             self.lib_ver.as_deref().unwrap_or(""),

@@ -4,6 +4,7 @@
 //! joined here, explicitly, into one table. Lookup is case-insensitive and
 //! allocation-free.
 
+mod acl;
 mod args;
 mod blocking;
 mod body;
@@ -55,6 +56,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     server::SPECS,
     pubsub::SPECS,
     transactions::SPECS,
+    acl::SPECS,
 ];
 
 /// Longest command name looked up (longer names are unknown).

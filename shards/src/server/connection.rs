@@ -55,8 +55,8 @@ fn version(resp: u8) -> ProtocolVersion {
 pub async fn serve(stream: TcpStream, peer: SocketAddr, id: u64, core: usize) {
     let _ = stream.set_nodelay(true);
     let local = stream.local_addr().unwrap_or(peer);
-    let (needs_auth, limits, timeout) =
-        config::live(|c| (c.requirepass().is_some(), c.limits(), c.timeout()));
+    let needs_auth = !crate::acl::default_admits_anyone();
+    let (limits, timeout) = config::live(|c| (c.limits(), c.timeout()));
     let session = Rc::new(RefCell::new(Session::new(
         id,
         peer,

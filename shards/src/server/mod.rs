@@ -195,6 +195,7 @@ fn random_run_id() -> String {
 pub fn run(config: Config) -> Result<(), String> {
     let start = Instant::now();
     config::set_live(config.clone());
+    crate::acl::file::load_at_start()?;
     let dir = config.dir();
     std::fs::create_dir_all(&dir).map_err(|e| format!("data directory {}: {e}", dir.display()))?;
     let lock = frys_storage::DirLock::acquire(&dir, "LOCK").map_err(|e| e.to_string())?;

@@ -21,6 +21,7 @@
 //! its first poll until acknowledged, so commands on one key take effect
 //! in pipeline order.
 
+use crate::acl;
 use crate::command::{self, BarrierCtx, BarrierFn, CommandSpec, KeyCtx, KeyFn, Run};
 use crate::errors;
 use crate::exec::{join_all, LocalBoxFuture};
@@ -288,11 +289,22 @@ fn route(session: &mut Session, segment: &mut Segment, idx: usize, argv: Argv) -
         container = Some(spec.name);
         spec = sub;
     }
-    if !session.authenticated && !spec.flags.contains(&"no_auth") {
+    if !session.authenticated && !spec.flags.contains(&"no_auth") && !acl::default_admits_anyone() {
         return reject(session, Some(top), errors::NOAUTH.to_string());
     }
     if session.multi.is_some() && multi::refused_inside_multi(spec) {
         return reject(session, Some(top), errors::NOT_ALLOWED_IN_MULTI.to_string());
+    }
+    if let Err(denied) = crate::acl::check::check_session(session, container, spec, &argv) {
+        return match denied {
+            Some(text) => reject(session, Some(top), text),
+            None => {
+                // Its user was deleted: the client is disconnected.
+                session.closing = true;
+                session.close_without_reply = true;
+                Route::NoReply
+            }
+        };
     }
     // Redis' RESP2 subscribed mode: only pushes can be told from replies.
     if session.resp == 2 && session.pubsub.is_subscribed() {
