@@ -54,6 +54,11 @@ pub struct Session {
     pub last_interaction: Instant,
     /// Name of the last command.
     pub last_cmd: &'static str,
+    /// Bytes read but not yet parsed (CLIENT LIST `qbuf`).
+    pub qbuf: usize,
+    /// Reply bytes being written (CLIENT LIST `omem`, with the pub/sub
+    /// mailbox's).
+    pub omem: usize,
     /// Set by QUIT or CLIENT KILL: close after the pending replies.
     pub closing: bool,
     /// Set by SHUTDOWN: close without answering the command (as Redis).
@@ -93,6 +98,8 @@ impl Session {
             created: now,
             last_interaction: now,
             last_cmd: "NULL",
+            qbuf: 0,
+            omem: 0,
             closing: false,
             close_without_reply: false,
             pubsub: crate::pubsub::Subscriptions::default(),
@@ -106,6 +113,12 @@ impl Session {
     pub fn discard_transaction(&mut self) {
         self.multi = None;
         self.watch.clear();
+    }
+
+    /// Output waiting for the client: replies being written and pub/sub
+    /// frames not yet written.
+    pub fn output_bytes(&self) -> usize {
+        self.omem + self.pubsub.mailbox().map_or(0, |m| m.pending_bytes())
     }
 
     /// CLIENT LIST's `flags`, in Redis' order: `P` subscribed, `x` in
@@ -133,9 +146,11 @@ impl Session {
         use crate::pubsub::Kind;
         let age = self.created.elapsed().as_secs();
         let idle = self.last_interaction.elapsed().as_secs();
-        let omem = self.pubsub.mailbox().map_or(0, |m| m.pending_bytes());
+        let omem = self.output_bytes();
+        let qbuf = self.qbuf;
+        let tot_mem = qbuf + omem + std::mem::size_of::<Session>();
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} watch={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={omem} tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={} io-thread={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} watch={} qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={omem} tot-mem={tot_mem} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={} io-thread={}",
             self.id,
             self.addr,
             self.laddr,
@@ -201,6 +216,17 @@ pub fn list_local() -> Vec<(u64, bool, String)> {
                     .map(|s| (*id, s.pubsub.is_subscribed(), s.info_line()))
             })
             .collect()
+    })
+}
+
+/// The largest query buffer and output of this core's sessions (INFO
+/// clients' `client_recent_max_input_buffer` / `_output_buffer`).
+pub fn max_buffers_local() -> (usize, usize) {
+    REGISTRY.with(|r| {
+        r.borrow()
+            .values()
+            .filter_map(|s| s.try_borrow().ok().map(|s| (s.qbuf, s.output_bytes())))
+            .fold((0, 0), |(q, o), (sq, so)| (q.max(sq), o.max(so)))
     })
 }
 

@@ -262,7 +262,7 @@ pub const SETTINGS: &[SettingDef] = &[
         "300",
         int(0, i32::MAX as i64),
         true,
-        "Accepted for compatibility"
+        "Seconds of idleness before TCP keepalive probes a client (0 = off); applies to new clients"
     ),
     setting!(
         "hz",

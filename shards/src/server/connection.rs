@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use frys_runtime::net::TcpStream;
 
-use super::{blocked, pipeline, stats};
+use super::{blocked, output_limit, pipeline, stats};
 use crate::config;
 use crate::errors;
 use crate::exec::{race, Either};
@@ -142,6 +142,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, id: u64, core: usize) {
                 }
             }
             pending.drain(..used.min(pending.len()));
+            session.borrow_mut().qbuf = pending.len();
             if parser.exceeds_query_buffer_limit(pending.len(), authenticated) {
                 tracing::warn!(%peer, "closing client that reached the query buffer limit");
                 close = true;
@@ -254,6 +255,7 @@ async fn write_out(stream: &TcpStream, session: &SharedSession, out: &mut Vec<u8
     let mailbox = session.borrow().pubsub.mailbox();
     let buf = std::mem::take(out);
     let written = buf.len();
+    session.borrow_mut().omem = written;
     let (res, buf) = match &mailbox {
         Some(m) => {
             m.set_writing(written);
@@ -264,8 +266,12 @@ async fn write_out(stream: &TcpStream, session: &SharedSession, out: &mut Vec<u8
                 Either::Right(()) => return false,
             }
         }
-        None => stream.write_all(buf).await,
+        None => match output_limit::write_within_limit(stream, buf).await {
+            Some(r) => r,
+            None => return false,
+        },
     };
+    session.borrow_mut().omem = 0;
     *out = buf;
     out.clear();
     if out.capacity() > 4 * READ_BUFFER {

@@ -11,11 +11,15 @@
 pub mod blocked;
 mod connection;
 pub mod info;
+mod output_limit;
 mod pipeline;
+pub mod protected;
+pub mod socket_options;
 pub mod stats;
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;
@@ -495,6 +499,16 @@ async fn accept_loop(
             stats::count_rejected();
             frys_runtime::spawn_local(connection::refuse(stream));
             continue;
+        }
+        if protected::refuses(&peer) {
+            s.clients.fetch_sub(1, Ordering::Relaxed);
+            stats::count_rejected();
+            frys_runtime::spawn_local(protected::deny(stream));
+            continue;
+        }
+        let keepalive = config::live(|c| c.get("tcp-keepalive").and_then(|v| v.parse().ok()));
+        if let Err(e) = socket_options::set_keepalive(stream.as_raw_fd(), keepalive.unwrap_or(0)) {
+            tracing::debug!(%peer, error = %e, "cannot set tcp-keepalive");
         }
         let id = s.next_client_id.fetch_add(1, Ordering::Relaxed);
         open.set(open.get() + 1);
