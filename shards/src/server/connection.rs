@@ -142,7 +142,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, id: u64, core: usize) {
                 }
             }
             pending.drain(..used.min(pending.len()));
-            session.borrow_mut().qbuf = pending.len();
+            session.borrow_mut().qbuf = pending.len() + parser.pending_bytes();
             if parser.exceeds_query_buffer_limit(pending.len(), authenticated) {
                 tracing::warn!(%peer, "closing client that reached the query buffer limit");
                 close = true;
