@@ -69,7 +69,8 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, id: u64, core: usize) {
     stats::count_connection(true);
     let mut parser = RequestParser::new(limits);
     let mut pending: Vec<u8> = Vec::new();
-    let mut out: Vec<u8> = Vec::with_capacity(READ_BUFFER);
+    // Grown on demand: an idle connection holds only its read buffer.
+    let mut out: Vec<u8> = Vec::new();
     // Requests parsed but not yet run (the reply budget stopped a batch),
     // and a protocol error to answer once they have run.
     let mut requests: Vec<crate::protocol::Argv> = Vec::new();

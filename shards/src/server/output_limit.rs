@@ -41,6 +41,16 @@ pub fn normal() -> BufferLimit {
     })
 }
 
+/// The reply bytes one batch may build: `budget`, or less under a
+/// `normal` hard limit (a batch reaching it disconnects the client, so
+/// building more would only hold memory longer).
+pub fn reply_budget(budget: usize) -> usize {
+    match normal().hard {
+        0 => budget,
+        hard => budget.min(usize::try_from(hard).unwrap_or(usize::MAX)),
+    }
+}
+
 /// What the limit says of a batch of `len` bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {

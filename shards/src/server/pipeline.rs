@@ -172,6 +172,9 @@ pub async fn execute(session: &SharedSession, requests: &mut Vec<Argv>) -> Vec<(
     let mut replies: Vec<Option<Reply>> = (0..requests.len()).map(|_| None).collect();
     let mut resps: Vec<u8> = Vec::with_capacity(requests.len());
     let mut flush_at = FIRST_FLUSH;
+    // A client whose batch would break its output hard limit is cut at
+    // the limit, not after the whole budget was built.
+    let budget = super::output_limit::reply_budget(REPLY_BUDGET);
     let mut run = 0;
     let mut todo = std::mem::take(requests).into_iter();
     for (idx, argv) in todo.by_ref().enumerate() {
@@ -207,7 +210,7 @@ pub async fn execute(session: &SharedSession, requests: &mut Vec<Argv>) -> Vec<(
                     _ => Reply::error("ERR internal: not a barrier"),
                 };
                 replies[idx] = Some(reply);
-                if reply_bytes(&replies) > REPLY_BUDGET {
+                if reply_bytes(&replies) > budget {
                     break;
                 }
             }
@@ -218,7 +221,7 @@ pub async fn execute(session: &SharedSession, requests: &mut Vec<Argv>) -> Vec<(
         if segment.len() >= flush_at {
             segment.run(here, &mut replies).await;
             flush_at = flush_at.saturating_mul(2);
-            if reply_bytes(&replies) > REPLY_BUDGET {
+            if reply_bytes(&replies) > budget {
                 break;
             }
         }
