@@ -239,6 +239,8 @@ pub enum KillFilter {
     Addr(String),
     /// By local address.
     Laddr(String),
+    /// By ACL user.
+    User(String),
 }
 
 /// Closes this core's sessions matching `filter` except `skip` (the
@@ -257,6 +259,7 @@ pub fn kill_local(filter: &KillFilter, skip: Option<u64>) -> usize {
                 KillFilter::Id(want) => s.id == *want,
                 KillFilter::Addr(a) => s.addr.to_string() == *a,
                 KillFilter::Laddr(a) => s.laddr.to_string() == *a,
+                KillFilter::User(u) => s.user.name() == u,
             };
             if hit && !s.closing {
                 s.closing = true;

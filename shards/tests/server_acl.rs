@@ -507,11 +507,53 @@ fn deleting_a_user_disconnects_its_clients() {
     let mut admin = s.conn();
     ok(
         &mut admin,
+        &[
+            "ACL", "SETUSER", "alice", "on", ">alicepw", "+@all", "~*", "&*",
+        ],
+    );
+    let mut c = s.raw();
+    c.write_all(b"AUTH alice alicepw\r\n").unwrap();
+    assert_eq!(read_line(&mut c), "+OK\r\n");
+    // A subscriber that sends nothing more is closed too.
+    let mut subscriber = s.raw();
+    subscriber.write_all(b"AUTH alice alicepw\r\n").unwrap();
+    assert_eq!(read_line(&mut subscriber), "+OK\r\n");
+    subscriber.write_all(b"SUBSCRIBE news\r\n").unwrap();
+    assert_eq!(read_line(&mut subscriber), "*3\r\n");
+    for _ in 0..5 {
+        read_line(&mut subscriber);
+    }
+    assert_eq!(qa::<i64>(&mut admin, &["ACL", "DELUSER", "alice"]), 1);
+    let (_, closed) = read_until_closed(&mut subscriber);
+    assert!(closed, "the deleted user's subscriber is still connected");
+    let (_, closed) = read_until_closed(&mut c);
+    assert!(closed, "the deleted user's client is still connected");
+    assert_eq!(qa::<String>(&mut admin, &["PING"]), "PONG");
+}
+
+#[test]
+fn client_kill_user_closes_that_users_clients() {
+    let s = Server::start(2);
+    let mut admin = s.conn();
+    ok(
+        &mut admin,
         &["ACL", "SETUSER", "alice", "on", ">alicepw", "+@all", "~*"],
     );
-    let mut c = user_conn(&s, "alice", "alicepw");
-    assert_eq!(qa::<String>(&mut c, &["PING"]), "PONG");
-    assert_eq!(qa::<i64>(&mut admin, &["ACL", "DELUSER", "alice"]), 1);
-    assert!(cmd(&["PING"]).query::<Value>(&mut c).is_err());
-    assert_eq!(qa::<String>(&mut admin, &["PING"]), "PONG");
+    let _a1 = user_conn(&s, "alice", "alicepw");
+    let _a2 = user_conn(&s, "alice", "alicepw");
+    assert_eq!(
+        qa::<i64>(&mut admin, &["CLIENT", "KILL", "USER", "alice"]),
+        2
+    );
+    assert_eq!(
+        err(&mut admin, &["CLIENT", "KILL", "USER", "nobody"]),
+        "ERR No such user 'nobody'"
+    );
+    assert_eq!(
+        qa::<i64>(
+            &mut admin,
+            &["CLIENT", "KILL", "USER", "default", "SKIPME", "yes"]
+        ),
+        0
+    );
 }

@@ -79,11 +79,11 @@ pub fn read_users(path: &Path, shown: &str) -> Result<Vec<User>, String> {
     }
 }
 
-/// ACL LOAD (and start-up): replaces every user by the file's.
-pub fn load(path: &Path, shown: &str) -> Result<(), String> {
+/// ACL LOAD (and start-up): replaces every user by the file's; returns
+/// the names of the users that are gone.
+pub fn load(path: &Path, shown: &str) -> Result<Vec<String>, String> {
     let users = read_users(path, shown)?;
-    registry::replace_all(users);
-    Ok(())
+    Ok(registry::replace_all(users))
 }
 
 /// Loads the `aclfile` setting's users, if it is set (at start: a bad

@@ -124,16 +124,17 @@ pub fn set_user(name: &[u8], rules: &[&[u8]]) -> Result<(), String> {
     Ok(())
 }
 
-/// ACL DELUSER: how many of `names` existed.
-pub fn delete(names: &[&[u8]]) -> Result<usize, String> {
+/// ACL DELUSER: the names of `names` that existed (and are gone).
+pub fn delete(names: &[&[u8]]) -> Result<Vec<String>, String> {
     if names.iter().any(|n| *n == b"default") {
         return Err("ERR The 'default' user cannot be removed".to_string());
     }
     let mut reg = write();
     let deleted = names
         .iter()
-        .filter(|n| reg.users.remove(&*String::from_utf8_lossy(n)).is_some())
-        .count();
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .filter(|n| reg.users.remove(n).is_some())
+        .collect();
     GENERATION.fetch_add(1, Ordering::AcqRel);
     Ok(deleted)
 }
@@ -145,14 +146,22 @@ pub fn all() -> Vec<Arc<User>> {
 }
 
 /// Replaces every user by `users` (ACL LOAD); a missing `default` is
-/// created as Redis creates it.
-pub fn replace_all(users: Vec<User>) {
+/// created as Redis creates it. Returns the names that are gone.
+pub fn replace_all(users: Vec<User>) -> Vec<String> {
     let mut map: BTreeMap<String, Arc<User>> = users
         .into_iter()
         .map(|u| (u.name.clone(), Arc::new(u)))
         .collect();
     map.entry("default".to_string())
         .or_insert_with(|| Arc::new(User::default_user()));
-    write().users = map;
+    let mut reg = write();
+    let gone = reg
+        .users
+        .keys()
+        .filter(|n| !map.contains_key(*n))
+        .cloned()
+        .collect();
+    reg.users = map;
     GENERATION.fetch_add(1, Ordering::AcqRel);
+    gone
 }

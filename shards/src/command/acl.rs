@@ -12,7 +12,9 @@ use crate::command::{arity_ok, lookup, lookup_sub, parse_i64};
 use crate::config;
 use crate::errors;
 use crate::protocol::{Argv, Reply};
-use crate::session::Session;
+use crate::session::{KillFilter, Session};
+
+use super::connection::kill_everywhere;
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -63,12 +65,31 @@ fn getuser(_: &mut Session, argv: &Argv) -> Reply {
     ])
 }
 
-fn deluser(_: &mut Session, argv: &Argv) -> Reply {
+fn deluser(s: &mut Session, argv: &Argv) -> Reply {
     let names: Vec<&[u8]> = argv.iter().skip(2).collect();
     match acl::registry::delete(&names) {
-        Ok(n) => Reply::Integer(n as i64),
+        Ok(gone) => {
+            let n = gone.len();
+            disconnect_users(s, gone);
+            Reply::Integer(n as i64)
+        }
         Err(e) => Reply::error(e),
     }
+}
+
+/// Closes the clients of users that are gone, on every core (Redis'
+/// `ACLFreeUserAndKillClients`). The caller is closed at its next
+/// command, after this reply.
+fn disconnect_users(s: &Session, gone: Vec<String>) {
+    if gone.is_empty() {
+        return;
+    }
+    let me = s.id;
+    frys_runtime::spawn_local(async move {
+        for name in gone {
+            kill_everywhere(KillFilter::User(name), Some(me)).await;
+        }
+    });
 }
 
 fn list(_: &mut Session, _: &Argv) -> Reply {
@@ -199,12 +220,15 @@ fn acl_file() -> Option<String> {
     })
 }
 
-fn load(_: &mut Session, _: &Argv) -> Reply {
+fn load(s: &mut Session, _: &Argv) -> Reply {
     let Some(file) = acl_file() else {
         return Reply::error(NO_ACL_FILE);
     };
     match acl::file::load(&PathBuf::from(&file), &file) {
-        Ok(()) => Reply::ok(),
+        Ok(gone) => {
+            disconnect_users(s, gone);
+            Reply::ok()
+        }
         Err(e) => Reply::error(format!("ERR {e}")),
     }
 }

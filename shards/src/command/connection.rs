@@ -321,6 +321,12 @@ fn client_kill(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
                 },
                 b"ADDR" => filter = Some(KillFilter::Addr(text)),
                 b"LADDR" => filter = Some(KillFilter::Laddr(text)),
+                b"USER" => {
+                    if acl::registry::user(&text).is_none() {
+                        return Reply::error(format!("ERR No such user '{text}'"));
+                    }
+                    filter = Some(KillFilter::User(text));
+                }
                 b"SKIPME" => match value.to_ascii_lowercase().as_slice() {
                     b"yes" => skipme = true,
                     b"no" => skipme = false,
@@ -341,7 +347,8 @@ fn client_kill(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
     })
 }
 
-async fn kill_everywhere(filter: KillFilter, skip: Option<u64>) -> usize {
+/// Closes the clients matching `filter` on every core, but `skip`.
+pub(crate) async fn kill_everywhere(filter: KillFilter, skip: Option<u64>) -> usize {
     let cores = usize::from(crate::store::current().map().cores());
     let handles: Vec<_> = (0..cores)
         .map(|c| {
