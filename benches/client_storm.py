@@ -253,7 +253,7 @@ def main():
         [args.binary, "--port", str(port), "--dir", data, "--admin-port", "0",
          "--cores", str(args.cores), "--maxclients", str(need),
          "--client-output-buffer-limit", "normal 4mb 1mb 5", "--loglevel", "warning"],
-        stdout=subprocess.DEVNULL, stderr=open(os.path.join(data, "..", os.path.basename(data) + ".log"), "w"),
+        stdout=subprocess.DEVNULL, stderr=open(data + ".log", "w"),
         preexec_fn=lambda: raise_fd_limit(need))
     try:
         for _ in range(600):
@@ -276,8 +276,11 @@ def main():
     print(f"peak server RSS: {peak / 1024:.1f} MiB, run: {took:.1f} s")
     if st.first_error:
         print(f"first error: {st.first_error}")
-        print(f"server log: {data}.log")
     ok = st.wrong == 0 and st.steady_cut == 0 and st.slow_cut == args.slow and opened == args.clients
+    if ok:
+        os.remove(data + ".log")
+    else:
+        print(f"server log: {data}.log")
     sys.exit(0 if ok else 1)
 
 
