@@ -15,6 +15,7 @@
 //! WATCH, and every multi-key command), [`plugin`] (plugin commands from
 //! frys-plugins), `admin` (/metrics).
 
+pub mod acl;
 pub mod admin;
 pub mod command;
 pub mod config;

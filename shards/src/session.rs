@@ -28,8 +28,12 @@ pub struct Session {
     pub db: u16,
     /// RESP version (2 or 3).
     pub resp: u8,
-    /// Passed AUTH (always true without `requirepass`).
+    /// Passed AUTH, or needed none when it connected (a connection that
+    /// did not authenticate is also admitted while the `default` user is
+    /// on and nopass).
     pub authenticated: bool,
+    /// The ACL user it runs as (`default` until AUTH / HELLO AUTH).
+    pub user: crate::acl::SessionUser,
     /// CLIENT SETNAME.
     pub name: Option<String>,
     /// CLIENT SETINFO LIB-NAME.
@@ -50,6 +54,11 @@ pub struct Session {
     pub last_interaction: Instant,
     /// Name of the last command.
     pub last_cmd: &'static str,
+    /// Bytes read but not yet parsed (CLIENT LIST `qbuf`).
+    pub qbuf: usize,
+    /// Reply bytes being written (CLIENT LIST `omem`, with the pub/sub
+    /// mailbox's).
+    pub omem: usize,
     /// Set by QUIT or CLIENT KILL: close after the pending replies.
     pub closing: bool,
     /// Set by SHUTDOWN: close without answering the command (as Redis).
@@ -78,6 +87,7 @@ impl Session {
             db: 0,
             resp: 2,
             authenticated,
+            user: crate::acl::SessionUser::default(),
             name: None,
             lib_name: None,
             lib_ver: None,
@@ -88,6 +98,8 @@ impl Session {
             created: now,
             last_interaction: now,
             last_cmd: "NULL",
+            qbuf: 0,
+            omem: 0,
             closing: false,
             close_without_reply: false,
             pubsub: crate::pubsub::Subscriptions::default(),
@@ -101,6 +113,12 @@ impl Session {
     pub fn discard_transaction(&mut self) {
         self.multi = None;
         self.watch.clear();
+    }
+
+    /// Output waiting for the client: replies being written and pub/sub
+    /// frames not yet written.
+    pub fn output_bytes(&self) -> usize {
+        self.omem + self.pubsub.mailbox().map_or(0, |m| m.pending_bytes())
     }
 
     /// CLIENT LIST's `flags`, in Redis' order: `P` subscribed, `x` in
@@ -128,9 +146,11 @@ impl Session {
         use crate::pubsub::Kind;
         let age = self.created.elapsed().as_secs();
         let idle = self.last_interaction.elapsed().as_secs();
-        let omem = self.pubsub.mailbox().map_or(0, |m| m.pending_bytes());
+        let omem = self.output_bytes();
+        let qbuf = self.qbuf;
+        let tot_mem = qbuf + omem + std::mem::size_of::<Session>();
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} watch={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={omem} tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} io-thread={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} watch={} qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={omem} tot-mem={tot_mem} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={} io-thread={}",
             self.id,
             self.addr,
             self.laddr,
@@ -146,6 +166,7 @@ impl Session {
             self.multi.as_ref().map_or(-1, |m| m.len() as i64),
             self.watch.len(),
             self.last_cmd,
+            self.user.name(),
             self.resp,
             self.lib_name.as_deref().unwrap_or(""),
             self.lib_ver.as_deref().unwrap_or(""),
@@ -198,6 +219,17 @@ pub fn list_local() -> Vec<(u64, bool, String)> {
     })
 }
 
+/// The largest query buffer and output of this core's sessions (INFO
+/// clients' `client_recent_max_input_buffer` / `_output_buffer`).
+pub fn max_buffers_local() -> (usize, usize) {
+    REGISTRY.with(|r| {
+        r.borrow()
+            .values()
+            .filter_map(|s| s.try_borrow().ok().map(|s| (s.qbuf, s.output_bytes())))
+            .fold((0, 0), |(q, o), (sq, so)| (q.max(sq), o.max(so)))
+    })
+}
+
 /// Which clients CLIENT KILL targets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KillFilter {
@@ -207,6 +239,8 @@ pub enum KillFilter {
     Addr(String),
     /// By local address.
     Laddr(String),
+    /// By ACL user.
+    User(String),
 }
 
 /// Closes this core's sessions matching `filter` except `skip` (the
@@ -225,6 +259,7 @@ pub fn kill_local(filter: &KillFilter, skip: Option<u64>) -> usize {
                 KillFilter::Id(want) => s.id == *want,
                 KillFilter::Addr(a) => s.addr.to_string() == *a,
                 KillFilter::Laddr(a) => s.laddr.to_string() == *a,
+                KillFilter::User(u) => s.user.name() == u,
             };
             if hit && !s.closing {
                 s.closing = true;

@@ -3,6 +3,7 @@
 
 use super::body::{arg, help_reply};
 use super::spec::{BarrierCtx, CommandSpec, Doc, KeySpec, Run};
+use crate::acl;
 use crate::command::parse_i64;
 use crate::config;
 use crate::errors;
@@ -42,24 +43,47 @@ fn select(s: &mut Session, argv: &Argv) -> Reply {
     Reply::ok()
 }
 
-/// Checks a username/password pair against the default user.
-fn check_password(user: &[u8], pass: &[u8]) -> bool {
-    user == b"default" && config::live(|c| c.requirepass().is_none_or(|p| p.as_bytes() == pass))
+/// Authenticates `s` as `user` (Redis' `ACLAuthenticateUser`): a failure
+/// is logged in the ACL LOG under the command's name as the client typed
+/// it.
+fn authenticate(s: &mut Session, argv: &Argv, user: &[u8], pass: &[u8]) -> bool {
+    match acl::authenticate(user, pass) {
+        Ok(u) => {
+            s.authenticated = true;
+            s.user = acl::SessionUser::of(u);
+            true
+        }
+        Err(_) => {
+            let context = if s.multi.is_some() {
+                "multi"
+            } else {
+                "toplevel"
+            };
+            acl::log::add(
+                acl::log::Reason::Auth,
+                context,
+                String::from_utf8_lossy(arg(argv, 0)).into_owned(),
+                String::from_utf8_lossy(user).into_owned(),
+                s.info_line(),
+            );
+            false
+        }
+    }
 }
 
 fn auth(s: &mut Session, argv: &Argv) -> Reply {
     let ok = match argv.len() {
         2 => {
-            if config::live(|c| c.requirepass().is_none()) {
+            let nopass = acl::registry::user("default").is_none_or(|u| u.nopass);
+            if nopass {
                 return Reply::error(errors::AUTH_NOT_CONFIGURED);
             }
-            check_password(b"default", arg(argv, 1))
+            authenticate(s, argv, b"default", arg(argv, 1))
         }
-        3 => check_password(arg(argv, 1), arg(argv, 2)),
+        3 => authenticate(s, argv, arg(argv, 1), arg(argv, 2)),
         _ => return Reply::error(errors::SYNTAX),
     };
     if ok {
-        s.authenticated = true;
         Reply::ok()
     } else {
         Reply::error(errors::WRONGPASS)
@@ -102,13 +126,13 @@ fn hello(s: &mut Session, argv: &Argv) -> Reply {
         }
     }
     match auth {
-        Some((user, pass)) => {
-            if !check_password(user, pass) {
-                return Reply::error(errors::WRONGPASS);
-            }
-            s.authenticated = true;
+        Some((user, pass)) if !authenticate(s, argv, user, pass) => {
+            return Reply::error(errors::WRONGPASS);
         }
-        None if !s.authenticated => return Reply::error(errors::HELLO_NOAUTH),
+        Some(_) => {}
+        None if !s.authenticated && !acl::default_admits_anyone() => {
+            return Reply::error(errors::HELLO_NOAUTH)
+        }
         None => {}
     }
     if let Some(n) = name {
@@ -144,7 +168,8 @@ fn reset(s: &mut Session, _: &Argv) -> Reply {
     s.resp = 2;
     s.pubsub.set_resp(2);
     s.name = None;
-    s.authenticated = config::live(|c| c.requirepass().is_none());
+    s.authenticated = acl::default_admits_anyone();
+    s.user = acl::SessionUser::default();
     reply
 }
 
@@ -296,6 +321,12 @@ fn client_kill(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
                 },
                 b"ADDR" => filter = Some(KillFilter::Addr(text)),
                 b"LADDR" => filter = Some(KillFilter::Laddr(text)),
+                b"USER" => {
+                    if acl::registry::user(&text).is_none() {
+                        return Reply::error(format!("ERR No such user '{text}'"));
+                    }
+                    filter = Some(KillFilter::User(text));
+                }
                 b"SKIPME" => match value.to_ascii_lowercase().as_slice() {
                     b"yes" => skipme = true,
                     b"no" => skipme = false,
@@ -316,7 +347,8 @@ fn client_kill(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
     })
 }
 
-async fn kill_everywhere(filter: KillFilter, skip: Option<u64>) -> usize {
+/// Closes the clients matching `filter` on every core, but `skip`.
+pub(crate) async fn kill_everywhere(filter: KillFilter, skip: Option<u64>) -> usize {
     let cores = usize::from(crate::store::current().map().cores());
     let handles: Vec<_> = (0..cores)
         .map(|c| {

@@ -4,6 +4,7 @@
 //! joined here, explicitly, into one table. Lookup is case-insensitive and
 //! allocation-free.
 
+mod acl;
 mod args;
 mod blocking;
 mod body;
@@ -58,6 +59,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     pubsub::SPECS,
     transactions::SPECS,
     plugin::SPECS,
+    acl::SPECS,
 ];
 
 /// Longest command name looked up (longer names are unknown).

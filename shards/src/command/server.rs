@@ -554,7 +554,7 @@ const FUNCTION_SUBCOMMANDS: &[CommandSpec] = &[
 
 /// The server family.
 pub const SPECS: &[CommandSpec] = &[
-    CommandSpec::keyless("info", -1, &["loading", "stale"], SLOW, doc("Returns information and statistics about the server.", "1.0.0", "O(1)", "[section [section ...]]"), Run::Barrier(info)),
+    CommandSpec::keyless("info", -1, &["loading", "stale"], &["@slow", "@dangerous"], doc("Returns information and statistics about the server.", "1.0.0", "O(1)", "[section [section ...]]"), Run::Barrier(info)),
     CommandSpec::keyless("dbsize", 1, &["readonly", "fast"], &["@keyspace", "@read", "@fast"], doc("Returns the number of keys in the database.", "1.0.0", "O(N) here: the partitions are counted (Redis: O(1))", ""), Run::Barrier(global::dbsize)),
     CommandSpec::keyless("flushdb", -1, &["write"], &["@keyspace", "@write", "@slow", "@dangerous"], doc("Remove all keys from the current database.", "1.0.0", "O(N) where N is the number of keys in the selected database", "[ASYNC | SYNC]"), Run::Barrier(global::flushdb)),
     CommandSpec::keyless("flushall", -1, &["write"], &["@keyspace", "@write", "@slow", "@dangerous"], doc("Removes all keys from all databases.", "1.0.0", "O(N) where N is the total number of keys in all databases", "[ASYNC | SYNC]"), Run::Barrier(global::flushall)),

@@ -165,6 +165,20 @@ pub const SETTINGS: &[SettingDef] = &[
         "Password of the default user (empty: no AUTH needed)"
     ),
     setting!(
+        "aclfile",
+        "",
+        Kind::Text,
+        false,
+        "File of ACL users (`user <name> <rules>` lines), loaded at start; ACL SAVE / LOAD use it"
+    ),
+    setting!(
+        "acllog-max-len",
+        "128",
+        int(0, i32::MAX as i64),
+        true,
+        "Most entries the ACL LOG keeps"
+    ),
+    setting!(
         "maxclients",
         "10000",
         int(1, 1_000_000),
@@ -290,7 +304,7 @@ pub const SETTINGS: &[SettingDef] = &[
         "300",
         int(0, i32::MAX as i64),
         true,
-        "Accepted for compatibility"
+        "Seconds of idleness before TCP keepalive probes a client (0 = off); applies to new clients"
     ),
     setting!(
         "hz",
@@ -301,10 +315,10 @@ pub const SETTINGS: &[SettingDef] = &[
     ),
     setting!(
         "protected-mode",
-        "no",
+        "yes",
         Kind::Bool,
         true,
-        "Accepted for compatibility"
+        "While the default user has no password, refuse clients that are not on the loopback interface"
     ),
     setting!(
         "daemonize",

@@ -26,7 +26,7 @@ use std::time::Duration;
 use frys_runtime::net::TcpStream;
 
 use super::stream::ClientStream;
-use super::{blocked, pipeline, stats};
+use super::{blocked, output_limit, pipeline, stats};
 use crate::config;
 use crate::errors;
 use crate::exec::{race, Either};
@@ -56,8 +56,8 @@ fn version(resp: u8) -> ProtocolVersion {
 pub async fn serve(stream: ClientStream, peer: SocketAddr, id: u64, core: usize) {
     let _ = stream.set_nodelay(true);
     let local = stream.local_addr().unwrap_or(peer);
-    let (needs_auth, limits, timeout) =
-        config::live(|c| (c.requirepass().is_some(), c.limits(), c.timeout()));
+    let needs_auth = !crate::acl::default_admits_anyone();
+    let (limits, timeout) = config::live(|c| (c.limits(), c.timeout()));
     let session = Rc::new(RefCell::new(Session::new(
         id,
         peer,
@@ -70,7 +70,8 @@ pub async fn serve(stream: ClientStream, peer: SocketAddr, id: u64, core: usize)
     stats::count_connection(true);
     let mut parser = RequestParser::new(limits);
     let mut pending: Vec<u8> = Vec::new();
-    let mut out: Vec<u8> = Vec::with_capacity(READ_BUFFER);
+    // Grown on demand: an idle connection holds only its read buffer.
+    let mut out: Vec<u8> = Vec::new();
     // Requests parsed but not yet run (the reply budget stopped a batch),
     // and a protocol error to answer once they have run.
     let mut requests: Vec<crate::protocol::Argv> = Vec::new();
@@ -145,6 +146,7 @@ pub async fn serve(stream: ClientStream, peer: SocketAddr, id: u64, core: usize)
                 }
             }
             pending.drain(..used.min(pending.len()));
+            session.borrow_mut().qbuf = pending.len() + parser.pending_bytes();
             if parser.exceeds_query_buffer_limit(pending.len(), authenticated) {
                 tracing::warn!(%peer, "closing client that reached the query buffer limit");
                 close = true;
@@ -257,6 +259,7 @@ async fn write_out(stream: &ClientStream, session: &SharedSession, out: &mut Vec
     let mailbox = session.borrow().pubsub.mailbox();
     let buf = std::mem::take(out);
     let written = buf.len();
+    session.borrow_mut().omem = written;
     let (res, buf) = match &mailbox {
         Some(m) => {
             m.set_writing(written);
@@ -267,8 +270,12 @@ async fn write_out(stream: &ClientStream, session: &SharedSession, out: &mut Vec
                 Either::Right(()) => return false,
             }
         }
-        None => stream.write_all(buf).await,
+        None => match output_limit::write_within_limit(stream, buf).await {
+            Some(r) => r,
+            None => return false,
+        },
     };
+    session.borrow_mut().omem = 0;
     *out = buf;
     out.clear();
     if out.capacity() > 4 * READ_BUFFER {

@@ -16,6 +16,8 @@ struct CoreReport {
     partitions: Vec<(u16, frys_storage::Metrics)>,
     /// (namespace, keys, keys with an expiry)
     keyspace: Vec<(u16, u64, u64)>,
+    /// Largest query buffer and output of the core's clients.
+    buffers: (usize, usize),
 }
 
 async fn report(with_keyspace: bool) -> CoreReport {
@@ -55,6 +57,7 @@ async fn report(with_keyspace: bool) -> CoreReport {
         }
     }
     CoreReport {
+        buffers: crate::session::max_buffers_local(),
         counters: stats::snapshot(),
         partitions,
         keyspace: keyspace
@@ -179,9 +182,11 @@ pub async fn render(sections: &[String], _db: u16) -> String {
             "clients" => {
                 let _ = write!(
                     out,
-                    "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nblocked_clients:{}\r\ntracking_clients:0\r\n",
+                    "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:{}\r\nblocked_clients:{}\r\ntracking_clients:0\r\n",
                     s.clients(),
                     config::live(|c| c.maxclients()),
+                    reports.iter().map(|r| r.buffers.0).max().unwrap_or(0),
+                    reports.iter().map(|r| r.buffers.1).max().unwrap_or(0),
                     total(|c| c.blocked)
                 );
             }

@@ -14,13 +14,17 @@ pub mod backup;
 pub mod blocked;
 mod connection;
 pub mod info;
+mod output_limit;
 mod pipeline;
+pub mod protected;
+pub mod socket_options;
 pub mod stats;
 mod stream;
 pub mod tls;
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;
@@ -200,6 +204,7 @@ fn random_run_id() -> String {
 pub fn run(config: Config) -> Result<(), String> {
     let start = Instant::now();
     config::set_live(config.clone());
+    crate::acl::file::load_at_start()?;
     let dir = config.dir();
     if let Some(from) = config.get("restore").filter(|r| !r.is_empty()) {
         backup::restore(std::path::Path::new(from), &dir)?;
@@ -518,6 +523,16 @@ async fn accept_loop(
                 frys_runtime::spawn_local(connection::refuse(stream));
             }
             continue;
+        }
+        if protected::refuses(&peer) {
+            s.clients.fetch_sub(1, Ordering::Relaxed);
+            stats::count_rejected();
+            frys_runtime::spawn_local(protected::deny(stream));
+            continue;
+        }
+        let keepalive = config::live(|c| c.get("tcp-keepalive").and_then(|v| v.parse().ok()));
+        if let Err(e) = socket_options::set_keepalive(stream.as_raw_fd(), keepalive.unwrap_or(0)) {
+            tracing::debug!(%peer, error = %e, "cannot set tcp-keepalive");
         }
         let id = s.next_client_id.fetch_add(1, Ordering::Relaxed);
         open.set(open.get() + 1);

@@ -21,6 +21,7 @@
 //! its first poll until acknowledged, so commands on one key take effect
 //! in pipeline order.
 
+use crate::acl;
 use crate::command::{self, BarrierCtx, BarrierFn, CommandSpec, KeyCtx, KeyFn, Run};
 use crate::errors;
 use crate::exec::{join_all, LocalBoxFuture};
@@ -171,6 +172,9 @@ pub async fn execute(session: &SharedSession, requests: &mut Vec<Argv>) -> Vec<(
     let mut replies: Vec<Option<Reply>> = (0..requests.len()).map(|_| None).collect();
     let mut resps: Vec<u8> = Vec::with_capacity(requests.len());
     let mut flush_at = FIRST_FLUSH;
+    // A client whose batch would break its output hard limit is cut at
+    // the limit, not after the whole budget was built.
+    let budget = super::output_limit::reply_budget(REPLY_BUDGET);
     let mut run = 0;
     let mut todo = std::mem::take(requests).into_iter();
     for (idx, argv) in todo.by_ref().enumerate() {
@@ -206,7 +210,7 @@ pub async fn execute(session: &SharedSession, requests: &mut Vec<Argv>) -> Vec<(
                     _ => Reply::error("ERR internal: not a barrier"),
                 };
                 replies[idx] = Some(reply);
-                if reply_bytes(&replies) > REPLY_BUDGET {
+                if reply_bytes(&replies) > budget {
                     break;
                 }
             }
@@ -217,7 +221,7 @@ pub async fn execute(session: &SharedSession, requests: &mut Vec<Argv>) -> Vec<(
         if segment.len() >= flush_at {
             segment.run(here, &mut replies).await;
             flush_at = flush_at.saturating_mul(2);
-            if reply_bytes(&replies) > REPLY_BUDGET {
+            if reply_bytes(&replies) > budget {
                 break;
             }
         }
@@ -292,11 +296,22 @@ fn route(session: &mut Session, segment: &mut Segment, idx: usize, argv: Argv) -
         container = Some(spec.name);
         spec = sub;
     }
-    if !session.authenticated && !spec.flags.contains(&"no_auth") {
+    if !session.authenticated && !spec.flags.contains(&"no_auth") && !acl::default_admits_anyone() {
         return reject(session, Some(top), errors::NOAUTH.to_string());
     }
     if session.multi.is_some() && multi::refused_inside_multi(spec) {
         return reject(session, Some(top), errors::NOT_ALLOWED_IN_MULTI.to_string());
+    }
+    if let Err(denied) = crate::acl::check::check_session(session, container, spec, &argv) {
+        return match denied {
+            Some(text) => reject(session, Some(top), text),
+            None => {
+                // Its user was deleted: the client is disconnected.
+                session.closing = true;
+                session.close_without_reply = true;
+                Route::NoReply
+            }
+        };
     }
     // Redis' RESP2 subscribed mode: only pushes can be told from replies.
     if session.resp == 2 && session.pubsub.is_subscribed() {

@@ -1,0 +1,239 @@
+//! Clients that misbehave, against the real binary: `maxclients`, the
+//! idle `timeout` (not for blocked or subscribed clients), the `normal`
+//! class of `client-output-buffer-limit` cutting a client that does not
+//! read, the buffer fields of CLIENT LIST / INFO, and protected mode.
+
+mod common;
+
+use std::io::Write;
+use std::net::{IpAddr, TcpStream, UdpSocket};
+
+use common::*;
+use redis::Value;
+
+fn info_field(c: &mut redis::Connection, section: &str, field: &str) -> String {
+    let info: String = qa(c, &["INFO", section]);
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in {info}"))
+        .to_string()
+}
+
+fn client_line(c: &mut redis::Connection, id: i64) -> Option<String> {
+    let list: String = qa(c, &["CLIENT", "LIST"]);
+    let prefix = format!("id={id} ");
+    list.lines()
+        .find(|l| l.starts_with(&prefix))
+        .map(str::to_string)
+}
+
+fn field(line: &str, name: &str) -> u64 {
+    let prefix = format!("{name}=");
+    line.split(' ')
+        .find_map(|f| f.strip_prefix(&prefix))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {line}"))
+}
+
+/// Sends `line` and reads one reply line.
+fn raw_line(s: &mut TcpStream, line: &[u8]) -> String {
+    s.write_all(line).unwrap();
+    read_line(s)
+}
+
+#[test]
+fn clients_over_maxclients_are_told_and_closed() {
+    let s = Server::start_with(2, &["--maxclients", "3"]);
+    let mut first = s.conn();
+    let _second = s.conn();
+    let mut third = s.raw();
+    assert_eq!(raw_line(&mut third, b"PING\r\n"), "+PONG\r\n");
+    let mut over = s.raw();
+    let (reply, closed) = read_until_closed(&mut over);
+    assert_eq!(
+        String::from_utf8_lossy(&reply),
+        "-ERR max number of clients reached\r\n"
+    );
+    assert!(closed);
+    assert_eq!(info_field(&mut first, "clients", "maxclients"), "3");
+    assert_eq!(info_field(&mut first, "clients", "connected_clients"), "3");
+    assert!(
+        info_field(&mut first, "stats", "rejected_connections")
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    // A client that leaves makes room.
+    drop(third);
+    assert!(eventually(PATIENCE, || {
+        let mut next = s.raw();
+        raw_line(&mut next, b"PING\r\n") == "+PONG\r\n"
+    }));
+}
+
+#[test]
+fn idle_clients_are_closed_but_not_blocked_or_subscribed_ones() {
+    let s = Server::start_with(2, &["--timeout", "1"]);
+    // The subscriber and the blocked client are idle longer than the
+    // plain client opened after them.
+    let mut subscriber = s.raw();
+    assert!(raw_line(&mut subscriber, b"SUBSCRIBE news\r\n").starts_with('*'));
+    for _ in 0..5 {
+        read_line(&mut subscriber);
+    }
+    let mut blocked = s.raw();
+    blocked.write_all(b"BLPOP queue 0\r\n").unwrap();
+    let mut watcher = s.conn();
+    wait_blocked(&mut watcher, 1);
+    let mut idle = s.raw();
+    assert_eq!(raw_line(&mut idle, b"PING\r\n"), "+PONG\r\n");
+    let (_, closed) = read_until_closed(&mut idle);
+    assert!(closed, "the idle client was not closed");
+    // Still there: the blocked client gets its element, the subscriber
+    // its message.
+    let mut pusher = s.conn();
+    assert_eq!(qa::<i64>(&mut pusher, &["RPUSH", "queue", "x"]), 1);
+    assert_eq!(read_line(&mut blocked), "*2\r\n");
+    assert_eq!(qa::<i64>(&mut pusher, &["PUBLISH", "news", "hi"]), 1);
+    assert_eq!(read_line(&mut subscriber), "*3\r\n");
+}
+
+#[test]
+fn a_client_that_does_not_read_is_cut_at_the_normal_output_limit() {
+    let s = Server::start_with(2, &["--client-output-buffer-limit", "normal 1mb 512kb 60"]);
+    let mut c = s.conn();
+    let value = "v".repeat(200 * 1024);
+    assert_eq!(q(&mut c, &["SET", "big", &value]), Value::Okay);
+    // One reply under the limits is fine.
+    assert_eq!(qa::<String>(&mut c, &["GET", "big"]).len(), value.len());
+    let before = s.rss_bytes();
+    let mut slow = s.raw();
+    let id: i64 = {
+        slow.write_all(b"CLIENT ID\r\n").unwrap();
+        read_line(&mut slow)
+            .trim_start_matches(':')
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    // A pipeline whose replies exceed the hard limit, never read.
+    slow.write_all(&b"GET big\r\n".repeat(100)).unwrap();
+    assert!(
+        eventually(PATIENCE, || client_line(&mut c, id).is_none()),
+        "the client that does not read was not disconnected"
+    );
+    assert!(eventually(PATIENCE, || s.stderr().contains(
+        "closing a client over the normal output buffer hard limit"
+    )));
+    assert!(s.rss_bytes() < before + 64 * 1024 * 1024, "memory grew");
+    assert_eq!(qa::<String>(&mut c, &["PING"]), "PONG");
+}
+
+#[test]
+fn client_list_and_info_show_buffers() {
+    let s = Server::start(2);
+    let mut c = s.conn();
+    let value = "v".repeat(256 * 1024);
+    assert_eq!(q(&mut c, &["SET", "big", &value]), Value::Okay);
+    // A half-sent request is held in the query buffer.
+    let mut partial = s.raw();
+    partial.write_all(b"CLIENT ID\r\n").unwrap();
+    let pid: i64 = read_line(&mut partial)
+        .trim_start_matches(':')
+        .trim()
+        .parse()
+        .unwrap();
+    partial
+        .write_all(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100\r\nabcdefghij")
+        .unwrap();
+    assert!(eventually(PATIENCE, || client_line(&mut c, pid)
+        .is_some_and(|l| field(&l, "qbuf") > 0)));
+    let line = client_line(&mut c, pid).unwrap();
+    assert!(field(&line, "tot-mem") >= field(&line, "qbuf"), "{line}");
+    assert!(
+        info_field(&mut c, "clients", "client_recent_max_input_buffer")
+            .parse::<u64>()
+            .unwrap()
+            > 0
+    );
+    // A client that does not read has output waiting (no limit here).
+    let mut slow = s.raw();
+    slow.write_all(b"CLIENT ID\r\n").unwrap();
+    let sid: i64 = read_line(&mut slow)
+        .trim_start_matches(':')
+        .trim()
+        .parse()
+        .unwrap();
+    slow.write_all(&b"GET big\r\n".repeat(64)).unwrap();
+    assert!(eventually(PATIENCE, || client_line(&mut c, sid)
+        .is_some_and(|l| field(&l, "omem") > 0)));
+    assert!(
+        info_field(&mut c, "clients", "client_recent_max_output_buffer")
+            .parse::<u64>()
+            .unwrap()
+            > 0
+    );
+    assert_eq!(info_field(&mut c, "clients", "connected_clients"), "3");
+}
+
+/// A local address of this machine that is not loopback (the source
+/// address of a route out), if it has one.
+fn non_loopback_address() -> Option<IpAddr> {
+    ["192.0.2.1:9", "10.255.255.1:9", "8.8.8.8:53"]
+        .iter()
+        .find_map(|target| {
+            let sock = UdpSocket::bind("0.0.0.0:0").ok()?;
+            sock.connect(target).ok()?;
+            let ip = sock.local_addr().ok()?.ip();
+            (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+        })
+}
+
+#[test]
+fn protected_mode_refuses_outside_clients_while_default_has_no_password() {
+    let Some(ip) = non_loopback_address() else {
+        eprintln!(
+            "no non-loopback address: the decision is covered by server::protected's unit test"
+        );
+        return;
+    };
+    let s = Server::start_with(1, &["--bind", "0.0.0.0"]);
+    let outside = || {
+        let t = TcpStream::connect((ip, s.port())).expect("connect from outside");
+        t.set_read_timeout(Some(PATIENCE)).unwrap();
+        t
+    };
+    let mut refused = outside();
+    let _ = refused.write_all(b"PING\r\n");
+    let (reply, closed) = read_until_closed(&mut refused);
+    assert_eq!(
+        String::from_utf8_lossy(&reply),
+        frys_shards::server::protected::DENIED
+    );
+    assert!(closed);
+    // Loopback clients are served.
+    let mut c = s.conn();
+    assert_eq!(qa::<String>(&mut c, &["PING"]), "PONG");
+    // With a password the outside client is asked to authenticate.
+    assert_eq!(
+        q(&mut c, &["CONFIG", "SET", "requirepass", "pw"]),
+        Value::Okay
+    );
+    let mut asks = outside();
+    assert_eq!(
+        raw_line(&mut asks, b"PING\r\n"),
+        "-NOAUTH Authentication required.\r\n"
+    );
+    // protected-mode no serves it without one.
+    assert_eq!(raw_line(&mut asks, b"AUTH pw\r\n"), "+OK\r\n");
+    assert_eq!(
+        raw_line(&mut asks, b"CONFIG SET requirepass \"\"\r\n"),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        raw_line(&mut asks, b"CONFIG SET protected-mode no\r\n"),
+        "+OK\r\n"
+    );
+    let mut served = outside();
+    assert_eq!(raw_line(&mut served, b"PING\r\n"), "+PONG\r\n");
+}
