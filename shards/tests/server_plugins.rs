@@ -477,3 +477,25 @@ fn plugin_commands_are_refused_inside_multi_and_across_cores() {
     );
     q(&mut c, &["DISCARD"]);
 }
+
+#[test]
+fn plugin_commands_follow_the_callers_acl() {
+    let s = server(1);
+    let mut admin = s.conn();
+    load(&mut admin, "cas.wasm", &[]);
+    q(&mut admin, &["ACL", "SETUSER", "narrow", "on", ">pw", "+get", "~*"]);
+    q(&mut admin, &["ACL", "SETUSER", "wide", "on", ">pw", "+@all", "~mine:*"]);
+    let mut c = s.conn();
+    q(&mut c, &["AUTH", "narrow", "pw"]);
+    assert_eq!(
+        err(&mut c, &["CAS", "k", "", "v"]),
+        "NOPERM this user has no permissions to run the 'cas' command"
+    );
+    q(&mut c, &["AUTH", "wide", "pw"]);
+    assert_eq!(qa::<i64>(&mut c, &["CAS", "mine:k", "", "v"]), 1);
+    assert_eq!(
+        err(&mut c, &["CAS", "other", "", "v"]),
+        "NOPERM this user has no permissions to access one of the keys used as arguments"
+    );
+    assert_eq!(qa::<Option<String>>(&mut admin, &["GET", "other"]), None);
+}

@@ -166,6 +166,76 @@ fn channel_positions(full_name: &str, argc: usize) -> (std::ops::Range<usize>, b
     }
 }
 
+/// Checks a plugin command of `session` before it is routed, as Redis
+/// checks module commands: only a user whose command rules cover commands
+/// added later (`+@all` / `allcommands`, Redis' "future commands") may run
+/// it, and its declared keys must match the user's key patterns (read
+/// for a `readonly` command, read and write otherwise). Refusals are
+/// logged and answered as in [`check_session`].
+pub fn check_plugin_session(
+    session: &mut Session,
+    name: &str,
+    keys: impl Iterator<Item = usize>,
+    readonly: bool,
+    argv: &Argv,
+) -> Result<(), Option<String>> {
+    let verdict = session
+        .user
+        .with_current(|u| {
+            if u.unrestricted() {
+                return Ok(());
+            }
+            if !(u.all_commands || u.future_commands) {
+                return Err(Denied::Command);
+            }
+            if !u.all_keys {
+                let need = if readonly { R } else { RW };
+                for pos in keys {
+                    let key = argv.get(pos).unwrap_or_default();
+                    let ok = u.keys.iter().any(|k| {
+                        (!need.read || k.read)
+                            && (!need.write || k.write)
+                            && glob_match(&k.pattern, key)
+                    });
+                    if !ok {
+                        return Err(Denied::Key(pos));
+                    }
+                }
+            }
+            Ok(())
+        })
+        .ok_or(None)?;
+    let Err(denied) = verdict else {
+        return Ok(());
+    };
+    let (reason, object, text) = match denied {
+        Denied::Key(i) => (
+            Reason::Key,
+            String::from_utf8_lossy(argv.get(i).unwrap_or_default()).into_owned(),
+            "NOPERM this user has no permissions to access one of the keys used as arguments"
+                .to_string(),
+        ),
+        _ => (
+            Reason::Command,
+            name.to_string(),
+            format!("NOPERM this user has no permissions to run the '{name}' command"),
+        ),
+    };
+    let context = if session.multi.is_some() {
+        "multi"
+    } else {
+        "toplevel"
+    };
+    acl_log::add(
+        reason,
+        context,
+        object,
+        session.user.name().to_string(),
+        session.info_line(),
+    );
+    Err(Some(text))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -44,9 +44,9 @@ pub struct User {
     /// One bit per command id (`commands::ids`).
     pub(super) commands: Vec<u64>,
     /// Every bit set and none cleared since `+@all`.
-    pub(super) all_commands: bool,
+    pub(crate) all_commands: bool,
     /// Redis' reserved "future commands" bit.
-    pub(super) future_commands: bool,
+    pub(crate) future_commands: bool,
     /// First arguments allowed for a command whose bit is clear
     /// (`+select|0`), by command id.
     pub(super) first_args: BTreeMap<usize, Vec<String>>,

@@ -13,7 +13,6 @@
 use std::cell::Cell;
 use std::time::Duration;
 
-use frys_runtime::net::TcpStream;
 
 use crate::config::{self, BufferLimit};
 use crate::exec::{race, Either};
@@ -77,7 +76,7 @@ pub fn verdict(limit: &BufferLimit, len: usize) -> Verdict {
 /// Writes `buf` unless the client breaks the limit (then `None`: the
 /// connection must close).
 pub async fn write_within_limit(
-    stream: &TcpStream,
+    stream: &super::stream::ClientStream,
     buf: Vec<u8>,
 ) -> Option<(std::io::Result<()>, Vec<u8>)> {
     match verdict(&normal(), buf.len()) {

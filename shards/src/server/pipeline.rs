@@ -411,6 +411,21 @@ fn route_plugin(
     if session.multi.is_some() {
         return reject(session, None, errors::NOT_ALLOWED_IN_MULTI.to_string());
     }
+    let readonly = desc.flags.contains(&frys_plugins::Flag::Readonly);
+    let keys = desc.keys.positions(argv.len()).into_iter();
+    if let Err(denied) =
+        crate::acl::check::check_plugin_session(session, &desc.name, keys, readonly, &argv)
+    {
+        return match denied {
+            Some(text) => reject(session, None, text),
+            None => {
+                // Its user was deleted: the client is disconnected.
+                session.closing = true;
+                session.close_without_reply = true;
+                Route::NoReply
+            }
+        };
+    }
     if session.resp == 2 && session.pubsub.is_subscribed() {
         return reject(session, None, errors::only_subscribe_allowed(&desc.name));
     }
