@@ -97,6 +97,11 @@ async fn handle(stream: frys_runtime::net::TcpStream) {
         }
     };
     let reply = match (path.0.as_str(), path.1.as_str()) {
+        ("GET", "/health") if crate::store::disk_state::disk_full() => response(
+            "503 Service Unavailable",
+            "text/plain",
+            "disk full: writes are refused\n",
+        ),
         ("GET", "/health") => response("200 OK", "text/plain", "ok\n"),
         ("GET", "/metrics") => response(
             "200 OK",

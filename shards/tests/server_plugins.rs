@@ -483,8 +483,14 @@ fn plugin_commands_follow_the_callers_acl() {
     let s = server(1);
     let mut admin = s.conn();
     load(&mut admin, "cas.wasm", &[]);
-    q(&mut admin, &["ACL", "SETUSER", "narrow", "on", ">pw", "+get", "~*"]);
-    q(&mut admin, &["ACL", "SETUSER", "wide", "on", ">pw", "+@all", "~mine:*"]);
+    q(
+        &mut admin,
+        &["ACL", "SETUSER", "narrow", "on", ">pw", "+get", "~*"],
+    );
+    q(
+        &mut admin,
+        &["ACL", "SETUSER", "wide", "on", ">pw", "+@all", "~mine:*"],
+    );
     let mut c = s.conn();
     q(&mut c, &["AUTH", "narrow", "pw"]);
     assert_eq!(

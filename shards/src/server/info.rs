@@ -206,10 +206,11 @@ pub async fn render(sections: &[String], _db: u16) -> String {
                 let syncs: u64 = reports.iter().flat_map(|r| r.partitions.iter()).map(|(_, m)| m.wal_syncs).sum();
                 let _ = write!(
                     out,
-                    "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\naof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_last_write_status:ok\r\nfrys_appendfsync:{}\r\nfrys_wal_syncs:{syncs}\r\nfrys_last_backup:{}\r\n",
+                    "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\naof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_last_write_status:{}\r\nfrys_appendfsync:{}\r\nfrys_wal_syncs:{syncs}\r\nfrys_last_backup:{}\r\n",
                     u8::from(super::backup::in_progress()),
                     super::last_save(),
                     if super::backup::last_failed() { "err" } else { "ok" },
+                    if crate::store::disk_state::disk_full() { "err" } else { "ok" },
                     config::live(|c| c.get("appendfsync").unwrap_or("everysec").to_string()),
                     super::backup::last_backup().map(|p| p.display().to_string()).unwrap_or_default(),
                 );

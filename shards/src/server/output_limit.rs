@@ -13,7 +13,6 @@
 use std::cell::Cell;
 use std::time::Duration;
 
-
 use crate::config::{self, BufferLimit};
 use crate::exec::{race, Either};
 

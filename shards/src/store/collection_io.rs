@@ -232,7 +232,7 @@ impl CoreStore {
         }
         let db = self.db_of_slot(write.slot)?;
         self.note_write(write.ns, &write.key);
-        db.write(write.batch).await?;
+        super::disk_state::write(db, write.batch).await?;
         Ok(())
     }
 }

@@ -94,7 +94,7 @@ pub async fn expire_step(store: &CoreStore, id: u16) -> StoreResult<usize> {
             expired += 1;
         }
     }
-    db.write(batch).await?;
+    super::disk_state::write(db, batch).await?;
     crate::server::stats::count_expired(expired);
     Ok(due.len())
 }

@@ -88,7 +88,7 @@ impl CoreStore {
         }
         check_size(&entry).map_err(|e| StoreError(e.0))?;
         add_put(&mut batch, ns, slot, key, &entry);
-        db.write(batch).await?;
+        super::disk_state::write(db, batch).await?;
         Ok(())
     }
 }

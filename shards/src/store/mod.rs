@@ -14,6 +14,7 @@
 pub mod blocking;
 pub mod collection;
 mod collection_io;
+pub mod disk_state;
 mod encoding;
 mod expire;
 mod filter;
@@ -46,7 +47,12 @@ pub struct StoreError(pub String);
 
 impl From<frys_storage::Error> for StoreError {
     fn from(e: frys_storage::Error) -> Self {
-        StoreError(format!("ERR storage: {e}"))
+        match e {
+            frys_storage::Error::DiskFull { .. } => {
+                StoreError(disk_state::MISCONF_DISK_FULL.to_string())
+            }
+            e => StoreError(format!("ERR storage: {e}")),
+        }
     }
 }
 
@@ -267,7 +273,7 @@ impl CoreStore {
         self.note_write(ns, key);
         let mut batch = WriteBatch::new();
         add_put(&mut batch, ns, slot, key, entry);
-        db.write(batch).await?;
+        disk_state::write(db, batch).await?;
         Ok(())
     }
 
@@ -309,7 +315,7 @@ impl CoreStore {
             let db = self
                 .partition(p)
                 .ok_or_else(|| StoreError(format!("ERR internal: partition {p} not owned here")))?;
-            writes.push(db.write(batch));
+            writes.push(disk_state::write(db, batch));
         }
         for result in crate::exec::join_all(writes).await {
             result?;
