@@ -557,3 +557,38 @@ fn client_kill_user_closes_that_users_clients() {
         0
     );
 }
+
+#[test]
+fn exec_checks_the_rules_again() {
+    use std::io::{Read, Write};
+    let s = Server::start(1);
+    let mut admin = s.conn();
+    q(
+        &mut admin,
+        &["ACL", "SETUSER", "u", "on", ">pw", "+@all", "~*"],
+    );
+    let mut c = s.raw();
+    let mut got = Vec::new();
+    let mut exchange = |c: &mut std::net::TcpStream, send: &[u8], until: &[u8]| {
+        c.write_all(send).unwrap();
+        let mut buf = [0u8; 4096];
+        while !got.windows(until.len()).any(|w| w == until) {
+            let n = c.read(&mut buf).unwrap();
+            assert!(n > 0, "closed; got {:?}", String::from_utf8_lossy(&got));
+            got.extend_from_slice(&buf[..n]);
+        }
+    };
+    exchange(
+        &mut c,
+        b"AUTH u pw\r\nMULTI\r\nSET secret x\r\nGET secret\r\n",
+        b"+QUEUED\r\n+QUEUED\r\n",
+    );
+    q(&mut admin, &["ACL", "SETUSER", "u", "-set"]);
+    exchange(&mut c, b"EXEC\r\n", b"$-1\r\n");
+    let text = String::from_utf8_lossy(&got).into_owned();
+    assert!(
+        text.ends_with("*2\r\n-NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: no permission to execute the command or subcommand\r\n$-1\r\n"),
+        "{text}"
+    );
+    assert_eq!(qa::<Option<String>>(&mut admin, &["GET", "secret"]), None);
+}

@@ -55,7 +55,13 @@ pub fn check(
             return Err(Denied::Command);
         }
     }
-    if !user.all_keys {
+    // Shard channels sit where keys would (for routing), but are checked
+    // as channels, as Redis does.
+    let shard_channels = matches!(
+        entry.full_name.as_str(),
+        "spublish" | "ssubscribe" | "sunsubscribe"
+    );
+    if !user.all_keys && !shard_channels {
         for (j, pos) in command_keys(spec, argv).into_iter().enumerate() {
             let need = access_of(spec, &entry.full_name, argv, j);
             let key = argv.get(pos).unwrap_or_default();
@@ -169,14 +175,13 @@ fn channel_positions(full_name: &str, argc: usize) -> (std::ops::Range<usize>, b
 /// Checks a plugin command of `session` before it is routed, as Redis
 /// checks module commands: only a user whose command rules cover commands
 /// added later (`+@all` / `allcommands`, Redis' "future commands") may run
-/// it, and its declared keys must match the user's key patterns (read
-/// for a `readonly` command, read and write otherwise). Refusals are
+/// it, and its declared keys must match the user's key patterns for
+/// reading and writing. Refusals are
 /// logged and answered as in [`check_session`].
 pub fn check_plugin_session(
     session: &mut Session,
     name: &str,
     keys: impl Iterator<Item = usize>,
-    readonly: bool,
     argv: &Argv,
 ) -> Result<(), Option<String>> {
     let verdict = session
@@ -189,7 +194,10 @@ pub fn check_plugin_session(
                 return Err(Denied::Command);
             }
             if !u.all_keys {
-                let need = if readonly { R } else { RW };
+                // A plugin's writes are applied whatever it declares, so
+                // its keys need both (Redis gives module key ranges full
+                // access too).
+                let need = RW;
                 for pos in keys {
                     let key = argv.get(pos).unwrap_or_default();
                     let ok = u.keys.iter().any(|k| {

@@ -80,7 +80,7 @@ pub fn read_users(path: &Path, shown: &str) -> Result<Vec<User>, String> {
 }
 
 /// ACL LOAD (and start-up): replaces every user by the file's; returns
-/// the names of the users that are gone.
+/// the names of the users whose clients must be disconnected.
 pub fn load(path: &Path, shown: &str) -> Result<Vec<String>, String> {
     let users = read_users(path, shown)?;
     Ok(registry::replace_all(users))

@@ -89,9 +89,12 @@ impl SessionUser {
 
     /// The session of `user`, just authenticated.
     pub fn of(user: Arc<User>) -> SessionUser {
+        // Not cached: the generation read now may already be newer than
+        // the user fetched (a change on another core in between), and the
+        // first check would then trust stale rules.
         SessionUser {
             name: user.name.clone(),
-            cached: Some((generation(), user)),
+            cached: None,
         }
     }
 

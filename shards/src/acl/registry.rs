@@ -146,7 +146,8 @@ pub fn all() -> Vec<Arc<User>> {
 }
 
 /// Replaces every user by `users` (ACL LOAD); a missing `default` is
-/// created as Redis creates it. Returns the names that are gone.
+/// created as Redis creates it. Returns the names whose clients must be
+/// disconnected: every old user but `default`.
 pub fn replace_all(users: Vec<User>) -> Vec<String> {
     let mut map: BTreeMap<String, Arc<User>> = users
         .into_iter()
@@ -155,10 +156,12 @@ pub fn replace_all(users: Vec<User>) -> Vec<String> {
     map.entry("default".to_string())
         .or_insert_with(|| Arc::new(User::default_user()));
     let mut reg = write();
+    // Every old user but `default` is replaced, even one of the same name
+    // (its password may be what changed): Redis 7.0 kills their clients.
     let gone = reg
         .users
         .keys()
-        .filter(|n| !map.contains_key(*n))
+        .filter(|n| n.as_str() != "default")
         .cloned()
         .collect();
     reg.users = map;

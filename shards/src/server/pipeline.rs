@@ -411,11 +411,8 @@ fn route_plugin(
     if session.multi.is_some() {
         return reject(session, None, errors::NOT_ALLOWED_IN_MULTI.to_string());
     }
-    let readonly = desc.flags.contains(&frys_plugins::Flag::Readonly);
     let keys = desc.keys.positions(argv.len()).into_iter();
-    if let Err(denied) =
-        crate::acl::check::check_plugin_session(session, &desc.name, keys, readonly, &argv)
-    {
+    if let Err(denied) = crate::acl::check::check_plugin_session(session, &desc.name, keys, &argv) {
         return match denied {
             Some(text) => reject(session, None, text),
             None => {

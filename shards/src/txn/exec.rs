@@ -178,6 +178,12 @@ async fn run_steps(
     let mut todo: VecDeque<Step> = steps.into();
     let mut replies = Vec::with_capacity(todo.len());
     while let Some(step) = todo.pop_front() {
+        // Rules may have changed since the command was queued (Redis
+        // checks again at EXEC).
+        if let Err(text) = still_allowed(session, &step) {
+            replies.push(Reply::error(text));
+            continue;
+        }
         stats::count_call(step.spec.name);
         match step.spec.run {
             Run::Key(run) => {
@@ -187,7 +193,7 @@ async fn run_steps(
                 let mut batch = vec![(run, step.ns, step.argv)];
                 while let Some(next) = todo.front() {
                     let Run::Key(run) = next.spec.run else { break };
-                    if core_of(next) != core {
+                    if core_of(next) != core || still_allowed(session, next).is_err() {
                         break;
                     }
                     let Some(next) = todo.pop_front() else { break };
@@ -223,6 +229,31 @@ async fn run_steps(
         }
     }
     replies
+}
+
+/// Whether the session's user may still run `step`, with Redis' EXEC-time
+/// `-NOPERM` text if not.
+fn still_allowed(session: &SharedSession, step: &Step) -> Result<(), String> {
+    use crate::acl::check::{check, Denied};
+    let name = step.argv.get(0).unwrap_or_default();
+    let container = (!name.eq_ignore_ascii_case(step.spec.name.as_bytes()))
+        .then(|| crate::command::lookup(name).map(|c| c.name))
+        .flatten();
+    let verdict = session
+        .borrow_mut()
+        .user
+        .with_current(|u| check(u, container, step.spec, &step.argv));
+    let reason = match verdict {
+        Some(Ok(())) => return Ok(()),
+        Some(Err(Denied::Key(_))) => "no permission to touch the specified keys",
+        Some(Err(Denied::Channel(_))) => {
+            "no permission to access one of the channels used as arguments"
+        }
+        Some(Err(Denied::Command)) | None => "no permission to execute the command or subcommand",
+    };
+    Err(format!(
+        "NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {reason}"
+    ))
 }
 
 /// Runs keyed commands of one core there, one after another, in one hop.
