@@ -122,6 +122,9 @@ impl Checkpoint {
     /// manifest and `CURRENT`, and syncs the directory.
     pub async fn finish(self) -> Result<CheckpointStats> {
         let mut wal_records = 0;
+        // The highest seqno the copy holds: the tables' (the manifest's
+        // last seqno), then every WAL record copied.
+        let mut reached = self.edit.last_seqno.unwrap_or(0);
         for &n in &self.wals {
             let pinned = pinned_wal(&self.dest, n);
             let bytes = files::read_all(&pinned).await?;
@@ -135,6 +138,7 @@ impl Checkpoint {
                 if batch.first_seqno() > self.seqno {
                     break;
                 }
+                reached = reached.max(batch.last_seqno().unwrap_or(0));
                 wal::encode_record(payload, &mut out)
                     .map_err(|e| Error::corruption(&pinned, offset, e))?;
                 wal_records += 1;
@@ -144,6 +148,18 @@ impl Checkpoint {
             frys_runtime::fs::remove_file(&pinned)
                 .await
                 .map_err(|e| Error::io("remove", &pinned, e))?;
+        }
+        // A WAL that ends early (pages lost to a failed sync, say) would
+        // make a checkpoint short of `S` that still looks whole.
+        if reached < self.seqno && !self.wals.is_empty() {
+            return Err(Error::corruption(
+                &self.dest,
+                0,
+                format!(
+                    "checkpoint holds writes up to seqno {reached}, short of {}",
+                    self.seqno
+                ),
+            ));
         }
         let mut payload = Vec::new();
         self.edit.encode(&mut payload);
