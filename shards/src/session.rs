@@ -241,6 +241,26 @@ pub enum KillFilter {
     Laddr(String),
     /// By ACL user.
     User(String),
+    /// Subscribers of this ACL user whose subscriptions its rules no longer
+    /// allow (Redis closes them when the rules change).
+    RevokedSubscriber(String),
+}
+
+/// Whether the session's user (as it is now) may keep each of its
+/// subscriptions: a channel or shard channel must match one of its channel
+/// patterns, a pattern must equal one, as Redis checks them.
+fn subscriptions_allowed(s: &mut Session) -> bool {
+    use crate::pubsub::Kind;
+    let Some((all, patterns)) = s
+        .user
+        .with_current(|u| (u.all_channels, u.channels.clone()))
+    else {
+        return false;
+    };
+    all || s.pubsub.all_allowed(|kind, name| match kind {
+        Kind::Pattern => patterns.iter().any(|p| p.as_slice() == name),
+        Kind::Channel | Kind::Shard => patterns.iter().any(|p| crate::command::glob_match(p, name)),
+    })
 }
 
 /// Closes this core's sessions matching `filter` except `skip` (the
@@ -260,6 +280,9 @@ pub fn kill_local(filter: &KillFilter, skip: Option<u64>) -> usize {
                 KillFilter::Addr(a) => s.addr.to_string() == *a,
                 KillFilter::Laddr(a) => s.laddr.to_string() == *a,
                 KillFilter::User(u) => s.user.name() == u,
+                KillFilter::RevokedSubscriber(u) => {
+                    s.user.name() == u && s.pubsub.is_subscribed() && !subscriptions_allowed(&mut s)
+                }
             };
             if hit && !s.closing {
                 s.closing = true;

@@ -592,3 +592,50 @@ fn exec_checks_the_rules_again() {
     );
     assert_eq!(qa::<Option<String>>(&mut admin, &["GET", "secret"]), None);
 }
+
+#[test]
+fn a_subscriber_whose_channels_are_revoked_is_closed() {
+    use std::io::{Read, Write};
+    let s = Server::start(2);
+    let mut admin = s.conn();
+    q(
+        &mut admin,
+        &[
+            "ACL", "SETUSER", "sub", "on", ">pw", "+@all", "~*", "&news:*",
+        ],
+    );
+    q(
+        &mut admin,
+        &[
+            "ACL", "SETUSER", "keep", "on", ">pw", "+@all", "~*", "&news:*",
+        ],
+    );
+    let subscribe = |user: &str| {
+        let mut c = s.raw();
+        let cmd = format!("AUTH {user} pw\r\nSUBSCRIBE news:a\r\n");
+        c.write_all(cmd.as_bytes()).unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 512];
+        while !got.ends_with(b":1\r\n") {
+            let n = c.read(&mut buf).unwrap();
+            assert!(n > 0);
+            got.extend_from_slice(&buf[..n]);
+        }
+        c
+    };
+    let mut revoked = subscribe("sub");
+    let mut kept = subscribe("keep");
+    // `keep` changes in a way its subscription survives; `sub` loses it.
+    q(&mut admin, &["ACL", "SETUSER", "keep", "&other"]);
+    q(
+        &mut admin,
+        &["ACL", "SETUSER", "sub", "resetchannels", "&other"],
+    );
+    let (_, closed) = read_until_closed(&mut revoked);
+    assert!(closed, "the revoked subscriber is still connected");
+    // The other one still gets messages.
+    assert_eq!(qa::<i64>(&mut admin, &["PUBLISH", "news:a", "hi"]), 1);
+    let mut buf = [0u8; 512];
+    let n = kept.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).contains("hi"));
+}

@@ -23,7 +23,15 @@ fn text(b: &[u8]) -> String {
 fn setuser(_: &mut Session, argv: &Argv) -> Reply {
     let rules: Vec<&[u8]> = argv.iter().skip(3).collect();
     match acl::registry::set_user(arg(argv, 2), &rules) {
-        Ok(()) => Reply::ok(),
+        Ok(()) => {
+            // Subscribers left without the right to their channels are
+            // closed, on every core (Redis' ACLKillPubsubClientsIfNeeded).
+            let name = text(arg(argv, 2));
+            frys_runtime::spawn_local(async move {
+                kill_everywhere(KillFilter::RevokedSubscriber(name), None).await;
+            });
+            Reply::ok()
+        }
         Err(e) => Reply::error(e),
     }
 }

@@ -29,6 +29,13 @@ pub struct Subscriptions {
 }
 
 impl Subscriptions {
+    /// Whether every subscription passes `allowed(kind, name)`.
+    pub fn all_allowed(&self, mut allowed: impl FnMut(Kind, &[u8]) -> bool) -> bool {
+        [Kind::Channel, Kind::Pattern, Kind::Shard]
+            .into_iter()
+            .all(|k| self.names[k.index()].iter().all(|n| allowed(k, n)))
+    }
+
     /// How many names of `kind` the client listens to.
     pub fn count(&self, kind: Kind) -> usize {
         self.names[kind.index()].len()
