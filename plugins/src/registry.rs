@@ -126,7 +126,7 @@ impl Plugin {
             let mut instances = cell.borrow_mut();
             if !instances.contains_key(&self.generation) {
                 instances.retain(|generation, _| registry().is_live(*generation));
-                match WasmInstance::new(module) {
+                match WasmInstance::for_call(module) {
                     Ok(i) => {
                         instances.insert(self.generation, i);
                     }

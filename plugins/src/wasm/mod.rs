@@ -28,6 +28,8 @@ pub const ABI_VERSION: i32 = 1;
 /// run once per core and version, and instantiating on a loaded machine
 /// may take longer than a call's few milliseconds.
 const SETUP_DEADLINE_MS: u64 = 2_000;
+/// Least setup deadline of an instance made on a client's call.
+const CALL_SETUP_MIN_MS: u64 = 50;
 
 /// A module's sandbox settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,8 +110,26 @@ pub struct WasmInstance {
 }
 
 impl WasmInstance {
-    /// A new instance of `module` with its limits.
+    /// A new instance of `module` with its limits, set up (instantiation
+    /// and `frys_abi_version`) within the load-time deadline.
     pub fn new(module: &WasmModule) -> Result<WasmInstance, String> {
+        WasmInstance::with_setup_deadline(module, SETUP_DEADLINE_MS)
+    }
+
+    /// A new instance made on a client's call (a core's first call, or the
+    /// first after a trap): its setup gets a few times the call deadline,
+    /// not the load-time one, so a module whose start-up spins cannot hold
+    /// the core for seconds on every call.
+    pub fn for_call(module: &WasmModule) -> Result<WasmInstance, String> {
+        let deadline = module
+            .sandbox
+            .deadline_ms
+            .saturating_mul(4)
+            .max(CALL_SETUP_MIN_MS);
+        WasmInstance::with_setup_deadline(module, deadline.min(SETUP_DEADLINE_MS))
+    }
+
+    fn with_setup_deadline(module: &WasmModule, deadline_ms: u64) -> Result<WasmInstance, String> {
         let state = HostState {
             call: None,
             declaring: None,
@@ -121,7 +141,7 @@ impl WasmInstance {
         let mut store = Store::new(engine::engine()?, state);
         store.limiter(|s| &mut s.limits);
         store.epoch_deadline_trap();
-        store.set_epoch_deadline(engine::deadline_ticks(SETUP_DEADLINE_MS));
+        store.set_epoch_deadline(engine::deadline_ticks(deadline_ms));
         let instance = linker()?
             .instantiate(&mut store, &module.module)
             .map_err(|e| format!("cannot instantiate: {e:#}"))?;
