@@ -286,6 +286,9 @@ pub fn kill_local(filter: &KillFilter, skip: Option<u64>) -> usize {
             };
             if hit && !s.closing {
                 s.closing = true;
+                // Out of the pub/sub registry before the client can see
+                // the close: a PUBLISH it sends next must not count it.
+                crate::pubsub::leave_all(&mut s);
                 let _ = shutdown_socket(s.fd, libc::SHUT_RDWR);
                 crate::server::blocked::cancel(s.id);
                 killed += 1;
