@@ -20,6 +20,10 @@
 //! connection sends `--size` bytes and waits for the whole echo before the
 //! next request. Rounds alternate servers (frys, frys-epoll, tokio, frys,
 //! ...) and the summary reports the median of the rounds for each metric.
+//!
+//! The frys servers use the runtime's default idle policy unless
+//! `ECHO_IDLE_POLL_US` (the window, in µs) or `ECHO_FIXED_IDLE_POLL=1`
+//! (`adaptive_idle_poll(false)`) are set, to compare idle policies.
 
 use std::future::Future;
 use std::io::{self, BufRead, BufReader};
@@ -185,10 +189,20 @@ fn announce_ready(cpus: &[usize]) -> Result<(), String> {
 
 /// The frys server: the same shape as `examples/echo.rs`.
 fn serve_frys(port: u16, cores: usize, driver: frys::DriverKind) -> Result<(), String> {
-    let rt = frys::Runtime::builder()
+    let mut builder = frys::Runtime::builder()
         .cores(frys::Cores::Count(cores))
         .pin(true)
-        .driver(driver)
+        .driver(driver);
+    if let Some(us) = std::env::var("ECHO_IDLE_POLL_US")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        builder = builder.idle_poll(Duration::from_micros(us));
+    }
+    if std::env::var_os("ECHO_FIXED_IDLE_POLL").is_some_and(|v| v == "1") {
+        builder = builder.adaptive_idle_poll(false);
+    }
+    let rt = builder
         .build()
         .map_err(|e| format!("frys: cannot start the runtime: {e}"))?;
     let cpus = rt.cpus();

@@ -31,6 +31,7 @@ pub struct Builder {
     pub(crate) sysfs_root: PathBuf,
     /// `None`: chosen at build time (see `idle_poll`).
     pub(crate) idle_poll: Option<Duration>,
+    pub(crate) adaptive_idle_poll: bool,
     pub(crate) driver: DriverKind,
 }
 
@@ -46,6 +47,7 @@ impl Default for Builder {
             mesh_capacity: 1024,
             sysfs_root: PathBuf::from("/sys"),
             idle_poll: None,
+            adaptive_idle_poll: true,
             driver: DriverKind::Auto,
         }
     }
@@ -121,8 +123,35 @@ impl Builder {
     /// machine looks virtualized (`/sys/hypervisor/type`, or the
     /// `hypervisor` CPU flag), as Seastar does; waking a halted vCPU costs
     /// far more than waking a physical CPU.
+    ///
+    /// The window is a bound: by default each core adapts it (see
+    /// [`adaptive_idle_poll`](Self::adaptive_idle_poll)).
     pub fn idle_poll(mut self, window: Duration) -> Self {
         self.idle_poll = Some(window);
+        self
+    }
+
+    /// Whether each core adapts its idle-poll window (default true): it
+    /// halves the window each time polling finds nothing (so a core whose
+    /// work comes rarely soon parks at once and an idle runtime burns no
+    /// CPU), restores the full window when a park ends sooner than the
+    /// window would have, and parks at once for 100 ms when its thread was
+    /// preempted while polling (its CPU is shared with runnable threads,
+    /// perhaps the client it waits for). `false` polls the full window
+    /// every time, for cores that have a CPU to themselves.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = frys_runtime::Runtime::builder()
+    ///     .cores(frys_runtime::Cores::Count(1))
+    ///     .idle_poll(Duration::from_micros(200))
+    ///     .adaptive_idle_poll(false)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(rt.idle_poll(), Duration::from_micros(200));
+    /// ```
+    pub fn adaptive_idle_poll(mut self, adaptive: bool) -> Self {
+        self.adaptive_idle_poll = adaptive;
         self
     }
 

@@ -39,6 +39,7 @@ use std::time::Instant;
 use bumpalo::Bump;
 use crossbeam_deque::{Steal, Worker};
 
+use super::idle::{involuntary_switches, IdleWindow};
 use super::mesh::MeshEnds;
 use super::registry::Registry;
 use super::shared::{write_eventfd, Shared};
@@ -64,6 +65,7 @@ pub(crate) struct CoreCtx {
     core_waker: Waker,
     woken: RefCell<Vec<Waker>>,
     ticks: Cell<u64>,
+    idle_window: IdleWindow,
 }
 
 /// Wakes a core: ends its park if it is parked.
@@ -107,6 +109,7 @@ impl CoreCtx {
         mesh: MeshEnds,
         arena_capacity: usize,
     ) -> Self {
+        let idle_window = IdleWindow::new(shared.idle_poll, shared.adaptive_idle_poll);
         let core_waker = Waker::from(Arc::new(CoreWaker {
             shared: shared.clone(),
             index,
@@ -124,6 +127,7 @@ impl CoreCtx {
             core_waker,
             woken: RefCell::new(Vec::new()),
             ticks: Cell::new(0),
+            idle_window,
         }
     }
 
@@ -349,7 +353,8 @@ impl CoreCtx {
     /// (or until the next timer is due); true as soon as something may be
     /// there. Only a fast path: the park re-check decides for real.
     fn poll_for_work(&self, ready: &impl Fn() -> bool) -> bool {
-        let window = self.shared.idle_poll;
+        let start = Instant::now();
+        let window = self.idle_window.get(start);
         if window.is_zero() {
             return false;
         }
@@ -357,31 +362,48 @@ impl CoreCtx {
         if self.submit_and_reap() > 0 || self.has_local_work() {
             return true;
         }
-        let start = Instant::now();
         let mut deadline = start + window;
+        let mut timer_due = false;
         if let Some(due) = self.timers.borrow().next_deadline() {
-            deadline = deadline.min(due);
+            if due <= deadline {
+                deadline = due;
+                timer_due = true;
+            }
         }
         let remote = &self.shared.cores[self.index].remote;
         let mut spins: u32 = 0;
-        loop {
+        // Involuntary switches when the poll became long enough to check.
+        let mut switches_before = None;
+        let found = loop {
             if ready()
                 || !remote.is_empty()
                 || self.mesh.borrow().has_incoming()
                 || self.has_work_to_steal()
             {
-                return true;
+                break true;
             }
             if self.driver.borrow_mut().has_progress() && self.submit_and_reap() > 0 {
-                return true;
+                break true;
             }
             spins = spins.wrapping_add(1);
             // Reading the clock costs more than a look at the queues.
-            if spins & 63 == 0 && Instant::now() >= deadline {
-                return false;
+            if spins & 63 == 0 {
+                let now = Instant::now();
+                if now >= deadline {
+                    // A timer that came due is work; only an empty window
+                    // counts against polling.
+                    break timer_due;
+                }
+                if switches_before.is_none() && self.idle_window.checks_preemption(now - start) {
+                    switches_before = involuntary_switches();
+                }
             }
             std::hint::spin_loop();
-        }
+        };
+        let preempted = switches_before
+            .is_some_and(|before| involuntary_switches().is_some_and(|after| after > before));
+        self.idle_window.polled(found, preempted, Instant::now());
+        found
     }
 
     /// After `begin_park` and a re-check that found nothing: sleeps in the
@@ -391,8 +413,12 @@ impl CoreCtx {
         let core = &self.shared.cores[self.index];
         core.counters.parks.fetch_add(1, Ordering::Relaxed);
         let mut woken = self.woken.take();
+        let parked_at = Instant::now();
         let result = self.driver.borrow_mut().park(timeout, &mut woken);
         core.park.end_park();
+        let slept = parked_at.elapsed();
+        self.idle_window
+            .parked(slept, timeout.is_some_and(|t| slept >= t));
         self.release_finished_orphans();
         if let Err(e) = result {
             tracing::error!(core = self.index, error = %e, "the I/O driver failed to park");

@@ -222,6 +222,7 @@ impl Runtime {
             idle_poll: b
                 .idle_poll
                 .unwrap_or_else(|| idle::default_idle_poll(&b.sysfs_root)),
+            adaptive_idle_poll: b.adaptive_idle_poll,
             driver: kind,
             shutdown: Default::default(),
         });

@@ -22,6 +22,8 @@ pub(crate) struct Shared {
     pub(crate) stealing: bool,
     /// How long an idle core polls before parking (`runtime::idle`).
     pub(crate) idle_poll: Duration,
+    /// Whether each core adapts its window (`runtime::idle::IdleWindow`).
+    pub(crate) adaptive_idle_poll: bool,
     /// The I/O driver of every core (never `Auto`).
     pub(crate) driver: DriverKind,
     pub(crate) shutdown: AtomicBool,
