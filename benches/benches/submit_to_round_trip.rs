@@ -1,6 +1,7 @@
 //! `submit_to(1, || x)` awaited from core 0 of a 2-core frys runtime,
 //! against a tokio round trip to a task on another current-thread runtime
-//! thread (mpsc request + oneshot reply).
+//! thread (mpsc request + oneshot reply). `frys_submit_to_fixed_window`
+//! turns the idle-poll adaptation off, to show what it costs.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -20,46 +21,41 @@ fn submit_to_round_trip(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
 
-    let rt = frys::Runtime::builder()
-        .cores(frys::Cores::Count(2))
-        .build()
-        .expect("frys runtime");
-    group.bench_function("frys_submit_to", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async move {
-                let start = Instant::now();
-                for i in 0..iters {
-                    black_box(frys::submit_to(1, move || black_box(i)).await);
-                }
-                start.elapsed()
-            })
-        })
-    });
-    drop(rt);
-
+    let two_cores = || frys::Runtime::builder().cores(frys::Cores::Count(2));
+    frys_round_trip(&mut group, "frys_submit_to", two_cores());
+    // The same with the full idle-poll window every time (no adaptation):
+    // what the adaptive window gives up when the CPUs are shared.
+    frys_round_trip(
+        &mut group,
+        "frys_submit_to_fixed_window",
+        two_cores().adaptive_idle_poll(false),
+    );
     // Same, with the cores left to the OS scheduler (context for the
     // pinned numbers: cross-CPU wake-ups vs the scheduler's placement).
-    let rt = frys::Runtime::builder()
-        .cores(frys::Cores::Count(2))
-        .pin(false)
-        .build()
-        .expect("frys runtime");
-    group.bench_function("frys_submit_to_unpinned", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async move {
-                let start = Instant::now();
-                for i in 0..iters {
-                    black_box(frys::submit_to(1, move || black_box(i)).await);
-                }
-                start.elapsed()
-            })
-        })
-    });
-    drop(rt);
-
+    frys_round_trip(&mut group, "frys_submit_to_unpinned", two_cores().pin(false));
     tokio_round_trip(&mut group, None);
     tokio_round_trip(&mut group, Some((0, 1)));
     group.finish();
+}
+
+/// `submit_to(1, ..)` awaited from core 0 of the runtime `builder` makes.
+fn frys_round_trip(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    builder: frys::Builder,
+) {
+    let rt = builder.build().expect("frys runtime");
+    group.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async move {
+                let start = Instant::now();
+                for i in 0..iters {
+                    black_box(frys::submit_to(1, move || black_box(i)).await);
+                }
+                start.elapsed()
+            })
+        })
+    });
 }
 
 /// mpsc request + oneshot reply to a task on another thread's current-thread
