@@ -112,21 +112,29 @@ pub fn check_session(
     let full_name = ids()
         .id_of(container, spec)
         .map_or(spec.name, |id| ids().entries[id].full_name.as_str());
+    Err(Some(refuse(session, denied, full_name, argv)))
+}
+
+/// Logs a refusal in the ACL log (with the session's context) and returns
+/// its `NOPERM` text, as Redis words it; `command` is the name the command
+/// refusal shows.
+fn refuse(session: &Session, denied: Denied, command: &str, argv: &Argv) -> String {
+    let argument = |i: usize| String::from_utf8_lossy(argv.get(i).unwrap_or_default()).into_owned();
     let (reason, object, text) = match denied {
         Denied::Command => (
             Reason::Command,
-            full_name.to_string(),
-            format!("NOPERM this user has no permissions to run the '{full_name}' command"),
+            command.to_string(),
+            format!("NOPERM this user has no permissions to run the '{command}' command"),
         ),
         Denied::Key(i) => (
             Reason::Key,
-            String::from_utf8_lossy(argv.get(i).unwrap_or_default()).into_owned(),
+            argument(i),
             "NOPERM this user has no permissions to access one of the keys used as arguments"
                 .to_string(),
         ),
         Denied::Channel(i) => (
             Reason::Channel,
-            String::from_utf8_lossy(argv.get(i).unwrap_or_default()).into_owned(),
+            argument(i),
             "NOPERM this user has no permissions to access one of the channels used as arguments"
                 .to_string(),
         ),
@@ -143,7 +151,7 @@ pub fn check_session(
         session.user.name().to_string(),
         session.info_line(),
     );
-    Err(Some(text))
+    text
 }
 
 /// The access the `j`-th key of the request asks: its key spec in Redis'
@@ -216,32 +224,7 @@ pub fn check_plugin_session(
     let Err(denied) = verdict else {
         return Ok(());
     };
-    let (reason, object, text) = match denied {
-        Denied::Key(i) => (
-            Reason::Key,
-            String::from_utf8_lossy(argv.get(i).unwrap_or_default()).into_owned(),
-            "NOPERM this user has no permissions to access one of the keys used as arguments"
-                .to_string(),
-        ),
-        _ => (
-            Reason::Command,
-            name.to_string(),
-            format!("NOPERM this user has no permissions to run the '{name}' command"),
-        ),
-    };
-    let context = if session.multi.is_some() {
-        "multi"
-    } else {
-        "toplevel"
-    };
-    acl_log::add(
-        reason,
-        context,
-        object,
-        session.user.name().to_string(),
-        session.info_line(),
-    );
-    Err(Some(text))
+    Err(Some(refuse(session, denied, name, argv)))
 }
 
 #[cfg(test)]
