@@ -25,6 +25,7 @@ mod fd;
 mod msg;
 mod ops;
 mod poll_io;
+mod pooled;
 mod socket;
 mod split;
 mod stream;
@@ -40,5 +41,7 @@ pub use to_addrs::ToSocketAddrs;
 pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};
 
+#[cfg(test)]
+mod pooled_tests;
 #[cfg(test)]
 mod tests;

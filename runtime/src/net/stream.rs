@@ -9,12 +9,16 @@ use std::task::{Context, Poll};
 use super::fd::SocketFd;
 use super::ops;
 use super::poll_io::PollIo;
-use crate::buf::{IoBuf, IoBufMut};
+use super::pooled::PooledRecv;
+use crate::buf::{IoBuf, IoBufMut, PooledBuf};
 
 /// A connected stream socket.
 pub(crate) struct Stream {
     fd: Arc<SocketFd>,
     io: PollIo,
+    /// Dropped with the stream (or in `into_fd`), which cancels an armed
+    /// multishot receive.
+    pooled: PooledRecv,
 }
 
 impl Stream {
@@ -22,7 +26,12 @@ impl Stream {
         Self {
             fd,
             io: PollIo::default(),
+            pooled: PooledRecv::default(),
         }
+    }
+
+    pub(crate) async fn recv_pooled(&self) -> io::Result<Option<PooledBuf>> {
+        self.pooled.recv(&self.fd).await
     }
 
     pub(crate) fn raw_fd(&self) -> RawFd {

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, IntoRawFd, RawFd};
 use std::sync::Arc;
 
-use crate::buf::{IoBuf, IoBufMut};
+use crate::buf::{IoBuf, IoBufMut, PooledBuf};
 use crate::net::addr::SockAddr;
 use crate::net::fd::SocketFd;
 use crate::net::stream::{impl_futures_io, Stream};
@@ -103,6 +103,54 @@ impl TcpStream {
     /// taken in the poll that returns them, so a dropped read loses none.
     pub async fn read<B: IoBufMut>(&self, buf: B) -> (io::Result<usize>, B) {
         self.stream.read(buf).await
+    }
+
+    /// Receives the next bytes of the stream in a buffer of the core's
+    /// receive pool; `Ok(None)` at end of stream.
+    ///
+    /// Unlike [`read`](Self::read), the caller brings no buffer, and a
+    /// connection waiting for data holds none: on io_uring kernels with
+    /// multishot receive (6.0+) the kernel fills a buffer of the core's
+    /// provided buffer ring only when bytes arrive; elsewhere (epoll, older
+    /// kernels, [`Builder::net_fast_path(false)`]) a heap pool buffer is
+    /// taken only once the socket is readable. The returned [`PooledBuf`]
+    /// goes back to the pool when dropped; it holds at most one buffer's
+    /// worth ([`Builder::recv_buffers`]). Once the ring is empty (its
+    /// buffers are all held), receives read into heap buffers until some
+    /// return.
+    ///
+    /// On io_uring the first call arms a multishot receive that keeps
+    /// receiving until the stream is dropped: do not mix `recv_pooled` with
+    /// [`read`](Self::read) or the `AsyncRead` impl on one stream, or the
+    /// bytes interleave unpredictably.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future loses no bytes. With multishot
+    /// receive the bytes that arrive meanwhile wait, in order, for the next
+    /// call; otherwise bytes are taken only in the poll that returns them.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # let rt = frys_runtime::Runtime::builder().build().unwrap();
+    /// # rt.block_on(async {
+    /// use frys_runtime::net::TcpStream;
+    ///
+    /// let stream = TcpStream::connect("127.0.0.1:7").await?;
+    /// while let Some(bytes) = stream.recv_pooled().await? {
+    ///     // Echo the bytes back without copying them.
+    ///     let (res, _bytes) = stream.write_all(bytes).await;
+    ///     res?;
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// [`Builder::net_fast_path(false)`]: crate::Builder::net_fast_path
+    /// [`Builder::recv_buffers`]: crate::Builder::recv_buffers
+    pub async fn recv_pooled(&self) -> io::Result<Option<PooledBuf>> {
+        self.stream.recv_pooled().await
     }
 
     /// Sends the initialized bytes of `buf` ([`IoBuf::bytes_init`]); returns

@@ -6,7 +6,7 @@ use std::os::unix::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::buf::{IoBuf, IoBufMut};
+use crate::buf::{IoBuf, IoBufMut, PooledBuf};
 use crate::net::addr::SockAddr;
 use crate::net::fd::SocketFd;
 use crate::net::stream::{impl_futures_io, Stream};
@@ -64,6 +64,19 @@ impl UnixStream {
     /// taken in the poll that returns them, so a dropped read loses none.
     pub async fn read<B: IoBufMut>(&self, buf: B) -> (io::Result<usize>, B) {
         self.stream.read(buf).await
+    }
+
+    /// Receives the next bytes in a buffer of the core's receive pool;
+    /// `Ok(None)` at end of stream. As [`TcpStream::recv_pooled`], whose
+    /// rules apply (do not mix with `read`).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`TcpStream::recv_pooled`].
+    ///
+    /// [`TcpStream::recv_pooled`]: crate::net::TcpStream::recv_pooled
+    pub async fn recv_pooled(&self) -> io::Result<Option<PooledBuf>> {
+        self.stream.recv_pooled().await
     }
 
     /// Sends the initialized bytes of `buf`; returns how many were taken.
