@@ -36,7 +36,7 @@ mod unix;
 
 pub use buf_reader::{BufReader, Lines};
 pub use split::{OwnedRead, OwnedWrite, ReadHalf, WriteHalf};
-pub use tcp::{TcpListener, TcpStream};
+pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use to_addrs::ToSocketAddrs;
 pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};

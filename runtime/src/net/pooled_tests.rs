@@ -216,3 +216,36 @@ fn an_empty_ring_falls_back_without_losing_or_reordering_bytes() {
         }
     });
 }
+
+#[test]
+fn incoming_accepts_through_one_multishot_accept_and_dropping_it_stops_it() {
+    for fast_path in [true, false] {
+        run(builder(fast_path), async {
+            let listener = TcpListener::bind(localhost()).unwrap();
+            let addr = listener.local_addr().unwrap();
+            let clients: Vec<_> = (0..5)
+                .map(|_| std::net::TcpStream::connect(addr).unwrap())
+                .collect();
+            let mut incoming = listener.incoming();
+            let mut peers = Vec::new();
+            for _ in 0..clients.len() {
+                let (stream, peer) = incoming.accept().await.unwrap();
+                assert_eq!(stream.peer_addr().unwrap(), peer);
+                peers.push(peer);
+            }
+            let mut local: Vec<_> = clients.iter().map(|c| c.local_addr().unwrap()).collect();
+            local.sort();
+            peers.sort();
+            assert_eq!(peers, local, "every client accepted once");
+            let multishot = context::with_driver(|d| d.features().accept_multishot).unwrap();
+            let armed = stats().multishot_in_flight;
+            assert_eq!(armed, usize::from(multishot), "one armed accept");
+            drop(incoming);
+            until(|| stats().multishot_in_flight == 0).await;
+            // The listener still works after its multishot accept stopped.
+            let late = std::net::TcpStream::connect(addr).unwrap();
+            let (stream, _) = listener.accept().await.unwrap();
+            assert_eq!(stream.peer_addr().unwrap(), late.local_addr().unwrap());
+        });
+    }
+}
