@@ -33,6 +33,7 @@ mod tcp;
 mod to_addrs;
 mod udp;
 mod unix;
+mod vectored;
 
 pub use buf_reader::{BufReader, Lines};
 pub use split::{OwnedRead, OwnedWrite, ReadHalf, WriteHalf};

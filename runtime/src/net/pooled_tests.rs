@@ -249,3 +249,35 @@ fn incoming_accepts_through_one_multishot_accept_and_dropping_it_stops_it() {
         });
     }
 }
+
+#[test]
+fn vectored_sends_deliver_every_buffer_in_order_across_short_sends() {
+    for fast_path in [true, false] {
+        run(builder(fast_path), async {
+            let (server, mut client) = accepted_pair().await;
+            // More buffers than one sendmsg takes (1,024) and more bytes
+            // than the socket buffers hold: short sends must resume
+            // mid-buffer.
+            let bufs: Vec<Vec<u8>> = (0..3000).map(|i| pattern(i, 1 + i % 700)).collect();
+            let mut expected: Vec<u8> = bufs.concat();
+            expected.extend_from_slice(b"abc");
+            let len = expected.len();
+            let reader = std::thread::spawn(move || {
+                let mut got = vec![0; len];
+                std::io::Read::read_exact(&mut client, &mut got).unwrap();
+                got
+            });
+            let (res, back) = server.write_all_vectored(bufs).await;
+            res.unwrap();
+            assert_eq!(back.len(), 3000, "the buffers come back");
+            let (n, back) = server
+                .write_vectored(vec![b"ab".to_vec(), Vec::new(), b"c".to_vec()])
+                .await;
+            assert_eq!(n.unwrap(), 3);
+            assert_eq!(back[2], b"c");
+            drop(server);
+            let got = reader.join().unwrap();
+            assert!(got == expected, "bytes out of order");
+        });
+    }
+}

@@ -10,6 +10,7 @@ use super::fd::SocketFd;
 use super::ops;
 use super::poll_io::PollIo;
 use super::pooled::PooledRecv;
+use super::vectored;
 use crate::buf::{IoBuf, IoBufMut, PooledBuf};
 
 /// A connected stream socket.
@@ -52,6 +53,20 @@ impl Stream {
 
     pub(crate) async fn write_all<B: IoBuf>(&self, buf: B) -> (io::Result<()>, B) {
         ops::send_all(&self.fd, buf).await
+    }
+
+    pub(crate) async fn write_vectored<B: IoBuf>(
+        &self,
+        bufs: Vec<B>,
+    ) -> (io::Result<usize>, Vec<B>) {
+        vectored::send_vectored(&self.fd, bufs).await
+    }
+
+    pub(crate) async fn write_all_vectored<B: IoBuf>(
+        &self,
+        bufs: Vec<B>,
+    ) -> (io::Result<()>, Vec<B>) {
+        vectored::send_all_vectored(&self.fd, bufs).await
     }
 
     pub(crate) async fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {

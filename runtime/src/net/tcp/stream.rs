@@ -177,6 +177,51 @@ impl TcpStream {
         self.stream.write_all(buf).await
     }
 
+    /// Sends the initialized bytes of several buffers, in order, with one
+    /// `sendmsg` (one SQE on io_uring; on epoll one call once writable):
+    /// a reply made of a header and a body needs no copy into one buffer
+    /// and no second system call. Returns how many bytes the kernel took,
+    /// which may be fewer (one call takes at most 1,024 buffers), and the
+    /// buffers.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`write`](Self::write): on io_uring some bytes may have been sent;
+    /// on epoll a dropped call sent nothing.
+    pub async fn write_vectored<B: IoBuf>(&self, bufs: Vec<B>) -> (io::Result<usize>, Vec<B>) {
+        self.stream.write_vectored(bufs).await
+    }
+
+    /// Sends every initialized byte of `bufs`, in order, resuming after
+    /// short sends; usually one system call (see
+    /// [`write_vectored`](Self::write_vectored)).
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe, as [`write_all`](Self::write_all): an unknown
+    /// prefix of the bytes may have been sent.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # let rt = frys_runtime::Runtime::builder().build().unwrap();
+    /// # rt.block_on(async {
+    /// use frys_runtime::net::TcpStream;
+    ///
+    /// let stream = TcpStream::connect("127.0.0.1:6379").await?;
+    /// let body = b"hello".to_vec();
+    /// let header = format!("${}\r\n", body.len()).into_bytes();
+    /// let (res, _bufs) = stream
+    ///     .write_all_vectored(vec![header, body, b"\r\n".to_vec()])
+    ///     .await;
+    /// res?;
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn write_all_vectored<B: IoBuf>(&self, bufs: Vec<B>) -> (io::Result<()>, Vec<B>) {
+        self.stream.write_all_vectored(bufs).await
+    }
+
     /// Shuts down the read, write or both directions.
     ///
     /// # Cancel safety

@@ -102,6 +102,26 @@ impl UnixStream {
         self.stream.write_all(buf).await
     }
 
+    /// Sends several buffers with one `sendmsg`, as
+    /// [`TcpStream::write_vectored`](crate::net::TcpStream::write_vectored).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`write`](Self::write).
+    pub async fn write_vectored<B: IoBuf>(&self, bufs: Vec<B>) -> (io::Result<usize>, Vec<B>) {
+        self.stream.write_vectored(bufs).await
+    }
+
+    /// Sends every byte of several buffers, as
+    /// [`TcpStream::write_all_vectored`](crate::net::TcpStream::write_all_vectored).
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: an unknown prefix of the bytes may have been sent.
+    pub async fn write_all_vectored<B: IoBuf>(&self, bufs: Vec<B>) -> (io::Result<()>, Vec<B>) {
+        self.stream.write_all_vectored(bufs).await
+    }
+
     /// Shuts down the read, write or both directions.
     ///
     /// # Cancel safety
