@@ -60,6 +60,9 @@ pub(crate) struct NetConfig {
     pub(crate) recv_buffers: u16,
     /// Bytes per receive buffer (ring and pool).
     pub(crate) recv_buffer_size: u32,
+    /// Sends of at least this many bytes use `SEND_ZC` where the kernel
+    /// has it (`None`: never).
+    pub(crate) send_zc_threshold: Option<usize>,
 }
 
 /// Pooled-receive bookkeeping of one core (tests).
@@ -74,6 +77,8 @@ pub(crate) struct PooledStats {
     pub(crate) multishot_in_flight: usize,
     /// Reads into heap buffers after the ring ran out (`ENOBUFS`).
     pub(crate) direct_reads: u64,
+    /// `SEND_ZC` buffer notifications reaped.
+    pub(crate) zc_notifs: u64,
 }
 
 /// The driver of one core.
@@ -127,6 +132,15 @@ impl Driver {
         match self {
             Driver::Uring(d) => d.features(),
             Driver::Epoll(_) => Features::default(),
+        }
+    }
+
+    /// Sends of at least this many bytes go out as `SEND_ZC` (`None`:
+    /// never; always `None` on epoll or without the kernel feature).
+    pub(crate) fn send_zc_threshold(&self) -> Option<usize> {
+        match self {
+            Driver::Uring(d) => d.send_zc_threshold(),
+            Driver::Epoll(_) => None,
         }
     }
 
@@ -184,9 +198,13 @@ impl Driver {
     /// Where the pooled-receive buffers are, for tests.
     #[cfg(test)]
     pub(crate) fn pooled_stats(&self) -> PooledStats {
-        let (ring_out, multishot_in_flight) = match self {
-            Driver::Uring(d) => (d.buf_ring().map_or(0, |r| r.out()), d.multishot_in_flight()),
-            Driver::Epoll(_) => (0, 0),
+        let (ring_out, multishot_in_flight, zc_notifs) = match self {
+            Driver::Uring(d) => (
+                d.buf_ring().map_or(0, |r| r.out()),
+                d.multishot_in_flight(),
+                d.zc_notifs(),
+            ),
+            Driver::Epoll(_) => (0, 0, 0),
         };
         let pool = self.recv_pool();
         PooledStats {
@@ -194,6 +212,7 @@ impl Driver {
             pool_out: pool.out(),
             multishot_in_flight,
             direct_reads: pool.direct_reads(),
+            zc_notifs,
         }
     }
 

@@ -43,6 +43,6 @@ pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};
 
 #[cfg(test)]
-mod pooled_tests;
+mod fast_path_tests;
 #[cfg(test)]
 mod tests;

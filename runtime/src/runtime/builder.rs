@@ -52,6 +52,7 @@ impl Default for Builder {
                 fast_path: true,
                 recv_buffers: 256,
                 recv_buffer_size: 4096,
+                send_zc_threshold: None,
             },
         }
     }
@@ -165,7 +166,7 @@ impl Builder {
     /// | multishot accept | 5.19 | one accept SQE per connection |
     /// | provided buffer ring | 5.19 | pooled receives wait for readability, then read into a heap pool buffer |
     /// | multishot receive | 6.0 | as above |
-    /// | `SEND_ZC` | 6.0; pays off only on 6.10+ for sends above ~4 KiB (published figures) | not used by frys yet |
+    /// | `SEND_ZC` | 6.0; pays off only on 6.10+ for sends above ~4 KiB (published figures) | plain `SEND` (see [`send_zc_threshold`](Self::send_zc_threshold)) |
     ///
     /// [`TcpListener::incoming`]: crate::net::TcpListener::incoming
     /// [`TcpStream::recv_pooled`]: crate::net::TcpStream::recv_pooled
@@ -189,6 +190,23 @@ impl Builder {
             .clamp(1, crate::driver::MAX_RING_BUFFERS)
             .next_power_of_two();
         self.net.recv_buffer_size = size.max(1);
+        self
+    }
+
+    /// Sends of at least `threshold` bytes (`TcpStream::write`,
+    /// `write_all`) go out as `IORING_OP_SEND_ZC` on io_uring cores whose
+    /// kernel has it (6.0+): the kernel sends from the caller's buffer
+    /// instead of copying it, and the write completes once the kernel has
+    /// let go of the buffer (a second completion). `None` (the default)
+    /// never uses it; the epoll driver ignores it.
+    ///
+    /// Off by default because it did not pay on the machine frys is
+    /// measured on (loopback, where the kernel copies anyway; see
+    /// `benches/src/bin/send_zc_bench.rs`). Published figures put the
+    /// break-even near 4 KiB on real NICs with 6.10+ kernels: measure your
+    /// own path before turning it on.
+    pub fn send_zc_threshold(mut self, threshold: Option<usize>) -> Self {
+        self.net.send_zc_threshold = threshold;
         self
     }
 

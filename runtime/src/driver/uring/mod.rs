@@ -32,7 +32,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use io_uring::{opcode, squeue, types, IoUring};
+use io_uring::{cqueue, opcode, squeue, types, IoUring};
 
 use super::recv_pool::RecvPool;
 use super::setup::{self, RingSetupError};
@@ -54,7 +54,9 @@ pub(crate) struct UringDriver {
     /// only ever resolved against the driver that carries it.
     id: u64,
     ring: IoUring,
-    ops: OpSlab<()>,
+    /// One-shot operations; a waiting slot holds the result of a
+    /// zero-copy send whose buffer notification has not arrived yet.
+    ops: OpSlab<Option<i32>>,
     eventfd: RawFd,
     /// The eventfd read's target; boxed so its address is stable.
     eventfd_buf: Box<u64>,
@@ -77,6 +79,10 @@ pub(crate) struct UringDriver {
     /// False if a probe left an operation in the kernel: the buffer ring
     /// is then leaked at teardown rather than freed.
     probe_clean: bool,
+    /// Sends at least this long go out as `SEND_ZC` (if the kernel has it).
+    send_zc_threshold: Option<usize>,
+    /// Zero-copy notifications reaped (tests).
+    zc_notifs: u64,
 }
 
 impl UringDriver {
@@ -126,7 +132,19 @@ impl UringDriver {
                 usize::from(net.recv_buffers),
             )),
             probe_clean,
+            send_zc_threshold: net.send_zc_threshold.filter(|_| features.send_zc),
+            zc_notifs: 0,
         })
+    }
+
+    /// Sends at least this long should be `SEND_ZC` (`None`: never).
+    pub(crate) fn send_zc_threshold(&self) -> Option<usize> {
+        self.send_zc_threshold
+    }
+
+    #[cfg(test)]
+    pub(crate) fn zc_notifs(&self) -> u64 {
+        self.zc_notifs
     }
 
     pub(crate) fn features(&self) -> Features {
@@ -223,7 +241,7 @@ impl UringDriver {
     pub(crate) fn submit_op(&mut self, sqe: squeue::Entry) -> io::Result<u64> {
         let token = self
             .ops
-            .insert(())
+            .insert(None)
             .ok_or_else(|| io::Error::other("too many io_uring operations in flight"))?;
         if let Err(e) = self.push(&sqe.user_data(token)) {
             self.ops.remove(token);
@@ -242,7 +260,7 @@ impl UringDriver {
                 self.ops.remove(token);
                 Poll::Ready(done)
             }
-            Slot::Waiting(waker, ()) => {
+            Slot::Waiting(waker, _) => {
                 match waker {
                     Some(w) if w.will_wake(cx.waker()) => {}
                     _ => *waker = Some(cx.waker().clone()),
@@ -391,11 +409,28 @@ impl UringDriver {
                     self.multishot
                         .complete(token, done, self.buf_ring.as_deref(), woken);
                 }
-                token => match self.ops.complete(token, cqe.result(), cqe.flags()) {
-                    Completed::Wake(w) => woken.push(w),
-                    Completed::Orphan(o) => self.finished_orphans.push(o),
-                    Completed::Nothing => {}
-                },
+                token if cqueue::more(cqe.flags()) => {
+                    // A zero-copy send's result: the kernel still reads the
+                    // buffer until its notification, so the operation (and
+                    // the buffer it owns) completes only then.
+                    if let Some(Slot::Waiting(_, sent)) = self.ops.get_mut(token) {
+                        *sent = Some(cqe.result());
+                    }
+                }
+                token => {
+                    let mut result = cqe.result();
+                    if cqueue::notif(cqe.flags()) {
+                        self.zc_notifs += 1;
+                        if let Some(Slot::Waiting(_, Some(sent))) = self.ops.get_mut(token) {
+                            result = *sent;
+                        }
+                    }
+                    match self.ops.complete(token, result, cqe.flags()) {
+                        Completed::Wake(w) => woken.push(w),
+                        Completed::Orphan(o) => self.finished_orphans.push(o),
+                        Completed::Nothing => {}
+                    }
+                }
             }
         }
     }
