@@ -181,15 +181,17 @@ impl Builder {
     /// up to a power of two, at most 32768), and at most `count` free
     /// buffers kept in the heap pool that serves receives without the ring
     /// (the epoll driver, older kernels, a ring that ran out). One receive
-    /// returns at most `size` bytes. A ring that runs out costs speed, not
-    /// correctness: receives then use the heap pool until buffers return.
+    /// returns at most `size` bytes (clamped to 1 byte .. 16 MiB). A ring
+    /// that runs out costs speed, not correctness: receives then use the
+    /// heap pool until buffers return. A ring that cannot be allocated or
+    /// registered leaves the core on the heap pool.
     ///
     /// [`TcpStream::recv_pooled`]: crate::net::TcpStream::recv_pooled
     pub fn recv_buffers(mut self, count: u16, size: u32) -> Self {
         self.net.recv_buffers = count
             .clamp(1, crate::driver::MAX_RING_BUFFERS)
             .next_power_of_two();
-        self.net.recv_buffer_size = size.max(1);
+        self.net.recv_buffer_size = size.clamp(1, 1 << 24);
         self
     }
 
@@ -200,11 +202,12 @@ impl Builder {
     /// let go of the buffer (a second completion). `None` (the default)
     /// never uses it; the epoll driver ignores it.
     ///
-    /// Off by default because it did not pay on the machine frys is
-    /// measured on (loopback, where the kernel copies anyway; see
-    /// `benches/src/bin/send_zc_bench.rs`). Published figures put the
-    /// break-even near 4 KiB on real NICs with 6.10+ kernels: measure your
-    /// own path before turning it on.
+    /// Off by default: on the VM frys is measured on (Linux 6.18, loopback
+    /// TCP, `send_zc_bench`) it cost 1.2–6.7× the sender CPU per KiB of a
+    /// plain send for writes of 1–32 KiB, and only sometimes less (0.6–0.8×)
+    /// at 64–256 KiB, not at 1 MiB. Published figures put the break-even
+    /// near 4 KiB on real NICs with 6.10+ kernels: measure your own path
+    /// before turning it on.
     pub fn send_zc_threshold(mut self, threshold: Option<usize>) -> Self {
         self.net.send_zc_threshold = threshold;
         self

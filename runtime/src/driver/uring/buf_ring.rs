@@ -81,16 +81,17 @@ impl BufRing {
         }
         let ring_layout = ring_layout(entries)?;
         let bufs_layout = bufs_layout(entries, buf_size)?;
+        // An allocation that fails leaves the core without a ring (pooled
+        // receives then use the heap pool), it does not abort.
+        let no_memory = || io::Error::from_raw_os_error(libc::ENOMEM);
         // SAFETY: both layouts have a non-zero size (entries > 0, buf_size > 0).
         let ring_mem = unsafe { alloc::alloc_zeroed(ring_layout) }.cast::<RawEntry>();
-        let Some(ring_ptr) = NonNull::new(ring_mem) else {
-            alloc::handle_alloc_error(ring_layout);
-        };
+        let ring_ptr = NonNull::new(ring_mem).ok_or_else(no_memory)?;
         // SAFETY: as above.
         let Some(bufs) = NonNull::new(unsafe { alloc::alloc(bufs_layout) }) else {
             // SAFETY: allocated just above with this layout, never shared.
             unsafe { alloc::dealloc(ring_mem.cast(), ring_layout) };
-            alloc::handle_alloc_error(bufs_layout);
+            return Err(no_memory());
         };
         let this = Self {
             ring: ring_ptr,

@@ -122,7 +122,9 @@ impl TcpStream {
     /// On io_uring the first call arms a multishot receive that keeps
     /// receiving until the stream is dropped: do not mix `recv_pooled` with
     /// [`read`](Self::read) or the `AsyncRead` impl on one stream, or the
-    /// bytes interleave unpredictably.
+    /// bytes interleave unpredictably; bytes it took and that were not
+    /// returned yet are dropped with the stream (and lost to the new owner
+    /// of an `into_raw_fd`).
     ///
     /// # Cancel safety
     ///
