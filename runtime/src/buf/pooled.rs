@@ -25,6 +25,13 @@ use crate::driver::{BufRing, RecvPool};
 /// starves the ring; receives then fall back to heap buffers (slower, never
 /// wrong).
 ///
+/// ```compile_fail
+/// fn send_to_another_core<T: Send>(_: T) {}
+/// fn try_it(buf: frys_runtime::buf::PooledBuf) {
+///     send_to_another_core(buf); // error: `Rc` cannot be sent between threads
+/// }
+/// ```
+///
 /// [`TcpStream::recv_pooled`]: crate::net::TcpStream::recv_pooled
 /// [`UnixStream::recv_pooled`]: crate::net::UnixStream::recv_pooled
 pub struct PooledBuf {

@@ -165,21 +165,23 @@ impl MultishotTable {
         ring: Option<&BufRing>,
         woken: &mut Vec<Waker>,
     ) {
+        // A buffer the CQE names has left the ring, whoever gets it.
+        if let (Some(ring), Some(bid)) = (ring, cqueue::buffer_select(cqe.flags)) {
+            if ring.take(bid).is_none() {
+                tracing::error!(bid, "the kernel named a buffer id outside the ring");
+            }
+        }
         let Some(index) = self.index(token) else {
-            // Not ours any more: only its resources need releasing. The
-            // kind is unknown, but a buffer is flagged and an accepted fd
-            // of a freed accept cannot occur (its final CQE freed it).
+            // Not ours any more (unreachable: a slot is freed only after
+            // its final CQE): release what it holds. The kind is unknown,
+            // but a buffer is flagged, and an accepted fd would need a
+            // live accept.
             release(MultishotKind::Recv, cqe, ring);
             return;
         };
         let Slot::Used(armed) = &mut self.slots[index] else {
             return;
         };
-        if let (Some(ring), Some(bid)) = (ring, cqueue::buffer_select(cqe.flags)) {
-            if armed.kind == MultishotKind::Recv && ring.take(bid).is_none() {
-                tracing::error!(bid, "the kernel named a buffer id outside the ring");
-            }
-        }
         let last = !cqe.more();
         if armed.cancelled {
             release(armed.kind, cqe, ring);
