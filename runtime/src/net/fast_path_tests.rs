@@ -316,3 +316,39 @@ fn zero_copy_sends_deliver_the_bytes_and_give_the_buffer_back_after_the_kernel()
         });
     }
 }
+
+#[test]
+fn a_dropped_recv_pooled_future_loses_no_bytes() {
+    const CHUNKS: usize = 50;
+    const CHUNK: usize = 1000;
+    for fast_path in [true, false] {
+        run(builder(fast_path), async {
+            let (server, mut client) = accepted_pair().await;
+            let sent = pattern(3, CHUNKS * CHUNK);
+            let to_send = sent.clone();
+            let (go, next) = std::sync::mpsc::channel::<()>();
+            let writer = std::thread::spawn(move || {
+                for chunk in to_send.chunks(CHUNK) {
+                    next.recv().unwrap();
+                    client.write_all(chunk).unwrap();
+                }
+            });
+            let mut got = Vec::new();
+            for k in 0..CHUNKS {
+                // Everything sent so far was received, and chunk `k` is not
+                // sent yet: this receive waits, and is abandoned after one
+                // poll (with multishot, its armed receive stays).
+                let early = crate::time::timeout(Duration::ZERO, server.recv_pooled()).await;
+                assert!(early.is_err(), "nothing can have arrived yet");
+                go.send(()).unwrap();
+                while got.len() < (k + 1) * CHUNK {
+                    let buf = server.recv_pooled().await.unwrap().expect("not at the end");
+                    got.extend_from_slice(&buf);
+                }
+            }
+            writer.join().unwrap();
+            assert!(server.recv_pooled().await.unwrap().is_none());
+            assert!(got == sent, "bytes lost or out of order");
+        });
+    }
+}
