@@ -1,15 +1,26 @@
 //! Echo ping-pong: a frys echo server (on its default io_uring driver and
-//! on the epoll fallback driver) against a tokio thread-per-core echo
-//! server, measured with the same client in one run.
+//! on the epoll fallback driver, each with owned-buffer reads and with
+//! pooled receives) against a tokio thread-per-core echo server, measured
+//! with the same client in one run.
 //!
 //! ```text
 //! cargo run --release -p frys-benches --bin echo_bench -- \
 //!     [--cores N] [--conns 64] [--size 64] [--secs 5] [--rounds 3] \
-//!     [--warmup 1] [--client-threads 1]
+//!     [--warmup 1] [--client-threads 1] [--servers frys,frys-pooled,...] \
+//!     [--idle 10000]
 //! ```
 //!
+//! Servers: `frys` and `frys-epoll` read into a 16 KiB `Vec` per
+//! connection (`TcpStream::read`); `frys-pooled` and `frys-epoll-pooled`
+//! accept through `TcpListener::incoming` and receive with
+//! `TcpStream::recv_pooled` (multishot receive into the core's buffer ring
+//! on io_uring, a pool buffer taken once readable on epoll), echoing the
+//! pooled buffer itself. `--idle N` measures instead the server's resident
+//! memory (`VmRSS`) with N connections open, each having echoed one
+//! message and then idle, for every server in `--servers`.
+//!
 //! Each server runs in a child process (this binary re-executed with the
-//! hidden `--serve frys|frys-epoll|tokio --port P --cores N`), so its CPU time can be
+//! hidden `--serve frys|frys-epoll|frys-pooled|frys-epoll-pooled|tokio --port P --cores N`), so its CPU time can be
 //! read exactly from `/proc/<pid>/stat` at the start and end of the measured
 //! window. The tokio server is tokio's thread-per-core pattern: N threads,
 //! each pinned to the CPU frys would use, each with its own current-thread
@@ -46,10 +57,13 @@ fn main() -> ExitCode {
     };
     let result = match mode {
         Mode::Serve { kind, port, cores } => match kind {
-            ServerKind::Frys => serve_frys(port, cores, frys::DriverKind::Auto),
-            ServerKind::FrysEpoll => serve_frys(port, cores, frys::DriverKind::Epoll),
+            ServerKind::Frys => serve_frys(port, cores, frys::DriverKind::Auto, false),
+            ServerKind::FrysEpoll => serve_frys(port, cores, frys::DriverKind::Epoll, false),
+            ServerKind::FrysPooled => serve_frys(port, cores, frys::DriverKind::Auto, true),
+            ServerKind::FrysEpollPooled => serve_frys(port, cores, frys::DriverKind::Epoll, true),
             ServerKind::Tokio => serve_tokio(port, cores),
         },
+        Mode::Bench(args) if args.idle > 0 => idle_rss(&args),
         Mode::Bench(args) => bench(&args),
     };
     match result {
@@ -69,16 +83,37 @@ enum ServerKind {
     Frys,
     /// frys on the epoll driver, its fallback where io_uring is blocked.
     FrysEpoll,
+    /// frys on its default driver with multishot accept and pooled receives.
+    FrysPooled,
+    /// frys on epoll with pooled receives.
+    FrysEpollPooled,
     Tokio,
 }
+
+const ALL_SERVERS: [ServerKind; 5] = [
+    ServerKind::Frys,
+    ServerKind::FrysPooled,
+    ServerKind::FrysEpoll,
+    ServerKind::FrysEpollPooled,
+    ServerKind::Tokio,
+];
 
 impl ServerKind {
     fn name(self) -> &'static str {
         match self {
             ServerKind::Frys => "frys",
             ServerKind::FrysEpoll => "frys-epoll",
+            ServerKind::FrysPooled => "frys-pooled",
+            ServerKind::FrysEpollPooled => "frys-epoll-pooled",
             ServerKind::Tokio => "tokio",
         }
+    }
+
+    fn parse(name: &str) -> Result<Self, String> {
+        ALL_SERVERS
+            .into_iter()
+            .find(|k| k.name() == name)
+            .ok_or_else(|| format!("unknown server {name}"))
     }
 
     fn is_frys(self) -> bool {
@@ -94,6 +129,9 @@ struct BenchArgs {
     warmup: f64,
     rounds: usize,
     client_threads: usize,
+    servers: Vec<ServerKind>,
+    /// Idle connections for the memory measurement (0: run the echo bench).
+    idle: usize,
 }
 
 enum Mode {
@@ -106,7 +144,8 @@ enum Mode {
 }
 
 const USAGE: &str = "usage: echo_bench [--cores N] [--conns 64] [--size 64] [--secs 5] \
-                     [--rounds 3] [--warmup 1] [--client-threads 1]";
+                     [--rounds 3] [--warmup 1] [--client-threads 1] \
+                     [--servers frys,frys-pooled,frys-epoll,frys-epoll-pooled,tokio] [--idle N]";
 
 fn parse_args(args: impl Iterator<Item = String>) -> Result<Mode, String> {
     fn num<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {
@@ -121,6 +160,8 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Mode, String> {
         warmup: 1.0,
         rounds: 3,
         client_threads: 1,
+        servers: ALL_SERVERS.to_vec(),
+        idle: 0,
     };
     let mut serve = None;
     let mut port = None;
@@ -138,15 +179,15 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Mode, String> {
             "--warmup" => bench.warmup = num(&flag, &v)?,
             "--rounds" => bench.rounds = num(&flag, &v)?,
             "--client-threads" => bench.client_threads = num(&flag, &v)?,
-            "--port" => port = Some(num::<u16>(&flag, &v)?),
-            "--serve" => {
-                serve = Some(match v.as_str() {
-                    "frys" => ServerKind::Frys,
-                    "frys-epoll" => ServerKind::FrysEpoll,
-                    "tokio" => ServerKind::Tokio,
-                    other => return Err(format!("--serve: unknown server {other}")),
-                })
+            "--idle" => bench.idle = num(&flag, &v)?,
+            "--servers" => {
+                bench.servers = v
+                    .split(',')
+                    .map(ServerKind::parse)
+                    .collect::<Result<_, _>>()?
             }
+            "--port" => port = Some(num::<u16>(&flag, &v)?),
+            "--serve" => serve = Some(ServerKind::parse(&v).map_err(|e| format!("--serve: {e}"))?),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
     }
@@ -162,6 +203,9 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Mode, String> {
             port,
             cores: bench.cores,
         });
+    }
+    if bench.servers.is_empty() {
+        return Err("--servers names no server".into());
     }
     if bench.conns == 0 || bench.size == 0 || bench.rounds == 0 || bench.client_threads == 0 {
         return Err("--conns, --size, --rounds and --client-threads must be > 0".into());
@@ -188,7 +232,12 @@ fn announce_ready(cpus: &[usize]) -> Result<(), String> {
 }
 
 /// The frys server: the same shape as `examples/echo.rs`.
-fn serve_frys(port: u16, cores: usize, driver: frys::DriverKind) -> Result<(), String> {
+fn serve_frys(
+    port: u16,
+    cores: usize,
+    driver: frys::DriverKind,
+    pooled: bool,
+) -> Result<(), String> {
     let mut builder = frys::Runtime::builder()
         .cores(frys::Cores::Count(cores))
         .pin(true)
@@ -209,7 +258,7 @@ fn serve_frys(port: u16, cores: usize, driver: frys::DriverKind) -> Result<(), S
     let addr = server_addr(port);
     let result = rt.block_on(async move {
         for core in 0..cores {
-            frys::submit_to(core, move || frys_bind_and_serve(addr)).await?;
+            frys::submit_to(core, move || frys_bind_and_serve(addr, pooled)).await?;
         }
         // Install the signal handlers before announcing readiness, so a
         // SIGTERM sent right after READY is not fatal.
@@ -226,9 +275,23 @@ fn serve_frys(port: u16, cores: usize, driver: frys::DriverKind) -> Result<(), S
     result.map_err(|e| format!("frys server: {e}"))
 }
 
-fn frys_bind_and_serve(addr: SocketAddr) -> io::Result<()> {
+fn frys_bind_and_serve(addr: SocketAddr, pooled: bool) -> io::Result<()> {
     let listener = frys::net::TcpListener::bind(addr)
         .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+    if pooled {
+        frys::spawn_local(async move {
+            let mut incoming = listener.incoming();
+            loop {
+                match incoming.accept().await {
+                    Ok((stream, _peer)) => {
+                        frys::spawn_local(frys_echo_pooled(stream));
+                    }
+                    Err(e) => eprintln!("frys server: accept failed: {e}"),
+                }
+            }
+        });
+        return Ok(());
+    }
     frys::spawn_local(async move {
         loop {
             match listener.accept().await {
@@ -255,6 +318,18 @@ async fn frys_echo(stream: frys::net::TcpStream) {
         }
         let (written, b) = stream.write_all(buf).await;
         buf = b;
+        if written.is_err() {
+            return;
+        }
+    }
+}
+
+/// The pooled echo: no buffer of its own; the received pooled buffer is
+/// written back as is.
+async fn frys_echo_pooled(stream: frys::net::TcpStream) {
+    let _ = stream.set_nodelay(true);
+    while let Ok(Some(bytes)) = stream.recv_pooled().await {
+        let (written, _bytes) = stream.write_all(bytes).await;
         if written.is_err() {
             return;
         }
@@ -392,8 +467,8 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
     }
     println!();
 
-    let kinds = [ServerKind::Frys, ServerKind::FrysEpoll, ServerKind::Tokio];
-    let mut results: [Vec<RoundResult>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+    let kinds = &args.servers;
+    let mut results: Vec<Vec<RoundResult>> = kinds.iter().map(|_| Vec::new()).collect();
     for round in 1..=args.rounds {
         for (i, &kind) in kinds.iter().enumerate() {
             match run_round(kind, args, clk_tck) {
@@ -444,13 +519,26 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
         );
         medians.push(m);
     }
-    let (f, e, t) = (medians[0], medians[1], medians[2]);
     println!();
-    for (pair, a, b) in [
-        ("frys/tokio", f, t),
-        ("frys-epoll/frys", e, f),
-        ("frys-epoll/tokio", e, t),
-    ] {
+    let median_of = |kind: ServerKind| {
+        kinds
+            .iter()
+            .position(|&k| k == kind)
+            .map(|i| (kind.name(), medians[i]))
+    };
+    let pairs = [
+        (ServerKind::Frys, ServerKind::Tokio),
+        (ServerKind::FrysPooled, ServerKind::Frys),
+        (ServerKind::FrysPooled, ServerKind::Tokio),
+        (ServerKind::FrysEpoll, ServerKind::Frys),
+        (ServerKind::FrysEpoll, ServerKind::Tokio),
+        (ServerKind::FrysEpollPooled, ServerKind::FrysEpoll),
+    ];
+    for (first, second) in pairs {
+        let (Some((an, a)), Some((bn, b))) = (median_of(first), median_of(second)) else {
+            continue;
+        };
+        let pair = format!("{an}/{bn}");
         println!(
             "{pair}: ops/s ratio {:.3} (higher is better for the first), p50 ratio {:.3}, p99 \
              ratio {:.3}, CPU-µs/req ratio {:.3} (lower is better for the first)",
@@ -555,6 +643,156 @@ fn stop(child: &mut Child, kind: ServerKind) -> Result<(), String> {
             Err(e) => return Err(format!("cannot wait for the server: {e}")),
         }
     }
+}
+
+// ---------------------------------------------------------------- idle memory
+
+/// Resident memory of each server with `--idle` connections open, each
+/// having echoed one message, then idle: the cost of a waiting connection.
+fn idle_rss(args: &BenchArgs) -> Result<(), String> {
+    raise_fd_limit(args.idle as u64 + 256)?;
+    println!(
+        "# server RSS with {} idle connections (each echoed one {}-byte message first)",
+        args.idle, args.size
+    );
+    println!(
+        "command: {}",
+        std::env::args().collect::<Vec<_>>().join(" ")
+    );
+    println!("cores={} rounds={}", args.cores, args.rounds);
+    println!();
+    let kinds = &args.servers;
+    let mut results: Vec<Vec<(f64, f64)>> = kinds.iter().map(|_| Vec::new()).collect();
+    for round in 1..=args.rounds {
+        for (i, &kind) in kinds.iter().enumerate() {
+            match idle_round(kind, args) {
+                Ok((base, loaded)) => {
+                    println!(
+                        "round {round} {:<18} RSS before {:>7.1} MiB, with connections {:>7.1} MiB \
+                         ({:.0} bytes per connection)",
+                        kind.name(),
+                        base / 1048576.0,
+                        loaded / 1048576.0,
+                        (loaded - base) / args.idle as f64
+                    );
+                    results[i].push((base, loaded));
+                }
+                Err(e) => println!("round {round} {:<18} FAILED: {e}", kind.name()),
+            }
+        }
+    }
+    println!();
+    println!("median of {} rounds:", args.rounds);
+    println!(
+        "| server | RSS idle, MiB | RSS with {} connections, MiB | bytes per connection |",
+        args.idle
+    );
+    println!("|---|---|---|---|");
+    for (i, &kind) in kinds.iter().enumerate() {
+        let base = median(results[i].iter().map(|r| r.0));
+        let loaded = median(results[i].iter().map(|r| r.1));
+        let per = median(results[i].iter().map(|r| (r.1 - r.0) / args.idle as f64));
+        println!(
+            "| {} | {:.1} | {:.1} | {:.0} |",
+            kind.name(),
+            base / 1048576.0,
+            loaded / 1048576.0,
+            per
+        );
+    }
+    Ok(())
+}
+
+/// Starts a server, reads its RSS, opens the idle connections, reads it
+/// again: (before, with connections) in bytes.
+fn idle_round(kind: ServerKind, args: &BenchArgs) -> Result<(f64, f64), String> {
+    let port = free_port().map_err(|e| format!("cannot find a free port: {e}"))?;
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
+    let mut child = Command::new(exe)
+        .args(["--serve", kind.name()])
+        .args(["--port", &port.to_string()])
+        .args(["--cores", &args.cores.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start the {} server: {e}", kind.name()))?;
+    let stdout = match wait_ready(&mut child) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = stop(&mut child, kind);
+            return Err(e);
+        }
+    };
+    let measured = (|| -> Result<(f64, f64), String> {
+        std::thread::sleep(Duration::from_millis(300));
+        let base = rss_bytes(child.id())?;
+        let conns = open_idle(server_addr(port), args.idle, args.size)?;
+        std::thread::sleep(Duration::from_millis(1000));
+        let loaded = rss_bytes(child.id())?;
+        drop(conns);
+        Ok((base, loaded))
+    })();
+    let stopped = stop(&mut child, kind);
+    drop(stdout);
+    let r = measured?;
+    stopped?;
+    Ok(r)
+}
+
+/// `n` connections, each of which has echoed one message.
+fn open_idle(addr: SocketAddr, n: usize, size: usize) -> Result<Vec<std::net::TcpStream>, String> {
+    use std::io::{Read, Write};
+    let mut conns = Vec::with_capacity(n);
+    let msg = vec![7u8; size];
+    let mut echo = vec![0u8; size];
+    // Batches, so the listen backlog never overflows into SYN retries.
+    for start in (0..n).step_by(500) {
+        for _ in start..(start + 500).min(n) {
+            let mut c = std::net::TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
+            c.set_nodelay(true).map_err(|e| e.to_string())?;
+            c.write_all(&msg).map_err(|e| format!("write: {e}"))?;
+            conns.push(c);
+        }
+        for c in &mut conns[start..] {
+            c.read_exact(&mut echo).map_err(|e| format!("read: {e}"))?;
+        }
+    }
+    Ok(conns)
+}
+
+fn rss_bytes(pid: u32) -> Result<f64, String> {
+    let path = format!("/proc/{pid}/status");
+    let status = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| format!("{path}: no VmRSS"))?;
+    Ok(kib * 1024.0)
+}
+
+fn raise_fd_limit(want: u64) -> Result<(), String> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a live `rlimit`.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return Err("getrlimit failed".into());
+        }
+        if lim.rlim_cur >= want {
+            return Ok(());
+        }
+        lim.rlim_cur = want.min(lim.rlim_max);
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur < want {
+            return Err(format!(
+                "need RLIMIT_NOFILE >= {want} (hard limit {})",
+                lim.rlim_max
+            ));
+        }
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------- client

@@ -13,7 +13,8 @@
 //! what the driver needs from a buffer type: a pointer that stays valid and
 //! unchanged while the value is moved around, and how many bytes there are.
 //! They are implemented for `Vec<u8>`, `Box<[u8]>`, `&'static [u8]`,
-//! `&'static str` (write only) and [`AlignedBuf`] (for `O_DIRECT`).
+//! `&'static str` (write only), [`PooledBuf`] (write only: bytes a pooled
+//! receive returned) and [`AlignedBuf`] (for `O_DIRECT`).
 //!
 //! Reads fill a buffer from its start: `read(buf)` may write up to
 //! [`IoBuf::bytes_total`] bytes (a `Vec`'s capacity) and then marks the bytes
@@ -21,8 +22,10 @@
 //! at least the number of bytes read, never shrinks it.
 
 mod aligned;
+mod pooled;
 
 pub use aligned::{AlignedBuf, DEFAULT_ALIGNMENT};
+pub use pooled::PooledBuf;
 
 use std::io;
 

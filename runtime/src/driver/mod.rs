@@ -13,10 +13,17 @@
 //! (`sync::park`).
 //!
 //! Which driver a runtime gets is decided once per build (`kind`).
+//!
+//! Pooled receives (`TcpStream::recv_pooled`) take their buffers from the
+//! core's provided buffer ring (`uring::BufRing`, multishot receive) where
+//! the ring's probe found it, else from the core's heap pool (`recv_pool`),
+//! only once the socket is readable. Either way an idle connection holds
+//! no buffer.
 
 mod epoll;
 mod kind;
 mod op;
+mod recv_pool;
 mod setup;
 mod slab;
 mod uring;
@@ -25,11 +32,15 @@ pub(crate) use epoll::{Notify, SourceRef, SourceState, Syscall};
 pub(crate) use kind::resolve as resolve_kind;
 pub use kind::{DriverKind, ParseDriverKindError, DRIVER_ENV};
 pub(crate) use op::{Completion, Op, Operation};
+pub(crate) use recv_pool::{PoolRecv, RecvPool};
 pub use setup::RingSetupError;
+pub(crate) use uring::{BufRing, Features, MultishotCqe, MultishotKind, MAX_RING_BUFFERS};
 
+use std::any::Any;
 use std::io;
 use std::os::fd::RawFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -37,6 +48,38 @@ use std::time::Duration;
 use epoll::EpollDriver;
 use slab::FinishedOrphan;
 use uring::UringDriver;
+
+/// The network fast-path settings of a core's driver (from the builder).
+#[derive(Debug, Clone)]
+pub(crate) struct NetConfig {
+    /// Use what the io_uring probe finds (false: behave as on a kernel
+    /// without multishot, buffer rings or `SEND_ZC`).
+    pub(crate) fast_path: bool,
+    /// Buffers in the provided buffer ring (a power of two), and the most
+    /// heap pool buffers kept free.
+    pub(crate) recv_buffers: u16,
+    /// Bytes per receive buffer (ring and pool).
+    pub(crate) recv_buffer_size: u32,
+    /// Sends of at least this many bytes use `SEND_ZC` where the kernel
+    /// has it (`None`: never).
+    pub(crate) send_zc_threshold: Option<usize>,
+}
+
+/// Pooled-receive bookkeeping of one core (tests).
+#[cfg(test)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PooledStats {
+    /// Ring buffers handed out by the kernel and not recycled.
+    pub(crate) ring_out: usize,
+    /// Heap pool buffers taken and not returned.
+    pub(crate) pool_out: usize,
+    /// Multishot operations the kernel may still post to.
+    pub(crate) multishot_in_flight: usize,
+    /// Reads into heap buffers after the ring ran out (`ENOBUFS`).
+    pub(crate) direct_reads: u64,
+    /// `SEND_ZC` buffer notifications reaped.
+    pub(crate) zc_notifs: u64,
+}
 
 /// The driver of one core.
 // One per core, inside the core's context: the unused bytes of the smaller
@@ -51,16 +94,21 @@ pub(crate) enum Driver {
 impl Driver {
     /// Creates an io_uring driver on the calling thread. `eventfd` must
     /// stay open for the driver's whole life (the core owns it).
-    pub(crate) fn io_uring(entries: u32, eventfd: RawFd) -> Result<Self, RingSetupError> {
-        UringDriver::new(entries, eventfd).map(Driver::Uring)
+    pub(crate) fn io_uring(
+        entries: u32,
+        eventfd: RawFd,
+        net: &NetConfig,
+    ) -> Result<Self, RingSetupError> {
+        UringDriver::new(entries, eventfd, net).map(Driver::Uring)
     }
 
     /// Creates an epoll driver on the calling thread. `eventfd` must stay
     /// open for the driver's whole life (it is switched to non-blocking
     /// mode); `notify` wakes this core from the file-operation pool's
     /// threads.
-    pub(crate) fn epoll(eventfd: RawFd, notify: Notify) -> io::Result<Self> {
-        EpollDriver::new(eventfd, notify).map(Driver::Epoll)
+    pub(crate) fn epoll(eventfd: RawFd, notify: Notify, net: &NetConfig) -> io::Result<Self> {
+        let pool = RecvPool::new(net.recv_buffer_size as usize, usize::from(net.recv_buffers));
+        EpollDriver::new(eventfd, notify, Rc::new(pool)).map(Driver::Epoll)
     }
 
     /// Unique among all drivers of the process: an `Op` remembers it and is
@@ -76,6 +124,95 @@ impl Driver {
         match self {
             Driver::Uring(_) => DriverKind::IoUring,
             Driver::Epoll(_) => DriverKind::Epoll,
+        }
+    }
+
+    /// The io_uring fast paths this core uses (none on epoll).
+    pub(crate) fn features(&self) -> Features {
+        match self {
+            Driver::Uring(d) => d.features(),
+            Driver::Epoll(_) => Features::default(),
+        }
+    }
+
+    /// Sends of at least this many bytes go out as `SEND_ZC` (`None`:
+    /// never; always `None` on epoll or without the kernel feature).
+    pub(crate) fn send_zc_threshold(&self) -> Option<usize> {
+        match self {
+            Driver::Uring(d) => d.send_zc_threshold(),
+            Driver::Epoll(_) => None,
+        }
+    }
+
+    /// The core's provided buffer ring, if multishot receive is on.
+    pub(crate) fn buf_ring(&self) -> Option<&Rc<BufRing>> {
+        match self {
+            Driver::Uring(d) => d.buf_ring(),
+            Driver::Epoll(_) => None,
+        }
+    }
+
+    /// The core's heap pool of receive buffers.
+    pub(crate) fn recv_pool(&self) -> &Rc<RecvPool> {
+        match self {
+            Driver::Uring(d) => d.recv_pool(),
+            Driver::Epoll(d) => d.recv_pool(),
+        }
+    }
+
+    /// Starts a multishot operation (io_uring only: callers check
+    /// [`features`](Self::features) first). `keep` (the socket) lives in
+    /// the operation's slot until the kernel's final CQE.
+    pub(crate) fn submit_multishot(
+        &mut self,
+        sqe: io_uring::squeue::Entry,
+        kind: MultishotKind,
+        keep: Box<dyn Any>,
+    ) -> io::Result<u64> {
+        match self {
+            Driver::Uring(d) => d.submit_multishot(sqe, kind, keep),
+            Driver::Epoll(_) => Err(io::Error::from_raw_os_error(libc::EOPNOTSUPP)),
+        }
+    }
+
+    /// The next CQE of multishot operation `token`; `Ready(None)`: it is
+    /// over (re-arm to go on).
+    pub(crate) fn poll_multishot(
+        &mut self,
+        token: u64,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<MultishotCqe>> {
+        match self {
+            Driver::Uring(d) => d.poll_multishot(token, cx),
+            Driver::Epoll(_) => Poll::Ready(None),
+        }
+    }
+
+    /// Stops multishot operation `token`, releasing what it holds.
+    pub(crate) fn cancel_multishot(&mut self, token: u64) {
+        if let Driver::Uring(d) = self {
+            d.cancel_multishot(token);
+        }
+    }
+
+    /// Where the pooled-receive buffers are, for tests.
+    #[cfg(test)]
+    pub(crate) fn pooled_stats(&self) -> PooledStats {
+        let (ring_out, multishot_in_flight, zc_notifs) = match self {
+            Driver::Uring(d) => (
+                d.buf_ring().map_or(0, |r| r.out()),
+                d.multishot_in_flight(),
+                d.zc_notifs(),
+            ),
+            Driver::Epoll(_) => (0, 0, 0),
+        };
+        let pool = self.recv_pool();
+        PooledStats {
+            ring_out,
+            pool_out: pool.out(),
+            multishot_in_flight,
+            direct_reads: pool.direct_reads(),
+            zc_notifs,
         }
     }
 

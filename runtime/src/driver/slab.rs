@@ -2,10 +2,11 @@
 //! instance).
 //!
 //! An operation is named by a token, the SQE's `user_data`: the slot index
-//! in the low 32 bits and the slot's generation in the next 31 (bit 63 is
-//! always clear, so a token never equals the driver's reserved tokens near
-//! `u64::MAX`). A slot's generation changes every time it is freed, so a
-//! stale token (a second CQE of a multishot or zero-copy operation, a
+//! in the low 32 bits and the slot's generation in the next 30 (bits 62 and
+//! 63 are always clear, so a token never equals the driver's reserved
+//! tokens near `u64::MAX` nor a multishot token, which has bit 62 set).
+//! A slot's generation changes every time it is freed, so a stale token
+//! (a second CQE of a zero-copy operation, a
 //! cancellation that raced the completion) never reaches the operation
 //! that reuses the slot: every lookup checks the generation.
 //!
@@ -61,7 +62,7 @@ pub(crate) struct OpSlab<P> {
 
 const NONE: usize = usize::MAX;
 const INDEX_BITS: u32 = 32;
-const GEN_MASK: u32 = (1 << 31) - 1;
+const GEN_MASK: u32 = (1 << 30) - 1;
 
 fn token(index: usize, gen: u32) -> u64 {
     (u64::from(gen) << INDEX_BITS) | index as u64
@@ -226,6 +227,6 @@ mod tests {
             slab.get_mut(new),
             Some(Slot::Completed { result: 5, .. })
         ));
-        assert!(new >> 63 == 0, "bit 63 is never set");
+        assert!(new >> 62 == 0, "bits 62 and 63 are never set");
     }
 }

@@ -25,6 +25,7 @@ mod fd;
 mod msg;
 mod ops;
 mod poll_io;
+mod pooled;
 mod socket;
 mod split;
 mod stream;
@@ -32,13 +33,16 @@ mod tcp;
 mod to_addrs;
 mod udp;
 mod unix;
+mod vectored;
 
 pub use buf_reader::{BufReader, Lines};
 pub use split::{OwnedRead, OwnedWrite, ReadHalf, WriteHalf};
-pub use tcp::{TcpListener, TcpStream};
+pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use to_addrs::ToSocketAddrs;
 pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};
 
+#[cfg(test)]
+mod fast_path_tests;
 #[cfg(test)]
 mod tests;

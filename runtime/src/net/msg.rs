@@ -169,7 +169,7 @@ pub(crate) async fn recv_from<B: IoBufMut>(
     (result, buf)
 }
 
-fn empty_msghdr() -> libc::msghdr {
+pub(crate) fn empty_msghdr() -> libc::msghdr {
     // SAFETY: `msghdr` is plain old data (integers and raw pointers); all
     // zero is a valid, empty header.
     unsafe { mem::zeroed() }

@@ -9,12 +9,17 @@ use std::task::{Context, Poll};
 use super::fd::SocketFd;
 use super::ops;
 use super::poll_io::PollIo;
-use crate::buf::{IoBuf, IoBufMut};
+use super::pooled::PooledRecv;
+use super::vectored;
+use crate::buf::{IoBuf, IoBufMut, PooledBuf};
 
 /// A connected stream socket.
 pub(crate) struct Stream {
     fd: Arc<SocketFd>,
     io: PollIo,
+    /// Dropped with the stream (or in `into_fd`), which cancels an armed
+    /// multishot receive.
+    pooled: PooledRecv,
 }
 
 impl Stream {
@@ -22,7 +27,12 @@ impl Stream {
         Self {
             fd,
             io: PollIo::default(),
+            pooled: PooledRecv::default(),
         }
+    }
+
+    pub(crate) async fn recv_pooled(&self) -> io::Result<Option<PooledBuf>> {
+        self.pooled.recv(&self.fd).await
     }
 
     pub(crate) fn raw_fd(&self) -> RawFd {
@@ -43,6 +53,20 @@ impl Stream {
 
     pub(crate) async fn write_all<B: IoBuf>(&self, buf: B) -> (io::Result<()>, B) {
         ops::send_all(&self.fd, buf).await
+    }
+
+    pub(crate) async fn write_vectored<B: IoBuf>(
+        &self,
+        bufs: Vec<B>,
+    ) -> (io::Result<usize>, Vec<B>) {
+        vectored::send_vectored(&self.fd, bufs).await
+    }
+
+    pub(crate) async fn write_all_vectored<B: IoBuf>(
+        &self,
+        bufs: Vec<B>,
+    ) -> (io::Result<()>, Vec<B>) {
+        vectored::send_all_vectored(&self.fd, bufs).await
     }
 
     pub(crate) async fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {

@@ -5,7 +5,7 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::driver::{DriverKind, ParseDriverKindError, RingSetupError};
+use crate::driver::{DriverKind, NetConfig, ParseDriverKindError, RingSetupError};
 use crate::topology::{Cores, Placement, PlacementError};
 
 /// Configures and starts a [`Runtime`](super::Runtime).
@@ -33,6 +33,7 @@ pub struct Builder {
     pub(crate) idle_poll: Option<Duration>,
     pub(crate) adaptive_idle_poll: bool,
     pub(crate) driver: DriverKind,
+    pub(crate) net: NetConfig,
 }
 
 impl Default for Builder {
@@ -49,6 +50,12 @@ impl Default for Builder {
             idle_poll: None,
             adaptive_idle_poll: true,
             driver: DriverKind::Auto,
+            net: NetConfig {
+                fast_path: true,
+                recv_buffers: 256,
+                recv_buffer_size: 4096,
+                send_zc_threshold: None,
+            },
         }
     }
 }
@@ -169,6 +176,69 @@ impl Builder {
     /// kernel's io_uring workers.
     pub fn driver(mut self, kind: DriverKind) -> Self {
         self.driver = kind;
+        self
+    }
+
+    /// Whether io_uring cores use the kernel's network fast paths where
+    /// their ring's probe finds them (default `true`): multishot accept
+    /// ([`TcpListener::incoming`]), multishot receive into a per-core
+    /// provided buffer ring ([`TcpStream::recv_pooled`]). `false` makes
+    /// every core behave as on a kernel without them (the fallbacks the
+    /// same APIs take on older kernels); the epoll driver has none and
+    /// ignores it.
+    ///
+    /// What each kernel gives (probed per ring, not read from the kernel
+    /// version, since distributions backport):
+    ///
+    /// | feature | Linux | without it |
+    /// |---|---|---|
+    /// | multishot accept | 5.19 | one accept SQE per connection |
+    /// | provided buffer ring | 5.19 | pooled receives wait for readability, then read into a heap pool buffer |
+    /// | multishot receive | 6.0 | as above |
+    /// | `SEND_ZC` | 6.0; pays off only on 6.10+ for sends above ~4 KiB (published figures) | plain `SEND` (see [`send_zc_threshold`](Self::send_zc_threshold)) |
+    ///
+    /// [`TcpListener::incoming`]: crate::net::TcpListener::incoming
+    /// [`TcpStream::recv_pooled`]: crate::net::TcpStream::recv_pooled
+    pub fn net_fast_path(mut self, on: bool) -> Self {
+        self.net.fast_path = on;
+        self
+    }
+
+    /// The receive buffers of each core for pooled receives
+    /// ([`TcpStream::recv_pooled`]): `count` buffers of `size` bytes in the
+    /// provided buffer ring (default 256 of 4096 bytes; `count` is rounded
+    /// up to a power of two, at most 32768), and at most `count` free
+    /// buffers kept in the heap pool that serves receives without the ring
+    /// (the epoll driver, older kernels, a ring that ran out). One receive
+    /// returns at most `size` bytes (clamped to 1 byte .. 16 MiB). A ring
+    /// that runs out costs speed, not correctness: receives then use the
+    /// heap pool until buffers return. A ring that cannot be allocated or
+    /// registered leaves the core on the heap pool.
+    ///
+    /// [`TcpStream::recv_pooled`]: crate::net::TcpStream::recv_pooled
+    pub fn recv_buffers(mut self, count: u16, size: u32) -> Self {
+        self.net.recv_buffers = count
+            .clamp(1, crate::driver::MAX_RING_BUFFERS)
+            .next_power_of_two();
+        self.net.recv_buffer_size = size.clamp(1, 1 << 24);
+        self
+    }
+
+    /// Sends of at least `threshold` bytes (`TcpStream::write`,
+    /// `write_all`) go out as `IORING_OP_SEND_ZC` on io_uring cores whose
+    /// kernel has it (6.0+): the kernel sends from the caller's buffer
+    /// instead of copying it, and the write completes once the kernel has
+    /// let go of the buffer (a second completion). `None` (the default)
+    /// never uses it; the epoll driver ignores it.
+    ///
+    /// Off by default: on the VM frys is measured on (Linux 6.18, loopback
+    /// TCP, `send_zc_bench`) it cost 1.2–6.7× the sender CPU per KiB of a
+    /// plain send for writes of 1–32 KiB, and only sometimes less (0.6–0.8×)
+    /// at 64–256 KiB, not at 1 MiB. Published figures put the break-even
+    /// near 4 KiB on real NICs with 6.10+ kernels: measure your own path
+    /// before turning it on.
+    pub fn send_zc_threshold(mut self, threshold: Option<usize>) -> Self {
+        self.net.send_zc_threshold = threshold;
         self
     }
 

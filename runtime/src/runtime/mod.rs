@@ -362,12 +362,12 @@ fn new_driver(shared: &Arc<Shared>, index: usize, b: &Builder) -> Result<Driver,
         DriverKind::Epoll => {
             let notified = shared.clone();
             let notify: driver::Notify = Arc::new(move || notified.notify(index));
-            Driver::epoll(eventfd, notify).map_err(|source| BuildError::Epoll {
+            Driver::epoll(eventfd, notify, &b.net).map_err(|source| BuildError::Epoll {
                 core: index,
                 source,
             })
         }
-        _ => Driver::io_uring(b.ring_entries, eventfd).map_err(|source| BuildError::Ring {
+        _ => Driver::io_uring(b.ring_entries, eventfd, &b.net).map_err(|source| BuildError::Ring {
             core: index,
             source,
         }),

@@ -41,12 +41,14 @@ pub(crate) use syscall::Syscall;
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crossbeam_deque::Steal;
 
+use super::recv_pool::RecvPool;
 use super::slab::{self, Completed, FinishedOrphan, OpSlab, Slot};
 use super::{next_driver_id, release_orphans};
 use fds::FdTable;
@@ -85,6 +87,8 @@ pub(crate) struct EpollDriver {
     /// `epoll_wait` calls made, for metrics.
     waits: u64,
     finished_orphans: Vec<FinishedOrphan>,
+    /// Buffers for pooled receives, taken only when a socket is readable.
+    recv_pool: Rc<RecvPool>,
 }
 
 /// Pool threads run on these CPUs (see `pool::set_affinity`).
@@ -95,7 +99,7 @@ pub(crate) fn set_pool_affinity(cpus: Vec<usize>) {
 impl EpollDriver {
     /// Creates the epoll instance and adds `eventfd` (switched to
     /// non-blocking; the core owns it and nothing else reads it).
-    pub(crate) fn new(eventfd: RawFd, notify: Notify) -> io::Result<Self> {
+    pub(crate) fn new(eventfd: RawFd, notify: Notify, recv_pool: Rc<RecvPool>) -> io::Result<Self> {
         // SAFETY: plain syscall; the fd is checked and owned below.
         let epfd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
         if epfd < 0 {
@@ -125,7 +129,12 @@ impl EpollDriver {
             on_pool: 0,
             waits: 0,
             finished_orphans: Vec::new(),
+            recv_pool,
         })
+    }
+
+    pub(crate) fn recv_pool(&self) -> &Rc<RecvPool> {
+        &self.recv_pool
     }
 
     pub(crate) fn id(&self) -> u64 {

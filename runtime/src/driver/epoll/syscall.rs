@@ -22,6 +22,7 @@
 use std::os::fd::RawFd;
 
 use super::source::SourceRef;
+use crate::driver::PoolRecv;
 
 /// What a readiness call waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +85,12 @@ pub(crate) enum Syscall {
         source: SourceRef,
         buf: *const u8,
         len: usize,
+    },
+    /// `recv` into a buffer of the core's pool, taken only for the call.
+    RecvPooled {
+        fd: RawFd,
+        source: SourceRef,
+        target: *mut PoolRecv,
     },
     RecvMsg {
         fd: RawFd,
@@ -157,6 +164,7 @@ impl Syscall {
         let (fd, source, interest) = match *self {
             Syscall::Accept { fd, source, .. }
             | Syscall::Recv { fd, source, .. }
+            | Syscall::RecvPooled { fd, source, .. }
             | Syscall::RecvMsg { fd, source, .. }
             | Syscall::Read { fd, source, .. } => (fd, source, Interest::Read),
             Syscall::Connect { fd, source, .. }
@@ -234,6 +242,9 @@ impl Syscall {
                     len.min(MAX_RW),
                     libc::MSG_DONTWAIT,
                 )),
+                // The target is a field of the live operation's box, which
+                // nothing else accesses while the driver runs its call.
+                Syscall::RecvPooled { fd, target, .. } => (*target).attempt(fd),
                 Syscall::Send { fd, buf, len, .. } => {
                     cvt(libc::send(fd, buf.cast(), len.min(MAX_RW), dontwait))
                 }

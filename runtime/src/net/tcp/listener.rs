@@ -6,7 +6,7 @@ use std::os::fd::{AsRawFd, IntoRawFd, RawFd};
 use std::sync::Arc;
 
 use super::claim::{self, Claim};
-use super::TcpStream;
+use super::{Incoming, TcpStream};
 use crate::net::fd::SocketFd;
 use crate::net::to_addrs::{self, ToSocketAddrs};
 use crate::net::{ops, socket};
@@ -107,6 +107,45 @@ impl TcpListener {
         let (fd, peer) = ops::accept(&self.fd).await?;
         let stream = TcpStream::from_fd(Arc::new(fd));
         Ok((stream, peer.to_std()?))
+    }
+
+    /// The listener's connections, for an accept loop on this core: where
+    /// the kernel has multishot accept (io_uring, Linux 5.19+) one armed
+    /// operation accepts them all, instead of one accept per connection;
+    /// elsewhere [`Incoming::accept`] is [`accept`](Self::accept). Dropping
+    /// the `Incoming` stops the multishot accept (`Incoming` is `!Send`:
+    /// keep it on the core that made it).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # let rt = frys_runtime::Runtime::builder().build().unwrap();
+    /// # rt.block_on(async {
+    /// use frys_runtime::net::TcpListener;
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:6379")?;
+    /// let mut incoming = listener.incoming();
+    /// loop {
+    ///     let (stream, _peer) = incoming.accept().await?;
+    ///     frys_runtime::spawn_local(async move {
+    ///         // Echo with pooled buffers until the peer closes.
+    ///         while let Ok(Some(bytes)) = stream.recv_pooled().await {
+    ///             if stream.write_all(bytes).await.0.is_err() {
+    ///                 return;
+    ///             }
+    ///         }
+    ///     });
+    /// }
+    /// # #[allow(unreachable_code)]
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming::new(self)
+    }
+
+    pub(crate) fn fd(&self) -> &Arc<SocketFd> {
+        &self.fd
     }
 }
 

@@ -3,8 +3,10 @@
 //! refused), and streams.
 
 mod claim;
+mod incoming;
 mod listener;
 mod stream;
 
+pub use incoming::Incoming;
 pub use listener::TcpListener;
 pub use stream::TcpStream;

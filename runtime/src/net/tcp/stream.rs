@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, IntoRawFd, RawFd};
 use std::sync::Arc;
 
-use crate::buf::{IoBuf, IoBufMut};
+use crate::buf::{IoBuf, IoBufMut, PooledBuf};
 use crate::net::addr::SockAddr;
 use crate::net::fd::SocketFd;
 use crate::net::stream::{impl_futures_io, Stream};
@@ -105,6 +105,56 @@ impl TcpStream {
         self.stream.read(buf).await
     }
 
+    /// Receives the next bytes of the stream in a buffer of the core's
+    /// receive pool; `Ok(None)` at end of stream.
+    ///
+    /// Unlike [`read`](Self::read), the caller brings no buffer, and a
+    /// connection waiting for data holds none: on io_uring kernels with
+    /// multishot receive (6.0+) the kernel fills a buffer of the core's
+    /// provided buffer ring only when bytes arrive; elsewhere (epoll, older
+    /// kernels, [`Builder::net_fast_path(false)`]) a heap pool buffer is
+    /// taken only once the socket is readable. The returned [`PooledBuf`]
+    /// goes back to the pool when dropped; it holds at most one buffer's
+    /// worth ([`Builder::recv_buffers`]). Once the ring is empty (its
+    /// buffers are all held), receives read into heap buffers until some
+    /// return.
+    ///
+    /// On io_uring the first call arms a multishot receive that keeps
+    /// receiving until the stream is dropped: do not mix `recv_pooled` with
+    /// [`read`](Self::read) or the `AsyncRead` impl on one stream, or the
+    /// bytes interleave unpredictably; bytes it took and that were not
+    /// returned yet are dropped with the stream (and lost to the new owner
+    /// of an `into_raw_fd`).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future loses no bytes. With multishot
+    /// receive the bytes that arrive meanwhile wait, in order, for the next
+    /// call; otherwise bytes are taken only in the poll that returns them.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # let rt = frys_runtime::Runtime::builder().build().unwrap();
+    /// # rt.block_on(async {
+    /// use frys_runtime::net::TcpStream;
+    ///
+    /// let stream = TcpStream::connect("127.0.0.1:7").await?;
+    /// while let Some(bytes) = stream.recv_pooled().await? {
+    ///     // Echo the bytes back without copying them.
+    ///     let (res, _bytes) = stream.write_all(bytes).await;
+    ///     res?;
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// [`Builder::net_fast_path(false)`]: crate::Builder::net_fast_path
+    /// [`Builder::recv_buffers`]: crate::Builder::recv_buffers
+    pub async fn recv_pooled(&self) -> io::Result<Option<PooledBuf>> {
+        self.stream.recv_pooled().await
+    }
+
     /// Sends the initialized bytes of `buf` ([`IoBuf::bytes_init`]); returns
     /// how many the kernel took, which may be fewer.
     ///
@@ -127,6 +177,51 @@ impl TcpStream {
     /// completes) and an unknown prefix of the bytes may have been sent.
     pub async fn write_all<B: IoBuf>(&self, buf: B) -> (io::Result<()>, B) {
         self.stream.write_all(buf).await
+    }
+
+    /// Sends the initialized bytes of several buffers, in order, with one
+    /// `sendmsg` (one SQE on io_uring; on epoll one call once writable):
+    /// a reply made of a header and a body needs no copy into one buffer
+    /// and no second system call. Returns how many bytes the kernel took,
+    /// which may be fewer (one call takes at most 1,024 buffers), and the
+    /// buffers.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`write`](Self::write): on io_uring some bytes may have been sent;
+    /// on epoll a dropped call sent nothing.
+    pub async fn write_vectored<B: IoBuf>(&self, bufs: Vec<B>) -> (io::Result<usize>, Vec<B>) {
+        self.stream.write_vectored(bufs).await
+    }
+
+    /// Sends every initialized byte of `bufs`, in order, resuming after
+    /// short sends; usually one system call (see
+    /// [`write_vectored`](Self::write_vectored)).
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe, as [`write_all`](Self::write_all): an unknown
+    /// prefix of the bytes may have been sent.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # let rt = frys_runtime::Runtime::builder().build().unwrap();
+    /// # rt.block_on(async {
+    /// use frys_runtime::net::TcpStream;
+    ///
+    /// let stream = TcpStream::connect("127.0.0.1:6379").await?;
+    /// let body = b"hello".to_vec();
+    /// let header = format!("${}\r\n", body.len()).into_bytes();
+    /// let (res, _bufs) = stream
+    ///     .write_all_vectored(vec![header, body, b"\r\n".to_vec()])
+    ///     .await;
+    /// res?;
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn write_all_vectored<B: IoBuf>(&self, bufs: Vec<B>) -> (io::Result<()>, Vec<B>) {
+        self.stream.write_all_vectored(bufs).await
     }
 
     /// Shuts down the read, write or both directions.

@@ -6,7 +6,7 @@ use std::os::unix::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::buf::{IoBuf, IoBufMut};
+use crate::buf::{IoBuf, IoBufMut, PooledBuf};
 use crate::net::addr::SockAddr;
 use crate::net::fd::SocketFd;
 use crate::net::stream::{impl_futures_io, Stream};
@@ -66,6 +66,19 @@ impl UnixStream {
         self.stream.read(buf).await
     }
 
+    /// Receives the next bytes in a buffer of the core's receive pool;
+    /// `Ok(None)` at end of stream. As [`TcpStream::recv_pooled`], whose
+    /// rules apply (do not mix with `read`).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`TcpStream::recv_pooled`].
+    ///
+    /// [`TcpStream::recv_pooled`]: crate::net::TcpStream::recv_pooled
+    pub async fn recv_pooled(&self) -> io::Result<Option<PooledBuf>> {
+        self.stream.recv_pooled().await
+    }
+
     /// Sends the initialized bytes of `buf`; returns how many were taken.
     ///
     /// # Cancel safety
@@ -87,6 +100,26 @@ impl UnixStream {
     /// completes) and an unknown prefix of the bytes may have been sent.
     pub async fn write_all<B: IoBuf>(&self, buf: B) -> (io::Result<()>, B) {
         self.stream.write_all(buf).await
+    }
+
+    /// Sends several buffers with one `sendmsg`, as
+    /// [`TcpStream::write_vectored`](crate::net::TcpStream::write_vectored).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`write`](Self::write).
+    pub async fn write_vectored<B: IoBuf>(&self, bufs: Vec<B>) -> (io::Result<usize>, Vec<B>) {
+        self.stream.write_vectored(bufs).await
+    }
+
+    /// Sends every byte of several buffers, as
+    /// [`TcpStream::write_all_vectored`](crate::net::TcpStream::write_all_vectored).
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: an unknown prefix of the bytes may have been sent.
+    pub async fn write_all_vectored<B: IoBuf>(&self, bufs: Vec<B>) -> (io::Result<()>, Vec<B>) {
+        self.stream.write_all_vectored(bufs).await
     }
 
     /// Shuts down the read, write or both directions.

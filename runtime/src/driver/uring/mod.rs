@@ -7,29 +7,56 @@
 //! completion with the nearest timer deadline as the ring timeout. A read on
 //! the core's eventfd is always armed so that another thread can end the
 //! park by writing the eventfd (see `sync::park` for the flag protocol).
+//!
+//! Besides one-shot operations (`slab`), a ring runs multishot operations
+//! (`multishot`: accept, and receive into the core's provided buffer ring,
+//! `buf_ring`) where the kernel has them; `probe` finds out once per ring,
+//! and the module docs there say which kernel gives what.
+//!
+//! Tokens (`user_data`): one-shot operations have bits 62 and 63 clear,
+//! multishot ones bit 62 set, the driver's own (eventfd read,
+//! cancellations, probes) bit 63 set.
 
+mod buf_ring;
+mod multishot;
+mod probe;
+
+pub(crate) use buf_ring::{BufRing, MAX_ENTRIES as MAX_RING_BUFFERS};
+pub(crate) use multishot::{MultishotCqe, MultishotKind};
+pub(crate) use probe::Features;
+
+use std::any::Any;
 use std::io;
 use std::os::fd::RawFd;
+use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use io_uring::{opcode, squeue, types, IoUring};
+use io_uring::{cqueue, opcode, squeue, types, IoUring};
 
+use super::recv_pool::RecvPool;
 use super::setup::{self, RingSetupError};
 use super::slab::{self, Completed, FinishedOrphan, OpSlab, Slot};
-use super::{next_driver_id, release_orphans};
+use super::{next_driver_id, release_orphans, NetConfig};
+use multishot::{MultishotTable, MULTISHOT_TAG};
 
 /// `user_data` of the eventfd read.
 const EVENTFD_TOKEN: u64 = u64::MAX;
 /// `user_data` of cancellation requests, whose CQEs carry nothing we need.
 const CANCEL_TOKEN: u64 = u64::MAX - 1;
+/// Tokens with this bit are the driver's own (above, and `probe`'s).
+const RESERVED_TAG: u64 = 1 << 63;
+/// The buffer group of the core's buffer ring.
+const BUF_GROUP: u16 = 0;
 
 pub(crate) struct UringDriver {
     /// Unique among all drivers of the process: an `Op` remembers it and is
     /// only ever resolved against the driver that carries it.
     id: u64,
     ring: IoUring,
-    ops: OpSlab<()>,
+    /// One-shot operations; a waiting slot holds the result of a
+    /// zero-copy send whose buffer notification has not arrived yet.
+    ops: OpSlab<Option<i32>>,
     eventfd: RawFd,
     /// The eventfd read's target; boxed so its address is stable.
     eventfd_buf: Box<u64>,
@@ -42,13 +69,51 @@ pub(crate) struct UringDriver {
     /// Orphans whose operation finished, released outside the driver's
     /// borrow (their `Drop` may use frys I/O, which borrows the driver).
     finished_orphans: Vec<FinishedOrphan>,
+    /// The fast paths the probe found (and the builder allowed).
+    features: Features,
+    /// The provided buffer ring, if multishot receive is on.
+    buf_ring: Option<Rc<BufRing>>,
+    multishot: MultishotTable,
+    /// Heap buffers for pooled receives without the ring.
+    recv_pool: Rc<RecvPool>,
+    /// False if a probe left an operation in the kernel: the buffer ring
+    /// is then leaked at teardown rather than freed.
+    probe_clean: bool,
+    /// Sends at least this long go out as `SEND_ZC` (if the kernel has it).
+    send_zc_threshold: Option<usize>,
+    /// Zero-copy notifications reaped (tests).
+    zc_notifs: u64,
 }
 
 impl UringDriver {
-    /// Creates the ring on the calling thread. `eventfd` must stay open for
-    /// the driver's whole life (the core owns it).
-    pub(crate) fn new(entries: u32, eventfd: RawFd) -> Result<Self, RingSetupError> {
-        let ring = setup::create_ring(entries)?;
+    /// Creates the ring on the calling thread and probes its fast paths
+    /// (unless `net.fast_path` is off). `eventfd` must stay open for the
+    /// driver's whole life (the core owns it).
+    pub(crate) fn new(
+        entries: u32,
+        eventfd: RawFd,
+        net: &NetConfig,
+    ) -> Result<Self, RingSetupError> {
+        let mut ring = setup::create_ring(entries)?;
+        let mut buf_ring = None;
+        let (mut features, mut probe_clean) = (Features::default(), true);
+        if net.fast_path {
+            buf_ring =
+                match BufRing::register(&ring, net.recv_buffers, net.recv_buffer_size, BUF_GROUP) {
+                    Ok(br) => Some(Rc::new(br)),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "no provided buffer ring");
+                        None
+                    }
+                };
+            (features, probe_clean) = probe::probe(&mut ring, buf_ring.as_deref());
+            if !features.recv_multishot && probe_clean {
+                if let Some(br) = buf_ring.take() {
+                    let _ = ring.submitter().unregister_buf_ring(br.bgid());
+                }
+            }
+            tracing::debug!(?features, "io_uring fast paths");
+        }
         Ok(Self {
             id: next_driver_id(),
             ring,
@@ -59,7 +124,88 @@ impl UringDriver {
             enters: 0,
             deferred: Vec::new(),
             finished_orphans: Vec::new(),
+            features,
+            buf_ring,
+            multishot: MultishotTable::new(),
+            recv_pool: Rc::new(RecvPool::new(
+                net.recv_buffer_size as usize,
+                usize::from(net.recv_buffers),
+            )),
+            probe_clean,
+            send_zc_threshold: net.send_zc_threshold.filter(|_| features.send_zc),
+            zc_notifs: 0,
         })
+    }
+
+    /// Sends at least this long should be `SEND_ZC` (`None`: never).
+    pub(crate) fn send_zc_threshold(&self) -> Option<usize> {
+        self.send_zc_threshold
+    }
+
+    #[cfg(test)]
+    pub(crate) fn zc_notifs(&self) -> u64 {
+        self.zc_notifs
+    }
+
+    pub(crate) fn features(&self) -> Features {
+        self.features
+    }
+
+    pub(crate) fn buf_ring(&self) -> Option<&Rc<BufRing>> {
+        self.buf_ring.as_ref()
+    }
+
+    pub(crate) fn recv_pool(&self) -> &Rc<RecvPool> {
+        &self.recv_pool
+    }
+
+    /// Queues a multishot operation whose slot keeps `keep` (the socket)
+    /// until its final CQE; returns its token.
+    pub(crate) fn submit_multishot(
+        &mut self,
+        sqe: squeue::Entry,
+        kind: MultishotKind,
+        keep: Box<dyn Any>,
+    ) -> io::Result<u64> {
+        let token = self
+            .multishot
+            .insert(kind, keep)
+            .ok_or_else(|| io::Error::other("too many multishot operations in flight"))?;
+        if let Err(e) = self.push(&sqe.user_data(token)) {
+            self.multishot.remove_unsubmitted(token);
+            return Err(e);
+        }
+        Ok(token)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn multishot_in_flight(&self) -> usize {
+        self.multishot.in_flight()
+    }
+
+    /// The next CQE of multishot operation `token` (see
+    /// `MultishotTable::poll`).
+    pub(crate) fn poll_multishot(
+        &mut self,
+        token: u64,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<MultishotCqe>> {
+        self.multishot.poll(token, cx)
+    }
+
+    /// The owner of multishot operation `token` is gone: what it queued is
+    /// released, and the kernel is asked to stop it.
+    pub(crate) fn cancel_multishot(&mut self, token: u64) {
+        if self.multishot.cancel(token, self.buf_ring.as_deref()) {
+            let cancel = opcode::AsyncCancel::new(token)
+                .build()
+                .user_data(CANCEL_TOKEN);
+            // A full queue that cannot be submitted only delays the cancel:
+            // the operation's final CQE frees the slot whenever it comes.
+            if let Err(e) = self.push(&cancel) {
+                tracing::debug!(error = %e, "could not queue a cancellation");
+            }
+        }
     }
 
     pub(crate) fn id(&self) -> u64 {
@@ -95,7 +241,7 @@ impl UringDriver {
     pub(crate) fn submit_op(&mut self, sqe: squeue::Entry) -> io::Result<u64> {
         let token = self
             .ops
-            .insert(())
+            .insert(None)
             .ok_or_else(|| io::Error::other("too many io_uring operations in flight"))?;
         if let Err(e) = self.push(&sqe.user_data(token)) {
             self.ops.remove(token);
@@ -114,7 +260,7 @@ impl UringDriver {
                 self.ops.remove(token);
                 Poll::Ready(done)
             }
-            Slot::Waiting(waker, ()) => {
+            Slot::Waiting(waker, _) => {
                 match waker {
                     Some(w) if w.will_wake(cx.waker()) => {}
                     _ => *waker = Some(cx.waker().clone()),
@@ -254,12 +400,37 @@ impl UringDriver {
         for cqe in &mut cq {
             match cqe.user_data() {
                 EVENTFD_TOKEN => self.eventfd_armed = false,
-                CANCEL_TOKEN => {}
-                token => match self.ops.complete(token, cqe.result(), cqe.flags()) {
-                    Completed::Wake(w) => woken.push(w),
-                    Completed::Orphan(o) => self.finished_orphans.push(o),
-                    Completed::Nothing => {}
-                },
+                token if token & RESERVED_TAG != 0 => {}
+                token if token & MULTISHOT_TAG != 0 => {
+                    let done = MultishotCqe {
+                        result: cqe.result(),
+                        flags: cqe.flags(),
+                    };
+                    self.multishot
+                        .complete(token, done, self.buf_ring.as_deref(), woken);
+                }
+                token if cqueue::more(cqe.flags()) => {
+                    // A zero-copy send's result: the kernel still reads the
+                    // buffer until its notification, so the operation (and
+                    // the buffer it owns) completes only then.
+                    if let Some(Slot::Waiting(_, sent)) = self.ops.get_mut(token) {
+                        *sent = Some(cqe.result());
+                    }
+                }
+                token => {
+                    let mut result = cqe.result();
+                    if cqueue::notif(cqe.flags()) {
+                        self.zc_notifs += 1;
+                        if let Some(Slot::Waiting(_, Some(sent))) = self.ops.get_mut(token) {
+                            result = *sent;
+                        }
+                    }
+                    match self.ops.complete(token, result, cqe.flags()) {
+                        Completed::Wake(w) => woken.push(w),
+                        Completed::Orphan(o) => self.finished_orphans.push(o),
+                        Completed::Nothing => {}
+                    }
+                }
             }
         }
     }
@@ -281,7 +452,7 @@ impl Drop for UringDriver {
         let _ = self.push(&cancel_eventfd);
         let mut woken = Vec::new();
         for _ in 0..50 {
-            if self.ops.in_flight() == 0 && !self.eventfd_armed {
+            if self.ops.in_flight() == 0 && !self.eventfd_armed && self.multishot.in_flight() == 0 {
                 break;
             }
             if self.enter(1, Some(Duration::from_millis(20))).is_err() {
@@ -292,9 +463,22 @@ impl Drop for UringDriver {
             woken.clear();
         }
         release_orphans(self.take_finished_orphans());
-        if self.ops.in_flight() > 0 || self.eventfd_armed {
+        self.multishot.release_all(self.buf_ring.as_deref());
+        let multishot_done = self.multishot.in_flight() == 0;
+        if let Some(br) = self.buf_ring.take() {
+            if multishot_done && self.probe_clean {
+                // Nothing can pick a buffer any more: the kernel may let go
+                // of the ring, and the memory is freed with the last buffer
+                // users still hold.
+                let _ = self.ring.submitter().unregister_buf_ring(br.bgid());
+            } else {
+                // A receive may still pick a buffer: never free the memory.
+                std::mem::forget(br);
+            }
+        }
+        if self.ops.in_flight() > 0 || self.eventfd_armed || !multishot_done {
             tracing::warn!(
-                in_flight = self.ops.in_flight(),
+                in_flight = self.ops.in_flight() + self.multishot.in_flight(),
                 "io_uring operations did not finish at shutdown; leaking their buffers"
             );
             let ops = std::mem::replace(&mut self.ops, OpSlab::new());
