@@ -19,6 +19,7 @@ pub mod compaction;
 mod compaction_filter;
 mod db;
 mod error;
+mod file_system;
 mod files;
 pub mod key;
 mod lock;
@@ -28,7 +29,7 @@ pub mod merge;
 mod options;
 pub mod sstable;
 mod table;
-#[cfg(test)]
+#[cfg(any(test, feature = "fault-injection"))]
 mod test_rng;
 pub mod wal;
 
@@ -37,5 +38,13 @@ pub use budget::CoreBudget;
 pub use compaction_filter::CompactionFilter;
 pub use db::{Checkpoint, CheckpointStats, Db, Metrics, Scan, Snapshot};
 pub use error::{Error, Result};
+pub use file_system::FileSystem;
 pub use lock::DirLock;
 pub use options::{Options, SyncPolicy, MAX_KEY_LEN, MAX_VALUE_LEN};
+
+/// The simulated file system for crash and fault tests (the
+/// `fault-injection` feature): see [`FaultFs`](fault::FaultFs).
+#[cfg(any(test, feature = "fault-injection"))]
+pub mod fault {
+    pub use crate::file_system::fault::{FaultFs, FaultOp, FaultRule};
+}

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::budget::CoreBudget;
 use crate::compaction_filter::CompactionFilter;
+use crate::file_system::FileSystem;
 
 /// When the WAL is made durable — named as Redis names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -64,6 +65,9 @@ pub struct Options {
     /// makes dead (default `None`: compactions filter nothing and pay
     /// nothing for it). See [`CompactionFilter`].
     pub compaction_filter: Option<Arc<dyn CompactionFilter>>,
+    /// Where the partition's files live (default: the real file system;
+    /// crash tests give a simulated one, `fault-injection` feature).
+    pub file_system: FileSystem,
 }
 
 impl Default for Options {
@@ -84,6 +88,7 @@ impl Default for Options {
             max_subcompactions: 1,
             compaction_readahead_bytes: 256 << 10,
             compaction_filter: None,
+            file_system: FileSystem::real(),
         }
     }
 }

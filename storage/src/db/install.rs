@@ -28,13 +28,12 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use frys_runtime as rt;
-
 use super::metrics::add;
 use super::notify::Notify;
 use super::version::Version;
 use super::{open, Inner};
 use crate::error::{Error, Result};
+use crate::file_system::OpenMode;
 use crate::files;
 use crate::manifest::{TableMeta, VersionEdit};
 use crate::table::Table;
@@ -74,7 +73,9 @@ pub(crate) async fn write_table(
 ) -> Result<(TableMeta, Rc<Table>)> {
     let id = inner.state.borrow_mut().allocate_file();
     let path = files::table_path(&inner.dir, id);
-    let file = rt::fs::File::create(&path)
+    let file = inner
+        .fs
+        .open(&path, OpenMode::Create)
         .await
         .map_err(|e| Error::io("create", &path, e))?;
     let len = bytes.len() as u64;
@@ -84,9 +85,9 @@ pub(crate) async fn write_table(
         .await
         .map_err(|e| Error::io("fsync", &path, e))?;
     drop(file);
-    files::sync_dir(&inner.dir).await?;
+    files::sync_dir(&inner.fs, &inner.dir).await?;
     let cache_key = inner.cache.borrow_mut().new_table_key();
-    let table = Table::from_written(id, cache_key, path, &bytes).await?;
+    let table = Table::from_written(&inner.fs, id, cache_key, path, &bytes).await?;
     add(&inner.counters.disk_bytes_written, len);
     let meta = TableMeta {
         id,
@@ -170,9 +171,10 @@ async fn rotate_manifest(inner: &Rc<Inner>) -> Result<()> {
     };
     edit.last_seqno = edit.last_seqno.or(Some(0));
     let name = files::manifest_name(number);
-    let mut log = super::log::LogWriter::create(inner.dir.join(&name)).await?;
+    let mut log = super::log::LogWriter::create(&inner.fs, inner.dir.join(&name)).await?;
     let written = open::append_edit(&mut log, &edit).await?;
     files::write_atomically(
+        &inner.fs,
         &inner.dir,
         &inner.dir.join("CURRENT"),
         crate::manifest::encode_current(&name),
@@ -180,7 +182,7 @@ async fn rotate_manifest(inner: &Rc<Inner>) -> Result<()> {
     .await?;
     let old = inner.manifest_log.borrow_mut().replace(log);
     if let Some(old) = old {
-        let _ = rt::fs::remove_file(&old.path).await;
+        let _ = inner.fs.remove_file(&old.path).await;
     }
     add(&inner.counters.disk_bytes_written, written);
     Ok(())

@@ -134,6 +134,8 @@ impl State {
 
 pub(crate) struct Inner {
     pub(crate) dir: PathBuf,
+    /// Every file operation goes through it (`file_system`).
+    pub(crate) fs: crate::file_system::FileSystem,
     pub(crate) opts: Options,
     pub(crate) state: RefCell<State>,
     pub(crate) wal: RefCell<Option<LogWriter>>,

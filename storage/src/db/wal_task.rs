@@ -198,8 +198,8 @@ fn user_bytes_of(op: BatchOp<'_>) -> u64 {
 /// Freezes the memtable and starts a new WAL segment for the next one.
 async fn switch_memtable(inner: &Rc<Inner>, wal: &mut LogWriter) -> Result<()> {
     let number = inner.state.borrow_mut().allocate_file();
-    let fresh = LogWriter::create(files::wal_path(&inner.dir, number)).await?;
-    files::sync_dir(&inner.dir).await?;
+    let fresh = LogWriter::create(&inner.fs, files::wal_path(&inner.dir, number)).await?;
+    files::sync_dir(&inner.fs, &inner.dir).await?;
     let mut old = std::mem::replace(wal, fresh);
     if old.unsynced && inner.opts.sync != SyncPolicy::No {
         sync(inner, &mut old).await?;
