@@ -65,7 +65,7 @@ fn round(sync: SyncPolicy, seed: u64, calls: u64) -> (FaultFs, Vec<Vec<u64>>, Ve
 fn power_loss_at_random_points_loses_no_acknowledged_write_with_always() {
     let calls = calls_of_workload(SyncPolicy::Always);
     let mut lost_tail = 0;
-    for seed in 0..faults::seeds(40) {
+    for seed in 0..faults::seeds(100) {
         let (fs, acked, survived) = round(SyncPolicy::Always, seed, calls);
         for w in 0..acked.len() {
             let (a, s) = (acked[w].len() as u64, survived[w]);
@@ -93,7 +93,7 @@ fn power_loss_at_random_points_loses_no_acknowledged_write_with_always() {
 fn power_loss_with_everysec_reopens_to_a_prefix_of_every_writer() {
     let calls = calls_of_workload(SyncPolicy::EverySec);
     let mut lost_some = false;
-    for seed in 0..faults::seeds(24) {
+    for seed in 0..faults::seeds(60) {
         // `surviving_prefixes` checks values and that no writer has a gap.
         let (_, acked, survived) = round(SyncPolicy::EverySec, seed, calls);
         for w in 0..acked.len() {
