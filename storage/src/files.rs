@@ -86,7 +86,19 @@ pub(crate) async fn write_atomically(
     path: &Path,
     bytes: Vec<u8>,
 ) -> Result<()> {
-    let tmp = path.with_extension("tmp");
+    let tmp = write_temp(fs, path, bytes).await?;
+    replace_with_temp(fs, dir, &tmp, path).await
+}
+
+/// The temp file `write_atomically` writes first.
+pub(crate) fn temp_path(path: &Path) -> PathBuf {
+    path.with_extension("tmp")
+}
+
+/// The first half of [`write_atomically`]: the temp file, written and
+/// synced (`path` untouched).
+pub(crate) async fn write_temp(fs: &FileSystem, path: &Path, bytes: Vec<u8>) -> Result<PathBuf> {
+    let tmp = temp_path(path);
     let file = fs
         .open(&tmp, OpenMode::Create)
         .await
@@ -96,10 +108,19 @@ pub(crate) async fn write_atomically(
     file.sync_all()
         .await
         .map_err(|e| Error::io("fsync", &tmp, e))?;
-    drop(file);
-    fs.rename(&tmp, path)
+    Ok(tmp)
+}
+
+/// The second half: rename the temp file over `path`, sync the directory.
+pub(crate) async fn replace_with_temp(
+    fs: &FileSystem,
+    dir: &Path,
+    tmp: &Path,
+    path: &Path,
+) -> Result<()> {
+    fs.rename(tmp, path)
         .await
-        .map_err(|e| Error::io("rename", &tmp, e))?;
+        .map_err(|e| Error::io("rename", tmp, e))?;
     sync_dir(fs, dir).await
 }
 

@@ -177,7 +177,10 @@ fn a_failed_manifest_sync_fails_the_flush_and_keeps_every_acknowledged_write() {
         write_keys(&db, 0..80).await;
         fs.inject(FaultRule::new(FaultOp::Sync, libc::EIO).on_files("MANIFEST"));
         let e = db.flush().await.unwrap_err();
-        assert!(e.to_string().contains("MANIFEST"), "names the manifest: {e}");
+        assert!(
+            e.to_string().contains("MANIFEST"),
+            "names the manifest: {e}"
+        );
         assert_poisoned(&db.put(b"x", b"y").await.unwrap_err(), "MANIFEST");
         assert_keys(&db, 0..80, "reads after the failed manifest sync").await;
     });

@@ -140,7 +140,10 @@ fn cut_at_every_call_of(phase: Phase) {
             }
         });
     }
-    assert!(completed > 0, "{phase:?}: the last cut comes after the phase");
+    assert!(
+        completed > 0,
+        "{phase:?}: the last cut comes after the phase"
+    );
 }
 
 #[test]

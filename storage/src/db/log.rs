@@ -62,13 +62,18 @@ impl LogWriter {
     }
 
     /// Writes `bytes` at the end. On error nothing is acknowledged and the
-    /// end stays where it was, so the next write overwrites any partial one.
+    /// end stays where it was (a partial write is cut off), so the log
+    /// takes the next append as if this one never happened; only an
+    /// error other than `DiskFull` may leave a partial record behind.
     pub(crate) fn append(&mut self, bytes: &[u8]) -> Result<()> {
         if let Err(e) = self.file.write_all_at_now(bytes, self.offset) {
             // A partial write must not leave bytes after the end: a later,
             // shorter record would be followed by them and recovery would
-            // take them for corruption.
-            let _ = self.file.set_len(self.offset);
+            // take them for corruption. If they cannot be cut off, the
+            // error says so (and is not `DiskFull`: the log is unusable).
+            if let Err(cut) = self.file.set_len(self.offset) {
+                return Err(Error::io("truncate after a failed write", &self.path, cut));
+            }
             return Err(Error::io("write", &self.path, e));
         }
         self.offset += bytes.len() as u64;
