@@ -16,7 +16,9 @@ pub enum SyncPolicy {
     /// a timer: a process crash loses nothing, a power loss at most ~1 s.
     #[default]
     EverySec,
-    /// Written at every commit, never synced by us: the OS decides.
+    /// Written at every commit; synced by us only when a memtable's WAL
+    /// segment is closed (every `memtable_bytes`), so that a power loss
+    /// leaves a prefix of the writes; how long a prefix is the OS's choice.
     No,
 }
 

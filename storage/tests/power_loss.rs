@@ -110,3 +110,17 @@ fn power_loss_with_everysec_reopens_to_a_prefix_of_every_writer() {
     // must have lost some, or they did not test the policy.
     assert!(lost_some, "no round lost an unsynced write");
 }
+
+/// `no`: the OS decides what reaches the disk, so a power loss may lose
+/// any unsynced write; the partition must still reopen, to a prefix of
+/// every writer (flushes sync what they write, the WAL is never synced).
+#[test]
+fn power_loss_with_sync_no_reopens_to_a_prefix_of_every_writer() {
+    let calls = calls_of_workload(SyncPolicy::No);
+    for seed in 0..faults::seeds(60) {
+        let (_, acked, survived) = round(SyncPolicy::No, seed, calls);
+        for w in 0..acked.len() {
+            assert!(survived[w] <= acked[w].len() as u64 + 1, "seed {seed}");
+        }
+    }
+}

@@ -201,7 +201,12 @@ async fn switch_memtable(inner: &Rc<Inner>, wal: &mut LogWriter) -> Result<()> {
     let fresh = LogWriter::create(&inner.fs, files::wal_path(&inner.dir, number)).await?;
     files::sync_dir(&inner.fs, &inner.dir).await?;
     let mut old = std::mem::replace(wal, fresh);
-    if old.unsynced && inner.opts.sync != SyncPolicy::No {
+    // Synced under every policy, `No` too: recovery takes a damaged
+    // record followed by a newer segment with data for corruption, so no
+    // segment may get data before the older ones are durable. (Power-loss
+    // case under `No`: an unsynced segment torn by the power loss, with
+    // the next one's pages on disk, left a partition that would not open.)
+    if old.unsynced {
         sync(inner, &mut old).await?;
     }
     {

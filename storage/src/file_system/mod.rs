@@ -113,7 +113,10 @@ impl FileSystem {
         match &self.0 {
             Backend::Real => real::open(path, mode).await.map(File::Real),
             #[cfg(any(test, feature = "fault-injection"))]
-            Backend::Fault(s) => s.open(path, mode).map(File::Fault),
+            Backend::Fault(s) => {
+                simulated_io().await;
+                s.open(path, mode).map(File::Fault)
+            }
         }
     }
 
@@ -151,7 +154,10 @@ impl FileSystem {
                 Err(e) => Err(e),
             },
             #[cfg(any(test, feature = "fault-injection"))]
-            Backend::Fault(s) => s.is_dir(path),
+            Backend::Fault(s) => {
+                simulated_io().await;
+                s.is_dir(path)
+            }
         }
     }
 
@@ -160,7 +166,10 @@ impl FileSystem {
         match &self.0 {
             Backend::Real => frys_runtime::fs::create_dir(path).await,
             #[cfg(any(test, feature = "fault-injection"))]
-            Backend::Fault(s) => s.create_dir(path),
+            Backend::Fault(s) => {
+                simulated_io().await;
+                s.create_dir(path)
+            }
         }
     }
 
@@ -187,7 +196,10 @@ impl FileSystem {
         match &self.0 {
             Backend::Real => frys_runtime::fs::rename(from, to).await,
             #[cfg(any(test, feature = "fault-injection"))]
-            Backend::Fault(s) => s.rename(from, to),
+            Backend::Fault(s) => {
+                simulated_io().await;
+                s.rename(from, to)
+            }
         }
     }
 
@@ -195,7 +207,10 @@ impl FileSystem {
         match &self.0 {
             Backend::Real => frys_runtime::fs::remove_file(path).await,
             #[cfg(any(test, feature = "fault-injection"))]
-            Backend::Fault(s) => s.remove_file(path),
+            Backend::Fault(s) => {
+                simulated_io().await;
+                s.remove_file(path)
+            }
         }
     }
 
@@ -204,7 +219,10 @@ impl FileSystem {
         match &self.0 {
             Backend::Real => frys_runtime::fs::sync_dir(dir).await,
             #[cfg(any(test, feature = "fault-injection"))]
-            Backend::Fault(s) => s.sync_dir(dir),
+            Backend::Fault(s) => {
+                simulated_io().await;
+                s.sync_dir(dir)
+            }
         }
     }
 
@@ -245,13 +263,24 @@ impl FileSystem {
     }
 }
 
+/// A simulated call completes at the next tick, not at once, as real I/O
+/// does: other tasks (commits, flushes, compactions) run in between, so
+/// crash tests see their interleavings.
+#[cfg(any(test, feature = "fault-injection"))]
+async fn simulated_io() {
+    frys_runtime::yield_now().await;
+}
+
 impl File {
     /// Reads `len` bytes at `offset`; end of file first is `UnexpectedEof`.
     pub(crate) async fn read_exact_at(&self, len: usize, offset: u64) -> io::Result<Vec<u8>> {
         match self {
             File::Real(f) => f.read_exact_at(len, offset).await,
             #[cfg(any(test, feature = "fault-injection"))]
-            File::Fault(f) => f.read_exact_at(len, offset),
+            File::Fault(f) => {
+                simulated_io().await;
+                f.read_exact_at(len, offset)
+            }
         }
     }
 
@@ -275,7 +304,10 @@ impl File {
         match self {
             File::Real(f) => f.write_all_at(bytes, offset).await,
             #[cfg(any(test, feature = "fault-injection"))]
-            File::Fault(f) => (f.write_all_at(&bytes, offset), bytes),
+            File::Fault(f) => {
+                simulated_io().await;
+                (f.write_all_at(&bytes, offset), bytes)
+            }
         }
     }
 
@@ -295,7 +327,10 @@ impl File {
         match self {
             File::Real(f) => f.file.sync_all().await,
             #[cfg(any(test, feature = "fault-injection"))]
-            File::Fault(f) => f.sync(),
+            File::Fault(f) => {
+                simulated_io().await;
+                f.sync()
+            }
         }
     }
 
@@ -304,7 +339,10 @@ impl File {
         match self {
             File::Real(f) => f.file.sync_data().await,
             #[cfg(any(test, feature = "fault-injection"))]
-            File::Fault(f) => f.sync(),
+            File::Fault(f) => {
+                simulated_io().await;
+                f.sync()
+            }
         }
     }
 
@@ -312,7 +350,10 @@ impl File {
         match self {
             File::Real(f) => f.file.metadata().await.map(|m| m.len()),
             #[cfg(any(test, feature = "fault-injection"))]
-            File::Fault(f) => f.len(),
+            File::Fault(f) => {
+                simulated_io().await;
+                f.len()
+            }
         }
     }
 
