@@ -2,7 +2,8 @@
 //! calls in turn: a flush, a compaction, a manifest rotation (CURRENT
 //! swap), a checkpoint, and the recovery of a reopen. After each cut the
 //! partition must reopen with every acknowledged write; a checkpoint whose
-//! `finish` returned `Ok` must open with all of them too.
+//! `finish` returned `Ok` must open with all of them too. Every other cut
+//! also tears the unsynced appends (keeps a random prefix of them).
 
 mod common;
 
@@ -115,6 +116,10 @@ fn cut_at_every_call_of(phase: Phase) {
     // One past the last call: the power goes just after the phase ended.
     for cut in 1..=calls + 1 {
         let fs = machine();
+        // Odd cuts also tear the unsynced appends.
+        if cut % 2 == 1 {
+            fs.set_torn_writes(Some(cut));
+        }
         let context = format!("{phase:?}, power lost at call {cut} of {calls}");
         let finished = runtime().block_on(async {
             let db = setup(&fs, phase).await;
@@ -169,4 +174,48 @@ fn power_loss_at_every_call_of_a_checkpoint_keeps_the_partition_and_a_finished_c
 #[test]
 fn power_loss_at_every_call_of_a_recovery_keeps_every_acknowledged_write() {
     cut_at_every_call_of(Phase::Reopen);
+}
+
+/// Creating a partition writes manifest 1, WAL segment 2 and CURRENT
+/// last: cut anywhere in it, the directory must open again (as a new
+/// partition if nothing was acknowledged), and a write acknowledged right
+/// after the creation must survive.
+#[test]
+fn power_loss_at_every_call_of_creating_a_partition_leaves_one_that_opens() {
+    let opts = |fs: &FaultFs| phase_opts(fs, Phase::Flush);
+    let calls = {
+        let fs = machine();
+        runtime().block_on(async { drop(Db::open(DB, opts(&fs)).await.unwrap()) });
+        fs.ops()
+    };
+    assert!(calls > 3, "creating makes {calls} changing calls");
+    for cut in 1..=calls + 1 {
+        let fs = machine();
+        let context = format!("creation, power lost at call {cut} of {calls}");
+        let acked = runtime().block_on(async {
+            fs.power_loss_after(cut);
+            let acked = match Db::open(DB, opts(&fs)).await {
+                Ok(db) => db.put(b"first", b"write").await.is_ok(),
+                Err(_) => false,
+            };
+            if fs.power_losses() == 0 {
+                fs.power_loss();
+            }
+            acked
+        });
+        runtime().block_on(async {
+            let db = Db::open(DB, opts(&fs))
+                .await
+                .unwrap_or_else(|e| panic!("{context}: reopen failed: {e}"));
+            if acked {
+                assert_eq!(
+                    db.get(b"first").await.unwrap().as_deref(),
+                    Some(&b"write"[..]),
+                    "{context}: the acknowledged write"
+                );
+            }
+            db.put(b"second", b"write").await.unwrap();
+            db.close().await.unwrap();
+        });
+    }
 }
