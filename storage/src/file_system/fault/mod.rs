@@ -464,3 +464,91 @@ impl Drop for FaultLock {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup() -> (FaultFs, Session) {
+        let fs = FaultFs::new();
+        fs.create_dir_durably(Path::new("/d")).unwrap();
+        let FileSystem(super::super::Backend::Fault(session)) = fs.file_system() else {
+            unreachable!()
+        };
+        (fs, session)
+    }
+
+    #[test]
+    fn a_rule_fires_after_its_skips_for_its_count_on_matching_files_only() {
+        let (fs, s) = setup();
+        let log = s.open(Path::new("/d/1.log"), OpenMode::Create).unwrap();
+        let sst = s.open(Path::new("/d/2.sst"), OpenMode::Create).unwrap();
+        fs.inject(
+            FaultRule::new(FaultOp::Sync, libc::EIO)
+                .on_files(".log")
+                .after(1)
+                .times(2),
+        );
+        assert!(log.sync().is_ok(), "skipped");
+        assert!(sst.sync().is_ok(), "another file");
+        assert_eq!(log.sync().unwrap_err().raw_os_error(), Some(libc::EIO));
+        assert!(log.sync().is_err());
+        assert!(log.sync().is_ok(), "used up");
+        assert_eq!(fs.injected(), 2);
+    }
+
+    #[test]
+    fn a_short_write_lands_half_its_bytes_then_fails() {
+        let (fs, s) = setup();
+        let f = s.open(Path::new("/d/x"), OpenMode::Create).unwrap();
+        fs.inject(FaultRule::new(FaultOp::Write, libc::ENOSPC).short_write());
+        let e = f.write_all_at(b"abcdefgh", 0).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENOSPC));
+        assert_eq!(fs.contents(Path::new("/d/x")).unwrap(), b"abcd");
+    }
+
+    #[test]
+    fn a_full_disk_writes_what_fits_then_fails_and_room_comes_back_with_removals() {
+        let (fs, s) = setup();
+        let f = s.open(Path::new("/d/x"), OpenMode::Create).unwrap();
+        fs.set_capacity(Some(6));
+        let e = f.write_all_at(b"abcdefgh", 0).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENOSPC));
+        assert_eq!(fs.contents(Path::new("/d/x")).unwrap(), b"abcdef");
+        // Overwriting in place needs no room.
+        f.write_all_at(b"AB", 0).unwrap();
+        drop(f);
+        s.remove_file(Path::new("/d/x")).unwrap();
+        assert_eq!(fs.used_bytes(), 0);
+        let g = s.open(Path::new("/d/y"), OpenMode::Create).unwrap();
+        g.write_all_at(b"123456", 0).unwrap();
+    }
+
+    #[test]
+    fn after_a_power_loss_old_handles_fail_and_change_nothing_and_locks_are_free() {
+        let (fs, s) = setup();
+        let f = s.open(Path::new("/d/x"), OpenMode::Create).unwrap();
+        f.write_all_at(b"synced", 0).unwrap();
+        f.sync().unwrap();
+        s.sync_dir(Path::new("/d")).unwrap();
+        let lock = s.lock(Path::new("/d"), "LOCK").unwrap();
+        fs.power_loss_after(2);
+        f.write_all_at(b"!", 6).unwrap(); // call 1
+        assert!(f.sync().is_err(), "call 2: the power goes");
+        assert_eq!(fs.power_losses(), 1);
+        assert!(f.write_all_at(b"late", 0).is_err());
+        assert!(s.remove_file(Path::new("/d/x")).is_err());
+        assert_eq!(fs.contents(Path::new("/d/x")).unwrap(), b"synced");
+        let FileSystem(super::super::Backend::Fault(now)) = fs.file_system() else {
+            unreachable!()
+        };
+        let relocked = now.lock(Path::new("/d"), "LOCK").unwrap();
+        drop(lock); // the dead one must not release the new one
+        assert!(matches!(
+            now.lock(Path::new("/d"), "LOCK"),
+            Err(Error::Locked { .. })
+        ));
+        drop(relocked);
+        now.lock(Path::new("/d"), "LOCK").unwrap();
+    }
+}
