@@ -10,6 +10,11 @@
 //! table set and whose merge runs as a stealable `Send` task, optionally
 //! dropping records another record makes dead ([`CompactionFilter`]).
 //!
+//! Every file operation goes through one seam, [`FileSystem`] (the real
+//! file system unless [`Options::file_system`] says otherwise); the
+//! `fault-injection` feature adds `fault::FaultFs`, a simulated machine for
+//! crash and fault tests (page cache, power loss, failing calls).
+//!
 //! See the README's storage section for the on-disk format.
 
 pub mod batch;
