@@ -24,14 +24,15 @@
 //!
 //! A failed step poisons the partition; no task starts a step after that,
 //! or once the partition is closed or abandoned. Except a full disk: a
-//! flush or compaction that could not write a table (`ENOSPC`) has named
-//! nothing in the manifest and removed what it wrote, so it is retried
-//! every [`SPACE_RETRY`] instead, and succeeds once space is back. Until
-//! then `flush`, `compact_range` and `close` report the disk-full error,
-//! and writers that the backlog would stall get it too: acknowledged data
-//! stays in the WAL and readable, and the partition takes writes again
-//! without a reopen. (A full disk while appending a manifest edit still
-//! poisons: the manifest writer cannot be trusted after a failed append.)
+//! flush or compaction that could not write a table, or whose manifest
+//! append did not fit (`ENOSPC`), has changed nothing durable (the table
+//! is removed, the append cut off), so it is retried every
+//! [`SPACE_RETRY`] instead, and succeeds once space is back. Until then
+//! `flush`, `compact_range` and `close` report the disk-full error (a new
+//! call waits for the next attempt), and writers that the backlog would
+//! stall get it too: acknowledged data stays in the WAL and readable, and
+//! the partition takes writes again without a reopen. A failed sync, or
+//! a failed append that could not be cut off, still poisons.
 //!
 //! Write stalls (see `compaction::write_pressure`): with the defaults,
 //! writes are delayed 1–4 ms each from 8 L0 tables (or 2 frozen memtables)
@@ -72,8 +73,7 @@ fn fail(inner: &Inner, e: Error) {
 /// again.
 pub(crate) const SPACE_RETRY: Duration = Duration::from_secs(1);
 
-/// Whether a failed step may be retried: the disk was full while it wrote
-/// a table (nothing names the table; `write_table` removed it).
+/// Whether a failed step may be retried: the disk was full.
 fn for_want_of_space(e: &Error) -> bool {
     // Every `DiskFull` a step returns comes from a point that left no
     // trace: a table `write_table` removed again, or a manifest append cut
