@@ -42,13 +42,28 @@ use disk::{errno, Disk};
 /// # Examples
 /// ```
 /// use frys_storage::fault::FaultFs;
-/// use frys_storage::Options;
+/// use frys_storage::{Db, Options, SyncPolicy};
 ///
 /// let fs = FaultFs::new();
-/// let opts = Options { file_system: fs.file_system(), ..Options::default() };
-/// // ... open a Db at "/db" with `opts`, write, then:
-/// fs.power_loss();
-/// // ... open "/db" again with `opts`: only what was synced is there.
+/// let opts = Options {
+///     sync: SyncPolicy::Always,
+///     file_system: fs.file_system(),
+///     ..Options::default()
+/// };
+/// let rt = frys_runtime::Runtime::builder()
+///     .cores(frys_runtime::Cores::Count(1))
+///     .build()
+///     .unwrap();
+/// rt.block_on(async {
+///     let db = Db::open("/db", opts.clone()).await?;
+///     db.put(b"k", b"acknowledged").await?;
+///     fs.power_loss(); // `db` is dead now: its calls fail with EIO
+///     drop(db);
+///     let db = Db::open("/db", opts).await?;
+///     assert_eq!(db.get(b"k").await?.as_deref(), Some(&b"acknowledged"[..]));
+///     Ok::<(), frys_storage::Error>(())
+/// })
+/// .unwrap();
 /// ```
 #[derive(Clone, Default)]
 pub struct FaultFs {
