@@ -124,3 +124,81 @@ fn power_loss_with_sync_no_reopens_to_a_prefix_of_every_writer() {
         }
     }
 }
+
+/// Two partitions of one core sharing a [`CoreBudget`]: the budget freezes
+/// the larger one's memtable when their sum is over it, so switches happen
+/// from the other partition's commits. A power loss at a random call loses
+/// nothing either acknowledged.
+#[test]
+fn power_loss_with_two_partitions_sharing_a_core_budget_loses_nothing_acknowledged() {
+    use frys_storage::CoreBudget;
+    const DIRS: [&str; 2] = ["/data/p0", "/data/p1"];
+    let both = |fs: &FaultFs, budget: &CoreBudget| frys_storage::Options {
+        memtable_bytes: 64 << 10, // the budget, not the size, freezes them
+        budget: Some(budget.clone()),
+        ..opts(fs, SyncPolicy::Always)
+    };
+    let run = |fs: &FaultFs, cut: Option<u64>| -> Vec<Vec<Vec<u64>>> {
+        runtime().block_on(async {
+            let budget = CoreBudget::new(64 << 10, 6 << 10);
+            let mut dbs = Vec::new();
+            for dir in DIRS {
+                dbs.push(Db::open(dir, both(fs, &budget)).await.unwrap());
+            }
+            if let Some(cut) = cut {
+                fs.power_loss_after(cut);
+            }
+            let tasks: Vec<_> = dbs
+                .iter()
+                .map(|db| {
+                    let db = db.clone();
+                    frys_runtime::spawn_local(async move { write_until_error(&db, 60).await })
+                })
+                .collect();
+            let mut acked = Vec::new();
+            for t in tasks {
+                acked.push(t.await.unwrap());
+            }
+            if cut.is_none() {
+                let switches: u64 = dbs.iter().map(|d| d.metrics().write_buffer_switches).sum();
+                assert!(switches > 0, "the budget must freeze memtables");
+            }
+            acked
+        })
+    };
+    let calls = {
+        let fs = machine();
+        run(&fs, None);
+        fs.ops()
+    };
+    let mut rng = Rng(0x5eed_b0d9);
+    let mut cut_short = 0;
+    for seed in 0..faults::seeds(30) {
+        let fs = machine();
+        let cut = 1 + rng.below(calls);
+        let acked = run(&fs, Some(cut));
+        cut_short += acked.iter().flatten().filter(|a| a.len() < 60).count();
+        if fs.power_losses() == 0 {
+            fs.power_loss();
+        }
+        runtime().block_on(async {
+            let budget = CoreBudget::new(64 << 10, 6 << 10);
+            for (p, dir) in DIRS.iter().enumerate() {
+                let context = format!("seed {seed}, partition {p}, cut at {cut} of {calls}");
+                let db = Db::open(dir, both(&fs, &budget))
+                    .await
+                    .unwrap_or_else(|e| panic!("{context}: reopen failed: {e}"));
+                let survived = surviving_prefixes(&db, &context).await;
+                for (w, a) in acked[p].iter().enumerate() {
+                    let a = a.len() as u64;
+                    assert!(
+                        survived[w] == a || survived[w] == a + 1,
+                        "{context}: writer {w}: {a} acknowledged, {} survived",
+                        survived[w]
+                    );
+                }
+            }
+        });
+    }
+    assert!(cut_short > 0, "some rounds must cut the power mid-workload");
+}
