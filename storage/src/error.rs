@@ -89,7 +89,11 @@ impl Error {
             Error::Io { op, path, source } => Error::Io {
                 op,
                 path: path.clone(),
-                source: io::Error::new(source.kind(), source.to_string()),
+                // The OS error code survives the copy (callers match on it).
+                source: match source.raw_os_error() {
+                    Some(code) => io::Error::from_raw_os_error(code),
+                    None => io::Error::new(source.kind(), source.to_string()),
+                },
             },
             Error::DiskFull { path } => Error::DiskFull { path: path.clone() },
             Error::Corruption {

@@ -12,9 +12,8 @@
 
 use std::path::{Path, PathBuf};
 
-use frys_runtime::fs;
-
 use crate::error::{Error, Result};
+use crate::file_system::{FileSystem, OpenMode};
 
 /// What a file in the directory is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,41 +58,49 @@ pub(crate) fn table_path(dir: &Path, n: u64) -> PathBuf {
 }
 
 /// Lists the directory's files we know, with their kinds.
-pub(crate) fn list(dir: &Path) -> Result<Vec<(FileKind, PathBuf)>> {
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::io("list", dir, e))?;
-    let mut out = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io("list", dir, e))?;
-        if let Some(kind) = entry.file_name().to_str().and_then(parse) {
-            out.push((kind, entry.path()));
-        }
-    }
-    Ok(out)
+pub(crate) fn list(fs: &FileSystem, dir: &Path) -> Result<Vec<(FileKind, PathBuf)>> {
+    let entries = fs.list_now(dir).map_err(|e| Error::io("list", dir, e))?;
+    Ok(entries
+        .into_iter()
+        .filter_map(|(name, path)| parse(&name).map(|kind| (kind, path)))
+        .collect())
 }
 
 /// Reads a whole file.
-pub(crate) async fn read_all(path: &Path) -> Result<Vec<u8>> {
-    let file = fs::File::open(path)
+pub(crate) async fn read_all(fs: &FileSystem, path: &Path) -> Result<Vec<u8>> {
+    let file = fs
+        .open(path, OpenMode::Read)
         .await
         .map_err(|e| Error::io("open", path, e))?;
-    let len = file
-        .metadata()
+    let len = file.len().await.map_err(|e| Error::io("stat", path, e))?;
+    file.read_exact_at(len as usize, 0)
         .await
-        .map_err(|e| Error::io("stat", path, e))?
-        .len();
-    let (res, mut buf) = file
-        .read_exact_at(Vec::with_capacity(len as usize), 0)
-        .await;
-    res.map_err(|e| Error::io("read", path, e))?;
-    buf.truncate(len as usize);
-    Ok(buf)
+        .map_err(|e| Error::io("read", path, e))
 }
 
 /// Writes `bytes` to `path` atomically: write a temp file, fsync it, rename
 /// it over `path`, fsync the directory.
-pub(crate) async fn write_atomically(dir: &Path, path: &Path, bytes: Vec<u8>) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    let file = fs::File::create(&tmp)
+pub(crate) async fn write_atomically(
+    fs: &FileSystem,
+    dir: &Path,
+    path: &Path,
+    bytes: Vec<u8>,
+) -> Result<()> {
+    let tmp = write_temp(fs, path, bytes).await?;
+    replace_with_temp(fs, dir, &tmp, path).await
+}
+
+/// The temp file `write_atomically` writes first.
+pub(crate) fn temp_path(path: &Path) -> PathBuf {
+    path.with_extension("tmp")
+}
+
+/// The first half of [`write_atomically`]: the temp file, written and
+/// synced (`path` untouched).
+pub(crate) async fn write_temp(fs: &FileSystem, path: &Path, bytes: Vec<u8>) -> Result<PathBuf> {
+    let tmp = temp_path(path);
+    let file = fs
+        .open(&tmp, OpenMode::Create)
         .await
         .map_err(|e| Error::io("create", &tmp, e))?;
     let (res, _) = file.write_all_at(bytes, 0).await;
@@ -101,15 +108,24 @@ pub(crate) async fn write_atomically(dir: &Path, path: &Path, bytes: Vec<u8>) ->
     file.sync_all()
         .await
         .map_err(|e| Error::io("fsync", &tmp, e))?;
-    drop(file);
-    fs::rename(&tmp, path)
-        .await
-        .map_err(|e| Error::io("rename", &tmp, e))?;
-    sync_dir(dir).await
+    Ok(tmp)
 }
 
-pub(crate) async fn sync_dir(dir: &Path) -> Result<()> {
-    fs::sync_dir(dir)
+/// The second half: rename the temp file over `path`, sync the directory.
+pub(crate) async fn replace_with_temp(
+    fs: &FileSystem,
+    dir: &Path,
+    tmp: &Path,
+    path: &Path,
+) -> Result<()> {
+    fs.rename(tmp, path)
+        .await
+        .map_err(|e| Error::io("rename", tmp, e))?;
+    sync_dir(fs, dir).await
+}
+
+pub(crate) async fn sync_dir(fs: &FileSystem, dir: &Path) -> Result<()> {
+    fs.sync_dir(dir)
         .await
         .map_err(|e| Error::io("fsync dir", dir, e))
 }

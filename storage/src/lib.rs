@@ -10,6 +10,11 @@
 //! table set and whose merge runs as a stealable `Send` task, optionally
 //! dropping records another record makes dead ([`CompactionFilter`]).
 //!
+//! Every file operation goes through one seam, [`FileSystem`] (the real
+//! file system unless [`Options::file_system`] says otherwise); the
+//! `fault-injection` feature adds `fault::FaultFs`, a simulated machine for
+//! crash and fault tests (page cache, power loss, failing calls).
+//!
 //! See the README's storage section for the on-disk format.
 
 pub mod batch;
@@ -19,6 +24,7 @@ pub mod compaction;
 mod compaction_filter;
 mod db;
 mod error;
+mod file_system;
 mod files;
 pub mod key;
 mod lock;
@@ -28,7 +34,7 @@ pub mod merge;
 mod options;
 pub mod sstable;
 mod table;
-#[cfg(test)]
+#[cfg(any(test, feature = "fault-injection"))]
 mod test_rng;
 pub mod wal;
 
@@ -37,5 +43,13 @@ pub use budget::CoreBudget;
 pub use compaction_filter::CompactionFilter;
 pub use db::{Checkpoint, CheckpointStats, Db, Metrics, Scan, Snapshot};
 pub use error::{Error, Result};
+pub use file_system::FileSystem;
 pub use lock::DirLock;
 pub use options::{Options, SyncPolicy, MAX_KEY_LEN, MAX_VALUE_LEN};
+
+/// The simulated file system for crash and fault tests (the
+/// `fault-injection` feature): see [`FaultFs`](fault::FaultFs).
+#[cfg(any(test, feature = "fault-injection"))]
+pub mod fault {
+    pub use crate::file_system::fault::{FaultFs, FaultOp, FaultRule};
+}

@@ -38,8 +38,27 @@ use crate::error::{Error, Result};
 /// ```
 #[derive(Debug)]
 pub struct DirLock {
-    file: File,
+    holder: Holder,
     path: PathBuf,
+}
+
+/// What holds the lock: the flock'ed file, or a lock of the simulated file
+/// system (`FileSystem`).
+enum Holder {
+    File(File),
+    /// Held for its `Drop`, which releases it.
+    #[cfg(any(test, feature = "fault-injection"))]
+    Simulated(#[allow(dead_code)] crate::file_system::fault::FaultLock),
+}
+
+impl std::fmt::Debug for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Holder::File(file) => file.fmt(f),
+            #[cfg(any(test, feature = "fault-injection"))]
+            Holder::Simulated(_) => f.write_str("simulated"),
+        }
+    }
 }
 
 impl DirLock {
@@ -72,7 +91,18 @@ impl DirLock {
         file.set_len(0)
             .and_then(|()| file.write_all_at(pid.as_bytes(), 0))
             .map_err(|e| Error::io("write lock file", &path, e))?;
-        Ok(DirLock { file, path })
+        Ok(DirLock {
+            holder: Holder::File(file),
+            path,
+        })
+    }
+
+    #[cfg(any(test, feature = "fault-injection"))]
+    pub(crate) fn simulated(lock: crate::file_system::fault::FaultLock, path: PathBuf) -> DirLock {
+        DirLock {
+            holder: Holder::Simulated(lock),
+            path,
+        }
     }
 
     /// The lock file.
@@ -84,8 +114,12 @@ impl DirLock {
 impl Drop for DirLock {
     fn drop(&mut self) {
         // Clear the pid while still holding the lock; closing the file
-        // (dropping `file`) releases it.
-        let _ = self.file.set_len(0);
+        // (dropping `holder`) releases it.
+        // (Irrefutable without the `fault-injection` feature.)
+        #[allow(irrefutable_let_patterns)]
+        if let Holder::File(file) = &self.holder {
+            let _ = file.set_len(0);
+        }
     }
 }
 

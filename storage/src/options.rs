@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::budget::CoreBudget;
 use crate::compaction_filter::CompactionFilter;
+use crate::file_system::FileSystem;
 
 /// When the WAL is made durable — named as Redis names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -15,7 +16,9 @@ pub enum SyncPolicy {
     /// a timer: a process crash loses nothing, a power loss at most ~1 s.
     #[default]
     EverySec,
-    /// Written at every commit, never synced by us: the OS decides.
+    /// Written at every commit; synced by us only when a memtable's WAL
+    /// segment is closed (every `memtable_bytes`), so that a power loss
+    /// leaves a prefix of the writes; how long a prefix is the OS's choice.
     No,
 }
 
@@ -64,6 +67,9 @@ pub struct Options {
     /// makes dead (default `None`: compactions filter nothing and pay
     /// nothing for it). See [`CompactionFilter`].
     pub compaction_filter: Option<Arc<dyn CompactionFilter>>,
+    /// Where the partition's files live (default: the real file system;
+    /// crash tests give a simulated one, `fault-injection` feature).
+    pub file_system: FileSystem,
 }
 
 impl Default for Options {
@@ -84,6 +90,7 @@ impl Default for Options {
             max_subcompactions: 1,
             compaction_readahead_bytes: 256 << 10,
             compaction_filter: None,
+            file_system: FileSystem::real(),
         }
     }
 }

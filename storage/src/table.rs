@@ -10,7 +10,7 @@
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
-use frys_runtime::fs;
+use crate::file_system::{File, FileSystem, OpenMode};
 
 use crate::error::{Error, Result};
 use crate::key::{self, Kind, SeqNo};
@@ -33,7 +33,7 @@ pub(crate) struct Table {
     /// Its key in the block cache (unique among the cache's tables).
     pub(crate) cache_key: u64,
     pub(crate) path: PathBuf,
-    file: fs::File,
+    file: File,
     pub(crate) size: u64,
     pub(crate) index: TableIndex,
     bloom: BloomFilter,
@@ -51,15 +51,17 @@ pub(crate) fn corrupt(path: &Path, e: TableError) -> Error {
 
 impl Table {
     /// Opens table `id` at `path`, reading its footer and meta blocks.
-    pub(crate) async fn open(id: u64, cache_key: u64, path: PathBuf) -> Result<Table> {
-        let file = fs::File::open(&path)
+    pub(crate) async fn open(
+        fs: &FileSystem,
+        id: u64,
+        cache_key: u64,
+        path: PathBuf,
+    ) -> Result<Table> {
+        let file = fs
+            .open(&path, OpenMode::Read)
             .await
             .map_err(|e| Error::io("open", &path, e))?;
-        let size = file
-            .metadata()
-            .await
-            .map_err(|e| Error::io("stat", &path, e))?
-            .len();
+        let size = file.len().await.map_err(|e| Error::io("stat", &path, e))?;
         if size < FOOTER_LEN as u64 {
             return Err(Error::corruption(
                 &path,
@@ -90,12 +92,14 @@ impl Table {
 
     /// Opens a table whose bytes we just wrote (no need to read them back).
     pub(crate) async fn from_written(
+        fs: &FileSystem,
         id: u64,
         cache_key: u64,
         path: PathBuf,
         bytes: &[u8],
     ) -> Result<Table> {
-        let file = fs::File::open(&path)
+        let file = fs
+            .open(&path, OpenMode::Read)
             .await
             .map_err(|e| Error::io("open", &path, e))?;
         let footer = Footer::decode(bytes).map_err(|e| corrupt(&path, e))?;
@@ -217,13 +221,9 @@ fn decode_meta(
     Ok((index, bloom, props))
 }
 
-async fn read_exact(file: &fs::File, path: &Path, offset: u64, len: usize) -> Result<Vec<u8>> {
-    let (res, mut buf) = file.read_exact_at(Vec::with_capacity(len), offset).await;
-    match res {
-        Ok(()) => {
-            buf.truncate(len);
-            Ok(buf)
-        }
+async fn read_exact(file: &File, path: &Path, offset: u64, len: usize) -> Result<Vec<u8>> {
+    match file.read_exact_at(len, offset).await {
+        Ok(buf) => Ok(buf),
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(Error::corruption(
             path,
             offset,

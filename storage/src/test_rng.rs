@@ -23,10 +23,12 @@ impl Rng {
     }
 
     /// Uniform in `lo..=hi`.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn range(&mut self, lo: u64, hi: u64) -> u64 {
         lo + self.below(hi - lo + 1)
     }
 
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn bytes(&mut self, len: usize) -> Vec<u8> {
         (0..len).map(|_| self.next_u64() as u8).collect()
     }

@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 use super::Db;
 use crate::batch::decode_batch;
 use crate::error::{Error, Result};
+use crate::file_system::FileSystem;
 use crate::files;
 use crate::key::SeqNo;
 use crate::manifest::{self, VersionEdit};
@@ -36,6 +37,7 @@ use crate::wal;
 /// [`finish`](Checkpoint::finish).
 #[must_use = "a checkpoint is not usable until `finish` completes"]
 pub struct Checkpoint {
+    fs: FileSystem,
     dest: PathBuf,
     seqno: SeqNo,
     edit: VersionEdit,
@@ -71,7 +73,9 @@ impl Db {
         // A failed sync may have lost acknowledged WAL pages: a checkpoint
         // of a poisoned partition could silently stop short.
         self.inner.check_writable()?;
-        std::fs::create_dir(dest).map_err(|e| Error::io("create checkpoint dir", dest, e))?;
+        let fs = &self.inner.fs;
+        fs.create_dir_now(dest)
+            .map_err(|e| Error::io("create checkpoint dir", dest, e))?;
         let state = self.inner.state.borrow();
         let oldest = state.manifest.wal_segment();
         let mut wals: Vec<u64> = state
@@ -86,16 +90,17 @@ impl Db {
         let mut tables = 0;
         for meta in state.manifest.levels().iter().flatten() {
             let from = files::table_path(&self.inner.dir, meta.id);
-            std::fs::hard_link(&from, files::table_path(dest, meta.id))
+            fs.hard_link_now(&from, &files::table_path(dest, meta.id))
                 .map_err(|e| Error::io("link", &from, e))?;
             tables += 1;
         }
         for &n in &wals {
             let from = files::wal_path(&self.inner.dir, n);
-            std::fs::hard_link(&from, pinned_wal(dest, n))
+            fs.hard_link_now(&from, &pinned_wal(dest, n))
                 .map_err(|e| Error::io("link", &from, e))?;
         }
         Ok(Checkpoint {
+            fs: fs.clone(),
             dest: dest.to_path_buf(),
             seqno: state.last_seqno,
             edit: state.manifest.snapshot_edit(),
@@ -127,7 +132,7 @@ impl Checkpoint {
         let mut reached = self.edit.last_seqno.unwrap_or(0);
         for &n in &self.wals {
             let pinned = pinned_wal(&self.dest, n);
-            let bytes = files::read_all(&pinned).await?;
+            let bytes = files::read_all(&self.fs, &pinned).await?;
             // A torn tail is a record being written after the pin: past `S`.
             let replay =
                 wal::decode_segment(&bytes).map_err(|e| Error::corruption(&pinned, 0, e))?;
@@ -144,8 +149,9 @@ impl Checkpoint {
                 wal_records += 1;
             }
             let path = files::wal_path(&self.dest, n);
-            files::write_atomically(&self.dest, &path, out).await?;
-            frys_runtime::fs::remove_file(&pinned)
+            files::write_atomically(&self.fs, &self.dest, &path, out).await?;
+            self.fs
+                .remove_file(&pinned)
                 .await
                 .map_err(|e| Error::io("remove", &pinned, e))?;
         }
@@ -167,13 +173,19 @@ impl Checkpoint {
         wal::encode_record(&payload, &mut record)
             .map_err(|e| Error::InvalidArgument(e.to_string()))?;
         let name = files::manifest_name(self.manifest_number);
-        files::write_atomically(&self.dest, &self.dest.join(&name), record).await?;
+        files::write_atomically(&self.fs, &self.dest, &self.dest.join(&name), record).await?;
         files::write_atomically(
+            &self.fs,
             &self.dest,
             &self.dest.join("CURRENT"),
             manifest::encode_current(&name),
         )
         .await?;
+        // Power-loss case: the destination's own entry in its parent was
+        // never synced, so a finished checkpoint could vanish whole.
+        if let Some(parent) = self.dest.parent().filter(|p| !p.as_os_str().is_empty()) {
+            files::sync_dir(&self.fs, parent).await?;
+        }
         Ok(CheckpointStats {
             seqno: self.seqno,
             tables: self.tables,

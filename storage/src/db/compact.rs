@@ -121,6 +121,7 @@ async fn run_merge(
     let inputs_streamed: Vec<StreamInput> = tables
         .iter()
         .map(|t| StreamInput {
+            fs: inner.fs.clone(),
             id: t.id,
             path: t.path.clone(),
             index: t.index.clone(),
@@ -199,7 +200,7 @@ async fn run_merge(
     for t in &tables {
         inner.cache.borrow_mut().remove_table(t.cache_key);
         // Readers holding the table keep its open file; unlinking is safe.
-        let _ = rt::fs::remove_file(&t.path).await;
+        let _ = inner.fs.remove_file(&t.path).await;
     }
     add(&inner.counters.compactions, 1);
     add(&inner.counters.compaction_bytes_read, read);
@@ -263,7 +264,10 @@ async fn merge_share(inner: &Rc<Inner>, job: MergeJob, output_level: u8) -> Resu
 /// open would remove them too) and gives back its error.
 async fn abandon_outputs(inner: &Inner, written: &[TableMeta], e: Error) -> Error {
     for meta in written {
-        let _ = rt::fs::remove_file(files::table_path(&inner.dir, meta.id)).await;
+        let _ = inner
+            .fs
+            .remove_file(&files::table_path(&inner.dir, meta.id))
+            .await;
     }
     e
 }

@@ -294,7 +294,12 @@ mod tests {
             std::process::id()
         ));
         std::fs::write(&path, &bytes).unwrap();
-        StreamInput { id, path, index }
+        StreamInput {
+            fs: crate::FileSystem::real(),
+            id,
+            path,
+            index,
+        }
     }
 
     fn collected(inputs: Vec<StreamInput>, budget: usize) -> Vec<String> {

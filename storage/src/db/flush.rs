@@ -70,7 +70,7 @@ pub(super) async fn flush_oldest(inner: &Rc<Inner>) -> Result<()> {
     log_and_install(inner, edit, opened).await?;
     inner.state.borrow_mut().frozen.remove(0);
     for n in wals {
-        let _ = rt::fs::remove_file(files::wal_path(&inner.dir, n)).await;
+        let _ = inner.fs.remove_file(&files::wal_path(&inner.dir, n)).await;
     }
     add(&inner.counters.flushes, 1);
     Ok(())

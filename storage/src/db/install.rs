@@ -26,15 +26,15 @@
 //!   never share a file name; every edit records the counter as it is then.
 
 use std::cell::Cell;
+use std::path::Path;
 use std::rc::Rc;
-
-use frys_runtime as rt;
 
 use super::metrics::add;
 use super::notify::Notify;
 use super::version::Version;
 use super::{open, Inner};
 use crate::error::{Error, Result};
+use crate::file_system::OpenMode;
 use crate::files;
 use crate::manifest::{TableMeta, VersionEdit};
 use crate::table::Table;
@@ -74,19 +74,18 @@ pub(crate) async fn write_table(
 ) -> Result<(TableMeta, Rc<Table>)> {
     let id = inner.state.borrow_mut().allocate_file();
     let path = files::table_path(&inner.dir, id);
-    let file = rt::fs::File::create(&path)
-        .await
-        .map_err(|e| Error::io("create", &path, e))?;
     let len = bytes.len() as u64;
-    let (res, bytes) = file.write_all_at(bytes, 0).await;
-    res.map_err(|e| Error::io("write", &path, e))?;
-    file.sync_all()
-        .await
-        .map_err(|e| Error::io("fsync", &path, e))?;
-    drop(file);
-    files::sync_dir(&inner.dir).await?;
+    let bytes = match write_durably(inner, &path, bytes).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            // Disk-full case: a partial table would hold on to the space
+            // until the next open; nothing names it, so it goes now.
+            let _ = inner.fs.remove_file(&path).await;
+            return Err(e);
+        }
+    };
     let cache_key = inner.cache.borrow_mut().new_table_key();
-    let table = Table::from_written(id, cache_key, path, &bytes).await?;
+    let table = Table::from_written(&inner.fs, id, cache_key, path, &bytes).await?;
     add(&inner.counters.disk_bytes_written, len);
     let meta = TableMeta {
         id,
@@ -99,6 +98,24 @@ pub(crate) async fn write_table(
         entries: table.props.entries,
     };
     Ok((meta, Rc::new(table)))
+}
+
+/// Writes a new file, syncs it and its directory entry; gives the bytes
+/// back.
+async fn write_durably(inner: &Inner, path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>> {
+    let file = inner
+        .fs
+        .open(path, OpenMode::Create)
+        .await
+        .map_err(|e| Error::io("create", path, e))?;
+    let (res, bytes) = file.write_all_at(bytes, 0).await;
+    res.map_err(|e| Error::io("write", path, e))?;
+    file.sync_all()
+        .await
+        .map_err(|e| Error::io("fsync", path, e))?;
+    drop(file);
+    files::sync_dir(&inner.fs, &inner.dir).await?;
+    Ok(bytes)
 }
 
 /// Validates `edit` against the current state, appends it to the manifest
@@ -133,7 +150,20 @@ pub(crate) async fn log_and_install(
         return Err(Error::Closed);
     };
     // Put back only after a clean append: see the module docs.
-    let appended = open::append_edit(&mut log, &edit).await?;
+    let appended = match open::append_edit(&mut log, &edit).await {
+        Ok(n) => n,
+        // Disk-full case: the record did not fit and was cut off again
+        // (`LogWriter::append`), nothing was synced after the last edit:
+        // the manifest is as before, the step may be retried.
+        Err(e @ Error::DiskFull { .. }) if !log.unsynced => {
+            *inner.manifest_log.borrow_mut() = Some(log);
+            return Err(e);
+        }
+        Err(e) => {
+            inner.poison(format!("manifest append failed: {e}"));
+            return Err(e);
+        }
+    };
     *inner.manifest_log.borrow_mut() = Some(log);
     add(&inner.counters.disk_bytes_written, appended);
     {
@@ -159,7 +189,9 @@ pub(crate) async fn log_and_install(
 /// Rewrites the manifest as one snapshot edit in a new file, then swaps
 /// `CURRENT` to it atomically. A crash before the swap leaves the old
 /// manifest current; one after it leaves the old file behind, removed at
-/// the next open.
+/// the next open. A full disk before the swap is not an error: the new
+/// files are removed and the old manifest goes on (it is current and
+/// whole); the next edit tries again.
 async fn rotate_manifest(inner: &Rc<Inner>) -> Result<()> {
     let (number, mut edit) = {
         let mut state = inner.state.borrow_mut();
@@ -170,17 +202,29 @@ async fn rotate_manifest(inner: &Rc<Inner>) -> Result<()> {
     };
     edit.last_seqno = edit.last_seqno.or(Some(0));
     let name = files::manifest_name(number);
-    let mut log = super::log::LogWriter::create(inner.dir.join(&name)).await?;
-    let written = open::append_edit(&mut log, &edit).await?;
-    files::write_atomically(
-        &inner.dir,
-        &inner.dir.join("CURRENT"),
-        crate::manifest::encode_current(&name),
-    )
-    .await?;
+    let path = inner.dir.join(&name);
+    let current = inner.dir.join("CURRENT");
+    let prepared = async {
+        let mut log = super::log::LogWriter::create(&inner.fs, path.clone()).await?;
+        let written = open::append_edit(&mut log, &edit).await?;
+        let tmp =
+            files::write_temp(&inner.fs, &current, crate::manifest::encode_current(&name)).await?;
+        Ok::<_, Error>((log, written, tmp))
+    };
+    let (log, written, tmp) = match prepared.await {
+        Ok(p) => p,
+        Err(e @ Error::DiskFull { .. }) => {
+            tracing::warn!(dir = %inner.dir.display(), error = %e, "disk full: manifest rotation postponed");
+            let _ = inner.fs.remove_file(&path).await;
+            let _ = inner.fs.remove_file(&files::temp_path(&current)).await;
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    files::replace_with_temp(&inner.fs, &inner.dir, &tmp, &current).await?;
     let old = inner.manifest_log.borrow_mut().replace(log);
     if let Some(old) = old {
-        let _ = rt::fs::remove_file(&old.path).await;
+        let _ = inner.fs.remove_file(&old.path).await;
     }
     add(&inner.counters.disk_bytes_written, written);
     Ok(())

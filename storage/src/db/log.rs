@@ -8,19 +8,15 @@
 //! parity with fjall). Syncs go through io_uring, since `fdatasync` waits
 //! for the disk and must not block the core.
 
-use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
-use frys_runtime::fs;
-
 use crate::error::{Error, Result};
+use crate::file_system::{File, FileSystem, OpenMode};
 
 /// An append-only file we write records to.
 pub(crate) struct LogWriter {
-    /// For appends (see the module doc).
-    appender: std::fs::File,
-    /// The same file, for asynchronous syncs.
-    file: fs::File,
+    /// Appends with blocking `pwrite`, syncs on the driver (module doc).
+    file: File,
     pub(crate) path: PathBuf,
     /// Where the next record goes.
     pub(crate) offset: u64,
@@ -29,55 +25,55 @@ pub(crate) struct LogWriter {
 }
 
 impl LogWriter {
-    /// Creates a new, empty log file (fails if it exists).
-    pub(crate) async fn create(path: PathBuf) -> Result<LogWriter> {
-        let appender = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
+    /// Creates a new, empty log file (fails if it exists). Its directory
+    /// entry is the caller's to sync.
+    pub(crate) async fn create(fs: &FileSystem, path: PathBuf) -> Result<LogWriter> {
+        let file = fs
+            .open(&path, OpenMode::CreateNew)
+            .await
             .map_err(|e| Error::io("create", &path, e))?;
-        Self::new(appender, path, 0, false)
+        Ok(LogWriter {
+            file,
+            path,
+            offset: 0,
+            unsynced: false,
+        })
     }
 
     /// Opens an existing log to append at `offset` (cutting off a torn tail
     /// there).
-    pub(crate) async fn append_to(path: PathBuf, offset: u64) -> Result<LogWriter> {
-        let appender = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::io("open", &path, e))?;
-        appender
-            .set_len(offset)
-            .map_err(|e| Error::io("truncate", &path, e))?;
-        Self::new(appender, path, offset, true)
-    }
-
-    fn new(
-        appender: std::fs::File,
+    pub(crate) async fn append_to(
+        fs: &FileSystem,
         path: PathBuf,
         offset: u64,
-        unsynced: bool,
     ) -> Result<LogWriter> {
-        let clone = appender
-            .try_clone()
-            .map_err(|e| Error::io("dup", &path, e))?;
+        let file = fs
+            .open(&path, OpenMode::Write)
+            .await
+            .map_err(|e| Error::io("open", &path, e))?;
+        file.set_len(offset)
+            .map_err(|e| Error::io("truncate", &path, e))?;
         Ok(LogWriter {
-            appender,
-            file: fs::File::from_std(clone),
+            file,
             path,
             offset,
-            unsynced,
+            unsynced: true,
         })
     }
 
     /// Writes `bytes` at the end. On error nothing is acknowledged and the
-    /// end stays where it was, so the next write overwrites any partial one.
+    /// end stays where it was (a partial write is cut off), so the log
+    /// takes the next append as if this one never happened; only an
+    /// error other than `DiskFull` may leave a partial record behind.
     pub(crate) fn append(&mut self, bytes: &[u8]) -> Result<()> {
-        if let Err(e) = self.appender.write_all_at(bytes, self.offset) {
+        if let Err(e) = self.file.write_all_at_now(bytes, self.offset) {
             // A partial write must not leave bytes after the end: a later,
             // shorter record would be followed by them and recovery would
-            // take them for corruption.
-            let _ = self.appender.set_len(self.offset);
+            // take them for corruption. If they cannot be cut off, the
+            // error says so (and is not `DiskFull`: the log is unusable).
+            if let Err(cut) = self.file.set_len(self.offset) {
+                return Err(Error::io("truncate after a failed write", &self.path, cut));
+            }
             return Err(Error::io("write", &self.path, e));
         }
         self.offset += bytes.len() as u64;

@@ -23,7 +23,16 @@
 //!   manual plan leaves alone).
 //!
 //! A failed step poisons the partition; no task starts a step after that,
-//! or once the partition is closed or abandoned.
+//! or once the partition is closed or abandoned. Except a full disk: a
+//! flush or compaction that could not write a table, or whose manifest
+//! append did not fit (`ENOSPC`), has changed nothing durable (the table
+//! is removed, the append cut off), so it is retried every
+//! [`SPACE_RETRY`] instead, and succeeds once space is back. Until then
+//! `flush`, `compact_range` and `close` report the disk-full error (a new
+//! call waits for the next attempt), and writers that the backlog would
+//! stall get it too: acknowledged data stays in the WAL and readable, and
+//! the partition takes writes again without a reopen. A failed sync, or
+//! a failed append that could not be cut off, still poisons.
 //!
 //! Write stalls (see `compaction::write_pressure`): with the defaults,
 //! writes are delayed 1–4 ms each from 8 L0 tables (or 2 frozen memtables)
@@ -60,6 +69,50 @@ fn fail(inner: &Inner, e: Error) {
     inner.background_error.borrow_mut().get_or_insert(e);
 }
 
+/// How long a step that failed for want of space waits before it is tried
+/// again.
+pub(crate) const SPACE_RETRY: Duration = Duration::from_secs(1);
+
+/// Whether a failed step may be retried: the disk was full.
+fn for_want_of_space(e: &Error) -> bool {
+    // Every `DiskFull` a step returns comes from a point that left no
+    // trace: a table `write_table` removed again, or a manifest append cut
+    // off again (`install::log_and_install`; one it could not cut off
+    // poisoned the partition already).
+    matches!(e, Error::DiskFull { .. })
+}
+
+/// Handles a failed step: a full disk is noted and waited out for
+/// [`SPACE_RETRY`] (returns true: try again, if the partition still
+/// runs); anything else poisons (returns false).
+async fn failed(inner: &Inner, e: Error) -> bool {
+    if !for_want_of_space(&e) || inner.poisoned.borrow().is_some() {
+        fail(inner, e);
+        return false;
+    }
+    if inner.out_of_space.borrow().is_none() {
+        tracing::warn!(dir = %inner.dir.display(), error = %e, "disk full: flushes and compactions wait for space");
+    }
+    *inner.out_of_space.borrow_mut() = Some(e);
+    // Waiters (`wait_idle`, stalled writers) see it now.
+    inner.maintenance_progress.notify_all();
+    rt::time::sleep(SPACE_RETRY).await;
+    may_start(inner)
+}
+
+/// A caller asks for the work again (`flush`, `compact_range`): forget an
+/// earlier disk-full failure and wait for the next attempt's outcome.
+pub(crate) fn retry_now(inner: &Inner) {
+    inner.out_of_space.borrow_mut().take();
+}
+
+/// A step succeeded: space is back, if it was short.
+fn succeeded(inner: &Inner) {
+    if inner.out_of_space.borrow_mut().take().is_some() {
+        tracing::info!(dir = %inner.dir.display(), "disk has room again: flushes and compactions resume");
+    }
+}
+
 /// Whether any background task runs.
 pub(crate) fn busy(inner: &Inner) -> bool {
     inner.flush_running.get() || inner.compactions_running.get() > 0 || inner.manual_running.get()
@@ -77,9 +130,12 @@ fn start_flush(inner: &Rc<Inner>) {
     rt::spawn_local(async move {
         while may_start(&inner) && !inner.state.borrow().frozen.is_empty() {
             if let Err(e) = flush::flush_oldest(&inner).await {
-                fail(&inner, e);
+                if failed(&inner, e).await {
+                    continue;
+                }
                 break;
             }
+            succeeded(&inner);
             update_pressure(&inner);
             inner.maintenance_progress.notify_all();
             // A new L0 table may make a compaction due.
@@ -137,7 +193,14 @@ fn start_compaction(inner: &Rc<Inner>, choice: Choice) {
         .set(inner.compactions_running.get() + 1);
     let inner = inner.clone();
     rt::spawn_local(async move {
-        let result = compact::run_choice(&inner, choice).await;
+        match compact::run_choice(&inner, choice).await {
+            Ok(()) => succeeded(&inner),
+            // Inputs stay busy during a pause for space: the policy does
+            // not pick the same job again at once.
+            Err(e) => {
+                failed(&inner, e).await;
+            }
+        }
         {
             let mut busy = inner.busy_tables.borrow_mut();
             for id in &ids {
@@ -147,9 +210,6 @@ fn start_compaction(inner: &Rc<Inner>, choice: Choice) {
         inner
             .compactions_running
             .set(inner.compactions_running.get() - 1);
-        if let Err(e) = result {
-            fail(&inner, e);
-        }
         update_pressure(&inner);
         inner.maintenance_progress.notify_all();
         schedule_compactions(&inner);
@@ -164,8 +224,13 @@ fn start_manual(inner: &Rc<Inner>) {
     rt::spawn_local(async move {
         let result = compact::manual(&inner).await;
         inner.manual_running.set(false);
-        if let Err(e) = result {
-            fail(&inner, e);
+        match result {
+            // Reported to the caller (`wait_idle`), not retried.
+            Err(e) if for_want_of_space(&e) => {
+                *inner.out_of_space.borrow_mut() = Some(e);
+            }
+            Err(e) => fail(&inner, e),
+            Ok(()) => succeeded(&inner),
         }
         update_pressure(&inner);
         inner.maintenance_progress.notify_all();
@@ -213,6 +278,10 @@ pub(crate) async fn throttle_writes(inner: &Rc<Inner>) -> Result<()> {
             }
             Pressure::Stop => {
                 inner.check_writable()?;
+                // The backlog cannot shrink until the disk has room.
+                if let Some(e) = &*inner.out_of_space.borrow() {
+                    return Err(e.duplicate());
+                }
                 if !counted_stop {
                     add(&inner.counters.write_stops, 1);
                     inner.counters.stop_begins();
@@ -235,6 +304,9 @@ pub(crate) async fn wait_idle(inner: &Rc<Inner>) -> Result<()> {
             return Err(Error::Poisoned {
                 reason: reason.clone(),
             });
+        }
+        if let Some(e) = &*inner.out_of_space.borrow() {
+            return Err(e.duplicate());
         }
         let idle = !busy(inner)
             && inner.state.borrow().frozen.is_empty()

@@ -134,6 +134,8 @@ impl State {
 
 pub(crate) struct Inner {
     pub(crate) dir: PathBuf,
+    /// Every file operation goes through it (`file_system`).
+    pub(crate) fs: crate::file_system::FileSystem,
     pub(crate) opts: Options,
     pub(crate) state: RefCell<State>,
     pub(crate) wal: RefCell<Option<LogWriter>>,
@@ -165,6 +167,9 @@ pub(crate) struct Inner {
     /// The failure of the background step that poisoned the partition,
     /// handed to `flush`/`compact_range`/`close` callers as it is.
     pub(crate) background_error: RefCell<Option<Error>>,
+    /// A flush or compaction failed for want of space and waits to be
+    /// retried (`maintenance`); cleared by the next step that succeeds.
+    pub(crate) out_of_space: RefCell<Option<Error>>,
     pub(crate) closed: Cell<bool>,
     /// Every `Db` handle was dropped without `close`: no new background
     /// work starts.
@@ -354,6 +359,7 @@ impl Db {
     /// Writes the memtable to an SSTable and waits until it is installed.
     pub async fn flush(&self) -> Result<()> {
         self.inner.check_writable()?;
+        maintenance::retry_now(&self.inner);
         if self.inner.state.borrow().mem.borrow().is_empty() {
             return maintenance::wait_idle(&self.inner).await;
         }

@@ -18,8 +18,6 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::rc::Rc;
 
-use frys_runtime::fs;
-
 use super::commit::CommitQueue;
 use super::log::LogWriter;
 use super::notify::Notify;
@@ -27,8 +25,8 @@ use super::version::Version;
 use super::{Inner, State};
 use crate::batch::decode_batch;
 use crate::error::{Error, Result};
+use crate::file_system::{FileSystem, OpenMode};
 use crate::files::{self, FileKind};
-use crate::lock::DirLock;
 use crate::manifest::{self, ManifestState, VersionEdit};
 use crate::memtable::Memtable;
 use crate::options::Options;
@@ -40,33 +38,36 @@ use crate::wal;
 const PARTITION_FORMAT: u32 = 1;
 
 pub(crate) async fn open(dir: &Path, opts: Options) -> Result<Inner> {
+    let fs = opts.file_system.session();
     if opts.create_if_missing {
-        fs::create_dir_all(dir)
+        // Parents synced too: a partition whose directory entry a power
+        // loss drops would lose every write acknowledged in it.
+        fs.create_dir_all_durably(dir)
             .await
             .map_err(|e| Error::io("create dir", dir, e))?;
     }
-    let lock = DirLock::acquire(dir, files::LOCK_FILE)?;
+    let lock = fs.lock(dir, files::LOCK_FILE)?;
     let cache = match &opts.budget {
         Some(budget) => budget.cache(),
         None => Rc::new(RefCell::new(BlockCache::new(opts.block_cache_bytes))),
     };
-    let listing = files::list(dir)?;
+    let listing = files::list(&fs, dir)?;
     for (kind, path) in &listing {
         if *kind == FileKind::Temp {
             tracing::info!(path = %path.display(), "removing leftover temporary file");
-            let _ = fs::remove_file(path).await;
+            let _ = fs.remove_file(path).await;
         }
     }
     let has_current = listing.iter().any(|(k, _)| *k == FileKind::Current);
     let (state, manifest_log) = if has_current {
-        recover(dir, &listing, &cache).await?
+        recover(&fs, dir, &listing, &cache).await?
     } else {
-        if interrupted_create(&listing) {
+        if interrupted_create(&fs, &listing) {
             // `create` writes CURRENT last; without it nothing was ever
             // acknowledged, so start over.
             tracing::info!(dir = %dir.display(), "finishing a partition creation that was interrupted");
             for (_, path) in &listing {
-                let _ = fs::remove_file(path).await;
+                let _ = fs.remove_file(path).await;
             }
         } else if listing.iter().any(|(k, _)| {
             matches!(
@@ -86,10 +87,11 @@ pub(crate) async fn open(dir: &Path, opts: Options) -> Result<Inner> {
                 dir.display()
             )));
         }
-        create(dir).await?
+        create(&fs, dir).await?
     };
     Ok(Inner {
         dir: dir.to_path_buf(),
+        fs,
         opts,
         state: RefCell::new(state.0),
         wal: RefCell::new(Some(state.1)),
@@ -109,6 +111,7 @@ pub(crate) async fn open(dir: &Path, opts: Options) -> Result<Inner> {
         snapshots: RefCell::new(BTreeMap::new()),
         poisoned: RefCell::new(None),
         background_error: RefCell::new(None),
+        out_of_space: RefCell::new(None),
         closed: Cell::new(false),
         abandoned: Cell::new(false),
         counters: Default::default(),
@@ -121,12 +124,12 @@ pub(crate) async fn open(dir: &Path, opts: Options) -> Result<Inner> {
 /// Whether the directory holds exactly what an interrupted `create` leaves:
 /// manifest 1 and an empty WAL segment 2 (and possibly temp files), no
 /// CURRENT.
-fn interrupted_create(listing: &[(FileKind, std::path::PathBuf)]) -> bool {
+fn interrupted_create(fs: &FileSystem, listing: &[(FileKind, std::path::PathBuf)]) -> bool {
     let mut saw_manifest = false;
     for (kind, path) in listing {
         match kind {
             FileKind::Manifest(1) => saw_manifest = true,
-            FileKind::Wal(2) if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) => {}
+            FileKind::Wal(2) if fs.len_now(path).is_ok_and(|len| len == 0) => {}
             FileKind::Temp => {}
             _ => return false,
         }
@@ -135,7 +138,7 @@ fn interrupted_create(listing: &[(FileKind, std::path::PathBuf)]) -> bool {
 }
 
 /// A new, empty partition: manifest 1, WAL segment 2, CURRENT (last).
-async fn create(dir: &Path) -> Result<((State, LogWriter), LogWriter)> {
+async fn create(fs: &FileSystem, dir: &Path) -> Result<((State, LogWriter), LogWriter)> {
     let mut manifest_state = ManifestState::new();
     let edit = VersionEdit {
         next_table_id: Some(3),
@@ -148,10 +151,11 @@ async fn create(dir: &Path) -> Result<((State, LogWriter), LogWriter)> {
         .apply(&edit)
         .map_err(|e| Error::corruption(dir, 0, e))?;
     let manifest_path = dir.join(files::manifest_name(1));
-    let mut manifest_log = LogWriter::create(manifest_path).await?;
+    let mut manifest_log = LogWriter::create(fs, manifest_path).await?;
     append_edit(&mut manifest_log, &edit).await?;
-    let wal = LogWriter::create(files::wal_path(dir, 2)).await?;
+    let wal = LogWriter::create(fs, files::wal_path(dir, 2)).await?;
     files::write_atomically(
+        fs,
         dir,
         &dir.join("CURRENT"),
         manifest::encode_current(&files::manifest_name(1)),
@@ -183,12 +187,13 @@ pub(crate) async fn append_edit(log: &mut LogWriter, edit: &VersionEdit) -> Resu
 }
 
 async fn recover(
+    fs: &FileSystem,
     dir: &Path,
     listing: &[(FileKind, std::path::PathBuf)],
     cache: &RefCell<BlockCache>,
 ) -> Result<((State, LogWriter), LogWriter)> {
     let current_path = dir.join("CURRENT");
-    let current = files::read_all(&current_path).await?;
+    let current = files::read_all(fs, &current_path).await?;
     let manifest_name = manifest::decode_current(&current)
         .map_err(|e| Error::corruption(&current_path, 0, e))?
         .to_string();
@@ -203,7 +208,7 @@ async fn recover(
         }
     };
     let manifest_path = dir.join(&manifest_name);
-    let manifest_bytes = files::read_all(&manifest_path).await?;
+    let manifest_bytes = files::read_all(fs, &manifest_path).await?;
     let replay = manifest::replay_manifest(&manifest_bytes)
         .map_err(|e| Error::corruption(&manifest_path, manifest_error_offset(&e), e))?;
     if let Some(torn) = &replay.torn_tail {
@@ -264,7 +269,7 @@ async fn recover(
     for meta in manifest_state.levels().iter().flatten() {
         let path = files::table_path(dir, meta.id);
         let cache_key = cache.borrow_mut().new_table_key();
-        let table = Table::open(meta.id, cache_key, path).await?;
+        let table = Table::open(fs, meta.id, cache_key, path).await?;
         tables.insert(meta.id, Rc::new(table));
     }
 
@@ -273,16 +278,17 @@ async fn recover(
     let mut last_seqno = manifest_state.last_seqno();
     for (i, &n) in wal_segments.iter().enumerate() {
         let path = files::wal_path(dir, n);
-        let bytes = files::read_all(&path).await?;
+        let bytes = files::read_all(fs, &path).await?;
         let replay = wal::decode_segment(&bytes)
             .map_err(|e| Error::corruption(&path, wal_error_offset(&e), e))?;
         if let Some(torn) = &replay.torn_tail {
             // Older segments were synced before newer ones got data, so a
             // damaged tail followed by newer data is corruption, not a
             // torn write.
-            let newer_has_data = wal_segments[i + 1..]
-                .iter()
-                .any(|m| std::fs::metadata(files::wal_path(dir, *m)).is_ok_and(|md| md.len() > 0));
+            let newer_has_data = wal_segments[i + 1..].iter().any(|m| {
+                fs.len_now(&files::wal_path(dir, *m))
+                    .is_ok_and(|len| len > 0)
+            });
             if newer_has_data {
                 return Err(Error::corruption(
                     &path,
@@ -299,9 +305,8 @@ async fn recover(
                 last_seqno = last_seqno.max(seqno);
             }
         }
-        let file = fs::OpenOptions::new()
-            .write(true)
-            .open(&path)
+        let file = fs
+            .open(&path, OpenMode::Write)
             .await
             .map_err(|e| Error::io("open", &path, e))?;
         if let Some(torn) = replay.torn_tail {
@@ -316,11 +321,11 @@ async fn recover(
             .map_err(|e| Error::io("fsync", &path, e))?;
     }
 
-    let mut manifest_log = LogWriter::append_to(manifest_path, manifest_valid_len).await?;
+    let mut manifest_log = LogWriter::append_to(fs, manifest_path, manifest_valid_len).await?;
     let next_file = manifest_state.next_table_id().max(max_file + 1);
     let wal_number = next_file;
-    let wal = LogWriter::create(files::wal_path(dir, wal_number)).await?;
-    files::sync_dir(dir).await?;
+    let wal = LogWriter::create(fs, files::wal_path(dir, wal_number)).await?;
+    files::sync_dir(fs, dir).await?;
     let mut mem_wals = wal_segments;
     if mem.is_empty() {
         // Nothing to keep: move the oldest live segment to the new one (in
@@ -339,7 +344,7 @@ async fn recover(
     mem_wals.push(wal_number);
     for path in removable {
         tracing::info!(path = %path.display(), "removing a file no longer referenced");
-        let _ = fs::remove_file(&path).await;
+        let _ = fs.remove_file(&path).await;
     }
     let version = Rc::new(Version::from_state(&manifest_state, &tables));
     let state = State {

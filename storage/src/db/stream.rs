@@ -32,13 +32,11 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use frys_runtime as rt;
-
+use crate::file_system::{File, FileSystem, OpenMode};
 use crate::key::{self, compare_internal_keys};
 use crate::merge::EntryIter;
 use crate::sstable::{decode_block, BlockHandle, BlockIter, TableError, TableIndex};
@@ -90,6 +88,7 @@ impl KeyRange {
 /// A table to stream: its id, file and index.
 #[derive(Clone)]
 pub(crate) struct StreamInput {
+    pub(crate) fs: FileSystem,
     pub(crate) id: u64,
     pub(crate) path: PathBuf,
     pub(crate) index: TableIndex,
@@ -120,10 +119,9 @@ struct Window {
 /// One input of a merge, read block by block (see the module docs).
 pub(crate) struct TableStream {
     pub(crate) id: u64,
-    file: rt::fs::File,
-    /// The same file, for the blocking read when the merge outruns the
-    /// window.
-    blocking: std::fs::File,
+    /// Read on the owning core's driver, or with a blocking read when the
+    /// merge outruns the window.
+    file: File,
     index: TableIndex,
     readahead: usize,
     /// Index position of the first block not read yet.
@@ -152,15 +150,17 @@ impl TableStream {
         readahead: usize,
         memory: Arc<MergeMemory>,
     ) -> Result<TableStream, StreamError> {
-        let blocking = std::fs::File::open(&input.path).map_err(StreamError::Io)?;
-        let file = rt::fs::File::from_std(blocking.try_clone().map_err(StreamError::Io)?);
+        let file = input
+            .fs
+            .open(&input.path, OpenMode::Read)
+            .await
+            .map_err(StreamError::Io)?;
         let unread = range.lo.as_deref().map_or(0, |lo| {
             input.index.position(&key::seek_key(lo, key::MAX_SEQNO))
         });
         let mut stream = TableStream {
             id: input.id,
             file,
-            blocking,
             index: input.index,
             readahead: readahead.max(1),
             unread,
@@ -222,12 +222,8 @@ impl TableStream {
         let Some((base, len, end)) = self.next_span() else {
             return;
         };
-        let (res, mut bytes) = self.file.read_exact_at(Vec::with_capacity(len), base).await;
-        match res {
-            Ok(()) => {
-                bytes.truncate(len);
-                self.push_window(base, bytes, end);
-            }
+        match self.file.read_exact_at(len, base).await {
+            Ok(bytes) => self.push_window(base, bytes, end),
             Err(e) => {
                 self.error.get_or_insert(StreamError::Io(e));
             }
@@ -277,9 +273,8 @@ impl TableStream {
         let Some((base, len, end)) = self.next_span() else {
             return;
         };
-        let mut bytes = vec![0; len];
-        match self.blocking.read_exact_at(&mut bytes, base) {
-            Ok(()) => {
+        match self.file.read_exact_at_now(len, base) {
+            Ok(bytes) => {
                 self.memory.blocking.fetch_add(1, Ordering::Relaxed);
                 self.push_window(base, bytes, end);
             }

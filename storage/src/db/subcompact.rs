@@ -97,7 +97,12 @@ mod tests {
             .clone();
         let path = dir.join(format!("{id}.sst"));
         std::fs::write(&path, &bytes).unwrap();
-        StreamInput { id, path, index }
+        StreamInput {
+            fs: crate::FileSystem::real(),
+            id,
+            path,
+            index,
+        }
     }
 
     /// Random overlapping inputs, newest first: each holds versions of keys

@@ -198,10 +198,15 @@ fn user_bytes_of(op: BatchOp<'_>) -> u64 {
 /// Freezes the memtable and starts a new WAL segment for the next one.
 async fn switch_memtable(inner: &Rc<Inner>, wal: &mut LogWriter) -> Result<()> {
     let number = inner.state.borrow_mut().allocate_file();
-    let fresh = LogWriter::create(files::wal_path(&inner.dir, number)).await?;
-    files::sync_dir(&inner.dir).await?;
+    let fresh = LogWriter::create(&inner.fs, files::wal_path(&inner.dir, number)).await?;
+    files::sync_dir(&inner.fs, &inner.dir).await?;
     let mut old = std::mem::replace(wal, fresh);
-    if old.unsynced && inner.opts.sync != SyncPolicy::No {
+    // Synced under every policy, `No` too: recovery takes a damaged
+    // record followed by a newer segment with data for corruption, so no
+    // segment may get data before the older ones are durable. (Power-loss
+    // case under `No`: an unsynced segment torn by the power loss, with
+    // the next one's pages on disk, left a partition that would not open.)
+    if old.unsynced {
         sync(inner, &mut old).await?;
     }
     {

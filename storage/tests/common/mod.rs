@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod collections;
+pub mod faults;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
