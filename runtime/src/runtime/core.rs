@@ -4,8 +4,13 @@
 //! The loop, per iteration ("tick"):
 //! 1. move remotely woken tasks into the local queue, take mesh messages;
 //! 2. wake expired timers;
-//! 3. run up to [`BUDGET`] tasks, alternating the local (`!Send`) queue and
-//!    the stealable (`Send`) queue so neither starves;
+//! 3. run up to [`BUDGET`] tasks: pick the runnable task queue with the
+//!    least virtual runtime and poll its tasks, alternating its run list
+//!    and its stealable (`Send`) deque so neither starves, until its task
+//!    quota has passed or it has none left; then pick again
+//!    (`runtime::queue`). Every poll is timed: its queue is charged for
+//!    it, and a poll past the stall threshold is counted and reported
+//!    (`runtime::stall`);
 //! 4. publish mesh messages; if tasks remain queued, submit SQEs and reap
 //!    completions (one `io_uring_enter`; on epoll, one `epoll_wait` without
 //!    waiting, if an operation waits for readiness); reset the arena;
@@ -27,21 +32,22 @@
 //! `!Send`); other threads reach the core through [`Shared`].
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bumpalo::Bump;
-use crossbeam_deque::{Steal, Worker};
+use crossbeam_deque::{Steal, Stealer, Worker};
 
 use super::mesh::MeshEnds;
+use super::queue::Scheduler;
 use super::registry::Registry;
 use super::shared::{write_eventfd, Shared};
+use super::stall::{StallDetector, Verdict};
 use crate::driver::{release_orphans, Driver};
 use crate::sync::park::notify_one;
 use crate::task::{wake_user, TaskRef};
@@ -53,8 +59,15 @@ pub(crate) const BUDGET: usize = 128;
 pub(crate) struct CoreCtx {
     pub(crate) index: usize,
     pub(crate) shared: Arc<Shared>,
-    pub(crate) local: RefCell<VecDeque<TaskRef>>,
-    pub(crate) worker: Worker<TaskRef>,
+    /// The run lists and accounts of the task queues on this core.
+    sched: RefCell<Scheduler<TaskRef>>,
+    /// The stealable deque of each task queue slot (`Shared::stealers`
+    /// reaches them from other cores).
+    workers: Box<[Worker<TaskRef>]>,
+    /// The queue of the task being polled (0, the default queue, between
+    /// polls): where plain spawns go.
+    current_queue: Cell<usize>,
+    stalls: RefCell<StallDetector>,
     pub(crate) driver: RefCell<Driver>,
     pub(crate) timers: RefCell<Timers>,
     pub(crate) registry: RefCell<Registry>,
@@ -102,7 +115,7 @@ impl CoreCtx {
     pub(crate) fn new(
         index: usize,
         shared: Arc<Shared>,
-        worker: Worker<TaskRef>,
+        workers: Box<[Worker<TaskRef>]>,
         driver: Driver,
         mesh: MeshEnds,
         arena_capacity: usize,
@@ -111,11 +124,14 @@ impl CoreCtx {
             shared: shared.clone(),
             index,
         }));
+        let stalls = RefCell::new(StallDetector::new(shared.stall_threshold));
         Self {
             index,
             shared,
-            local: RefCell::new(VecDeque::new()),
-            worker,
+            sched: RefCell::new(Scheduler::default()),
+            workers,
+            current_queue: Cell::new(0),
+            stalls,
             driver: RefCell::new(driver),
             timers: RefCell::new(Timers::default()),
             registry: RefCell::new(Registry::default()),
@@ -163,8 +179,11 @@ impl CoreCtx {
     ///   its ring, waiting for room if a ring is full.
     fn leave_block_on(&self) {
         if !self.shared.stealing || self.shared.cores.len() < 2 {
-            while let Some(task) = self.worker.pop() {
-                self.run_task(task);
+            // Until all are empty: a task may spawn into any queue.
+            while let Some(queue) = self.workers.iter().position(|w| !w.is_empty()) {
+                while let Some(task) = self.workers[queue].pop() {
+                    self.run_in_queue(queue, task);
+                }
             }
         }
         self.drain_outbox();
@@ -230,11 +249,10 @@ impl CoreCtx {
     fn drain_remote(&self) -> usize {
         let remote = &self.shared.cores[self.index].remote;
         let mut n = 0;
-        let mut local = self.local.borrow_mut();
         loop {
             match remote.steal() {
                 Steal::Success(task) => {
-                    local.push_back(task);
+                    self.push_local(task);
                     n += 1;
                 }
                 Steal::Empty => return n,
@@ -259,24 +277,102 @@ impl CoreCtx {
         n
     }
 
+    /// Runs queues' slices until the budget is spent or no queue has a
+    /// task (see the module docs); returns the polls done.
     fn run_tasks(&self) -> usize {
+        let quota = self.shared.task_quota;
         let mut ran = 0;
+        // Read once a poll: the end of one poll is the start of the next.
+        let mut clock: Option<Instant> = None;
         while ran < BUDGET {
-            let local_first = ran % 2 == 0;
-            let task = if local_first {
-                self.pop_local().or_else(|| self.worker.pop())
-            } else {
-                self.worker.pop().or_else(|| self.pop_local())
-            };
-            let Some(task) = task else { break };
-            self.run_task(task);
-            ran += 1;
+            let picked = self.sched.borrow_mut().pick(|q| self.workers[q].is_empty());
+            let Some(queue) = picked else { break };
+            let slice_start = *clock.get_or_insert_with(Instant::now);
+            let mut now = slice_start;
+            let mut polls = 0u64;
+            while ran < BUDGET {
+                let Some(task) = self.pop_task(queue, ran % 2 == 0) else {
+                    break;
+                };
+                let spawned_at = task.header().spawned_at;
+                self.current_queue.set(queue);
+                self.run_task(task);
+                self.current_queue.set(0);
+                let end = Instant::now();
+                self.check_stall(end - now, end, queue, spawned_at);
+                now = end;
+                ran += 1;
+                polls += 1;
+                if now - slice_start >= quota {
+                    break;
+                }
+            }
+            clock = Some(now);
+            self.charge(queue, now - slice_start, polls);
         }
         ran
     }
 
-    fn pop_local(&self) -> Option<TaskRef> {
-        self.local.borrow_mut().pop_front()
+    /// The next task of `queue`: from its run list or its stealable deque,
+    /// the run list first if `local_first`.
+    fn pop_task(&self, queue: usize, local_first: bool) -> Option<TaskRef> {
+        let local = || self.sched.borrow_mut().pop(queue);
+        let stealable = || self.workers[queue].pop();
+        if local_first {
+            local().or_else(stealable)
+        } else {
+            stealable().or_else(local)
+        }
+    }
+
+    /// Charges `queue` for a slice: its virtual runtime and its counters.
+    fn charge(&self, queue: usize, ran: Duration, polls: u64) {
+        self.sched.borrow_mut().charge(queue, ran);
+        let counters = &self.shared.cores[self.index].counters;
+        let nanos = u64::try_from(ran.as_nanos()).unwrap_or(u64::MAX);
+        counters.queue_runtime_ns[queue].fetch_add(nanos, Ordering::Relaxed);
+        counters.queue_polls[queue].fetch_add(polls, Ordering::Relaxed);
+    }
+
+    /// Counts and (rate-limited) reports a poll that held the core too long.
+    fn check_stall(
+        &self,
+        poll: Duration,
+        now: Instant,
+        queue: usize,
+        spawned_at: &'static std::panic::Location<'static>,
+    ) {
+        let verdict = self.stalls.borrow_mut().observe(poll, now);
+        if verdict == Verdict::Fine {
+            return;
+        }
+        let counters = &self.shared.cores[self.index].counters;
+        counters.stalls.fetch_add(1, Ordering::Relaxed);
+        if let Verdict::Report { unreported } = verdict {
+            let sched = self.sched.borrow();
+            let name = sched.name(queue).map_or("?", |n| &**n);
+            tracing::warn!(
+                core = self.index,
+                queue = name,
+                spawned_at = %spawned_at,
+                poll_ms = poll.as_secs_f64() * 1e3,
+                threshold_ms = self.shared.stall_threshold.as_secs_f64() * 1e3,
+                unreported_since_last_report = unreported,
+                "a task's poll stalled the core"
+            );
+        }
+    }
+
+    /// Runs one task outside `run_tasks` (`leave_block_on`), in its queue.
+    fn run_in_queue(&self, queue: usize, task: TaskRef) {
+        let start = Instant::now();
+        let spawned_at = task.header().spawned_at;
+        self.current_queue.set(queue);
+        self.run_task(task);
+        self.current_queue.set(0);
+        let end = Instant::now();
+        self.check_stall(end - start, end, queue, spawned_at);
+        self.charge(queue, end - start, 1);
     }
 
     fn run_task(&self, task: TaskRef) {
@@ -308,7 +404,12 @@ impl CoreCtx {
     }
 
     fn has_local_work(&self) -> bool {
-        !self.local.borrow().is_empty() || !self.worker.is_empty()
+        self.sched.borrow().has_local() || self.workers.iter().any(|w| !w.is_empty())
+    }
+
+    /// Unstarted `Send` tasks in this core's stealable deques.
+    fn stealable_len(&self) -> usize {
+        self.workers.iter().map(Worker::len).sum()
     }
 
     /// Nothing to do: steal, poll for a while (`runtime::idle`), or park
@@ -421,28 +522,36 @@ impl CoreCtx {
         self.shared.stealing && self.shared.stealers.len() >= 2 && self.index != 0
     }
 
-    /// Part of the park re-check: another core's stealable queue has tasks.
+    /// Part of the park re-check: another core's stealable deques (of any
+    /// task queue) have tasks.
     fn has_work_to_steal(&self) -> bool {
         self.steals()
             && (0..self.shared.stealers.len())
-                .any(|i| i != self.index && !self.shared.stealers[i].is_empty())
+                .any(|i| i != self.index && self.shared.stealers[i].iter().any(|s| !s.is_empty()))
     }
 
-    /// Steals a batch of unstarted `Send` tasks from the busiest core.
+    /// Steals a batch of unstarted `Send` tasks from the busiest core, out
+    /// of its busiest task queue's deque; they stay in that queue here.
     fn try_steal(&self) -> bool {
         let shared = &self.shared;
         if !self.steals() {
             return false;
         }
+        let backlog = |i: usize| shared.stealers[i].iter().map(Stealer::len).sum::<usize>();
         let victim = (0..shared.stealers.len())
             .filter(|&i| i != self.index)
-            .max_by_key(|&i| shared.stealers[i].len());
+            .max_by_key(|&i| backlog(i));
         let Some(victim) = victim else { return false };
-        let stealer = &shared.stealers[victim];
+        let queue = (0..shared.stealers[victim].len())
+            .max_by_key(|&q| shared.stealers[victim][q].len())
+            .unwrap_or(0);
+        let stealer = &shared.stealers[victim][queue];
+        let worker = &self.workers[queue];
         loop {
-            match stealer.steal_batch_and_pop(&self.worker) {
+            let before = worker.len();
+            match stealer.steal_batch_and_pop(worker) {
                 Steal::Success(task) => {
-                    let n = 1 + self.worker.len() as u64;
+                    let n = 1 + (worker.len() - before) as u64;
                     shared.cores[self.index]
                         .counters
                         .steals
@@ -451,7 +560,7 @@ impl CoreCtx {
                         .counters
                         .stolen_from
                         .fetch_add(n, Ordering::Relaxed);
-                    self.local.borrow_mut().push_front(task);
+                    self.push_to(queue, task, true);
                     return true;
                 }
                 Steal::Empty => return false,
@@ -464,7 +573,7 @@ impl CoreCtx {
     /// Only a hint (a Relaxed look at the park flags): this core keeps
     /// running and drains its queue itself if nobody steals.
     fn hint_work_to_parked_cores(&self, min_backlog: usize) {
-        if !self.shared.stealing || self.worker.len() < min_backlog {
+        if !self.shared.stealing || self.stealable_len() < min_backlog {
             return;
         }
         if let Some(i) = self
@@ -481,7 +590,7 @@ impl CoreCtx {
     /// in its re-check (`has_work_to_steal`); proof and loom model in
     /// `sync::park`.
     fn hand_over_stealable_work(&self) {
-        if !self.shared.stealing || self.worker.is_empty() {
+        if !self.shared.stealing || self.stealable_len() == 0 {
             return;
         }
         let cores = &self.shared.cores;
@@ -505,9 +614,11 @@ impl CoreCtx {
     pub(crate) fn shutdown_tasks(&self) {
         loop {
             let mut tasks = self.registry.borrow_mut().drain();
-            tasks.extend(self.local.borrow_mut().drain(..));
-            while let Some(t) = self.worker.pop() {
-                tasks.push(t);
+            tasks.extend(self.sched.borrow_mut().drain());
+            for worker in self.workers.iter() {
+                while let Some(t) = worker.pop() {
+                    tasks.push(t);
+                }
             }
             let remote = &self.shared.cores[self.index].remote;
             loop {
@@ -535,8 +646,31 @@ impl CoreCtx {
         }
     }
 
-    /// Queues a task on this core's local queue.
+    /// Queues a task on this core, in its task queue's run list.
     pub(crate) fn push_local(&self, task: TaskRef) {
-        self.local.borrow_mut().push_back(task);
+        let queue = task.header().queue;
+        self.push_to(queue, task, false);
+    }
+
+    fn push_to(&self, queue: usize, task: TaskRef, front: bool) {
+        self.sched
+            .borrow_mut()
+            .push(&self.shared.queues, queue, task, front, |q| {
+                self.workers[q].is_empty()
+            });
+    }
+
+    /// Queues a new `Send` task in its task queue's stealable deque.
+    pub(crate) fn push_stealable(&self, task: TaskRef) {
+        let queue = task.header().queue;
+        self.sched
+            .borrow_mut()
+            .note_runnable(&self.shared.queues, queue, |q| self.workers[q].is_empty());
+        self.workers[queue].push(task);
+    }
+
+    /// The task queue plain spawns go into now.
+    pub(crate) fn current_queue(&self) -> usize {
+        self.current_queue.get()
     }
 }
