@@ -330,8 +330,8 @@ impl CoreCtx {
         self.sched.borrow_mut().charge(queue, ran);
         let counters = &self.shared.cores[self.index].counters;
         let nanos = u64::try_from(ran.as_nanos()).unwrap_or(u64::MAX);
-        counters.queue_runtime_ns[queue].fetch_add(nanos, Ordering::Relaxed);
-        counters.queue_polls[queue].fetch_add(polls, Ordering::Relaxed);
+        add_owned(&counters.queue_runtime_ns[queue], nanos);
+        add_owned(&counters.queue_polls[queue], polls);
     }
 
     /// Counts and (rate-limited) reports a poll that held the core too long.
@@ -342,6 +342,9 @@ impl CoreCtx {
         queue: usize,
         spawned_at: &'static std::panic::Location<'static>,
     ) {
+        if poll < self.shared.stall_threshold {
+            return;
+        }
         let verdict = self.stalls.borrow_mut().observe(poll, now);
         if verdict == Verdict::Fine {
             return;
@@ -404,12 +407,16 @@ impl CoreCtx {
     }
 
     fn has_local_work(&self) -> bool {
-        self.sched.borrow().has_local() || self.workers.iter().any(|w| !w.is_empty())
+        let sched = self.sched.borrow();
+        sched.has_local() || self.workers[..sched.queues()].iter().any(|w| !w.is_empty())
     }
 
-    /// Unstarted `Send` tasks in this core's stealable deques.
+    /// Unstarted `Send` tasks in this core's stealable deques (only the
+    /// queues this core has seen can have any: a push makes the queue
+    /// known first).
     fn stealable_len(&self) -> usize {
-        self.workers.iter().map(Worker::len).sum()
+        let known = self.sched.borrow().queues();
+        self.workers[..known].iter().map(Worker::len).sum()
     }
 
     /// Nothing to do: steal, poll for a while (`runtime::idle`), or park
@@ -673,4 +680,13 @@ impl CoreCtx {
     pub(crate) fn current_queue(&self) -> usize {
         self.current_queue.get()
     }
+}
+
+/// Adds to a counter only this core's thread writes: a plain load and
+/// store, no locked read-modify-write (other threads only read it).
+fn add_owned(counter: &std::sync::atomic::AtomicU64, n: u64) {
+    counter.store(
+        counter.load(Ordering::Relaxed).wrapping_add(n),
+        Ordering::Relaxed,
+    );
 }

@@ -136,6 +136,11 @@ impl<T> Scheduler<T> {
         self.runs.get(q).map(|r| &r.name)
     }
 
+    /// How many queues this core has seen (slots `0..queues()`).
+    pub(crate) fn queues(&self) -> usize {
+        self.runs.len()
+    }
+
     /// Whether some run list holds a task (stealable deques not included).
     pub(crate) fn has_local(&self) -> bool {
         self.runs.iter().any(|r| !r.local.is_empty())

@@ -6,7 +6,6 @@
 
 use std::cell::Cell;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -57,31 +56,47 @@ fn busy(queue: &TaskQueue, stop: &Rc<Cell<bool>>) -> crate::JoinHandle<()> {
 #[test]
 fn busy_queues_of_shares_1_and_3_split_a_core_1_to_3() {
     let rt = one_core().build().unwrap();
-    let (low, high) = rt.block_on(async {
+    let (ratios, low, high) = rt.block_on(async {
         let low = TaskQueue::new("one-share", 1).unwrap();
         let high = TaskQueue::new("three-shares", 3).unwrap();
         let stop = Rc::new(Cell::new(false));
         let tasks: Vec<_> = (0..2)
             .flat_map(|_| [busy(&low, &stop), busy(&high, &stop)])
             .collect();
-        // Long enough that one stretched slice (the OS preempting the
-        // thread mid-poll) moves the split by a few percent at most.
-        while queue_stats(&rt, "one-share").runtime < Duration::from_millis(150) {
-            crate::time::sleep(Duration::from_millis(5)).await;
+        // The split so far, sampled as it converges. One slice the OS
+        // stretches (preempting the thread mid-poll) skews the split until
+        // the other queue has caught up; the median of the samples is not
+        // moved by such passing skews, the last sample could be.
+        let mut ratios = Vec::new();
+        loop {
+            crate::time::sleep(Duration::from_millis(2)).await;
+            let (l, h) = (
+                queue_stats(&rt, "one-share").runtime,
+                queue_stats(&rt, "three-shares").runtime,
+            );
+            if l >= Duration::from_millis(30) {
+                ratios.push(l.as_secs_f64() / h.as_secs_f64());
+            }
+            if l >= Duration::from_millis(150) && ratios.len() >= 20 {
+                break;
+            }
         }
         stop.set(true);
         for t in tasks {
             t.await.unwrap();
         }
         (
+            ratios,
             queue_stats(&rt, "one-share"),
             queue_stats(&rt, "three-shares"),
         )
     });
-    let ratio = low.runtime.as_secs_f64() / high.runtime.as_secs_f64();
+    let mut sorted = ratios.clone();
+    sorted.sort_by(f64::total_cmp);
+    let ratio = sorted[sorted.len() / 2];
     assert!(
         (ratio - 1.0 / 3.0).abs() <= 0.1 / 3.0,
-        "split {ratio:.3}, not within 10% of 1:3: {low:?} {high:?}"
+        "split {ratio:.3}, not within 10% of 1:3: {ratios:.3?} {low:?} {high:?}"
     );
     assert!(low.polls > 0 && high.polls > low.polls, "{low:?} {high:?}");
 }
@@ -113,7 +128,7 @@ fn a_queue_that_slept_gets_no_credit_for_it() {
         let before = (queue_stats(&rt, "awake"), queue_stats(&rt, "sleeper"));
         let _ = wake_up.send(());
         // With credit, the sleeper would now run alone for ~300 ms.
-        while queue_stats(&rt, "sleeper").runtime < before.1.runtime + Duration::from_millis(100) {
+        while queue_stats(&rt, "sleeper").runtime < before.1.runtime + Duration::from_millis(200) {
             crate::time::sleep(Duration::from_millis(2)).await;
         }
         stop.set(true);
@@ -125,8 +140,10 @@ fn a_queue_that_slept_gets_no_credit_for_it() {
             after.1.runtime - before.1.runtime,
         )
     });
+    // Equal shares: about equal time, but one slice the OS stretched at
+    // the end may skew it; with credit the other queue would get none.
     assert!(
-        awake >= sleeper / 2,
+        awake >= sleeper / 4,
         "the woken queue ran {sleeper:?} while the other got {awake:?}"
     );
 }
@@ -208,31 +225,32 @@ fn a_stolen_task_stays_in_its_queue() {
         .pin(false)
         .build()
         .unwrap();
-    let tasks = 64;
     rt.block_on(async {
         let q = TaskQueue::new("stolen", 5).unwrap();
-        let done = Arc::new(AtomicUsize::new(0));
-        let handles: Vec<_> = (0..tasks)
+        // A flood of CPU-bound `Send` tasks on core 0: core 1, woken for
+        // the backlog, steals some (as in `tests/stealing.rs`).
+        let handles: Vec<_> = (0..200)
             .map(|_| {
-                let done = done.clone();
-                q.spawn(async move {
-                    done.fetch_add(1, Ordering::SeqCst);
+                q.spawn(async {
+                    for _ in 0..20 {
+                        work_unit();
+                    }
                 })
             })
             .collect();
-        // Core 0 does not run its tasks while this blocks: only core 1,
-        // by stealing them, can.
-        while done.load(Ordering::SeqCst) < tasks {
-            std::thread::sleep(Duration::from_millis(1));
-        }
         for h in handles {
             h.await.unwrap();
         }
     });
-    let core1 = &rt.stats()[1];
-    let by_name = |name: &str| core1.queues.iter().find(|q| q.name == name).unwrap().polls;
-    assert_eq!(by_name("stolen"), tasks as u64);
-    assert_eq!(by_name("default"), 0);
+    let stats = rt.stats();
+    let polls = |core: usize, name: &str| {
+        let queues = &stats[core].queues;
+        queues.iter().find(|q| q.name == name).unwrap().polls
+    };
+    assert!(stats[1].steals > 0, "core 1 stole nothing: {stats:?}");
+    // Each stolen task ran in one poll on core 1, in its own queue.
+    assert_eq!(polls(1, "stolen"), stats[1].steals, "{stats:?}");
+    assert_eq!(polls(1, "default"), 0, "{stats:?}");
 }
 
 #[test]
