@@ -38,4 +38,4 @@ pub use compaction_filter::CompactionFilter;
 pub use db::{Checkpoint, CheckpointStats, Db, Metrics, Scan, Snapshot};
 pub use error::{Error, Result};
 pub use lock::DirLock;
-pub use options::{Options, SyncPolicy, MAX_KEY_LEN, MAX_VALUE_LEN};
+pub use options::{Options, SyncPolicy, BACKGROUND_QUEUE, MAX_KEY_LEN, MAX_VALUE_LEN};
