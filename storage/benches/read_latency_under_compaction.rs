@@ -12,6 +12,12 @@
 //! it includes the wait for the core. Modes alternate round by round; the
 //! summary gives the median of the rounds.
 //!
+//! Besides the latencies, each round prints the CPU share the core's
+//! thread got from the OS during the busy phase (low on a loaded machine:
+//! then every figure includes time the thread was not running), the
+//! polls past the stall threshold, and the time the scheduler charged the
+//! background queue and the default queue.
+//!
 //! `cargo bench -p frys-storage --bench read_latency_under_compaction -- [rounds] [keys]`
 
 use std::cell::{Cell, RefCell};
@@ -19,7 +25,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use frys_runtime::{self as rt, Cores, Runtime};
-use frys_storage::{Db, Options};
+use frys_storage::{Db, Options, BACKGROUND_QUEUE};
 
 const READERS: usize = 4;
 const VALUE_LEN: usize = 100;
@@ -52,6 +58,46 @@ struct Round {
     busy: Percentiles,
     busy_reads_per_sec: f64,
     compaction: Duration,
+    /// CPU time the core's thread got during the busy phase / its wall
+    /// time: below ~0.9 the OS ran other work on this CPU (a loaded
+    /// machine) and the latencies include that.
+    cpu_share: f64,
+    /// Polls past the stall threshold (25 ms) during the busy phase.
+    stalls: u64,
+    /// Time the scheduler charged the background queue / the readers'
+    /// (default) queue during the busy phase; with background work in
+    /// the default queue the two are not told apart (all is "readers").
+    background_time: Duration,
+    reader_time: Duration,
+}
+
+/// CPU time of the calling thread.
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the call.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// (stalls, time charged per queue name) of core 0.
+fn core_figures(rt: &Runtime) -> (u64, Vec<(String, Duration)>) {
+    let stats = rt.stats().swap_remove(0);
+    let queues = stats
+        .queues
+        .iter()
+        .map(|q| (q.name.clone(), q.runtime))
+        .collect();
+    (stats.stalls, queues)
+}
+
+fn charged(queues: &[(String, Duration)], name: &str) -> Duration {
+    queues
+        .iter()
+        .find(|(n, _)| n == name)
+        .map_or(Duration::ZERO, |(_, d)| *d)
 }
 
 #[derive(Clone, Copy)]
@@ -169,16 +215,25 @@ fn round(mode: Mode, keys: u64) -> Round {
             })
         };
         let started = Instant::now();
+        let cpu_before = thread_cpu_time();
+        let (stalls_before, queues_before) = core_figures(&rt);
         let flag = compacting.clone();
         let busy = read_until(&db, keys, usize::MAX, Rc::new(move || !flag.get())).await;
         let read_time = started.elapsed();
+        let cpu = thread_cpu_time() - cpu_before;
+        let (stalls_after, queues_after) = core_figures(&rt);
         let compaction = compaction.await.expect("compaction task");
         db.close().await.expect("close");
+        let delta = |name: &str| charged(&queues_after, name) - charged(&queues_before, name);
         Round {
             busy_reads_per_sec: busy.len() as f64 / read_time.as_secs_f64(),
             idle,
             busy: percentiles(busy),
             compaction,
+            cpu_share: cpu.as_secs_f64() / read_time.as_secs_f64(),
+            stalls: stalls_after - stalls_before,
+            background_time: delta(BACKGROUND_QUEUE),
+            reader_time: delta("default"),
         }
     });
     drop(rt);
@@ -208,7 +263,7 @@ fn main() {
          compact_range over 2 copies, {rounds} rounds per mode (alternating)"
     );
     println!(
-        "{:<30} {:>5} {:>9} {:>9} {:>9} {:>10} {:>10} {:>10} {:>10} {:>12}",
+        "{:<30} {:>5} {:>9} {:>9} {:>9} {:>10} {:>10} {:>10} {:>10} {:>12} {:>5} {:>6} {:>15}",
         "mode",
         "round",
         "idle p50",
@@ -218,7 +273,10 @@ fn main() {
         "busy p99.9",
         "busy max",
         "reads/s",
-        "compaction"
+        "compaction",
+        "cpu",
+        "stalls",
+        "bg/default ms"
     );
     let modes = [Mode::LowShareQueue, Mode::DefaultQueue];
     let mut results: Vec<(Mode, Round)> = Vec::new();
@@ -226,7 +284,7 @@ fn main() {
         for &mode in &modes {
             let f = round(mode, keys);
             println!(
-                "{:<30} {:>5} {:>9} {:>9} {:>9} {:>10} {:>10} {:>10} {:>10.0} {:>10.2} s",
+                "{:<30} {:>5} {:>9} {:>9} {:>9} {:>10} {:>10} {:>10} {:>10.0} {:>10.2} s {:>4.0}% {:>6} {:>7.0}/{:<7.0}",
                 mode.name(),
                 r + 1,
                 us(f.idle.p50),
@@ -236,7 +294,11 @@ fn main() {
                 us(f.busy.p999),
                 us(f.busy.max),
                 f.busy_reads_per_sec,
-                f.compaction.as_secs_f64()
+                f.compaction.as_secs_f64(),
+                f.cpu_share * 100.0,
+                f.stalls,
+                f.background_time.as_secs_f64() * 1e3,
+                f.reader_time.as_secs_f64() * 1e3,
             );
             results.push((mode, f));
         }

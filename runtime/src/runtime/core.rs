@@ -2,7 +2,8 @@
 //! that drives them.
 //!
 //! The loop, per iteration ("tick"):
-//! 1. move remotely woken tasks into the local queue, take mesh messages;
+//! 1. move remotely woken tasks into their task queues' run lists, take
+//!    mesh messages;
 //! 2. wake expired timers;
 //! 3. run up to [`BUDGET`] tasks: pick the runnable task queue with the
 //!    least virtual runtime and poll its tasks, alternating its run list
@@ -352,11 +353,11 @@ impl CoreCtx {
         let counters = &self.shared.cores[self.index].counters;
         counters.stalls.fetch_add(1, Ordering::Relaxed);
         if let Verdict::Report { unreported } = verdict {
-            let sched = self.sched.borrow();
-            let name = sched.name(queue).map_or("?", |n| &**n);
+            // Not borrowed across the subscriber's code.
+            let name = self.sched.borrow().name(queue).cloned();
             tracing::warn!(
                 core = self.index,
-                queue = name,
+                queue = name.as_deref().unwrap_or("?"),
                 spawned_at = %spawned_at,
                 poll_ms = poll.as_secs_f64() * 1e3,
                 threshold_ms = self.shared.stall_threshold.as_secs_f64() * 1e3,
