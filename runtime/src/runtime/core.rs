@@ -9,9 +9,9 @@
 //!    least virtual runtime and poll its tasks, alternating its run list
 //!    and its stealable (`Send`) deque so neither starves, until its task
 //!    quota has passed or it has none left; then pick again
-//!    (`runtime::queue`). Every poll is timed: its queue is charged for
-//!    it, and a poll past the stall threshold is counted and reported
-//!    (`runtime::stall`);
+//!    (`runtime::queue`). Every poll is timed (`runtime::clock`): its
+//!    queue is charged for it, and a poll past the stall threshold is
+//!    counted and reported (`runtime::stall`);
 //! 4. publish mesh messages; if tasks remain queued, submit SQEs and reap
 //!    completions (one `io_uring_enter`; on epoll, one `epoll_wait` without
 //!    waiting, if an operation waits for readiness); reset the arena;
@@ -44,6 +44,7 @@ use std::time::{Duration, Instant};
 use bumpalo::Bump;
 use crossbeam_deque::{Steal, Stealer, Worker};
 
+use super::clock;
 use super::mesh::MeshEnds;
 use super::queue::Scheduler;
 use super::registry::Registry;
@@ -68,6 +69,9 @@ pub(crate) struct CoreCtx {
     /// The queue of the task being polled (0, the default queue, between
     /// polls): where plain spawns go.
     current_queue: Cell<usize>,
+    /// A queue became runnable since the running slice started (ends an
+    /// uncontended slice: see `run_tasks`).
+    woke_queue: Cell<bool>,
     stalls: RefCell<StallDetector>,
     pub(crate) driver: RefCell<Driver>,
     pub(crate) timers: RefCell<Timers>,
@@ -132,6 +136,7 @@ impl CoreCtx {
             sched: RefCell::new(Scheduler::default()),
             workers,
             current_queue: Cell::new(0),
+            woke_queue: Cell::new(false),
             stalls,
             driver: RefCell::new(driver),
             timers: RefCell::new(Timers::default()),
@@ -280,15 +285,26 @@ impl CoreCtx {
 
     /// Runs queues' slices until the budget is spent or no queue has a
     /// task (see the module docs); returns the polls done.
+    ///
+    /// Polls are timed with the precise clock while another queue is
+    /// runnable (the quota applies), else with the coarse one; a queue that
+    /// wakes up during an uncontended slice ends it at the next poll
+    /// boundary, so the next pick weighs the two (`runtime::clock`).
     fn run_tasks(&self) -> usize {
-        let quota = self.shared.task_quota;
+        let quota = u64::try_from(self.shared.task_quota.as_nanos()).unwrap_or(u64::MAX);
         let mut ran = 0;
-        // Read once a poll: the end of one poll is the start of the next.
-        let mut clock: Option<Instant> = None;
         while ran < BUDGET {
             let picked = self.sched.borrow_mut().pick(|q| self.workers[q].is_empty());
-            let Some(queue) = picked else { break };
-            let slice_start = *clock.get_or_insert_with(Instant::now);
+            let Some((queue, contended)) = picked else {
+                break;
+            };
+            let clock = if contended {
+                clock::precise_ns
+            } else {
+                clock::coarse_ns
+            };
+            self.woke_queue.set(false);
+            let slice_start = clock();
             let mut now = slice_start;
             let mut polls = 0u64;
             while ran < BUDGET {
@@ -299,17 +315,21 @@ impl CoreCtx {
                 self.current_queue.set(queue);
                 self.run_task(task);
                 self.current_queue.set(0);
-                let end = Instant::now();
-                self.check_stall(end - now, end, queue, spawned_at);
+                let end = clock();
+                self.check_stall(end.saturating_sub(now), end, queue, spawned_at);
                 now = end;
                 ran += 1;
                 polls += 1;
-                if now - slice_start >= quota {
+                let yield_now = if contended {
+                    now.saturating_sub(slice_start) >= quota
+                } else {
+                    self.woke_queue.get()
+                };
+                if yield_now {
                     break;
                 }
             }
-            clock = Some(now);
-            self.charge(queue, now - slice_start, polls);
+            self.charge(queue, now.saturating_sub(slice_start), polls);
         }
         ran
     }
@@ -326,11 +346,13 @@ impl CoreCtx {
         }
     }
 
-    /// Charges `queue` for a slice: its virtual runtime and its counters.
-    fn charge(&self, queue: usize, ran: Duration, polls: u64) {
-        self.sched.borrow_mut().charge(queue, ran);
+    /// Charges `queue` for a slice of `nanos`: its virtual runtime and its
+    /// counters.
+    fn charge(&self, queue: usize, nanos: u64, polls: u64) {
+        self.sched
+            .borrow_mut()
+            .charge(queue, Duration::from_nanos(nanos));
         let counters = &self.shared.cores[self.index].counters;
-        let nanos = u64::try_from(ran.as_nanos()).unwrap_or(u64::MAX);
         add_owned(&counters.queue_runtime_ns[queue], nanos);
         add_owned(&counters.queue_polls[queue], polls);
     }
@@ -338,15 +360,15 @@ impl CoreCtx {
     /// Counts and (rate-limited) reports a poll that held the core too long.
     fn check_stall(
         &self,
-        poll: Duration,
-        now: Instant,
+        poll_ns: u64,
+        now_ns: u64,
         queue: usize,
         spawned_at: &'static std::panic::Location<'static>,
     ) {
-        if poll < self.shared.stall_threshold {
+        if !self.stalls.borrow().is_stall(poll_ns) {
             return;
         }
-        let verdict = self.stalls.borrow_mut().observe(poll, now);
+        let verdict = self.stalls.borrow_mut().observe(poll_ns, now_ns);
         if verdict == Verdict::Fine {
             return;
         }
@@ -359,7 +381,7 @@ impl CoreCtx {
                 core = self.index,
                 queue = name.as_deref().unwrap_or("?"),
                 spawned_at = %spawned_at,
-                poll_ms = poll.as_secs_f64() * 1e3,
+                poll_ms = poll_ns as f64 / 1e6,
                 threshold_ms = self.shared.stall_threshold.as_secs_f64() * 1e3,
                 unreported_since_last_report = unreported,
                 "a task's poll stalled the core"
@@ -369,14 +391,14 @@ impl CoreCtx {
 
     /// Runs one task outside `run_tasks` (`leave_block_on`), in its queue.
     fn run_in_queue(&self, queue: usize, task: TaskRef) {
-        let start = Instant::now();
+        let start = clock::precise_ns();
         let spawned_at = task.header().spawned_at;
         self.current_queue.set(queue);
         self.run_task(task);
         self.current_queue.set(0);
-        let end = Instant::now();
-        self.check_stall(end - start, end, queue, spawned_at);
-        self.charge(queue, end - start, 1);
+        let end = clock::precise_ns();
+        self.check_stall(end.saturating_sub(start), end, queue, spawned_at);
+        self.charge(queue, end.saturating_sub(start), 1);
     }
 
     fn run_task(&self, task: TaskRef) {
@@ -661,19 +683,27 @@ impl CoreCtx {
     }
 
     fn push_to(&self, queue: usize, task: TaskRef, front: bool) {
-        self.sched
+        let woke = self
+            .sched
             .borrow_mut()
             .push(&self.shared.queues, queue, task, front, |q| {
                 self.workers[q].is_empty()
             });
+        if woke {
+            self.woke_queue.set(true);
+        }
     }
 
     /// Queues a new `Send` task in its task queue's stealable deque.
     pub(crate) fn push_stealable(&self, task: TaskRef) {
         let queue = task.header().queue;
-        self.sched
+        let woke = self
+            .sched
             .borrow_mut()
             .note_runnable(&self.shared.queues, queue, |q| self.workers[q].is_empty());
+        if woke {
+            self.woke_queue.set(true);
+        }
         self.workers[queue].push(task);
     }
 

@@ -6,6 +6,7 @@
 //! `!Send` tasks on it) never changes thread.
 
 mod builder;
+mod clock;
 pub(crate) mod context;
 pub(crate) mod core;
 mod idle;

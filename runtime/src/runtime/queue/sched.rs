@@ -55,7 +55,8 @@ impl<T> Default for Scheduler<T> {
 }
 
 impl<T> Scheduler<T> {
-    /// Queues `task` in queue `q`'s run list (at the front with `front`).
+    /// Queues `task` in queue `q`'s run list (at the front with `front`);
+    /// true if that woke the queue up (see `note_runnable`).
     pub(crate) fn push(
         &mut self,
         table: &QueueTable,
@@ -63,27 +64,29 @@ impl<T> Scheduler<T> {
         task: T,
         front: bool,
         stealable_empty: impl Fn(usize) -> bool,
-    ) {
-        self.note_runnable(table, q, &stealable_empty);
+    ) -> bool {
+        let woke = self.note_runnable(table, q, &stealable_empty);
         let local = &mut self.runs[q].local;
         if front {
             local.push_front(task);
         } else {
             local.push_back(task);
         }
+        woke
     }
 
     /// Queue `q` is about to get a task (in its run list or its stealable
-    /// deque): if it had none, it wakes up without credit.
+    /// deque): if it had none, it wakes up without credit, and this
+    /// returns true.
     pub(crate) fn note_runnable(
         &mut self,
         table: &QueueTable,
         q: usize,
         stealable_empty: impl Fn(usize) -> bool,
-    ) {
+    ) -> bool {
         self.materialize(table, q);
         if self.runs[q].runnable {
-            return;
+            return false;
         }
         let floor = self
             .runs
@@ -96,12 +99,18 @@ impl<T> Scheduler<T> {
         let run = &mut self.runs[q];
         run.vruntime = run.vruntime.max(floor);
         run.runnable = true;
+        true
     }
 
     /// The runnable queue with the least virtual runtime (the lowest slot
-    /// on a tie), or `None` if no queue has a task.
-    pub(crate) fn pick(&mut self, stealable_empty: impl Fn(usize) -> bool) -> Option<usize> {
+    /// on a tie), and whether another queue is runnable too; `None` if no
+    /// queue has a task.
+    pub(crate) fn pick(
+        &mut self,
+        stealable_empty: impl Fn(usize) -> bool,
+    ) -> Option<(usize, bool)> {
         let mut best: Option<(usize, u128)> = None;
+        let mut runnable = 0;
         // (A linear scan: a runtime has at most 16 queues.)
         for (i, run) in self.runs.iter_mut().enumerate() {
             if !run.runnable {
@@ -111,11 +120,12 @@ impl<T> Scheduler<T> {
                 run.runnable = false;
                 continue;
             }
+            runnable += 1;
             if best.is_none_or(|(_, v)| run.vruntime < v) {
                 best = Some((i, run.vruntime));
             }
         }
-        best.map(|(q, _)| q)
+        best.map(|(q, _)| (q, runnable > 1))
     }
 
     /// Adds `ran` of polling to queue `q`'s virtual runtime.
@@ -206,7 +216,7 @@ mod tests {
         }
         let mut got = vec![0u128; t.iter().count()];
         for _ in 0..slices {
-            let q = s.pick(NONE_STEALABLE).unwrap();
+            let (q, _) = s.pick(NONE_STEALABLE).unwrap();
             s.charge(q, slice);
             got[q] += slice.as_nanos();
         }
@@ -232,15 +242,16 @@ mod tests {
         s.push(&t, 0, (), false, NONE_STEALABLE);
         // Queue 0 runs alone for a long time; queue 1 sleeps.
         for _ in 0..100 {
-            assert_eq!(s.pick(NONE_STEALABLE), Some(0));
+            assert_eq!(s.pick(NONE_STEALABLE), Some((0, false)));
             s.charge(0, Duration::from_millis(1));
         }
-        s.push(&t, 1, (), false, NONE_STEALABLE);
+        assert!(s.push(&t, 1, (), false, NONE_STEALABLE));
         assert_eq!(s.vruntime(1), s.vruntime(0));
+        assert_eq!(s.pick(NONE_STEALABLE), Some((0, true)));
         // From there on they alternate instead of queue 1 taking 100 ms.
         let mut ones_in_a_row = 0;
         for _ in 0..10 {
-            let q = s.pick(NONE_STEALABLE).unwrap();
+            let (q, _) = s.pick(NONE_STEALABLE).unwrap();
             s.charge(q, Duration::from_millis(1));
             ones_in_a_row = if q == 1 { ones_in_a_row + 1 } else { 0 };
             assert!(ones_in_a_row <= 1);
@@ -251,9 +262,14 @@ mod tests {
     fn a_queue_that_wakes_on_an_idle_core_starts_from_the_last_one_run() {
         let t = table(&[100]);
         let mut s = Scheduler::default();
-        s.push(&t, 0, (), false, NONE_STEALABLE);
-        assert_eq!(s.pick(NONE_STEALABLE), Some(0));
+        assert!(s.push(&t, 0, (), false, NONE_STEALABLE));
+        assert!(
+            !s.push(&t, 0, (), false, NONE_STEALABLE),
+            "already runnable"
+        );
+        assert_eq!(s.pick(NONE_STEALABLE), Some((0, false)));
         s.charge(0, Duration::from_millis(50));
+        assert_eq!(s.pop(0), Some(()));
         assert_eq!(s.pop(0), Some(()));
         // Queue 0 emptied; the core idles; then queue 0 and queue 1 wake.
         assert_eq!(s.pick(NONE_STEALABLE), None);

@@ -332,10 +332,10 @@ fn a_stalling_poll_is_reported_with_its_queue_and_spawn_site_and_counted() {
         let line = rt.block_on(async {
             let q = TaskQueue::new("blocker", 10).unwrap();
             let line = line!() + 1;
-            let h = q.spawn_local(async move { std::thread::sleep(threshold * 3) });
+            let h = q.spawn_local(async move { std::thread::sleep(threshold * 4) });
             h.await.unwrap();
             // A second stall right after: counted, rate-limited.
-            crate::spawn_local(async move { std::thread::sleep(threshold * 3) })
+            crate::spawn_local(async move { std::thread::sleep(threshold * 4) })
                 .await
                 .unwrap();
             line
