@@ -42,7 +42,7 @@ pub use blocking::{spawn_blocking, BlockingHandle};
 pub use driver::{DriverKind, ParseDriverKindError, RingSetupError, DRIVER_ENV};
 pub use runtime::{
     current_core, spawn, spawn_local, spawn_on, submit_to, yield_now, BuildError, Builder,
-    CoreStats, Runtime,
+    CoreStats, QueueStats, Runtime, TaskQueue, TaskQueueError, DEFAULT_SHARES, MAX_SHARES,
 };
 pub use task::{JoinError, JoinHandle};
 pub use topology::{Cores, Placement};

@@ -45,7 +45,7 @@ pub use db::{Checkpoint, CheckpointStats, Db, Metrics, Scan, Snapshot};
 pub use error::{Error, Result};
 pub use file_system::FileSystem;
 pub use lock::DirLock;
-pub use options::{Options, SyncPolicy, MAX_KEY_LEN, MAX_VALUE_LEN};
+pub use options::{Options, SyncPolicy, BACKGROUND_QUEUE, MAX_KEY_LEN, MAX_VALUE_LEN};
 
 /// The simulated file system for crash and fault tests (the
 /// `fault-injection` feature): see [`FaultFs`](fault::FaultFs).

@@ -70,7 +70,26 @@ pub struct Options {
     /// Where the partition's files live (default: the real file system;
     /// crash tests give a simulated one, `fault-injection` feature).
     pub file_system: FileSystem,
+    /// Shares of the task queue that flushes and compactions run in
+    /// (default `Some(10)`, against the 100 of the runtime's default queue
+    /// where the partition's readers and writers usually run; clamped to
+    /// `1..=`[`MAX_SHARES`](frys_runtime::MAX_SHARES)). `None`: background
+    /// work runs in the default queue, side by side with the foreground.
+    ///
+    /// The queue is [`BACKGROUND_QUEUE`], one per runtime, shared by all
+    /// partitions of all its cores; the first partition to start
+    /// background work creates it, with its shares. While the foreground
+    /// keeps a core busy, background work gets about 10/110 of it (so a
+    /// big compaction adds little to read latency); a core with nothing
+    /// else to do gives it all its time. Writes cannot outrun it for
+    /// long: the write throttle (see [`Metrics::write_slowdowns`](crate::Metrics::write_slowdowns)) makes
+    /// writers wait, and waiting writers leave the core to compaction.
+    pub background_shares: Option<u32>,
 }
+
+/// Name of the task queue of background work (see
+/// [`Options::background_shares`]).
+pub const BACKGROUND_QUEUE: &str = "storage-background";
 
 impl Default for Options {
     fn default() -> Self {
@@ -91,6 +110,7 @@ impl Default for Options {
             compaction_readahead_bytes: 256 << 10,
             compaction_filter: None,
             file_system: FileSystem::real(),
+            background_shares: Some(10),
         }
     }
 }

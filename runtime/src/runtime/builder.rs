@@ -8,6 +8,9 @@ use std::time::Duration;
 use crate::driver::{DriverKind, NetConfig, ParseDriverKindError, RingSetupError};
 use crate::topology::{Cores, Placement, PlacementError};
 
+/// Default [`Builder::task_quota`] (Seastar's default task quota).
+const DEFAULT_TASK_QUOTA: Duration = Duration::from_micros(500);
+
 /// Configures and starts a [`Runtime`](super::Runtime).
 ///
 /// # Examples
@@ -34,6 +37,8 @@ pub struct Builder {
     pub(crate) adaptive_idle_poll: bool,
     pub(crate) driver: DriverKind,
     pub(crate) net: NetConfig,
+    pub(crate) task_quota: Duration,
+    pub(crate) stall_threshold: Duration,
 }
 
 impl Default for Builder {
@@ -56,6 +61,8 @@ impl Default for Builder {
                 recv_buffer_size: 4096,
                 send_zc_threshold: None,
             },
+            task_quota: DEFAULT_TASK_QUOTA,
+            stall_threshold: super::stall::DEFAULT_STALL_THRESHOLD,
         }
     }
 }
@@ -239,6 +246,53 @@ impl Builder {
     /// before turning it on.
     pub fn send_zc_threshold(mut self, threshold: Option<usize>) -> Self {
         self.net.send_zc_threshold = threshold;
+        self
+    }
+
+    /// How long a core polls the tasks of one [`TaskQueue`](crate::TaskQueue)
+    /// before it yields to the other queues that have tasks (default
+    /// 0.5 ms, as Seastar's task quota). The queue yields at its next poll
+    /// boundary: nothing preempts a poll. Shorter means other queues wait
+    /// less for the core; longer means fewer switches between queues.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// use std::time::Duration;
+    /// let rt = frys_runtime::Runtime::builder()
+    ///     .task_quota(Duration::from_micros(200))
+    ///     .build()?;
+    /// # Ok::<(), frys_runtime::BuildError>(())
+    /// ```
+    pub fn task_quota(mut self, quota: Duration) -> Self {
+        self.task_quota = quota;
+        self
+    }
+
+    /// A task whose single poll runs longer than this has stalled its core
+    /// (default 25 ms): it is counted in
+    /// [`CoreStats::stalls`](crate::CoreStats::stalls) and reported with
+    /// `tracing::warn!`, with its task queue and where it was spawned (at
+    /// most one report per core per second; a report says how many stalls
+    /// went unreported since the previous one).
+    ///
+    /// # Examples
+    /// ```no_run
+    /// use std::time::Duration;
+    /// let rt = frys_runtime::Runtime::builder()
+    ///     .stall_threshold(Duration::from_millis(5))
+    ///     .build()?;
+    /// rt.block_on(async {
+    ///     frys_runtime::spawn_local(async {
+    ///         std::thread::sleep(Duration::from_millis(10)); // blocks the core
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// assert_eq!(rt.stats()[0].stalls, 1);
+    /// # Ok::<(), frys_runtime::BuildError>(())
+    /// ```
+    pub fn stall_threshold(mut self, threshold: Duration) -> Self {
+        self.stall_threshold = threshold;
         self
     }
 

@@ -2,10 +2,16 @@
 //! that drives them.
 //!
 //! The loop, per iteration ("tick"):
-//! 1. move remotely woken tasks into the local queue, take mesh messages;
+//! 1. move remotely woken tasks into their task queues' run lists, take
+//!    mesh messages;
 //! 2. wake expired timers;
-//! 3. run up to [`BUDGET`] tasks, alternating the local (`!Send`) queue and
-//!    the stealable (`Send`) queue so neither starves;
+//! 3. run up to [`BUDGET`] tasks: pick the runnable task queue with the
+//!    least virtual runtime and poll its tasks, alternating its run list
+//!    and its stealable (`Send`) deque so neither starves, until its task
+//!    quota has passed or it has none left; then pick again
+//!    (`runtime::queue`). Every poll is timed (`runtime::clock`): its
+//!    queue is charged for it, and a poll past the stall threshold is
+//!    counted and reported (`runtime::stall`);
 //! 4. publish mesh messages; if tasks remain queued, submit SQEs and reap
 //!    completions (one `io_uring_enter`; on epoll, one `epoll_wait` without
 //!    waiting, if an operation waits for readiness); reset the arena;
@@ -27,22 +33,24 @@
 //! `!Send`); other threads reach the core through [`Shared`].
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bumpalo::Bump;
-use crossbeam_deque::{Steal, Worker};
+use crossbeam_deque::{Steal, Stealer, Worker};
 
+use super::clock;
 use super::idle::{involuntary_switches, IdleWindow};
 use super::mesh::MeshEnds;
+use super::queue::Scheduler;
 use super::registry::Registry;
 use super::shared::{write_eventfd, Shared};
+use super::stall::{StallDetector, Verdict};
 use crate::driver::{release_orphans, Driver};
 use crate::sync::park::notify_one;
 use crate::task::{wake_user, TaskRef};
@@ -54,8 +62,18 @@ pub(crate) const BUDGET: usize = 128;
 pub(crate) struct CoreCtx {
     pub(crate) index: usize,
     pub(crate) shared: Arc<Shared>,
-    pub(crate) local: RefCell<VecDeque<TaskRef>>,
-    pub(crate) worker: Worker<TaskRef>,
+    /// The run lists and accounts of the task queues on this core.
+    sched: RefCell<Scheduler<TaskRef>>,
+    /// The stealable deque of each task queue slot (`Shared::stealers`
+    /// reaches them from other cores).
+    workers: Box<[Worker<TaskRef>]>,
+    /// The queue of the task being polled (0, the default queue, between
+    /// polls): where plain spawns go.
+    current_queue: Cell<usize>,
+    /// A queue became runnable since the running slice started (ends an
+    /// uncontended slice: see `run_tasks`).
+    woke_queue: Cell<bool>,
+    stalls: RefCell<StallDetector>,
     pub(crate) driver: RefCell<Driver>,
     pub(crate) timers: RefCell<Timers>,
     pub(crate) registry: RefCell<Registry>,
@@ -104,7 +122,7 @@ impl CoreCtx {
     pub(crate) fn new(
         index: usize,
         shared: Arc<Shared>,
-        worker: Worker<TaskRef>,
+        workers: Box<[Worker<TaskRef>]>,
         driver: Driver,
         mesh: MeshEnds,
         arena_capacity: usize,
@@ -114,11 +132,15 @@ impl CoreCtx {
             shared: shared.clone(),
             index,
         }));
+        let stalls = RefCell::new(StallDetector::new(shared.stall_threshold));
         Self {
             index,
             shared,
-            local: RefCell::new(VecDeque::new()),
-            worker,
+            sched: RefCell::new(Scheduler::default()),
+            workers,
+            current_queue: Cell::new(0),
+            woke_queue: Cell::new(false),
+            stalls,
             driver: RefCell::new(driver),
             timers: RefCell::new(Timers::default()),
             registry: RefCell::new(Registry::default()),
@@ -167,8 +189,11 @@ impl CoreCtx {
     ///   its ring, waiting for room if a ring is full.
     fn leave_block_on(&self) {
         if !self.shared.stealing || self.shared.cores.len() < 2 {
-            while let Some(task) = self.worker.pop() {
-                self.run_task(task);
+            // Until all are empty: a task may spawn into any queue.
+            while let Some(queue) = self.workers.iter().position(|w| !w.is_empty()) {
+                while let Some(task) = self.workers[queue].pop() {
+                    self.run_in_queue(queue, task);
+                }
             }
         }
         self.drain_outbox();
@@ -234,11 +259,10 @@ impl CoreCtx {
     fn drain_remote(&self) -> usize {
         let remote = &self.shared.cores[self.index].remote;
         let mut n = 0;
-        let mut local = self.local.borrow_mut();
         loop {
             match remote.steal() {
                 Steal::Success(task) => {
-                    local.push_back(task);
+                    self.push_local(task);
                     n += 1;
                 }
                 Steal::Empty => return n,
@@ -263,24 +287,122 @@ impl CoreCtx {
         n
     }
 
+    /// Runs queues' slices until the budget is spent or no queue has a
+    /// task (see the module docs); returns the polls done.
+    ///
+    /// Polls are timed with the precise clock while another queue is
+    /// runnable (the quota applies), else with the coarse one; a queue that
+    /// wakes up during an uncontended slice ends it at the next poll
+    /// boundary, so the next pick weighs the two (`runtime::clock`).
     fn run_tasks(&self) -> usize {
+        let quota = u64::try_from(self.shared.task_quota.as_nanos()).unwrap_or(u64::MAX);
         let mut ran = 0;
         while ran < BUDGET {
-            let local_first = ran % 2 == 0;
-            let task = if local_first {
-                self.pop_local().or_else(|| self.worker.pop())
-            } else {
-                self.worker.pop().or_else(|| self.pop_local())
+            let picked = self.sched.borrow_mut().pick(|q| self.workers[q].is_empty());
+            let Some((queue, contended)) = picked else {
+                break;
             };
-            let Some(task) = task else { break };
-            self.run_task(task);
-            ran += 1;
+            let clock = if contended {
+                clock::precise_ns
+            } else {
+                clock::coarse_ns
+            };
+            self.woke_queue.set(false);
+            let slice_start = clock();
+            let mut now = slice_start;
+            let mut polls = 0u64;
+            while ran < BUDGET {
+                let Some(task) = self.pop_task(queue, ran % 2 == 0) else {
+                    break;
+                };
+                let spawned_at = task.header().spawned_at;
+                self.current_queue.set(queue);
+                self.run_task(task);
+                self.current_queue.set(0);
+                let end = clock();
+                self.check_stall(end.saturating_sub(now), end, queue, spawned_at);
+                now = end;
+                ran += 1;
+                polls += 1;
+                let yield_now = if contended {
+                    now.saturating_sub(slice_start) >= quota
+                } else {
+                    self.woke_queue.get()
+                };
+                if yield_now {
+                    break;
+                }
+            }
+            self.charge(queue, now.saturating_sub(slice_start), polls);
         }
         ran
     }
 
-    fn pop_local(&self) -> Option<TaskRef> {
-        self.local.borrow_mut().pop_front()
+    /// The next task of `queue`: from its run list or its stealable deque,
+    /// the run list first if `local_first`.
+    fn pop_task(&self, queue: usize, local_first: bool) -> Option<TaskRef> {
+        let local = || self.sched.borrow_mut().pop(queue);
+        let stealable = || self.workers[queue].pop();
+        if local_first {
+            local().or_else(stealable)
+        } else {
+            stealable().or_else(local)
+        }
+    }
+
+    /// Charges `queue` for a slice of `nanos`: its virtual runtime and its
+    /// counters.
+    fn charge(&self, queue: usize, nanos: u64, polls: u64) {
+        self.sched
+            .borrow_mut()
+            .charge(queue, Duration::from_nanos(nanos));
+        let counters = &self.shared.cores[self.index].counters;
+        add_owned(&counters.queue_runtime_ns[queue], nanos);
+        add_owned(&counters.queue_polls[queue], polls);
+    }
+
+    /// Counts and (rate-limited) reports a poll that held the core too long.
+    fn check_stall(
+        &self,
+        poll_ns: u64,
+        now_ns: u64,
+        queue: usize,
+        spawned_at: &'static std::panic::Location<'static>,
+    ) {
+        if !self.stalls.borrow().is_stall(poll_ns) {
+            return;
+        }
+        let verdict = self.stalls.borrow_mut().observe(poll_ns, now_ns);
+        if verdict == Verdict::Fine {
+            return;
+        }
+        let counters = &self.shared.cores[self.index].counters;
+        counters.stalls.fetch_add(1, Ordering::Relaxed);
+        if let Verdict::Report { unreported } = verdict {
+            // Not borrowed across the subscriber's code.
+            let name = self.sched.borrow().name(queue).cloned();
+            tracing::warn!(
+                core = self.index,
+                queue = name.as_deref().unwrap_or("?"),
+                spawned_at = %spawned_at,
+                poll_ms = poll_ns as f64 / 1e6,
+                threshold_ms = self.shared.stall_threshold.as_secs_f64() * 1e3,
+                unreported_since_last_report = unreported,
+                "a task's poll stalled the core"
+            );
+        }
+    }
+
+    /// Runs one task outside `run_tasks` (`leave_block_on`), in its queue.
+    fn run_in_queue(&self, queue: usize, task: TaskRef) {
+        let start = clock::precise_ns();
+        let spawned_at = task.header().spawned_at;
+        self.current_queue.set(queue);
+        self.run_task(task);
+        self.current_queue.set(0);
+        let end = clock::precise_ns();
+        self.check_stall(end.saturating_sub(start), end, queue, spawned_at);
+        self.charge(queue, end.saturating_sub(start), 1);
     }
 
     fn run_task(&self, task: TaskRef) {
@@ -312,7 +434,16 @@ impl CoreCtx {
     }
 
     fn has_local_work(&self) -> bool {
-        !self.local.borrow().is_empty() || !self.worker.is_empty()
+        let sched = self.sched.borrow();
+        sched.has_local() || self.workers[..sched.queues()].iter().any(|w| !w.is_empty())
+    }
+
+    /// Unstarted `Send` tasks in this core's stealable deques (only the
+    /// queues this core has seen can have any: a push makes the queue
+    /// known first).
+    fn stealable_len(&self) -> usize {
+        let known = self.sched.borrow().queues();
+        self.workers[..known].iter().map(Worker::len).sum()
     }
 
     /// Nothing to do: steal, poll for a while (`runtime::idle`), or park
@@ -447,28 +578,36 @@ impl CoreCtx {
         self.shared.stealing && self.shared.stealers.len() >= 2 && self.index != 0
     }
 
-    /// Part of the park re-check: another core's stealable queue has tasks.
+    /// Part of the park re-check: another core's stealable deques (of any
+    /// task queue) have tasks.
     fn has_work_to_steal(&self) -> bool {
         self.steals()
             && (0..self.shared.stealers.len())
-                .any(|i| i != self.index && !self.shared.stealers[i].is_empty())
+                .any(|i| i != self.index && self.shared.stealers[i].iter().any(|s| !s.is_empty()))
     }
 
-    /// Steals a batch of unstarted `Send` tasks from the busiest core.
+    /// Steals a batch of unstarted `Send` tasks from the busiest core, out
+    /// of its busiest task queue's deque; they stay in that queue here.
     fn try_steal(&self) -> bool {
         let shared = &self.shared;
         if !self.steals() {
             return false;
         }
+        let backlog = |i: usize| shared.stealers[i].iter().map(Stealer::len).sum::<usize>();
         let victim = (0..shared.stealers.len())
             .filter(|&i| i != self.index)
-            .max_by_key(|&i| shared.stealers[i].len());
+            .max_by_key(|&i| backlog(i));
         let Some(victim) = victim else { return false };
-        let stealer = &shared.stealers[victim];
+        let queue = (0..shared.stealers[victim].len())
+            .max_by_key(|&q| shared.stealers[victim][q].len())
+            .unwrap_or(0);
+        let stealer = &shared.stealers[victim][queue];
+        let worker = &self.workers[queue];
         loop {
-            match stealer.steal_batch_and_pop(&self.worker) {
+            let before = worker.len();
+            match stealer.steal_batch_and_pop(worker) {
                 Steal::Success(task) => {
-                    let n = 1 + self.worker.len() as u64;
+                    let n = 1 + (worker.len() - before) as u64;
                     shared.cores[self.index]
                         .counters
                         .steals
@@ -477,7 +616,7 @@ impl CoreCtx {
                         .counters
                         .stolen_from
                         .fetch_add(n, Ordering::Relaxed);
-                    self.local.borrow_mut().push_front(task);
+                    self.push_to(queue, task, true);
                     return true;
                 }
                 Steal::Empty => return false,
@@ -490,7 +629,7 @@ impl CoreCtx {
     /// Only a hint (a Relaxed look at the park flags): this core keeps
     /// running and drains its queue itself if nobody steals.
     fn hint_work_to_parked_cores(&self, min_backlog: usize) {
-        if !self.shared.stealing || self.worker.len() < min_backlog {
+        if !self.shared.stealing || self.stealable_len() < min_backlog {
             return;
         }
         if let Some(i) = self
@@ -507,7 +646,7 @@ impl CoreCtx {
     /// in its re-check (`has_work_to_steal`); proof and loom model in
     /// `sync::park`.
     fn hand_over_stealable_work(&self) {
-        if !self.shared.stealing || self.worker.is_empty() {
+        if !self.shared.stealing || self.stealable_len() == 0 {
             return;
         }
         let cores = &self.shared.cores;
@@ -531,9 +670,11 @@ impl CoreCtx {
     pub(crate) fn shutdown_tasks(&self) {
         loop {
             let mut tasks = self.registry.borrow_mut().drain();
-            tasks.extend(self.local.borrow_mut().drain(..));
-            while let Some(t) = self.worker.pop() {
-                tasks.push(t);
+            tasks.extend(self.sched.borrow_mut().drain());
+            for worker in self.workers.iter() {
+                while let Some(t) = worker.pop() {
+                    tasks.push(t);
+                }
             }
             let remote = &self.shared.cores[self.index].remote;
             loop {
@@ -561,8 +702,48 @@ impl CoreCtx {
         }
     }
 
-    /// Queues a task on this core's local queue.
+    /// Queues a task on this core, in its task queue's run list.
     pub(crate) fn push_local(&self, task: TaskRef) {
-        self.local.borrow_mut().push_back(task);
+        let queue = task.header().queue;
+        self.push_to(queue, task, false);
     }
+
+    fn push_to(&self, queue: usize, task: TaskRef, front: bool) {
+        let woke = self
+            .sched
+            .borrow_mut()
+            .push(&self.shared.queues, queue, task, front, |q| {
+                self.workers[q].is_empty()
+            });
+        if woke {
+            self.woke_queue.set(true);
+        }
+    }
+
+    /// Queues a new `Send` task in its task queue's stealable deque.
+    pub(crate) fn push_stealable(&self, task: TaskRef) {
+        let queue = task.header().queue;
+        let woke = self
+            .sched
+            .borrow_mut()
+            .note_runnable(&self.shared.queues, queue, |q| self.workers[q].is_empty());
+        if woke {
+            self.woke_queue.set(true);
+        }
+        self.workers[queue].push(task);
+    }
+
+    /// The task queue plain spawns go into now.
+    pub(crate) fn current_queue(&self) -> usize {
+        self.current_queue.get()
+    }
+}
+
+/// Adds to a counter only this core's thread writes: a plain load and
+/// store, no locked read-modify-write (other threads only read it).
+fn add_owned(counter: &std::sync::atomic::AtomicU64, n: u64) {
+    counter.store(
+        counter.load(Ordering::Relaxed).wrapping_add(n),
+        Ordering::Relaxed,
+    );
 }

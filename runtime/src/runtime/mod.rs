@@ -6,19 +6,23 @@
 //! `!Send` tasks on it) never changes thread.
 
 mod builder;
+mod clock;
 pub(crate) mod context;
 pub(crate) mod core;
 mod idle;
 mod mesh;
+mod queue;
 mod registry;
 pub(crate) mod shared;
 mod spawn;
+mod stall;
 mod stats;
 
 pub use builder::{BuildError, Builder};
+pub use queue::{TaskQueue, TaskQueueError, DEFAULT_SHARES, MAX_SHARES};
 pub use spawn::{current_core, spawn, spawn_local, spawn_on, submit_to, yield_now};
 pub(crate) use spawn::{deliver_join_wake, on_core, schedule};
-pub use stats::CoreStats;
+pub use stats::{CoreStats, QueueStats};
 
 use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
@@ -160,7 +164,8 @@ impl Runtime {
         self.shared.driver
     }
 
-    /// Counters of every core (polls, steals, parks, ...).
+    /// Counters of every core (polls, steals, parks, stalls, time per task
+    /// queue, ...).
     pub fn stats(&self) -> Vec<CoreStats> {
         stats::snapshot(&self.shared)
     }
@@ -197,8 +202,14 @@ impl Runtime {
             driver::set_pool_affinity(allowed.clone());
         }
 
-        let mut workers: Vec<Worker<_>> = (0..n).map(|_| Worker::new_fifo()).collect();
-        let stealers = workers.iter().map(Worker::stealer).collect();
+        // One stealable deque per core and task queue slot.
+        let mut workers: Vec<Box<[Worker<_>]>> = (0..n)
+            .map(|_| (0..queue::MAX_QUEUES).map(|_| Worker::new_fifo()).collect())
+            .collect();
+        let stealers = workers
+            .iter()
+            .map(|ws| ws.iter().map(Worker::stealer).collect())
+            .collect();
         let cores = cpus
             .iter()
             .map(|&cpu| {
@@ -224,6 +235,9 @@ impl Runtime {
                 .unwrap_or_else(|| idle::default_idle_poll(&b.sysfs_root)),
             adaptive_idle_poll: b.adaptive_idle_poll,
             driver: kind,
+            queues: queue::QueueTable::new(),
+            task_quota: b.task_quota,
+            stall_threshold: b.stall_threshold,
             shutdown: Default::default(),
         });
         let mut meshes = mesh::build(n, b.mesh_capacity);
@@ -283,7 +297,7 @@ impl Runtime {
 
 fn start_core0(
     shared: &Arc<Shared>,
-    worker: Worker<crate::task::TaskRef>,
+    worker: Box<[Worker<crate::task::TaskRef>]>,
     mesh: mesh::MeshEnds,
     b: &Builder,
     saved_affinity: &mut Option<Vec<usize>>,
@@ -307,7 +321,7 @@ fn start_core0(
 fn core_thread(
     index: usize,
     shared: Arc<Shared>,
-    worker: Worker<crate::task::TaskRef>,
+    worker: Box<[Worker<crate::task::TaskRef>]>,
     mesh: mesh::MeshEnds,
     b: Builder,
     started: mpsc::Sender<Result<(), BuildError>>,

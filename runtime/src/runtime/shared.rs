@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crossbeam_deque::{Injector, Stealer};
 
+use super::queue::{QueueTable, MAX_QUEUES};
 use crate::driver::DriverKind;
 use crate::sync::ParkFlag;
 use crate::task::TaskRef;
@@ -17,8 +18,16 @@ pub(crate) struct Shared {
     /// Unique per runtime in this process (never reused).
     pub(crate) id: u64,
     pub(crate) cores: Box<[CoreShared]>,
-    /// One per core: steals from that core's stealable queue.
-    pub(crate) stealers: Box<[Stealer<TaskRef>]>,
+    /// Per core, one per task queue slot: steals from that core's
+    /// stealable deque of that queue.
+    pub(crate) stealers: Box<[Box<[Stealer<TaskRef>]>]>,
+    /// The task queues of this runtime (`runtime::queue`).
+    pub(crate) queues: QueueTable,
+    /// Polling time after which a core's running queue yields to the
+    /// others (`Builder::task_quota`).
+    pub(crate) task_quota: Duration,
+    /// A single poll longer than this is a stall (`runtime::stall`).
+    pub(crate) stall_threshold: Duration,
     pub(crate) stealing: bool,
     /// How long an idle core polls before parking (`runtime::idle`).
     pub(crate) idle_poll: Duration,
@@ -50,6 +59,12 @@ pub(crate) struct CoreCounters {
     pub(crate) parks: AtomicU64,
     pub(crate) remote_wakes: AtomicU64,
     pub(crate) io_enters: AtomicU64,
+    /// Polls that ran past the stall threshold.
+    pub(crate) stalls: AtomicU64,
+    /// Per task queue slot: nanoseconds its tasks were polled here.
+    pub(crate) queue_runtime_ns: [AtomicU64; MAX_QUEUES],
+    /// Per task queue slot: polls of its tasks here.
+    pub(crate) queue_polls: [AtomicU64; MAX_QUEUES],
 }
 
 impl Shared {

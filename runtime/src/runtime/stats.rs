@@ -1,6 +1,7 @@
 //! Per-core counters, read as a snapshot.
 
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use super::shared::Shared;
 
@@ -27,6 +28,27 @@ pub struct CoreStats {
     /// `io_uring_enter` calls, or `epoll_wait` calls on the epoll driver
     /// (updated when the core parks).
     pub io_enters: u64,
+    /// Polls that held the core past the stall threshold
+    /// ([`Builder::stall_threshold`](crate::Builder::stall_threshold)).
+    pub stalls: u64,
+    /// Time and polls of every task queue on this core, default queue
+    /// first, in the order the queues were made.
+    pub queues: Vec<QueueStats>,
+}
+
+/// What one [`TaskQueue`](crate::TaskQueue) got of one core.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct QueueStats {
+    /// The queue's name.
+    pub name: String,
+    /// The queue's shares.
+    pub shares: u32,
+    /// Wall time its tasks were polled on this core (what its shares
+    /// are weighed against).
+    pub runtime: Duration,
+    /// Polls of its tasks on this core.
+    pub polls: u64,
 }
 
 pub(crate) fn snapshot(shared: &Shared) -> Vec<CoreStats> {
@@ -44,6 +66,19 @@ pub(crate) fn snapshot(shared: &Shared) -> Vec<CoreStats> {
             parks: c.counters.parks.load(Ordering::Relaxed),
             remote_wakes: c.counters.remote_wakes.load(Ordering::Relaxed),
             io_enters: c.counters.io_enters.load(Ordering::Relaxed),
+            stalls: c.counters.stalls.load(Ordering::Relaxed),
+            queues: shared
+                .queues
+                .iter()
+                .map(|(q, spec)| QueueStats {
+                    name: spec.name.to_string(),
+                    shares: spec.shares,
+                    runtime: Duration::from_nanos(
+                        c.counters.queue_runtime_ns[q].load(Ordering::Relaxed),
+                    ),
+                    polls: c.counters.queue_polls[q].load(Ordering::Relaxed),
+                })
+                .collect(),
         })
         .collect()
 }

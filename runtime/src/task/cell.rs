@@ -23,7 +23,7 @@
 use std::cell::UnsafeCell;
 use std::future::Future;
 use std::mem::ManuallyDrop;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::pin::Pin;
 use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -78,6 +78,11 @@ pub(crate) struct Header {
     pub(crate) reply_to: AtomicUsize,
     pub(crate) shared: Arc<Shared>,
     pub(crate) join_waker: AtomicWaker,
+    /// The task queue (a slot of `Shared::queues`) the task runs in, on
+    /// whichever core runs it; fixed at creation.
+    pub(crate) queue: usize,
+    /// Where the task was spawned (`#[track_caller]`), for stall reports.
+    pub(crate) spawned_at: &'static Location<'static>,
 }
 
 /// Not in the registry.
@@ -102,7 +107,14 @@ unsafe impl<F: Future> Send for Cell<F> {}
 unsafe impl<F: Future> Sync for Cell<F> {}
 
 impl<F: Future + 'static> Cell<F> {
-    pub(crate) fn new(future: F, owner: usize, reply_to: usize, shared: Arc<Shared>) -> Arc<Self> {
+    pub(crate) fn new(
+        future: F,
+        owner: usize,
+        reply_to: usize,
+        shared: Arc<Shared>,
+        queue: usize,
+        spawned_at: &'static Location<'static>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             header: Header {
                 state: State::new_scheduled(),
@@ -111,6 +123,8 @@ impl<F: Future + 'static> Cell<F> {
                 reply_to: AtomicUsize::new(reply_to),
                 shared,
                 join_waker: AtomicWaker::new(),
+                queue,
+                spawned_at,
             },
             stage: UnsafeCell::new(Stage::Running(future)),
         })

@@ -22,6 +22,15 @@
 //!   Flushes go on meanwhile (they only add newer L0 tables, which the
 //!   manual plan leaves alone).
 //!
+//! **Where they run:** every background task is spawned into the runtime's
+//! [`BACKGROUND_QUEUE`] task queue, of
+//! [`Options::background_shares`](crate::Options::background_shares)
+//! (`background_queue`), and what they spawn (merge steps,
+//! subcompactions, the filter's reads) inherits it; on a core the
+//! foreground keeps busy they get a small share of its time instead of an
+//! equal turn. With `background_shares: None` they run in the default
+//! queue.
+//!
 //! A failed step poisons the partition; no task starts a step after that,
 //! or once the partition is closed or abandoned. Except a full disk: a
 //! flush or compaction that could not write a table, or whose manifest
@@ -50,12 +59,28 @@ use super::metrics::add;
 use super::{compact, flush, Inner};
 use crate::compaction::{self, Choice, Levels, PolicyConfig, Pressure};
 use crate::error::{Error, Result};
+use crate::options::BACKGROUND_QUEUE;
 
 /// Starts whatever background work is due: the flush task if a memtable
 /// is frozen, compactions the policy asks for.
 pub(crate) fn kick(inner: &Rc<Inner>) {
     start_flush(inner);
     schedule_compactions(inner);
+}
+
+/// The task queue background tasks are spawned into (see the module
+/// docs): the runtime's shared [`BACKGROUND_QUEUE`], made on first use.
+fn background_queue(inner: &Inner) -> rt::TaskQueue {
+    let Some(shares) = inner.opts.background_shares else {
+        return rt::TaskQueue::default();
+    };
+    match rt::TaskQueue::new(BACKGROUND_QUEUE, shares.clamp(1, rt::MAX_SHARES)) {
+        Ok(queue) | Err(rt::TaskQueueError::Exists(queue)) => queue,
+        Err(e) => {
+            tracing::warn!(error = %e, "storage background work runs in the default task queue");
+            rt::TaskQueue::default()
+        }
+    }
 }
 
 /// Whether new background steps may start.
@@ -127,7 +152,7 @@ fn start_flush(inner: &Rc<Inner>) {
         return;
     }
     let inner = inner.clone();
-    rt::spawn_local(async move {
+    background_queue(&inner).spawn_local(async move {
         while may_start(&inner) && !inner.state.borrow().frozen.is_empty() {
             if let Err(e) = flush::flush_oldest(&inner).await {
                 if failed(&inner, e).await {
@@ -192,7 +217,7 @@ fn start_compaction(inner: &Rc<Inner>, choice: Choice) {
         .compactions_running
         .set(inner.compactions_running.get() + 1);
     let inner = inner.clone();
-    rt::spawn_local(async move {
+    background_queue(&inner).spawn_local(async move {
         match compact::run_choice(&inner, choice).await {
             Ok(()) => succeeded(&inner),
             // Inputs stay busy during a pause for space: the policy does
@@ -221,7 +246,7 @@ fn start_manual(inner: &Rc<Inner>) {
     inner.manual_requested.set(false);
     inner.manual_running.set(true);
     let inner = inner.clone();
-    rt::spawn_local(async move {
+    background_queue(&inner).spawn_local(async move {
         let result = compact::manual(&inner).await;
         inner.manual_running.set(false);
         match result {

@@ -2,16 +2,23 @@
 
 use std::future::Future;
 use std::marker::PhantomData;
+use std::panic::Location;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use super::context;
+use super::core::CoreCtx;
 use super::mesh::MeshMsg;
 use super::shared::Shared;
 use crate::task::{owner_of, wake_user, Cell, JoinHandle, TaskRef, NO_SLOT};
 
 /// Spawns a `!Send` task on the current core; it never leaves this core.
+///
+/// The task goes into the [`TaskQueue`](crate::TaskQueue) of the task
+/// calling `spawn_local` (the default queue outside any task); use
+/// [`TaskQueue::spawn_local`](crate::TaskQueue::spawn_local) to choose.
+/// The caller's location is recorded for the stall detector's reports.
 ///
 /// # Panics
 /// Panics outside a frys core.
@@ -25,21 +32,38 @@ use crate::task::{owner_of, wake_user, Cell, JoinHandle, TaskRef, NO_SLOT};
 /// assert_eq!(h.await.unwrap(), 6);
 /// # });
 /// ```
+#[track_caller]
 pub fn spawn_local<F>(future: F) -> JoinHandle<F::Output>
 where
     F: Future + 'static,
 {
-    context::with_current(|ctx| {
-        let cell = Cell::new(future, ctx.index, NO_SLOT, ctx.shared.clone());
-        ctx.push_local(cell.clone());
-        JoinHandle::new(cell)
-    })
-    .expect("frys::spawn_local called outside a frys core")
+    let at = Location::caller();
+    context::with_current(|ctx| spawn_local_in(ctx, ctx.current_queue(), at, future))
+        .expect("frys::spawn_local called outside a frys core")
+}
+
+/// `spawn_local` into queue `queue`, recording `at` as the spawn site.
+pub(crate) fn spawn_local_in<F>(
+    ctx: &CoreCtx,
+    queue: usize,
+    at: &'static Location<'static>,
+    future: F,
+) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+{
+    let cell = Cell::new(future, ctx.index, NO_SLOT, ctx.shared.clone(), queue, at);
+    ctx.push_local(cell.clone());
+    JoinHandle::new(cell)
 }
 
 /// Spawns a `Send` task on the current core's stealable queue: an idle core
 /// may take it before it starts (if stealing is on). Once started, it stays
 /// where it runs.
+///
+/// The task goes into the [`TaskQueue`](crate::TaskQueue) of the task
+/// calling `spawn` (the default queue outside any task), on whichever core
+/// runs it; use [`TaskQueue::spawn`](crate::TaskQueue::spawn) to choose.
 ///
 /// A task spawned inside `Runtime::block_on` and not started when it returns
 /// still starts without another `block_on`: another core steals it, or, with
@@ -55,23 +79,39 @@ where
 /// assert_eq!(handle.await.unwrap(), 55);
 /// # });
 /// ```
+#[track_caller]
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    context::with_current(|ctx| {
-        let cell = Cell::new(future, ctx.index, NO_SLOT, ctx.shared.clone());
-        // The `Send` queue; other cores steal from it only if stealing is on.
-        ctx.worker.push(cell.clone());
-        JoinHandle::new(cell)
-    })
-    .expect("frys::spawn called outside a frys core")
+    let at = Location::caller();
+    context::with_current(|ctx| spawn_stealable_in(ctx, ctx.current_queue(), at, future))
+        .expect("frys::spawn called outside a frys core")
+}
+
+/// `spawn` into queue `queue`, recording `at` as the spawn site.
+pub(crate) fn spawn_stealable_in<F>(
+    ctx: &CoreCtx,
+    queue: usize,
+    at: &'static Location<'static>,
+    future: F,
+) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let cell = Cell::new(future, ctx.index, NO_SLOT, ctx.shared.clone(), queue, at);
+    // The `Send` queue; other cores steal from it only if stealing is on.
+    ctx.push_stealable(cell.clone());
+    JoinHandle::new(cell)
 }
 
 /// Creates a task on core `core`: `make` runs there and the future it
 /// returns (which need not be `Send`) stays there. The task travels over
-/// the mesh. The `JoinHandle` may be awaited anywhere.
+/// the mesh. The `JoinHandle` may be awaited anywhere. On `core` the task
+/// runs in the [`TaskQueue`](crate::TaskQueue) of the task that called
+/// `spawn_on` (the default queue outside any task).
 ///
 /// # Panics
 /// Panics outside a frys core, or if `core` is not a core of this runtime.
@@ -90,18 +130,20 @@ where
 ///     assert_eq!(handle.await.unwrap(), Some(1));
 /// });
 /// ```
+#[track_caller]
 pub fn spawn_on<C, Fut>(core: usize, make: C) -> JoinHandle<Fut::Output>
 where
     C: FnOnce() -> Fut + Send + 'static,
     Fut: Future + 'static,
     Fut::Output: Send + 'static,
 {
-    spawn_over_mesh(core, make, false)
+    spawn_over_mesh(core, make, false, Location::caller())
 }
 
 /// Runs `f` on core `core` and returns its result: the closure travels over
 /// the mesh, runs on `core`, and its completion is announced back over the
-/// mesh to the calling core.
+/// mesh to the calling core. On `core`, `f` runs in the
+/// [`TaskQueue`](crate::TaskQueue) of the calling task.
 ///
 /// Backpressure: the closure is sent at once unless
 /// [`SUBMIT_BACKLOG`](super::mesh::SUBMIT_BACKLOG) (1024) messages for
@@ -134,11 +176,13 @@ where
 /// Panics outside a frys core or for a core that does not exist; if a
 /// future waiting for room is polled on another core or thread; a panic in
 /// `f` is resumed in the awaiting task.
+#[track_caller]
 pub fn submit_to<F, R>(core: usize, f: F) -> impl Future<Output = R>
 where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
+    let at = Location::caller();
     let on_this_core = PhantomData::<*const ()>;
     let make = move || std::future::ready(f());
     let (origin, room) = context::with_current(|ctx| {
@@ -153,7 +197,7 @@ where
     .expect("frys::submit_to called outside a frys core");
     let (mut sent, mut unsent) = if room {
         (
-            Some(AbortOnDrop(Some(spawn_over_mesh(core, make, true)))),
+            Some(AbortOnDrop(Some(spawn_over_mesh(core, make, true, at)))),
             None,
         )
     } else {
@@ -178,7 +222,7 @@ where
                 }
             })
             .await;
-            sent = Some(AbortOnDrop(Some(spawn_over_mesh(core, make, true))));
+            sent = Some(AbortOnDrop(Some(spawn_over_mesh(core, make, true, at))));
         }
         let handle = sent.take().expect("sent above");
         match handle.await {
@@ -215,7 +259,12 @@ impl<T> Drop for AbortOnDrop<T> {
     }
 }
 
-fn spawn_over_mesh<C, Fut>(core: usize, make: C, reply_over_mesh: bool) -> JoinHandle<Fut::Output>
+fn spawn_over_mesh<C, Fut>(
+    core: usize,
+    make: C,
+    reply_over_mesh: bool,
+    at: &'static Location<'static>,
+) -> JoinHandle<Fut::Output>
 where
     C: FnOnce() -> Fut + Send + 'static,
     Fut: Future + 'static,
@@ -228,7 +277,14 @@ where
             "core {core} does not exist: the runtime has {cores} cores"
         );
         let reply_to = if reply_over_mesh { ctx.index } else { NO_SLOT };
-        let cell = Cell::new(Lazy::Make(Some(make)), core, reply_to, ctx.shared.clone());
+        let cell = Cell::new(
+            Lazy::Make(Some(make)),
+            core,
+            reply_to,
+            ctx.shared.clone(),
+            ctx.current_queue(),
+            at,
+        );
         let handle = JoinHandle::new(cell.clone());
         if core == ctx.index {
             ctx.push_local(cell);
