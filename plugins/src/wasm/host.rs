@@ -213,12 +213,11 @@ fn define_at(linker: &mut Linker<HostState>, name: &str, kind: Kind) -> wasmtime
     Ok(())
 }
 
+/// A `Call` method on a key and a field or member.
+type MemberOp = fn(&mut Call, &[u8], &[u8]) -> Result<bool, AccessError>;
+
 /// Defines a `(key_ptr, key_len, ptr, len) -> i32` import over `f`.
-fn define_member(
-    linker: &mut Linker<HostState>,
-    name: &str,
-    f: fn(&mut Call, &[u8], &[u8]) -> Result<bool, AccessError>,
-) -> wasmtime::Result<()> {
+fn define_member(linker: &mut Linker<HostState>, name: &str, f: MemberOp) -> wasmtime::Result<()> {
     linker.func_wrap(
         "frys",
         name,
