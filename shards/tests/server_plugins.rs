@@ -57,10 +57,12 @@ fn built() -> &'static Path {
                 .arg("-o")
                 .arg(out.join(format!("{name}.wasm"))));
         }
-        run(Command::new("clang")
-            .args(["-shared", "-fPIC", "-o"])
-            .arg(out.join("future_abi_native.so"))
-            .arg(examples.join("test/future_abi_native.c")));
+        for name in ["future_abi_native", "v1_native"] {
+            run(Command::new("clang")
+                .args(["-shared", "-fPIC", "-o"])
+                .arg(out.join(format!("{name}.so")))
+                .arg(examples.join(format!("test/{name}.c"))));
+        }
         // The SDK example has no dependency but the SDK: a separate target
         // dir keeps it clear of the outer cargo's lock and costs seconds.
         let target = out.join("native-target");
@@ -271,6 +273,20 @@ fn plugins_declaring_another_abi_version_are_refused_naming_both() {
         "{e}"
     );
     assert_eq!(q(&mut c, &["PLUGIN", "LIST"]), Value::Array(vec![]));
+}
+
+#[test]
+fn version_1_plugins_still_load_and_run() {
+    let s = server(1);
+    let mut c = s.conn();
+    load(&mut c, "v1_native.so", &[]);
+    // crash.wasm declares version 1 too.
+    load(&mut c, "crash.wasm", &[]);
+    assert_eq!(q(&mut c, &["V1GET", "k"]), Value::Nil);
+    q(&mut c, &["SET", "k", "v"]);
+    assert_eq!(q(&mut c, &["V1GET", "k"]), bulk("v"));
+    q(&mut c, &["RPUSH", "l", "x"]);
+    assert!(err(&mut c, &["V1GET", "l"]).contains("failed with code -2"));
 }
 
 #[test]
