@@ -1,18 +1,20 @@
-/* Frys native plugin ABI, version 1 (see plugins/ABI.md).
+/* Frys native plugin ABI, version 2 (see plugins/ABI.md).
  *
  * A native plugin is a shared library exporting one symbol:
  *     const FrysPlugin *frys_plugin(void);
  * returning a pointer to a static table. Native plugins are TRUSTED code:
  * they run inside the server process with no sandbox and no deadline, and
  * are never unloaded from memory. `call` may run on several cores at once
- * (one call per core at a time): keep no unsynchronised global state. */
+ * (one call per core at a time): keep no unsynchronised global state.
+ * Versions only append functions to FrysHost (2: the collections); the
+ * server runs plugins of its version and older ones, and refuses newer. */
 #ifndef FRYS_PLUGIN_H
 #define FRYS_PLUGIN_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define FRYS_ABI_VERSION 1
+#define FRYS_ABI_VERSION 2
 
 #define FRYS_FLAG_WRITE 1u
 #define FRYS_FLAG_READONLY 2u
@@ -22,7 +24,9 @@
 #define FRYS_MISSING (-1)
 #define FRYS_WRONG_TYPE (-2)
 #define FRYS_UNDECLARED (-3)
+#define FRYS_NOT_A_NUMBER (-4)
 #define FRYS_BAD_REPLY (-5)
+#define FRYS_TOO_LARGE (-6)
 #define FRYS_PANICKED (-1000)
 
 /* Host functions of one call; pass `call` back to each. Pointers the host
@@ -44,6 +48,45 @@ typedef struct FrysHost {
     int32_t (*reply_null)(void *call);
     int32_t (*reply_array)(void *call, int64_t n);
     int32_t (*reply_map)(void *call, int64_t n);
+    /* Version 2: collections (see ABI.md for the return values). */
+    int32_t (*hget)(void *call, const uint8_t *key, size_t key_len, const uint8_t *field,
+                    size_t field_len, const uint8_t **ptr, size_t *len);
+    int32_t (*hset)(void *call, const uint8_t *key, size_t key_len, const uint8_t *field,
+                    size_t field_len, const uint8_t *value, size_t value_len);
+    int32_t (*hdel)(void *call, const uint8_t *key, size_t key_len, const uint8_t *field,
+                    size_t field_len);
+    int64_t (*hlen)(void *call, const uint8_t *key, size_t key_len);
+    int32_t (*hfield_at)(void *call, const uint8_t *key, size_t key_len, int64_t index,
+                         const uint8_t **ptr, size_t *len);
+    int32_t (*sadd)(void *call, const uint8_t *key, size_t key_len, const uint8_t *member,
+                    size_t member_len);
+    int32_t (*srem)(void *call, const uint8_t *key, size_t key_len, const uint8_t *member,
+                    size_t member_len);
+    int32_t (*sismember)(void *call, const uint8_t *key, size_t key_len, const uint8_t *member,
+                         size_t member_len);
+    int64_t (*scard)(void *call, const uint8_t *key, size_t key_len);
+    int32_t (*smember_at)(void *call, const uint8_t *key, size_t key_len, int64_t index,
+                          const uint8_t **ptr, size_t *len);
+    int32_t (*zadd)(void *call, const uint8_t *key, size_t key_len, double score,
+                    const uint8_t *member, size_t member_len);
+    int32_t (*zscore)(void *call, const uint8_t *key, size_t key_len, const uint8_t *member,
+                      size_t member_len, double *score);
+    int32_t (*zrem)(void *call, const uint8_t *key, size_t key_len, const uint8_t *member,
+                    size_t member_len);
+    int64_t (*zcard)(void *call, const uint8_t *key, size_t key_len);
+    int32_t (*zrange_at)(void *call, const uint8_t *key, size_t key_len, int64_t rank,
+                         const uint8_t **ptr, size_t *len);
+    int64_t (*llen)(void *call, const uint8_t *key, size_t key_len);
+    int32_t (*lindex)(void *call, const uint8_t *key, size_t key_len, int64_t index,
+                      const uint8_t **ptr, size_t *len);
+    int64_t (*lpush)(void *call, const uint8_t *key, size_t key_len, const uint8_t *value,
+                     size_t value_len);
+    int64_t (*rpush)(void *call, const uint8_t *key, size_t key_len, const uint8_t *value,
+                     size_t value_len);
+    int32_t (*lpop)(void *call, const uint8_t *key, size_t key_len, const uint8_t **ptr,
+                    size_t *len);
+    int32_t (*rpop)(void *call, const uint8_t *key, size_t key_len, const uint8_t **ptr,
+                    size_t *len);
 } FrysHost;
 
 typedef struct FrysCommand {

@@ -1,20 +1,25 @@
 //! What one call of a plugin command sees, and what it leaves behind.
 //!
 //! The server reads every declared key before the plugin runs (the keys
-//! are locked and local to the core), so the plugin's reads and writes are
+//! are locked and local to the core; a collection is loaded whole, see
+//! [`crate::collection`]), so the plugin's reads and writes are
 //! synchronous and touch only this [`Call`]. Writes are buffered in it;
 //! [`Call::finish`] hands them back only when the call succeeded: a trap,
-//! a timeout, an error reply, a failure code or a refused key access
-//! discards them all, so the data is as it was.
+//! a timeout, an error reply, a failure code, a refused key access or a
+//! write past the call's byte limit discards them all, so the data is as
+//! it was.
 //!
-//! Invariant: `keys` holds exactly the declared keys, each with the value
-//! the call sees now (its own buffered writes included); `dirty[i]` says
-//! whether key `i` was written.
+//! Invariants: `keys` holds exactly the declared keys, each with the value
+//! the call sees now (its own buffered writes included; a collection the
+//! call emptied is `Missing`); `dirty[i]` says whether key `i` was
+//! written; `written` counts the bytes of every write so far and never
+//! passes `max_write_bytes` (the write that would is refused).
 
+use crate::collection::{Change, Collection, Kind, Live};
 use crate::reply::{Reply, ReplyBuilder, ReplyError};
 
-/// A key's value as a call sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A key's value as the server hands it to a call.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     /// No such key (or it expired).
     Missing,
@@ -25,12 +30,53 @@ pub enum Value {
         /// Unix milliseconds after which it no longer exists.
         expires_at_ms: Option<u64>,
     },
-    /// A collection (hash, list, set, sorted set): not readable as a string.
-    OtherType,
+    /// A collection, loaded whole (never empty).
+    Collection {
+        /// Its elements.
+        items: Collection,
+        /// Unix milliseconds after which it no longer exists.
+        expires_at_ms: Option<u64>,
+    },
+}
+
+/// A key's value during the call.
+enum State {
+    Missing,
+    String {
+        bytes: Vec<u8>,
+        expires_at_ms: Option<u64>,
+    },
+    Collection {
+        live: Live,
+        expires_at_ms: Option<u64>,
+    },
+}
+
+impl From<Value> for State {
+    fn from(v: Value) -> State {
+        match v {
+            Value::Missing => State::Missing,
+            Value::String {
+                bytes,
+                expires_at_ms,
+            } => State::String {
+                bytes,
+                expires_at_ms,
+            },
+            Value::Collection { items, .. } if items.is_empty() => State::Missing,
+            Value::Collection {
+                items,
+                expires_at_ms,
+            } => State::Collection {
+                live: Live::stored(items),
+                expires_at_ms,
+            },
+        }
+    }
 }
 
 /// One buffered write, applied after a successful call.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Write {
     /// `key` becomes the string `bytes`.
     Set {
@@ -46,6 +92,13 @@ pub enum Write {
         /// The key.
         key: Vec<u8>,
     },
+    /// `key`'s collection changes (or a new one replaces its value).
+    Collection {
+        /// The key.
+        key: Vec<u8>,
+        /// What changes.
+        change: Change,
+    },
 }
 
 /// Why a key access was refused.
@@ -53,8 +106,12 @@ pub enum Write {
 pub enum AccessError {
     /// The key is not one of the call's declared keys.
     Undeclared,
-    /// The key holds a collection, not a string.
+    /// The key holds a value of another type.
     WrongType,
+    /// A sorted-set score that is not a number (NaN).
+    NotANumber,
+    /// The write would pass the call's byte limit.
+    TooLarge,
 }
 
 /// How the plugin's code ended, as the engine saw it.
@@ -86,7 +143,7 @@ pub enum OutcomeKind {
 }
 
 /// The result of a finished call.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     /// What the client gets.
     pub reply: Reply,
@@ -96,15 +153,23 @@ pub struct Outcome {
     pub kind: OutcomeKind,
 }
 
+/// Most bytes one call may write when the server sets no limit.
+pub const DEFAULT_MAX_WRITE_BYTES: u64 = 64 << 20;
+
 /// One call in progress.
 pub struct Call {
     args: Vec<Vec<u8>>,
-    keys: Vec<(Vec<u8>, Value)>,
+    keys: Vec<(Vec<u8>, State)>,
     dirty: Vec<bool>,
     now_ms: u64,
     reply: ReplyBuilder,
     reply_error: Option<ReplyError>,
     refused: Option<Vec<u8>>,
+    written: u64,
+    max_write_bytes: u64,
+    over_limit: bool,
+    /// The element the last [`Call::pop_kept`] popped.
+    popped: Vec<u8>,
 }
 
 impl Call {
@@ -114,13 +179,25 @@ impl Call {
         let dirty = vec![false; keys.len()];
         Call {
             args,
-            keys,
+            keys: keys.into_iter().map(|(k, v)| (k, v.into())).collect(),
             dirty,
             now_ms,
             reply: ReplyBuilder::default(),
             reply_error: None,
             refused: None,
+            written: 0,
+            max_write_bytes: DEFAULT_MAX_WRITE_BYTES,
+            over_limit: false,
+            popped: Vec::new(),
         }
+    }
+
+    /// Limits the bytes (keys, fields, members and values) the call's
+    /// writes may add up to; the write that would pass it is refused
+    /// with [`AccessError::TooLarge`] and fails the call.
+    pub fn with_max_write_bytes(mut self, max: u64) -> Call {
+        self.max_write_bytes = max;
+        self
     }
 
     /// The arguments, the command name first.
@@ -137,9 +214,9 @@ impl Call {
     pub fn get(&mut self, key: &[u8]) -> Result<Option<&[u8]>, AccessError> {
         let i = self.declared(key)?;
         match &self.keys[i].1 {
-            Value::Missing => Ok(None),
-            Value::String { bytes, .. } => Ok(Some(bytes)),
-            Value::OtherType => Err(AccessError::WrongType),
+            State::Missing => Ok(None),
+            State::String { bytes, .. } => Ok(Some(bytes)),
+            State::Collection { .. } => Err(AccessError::WrongType),
         }
     }
 
@@ -148,7 +225,11 @@ impl Call {
     pub fn ttl_ms(&mut self, key: &[u8]) -> Result<Option<u64>, AccessError> {
         let i = self.declared(key)?;
         match &self.keys[i].1 {
-            Value::String {
+            State::String {
+                expires_at_ms: Some(at),
+                ..
+            }
+            | State::Collection {
                 expires_at_ms: Some(at),
                 ..
             } => Ok(Some(at.saturating_sub(self.now_ms))),
@@ -165,8 +246,9 @@ impl Call {
         ttl_ms: Option<u64>,
     ) -> Result<(), AccessError> {
         let i = self.declared(key)?;
+        self.charge(key.len() + bytes.len())?;
         let expires_at_ms = ttl_ms.map(|t| self.now_ms.saturating_add(t.max(1)));
-        self.keys[i].1 = Value::String {
+        self.keys[i].1 = State::String {
             bytes: bytes.to_vec(),
             expires_at_ms,
         };
@@ -177,10 +259,219 @@ impl Call {
     /// Deletes `key`; whether it existed.
     pub fn delete(&mut self, key: &[u8]) -> Result<bool, AccessError> {
         let i = self.declared(key)?;
-        let existed = self.keys[i].1 != Value::Missing;
-        self.keys[i].1 = Value::Missing;
+        self.charge(key.len())?;
+        let existed = !matches!(self.keys[i].1, State::Missing);
+        self.keys[i].1 = State::Missing;
         self.dirty[i] = true;
         Ok(existed)
+    }
+
+    /// Hash field `field` of `key`; `None` if either is missing.
+    pub fn hget(&mut self, key: &[u8], field: &[u8]) -> Result<Option<&[u8]>, AccessError> {
+        Ok(match self.read(key, Kind::Hash)? {
+            Some(Collection::Hash(m)) => m.get(field).map(Vec::as_slice),
+            _ => None,
+        })
+    }
+
+    /// Sets hash field `field` of `key` (a new hash if missing); whether
+    /// the field is new.
+    pub fn hset(&mut self, key: &[u8], field: &[u8], value: &[u8]) -> Result<bool, AccessError> {
+        self.edit(key, Kind::Hash, field.len() + value.len(), |l| {
+            l.hset(field, value)
+        })
+    }
+
+    /// Removes hash field `field`; whether it existed.
+    pub fn hdel(&mut self, key: &[u8], field: &[u8]) -> Result<bool, AccessError> {
+        self.remove(key, Kind::Hash, field.len(), |l| l.hdel(field))
+            .map(|r| r.unwrap_or(false))
+    }
+
+    /// Number of fields (0 if missing).
+    pub fn hlen(&mut self, key: &[u8]) -> Result<u64, AccessError> {
+        self.len(key, Kind::Hash)
+    }
+
+    /// Adds `member` to the set at `key`; whether it is new.
+    pub fn sadd(&mut self, key: &[u8], member: &[u8]) -> Result<bool, AccessError> {
+        self.edit(key, Kind::Set, member.len(), |l| l.sadd(member))
+    }
+
+    /// Removes `member`; whether it was one.
+    pub fn srem(&mut self, key: &[u8], member: &[u8]) -> Result<bool, AccessError> {
+        self.remove(key, Kind::Set, member.len(), |l| l.srem(member))
+            .map(|r| r.unwrap_or(false))
+    }
+
+    /// Whether `member` is in the set at `key`.
+    pub fn sismember(&mut self, key: &[u8], member: &[u8]) -> Result<bool, AccessError> {
+        Ok(match self.read(key, Kind::Set)? {
+            Some(Collection::Set(s)) => s.contains(member),
+            _ => false,
+        })
+    }
+
+    /// Number of members (0 if missing).
+    pub fn scard(&mut self, key: &[u8]) -> Result<u64, AccessError> {
+        self.len(key, Kind::Set)
+    }
+
+    /// Sets `member`'s score in the sorted set at `key`; whether it is new.
+    pub fn zadd(&mut self, key: &[u8], score: f64, member: &[u8]) -> Result<bool, AccessError> {
+        if score.is_nan() {
+            self.declared(key)?;
+            return Err(AccessError::NotANumber);
+        }
+        self.edit(key, Kind::ZSet, member.len() + 8, |l| l.zadd(score, member))
+    }
+
+    /// `member`'s score; `None` if it (or the key) is missing.
+    pub fn zscore(&mut self, key: &[u8], member: &[u8]) -> Result<Option<f64>, AccessError> {
+        Ok(match self.read(key, Kind::ZSet)? {
+            Some(Collection::ZSet(z)) => z.get(member).copied(),
+            _ => None,
+        })
+    }
+
+    /// Removes `member`; whether it was one.
+    pub fn zrem(&mut self, key: &[u8], member: &[u8]) -> Result<bool, AccessError> {
+        self.remove(key, Kind::ZSet, member.len(), |l| l.zrem(member))
+            .map(|r| r.unwrap_or(false))
+    }
+
+    /// Number of members (0 if missing).
+    pub fn zcard(&mut self, key: &[u8]) -> Result<u64, AccessError> {
+        self.len(key, Kind::ZSet)
+    }
+
+    /// Number of elements of the list at `key` (0 if missing).
+    pub fn llen(&mut self, key: &[u8]) -> Result<u64, AccessError> {
+        self.len(key, Kind::List)
+    }
+
+    /// Pushes `value` at the front (or back) of the list at `key`; its
+    /// length after.
+    pub fn push(&mut self, key: &[u8], front: bool, value: &[u8]) -> Result<u64, AccessError> {
+        self.edit(key, Kind::List, value.len(), |l| {
+            l.push(front, value);
+            l.items.len() as u64
+        })
+    }
+
+    /// Pops the front (or back) element of the list at `key`.
+    pub fn pop(&mut self, key: &[u8], front: bool) -> Result<Option<Vec<u8>>, AccessError> {
+        self.remove(key, Kind::List, 0, |l| l.pop(front))
+            .map(Option::flatten)
+    }
+
+    /// As [`Call::pop`], keeping the element in the call until the next
+    /// pop (for hosts that lend the plugin a pointer to it).
+    pub fn pop_kept(&mut self, key: &[u8], front: bool) -> Result<Option<&[u8]>, AccessError> {
+        match self.pop(key, front)? {
+            Some(v) => {
+                self.popped = v;
+                Ok(Some(&self.popped))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Element, field or member `index` of the collection of `kind` at
+    /// `key` (negative: from the end), in index order: list order, byte
+    /// order of hash fields and set members, rank in a sorted set.
+    /// After a write to the key the order is rebuilt at the next call
+    /// (O(n log n)); reads in between are O(1).
+    pub fn at(&mut self, key: &[u8], kind: Kind, index: i64) -> Result<Option<&[u8]>, AccessError> {
+        let i = self.declared(key)?;
+        match &mut self.keys[i].1 {
+            State::Missing => Ok(None),
+            State::Collection { live, .. } if live.items.kind() == kind => Ok(live.at(index)),
+            _ => Err(AccessError::WrongType),
+        }
+    }
+
+    /// The collection of `kind` at `key`, `None` if missing.
+    fn read(&mut self, key: &[u8], kind: Kind) -> Result<Option<&Collection>, AccessError> {
+        let i = self.declared(key)?;
+        match &self.keys[i].1 {
+            State::Missing => Ok(None),
+            State::Collection { live, .. } if live.items.kind() == kind => Ok(Some(&live.items)),
+            _ => Err(AccessError::WrongType),
+        }
+    }
+
+    fn len(&mut self, key: &[u8], kind: Kind) -> Result<u64, AccessError> {
+        Ok(self.read(key, kind)?.map_or(0, |c| c.len() as u64))
+    }
+
+    /// Runs `f` on the collection of `kind` at `key`, made empty if
+    /// missing, charging `bytes` (and the key) to the write limit.
+    fn edit<T>(
+        &mut self,
+        key: &[u8],
+        kind: Kind,
+        bytes: usize,
+        f: impl FnOnce(&mut Live) -> T,
+    ) -> Result<T, AccessError> {
+        let i = self.declared(key)?;
+        match &self.keys[i].1 {
+            State::Missing => {}
+            State::Collection { live, .. } if live.items.kind() == kind => {}
+            _ => return Err(AccessError::WrongType),
+        }
+        self.charge(key.len() + bytes)?;
+        let state = &mut self.keys[i].1;
+        if matches!(state, State::Missing) {
+            *state = State::Collection {
+                live: Live::new(kind),
+                expires_at_ms: None,
+            };
+        }
+        let State::Collection { live, .. } = state else {
+            unreachable!("made a collection above");
+        };
+        self.dirty[i] = true;
+        Ok(f(live))
+    }
+
+    /// Runs `f` on the collection of `kind` at `key` if it exists
+    /// (`None` if not), turning it into a missing key if `f` empties it.
+    fn remove<T>(
+        &mut self,
+        key: &[u8],
+        kind: Kind,
+        bytes: usize,
+        f: impl FnOnce(&mut Live) -> T,
+    ) -> Result<Option<T>, AccessError> {
+        let i = self.declared(key)?;
+        match &self.keys[i].1 {
+            State::Missing => return Ok(None),
+            State::Collection { live, .. } if live.items.kind() == kind => {}
+            _ => return Err(AccessError::WrongType),
+        }
+        self.charge(key.len() + bytes)?;
+        let state = &mut self.keys[i].1;
+        let State::Collection { live, .. } = state else {
+            unreachable!("checked above");
+        };
+        let out = f(live);
+        if live.items.is_empty() {
+            *state = State::Missing;
+        }
+        self.dirty[i] = true;
+        Ok(Some(out))
+    }
+
+    /// Counts `n` more written bytes, refusing past the limit.
+    fn charge(&mut self, n: usize) -> Result<(), AccessError> {
+        let total = self.written.saturating_add(n as u64);
+        if total > self.max_write_bytes {
+            self.over_limit = true;
+            return Err(AccessError::TooLarge);
+        }
+        self.written = total;
+        Ok(())
     }
 
     /// The reply being built. A refused value is remembered and makes the
@@ -246,6 +537,15 @@ impl Call {
                 format!("ERR plugin '{plugin}' accessed key '{key}' that the call did not declare"),
             );
         }
+        if self.over_limit {
+            return fail(
+                OutcomeKind::Error,
+                format!(
+                    "ERR plugin '{plugin}' wrote more than {} bytes in one call (plugin-max-write-bytes)",
+                    self.max_write_bytes
+                ),
+            );
+        }
         if let Some(e) = self.reply_error {
             return fail(
                 OutcomeKind::Error,
@@ -270,16 +570,19 @@ impl Call {
             .into_iter()
             .zip(self.dirty)
             .filter(|(_, dirty)| *dirty)
-            .map(|((key, value), _)| match value {
-                Value::String {
+            .filter_map(|((key, state), _)| match state {
+                State::String {
                     bytes,
                     expires_at_ms,
-                } => Write::Set {
+                } => Some(Write::Set {
                     key,
                     bytes,
                     expires_at_ms,
-                },
-                _ => Write::Delete { key },
+                }),
+                State::Missing => Some(Write::Delete { key }),
+                State::Collection { live, .. } => live
+                    .change()
+                    .map(|change| Write::Collection { key, change }),
             })
             .collect();
         Outcome {
@@ -293,6 +596,7 @@ impl Call {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::{BTreeMap, BTreeSet};
 
     fn call() -> Call {
         let keys = vec![
@@ -304,9 +608,39 @@ mod tests {
                 },
             ),
             (b"b".to_vec(), Value::Missing),
-            (b"l".to_vec(), Value::OtherType),
+            (
+                b"l".to_vec(),
+                Value::Collection {
+                    items: Collection::List([b"x".to_vec(), b"y".to_vec()].into()),
+                    expires_at_ms: Some(5000),
+                },
+            ),
+            (
+                b"h".to_vec(),
+                Value::Collection {
+                    items: Collection::Hash(BTreeMap::from([
+                        (b"f".to_vec(), b"1".to_vec()),
+                        (b"g".to_vec(), b"2".to_vec()),
+                    ])),
+                    expires_at_ms: None,
+                },
+            ),
+            (
+                b"s".to_vec(),
+                Value::Collection {
+                    items: Collection::Set(BTreeSet::from([b"m".to_vec()])),
+                    expires_at_ms: None,
+                },
+            ),
         ];
         Call::new(vec![b"cmd".to_vec()], keys, 1000)
+    }
+
+    fn ok(mut c: Call) -> Vec<Write> {
+        assert!(c.reply(|r| r.push(Reply::Simple("OK".into()))));
+        let out = c.finish("p", Ending::Returned);
+        assert_eq!(out.kind, OutcomeKind::Ok);
+        out.writes
     }
 
     #[test]
@@ -317,13 +651,11 @@ mod tests {
         c.set(b"b", b"x", Some(50)).unwrap();
         assert_eq!(c.get(b"b"), Ok(Some(&b"x"[..])));
         assert_eq!(c.ttl_ms(b"b"), Ok(Some(50)));
+        assert_eq!(c.ttl_ms(b"l"), Ok(Some(4000)));
         assert!(c.delete(b"l").unwrap());
         assert_eq!(c.get(b"l"), Ok(None));
-        assert!(c.reply(|r| r.push(Reply::Simple("OK".into()))));
-        let out = c.finish("p", Ending::Returned);
-        assert_eq!(out.kind, OutcomeKind::Ok);
         assert_eq!(
-            out.writes,
+            ok(c),
             vec![
                 Write::Set {
                     key: b"a".to_vec(),
@@ -341,6 +673,92 @@ mod tests {
     }
 
     #[test]
+    fn collections_read_their_snapshot_and_their_own_writes() {
+        let mut c = call();
+        assert_eq!(c.hget(b"h", b"f"), Ok(Some(&b"1"[..])));
+        assert_eq!(c.hset(b"h", b"f", b"9"), Ok(false));
+        assert_eq!(c.hset(b"h", b"e", b"0"), Ok(true));
+        assert_eq!(c.hget(b"h", b"f"), Ok(Some(&b"9"[..])));
+        assert_eq!(c.hlen(b"h"), Ok(3));
+        let fields: Vec<_> = (0..3)
+            .map(|i| c.at(b"h", Kind::Hash, i).unwrap().unwrap().to_vec())
+            .collect();
+        assert_eq!(fields, [b"e".to_vec(), b"f".to_vec(), b"g".to_vec()]);
+        assert_eq!(c.hdel(b"h", b"g"), Ok(true));
+        assert_eq!(c.at(b"h", Kind::Hash, -1), Ok(Some(&b"f"[..])));
+        assert_eq!(c.at(b"h", Kind::Hash, 2), Ok(None));
+        assert_eq!(c.at(b"l", Kind::List, -1), Ok(Some(&b"y"[..])));
+        assert_eq!(c.push(b"l", true, b"w"), Ok(3));
+        assert_eq!(c.pop(b"l", false), Ok(Some(b"y".to_vec())));
+        assert_eq!(c.llen(b"l"), Ok(2));
+        // A missing key reads as empty and is made by its first write.
+        assert_eq!((c.scard(b"b"), c.zscore(b"b", b"m")), (Ok(0), Ok(None)));
+        assert_eq!(c.zadd(b"b", 2.5, b"m"), Ok(true));
+        assert_eq!(c.zscore(b"b", b"m"), Ok(Some(2.5)));
+        assert_eq!(c.zadd(b"b", f64::NAN, b"m"), Err(AccessError::NotANumber));
+        assert_eq!(
+            ok(c),
+            vec![
+                Write::Collection {
+                    key: b"b".to_vec(),
+                    change: Change::Replace(Collection::ZSet(BTreeMap::from([(
+                        b"m".to_vec(),
+                        2.5
+                    )]))),
+                },
+                Write::Collection {
+                    key: b"l".to_vec(),
+                    change: Change::List {
+                        popped_front: 0,
+                        popped_back: 1,
+                        pushed_front: vec![b"w".to_vec()],
+                        pushed_back: vec![],
+                        len: 2,
+                    },
+                },
+                Write::Collection {
+                    key: b"h".to_vec(),
+                    change: Change::Hash {
+                        put: vec![
+                            (b"e".to_vec(), b"0".to_vec()),
+                            (b"f".to_vec(), b"9".to_vec())
+                        ],
+                        removed: vec![b"g".to_vec()],
+                        len: 2,
+                    },
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn type_errors_and_emptied_collections() {
+        let mut c = call();
+        assert_eq!(c.get(b"h"), Err(AccessError::WrongType));
+        assert_eq!(c.hset(b"a", b"f", b"v"), Err(AccessError::WrongType));
+        assert_eq!(c.sadd(b"h", b"m"), Err(AccessError::WrongType));
+        assert_eq!(c.llen(b"s"), Err(AccessError::WrongType));
+        assert_eq!(c.at(b"s", Kind::ZSet, 0), Err(AccessError::WrongType));
+        // Emptying the set makes it a missing key: any type may follow.
+        assert_eq!(c.srem(b"s", b"m"), Ok(true));
+        assert_eq!(c.get(b"s"), Ok(None));
+        assert_eq!(c.srem(b"s", b"m"), Ok(false));
+        assert_eq!(c.pop(b"b", true), Ok(None));
+        assert_eq!(ok(c), vec![Write::Delete { key: b"s".to_vec() }]);
+
+        let mut c = call();
+        assert_eq!(c.srem(b"s", b"m"), Ok(true));
+        assert_eq!(c.push(b"s", false, b"v"), Ok(1));
+        assert_eq!(
+            ok(c),
+            vec![Write::Collection {
+                key: b"s".to_vec(),
+                change: Change::Replace(Collection::List([b"v".to_vec()].into())),
+            }]
+        );
+    }
+
+    #[test]
     fn failures_discard_every_write() {
         for ending in [
             Ending::Failed(3),
@@ -350,6 +768,8 @@ mod tests {
         ] {
             let mut c = call();
             c.set(b"a", b"2", None).unwrap();
+            c.hset(b"h", b"f", b"x").unwrap();
+            c.pop(b"l", true).unwrap();
             c.reply(|r| r.push(Reply::Simple("OK".into())));
             let out = c.finish("p", ending);
             assert!(out.writes.is_empty());
@@ -363,9 +783,27 @@ mod tests {
     }
 
     #[test]
+    fn writes_past_the_byte_limit_are_refused_and_fail_the_call() {
+        let mut c = call().with_max_write_bytes(10);
+        assert_eq!(c.sadd(b"s", b"12345678"), Ok(true)); // 1 + 8 bytes
+        assert_eq!(c.sadd(b"s", b"xy"), Err(AccessError::TooLarge));
+        assert_eq!(c.scard(b"s"), Ok(2));
+        c.reply(|r| r.push(Reply::Integer(1)));
+        let out = c.finish("p", Ending::Returned);
+        assert!(out.writes.is_empty());
+        assert_eq!(
+            out.reply,
+            Reply::Error(
+                "ERR plugin 'p' wrote more than 10 bytes in one call (plugin-max-write-bytes)"
+                    .into()
+            )
+        );
+    }
+
+    #[test]
     fn undeclared_keys_are_refused_and_fail_the_call() {
         let mut c = call();
-        assert_eq!(c.get(b"l"), Err(AccessError::WrongType));
+        assert_eq!(c.hget(b"zz", b"f"), Err(AccessError::Undeclared));
         assert_eq!(c.set(b"zz", b"1", None), Err(AccessError::Undeclared));
         c.set(b"a", b"2", None).unwrap();
         c.reply(|r| r.push(Reply::Integer(1)));

@@ -9,11 +9,13 @@
 //! the core that owns its keys before any plugin code runs.
 
 pub mod call;
+pub mod collection;
 pub mod contract;
 pub mod reply;
 pub mod wasm;
 
 pub use call::{Call, Ending, Outcome, OutcomeKind, Value, Write};
+pub use collection::{Change, Collection, Kind};
 pub use contract::{CommandDesc, Flag, KeyRange, PluginInfo};
 pub use reply::Reply;
 pub mod native;

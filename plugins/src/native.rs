@@ -4,14 +4,16 @@
 //! deadline: load only libraries you trust as you trust the server. A
 //! library is never unloaded (no `dlclose`): code of a plugin may still
 //! be referenced (its static table, a thread it started), so PLUGIN
-//! UNLOAD only removes its commands. ABI v1 is `frys_plugin_sdk::abi`
-//! (the C header `plugins/frys_plugin.h`).
+//! UNLOAD only removes its commands. The ABI is `frys_plugin_sdk::abi`
+//! (the C header `plugins/frys_plugin.h`); a plugin of any version up to
+//! ours gets our whole host table, of which it knows a prefix.
 
 use std::ffi::{c_void, CStr};
 
 use frys_plugin_sdk::abi::{self, EntryFn, FrysHost, FrysPlugin};
 
 use crate::call::{AccessError, Call, Ending};
+use crate::collection::Kind;
 use crate::contract::{checked_name, CommandDesc, KeyRange, PluginInfo};
 use crate::reply::Reply;
 
@@ -91,14 +93,16 @@ pub fn load(data: &[u8]) -> Result<(NativePlugin, PluginInfo), String> {
     // whatever the rest of the table looks like; nothing else is read
     // before the version is checked.
     let version = unsafe { ptr.cast::<u32>().read() };
-    if version != abi::ABI_VERSION {
+    if !(1..=abi::ABI_VERSION).contains(&version) {
         return Err(format!(
-            "native plugin ABI version {version}, this server supports version {}",
+            "native plugin ABI version {version}, this server supports versions 1 to {}",
             abi::ABI_VERSION
         ));
     }
-    // SAFETY: the version is ours, so the pointer is to a v1 static table;
-    // the library is never unloaded, so `'static` holds.
+    // SAFETY: the version is one we run, and every version has the same
+    // `FrysPlugin` layout (versions only append to the host's `FrysHost`),
+    // so the pointer is to such a static table; the library is never
+    // unloaded, so `'static` holds.
     let table: &'static FrysPlugin = unsafe { &*ptr };
     let info = describe(table)?;
     Ok((NativePlugin { table }, info))
@@ -164,6 +168,27 @@ impl NativePlugin {
             reply_null,
             reply_array,
             reply_map,
+            hget,
+            hset,
+            hdel,
+            hlen,
+            hfield_at,
+            sadd,
+            srem,
+            sismember,
+            scard,
+            smember_at,
+            zadd,
+            zscore,
+            zrem,
+            zcard,
+            zrange_at,
+            llen,
+            lindex,
+            lpush,
+            rpush,
+            lpop,
+            rpop,
         };
         // SAFETY: `call` is the plugin's ABI v1 function; `host` and the
         // `Call` it points to outlive the call, and nothing else touches
@@ -203,6 +228,230 @@ fn code(e: AccessError) -> i32 {
     match e {
         AccessError::Undeclared => abi::UNDECLARED,
         AccessError::WrongType => abi::WRONG_TYPE,
+        AccessError::NotANumber => abi::NOT_A_NUMBER,
+        AccessError::TooLarge => abi::TOO_LARGE,
+    }
+}
+
+/// Lends `r`'s bytes to the plugin through `ptr` / `len`: 0, MISSING, or
+/// the error's code.
+///
+/// # Safety
+/// `ptr` and `len` must be null or valid for writing.
+unsafe fn lend(r: Result<Option<&[u8]>, AccessError>, ptr: *mut *const u8, len: *mut usize) -> i32 {
+    match r {
+        Ok(Some(v)) if !ptr.is_null() && !len.is_null() => {
+            // SAFETY: non-null out-pointers the plugin passed for writing.
+            unsafe {
+                *ptr = v.as_ptr();
+                *len = v.len();
+            }
+            0
+        }
+        Ok(Some(_)) => -1,
+        Ok(None) => abi::MISSING,
+        Err(e) => code(e),
+    }
+}
+
+fn flag(r: Result<bool, AccessError>) -> i32 {
+    r.map_or_else(code, i32::from)
+}
+
+fn count(r: Result<u64, AccessError>) -> i64 {
+    r.map_or_else(|e| i64::from(code(e)), |n| n.min(i64::MAX as u64) as i64)
+}
+
+unsafe extern "C" fn hget(
+    call: *mut c_void,
+    key: *const u8,
+    key_len: usize,
+    field: *const u8,
+    field_len: usize,
+    ptr: *mut *const u8,
+    len: *mut usize,
+) -> i32 {
+    // SAFETY: called by the plugin with the table's `call` and its buffers.
+    let (call, key, field) =
+        unsafe { (the_call(call), bytes(key, key_len), bytes(field, field_len)) };
+    // SAFETY: the plugin's out-pointers.
+    unsafe { lend(call.hget(key, field), ptr, len) }
+}
+
+unsafe extern "C" fn hset(
+    call: *mut c_void,
+    key: *const u8,
+    key_len: usize,
+    field: *const u8,
+    field_len: usize,
+    value: *const u8,
+    value_len: usize,
+) -> i32 {
+    // SAFETY: called by the plugin with the table's `call` and its buffers.
+    let (call, key, field, value) = unsafe {
+        (
+            the_call(call),
+            bytes(key, key_len),
+            bytes(field, field_len),
+            bytes(value, value_len),
+        )
+    };
+    flag(call.hset(key, field, value))
+}
+
+/// A `MemberFn` over `f`.
+macro_rules! member_fn {
+    ($name:ident, $method:ident) => {
+        unsafe extern "C" fn $name(
+            call: *mut c_void,
+            key: *const u8,
+            key_len: usize,
+            member: *const u8,
+            member_len: usize,
+        ) -> i32 {
+            // SAFETY: called by the plugin with the table's `call` and its
+            // buffers.
+            let (call, key, member) = unsafe {
+                (
+                    the_call(call),
+                    bytes(key, key_len),
+                    bytes(member, member_len),
+                )
+            };
+            flag(call.$method(key, member))
+        }
+    };
+}
+
+/// A `CountFn` over `f`.
+macro_rules! count_fn {
+    ($name:ident, $method:ident) => {
+        unsafe extern "C" fn $name(call: *mut c_void, key: *const u8, key_len: usize) -> i64 {
+            // SAFETY: called by the plugin with the table's `call` and its key.
+            let (call, key) = unsafe { (the_call(call), bytes(key, key_len)) };
+            count(call.$method(key))
+        }
+    };
+}
+
+/// An `AtFn` over collections of `kind`.
+macro_rules! at_fn {
+    ($name:ident, $kind:expr) => {
+        unsafe extern "C" fn $name(
+            call: *mut c_void,
+            key: *const u8,
+            key_len: usize,
+            index: i64,
+            ptr: *mut *const u8,
+            len: *mut usize,
+        ) -> i32 {
+            // SAFETY: called by the plugin with the table's `call` and its key.
+            let (call, key) = unsafe { (the_call(call), bytes(key, key_len)) };
+            // SAFETY: the plugin's out-pointers.
+            unsafe { lend(call.at(key, $kind, index), ptr, len) }
+        }
+    };
+}
+
+/// A `PushFn` at the front (`true`) or back.
+macro_rules! push_fn {
+    ($name:ident, $front:expr) => {
+        unsafe extern "C" fn $name(
+            call: *mut c_void,
+            key: *const u8,
+            key_len: usize,
+            value: *const u8,
+            value_len: usize,
+        ) -> i64 {
+            // SAFETY: called by the plugin with the table's `call` and its
+            // buffers.
+            let (call, key, value) =
+                unsafe { (the_call(call), bytes(key, key_len), bytes(value, value_len)) };
+            count(call.push(key, $front, value))
+        }
+    };
+}
+
+/// A `PopFn` at the front (`true`) or back.
+macro_rules! pop_fn {
+    ($name:ident, $front:expr) => {
+        unsafe extern "C" fn $name(
+            call: *mut c_void,
+            key: *const u8,
+            key_len: usize,
+            ptr: *mut *const u8,
+            len: *mut usize,
+        ) -> i32 {
+            // SAFETY: called by the plugin with the table's `call` and its key.
+            let (call, key) = unsafe { (the_call(call), bytes(key, key_len)) };
+            // SAFETY: the plugin's out-pointers.
+            unsafe { lend(call.pop_kept(key, $front), ptr, len) }
+        }
+    };
+}
+
+member_fn!(hdel, hdel);
+count_fn!(hlen, hlen);
+at_fn!(hfield_at, Kind::Hash);
+member_fn!(sadd, sadd);
+member_fn!(srem, srem);
+member_fn!(sismember, sismember);
+count_fn!(scard, scard);
+at_fn!(smember_at, Kind::Set);
+member_fn!(zrem, zrem);
+count_fn!(zcard, zcard);
+at_fn!(zrange_at, Kind::ZSet);
+count_fn!(llen, llen);
+at_fn!(lindex, Kind::List);
+push_fn!(lpush, true);
+push_fn!(rpush, false);
+pop_fn!(lpop, true);
+pop_fn!(rpop, false);
+
+unsafe extern "C" fn zadd(
+    call: *mut c_void,
+    key: *const u8,
+    key_len: usize,
+    score: f64,
+    member: *const u8,
+    member_len: usize,
+) -> i32 {
+    // SAFETY: called by the plugin with the table's `call` and its buffers.
+    let (call, key, member) = unsafe {
+        (
+            the_call(call),
+            bytes(key, key_len),
+            bytes(member, member_len),
+        )
+    };
+    flag(call.zadd(key, score, member))
+}
+
+unsafe extern "C" fn zscore(
+    call: *mut c_void,
+    key: *const u8,
+    key_len: usize,
+    member: *const u8,
+    member_len: usize,
+    score: *mut f64,
+) -> i32 {
+    // SAFETY: called by the plugin with the table's `call` and its buffers.
+    let (call, key, member) = unsafe {
+        (
+            the_call(call),
+            bytes(key, key_len),
+            bytes(member, member_len),
+        )
+    };
+    match call.zscore(key, member) {
+        Ok(Some(s)) if !score.is_null() => {
+            // SAFETY: a non-null out-pointer the plugin passed for writing.
+            unsafe { *score = s };
+            0
+        }
+        Ok(Some(_)) => -1,
+        Ok(None) => abi::MISSING,
+        Err(e) => code(e),
     }
 }
 

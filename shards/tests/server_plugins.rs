@@ -3,7 +3,10 @@
 //! and the native CAS (Rust SDK) built from source here, the sandbox's
 //! test plugins (WAT: a loop, a memory hog, an undeclared write, a trap
 //! after a write), signatures, RELOAD under load, routing to the core
-//! that owns the keys, and what COMMAND / MODULE LIST show.
+//! that owns the keys, and what COMMAND / MODULE LIST show; the
+//! collection functions of ABI v2 (C: `test/coll.c`, and the native
+//! NTALLY): each family, counts, emptied keys, traps, the element cap, the
+//! write limit, blocked clients, WRONGTYPE.
 //!
 //! Needs `clang`, `wasm-ld` (Debian `clang lld`) and `wat2wasm` (`wabt`);
 //! `scripts/test.sh` installs them when missing.
@@ -38,16 +41,28 @@ fn built() -> &'static Path {
                 .arg(out.join(format!("{name}.wasm")))
                 .arg(examples.join(format!("wasm/{name}.c"))));
         }
+        run(Command::new("clang")
+            .args([
+                "--target=wasm32",
+                "-O2",
+                "-nostdlib",
+                "-Wl,--no-entry",
+                "-o",
+            ])
+            .arg(out.join("coll.wasm"))
+            .arg(examples.join("test/coll.c")));
         for name in ["spin", "hog", "sneaky", "crash", "future_abi", "pair"] {
             run(Command::new("wat2wasm")
                 .arg(examples.join(format!("test/{name}.wat")))
                 .arg("-o")
                 .arg(out.join(format!("{name}.wasm"))));
         }
-        run(Command::new("clang")
-            .args(["-shared", "-fPIC", "-o"])
-            .arg(out.join("future_abi_native.so"))
-            .arg(examples.join("test/future_abi_native.c")));
+        for name in ["future_abi_native", "v1_native"] {
+            run(Command::new("clang")
+                .args(["-shared", "-fPIC", "-o"])
+                .arg(out.join(format!("{name}.so")))
+                .arg(examples.join(format!("test/{name}.c"))));
+        }
         // The SDK example has no dependency but the SDK: a separate target
         // dir keeps it clear of the outer cargo's lock and costs seconds.
         let target = out.join("native-target");
@@ -87,15 +102,19 @@ fn plugin(name: &str) -> String {
 /// what they need, so a descheduled core on a loaded machine does not
 /// time them out (the deadline tests set theirs per plugin).
 fn server(cores: usize) -> Server {
-    Server::start_with(
-        cores,
-        &[
-            "--plugin-allow-unsigned",
-            "yes",
-            "--plugin-timeout-ms",
-            "10000",
-        ],
-    )
+    server_with(cores, &[])
+}
+
+/// [`server`] with more settings.
+fn server_with(cores: usize, extra: &[&str]) -> Server {
+    let mut args = vec![
+        "--plugin-allow-unsigned",
+        "yes",
+        "--plugin-timeout-ms",
+        "10000",
+    ];
+    args.extend_from_slice(extra);
+    Server::start_with(cores, &args)
 }
 
 fn load(c: &mut redis::Connection, file: &str, config: &[&str]) {
@@ -240,12 +259,12 @@ fn plugins_declaring_another_abi_version_are_refused_naming_both() {
     let mut c = s.conn();
     let e = err(&mut c, &["PLUGIN", "LOAD", &plugin("future_abi.wasm")]);
     assert!(
-        e.ends_with("plugin ABI version 2, this server supports version 1"),
+        e.ends_with("plugin ABI version 3, this server supports versions 1 to 2"),
         "{e}"
     );
     let e = err(&mut c, &["PLUGIN", "LOAD", &plugin("future_abi_native.so")]);
     assert!(
-        e.ends_with("native plugin ABI version 2, this server supports version 1"),
+        e.ends_with("native plugin ABI version 3, this server supports versions 1 to 2"),
         "{e}"
     );
     let e = err(&mut c, &["PLUGIN", "LOAD", "/no/such/plugin.wasm"]);
@@ -254,6 +273,20 @@ fn plugins_declaring_another_abi_version_are_refused_naming_both() {
         "{e}"
     );
     assert_eq!(q(&mut c, &["PLUGIN", "LIST"]), Value::Array(vec![]));
+}
+
+#[test]
+fn version_1_plugins_still_load_and_run() {
+    let s = server(1);
+    let mut c = s.conn();
+    load(&mut c, "v1_native.so", &[]);
+    // crash.wasm declares version 1 too.
+    load(&mut c, "crash.wasm", &[]);
+    assert_eq!(q(&mut c, &["V1GET", "k"]), Value::Nil);
+    q(&mut c, &["SET", "k", "v"]);
+    assert_eq!(q(&mut c, &["V1GET", "k"]), bulk("v"));
+    q(&mut c, &["RPUSH", "l", "x"]);
+    assert!(err(&mut c, &["V1GET", "l"]).contains("failed with code -2"));
 }
 
 #[test]
@@ -504,4 +537,235 @@ fn plugin_commands_follow_the_callers_acl() {
         "NOPERM this user has no permissions to access one of the keys used as arguments"
     );
     assert_eq!(qa::<Option<String>>(&mut admin, &["GET", "other"]), None);
+}
+
+fn strings(v: Value) -> Vec<String> {
+    redis::from_redis_value(v).expect("an array of strings")
+}
+
+#[test]
+fn plugin_collection_writes_of_every_family_keep_counts_and_indexes() {
+    let s = server(2);
+    let mut c = s.conn();
+    load(&mut c, "coll.wasm", &[]);
+    for core in 0..2 {
+        let k = &keys_on_core("coll", core, 2, 1)[0];
+        let (h, st, z, l) = (
+            format!("{{{k}}}h"),
+            format!("{{{k}}}s"),
+            format!("{{{k}}}z"),
+            format!("{{{k}}}l"),
+        );
+        // Hash: a new hash, then edits of the stored one.
+        for n in 1..=3 {
+            assert_eq!(qa::<i64>(&mut c, &["HINCRFIELD", &h, "f"]), n);
+        }
+        q(&mut c, &["HSET", &h, "a", "1", "b", "2"]);
+        assert_eq!(qa::<i64>(&mut c, &["HINCRFIELD", &h, "a"]), 2);
+        assert_eq!(strings(q(&mut c, &["HFIELDS", &h])), ["a", "b", "f"]);
+        assert_eq!(qa::<i64>(&mut c, &["HLEN", &h]), 3);
+        assert_eq!(qa::<String>(&mut c, &["HGET", &h, "f"]), "3");
+        assert_eq!(qa::<String>(&mut c, &["HGET", &h, "a"]), "2");
+        // Set.
+        for m in ["b", "a", "c"] {
+            q(&mut c, &["STOGGLE", &st, m]);
+        }
+        assert_eq!(qa::<i64>(&mut c, &["STOGGLE", &st, "b"]), 2);
+        assert_eq!(strings(q(&mut c, &["SMEMBERS2", &st])), ["a", "c"]);
+        assert_eq!(qa::<i64>(&mut c, &["SCARD", &st]), 2);
+        assert_eq!(qa::<i64>(&mut c, &["SISMEMBER", &st, "b"]), 0);
+        q(&mut c, &["SADD", &st, "d"]);
+        assert_eq!(qa::<i64>(&mut c, &["SCARD", &st]), 3);
+        // Sorted set: a rescore moves the score record too.
+        assert_eq!(qa::<i64>(&mut c, &["ZBUMP", &z, "m", "5"]), 5);
+        assert_eq!(qa::<i64>(&mut c, &["ZBUMP", &z, "m", "-2"]), 3);
+        q(&mut c, &["ZADD", &z, "1", "n"]);
+        assert_eq!(qa::<String>(&mut c, &["ZFIRST", &z]), "n");
+        assert_eq!(qa::<i64>(&mut c, &["ZBUMP", &z, "n", "10"]), 11);
+        assert_eq!(qa::<String>(&mut c, &["ZFIRST", &z]), "m");
+        assert_eq!(
+            strings(q(&mut c, &["ZRANGE", &z, "0", "-1", "WITHSCORES"])),
+            ["m", "3", "n", "11"]
+        );
+        assert_eq!(
+            strings(q(&mut c, &["ZRANGEBYSCORE", &z, "-inf", "+inf"])),
+            ["m", "n"]
+        );
+        assert_eq!(qa::<i64>(&mut c, &["ZCARD", &z]), 2);
+        // List: pushes and pops at both ends keep head / tail / count.
+        for (n, v) in ["a", "b", "c"].iter().enumerate() {
+            assert_eq!(qa::<i64>(&mut c, &["QPUSH", &l, v]), n as i64 + 1);
+        }
+        assert_eq!(qa::<String>(&mut c, &["QTAKE", &l]), "a");
+        assert_eq!(qa::<String>(&mut c, &["LAT", &l, "-1"]), "c");
+        assert_eq!(q(&mut c, &["LAT", &l, "5"]), Value::Nil);
+        q(&mut c, &["LPUSH", &l, "z"]);
+        assert_eq!(qa::<i64>(&mut c, &["QPUSH", &l, "d"]), 4);
+        assert_eq!(
+            strings(q(&mut c, &["LRANGE", &l, "0", "-1"])),
+            ["z", "b", "c", "d"]
+        );
+        assert_eq!(qa::<i64>(&mut c, &["LLEN", &l]), 4);
+        assert_eq!(qa::<String>(&mut c, &["QTAKE", &l]), "z");
+        assert_eq!(qa::<String>(&mut c, &["RPOP", &l]), "d");
+        assert_eq!(strings(q(&mut c, &["LRANGE", &l, "0", "-1"])), ["b", "c"]);
+    }
+}
+
+#[test]
+fn collections_a_plugin_empties_are_deleted_and_edits_keep_the_ttl() {
+    let s = server(1);
+    let mut c = s.conn();
+    load(&mut c, "coll.wasm", &[]);
+    q(&mut c, &["SADD", "s", "a"]);
+    assert_eq!(qa::<i64>(&mut c, &["STOGGLE", "s", "a"]), 0);
+    assert_eq!(q(&mut c, &["EXISTS", "s"]), Value::Int(0));
+    q(&mut c, &["RPUSH", "l", "a", "b", "c"]);
+    assert_eq!(qa::<i64>(&mut c, &["DRAIN", "l"]), 3);
+    assert_eq!(q(&mut c, &["EXISTS", "l"]), Value::Int(0));
+    assert_eq!(q(&mut c, &["QTAKE", "l"]), Value::Nil);
+    // The key is free for any type afterwards.
+    q(&mut c, &["SET", "l", "string"]);
+    assert_eq!(qa::<String>(&mut c, &["GET", "l"]), "string");
+    q(&mut c, &["HSET", "h", "f", "1"]);
+    q(&mut c, &["EXPIRE", "h", "1000"]);
+    assert_eq!(qa::<i64>(&mut c, &["HINCRFIELD", "h", "f"]), 2);
+    let ttl: i64 = qa(&mut c, &["TTL", "h"]);
+    assert!(ttl > 0 && ttl <= 1000, "{ttl}");
+}
+
+#[test]
+fn a_trap_after_collection_writes_leaves_every_collection_unchanged() {
+    let s = server(1);
+    let mut c = s.conn();
+    load(&mut c, "coll.wasm", &[]);
+    q(&mut c, &["HSET", "{t}h", "f", "orig", "g", "1"]);
+    q(&mut c, &["SADD", "{t}s", "a", "b"]);
+    q(&mut c, &["ZADD", "{t}z", "1", "a", "2", "b"]);
+    q(&mut c, &["RPUSH", "{t}l", "x", "y"]);
+    let e = err(&mut c, &["CRASHCOLL", "{t}h", "{t}s", "{t}z", "{t}l"]);
+    assert!(e.starts_with("ERR plugin 'coll' trapped: "), "{e}");
+    assert_eq!(
+        strings(q(&mut c, &["HGETALL", "{t}h"])),
+        ["f", "orig", "g", "1"]
+    );
+    let mut members = strings(q(&mut c, &["SMEMBERS", "{t}s"]));
+    members.sort();
+    assert_eq!(members, ["a", "b"]);
+    assert_eq!(
+        strings(q(&mut c, &["ZRANGE", "{t}z", "0", "-1", "WITHSCORES"])),
+        ["a", "1", "b", "2"]
+    );
+    assert_eq!(
+        strings(q(&mut c, &["LRANGE", "{t}l", "0", "-1"])),
+        ["x", "y"]
+    );
+    // A trap on keys that were missing creates nothing.
+    assert!(err(&mut c, &["CRASHCOLL", "{u}h", "{u}s", "{u}z", "{u}l"]).contains("trapped"));
+    assert_eq!(
+        q(&mut c, &["EXISTS", "{u}h", "{u}s", "{u}z", "{u}l"]),
+        Value::Int(0)
+    );
+}
+
+#[test]
+fn a_collection_over_the_cap_is_refused_before_the_plugin_runs() {
+    let s = server_with(1, &["--plugin-max-collection-elements", "3"]);
+    let mut c = s.conn();
+    load(&mut c, "coll.wasm", &[]);
+    q(&mut c, &["RPUSH", "l", "a", "b", "c"]);
+    assert_eq!(qa::<i64>(&mut c, &["QPUSH", "l", "d"]), 4);
+    assert_eq!(
+        err(&mut c, &["QPUSH", "l", "e"]),
+        "ERR plugin 'coll': key 'l' is a list of 4 elements, more than \
+         plugin-max-collection-elements (3)"
+    );
+    assert_eq!(
+        strings(q(&mut c, &["LRANGE", "l", "0", "-1"])),
+        ["a", "b", "c", "d"]
+    );
+    q(&mut c, &["SADD", "s", "1", "2", "3", "4"]);
+    assert!(err(&mut c, &["STOGGLE", "s", "1"]).contains("is a set of 4 elements"));
+    assert_eq!(qa::<i64>(&mut c, &["SCARD", "s"]), 4);
+}
+
+#[test]
+fn writes_past_the_call_byte_limit_fail_the_call_and_change_nothing() {
+    let s = server_with(1, &["--plugin-max-write-bytes", "100"]);
+    let mut c = s.conn();
+    load(&mut c, "coll.wasm", &[]);
+    assert_eq!(qa::<i64>(&mut c, &["QPUSH", "l", "small"]), 1);
+    let big = "x".repeat(200);
+    assert_eq!(
+        err(&mut c, &["QPUSH", "l", &big]),
+        "ERR plugin 'coll' wrote more than 100 bytes in one call (plugin-max-write-bytes)"
+    );
+    assert_eq!(strings(q(&mut c, &["LRANGE", "l", "0", "-1"])), ["small"]);
+}
+
+#[test]
+fn a_plugin_push_serves_clients_blocked_on_the_list_or_sorted_set() {
+    let s = server(1);
+    let mut c = s.conn();
+    load(&mut c, "coll.wasm", &[]);
+    let mut waiter = s.conn();
+    let list = std::thread::spawn(move || -> Value { q(&mut waiter, &["BLPOP", "q", "0"]) });
+    wait_blocked(&mut c, 1);
+    assert_eq!(qa::<i64>(&mut c, &["QPUSH", "q", "job"]), 1);
+    assert_eq!(
+        list.join().unwrap(),
+        Value::Array(vec![bulk("q"), bulk("job")])
+    );
+    assert_eq!(q(&mut c, &["EXISTS", "q"]), Value::Int(0));
+    let mut waiter = s.conn();
+    let zset = std::thread::spawn(move || -> Value { q(&mut waiter, &["BZPOPMIN", "z", "0"]) });
+    wait_blocked(&mut c, 1);
+    assert_eq!(qa::<i64>(&mut c, &["ZBUMP", "z", "m", "7"]), 7);
+    assert_eq!(
+        zset.join().unwrap(),
+        Value::Array(vec![bulk("z"), bulk("m"), bulk("7")])
+    );
+    assert_eq!(q(&mut c, &["EXISTS", "z"]), Value::Int(0));
+}
+
+#[test]
+fn collection_functions_on_another_type_answer_wrongtype() {
+    let s = server(1);
+    let mut c = s.conn();
+    load(&mut c, "coll.wasm", &[]);
+    load(&mut c, "cas.wasm", &[]);
+    q(&mut c, &["SET", "str", "x"]);
+    q(&mut c, &["HSET", "h", "f", "1"]);
+    q(&mut c, &["SADD", "s", "a"]);
+    for args in [
+        &["HINCRFIELD", "str", "f"][..],
+        &["QPUSH", "h", "v"],
+        &["ZFIRST", "s"],
+        &["STOGGLE", "h", "a"],
+        &["LAT", "s", "0"],
+        &["HFIELDS", "s"],
+        &["CAS", "h", "", "v"],
+    ] {
+        assert!(err(&mut c, args).starts_with("WRONGTYPE"), "{args:?}");
+    }
+    assert_eq!(qa::<String>(&mut c, &["GET", "str"]), "x");
+    assert_eq!(qa::<String>(&mut c, &["TYPE", "h"]), "hash");
+    assert_eq!(qa::<i64>(&mut c, &["SCARD", "s"]), 1);
+}
+
+#[test]
+fn the_native_sdk_reaches_collections() {
+    let s = server(1);
+    let mut c = s.conn();
+    load(&mut c, "native_cas.so", &[]);
+    assert_eq!(qa::<i64>(&mut c, &["NTALLY", "{n}h", "{n}z", "m"]), 1);
+    assert_eq!(qa::<i64>(&mut c, &["NTALLY", "{n}h", "{n}z", "m"]), 2);
+    assert_eq!(qa::<i64>(&mut c, &["NTALLY", "{n}h", "{n}z", "o"]), 1);
+    assert_eq!(qa::<String>(&mut c, &["HGET", "{n}h", "m"]), "2");
+    assert_eq!(
+        strings(q(&mut c, &["ZRANGE", "{n}z", "0", "-1", "WITHSCORES"])),
+        ["o", "1", "m", "2"]
+    );
+    q(&mut c, &["SET", "{n}s", "x"]);
+    assert!(err(&mut c, &["NTALLY", "{n}s", "{n}z", "m"]).starts_with("WRONGTYPE"));
 }

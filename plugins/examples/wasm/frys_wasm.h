@@ -1,4 +1,4 @@
-/* Frys WASM plugin ABI v1 imports, for C compiled with
+/* Frys WASM plugin ABI v2 imports, for C compiled with
  * clang --target=wasm32 (see plugins/ABI.md). */
 #ifndef FRYS_WASM_H
 #define FRYS_WASM_H
@@ -15,6 +15,9 @@
 #define FRYS_MISSING (-1)
 #define FRYS_WRONG_TYPE (-2)
 #define FRYS_UNDECLARED (-3)
+#define FRYS_NOT_A_NUMBER (-4)
+#define FRYS_BAD_REPLY (-5)
+#define FRYS_TOO_LARGE (-6)
 
 FRYS_IMPORT("plugin") void frys_plugin(const char *name, int32_t len, int32_t version);
 FRYS_IMPORT("command") int32_t frys_command(const char *name, int32_t len, int32_t arity,
@@ -37,7 +40,40 @@ FRYS_IMPORT("reply_null") int32_t frys_reply_null(void);
 FRYS_IMPORT("reply_array") int32_t frys_reply_array(int32_t n);
 FRYS_IMPORT("reply_map") int32_t frys_reply_map(int32_t n);
 
-FRYS_EXPORT("frys_abi_version") int32_t frys_abi_version(void) { return 1; }
+/* Version 2: collections. */
+FRYS_IMPORT("hget") int64_t frys_hget(const void *key, int32_t klen, const void *field,
+                                      int32_t flen, void *dst, int32_t cap);
+FRYS_IMPORT("hset") int32_t frys_hset(const void *key, int32_t klen, const void *field,
+                                      int32_t flen, const void *val, int32_t vlen);
+FRYS_IMPORT("hdel") int32_t frys_hdel(const void *key, int32_t klen, const void *field,
+                                      int32_t flen);
+FRYS_IMPORT("hlen") int64_t frys_hlen(const void *key, int32_t klen);
+FRYS_IMPORT("hfield_at") int64_t frys_hfield_at(const void *key, int32_t klen, int64_t index,
+                                                void *dst, int32_t cap);
+FRYS_IMPORT("sadd") int32_t frys_sadd(const void *key, int32_t klen, const void *m, int32_t mlen);
+FRYS_IMPORT("srem") int32_t frys_srem(const void *key, int32_t klen, const void *m, int32_t mlen);
+FRYS_IMPORT("sismember") int32_t frys_sismember(const void *key, int32_t klen, const void *m,
+                                                int32_t mlen);
+FRYS_IMPORT("scard") int64_t frys_scard(const void *key, int32_t klen);
+FRYS_IMPORT("smember_at") int64_t frys_smember_at(const void *key, int32_t klen, int64_t index,
+                                                  void *dst, int32_t cap);
+FRYS_IMPORT("zadd") int32_t frys_zadd(const void *key, int32_t klen, double score, const void *m,
+                                      int32_t mlen);
+FRYS_IMPORT("zscore") int32_t frys_zscore(const void *key, int32_t klen, const void *m,
+                                          int32_t mlen, double *score);
+FRYS_IMPORT("zrem") int32_t frys_zrem(const void *key, int32_t klen, const void *m, int32_t mlen);
+FRYS_IMPORT("zcard") int64_t frys_zcard(const void *key, int32_t klen);
+FRYS_IMPORT("zrange_at") int64_t frys_zrange_at(const void *key, int32_t klen, int64_t rank,
+                                                void *dst, int32_t cap);
+FRYS_IMPORT("llen") int64_t frys_llen(const void *key, int32_t klen);
+FRYS_IMPORT("lindex") int64_t frys_lindex(const void *key, int32_t klen, int64_t index, void *dst,
+                                          int32_t cap);
+FRYS_IMPORT("lpush") int64_t frys_lpush(const void *key, int32_t klen, const void *v, int32_t vlen);
+FRYS_IMPORT("rpush") int64_t frys_rpush(const void *key, int32_t klen, const void *v, int32_t vlen);
+FRYS_IMPORT("lpop") int64_t frys_lpop(const void *key, int32_t klen, void *dst, int32_t cap);
+FRYS_IMPORT("rpop") int64_t frys_rpop(const void *key, int32_t klen, void *dst, int32_t cap);
+
+FRYS_EXPORT("frys_abi_version") int32_t frys_abi_version(void) { return 2; }
 
 static int32_t frys_strlen(const char *s) {
     int32_t n = 0;

@@ -1,14 +1,18 @@
-//! Native plugin ABI v1, the `#[repr(C)]` types of `plugins/frys_plugin.h`.
+//! Native plugin ABI v2, the `#[repr(C)]` types of `plugins/frys_plugin.h`.
 //!
 //! A native plugin exports one symbol, [`ENTRY_SYMBOL`], a function
 //! returning a pointer to a static [`FrysPlugin`]. Its first field is the
 //! ABI version, the same place in every version, so the host can refuse
-//! a mismatch before reading anything else.
+//! a mismatch before reading anything else. Versions only append host
+//! functions to the end of [`FrysHost`] (v2: the collection functions),
+//! so a server runs plugins of its version and every older one, and a
+//! plugin of a newer version than the server's is refused before it can
+//! call a function the server's table does not have.
 
 use std::ffi::{c_char, c_void};
 
 /// The ABI version this crate describes.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 /// The exported symbol's name (NUL-terminated).
 pub const ENTRY_SYMBOL: &[u8] = b"frys_plugin\0";
 
@@ -27,8 +31,12 @@ pub const MISSING: i32 = -1;
 pub const WRONG_TYPE: i32 = -2;
 /// Host return code: the key is not one the call declared.
 pub const UNDECLARED: i32 = -3;
+/// Host return code: a sorted-set score that is not a number (NaN).
+pub const NOT_A_NUMBER: i32 = -4;
 /// Host return code: the reply value was refused.
 pub const BAD_REPLY: i32 = -5;
+/// Host return code: the write would pass the call's byte limit.
+pub const TOO_LARGE: i32 = -6;
 /// Plugin return code: the plugin caught a panic.
 pub const PANICKED: i32 = -1000;
 
@@ -83,7 +91,116 @@ pub struct FrysHost {
     pub reply_array: unsafe extern "C" fn(call: *mut c_void, n: i64) -> i32,
     /// Open a map of n pairs.
     pub reply_map: unsafe extern "C" fn(call: *mut c_void, n: i64) -> i32,
+    // ABI v2: collections.
+    /// A hash field: 0 (value at `ptr`/`len`), MISSING, or an error code.
+    pub hget: unsafe extern "C" fn(
+        call: *mut c_void,
+        key: *const u8,
+        key_len: usize,
+        field: *const u8,
+        field_len: usize,
+        ptr: *mut *const u8,
+        len: *mut usize,
+    ) -> i32,
+    /// Sets a hash field: 1 new, 0 updated, or an error code.
+    pub hset: unsafe extern "C" fn(
+        call: *mut c_void,
+        key: *const u8,
+        key_len: usize,
+        field: *const u8,
+        field_len: usize,
+        value: *const u8,
+        value_len: usize,
+    ) -> i32,
+    /// Removes a hash field: 1 removed, 0 absent, or an error code.
+    pub hdel: MemberFn,
+    /// Fields of a hash (0 if missing), or an error code.
+    pub hlen: CountFn,
+    /// Field `index` in byte order: 0, MISSING (out of range), or a code.
+    pub hfield_at: AtFn,
+    /// Adds a set member: 1 new, 0 present, or an error code.
+    pub sadd: MemberFn,
+    /// Removes a set member: 1 removed, 0 absent, or an error code.
+    pub srem: MemberFn,
+    /// 1 member, 0 not, or an error code.
+    pub sismember: MemberFn,
+    /// Members of a set (0 if missing), or an error code.
+    pub scard: CountFn,
+    /// Member `index` in byte order: 0, MISSING, or an error code.
+    pub smember_at: AtFn,
+    /// Sets a member's score: 1 new, 0 updated, NOT_A_NUMBER, or a code.
+    pub zadd: unsafe extern "C" fn(
+        call: *mut c_void,
+        key: *const u8,
+        key_len: usize,
+        score: f64,
+        member: *const u8,
+        member_len: usize,
+    ) -> i32,
+    /// A member's score: 0 (at `score`), MISSING, or an error code.
+    pub zscore: unsafe extern "C" fn(
+        call: *mut c_void,
+        key: *const u8,
+        key_len: usize,
+        member: *const u8,
+        member_len: usize,
+        score: *mut f64,
+    ) -> i32,
+    /// Removes a member: 1 removed, 0 absent, or an error code.
+    pub zrem: MemberFn,
+    /// Members of a sorted set (0 if missing), or an error code.
+    pub zcard: CountFn,
+    /// Member of rank `index`: 0, MISSING, or an error code.
+    pub zrange_at: AtFn,
+    /// Elements of a list (0 if missing), or an error code.
+    pub llen: CountFn,
+    /// Element `index` (negative: from the end): 0, MISSING, or a code.
+    pub lindex: AtFn,
+    /// Pushes at the front: the length after, or an error code.
+    pub lpush: PushFn,
+    /// Pushes at the back: the length after, or an error code.
+    pub rpush: PushFn,
+    /// Pops the front element: 0 (it at `ptr`/`len`), MISSING, or a code.
+    pub lpop: PopFn,
+    /// Pops the back element: 0, MISSING, or an error code.
+    pub rpop: PopFn,
 }
+
+/// `(call, key, key_len, member, member_len) -> i32` host functions.
+pub type MemberFn = unsafe extern "C" fn(
+    call: *mut c_void,
+    key: *const u8,
+    key_len: usize,
+    member: *const u8,
+    member_len: usize,
+) -> i32;
+/// `(call, key, key_len) -> i64` count host functions.
+pub type CountFn = unsafe extern "C" fn(call: *mut c_void, key: *const u8, key_len: usize) -> i64;
+/// `(call, key, key_len, index, ptr, len) -> i32` indexed reads.
+pub type AtFn = unsafe extern "C" fn(
+    call: *mut c_void,
+    key: *const u8,
+    key_len: usize,
+    index: i64,
+    ptr: *mut *const u8,
+    len: *mut usize,
+) -> i32;
+/// `(call, key, key_len, value, value_len) -> i64` list pushes.
+pub type PushFn = unsafe extern "C" fn(
+    call: *mut c_void,
+    key: *const u8,
+    key_len: usize,
+    value: *const u8,
+    value_len: usize,
+) -> i64;
+/// `(call, key, key_len, ptr, len) -> i32` list pops.
+pub type PopFn = unsafe extern "C" fn(
+    call: *mut c_void,
+    key: *const u8,
+    key_len: usize,
+    ptr: *mut *const u8,
+    len: *mut usize,
+) -> i32;
 
 /// One command.
 #[repr(C)]

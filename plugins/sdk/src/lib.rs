@@ -2,7 +2,7 @@
 //!
 //! A native plugin is trusted code: it runs in the server's process at
 //! full speed, with no sandbox and no deadline, and is never unloaded
-//! from memory. [`export_plugin!`] exports the ABI v1 entry symbol
+//! from memory. [`export_plugin!`] exports the ABI entry symbol
 //! ([`abi`]) for a function `fn(command: u32, call: &mut Ctx) ->
 //! Result<(), String>`; a panic in it is caught at the boundary and the
 //! client gets an error (the call's writes are discarded).
@@ -34,17 +34,47 @@ use abi::FrysHost;
 /// Why a key access was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyError {
-    /// The key holds a collection.
+    /// The key holds a value of another type.
     WrongType,
-    /// The key is not one the call declared.
+    /// The key is not one the call declared (the call fails).
     Undeclared,
+    /// A sorted-set score that is not a number.
+    NotANumber,
+    /// The write would pass the call's byte limit (the call fails).
+    TooLarge,
 }
 
 fn key_error(code: i32) -> KeyError {
-    if code == abi::WRONG_TYPE {
-        KeyError::WrongType
+    match code {
+        abi::WRONG_TYPE => KeyError::WrongType,
+        abi::NOT_A_NUMBER => KeyError::NotANumber,
+        abi::TOO_LARGE => KeyError::TooLarge,
+        _ => KeyError::Undeclared,
+    }
+}
+
+fn flag(code: i32) -> Result<bool, KeyError> {
+    if code >= 0 {
+        Ok(code == 1)
     } else {
-        KeyError::Undeclared
+        Err(key_error(code))
+    }
+}
+
+fn count(n: i64) -> Result<u64, KeyError> {
+    u64::try_from(n).map_err(|_| key_error(n.max(i32::MIN.into()) as i32))
+}
+
+/// A value the host lent through `ptr` / `len`, copied; `None` on MISSING.
+///
+/// # Safety
+/// On 0 the host set `ptr` / `len` to live bytes.
+unsafe fn lent(code: i32, ptr: *const u8, len: usize) -> Result<Option<Vec<u8>>, KeyError> {
+    match code {
+        // SAFETY: per the function's contract; copied at once.
+        0 => Ok(Some(unsafe { borrowed(ptr, len) }.to_vec())),
+        abi::MISSING => Ok(None),
+        code => Err(key_error(code)),
     }
 }
 
@@ -123,6 +153,212 @@ impl<'a> Ctx<'a> {
         match unsafe { (self.host.del)(self.host.call, key.as_ptr(), key.len()) } {
             n if n >= 0 => Ok(n == 1),
             code => Err(key_error(code)),
+        }
+    }
+
+    /// Hash field `field` of `key` (copied), `None` if either is missing.
+    pub fn hget(&mut self, key: &[u8], field: &[u8]) -> Result<Option<Vec<u8>>, KeyError> {
+        let (mut ptr, mut len) = (std::ptr::null(), 0usize);
+        let h = self.host;
+        // SAFETY: host function of this call with valid slices and
+        // out-pointers; on 0 the lent value is copied at once.
+        unsafe {
+            let rc = (h.hget)(
+                h.call,
+                key.as_ptr(),
+                key.len(),
+                field.as_ptr(),
+                field.len(),
+                &mut ptr,
+                &mut len,
+            );
+            lent(rc, ptr, len)
+        }
+    }
+
+    /// Sets hash field `field` (a new hash if `key` is missing); whether
+    /// the field is new.
+    pub fn hset(&mut self, key: &[u8], field: &[u8], value: &[u8]) -> Result<bool, KeyError> {
+        let h = self.host;
+        // SAFETY: host function of this call with valid slices.
+        flag(unsafe {
+            (h.hset)(
+                h.call,
+                key.as_ptr(),
+                key.len(),
+                field.as_ptr(),
+                field.len(),
+                value.as_ptr(),
+                value.len(),
+            )
+        })
+    }
+
+    fn member(&mut self, f: abi::MemberFn, key: &[u8], m: &[u8]) -> Result<bool, KeyError> {
+        // SAFETY: a host function of this call's table with valid slices.
+        flag(unsafe { f(self.host.call, key.as_ptr(), key.len(), m.as_ptr(), m.len()) })
+    }
+
+    fn count(&mut self, f: abi::CountFn, key: &[u8]) -> Result<u64, KeyError> {
+        // SAFETY: a host function of this call's table with a valid slice.
+        count(unsafe { f(self.host.call, key.as_ptr(), key.len()) })
+    }
+
+    fn at(&mut self, f: abi::AtFn, key: &[u8], index: i64) -> Result<Option<Vec<u8>>, KeyError> {
+        let (mut ptr, mut len) = (std::ptr::null(), 0usize);
+        // SAFETY: a host function of this call's table with a valid slice
+        // and out-pointers; on 0 the lent value is copied at once.
+        unsafe {
+            let rc = f(
+                self.host.call,
+                key.as_ptr(),
+                key.len(),
+                index,
+                &mut ptr,
+                &mut len,
+            );
+            lent(rc, ptr, len)
+        }
+    }
+
+    /// Removes hash field `field`; whether it existed.
+    pub fn hdel(&mut self, key: &[u8], field: &[u8]) -> Result<bool, KeyError> {
+        self.member(self.host.hdel, key, field)
+    }
+
+    /// Number of fields of the hash at `key` (0 if missing).
+    pub fn hlen(&mut self, key: &[u8]) -> Result<u64, KeyError> {
+        self.count(self.host.hlen, key)
+    }
+
+    /// Field `index` of the hash in byte order (negative: from the end).
+    pub fn hfield_at(&mut self, key: &[u8], index: i64) -> Result<Option<Vec<u8>>, KeyError> {
+        self.at(self.host.hfield_at, key, index)
+    }
+
+    /// Adds `member` to the set at `key`; whether it is new.
+    pub fn sadd(&mut self, key: &[u8], member: &[u8]) -> Result<bool, KeyError> {
+        self.member(self.host.sadd, key, member)
+    }
+
+    /// Removes `member`; whether it was one.
+    pub fn srem(&mut self, key: &[u8], member: &[u8]) -> Result<bool, KeyError> {
+        self.member(self.host.srem, key, member)
+    }
+
+    /// Whether `member` is in the set at `key`.
+    pub fn sismember(&mut self, key: &[u8], member: &[u8]) -> Result<bool, KeyError> {
+        self.member(self.host.sismember, key, member)
+    }
+
+    /// Number of members of the set at `key` (0 if missing).
+    pub fn scard(&mut self, key: &[u8]) -> Result<u64, KeyError> {
+        self.count(self.host.scard, key)
+    }
+
+    /// Member `index` of the set in byte order (negative: from the end).
+    pub fn smember_at(&mut self, key: &[u8], index: i64) -> Result<Option<Vec<u8>>, KeyError> {
+        self.at(self.host.smember_at, key, index)
+    }
+
+    /// Sets `member`'s score in the sorted set at `key`; whether it is new.
+    pub fn zadd(&mut self, key: &[u8], score: f64, member: &[u8]) -> Result<bool, KeyError> {
+        let h = self.host;
+        // SAFETY: host function of this call with valid slices.
+        flag(unsafe {
+            (h.zadd)(
+                h.call,
+                key.as_ptr(),
+                key.len(),
+                score,
+                member.as_ptr(),
+                member.len(),
+            )
+        })
+    }
+
+    /// `member`'s score, `None` if it (or the key) is missing.
+    pub fn zscore(&mut self, key: &[u8], member: &[u8]) -> Result<Option<f64>, KeyError> {
+        let mut score = 0.0;
+        let h = self.host;
+        // SAFETY: host function of this call with valid slices and an
+        // out-pointer to a local.
+        let rc = unsafe {
+            (h.zscore)(
+                h.call,
+                key.as_ptr(),
+                key.len(),
+                member.as_ptr(),
+                member.len(),
+                &mut score,
+            )
+        };
+        match rc {
+            0 => Ok(Some(score)),
+            abi::MISSING => Ok(None),
+            code => Err(key_error(code)),
+        }
+    }
+
+    /// Removes `member`; whether it was one.
+    pub fn zrem(&mut self, key: &[u8], member: &[u8]) -> Result<bool, KeyError> {
+        self.member(self.host.zrem, key, member)
+    }
+
+    /// Number of members of the sorted set at `key` (0 if missing).
+    pub fn zcard(&mut self, key: &[u8]) -> Result<u64, KeyError> {
+        self.count(self.host.zcard, key)
+    }
+
+    /// The member of rank `index` (lowest score first; negative: from the
+    /// end).
+    pub fn zrange_at(&mut self, key: &[u8], index: i64) -> Result<Option<Vec<u8>>, KeyError> {
+        self.at(self.host.zrange_at, key, index)
+    }
+
+    /// Number of elements of the list at `key` (0 if missing).
+    pub fn llen(&mut self, key: &[u8]) -> Result<u64, KeyError> {
+        self.count(self.host.llen, key)
+    }
+
+    /// Element `index` of the list (negative: from the end).
+    pub fn lindex(&mut self, key: &[u8], index: i64) -> Result<Option<Vec<u8>>, KeyError> {
+        self.at(self.host.lindex, key, index)
+    }
+
+    /// Pushes `value` at the front (or back) of the list at `key`; its
+    /// length after.
+    pub fn push(&mut self, key: &[u8], front: bool, value: &[u8]) -> Result<u64, KeyError> {
+        let f = if front {
+            self.host.lpush
+        } else {
+            self.host.rpush
+        };
+        // SAFETY: a host function of this call's table with valid slices.
+        count(unsafe {
+            f(
+                self.host.call,
+                key.as_ptr(),
+                key.len(),
+                value.as_ptr(),
+                value.len(),
+            )
+        })
+    }
+
+    /// Pops the front (or back) element of the list at `key`.
+    pub fn pop(&mut self, key: &[u8], front: bool) -> Result<Option<Vec<u8>>, KeyError> {
+        let f = if front {
+            self.host.lpop
+        } else {
+            self.host.rpop
+        };
+        let (mut ptr, mut len) = (std::ptr::null(), 0usize);
+        // SAFETY: a host function of this call's table with a valid slice
+        // and out-pointers; on 0 the lent value is copied at once.
+        unsafe {
+            let rc = f(self.host.call, key.as_ptr(), key.len(), &mut ptr, &mut len);
+            lent(rc, ptr, len)
         }
     }
 
@@ -211,7 +447,7 @@ pub unsafe fn dispatch(
     ran.unwrap_or(abi::PANICKED)
 }
 
-/// Exports the ABI v1 entry symbol of a native plugin. Each command is
+/// Exports the ABI entry symbol of a native plugin. Each command is
 /// `(c"name", arity, flags, first_key, last_key, key_step)`.
 #[macro_export]
 macro_rules! export_plugin {
@@ -246,7 +482,7 @@ macro_rules! export_plugin {
                 commands: TABLE.0.as_ptr(),
                 call,
             });
-            /// The ABI v1 entry symbol.
+            /// The ABI entry symbol.
             #[unsafe(no_mangle)]
             pub extern "C" fn frys_plugin() -> *const $crate::abi::FrysPlugin {
                 &PLUGIN.0

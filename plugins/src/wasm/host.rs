@@ -9,6 +9,7 @@
 use wasmtime::{format_err, Caller, Extern, Linker, Memory, ResourceLimiter};
 
 use crate::call::{AccessError, Call};
+use crate::collection::Kind;
 use crate::contract::{checked_name, CommandDesc, KeyRange};
 use crate::reply::Reply;
 
@@ -18,8 +19,12 @@ pub const MISSING: i64 = -1;
 pub const WRONG_TYPE: i64 = -2;
 /// Return code: the key is not one the call declared.
 pub const UNDECLARED: i64 = -3;
+/// Return code: a sorted-set score that is not a number (NaN).
+pub const NOT_A_NUMBER: i64 = -4;
 /// Return code: the reply value was refused (bad structure or too large).
 pub const BAD_REPLY: i32 = -5;
+/// Return code: the write would pass the call's byte limit.
+pub const TOO_LARGE: i64 = -6;
 
 /// Most elements of a table.
 const MAX_TABLE_ELEMENTS: usize = 10_000;
@@ -147,7 +152,216 @@ fn code(e: AccessError) -> i64 {
     match e {
         AccessError::Undeclared => UNDECLARED,
         AccessError::WrongType => WRONG_TYPE,
+        AccessError::NotANumber => NOT_A_NUMBER,
+        AccessError::TooLarge => TOO_LARGE,
     }
+}
+
+/// An `i32` host result: the count or flag, or the error's code.
+fn status<T: Into<i64>>(r: Result<T, AccessError>) -> i32 {
+    match r {
+        Ok(n) => n.into().clamp(i32::MIN.into(), i32::MAX.into()) as i32,
+        Err(e) => code(e) as i32,
+    }
+}
+
+/// An `i64` count result, or the error's code.
+fn count(r: Result<u64, AccessError>) -> i64 {
+    match r {
+        Ok(n) => n.min(i64::MAX as u64) as i64,
+        Err(e) => code(e),
+    }
+}
+
+/// Copies a bytes result to `dst` (up to `cap` bytes): its full length,
+/// `MISSING`, or the error's code.
+fn copy_out(
+    caller: &mut Ctx<'_>,
+    dst: i32,
+    cap: i32,
+    r: Result<Option<Vec<u8>>, AccessError>,
+) -> wasmtime::Result<i64> {
+    match r {
+        Ok(Some(v)) => {
+            write_out(caller, dst, cap, &v)?;
+            Ok(v.len() as i64)
+        }
+        Ok(None) => Ok(MISSING),
+        Err(e) => Ok(code(e)),
+    }
+}
+
+/// Defines an `*_at(key_ptr, key_len, index: i64, dst, cap) -> i64` import.
+fn define_at(linker: &mut Linker<HostState>, name: &str, kind: Kind) -> wasmtime::Result<()> {
+    linker.func_wrap(
+        "frys",
+        name,
+        move |mut c: Ctx<'_>,
+              kp: i32,
+              kl: i32,
+              i: i64,
+              dst: i32,
+              cap: i32|
+              -> wasmtime::Result<i64> {
+            let key = read(&mut c, kp, kl)?;
+            let r = call_of(&mut c)?
+                .at(&key, kind, i)
+                .map(|v| v.map(<[u8]>::to_vec));
+            copy_out(&mut c, dst, cap, r)
+        },
+    )?;
+    Ok(())
+}
+
+/// A `Call` method on a key and a field or member.
+type MemberOp = fn(&mut Call, &[u8], &[u8]) -> Result<bool, AccessError>;
+
+/// Defines a `(key_ptr, key_len, ptr, len) -> i32` import over `f`.
+fn define_member(linker: &mut Linker<HostState>, name: &str, f: MemberOp) -> wasmtime::Result<()> {
+    linker.func_wrap(
+        "frys",
+        name,
+        move |mut c: Ctx<'_>, kp: i32, kl: i32, mp: i32, ml: i32| -> wasmtime::Result<i32> {
+            let key = read(&mut c, kp, kl)?;
+            let member = read(&mut c, mp, ml)?;
+            Ok(status(f(call_of(&mut c)?, &key, &member).map(i64::from)))
+        },
+    )?;
+    Ok(())
+}
+
+/// Defines a `(key_ptr, key_len) -> i64` count import over `f`.
+fn define_count(
+    linker: &mut Linker<HostState>,
+    name: &str,
+    f: fn(&mut Call, &[u8]) -> Result<u64, AccessError>,
+) -> wasmtime::Result<()> {
+    linker.func_wrap(
+        "frys",
+        name,
+        move |mut c: Ctx<'_>, kp: i32, kl: i32| -> wasmtime::Result<i64> {
+            let key = read(&mut c, kp, kl)?;
+            Ok(count(f(call_of(&mut c)?, &key)))
+        },
+    )?;
+    Ok(())
+}
+
+/// Defines the collection imports (ABI v2).
+fn define_collections(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    linker.func_wrap(
+        "frys",
+        "hget",
+        |mut c: Ctx<'_>,
+         kp: i32,
+         kl: i32,
+         fp: i32,
+         fl: i32,
+         dst: i32,
+         cap: i32|
+         -> wasmtime::Result<i64> {
+            let key = read(&mut c, kp, kl)?;
+            let field = read(&mut c, fp, fl)?;
+            let r = call_of(&mut c)?
+                .hget(&key, &field)
+                .map(|v| v.map(<[u8]>::to_vec));
+            copy_out(&mut c, dst, cap, r)
+        },
+    )?;
+    linker.func_wrap(
+        "frys",
+        "hset",
+        |mut c: Ctx<'_>,
+         kp: i32,
+         kl: i32,
+         fp: i32,
+         fl: i32,
+         vp: i32,
+         vl: i32|
+         -> wasmtime::Result<i32> {
+            let key = read(&mut c, kp, kl)?;
+            let field = read(&mut c, fp, fl)?;
+            let value = read(&mut c, vp, vl)?;
+            let r = call_of(&mut c)?.hset(&key, &field, &value);
+            Ok(status(r.map(i64::from)))
+        },
+    )?;
+    define_member(linker, "hdel", Call::hdel)?;
+    define_count(linker, "hlen", Call::hlen)?;
+    define_at(linker, "hfield_at", Kind::Hash)?;
+    define_member(linker, "sadd", Call::sadd)?;
+    define_member(linker, "srem", Call::srem)?;
+    define_member(linker, "sismember", Call::sismember)?;
+    define_count(linker, "scard", Call::scard)?;
+    define_at(linker, "smember_at", Kind::Set)?;
+    linker.func_wrap(
+        "frys",
+        "zadd",
+        |mut c: Ctx<'_>, kp: i32, kl: i32, score: f64, mp: i32, ml: i32| -> wasmtime::Result<i32> {
+            let key = read(&mut c, kp, kl)?;
+            let member = read(&mut c, mp, ml)?;
+            let r = call_of(&mut c)?.zadd(&key, score, &member);
+            Ok(status(r.map(i64::from)))
+        },
+    )?;
+    linker.func_wrap(
+        "frys",
+        "zscore",
+        |mut c: Ctx<'_>, kp: i32, kl: i32, mp: i32, ml: i32, out: i32| -> wasmtime::Result<i32> {
+            let key = read(&mut c, kp, kl)?;
+            let member = read(&mut c, mp, ml)?;
+            match call_of(&mut c)?.zscore(&key, &member) {
+                Ok(Some(score)) => {
+                    let mem = memory(&mut c)?;
+                    let data = mem.data_mut(&mut c);
+                    let r = range(data.len(), out, 8)?;
+                    data[r].copy_from_slice(&score.to_le_bytes());
+                    Ok(0)
+                }
+                Ok(None) => Ok(MISSING as i32),
+                Err(e) => Ok(code(e) as i32),
+            }
+        },
+    )?;
+    define_member(linker, "zrem", Call::zrem)?;
+    define_count(linker, "zcard", Call::zcard)?;
+    define_at(linker, "zrange_at", Kind::ZSet)?;
+    define_count(linker, "llen", Call::llen)?;
+    define_at(linker, "lindex", Kind::List)?;
+    for (name, front) in [("lpush", true), ("rpush", false)] {
+        linker.func_wrap(
+            "frys",
+            name,
+            move |mut c: Ctx<'_>, kp: i32, kl: i32, vp: i32, vl: i32| -> wasmtime::Result<i64> {
+                let key = read(&mut c, kp, kl)?;
+                let value = read(&mut c, vp, vl)?;
+                Ok(count(call_of(&mut c)?.push(&key, front, &value)))
+            },
+        )?;
+    }
+    for (name, front) in [("lpop", true), ("rpop", false)] {
+        linker.func_wrap(
+            "frys",
+            name,
+            move |mut c: Ctx<'_>, kp: i32, kl: i32, dst: i32, cap: i32| -> wasmtime::Result<i64> {
+                let key = read(&mut c, kp, kl)?;
+                let call = call_of(&mut c)?;
+                // Pops only what fits, so a short buffer loses nothing.
+                let end = if front { 0 } else { -1 };
+                let len = match call.at(&key, Kind::List, end) {
+                    Ok(Some(v)) => v.len(),
+                    Ok(None) => return Ok(MISSING),
+                    Err(e) => return Ok(code(e)),
+                };
+                if len > cap.max(0) as usize {
+                    return Ok(len as i64);
+                }
+                let r = call.pop(&key, front);
+                copy_out(&mut c, dst, cap, r)
+            },
+        )?;
+    }
+    Ok(())
 }
 
 fn reply(caller: &mut Ctx<'_>, value: Reply) -> wasmtime::Result<i32> {
@@ -159,8 +373,9 @@ fn text(bytes: Vec<u8>) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
-/// Defines every ABI v1 import in `linker`.
+/// Defines every ABI import in `linker`.
 pub fn define(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    define_collections(linker)?;
     linker.func_wrap(
         "frys",
         "plugin",

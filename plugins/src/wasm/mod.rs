@@ -3,7 +3,7 @@
 //! One [`engine`](engine::engine) per process; a module is compiled once
 //! (or read from the disk cache, [`cache`]) and shared; each core makes its
 //! own [`WasmInstance`] of it, so a call never crosses cores. The sandbox:
-//! no WASI and no import but ABI v1's ([`host`]), a per-call deadline
+//! no WASI and no import but the ABI's ([`host`]), a per-call deadline
 //! (epoch interruption), a memory cap and table / instance limits
 //! (`ResourceLimiter`). A trap poisons the instance: the caller drops it
 //! and the next call gets a fresh one.
@@ -21,8 +21,10 @@ use crate::call::{Call, Ending};
 use crate::contract::PluginInfo;
 use host::{Declaration, HostState, Limits};
 
-/// The ABI version this host implements (`frys_abi_version`'s answer).
-pub const ABI_VERSION: i32 = 1;
+/// The newest ABI version this host implements; it also runs modules of
+/// every older version (`frys_abi_version`'s answer), as each version only
+/// adds imports.
+pub const ABI_VERSION: i32 = 2;
 
 /// Deadline of instantiation, `frys_abi_version` and `frys_init`: they
 /// run once per core and version, and instantiating on a loaded machine
@@ -85,7 +87,7 @@ pub fn load(wasm: &[u8], cache_dir: Option<&Path>, sandbox: Sandbox) -> Result<L
     for import in module.imports() {
         if import.module() != "frys" {
             return Err(format!(
-                "imports {}.{}: only the 'frys' ABI v{ABI_VERSION} imports are available",
+                "imports {}.{}: only the 'frys' ABI imports are available",
                 import.module(),
                 import.name()
             ));
@@ -150,9 +152,9 @@ impl WasmInstance {
             .map_err(|e| format!("no frys_abi_version export: {e}"))?
             .call(&mut store, ())
             .map_err(|e| format!("frys_abi_version trapped: {e:#}"))?;
-        if version != ABI_VERSION {
+        if !(1..=ABI_VERSION).contains(&version) {
             return Err(format!(
-                "plugin ABI version {version}, this server supports version {ABI_VERSION}"
+                "plugin ABI version {version}, this server supports versions 1 to {ABI_VERSION}"
             ));
         }
         let call = instance

@@ -37,11 +37,15 @@ pub use crate::protocol::parse_i64;
 pub use args::parse_f64;
 pub use connection::REDIS_VERSION;
 pub use glob::glob_match;
+/// Serve the clients blocked on a key after a write made it a non-empty
+/// list / sorted set (plugin calls write collections outside the families).
+pub(crate) use list_blocking::serve_waiters as serve_list_waiters;
 pub use plugin::{plugin_command_doc, plugin_command_info, plugin_command_names};
 pub use spec::{
     command_keys, dest_plus_numkeys_keys, numkeys_keys, BarrierCtx, BarrierFn, CommandSpec, Doc,
     KeyCtx, KeyFinder, KeyFn, KeySpec, Merge, Run,
 };
+pub(crate) use zset::serve_waiters as serve_zset_waiters;
 
 /// Every family's commands.
 pub const FAMILIES: &[&[CommandSpec]] = &[

@@ -586,6 +586,20 @@ pub const SETTINGS: &[SettingDef] = &[
         false,
         "Memory cap of one WASM plugin instance, unless its CONFIG memory-limit says otherwise"
     ),
+    setting!(
+        "plugin-max-collection-elements",
+        "100000",
+        int(1, 100_000_000),
+        false,
+        "Most elements of a collection a plugin call may declare (loaded whole); a larger one fails the call before it runs"
+    ),
+    setting!(
+        "plugin-max-write-bytes",
+        "64mb",
+        Kind::Bytes,
+        false,
+        "Most bytes (keys, fields, members, values) the writes of one plugin call may add up to"
+    ),
 ];
 
 /// The definition of `name` (exact, lower-case).

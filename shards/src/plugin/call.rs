@@ -1,17 +1,35 @@
 //! Running one plugin call on the core that owns its keys.
 //!
-//! The call's keys are locked for its whole length, read, handed to the
-//! plugin in a `frys_plugins::Call`, and the writes it leaves are applied
-//! in one batch per partition only when it succeeded; the lock is held
-//! until they are written, so no other command sees a half-applied call.
+//! The call's keys are locked for its whole length and read: a string as
+//! is, a collection loaded whole ([`super::snapshot`]; refused before any
+//! plugin code runs when it has more than `plugin-max-collection-elements`
+//! elements). They are handed to the plugin in a `frys_plugins::Call`,
+//! and the writes it leaves are applied ([`super::apply`]) in one batch
+//! per partition only when it succeeded; the lock is held until they are
+//! written (and the clients blocked on a list or sorted set it filled are
+//! served), so no other command sees a half-applied call.
 
-use frys_plugins::{registry, Value, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use frys_plugins::registry;
 
 use crate::command::KeyCtx;
 use crate::errors;
 use crate::exec::LocalBoxFuture;
 use crate::protocol::{Argv, Reply};
-use crate::store::{self, Entry, ValueType};
+use crate::store;
+
+/// `plugin-max-collection-elements`: most elements of a collection a call
+/// may see.
+static MAX_COLLECTION_ELEMENTS: AtomicU64 = AtomicU64::new(100_000);
+/// `plugin-max-write-bytes`: most bytes one call may write.
+static MAX_WRITE_BYTES: AtomicU64 = AtomicU64::new(frys_plugins::call::DEFAULT_MAX_WRITE_BYTES);
+
+/// Sets the per-call limits (from the settings, at start).
+pub fn set_limits(max_collection_elements: u64, max_write_bytes: u64) {
+    MAX_COLLECTION_ELEMENTS.store(max_collection_elements, Ordering::Relaxed);
+    MAX_WRITE_BYTES.store(max_write_bytes, Ordering::Relaxed);
+}
 
 /// The `KeyFn` of every plugin command: looks the command up again on
 /// this core (a RELOAD in between runs the new version) and runs it.
@@ -34,50 +52,31 @@ pub fn run(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
         }
         let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
         let _guards = ctx.lock_all(&refs).await;
-        let mut snapshot = Vec::with_capacity(keys.len());
-        for key in keys {
-            let value = match ctx.store.get_unlocked(ctx.ns, &key).await {
-                Ok(None) => Value::Missing,
-                Ok(Some(e)) if e.kind == ValueType::String => Value::String {
-                    bytes: e.payload,
-                    expires_at_ms: e.expires_at,
-                },
-                Ok(Some(_)) => Value::OtherType,
-                Err(e) => return Reply::Error(e.0.into()),
-            };
-            snapshot.push((key, value));
-        }
+        let cap = MAX_COLLECTION_ELEMENTS.load(Ordering::Relaxed);
+        let snapshot = match super::snapshot::read(&ctx, keys, cap).await {
+            Ok(s) => s,
+            Err(super::snapshot::Refused::OverCap { key, kind, count }) => {
+                return Reply::Error(
+                    format!(
+                        "ERR plugin '{}': key '{}' is a {kind} of {count} elements, more than \
+                         plugin-max-collection-elements ({cap})",
+                        plugin.info.name,
+                        String::from_utf8_lossy(&key)
+                    )
+                    .into(),
+                )
+            }
+            Err(super::snapshot::Refused::Store(e)) => return Reply::Error(e.into()),
+        };
         let args = argv.iter().map(<[u8]>::to_vec).collect();
-        let call = frys_plugins::Call::new(args, snapshot, store::now_ms());
+        let call = frys_plugins::Call::new(args, snapshot.values, store::now_ms())
+            .with_max_write_bytes(MAX_WRITE_BYTES.load(Ordering::Relaxed));
         let outcome = plugin.run(cmd, call);
         if !outcome.writes.is_empty() {
-            if let Err(e) = apply(&ctx, &outcome.writes).await {
+            if let Err(e) = super::apply::apply(&ctx, &snapshot.stored, outcome.writes).await {
                 return Reply::Error(e.into());
             }
         }
         super::to_reply(outcome.reply)
     })
-}
-
-async fn apply(ctx: &KeyCtx, writes: &[Write]) -> Result<(), String> {
-    let entries: Vec<(&[u8], Option<Entry>)> = writes
-        .iter()
-        .map(|w| match w {
-            Write::Set {
-                key,
-                bytes,
-                expires_at_ms,
-            } => (
-                key.as_slice(),
-                Some(Entry {
-                    kind: ValueType::String,
-                    expires_at: *expires_at_ms,
-                    payload: bytes.clone(),
-                }),
-            ),
-            Write::Delete { key } => (key.as_slice(), None),
-        })
-        .collect();
-    let ops: Vec<(&[u8], Option<&Entry>)> = entries.iter().map(|(k, e)| (*k, e.as_ref())).collect();
-    ctx.store.write_many(ctx.ns, &ops).await.map_err(|e| e.0)
 }

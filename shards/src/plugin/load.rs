@@ -111,6 +111,19 @@ pub fn load_file(
 /// the start.
 pub fn load_configured(config: &Config) -> Result<(), String> {
     options(config)?;
+    let num = |name, default| {
+        config
+            .get(name)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(default)
+    };
+    super::call::set_limits(
+        num("plugin-max-collection-elements", 100_000),
+        num(
+            "plugin-max-write-bytes",
+            frys_plugins::call::DEFAULT_MAX_WRITE_BYTES,
+        ),
+    );
     for path in config.get("plugins").unwrap_or("").split_whitespace() {
         load_file(Path::new(path), &[], None).map_err(|e| format!("setting 'plugins': {e}"))?;
     }

@@ -10,9 +10,11 @@
 //! several cores are refused with `-CROSSSLOT` before any plugin code
 //! runs; plugin commands are refused inside MULTI.
 
+mod apply;
 pub mod call;
 mod load;
 pub mod metrics;
+mod snapshot;
 
 use std::sync::Arc;
 

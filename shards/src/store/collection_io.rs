@@ -141,6 +141,21 @@ impl CollectionWrite {
     pub fn is_empty(&self) -> bool {
         self.batch.is_empty()
     }
+
+    /// Replaces the key's data record with `entry` (a whole new value,
+    /// e.g. a string), or deletes the key (`None`): for a change that
+    /// rewrites the key rather than its elements (the old elements die
+    /// with the old metadata, as for DEL).
+    pub fn set_entry(&mut self, entry: Option<&Entry>) -> StoreResult<()> {
+        match entry {
+            Some(e) => {
+                super::check_size(e)?;
+                add_put(&mut self.batch, self.ns, self.slot, &self.key, e);
+            }
+            None => self.batch.delete(&data_key(self.ns, self.slot, &self.key)),
+        }
+        Ok(())
+    }
 }
 
 /// A forward scan of one collection's element (or score) records,
@@ -223,6 +238,45 @@ impl CoreStore {
             scan: db.scan(start..end),
             prefix_len: prefix.len(),
         })
+    }
+
+    /// Writes the changes of several keys atomically per partition: one
+    /// batch for each partition they live in, written concurrently (keys
+    /// of one hash slot, as a plugin call's, are one batch).
+    pub async fn apply_all(&self, writes: Vec<CollectionWrite>) -> StoreResult<()> {
+        use frys_storage::batch::BatchOp;
+        let mut batches: Vec<(u16, WriteBatch)> = Vec::new();
+        for w in writes.into_iter().filter(|w| !w.is_empty()) {
+            self.note_write(w.ns, &w.key);
+            let p = self.map.partition_of_slot(w.slot);
+            let Some(i) = batches.iter().position(|(id, _)| *id == p) else {
+                batches.push((p, w.batch));
+                continue;
+            };
+            let batch = &mut batches[i].1;
+            for op in w.batch.iter() {
+                match op {
+                    BatchOp::Put {
+                        key,
+                        value,
+                        expires_at: Some(at),
+                    } => batch.put_with_expiry(key, value, at),
+                    BatchOp::Put { key, value, .. } => batch.put(key, value),
+                    BatchOp::Delete { key } => batch.delete(key),
+                }
+            }
+        }
+        let mut pending = Vec::with_capacity(batches.len());
+        for (p, batch) in batches {
+            let db = self
+                .partition(p)
+                .ok_or_else(|| StoreError(format!("ERR internal: partition {p} not owned here")))?;
+            pending.push(super::disk_state::write(db, batch));
+        }
+        for result in crate::exec::join_all(pending).await {
+            result?;
+        }
+        Ok(())
     }
 
     /// Writes one collection change atomically.

@@ -1,0 +1,216 @@
+//! Writing what a successful plugin call changed, under the keys' locks.
+//!
+//! Each write becomes one [`CollectionWrite`] and all of them are applied
+//! in one batch per partition ([`crate::store::CoreStore::apply_all`]).
+//! A collection edit is written against the metadata the call was
+//! snapshotted from (version, list ends, sorted-set floor), keeping the
+//! invariants the built-in commands keep: the count is the number of
+//! elements, an emptied collection is deleted (the call hands it back as
+//! a delete), a hash field or set member lives behind its hash, a
+//! sorted-set member has one element and one score record. After the
+//! write, clients blocked on a key that became a non-empty list or sorted
+//! set are served, as after LPUSH or ZADD.
+
+use frys_plugins::{Change, Collection as Items, Write};
+
+use crate::command::KeyCtx;
+use crate::store::collection::{encode_score, member_subkey};
+use crate::store::{Collection, CollectionWrite, Entry, ValueType};
+
+/// Applies `writes`; `stored` is the metadata of every key the call read
+/// as a collection.
+pub async fn apply(
+    ctx: &KeyCtx,
+    stored: &[(Vec<u8>, Collection)],
+    writes: Vec<Write>,
+) -> Result<(), String> {
+    let mut batch = Vec::with_capacity(writes.len());
+    // Keys whose blocked clients are to be served: (key, is a list).
+    let mut filled: Vec<(Vec<u8>, bool)> = Vec::new();
+    for w in writes {
+        match w {
+            Write::Set {
+                key,
+                bytes,
+                expires_at_ms,
+            } => {
+                let mut cw = CollectionWrite::new(ctx.ns, &key, 0);
+                let entry = Entry {
+                    kind: ValueType::String,
+                    expires_at: expires_at_ms,
+                    payload: bytes,
+                };
+                cw.set_entry(Some(&entry)).map_err(|e| e.0)?;
+                batch.push(cw);
+            }
+            Write::Delete { key } => {
+                let mut cw = CollectionWrite::new(ctx.ns, &key, 0);
+                cw.set_entry(None).map_err(|e| e.0)?;
+                batch.push(cw);
+            }
+            Write::Collection { key, change } => {
+                let base = stored.iter().find(|(k, _)| *k == key).map(|(_, c)| *c);
+                let (cw, wakes) = collection_write(ctx, &key, base, change)?;
+                if let Some(list) = wakes {
+                    filled.push((key, list));
+                }
+                batch.push(cw);
+            }
+        }
+    }
+    ctx.store.apply_all(batch).await.map_err(|e| e.0)?;
+    for (key, list) in filled {
+        if list {
+            crate::command::serve_list_waiters(ctx, &key).await;
+        } else {
+            crate::command::serve_zset_waiters(ctx, &key).await;
+        }
+    }
+    Ok(())
+}
+
+fn type_of(items: &Items) -> ValueType {
+    match items {
+        Items::Hash(_) => ValueType::Hash,
+        Items::Set(_) => ValueType::Set,
+        Items::ZSet(_) => ValueType::ZSet,
+        Items::List(_) => ValueType::List,
+    }
+}
+
+/// The records of `change` to `key` (whose stored metadata is `base`), and
+/// whether clients blocked on it may be served (`Some(true)`: as a list,
+/// `Some(false)`: as a sorted set).
+fn collection_write(
+    ctx: &KeyCtx,
+    key: &[u8],
+    base: Option<Collection>,
+    change: Change,
+) -> Result<(CollectionWrite, Option<bool>), String> {
+    let edit_of = |kind: ValueType| -> Result<Collection, String> {
+        base.filter(|c| c.kind == kind)
+            .ok_or_else(|| "ERR internal: a plugin edited a collection it did not read".to_string())
+    };
+    match change {
+        Change::Replace(items) => {
+            let mut c = Collection::new(type_of(&items));
+            let mut w = CollectionWrite::new(ctx.ns, key, c.meta.version);
+            c.meta.count = items.len() as u64;
+            let wakes = match items {
+                Items::Hash(m) => {
+                    for (f, v) in &m {
+                        w.put(&member_subkey(f), v);
+                    }
+                    None
+                }
+                Items::Set(s) => {
+                    for m in &s {
+                        w.put(&member_subkey(m), b"");
+                    }
+                    None
+                }
+                Items::ZSet(z) => {
+                    for (m, s) in &z {
+                        w.put(m, &encode_score(*s));
+                        w.put_score(*s, m);
+                    }
+                    Some(false)
+                }
+                Items::List(l) => {
+                    for v in &l {
+                        w.put(&c.meta.tail.to_be_bytes(), v);
+                        c.meta.tail += 1;
+                    }
+                    Some(true)
+                }
+            };
+            w.set_meta(&c);
+            Ok((w, wakes))
+        }
+        Change::Hash { put, removed, len } => {
+            let mut c = edit_of(ValueType::Hash)?;
+            let mut w = CollectionWrite::new(ctx.ns, key, c.meta.version);
+            for f in &removed {
+                w.delete(&member_subkey(f));
+            }
+            for (f, v) in &put {
+                w.put(&member_subkey(f), v);
+            }
+            c.meta.count = len;
+            w.set_meta(&c);
+            Ok((w, None))
+        }
+        Change::Set {
+            added,
+            removed,
+            len,
+        } => {
+            let mut c = edit_of(ValueType::Set)?;
+            let mut w = CollectionWrite::new(ctx.ns, key, c.meta.version);
+            for m in &removed {
+                w.delete(&member_subkey(m));
+            }
+            for m in &added {
+                w.put(&member_subkey(m), b"");
+            }
+            c.meta.count = len;
+            w.set_meta(&c);
+            Ok((w, None))
+        }
+        Change::ZSet { put, removed, len } => {
+            let mut c = edit_of(ValueType::ZSet)?;
+            let mut w = CollectionWrite::new(ctx.ns, key, c.meta.version);
+            for (m, old) in &removed {
+                w.delete(m);
+                w.delete_score(*old, m);
+            }
+            for (m, s, old) in &put {
+                if let Some(old) = old {
+                    w.delete_score(*old, m);
+                }
+                let encoded = encode_score(*s);
+                w.put(m, &encoded);
+                w.put_score(*s, m);
+                // Every score record sorts at or after the floor.
+                c.meta.floor = c.meta.floor.min(u64::from_be_bytes(encoded));
+            }
+            c.meta.count = len;
+            w.set_meta(&c);
+            Ok((w, (!put.is_empty()).then_some(false)))
+        }
+        Change::List {
+            popped_front,
+            popped_back,
+            pushed_front,
+            pushed_back,
+            len,
+        } => {
+            let mut c = edit_of(ValueType::List)?;
+            let mut w = CollectionWrite::new(ctx.ns, key, c.meta.version);
+            if popped_front + popped_back > c.meta.count {
+                return Err("ERR internal: a plugin popped more than the list held".into());
+            }
+            for i in c.meta.head..c.meta.head + popped_front {
+                w.delete(&i.to_be_bytes());
+            }
+            for i in c.meta.tail - popped_back..c.meta.tail {
+                w.delete(&i.to_be_bytes());
+            }
+            c.meta.head += popped_front;
+            c.meta.tail -= popped_back;
+            c.meta.head -= pushed_front.len() as u64;
+            for (i, v) in pushed_front.iter().enumerate() {
+                w.put(&(c.meta.head + i as u64).to_be_bytes(), v);
+            }
+            for v in &pushed_back {
+                w.put(&c.meta.tail.to_be_bytes(), v);
+                c.meta.tail += 1;
+            }
+            c.meta.count = len;
+            debug_assert_eq!(c.meta.tail - c.meta.head, c.meta.count);
+            w.set_meta(&c);
+            let pushed = !(pushed_front.is_empty() && pushed_back.is_empty());
+            Ok((w, pushed.then_some(true)))
+        }
+    }
+}
