@@ -556,4 +556,48 @@ mod tests {
         release_buf_ring(&ring, br, false);
         assert!(weak.upgrade().is_some(), "still in use: leaked");
     }
+
+    /// A cancellation that could not be queued is queued at the next
+    /// submit: the multishot operation it stops ends then, instead of
+    /// staying armed until its socket's end.
+    #[test]
+    fn a_cancellation_left_for_later_goes_in_at_the_next_submit() {
+        // SAFETY: plain syscall; the fd is closed at the end of the test.
+        let eventfd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+        assert!(eventfd >= 0);
+        let net = NetConfig {
+            fast_path: true,
+            recv_buffers: 4,
+            recv_buffer_size: 64,
+            send_zc_threshold: None,
+        };
+        let Ok(mut d) = UringDriver::new(8, eventfd, &net) else {
+            return; // no io_uring here (seccomp)
+        };
+        if d.features().accept_multishot {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&listener);
+            let sqe = opcode::AcceptMulti::new(types::Fd(fd)).build();
+            let token = d
+                .submit_multishot(sqe, MultishotKind::Accept, Box::new(()))
+                .unwrap();
+            let mut woken = Vec::new();
+            d.submit_and_reap(&mut woken).unwrap();
+            assert!(d.multishot.cancel(token, None), "armed");
+            // As if queueing the cancellation had failed.
+            d.pending_cancels.push(token);
+            for _ in 0..1000 {
+                if d.multishot.in_flight() == 0 {
+                    break;
+                }
+                d.park(Some(Duration::from_millis(10)), &mut woken).unwrap();
+            }
+            assert_eq!(d.multishot.in_flight(), 0, "the cancellation went in");
+            assert!(d.pending_cancels.is_empty());
+            drop(d);
+            drop(listener);
+        }
+        // SAFETY: ours, and the driver that used it is gone.
+        unsafe { libc::close(eventfd) };
+    }
 }
