@@ -35,6 +35,8 @@ pub(crate) use op::{Completion, Op, Operation};
 pub(crate) use recv_pool::{PoolRecv, RecvPool};
 pub use setup::RingSetupError;
 pub(crate) use uring::{BufRing, Features, MultishotCqe, MultishotKind, MAX_RING_BUFFERS};
+#[cfg(test)]
+pub(crate) use uring::{ACCEPT_QUEUE_CAP, RECV_QUEUE_CAP};
 
 use std::any::Any;
 use std::io;
@@ -75,6 +77,8 @@ pub(crate) struct PooledStats {
     pub(crate) pool_out: usize,
     /// Multishot operations the kernel may still post to.
     pub(crate) multishot_in_flight: usize,
+    /// Multishot CQEs queued, not yet taken by their owners.
+    pub(crate) multishot_queued: usize,
     /// Reads into heap buffers after the ring ran out (`ENOBUFS`).
     pub(crate) direct_reads: u64,
     /// `SEND_ZC` buffer notifications reaped.
@@ -198,19 +202,21 @@ impl Driver {
     /// Where the pooled-receive buffers are, for tests.
     #[cfg(test)]
     pub(crate) fn pooled_stats(&self) -> PooledStats {
-        let (ring_out, multishot_in_flight, zc_notifs) = match self {
+        let (ring_out, multishot_in_flight, multishot_queued, zc_notifs) = match self {
             Driver::Uring(d) => (
                 d.buf_ring().map_or(0, |r| r.out()),
                 d.multishot_in_flight(),
+                d.multishot_queued(),
                 d.zc_notifs(),
             ),
-            Driver::Epoll(_) => (0, 0, 0),
+            Driver::Epoll(_) => (0, 0, 0, 0),
         };
         let pool = self.recv_pool();
         PooledStats {
             ring_out,
             pool_out: pool.out(),
             multishot_in_flight,
+            multishot_queued,
             direct_reads: pool.direct_reads(),
             zc_notifs,
         }

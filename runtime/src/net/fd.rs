@@ -28,6 +28,9 @@ pub(crate) struct SocketFd {
     nonblocking: AtomicBool,
     /// The epoll drivers' registration state.
     source: SourceState,
+    /// The kernel refused a `SEND_ZC` on this socket (`EOPNOTSUPP`: not
+    /// TCP, e.g. a Unix stream); its sends are plain `SEND`s from then on.
+    zero_copy_refused: AtomicBool,
 }
 
 impl SocketFd {
@@ -37,6 +40,7 @@ impl SocketFd {
             fd,
             nonblocking: AtomicBool::new(nonblocking),
             source: SourceState::new(),
+            zero_copy_refused: AtomicBool::new(false),
         }
     }
 
@@ -51,6 +55,16 @@ impl SocketFd {
     pub(crate) fn for_epoll(&self) -> (RawFd, SourceRef) {
         self.set_mode(true);
         (self.fd.as_raw_fd(), SourceRef::new(&self.source))
+    }
+
+    /// Whether a `SEND_ZC` may be tried on this socket.
+    pub(crate) fn zero_copy_allowed(&self) -> bool {
+        !self.zero_copy_refused.load(Ordering::Relaxed)
+    }
+
+    /// The kernel refused a `SEND_ZC` on this socket: never try again.
+    pub(crate) fn refuse_zero_copy(&self) {
+        self.zero_copy_refused.store(true, Ordering::Relaxed);
     }
 
     /// Gives up the wrapper; the fd keeps its current mode.

@@ -43,6 +43,8 @@ pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};
 
 #[cfg(test)]
+mod fast_path_bound_tests;
+#[cfg(test)]
 mod fast_path_tests;
 #[cfg(test)]
 mod tests;

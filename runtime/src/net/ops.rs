@@ -209,11 +209,12 @@ impl<B: IoBuf> Send<B> {
     }
 
     /// As `new`, zero-copy if the unsent bytes reach the core's
-    /// `SEND_ZC` threshold.
+    /// `SEND_ZC` threshold and the socket has not refused zero-copy.
     fn new_maybe_zero_copy(fd: Arc<SocketFd>, buf: B, offset: usize) -> Self {
+        let allowed = fd.zero_copy_allowed();
         let mut send = Self::new(fd, buf, offset);
         let threshold = context::with_driver(|d| d.send_zc_threshold()).flatten();
-        send.zero_copy = threshold.is_some_and(|t| send.unsent().1 >= t);
+        send.zero_copy = allowed && threshold.is_some_and(|t| send.unsent().1 >= t);
         send
     }
 
@@ -269,7 +270,22 @@ pub(crate) async fn send<B: IoBuf>(fd: &Arc<SocketFd>, buf: B) -> (io::Result<us
 }
 
 async fn send_from<B: IoBuf>(fd: &Arc<SocketFd>, buf: B, offset: usize) -> (io::Result<usize>, B) {
-    match buf::submit(Send::new_maybe_zero_copy(fd.clone(), buf, offset)) {
+    let send = Send::new_maybe_zero_copy(fd.clone(), buf, offset);
+    let zero_copy = send.zero_copy;
+    let (result, buf) = submit_send(send).await;
+    match result {
+        // Only TCP sockets take `SEND_ZC`; the kernel refuses it before
+        // sending anything. Remember that, and send plainly.
+        Err(e) if zero_copy && e.raw_os_error() == Some(libc::EOPNOTSUPP) => {
+            fd.refuse_zero_copy();
+            submit_send(Send::new(fd.clone(), buf, offset)).await
+        }
+        result => (result, buf),
+    }
+}
+
+async fn submit_send<B: IoBuf>(send: Send<B>) -> (io::Result<usize>, B) {
+    match buf::submit(send) {
         Ok(op) => Send::finish(op.await),
         Err((e, data)) => (Err(e), data.buf),
     }

@@ -4,27 +4,41 @@
 //!
 //! Two ways, chosen per call from the core's driver:
 //! - **multishot** (io_uring with multishot receive and a provided buffer
-//!   ring): one `RECV` SQE armed for the stream, which posts a CQE with a
-//!   ring buffer for every chunk that arrives. CQEs queue in the driver's
-//!   multishot slot, in arrival order, until the stream takes them, so a
-//!   dropped `recv_pooled` future loses nothing. The stream re-arms when
-//!   the kernel ends the operation (a CQE without `IORING_CQE_F_MORE`). The
-//!   kernel ends it with `ENOBUFS` when the ring is empty, having consumed
-//!   nothing: the stream then reads once, directly, into a heap pool
-//!   buffer (the data is there, the ring is not), and re-arms on the next
-//!   call — so an exhausted ring slows receives down but never loses or
-//!   stalls them;
+//!   ring): one `RECV` SQE armed for the stream, with
+//!   `IORING_RECVSEND_POLL_FIRST` (the kernel waits for data before it picks
+//!   a buffer), which posts a CQE with a ring buffer for every chunk that
+//!   arrives. CQEs queue in the driver's multishot slot, in arrival order,
+//!   until the stream takes them, so a dropped `recv_pooled` future loses
+//!   nothing. The stream re-arms when the kernel ends the operation (a CQE
+//!   without `IORING_CQE_F_MORE`). Ends:
+//!   - `ENOBUFS`: the ring was empty when the kernel picked a buffer,
+//!     nothing was consumed. That does not mean data is waiting (the kernel
+//!     may pick before it receives): the stream reads once, directly, into
+//!     a heap pool buffer, and if nothing is there (`EAGAIN`) it waits for
+//!     readiness as the readiness way does, instead of re-arming into the
+//!     same empty ring (which would spin the core). So an exhausted ring
+//!     slows receives down but never loses, stalls or spins them;
+//!   - `ECANCELED` after the stream's queue reached
+//!     `multishot::RECV_QUEUE_CAP` buffers: the driver stops a stream's
+//!     receive when that many of its CQEs wait untaken, so a stream whose
+//!     caller stops receiving holds at most that many ring buffers (plus
+//!     what the kernel filled in the batch that reached the cap); the
+//!     caller drains the queue and re-arms, and meanwhile the data waits in
+//!     the socket;
 //! - **readiness** (epoll; io_uring without the fast path): wait until the
 //!   socket is readable (epoll's edge, or an io_uring `POLL_ADD`), then one
 //!   non-blocking `recv` into a heap pool buffer taken for that call.
 //!
 //! Invariants: a stream has at most one armed multishot operation
-//! (`armed`), on the driver recorded with it; dropping the stream cancels
-//! it (the driver returns the buffers of its queued and later CQEs to the
-//! ring and keeps the socket open until the kernel's final CQE). If the
-//! stream is dropped on a thread that no longer runs that driver (another
-//! runtime entered on the same thread), the operation stays armed until
-//! that driver is dropped, which cancels everything.
+//! (`armed`), on the driver recorded with it; only the caller that sees an
+//! operation end clears `armed`, and only if it still names that operation
+//! (several tasks may receive on one stream: one that saw an old operation
+//! end must not forget a newer one another task armed). Dropping the
+//! stream cancels it (the driver returns the buffers of its queued and
+//! later CQEs to the ring and keeps the socket open until the kernel's
+//! final CQE). If the stream is dropped on a thread that no longer runs
+//! that driver (another runtime entered on the same thread), the operation
+//! stays armed until that driver is dropped, which cancels everything.
 
 use std::cell::Cell;
 use std::future::poll_fn;
@@ -39,13 +53,18 @@ use crate::buf::PooledBuf;
 use crate::driver::{MultishotCqe, MultishotKind, Op, Operation, PoolRecv, Syscall};
 use crate::runtime::context;
 
+/// `IORING_RECVSEND_POLL_FIRST` (5.19; every kernel with multishot receive,
+/// 6.0, has it): wait for readiness before the first attempt, so arming on
+/// an idle socket takes no buffer and ends nothing with `ENOBUFS`.
+const RECVSEND_POLL_FIRST: u16 = 1 << 0; // include/uapi/linux/io_uring.h
+
 /// A stream's pooled-receive state.
 #[derive(Default)]
 pub(crate) struct PooledRecv {
     armed: Cell<Option<Armed>>,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 struct Armed {
     driver: u64,
     token: u64,
@@ -91,11 +110,11 @@ impl PooledRecv {
         .await;
         let Some(cqe) = polled else {
             // Over (or armed on a driver this thread no longer runs).
-            self.armed.set(None);
+            self.disarm(armed);
             return Ok(Got::Retry);
         };
         if !cqe.more() {
-            self.armed.set(None);
+            self.disarm(armed);
         }
         let buf = ring_buffer(&cqe);
         match cqe.result {
@@ -106,13 +125,26 @@ impl PooledRecv {
             e if e == -libc::ENOBUFS && !cqe.more() => {
                 drop(buf);
                 // The ring ran dry and the kernel took nothing: read what
-                // is there into a heap buffer; re-arm on the next call.
-                direct_recv(fd)
+                // is there into a heap buffer, or, if nothing is, wait for
+                // readiness (re-arming now would hit the empty ring again);
+                // re-arm on the next call.
+                match direct_recv(fd)? {
+                    Got::Retry => recv_ready(fd).await,
+                    got => Ok(got),
+                }
             }
             e if e == -libc::ENOBUFS || e == -libc::EINTR || e == -libc::ECANCELED => {
                 Ok(Got::Retry)
             }
             e => Err(io::Error::from_raw_os_error(-e)),
+        }
+    }
+
+    /// Forgets `ended`, which the kernel has ended, unless `armed` already
+    /// names a newer operation (armed by another task on this stream).
+    fn disarm(&self, ended: Armed) {
+        if self.armed.get() == Some(ended) {
+            self.armed.set(None);
         }
     }
 
@@ -131,7 +163,7 @@ impl PooledRecv {
                 .buf_ring()
                 .map(|r| r.bgid())
                 .ok_or_else(|| io::Error::from_raw_os_error(libc::EOPNOTSUPP))?;
-            let sqe = opcode::RecvMulti::new(types::Fd(fd.for_uring()), bgid).build();
+            let sqe = poll_first(opcode::RecvMulti::new(types::Fd(fd.for_uring()), bgid).build());
             d.submit_multishot(sqe, MultishotKind::Recv, Box::new(keep))
         })
         .ok_or_else(context::not_on_core)??;
@@ -154,6 +186,22 @@ impl Drop for PooledRecv {
             });
         }
     }
+}
+
+/// `sqe` (a receive) with `IORING_RECVSEND_POLL_FIRST` added to its
+/// `ioprio`, which `io_uring`'s `RecvMulti` builder has no setter for.
+fn poll_first(mut sqe: squeue::Entry) -> squeue::Entry {
+    let sqe_ptr: *mut squeue::Entry = &mut sqe;
+    // SAFETY: `squeue::Entry` is `#[repr(C)]` around the kernel's
+    // `io_uring_sqe`, whose ABI layout puts the `u16` `ioprio` at byte 2
+    // (after the `u8`s `opcode` and `flags`); the entry is 8-aligned, so
+    // the `u16` is aligned, in bounds, and initialized (the builder wrote
+    // `IORING_RECV_MULTISHOT` there). `sqe` is ours alone.
+    unsafe {
+        let ioprio = sqe_ptr.cast::<u8>().add(2).cast::<u16>();
+        *ioprio |= RECVSEND_POLL_FIRST;
+    }
+    sqe
 }
 
 /// The ring buffer a multishot CQE carries, as a [`PooledBuf`] (dropped at

@@ -236,7 +236,10 @@ impl Builder {
     /// kernel has it (6.0+): the kernel sends from the caller's buffer
     /// instead of copying it, and the write completes once the kernel has
     /// let go of the buffer (a second completion). `None` (the default)
-    /// never uses it; the epoll driver ignores it.
+    /// never uses it; the epoll driver ignores it. Only TCP sockets take
+    /// `SEND_ZC`: on a socket whose kernel refuses it (`EOPNOTSUPP`, e.g. a
+    /// [`UnixStream`](crate::net::UnixStream)) the write is sent plainly,
+    /// and that socket's later writes skip zero-copy.
     ///
     /// Off by default: on the VM frys is measured on (Linux 6.18, loopback
     /// TCP, `send_zc_bench`) it cost 1.2–6.7× the sender CPU per KiB of a

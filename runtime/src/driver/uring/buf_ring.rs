@@ -22,8 +22,10 @@
 //! holder. So no two parties ever access one buffer at once.
 //!
 //! Teardown: the driver unregisters the ring only after every operation
-//! that may pick a buffer has completed (or leaks its `Rc` if that cannot be
-//! established), so the kernel never touches the memory after it is freed.
+//! that may pick a buffer has completed, and drops its `Rc` only if the
+//! kernel confirmed the unregistration (otherwise, or if the operations
+//! cannot be shown finished, it leaks the `Rc`), so the kernel never
+//! touches the memory after it is freed.
 //! Buffers still held by users keep the `Rc`, hence the memory, alive;
 //! recycling one after unregistration writes only our own memory.
 
@@ -104,9 +106,13 @@ impl BufRing {
         };
         // SAFETY: the ring memory is page aligned, zeroed (tail 0: empty) and
         // valid for `entries` records; it stays valid until the kernel is
-        // done with it: `this` owns it, and the driver unregisters the group
-        // (or leaks the ring) before dropping its `Rc` (module docs). If
-        // registration fails, `this` is dropped and the kernel never saw it.
+        // done with it: `this` owns it, and the driver drops its `Rc` only
+        // after the kernel confirmed the unregistration, with no operation
+        // left that may pick a buffer (multishot receive SQEs name this
+        // group, and the kernel reaches the memory through it); if either
+        // is not established, the driver leaks the `Rc` instead (module
+        // docs). If registration fails, `this` is dropped and the kernel
+        // never saw it.
         unsafe {
             ring.submitter().register_buf_ring_with_flags(
                 ring_ptr.as_ptr() as u64,

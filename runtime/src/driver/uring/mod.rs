@@ -23,6 +23,8 @@ mod probe;
 
 pub(crate) use buf_ring::{BufRing, MAX_ENTRIES as MAX_RING_BUFFERS};
 pub(crate) use multishot::{MultishotCqe, MultishotKind};
+#[cfg(test)]
+pub(crate) use multishot::{ACCEPT_QUEUE_CAP, RECV_QUEUE_CAP};
 pub(crate) use probe::Features;
 
 use std::any::Any;
@@ -83,6 +85,11 @@ pub(crate) struct UringDriver {
     send_zc_threshold: Option<usize>,
     /// Zero-copy notifications reaped (tests).
     zc_notifs: u64,
+    /// Tokens whose `ASYNC_CANCEL` is still to be queued: multishot
+    /// operations whose queue reached its cap (found while reaping, when
+    /// the submission queue cannot be touched), and cancellations that
+    /// could not be queued. Queued at the next submit or park.
+    pending_cancels: Vec<u64>,
 }
 
 impl UringDriver {
@@ -107,9 +114,9 @@ impl UringDriver {
                     }
                 };
             (features, probe_clean) = probe::probe(&mut ring, buf_ring.as_deref());
-            if !features.recv_multishot && probe_clean {
+            if !features.recv_multishot {
                 if let Some(br) = buf_ring.take() {
-                    let _ = ring.submitter().unregister_buf_ring(br.bgid());
+                    release_buf_ring(&ring, br, probe_clean);
                 }
             }
             tracing::debug!(?features, "io_uring fast paths");
@@ -134,6 +141,7 @@ impl UringDriver {
             probe_clean,
             send_zc_threshold: net.send_zc_threshold.filter(|_| features.send_zc),
             zc_notifs: 0,
+            pending_cancels: Vec::new(),
         })
     }
 
@@ -183,6 +191,11 @@ impl UringDriver {
         self.multishot.in_flight()
     }
 
+    #[cfg(test)]
+    pub(crate) fn multishot_queued(&self) -> usize {
+        self.multishot.queued()
+    }
+
     /// The next CQE of multishot operation `token` (see
     /// `MultishotTable::poll`).
     pub(crate) fn poll_multishot(
@@ -197,14 +210,26 @@ impl UringDriver {
     /// released, and the kernel is asked to stop it.
     pub(crate) fn cancel_multishot(&mut self, token: u64) {
         if self.multishot.cancel(token, self.buf_ring.as_deref()) {
-            let cancel = opcode::AsyncCancel::new(token)
-                .build()
-                .user_data(CANCEL_TOKEN);
-            // A full queue that cannot be submitted only delays the cancel:
-            // the operation's final CQE frees the slot whenever it comes.
-            if let Err(e) = self.push(&cancel) {
-                tracing::debug!(error = %e, "could not queue a cancellation");
-            }
+            self.queue_cancel(token);
+        }
+    }
+
+    /// Queues an `ASYNC_CANCEL` of operation `token`; if the queue is full
+    /// and cannot be submitted, retries at the next submit or park.
+    fn queue_cancel(&mut self, token: u64) {
+        let cancel = opcode::AsyncCancel::new(token)
+            .build()
+            .user_data(CANCEL_TOKEN);
+        if let Err(e) = self.push(&cancel) {
+            tracing::debug!(error = %e, "could not queue a cancellation; retrying next tick");
+            self.pending_cancels.push(token);
+        }
+    }
+
+    /// Queues the cancellations left for later (see `pending_cancels`).
+    fn queue_pending_cancels(&mut self) {
+        for token in std::mem::take(&mut self.pending_cancels) {
+            self.queue_cancel(token);
         }
     }
 
@@ -222,8 +247,10 @@ impl UringDriver {
             // SAFETY: every entry we push points only at memory that outlives
             // the operation: an `Op`'s box (kept by the future or by the
             // orphaned slot until the CQE), the driver's boxed eventfd buffer
-            // (freed only after `Drop` drained the ring), or nothing at all
-            // (cancellations).
+            // (freed only after `Drop` drained the ring), the core's buffer
+            // ring (multishot receives name its group: its memory is freed
+            // only after the kernel let go of it, see `release_buf_ring`),
+            // or nothing at all (cancellations, multishot accepts).
             let pushed = unsafe { self.ring.submission().push(sqe) };
             if pushed.is_ok() {
                 return Ok(());
@@ -290,14 +317,7 @@ impl UringDriver {
         match slot {
             Slot::Waiting(..) => {
                 *slot = Slot::Orphaned(data);
-                let cancel = opcode::AsyncCancel::new(token)
-                    .build()
-                    .user_data(CANCEL_TOKEN);
-                // A full queue that cannot be submitted only delays the
-                // cancel: the operation still completes one day.
-                if let Err(e) = self.push(&cancel) {
-                    tracing::debug!(error = %e, "could not queue a cancellation");
-                }
+                self.queue_cancel(token);
                 None
             }
             Slot::Completed { result, .. } => {
@@ -336,6 +356,7 @@ impl UringDriver {
 
     /// Submits queued SQEs without waiting, then collects completions.
     pub(crate) fn submit_and_reap(&mut self, woken: &mut Vec<Waker>) -> io::Result<()> {
+        self.queue_pending_cancels();
         woken.append(&mut self.deferred);
         if self.needs_enter() {
             self.enter(0, None)?;
@@ -351,6 +372,7 @@ impl UringDriver {
         timeout: Option<Duration>,
         woken: &mut Vec<Waker>,
     ) -> io::Result<()> {
+        self.queue_pending_cancels();
         self.arm_eventfd()?;
         self.enter(1, timeout)?;
         self.reap(woken);
@@ -406,8 +428,13 @@ impl UringDriver {
                         result: cqe.result(),
                         flags: cqe.flags(),
                     };
-                    self.multishot
-                        .complete(token, done, self.buf_ring.as_deref(), woken);
+                    self.multishot.complete(
+                        token,
+                        done,
+                        self.buf_ring.as_deref(),
+                        woken,
+                        &mut self.pending_cancels,
+                    );
                 }
                 token if cqueue::more(cqe.flags()) => {
                     // A zero-copy send's result: the kernel still reads the
@@ -434,6 +461,21 @@ impl UringDriver {
             }
         }
     }
+}
+
+/// Gives up the driver's buffer ring. If nothing in the kernel can pick a
+/// buffer any more (`idle`) and the kernel unregisters the group, the
+/// memory is freed with the last buffer users still hold; otherwise (an
+/// operation may still use it, or the kernel kept the registration) the
+/// memory is leaked, never freed under the kernel.
+fn release_buf_ring(ring: &IoUring, br: Rc<BufRing>, idle: bool) {
+    if idle {
+        match ring.submitter().unregister_buf_ring(br.bgid()) {
+            Ok(()) => return,
+            Err(e) => tracing::warn!(error = %e, "cannot unregister the buffer ring; leaking it"),
+        }
+    }
+    std::mem::forget(br);
 }
 
 impl Drop for UringDriver {
@@ -466,15 +508,9 @@ impl Drop for UringDriver {
         self.multishot.release_all(self.buf_ring.as_deref());
         let multishot_done = self.multishot.in_flight() == 0;
         if let Some(br) = self.buf_ring.take() {
-            if multishot_done && self.probe_clean {
-                // Nothing can pick a buffer any more: the kernel may let go
-                // of the ring, and the memory is freed with the last buffer
-                // users still hold.
-                let _ = self.ring.submitter().unregister_buf_ring(br.bgid());
-            } else {
-                // A receive may still pick a buffer: never free the memory.
-                std::mem::forget(br);
-            }
+            // Nothing can pick a buffer any more unless a multishot receive
+            // or a probe is still in the kernel.
+            release_buf_ring(&self.ring, br, multishot_done && self.probe_clean);
         }
         if self.ops.in_flight() > 0 || self.eventfd_armed || !multishot_done {
             tracing::warn!(
@@ -486,5 +522,82 @@ impl Drop for UringDriver {
             let buf = std::mem::replace(&mut self.eventfd_buf, Box::new(0));
             std::mem::forget(buf);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The buffer ring's memory is freed only if the kernel confirmed the
+    /// unregistration; a failed one leaks it (the kernel may still write it).
+    #[test]
+    fn the_buffer_ring_is_freed_only_after_the_kernel_let_go_of_it() {
+        let Ok(ring) = IoUring::new(8) else {
+            return; // no io_uring here (seccomp): nothing to release
+        };
+        let Ok(br) = BufRing::register(&ring, 4, 64, 7) else {
+            return; // a kernel without buffer rings
+        };
+        let br = Rc::new(br);
+        let weak = Rc::downgrade(&br);
+        release_buf_ring(&ring, br, true);
+        assert!(weak.upgrade().is_none(), "unregistered, then freed");
+
+        let br = Rc::new(BufRing::register(&ring, 4, 64, 7).unwrap());
+        // Unregistered behind its back: the driver's unregistration fails.
+        ring.submitter().unregister_buf_ring(7).unwrap();
+        let weak = Rc::downgrade(&br);
+        release_buf_ring(&ring, br, true);
+        assert!(weak.upgrade().is_some(), "not confirmed: leaked, not freed");
+
+        let br = Rc::new(BufRing::register(&ring, 4, 64, 8).unwrap());
+        let weak = Rc::downgrade(&br);
+        release_buf_ring(&ring, br, false);
+        assert!(weak.upgrade().is_some(), "still in use: leaked");
+    }
+
+    /// A cancellation that could not be queued is queued at the next
+    /// submit: the multishot operation it stops ends then, instead of
+    /// staying armed until its socket's end.
+    #[test]
+    fn a_cancellation_left_for_later_goes_in_at_the_next_submit() {
+        // SAFETY: plain syscall; the fd is closed at the end of the test.
+        let eventfd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+        assert!(eventfd >= 0);
+        let net = NetConfig {
+            fast_path: true,
+            recv_buffers: 4,
+            recv_buffer_size: 64,
+            send_zc_threshold: None,
+        };
+        let Ok(mut d) = UringDriver::new(8, eventfd, &net) else {
+            return; // no io_uring here (seccomp)
+        };
+        if d.features().accept_multishot {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&listener);
+            let sqe = opcode::AcceptMulti::new(types::Fd(fd)).build();
+            let token = d
+                .submit_multishot(sqe, MultishotKind::Accept, Box::new(()))
+                .unwrap();
+            let mut woken = Vec::new();
+            d.submit_and_reap(&mut woken).unwrap();
+            assert!(d.multishot.cancel(token, None), "armed");
+            // As if queueing the cancellation had failed.
+            d.pending_cancels.push(token);
+            for _ in 0..1000 {
+                if d.multishot.in_flight() == 0 {
+                    break;
+                }
+                d.park(Some(Duration::from_millis(10)), &mut woken).unwrap();
+            }
+            assert_eq!(d.multishot.in_flight(), 0, "the cancellation went in");
+            assert!(d.pending_cancels.is_empty());
+            drop(d);
+            drop(listener);
+        }
+        // SAFETY: ours, and the driver that used it is gone.
+        unsafe { libc::close(eventfd) };
     }
 }

@@ -11,8 +11,17 @@
 //! States of a used slot:
 //! - **armed**: the kernel may post more CQEs (the last one had
 //!   `IORING_CQE_F_MORE`). CQEs queue up with their resources (a buffer id,
-//!   an accepted fd), bounded by the buffer ring for receives and by the
-//!   listen backlog for accepts (a connection is only accepted from it);
+//!   an accepted fd). Nothing in the kernel bounds that queue (a multishot
+//!   receive keeps taking ring buffers, a multishot accept keeps accepting
+//!   while connections arrive, whether or not anyone takes them), so the
+//!   table does: when an operation's queue reaches its kind's cap
+//!   ([`RECV_QUEUE_CAP`], [`ACCEPT_QUEUE_CAP`]) the operation is
+//!   **stopping**: the driver asks the kernel to cancel it, its final CQE
+//!   (`ECANCELED`) queues behind the others, and the owner re-arms once it
+//!   has taken them. The kernel posts in batches (a receive fills up to
+//!   `MULTISHOT_MAX_RETRY`, 32, buffers per wakeup; an accept takes every
+//!   connection ready in the backlog), so a queue may pass its cap by what
+//!   the kernel posted before the cancellation reached it;
 //! - **ended**: the kernel posted its final CQE (no `F_MORE`); the slot lives
 //!   until its owner has taken every queued CQE, the final one frees it;
 //! - **cancelled**: the owner is gone. Queued CQEs were released, later ones
@@ -31,6 +40,16 @@ use std::task::{Context, Poll, Waker};
 use io_uring::cqueue;
 
 use super::buf_ring::BufRing;
+
+/// Untaken CQEs (each with a ring buffer) after which a multishot receive
+/// is stopped: a stream whose caller stops receiving holds at most this
+/// many of the core's ring buffers (plus one kernel batch, module docs);
+/// its data waits in the socket meanwhile.
+pub(crate) const RECV_QUEUE_CAP: usize = 16;
+/// Accepted but unclaimed connections after which a multishot accept is
+/// stopped; later connections wait in the listen backlog, as with plain
+/// accept.
+pub(crate) const ACCEPT_QUEUE_CAP: usize = 64;
 
 /// Bit that marks a multishot token.
 pub(crate) const MULTISHOT_TAG: u64 = 1 << 62;
@@ -70,6 +89,17 @@ struct Armed {
     wakers: Vec<Waker>,
     ended: bool,
     cancelled: bool,
+    /// Its queue reached the cap; a cancellation was requested.
+    stopping: bool,
+}
+
+impl Armed {
+    fn cap(&self) -> usize {
+        match self.kind {
+            MultishotKind::Recv => RECV_QUEUE_CAP,
+            MultishotKind::Accept => ACCEPT_QUEUE_CAP,
+        }
+    }
 }
 
 enum Slot {
@@ -102,6 +132,18 @@ impl MultishotTable {
         self.in_flight
     }
 
+    /// CQEs queued for their owners, over all operations (tests).
+    #[cfg(test)]
+    pub(crate) fn queued(&self) -> usize {
+        self.slots
+            .iter()
+            .map(|slot| match slot {
+                Slot::Used(armed) => armed.queue.len(),
+                Slot::Free { .. } => 0,
+            })
+            .sum()
+    }
+
     /// Takes a slot for a new operation that holds `keep` until its final
     /// CQE; `None` if 2^32 slots are in use.
     pub(crate) fn insert(&mut self, kind: MultishotKind, keep: Box<dyn Any>) -> Option<u64> {
@@ -112,6 +154,7 @@ impl MultishotTable {
             wakers: Vec::new(),
             ended: false,
             cancelled: false,
+            stopping: false,
         });
         let index = if self.free_head == NONE {
             if self.slots.len() >= u32::MAX as usize {
@@ -157,13 +200,16 @@ impl MultishotTable {
         self.free_head = index;
     }
 
-    /// Records a CQE of operation `token`. Wakers to wake go to `woken`.
+    /// Records a CQE of operation `token`. Wakers to wake go to `woken`;
+    /// the token goes to `stop` if its queue just reached the cap (the
+    /// caller asks the kernel to cancel it).
     pub(crate) fn complete(
         &mut self,
         token: u64,
         cqe: MultishotCqe,
         ring: Option<&BufRing>,
         woken: &mut Vec<Waker>,
+        stop: &mut Vec<u64>,
     ) {
         // A buffer the CQE names has left the ring, whoever gets it.
         if let (Some(ring), Some(bid)) = (ring, cqueue::buffer_select(cqe.flags)) {
@@ -188,6 +234,10 @@ impl MultishotTable {
         } else {
             armed.queue.push_back(cqe);
             woken.append(&mut armed.wakers);
+            if !last && !armed.stopping && armed.queue.len() >= armed.cap() {
+                armed.stopping = true;
+                stop.push(token);
+            }
         }
         if last {
             armed.ended = true;
@@ -295,9 +345,9 @@ mod tests {
         let mut t = MultishotTable::new();
         let token = t.insert(MultishotKind::Recv, Box::new(())).unwrap();
         assert_ne!(token & MULTISHOT_TAG, 0);
-        let mut woken = Vec::new();
-        t.complete(token, cqe(1, MORE), None, &mut woken);
-        t.complete(token, cqe(2, 0), None, &mut woken);
+        let (mut woken, mut stop) = (Vec::new(), Vec::new());
+        t.complete(token, cqe(1, MORE), None, &mut woken, &mut stop);
+        t.complete(token, cqe(2, 0), None, &mut woken, &mut stop);
         assert_eq!(t.in_flight(), 0, "the kernel is done");
         let mut cx = Context::from_waker(Waker::noop());
         assert!(matches!(t.poll(token, &mut cx), Poll::Ready(Some(c)) if c.result == 1));
@@ -307,7 +357,7 @@ mod tests {
         assert_eq!(again & 0xffff_ffff, token & 0xffff_ffff, "slot reused");
         assert_ne!(again, token, "with a new generation");
         // A stale CQE does not reach the new operation.
-        t.complete(token, cqe(9, MORE), None, &mut woken);
+        t.complete(token, cqe(9, MORE), None, &mut woken, &mut stop);
         assert!(t.poll(again, &mut cx).is_pending());
     }
 
@@ -315,14 +365,48 @@ mod tests {
     fn a_cancelled_slot_lives_until_its_final_cqe() {
         let mut t = MultishotTable::new();
         let token = t.insert(MultishotKind::Recv, Box::new(())).unwrap();
-        let mut woken = Vec::new();
-        t.complete(token, cqe(1, MORE), None, &mut woken);
+        let (mut woken, mut stop) = (Vec::new(), Vec::new());
+        t.complete(token, cqe(1, MORE), None, &mut woken, &mut stop);
         assert!(t.cancel(token, None), "still running: cancel it");
         assert!(!t.cancel(token, None), "cancelled once");
         assert_eq!(t.in_flight(), 1);
-        t.complete(token, cqe(-libc::ECANCELED, 0), None, &mut woken);
+        t.complete(token, cqe(-libc::ECANCELED, 0), None, &mut woken, &mut stop);
         assert_eq!(t.in_flight(), 0);
         let mut cx = Context::from_waker(Waker::noop());
         assert!(matches!(t.poll(token, &mut cx), Poll::Ready(None)));
+    }
+
+    #[test]
+    fn a_queue_that_reaches_its_cap_is_stopped_once_and_keeps_its_cqes() {
+        for (kind, cap) in [
+            (MultishotKind::Recv, RECV_QUEUE_CAP),
+            (MultishotKind::Accept, ACCEPT_QUEUE_CAP),
+        ] {
+            let mut t = MultishotTable::new();
+            // Accept results must not be real fds: the table would close
+            // them when released; negative ones are never closed.
+            let token = t.insert(kind, Box::new(())).unwrap();
+            let (mut woken, mut stop) = (Vec::new(), Vec::new());
+            for i in 1..cap {
+                t.complete(token, cqe(-(i as i32), MORE), None, &mut woken, &mut stop);
+            }
+            assert!(stop.is_empty(), "{kind:?}: below the cap");
+            t.complete(token, cqe(-1, MORE), None, &mut woken, &mut stop);
+            assert_eq!(stop, [token], "{kind:?}: stopped at the cap");
+            // A batch the kernel posted before the cancel: kept, not
+            // stopped twice.
+            t.complete(token, cqe(-2, MORE), None, &mut woken, &mut stop);
+            t.complete(token, cqe(-libc::ECANCELED, 0), None, &mut woken, &mut stop);
+            assert_eq!(stop.len(), 1, "{kind:?}");
+            let mut cx = Context::from_waker(Waker::noop());
+            let mut taken = 0;
+            while let Poll::Ready(Some(c)) = t.poll(token, &mut cx) {
+                taken += 1;
+                if !c.more() {
+                    assert_eq!(c.result, -libc::ECANCELED, "{kind:?}: the final CQE last");
+                }
+            }
+            assert_eq!(taken, cap + 2, "{kind:?}: every CQE reaches the owner");
+        }
     }
 }

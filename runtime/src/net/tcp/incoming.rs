@@ -4,10 +4,16 @@
 //! probe) one `ACCEPT` SQE stays armed and posts a CQE for every connection
 //! the kernel accepts; the CQEs wait, in order, in the driver's multishot
 //! slot until [`Incoming::accept`] takes them, so a dropped `accept` future
-//! loses no connection. The kernel accepts a connection only when it posts
-//! its CQE, so unaccepted ones stay in the listen backlog, which bounds the
-//! queue. When the kernel ends the operation (a CQE without
-//! `IORING_CQE_F_MORE`, e.g. after an error) the next call re-arms it.
+//! loses no connection. The kernel keeps accepting while connections
+//! arrive, whether or not anyone calls `accept`, and each accepted
+//! connection is an fd of this process: so when
+//! `multishot::ACCEPT_QUEUE_CAP` (64) connections wait unclaimed, the driver
+//! cancels the operation, and later connections wait in the listen backlog
+//! as with plain accept (the kernel accepts in batches, all that are ready
+//! in the backlog at once, so the queue may pass the cap by one batch).
+//! When the kernel ends the operation (a CQE without `IORING_CQE_F_MORE`:
+//! that cancellation, or an error) the call that takes its last CQE
+//! re-arms it.
 //! Elsewhere (epoll, older kernels, `Builder::net_fast_path(false)`) each
 //! call is one ordinary accept.
 //!

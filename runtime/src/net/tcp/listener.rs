@@ -112,7 +112,11 @@ impl TcpListener {
     /// The listener's connections, for an accept loop on this core: where
     /// the kernel has multishot accept (io_uring, Linux 5.19+) one armed
     /// operation accepts them all, instead of one accept per connection;
-    /// elsewhere [`Incoming::accept`] is [`accept`](Self::accept). Dropping
+    /// elsewhere [`Incoming::accept`] is [`accept`](Self::accept). The
+    /// multishot accept keeps accepting whether or not anyone calls
+    /// `accept`; it stops once 64 connections wait unclaimed (plus those the
+    /// kernel accepted in the same batch) and resumes when they are taken,
+    /// so a paused server leaves later connections in the listen backlog. Dropping
     /// the `Incoming` stops the multishot accept (`Incoming` is `!Send`:
     /// keep it on the core that made it).
     ///

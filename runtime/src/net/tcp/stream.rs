@@ -120,7 +120,11 @@ impl TcpStream {
     /// return.
     ///
     /// On io_uring the first call arms a multishot receive that keeps
-    /// receiving until the stream is dropped: do not mix `recv_pooled` with
+    /// receiving until the stream is dropped, whether or not the caller
+    /// calls again; it stops once 16 received buffers wait untaken (so a
+    /// stream whose caller stops receiving holds at most about that many of
+    /// the core's ring buffers) and resumes when the caller takes them: do
+    /// not mix `recv_pooled` with
     /// [`read`](Self::read) or the `AsyncRead` impl on one stream, or the
     /// bytes interleave unpredictably; bytes it took and that were not
     /// returned yet are dropped with the stream (and lost to the new owner
