@@ -45,4 +45,4 @@ pub use runtime::{
     CoreStats, Runtime,
 };
 pub use task::{JoinError, JoinHandle};
-pub use topology::{Cores, Placement};
+pub use topology::{Cores, MemoryBinding, Placement};
