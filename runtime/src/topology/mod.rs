@@ -16,7 +16,10 @@
 //!
 //! The sysfs reader gives each CPU its node, package and physical core
 //! (hyperthread siblings share one), which is all the placements need:
-//! compact, spread, one per physical core, or one node.
+//! compact, spread, one per physical core, or one node. With the `hwloc`
+//! feature, [`Topology::detect_hwloc`] reads the same through hwloc (a C
+//! library) and [`Topology::from_hwloc_synthetic`] builds one from hwloc's
+//! synthetic descriptions; the runtime itself always reads sysfs.
 //!
 //! # Why usable = online ∩ affinity
 //!
@@ -40,6 +43,8 @@ mod affinity;
 pub mod cpulist;
 #[cfg(test)]
 pub(crate) mod fake_sysfs;
+#[cfg(feature = "hwloc")]
+mod hwloc;
 mod membind;
 mod placement;
 mod sysfs;
