@@ -22,7 +22,8 @@
 # shard-server / redis for requests/s and CPU. --server-cpus and
 # --client-cpus (taskset lists) keep the servers and redis-benchmark on
 # disjoint CPUs; --json writes every row as frys-bench's BenchOutput, with
-# --round as the round number. $CARGO_TARGET_DIR is honoured.
+# --round as the round number. $CARGO_TARGET_DIR is honoured, and
+# $SHARD_SERVER names a prebuilt shard-server to compare instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,11 +56,20 @@ done
 if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
   apt-get update -qq && apt-get install -y -qq redis-server redis-tools >/dev/null
 fi
-cargo build --release -q -p frys-shards --bin shard-server
-BIN=${CARGO_TARGET_DIR:-target}/release/shard-server
-# `on_server CMD...` / `on_client CMD...`: run pinned when CPUs were given.
-on_server() { if [ -n "$SERVER_CPUS" ]; then taskset -c "$SERVER_CPUS" "$@"; else "$@"; fi; }
-on_client() { if [ -n "$CLIENT_CPUS" ]; then taskset -c "$CLIENT_CPUS" "$@"; else "$@"; fi; }
+# SHARD_SERVER: a shard-server binary to use instead of building one.
+if [ -n "${SHARD_SERVER:-}" ]; then
+  BIN=$SHARD_SERVER
+else
+  cargo build --release -q -p frys-shards --bin shard-server
+  BIN=${CARGO_TARGET_DIR:-target}/release/shard-server
+fi
+# Command prefixes that pin servers and clients when CPUs were given. An
+# array and not a function: `taskset` execs the server, so `$!` is the
+# server's own pid (its CPU time is read, and it is what gets stopped).
+SERVER_PIN=()
+CLIENT_PIN=()
+[ -n "$SERVER_CPUS" ] && SERVER_PIN=(taskset -c "$SERVER_CPUS")
+[ -n "$CLIENT_CPUS" ] && CLIENT_PIN=(taskset -c "$CLIENT_CPUS")
 WORK=$(mktemp -d /tmp/redis-compare.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 CLK=$(getconf CLK_TCK)
@@ -80,13 +90,13 @@ start_server() { # name -> sets PID
   mkdir -p "$dir"
   case "$name" in
     redis)
-      on_server redis-server --port "$PORT" --dir "$dir" --appendonly yes --appendfsync everysec \
+      "${SERVER_PIN[@]}" redis-server --port "$PORT" --dir "$dir" --appendonly yes --appendfsync everysec \
         --save "" --daemonize no --protected-mode no --logfile "$dir/log" &
       ;;
     frys-*)
       local cores=${name#frys-} driver=io_uring
       case "$cores" in epoll-*) driver=epoll; cores=${cores#epoll-} ;; esac
-      on_server "$BIN" --port "$PORT" --dir "$dir" --appendfsync everysec --admin-port 0 \
+      "${SERVER_PIN[@]}" "$BIN" --port "$PORT" --dir "$dir" --appendfsync everysec --admin-port 0 \
         --cores "$cores" --driver "$driver" 2>"$dir/log" &
       ;;
   esac
@@ -112,11 +122,11 @@ for P in $PIPELINES; do
       if [ "$t" = exec ]; then
         n_exec=$((REQUESTS / 5))
         procs=$((CLIENTS < 8 ? CLIENTS : 8))
-        read -r rps p50 p99 < <(on_client python3 benches/exec_load.py "$PORT" "$n_exec" "$procs" "$P")
+        read -r rps p50 p99 < <("${CLIENT_PIN[@]}" python3 benches/exec_load.py "$PORT" "$n_exec" "$procs" "$P")
         line="\"exec\",\"$rps\",0,0,\"$p50\",0,\"$p99\",0"
         n_req=$n_exec
       else
-        line=$(on_client redis-benchmark -p "$PORT" -t "$t" -r 1000000 -d 64 -c "$CLIENTS" -n "$REQUESTS" -P "$P" --csv -q \
+        line=$("${CLIENT_PIN[@]}" redis-benchmark -p "$PORT" -t "$t" -r 1000000 -d 64 -c "$CLIENTS" -n "$REQUESTS" -P "$P" --csv -q \
           | grep -v '^"test"' | tail -1)
         n_req=$REQUESTS
       fi

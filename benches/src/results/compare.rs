@@ -17,8 +17,11 @@ enum Better {
     Lower,
 }
 
+/// Reads one metric of a series.
+type Metric = fn(&Series) -> Option<Stat>;
+
 /// The metrics compared, in output order.
-const METRICS: [(&str, Better, fn(&Series) -> Option<Stat>); 4] = [
+const METRICS: [(&str, Better, Metric); 4] = [
     ("ops/s", Better::Higher, |s| Some(s.ops_per_sec)),
     ("p50 µs", Better::Lower, |s| s.p50_us),
     ("p99 µs", Better::Lower, |s| s.p99_us),

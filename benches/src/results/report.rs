@@ -79,7 +79,11 @@ fn header(run: &Run) -> String {
         list(&s.server_cpus),
         s.placement,
         list(&s.client_cpus),
-        list(&s.cores),
+        s.cores
+            .iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
         s.rounds
     );
     if !run.versions.is_empty() {

@@ -317,7 +317,7 @@ fn run(args: &Args) -> Result<(), BenchError> {
                     ops_per_sec: rate,
                     p50_us: None,
                     p99_us: None,
-                    cpu_us_per_req: (order.len() > 0 && bench != "readseq")
+                    cpu_us_per_req: (!order.is_empty() && bench != "readseq")
                         .then(|| cpu_us / order.len() as f64),
                 });
                 rates.push((e.name(), e.is_frys(), rate));

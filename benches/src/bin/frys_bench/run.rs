@@ -127,6 +127,7 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
         Which::All => vec!["echo", "redis", "storage"],
     };
     let scratch = dir.join("scratch");
+    std::fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
     let steps = plan(args, &benches, &sets, &cores, &scratch)?;
     eprintln!(
         "frys-bench: {} steps; servers on cpus {}, clients on cpus {}, placement {}, cores {:?}; writing {}",
