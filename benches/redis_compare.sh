@@ -145,9 +145,9 @@ if [ -n "$JSON" ]; then
   awk -v round="$ROUND" '
     BEGIN { printf "{\n  \"rounds\": [" }
     {
-      system = $3; cores = 1
-      if (system ~ /^frys-/) { n = split(system, part, "-"); cores = part[n]; system = substr(system, 1, length(system) - length(cores) - 1) }
-      printf "%s\n    {\"bench\": \"redis\", \"case\": \"%s P%s\", \"system\": \"%s\", \"cores\": %d, \"round\": %d, \"ops_per_sec\": %s, \"p50_us\": %.1f, \"p99_us\": %.1f, \"cpu_us_per_req\": %s}", (NR > 1 ? "," : ""), $2, $1, system, cores, round, $4, $5 * 1000, $6 * 1000, $7
+      name = $3; cores = 1
+      if (name ~ /^frys-/) { n = split(name, part, "-"); cores = part[n]; name = substr(name, 1, length(name) - length(cores) - 1) }
+      printf "%s\n    {\"bench\": \"redis\", \"case\": \"%s P%s\", \"system\": \"%s\", \"cores\": %d, \"round\": %d, \"ops_per_sec\": %s, \"p50_us\": %.1f, \"p99_us\": %.1f, \"cpu_us_per_req\": %s}", (NR > 1 ? "," : ""), $2, $1, name, cores, round, $4, $5 * 1000, $6 * 1000, $7
     }
     END { printf "\n  ]\n}\n" }' "$ROWS" > "$JSON"
 fi

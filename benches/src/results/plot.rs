@@ -172,6 +172,14 @@ where
         .label_style(("sans-serif", 14))
         .axis_desc_style(("sans-serif", 16))
         .y_label_formatter(&|y| crate::results::compare::figure(*y))
+        // Cores and percentiles are whole numbers: no label between them.
+        .x_label_formatter(&|x| {
+            if (x - x.round()).abs() < 1e-6 {
+                format!("{x:.0}")
+            } else {
+                String::new()
+            }
+        })
         .draw()?;
     for (i, line) in chart.lines.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();

@@ -186,6 +186,11 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
     for (k, v) in params(args, &benches) {
         settings.params.insert(k, v);
     }
+    // The versions of what was compared: peers that did not run are left out.
+    let mut versions = machine::versions();
+    versions.retain(|name, _| {
+        name == "frys-runtime" || name == "shard-server" || rounds.iter().any(|r| &r.system == name)
+    });
     let run = Run {
         schema: SCHEMA_VERSION,
         git_commit,
@@ -193,7 +198,7 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
         duration_secs: started.elapsed().as_secs_f64(),
         machine: machine::describe(&topo, &allowed, "sysfs"),
         settings,
-        versions: machine::versions(),
+        versions,
         rounds,
         failures,
     };
