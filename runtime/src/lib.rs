@@ -45,4 +45,4 @@ pub use runtime::{
     CoreStats, QueueStats, Runtime, TaskQueue, TaskQueueError, DEFAULT_SHARES, MAX_SHARES,
 };
 pub use task::{JoinError, JoinHandle};
-pub use topology::{Cores, Placement};
+pub use topology::{Cores, MemoryBinding, Placement};

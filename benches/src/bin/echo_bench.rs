@@ -7,8 +7,15 @@
 //! cargo run --release -p frys-benches --bin echo_bench -- \
 //!     [--cores N] [--conns 64] [--size 64] [--secs 5] [--rounds 3] \
 //!     [--warmup 1] [--client-threads 1] [--servers frys,frys-pooled,...] \
-//!     [--idle 10000]
+//!     [--idle 10000] [--placement compact] \
+//!     [--server-cpus 0-3 --client-cpus 4-7] [--json PATH]
 //! ```
+//!
+//! `--server-cpus` and `--client-cpus` keep the servers and the client on
+//! disjoint CPUs: each server process starts with the server CPUs as its
+//! affinity mask (and picks `--cores` of them with `--placement`), the
+//! client threads run on the client CPUs. `--json PATH` also writes every
+//! round as `frys_benches::results::BenchOutput` (what `frys-bench` reads).
 //!
 //! Servers: `frys` and `frys-epoll` read into a 16 KiB `Vec` per
 //! connection (`TcpStream::read`); `frys-pooled` and `frys-epoll-pooled`
@@ -56,13 +63,21 @@ fn main() -> ExitCode {
         }
     };
     let result = match mode {
-        Mode::Serve { kind, port, cores } => match kind {
-            ServerKind::Frys => serve_frys(port, cores, frys::DriverKind::Auto, false),
-            ServerKind::FrysEpoll => serve_frys(port, cores, frys::DriverKind::Epoll, false),
-            ServerKind::FrysPooled => serve_frys(port, cores, frys::DriverKind::Auto, true),
-            ServerKind::FrysEpollPooled => serve_frys(port, cores, frys::DriverKind::Epoll, true),
-            ServerKind::Tokio => serve_tokio(port, cores),
-        },
+        Mode::Serve {
+            kind,
+            port,
+            cores,
+            placement,
+        } => {
+            let frys = |driver, pooled| serve_frys(port, cores, placement, driver, pooled);
+            match kind {
+                ServerKind::Frys => frys(frys::DriverKind::Auto, false),
+                ServerKind::FrysEpoll => frys(frys::DriverKind::Epoll, false),
+                ServerKind::FrysPooled => frys(frys::DriverKind::Auto, true),
+                ServerKind::FrysEpollPooled => frys(frys::DriverKind::Epoll, true),
+                ServerKind::Tokio => serve_tokio(port, cores, placement),
+            }
+        }
         Mode::Bench(args) if args.idle > 0 => idle_rss(&args),
         Mode::Bench(args) => bench(&args),
     };
@@ -132,6 +147,10 @@ struct BenchArgs {
     servers: Vec<ServerKind>,
     /// Idle connections for the memory measurement (0: run the echo bench).
     idle: usize,
+    placement: frys::Placement,
+    server_cpus: Option<Vec<usize>>,
+    client_cpus: Option<Vec<usize>>,
+    json: Option<std::path::PathBuf>,
 }
 
 enum Mode {
@@ -140,12 +159,14 @@ enum Mode {
         kind: ServerKind,
         port: u16,
         cores: usize,
+        placement: frys::Placement,
     },
 }
 
 const USAGE: &str = "usage: echo_bench [--cores N] [--conns 64] [--size 64] [--secs 5] \
                      [--rounds 3] [--warmup 1] [--client-threads 1] \
-                     [--servers frys,frys-pooled,frys-epoll,frys-epoll-pooled,tokio] [--idle N]";
+                     [--servers frys,frys-pooled,frys-epoll,frys-epoll-pooled,tokio] [--idle N] \
+                     [--placement compact] [--server-cpus LIST] [--client-cpus LIST] [--json PATH]";
 
 fn parse_args(args: impl Iterator<Item = String>) -> Result<Mode, String> {
     fn num<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {
@@ -162,6 +183,21 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Mode, String> {
         client_threads: 1,
         servers: ALL_SERVERS.to_vec(),
         idle: 0,
+        placement: frys::Placement::default(),
+        server_cpus: None,
+        client_cpus: None,
+        json: None,
+    };
+    let cpus = |flag: &str, v: &str| {
+        frys::topology::parse_cpulist(v)
+            .map_err(|e| format!("{flag}: {e}"))
+            .and_then(|c| {
+                if c.is_empty() {
+                    Err(format!("{flag}: the cpu list is empty"))
+                } else {
+                    Ok(c)
+                }
+            })
     };
     let mut serve = None;
     let mut port = None;
@@ -186,15 +222,22 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Mode, String> {
                     .map(ServerKind::parse)
                     .collect::<Result<_, _>>()?
             }
+            "--placement" => bench.placement = v.parse().map_err(|e| format!("{flag}: {e}"))?,
+            "--server-cpus" => bench.server_cpus = Some(cpus(&flag, &v)?),
+            "--client-cpus" => bench.client_cpus = Some(cpus(&flag, &v)?),
+            "--json" => bench.json = Some(v.into()),
             "--port" => port = Some(num::<u16>(&flag, &v)?),
             "--serve" => serve = Some(ServerKind::parse(&v).map_err(|e| format!("--serve: {e}"))?),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
     }
     if bench.cores == 0 {
-        bench.cores = frys::topology::allowed_cpus()
-            .map_err(|e| format!("cannot read the CPU affinity mask: {e}"))?
-            .len();
+        bench.cores = match &bench.server_cpus {
+            Some(cpus) => cpus.len(),
+            None => frys::topology::allowed_cpus()
+                .map_err(|e| format!("cannot read the CPU affinity mask: {e}"))?
+                .len(),
+        };
     }
     if let Some(kind) = serve {
         let port = port.ok_or("--serve needs --port")?;
@@ -202,10 +245,18 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Mode, String> {
             kind,
             port,
             cores: bench.cores,
+            placement: bench.placement,
         });
     }
     if bench.servers.is_empty() {
         return Err("--servers names no server".into());
+    }
+    if let (Some(s), Some(c)) = (&bench.server_cpus, &bench.client_cpus) {
+        if let Some(cpu) = s.iter().find(|cpu| c.contains(cpu)) {
+            return Err(format!(
+                "cpu {cpu} is in both --server-cpus and --client-cpus"
+            ));
+        }
     }
     if bench.conns == 0 || bench.size == 0 || bench.rounds == 0 || bench.client_threads == 0 {
         return Err("--conns, --size, --rounds and --client-threads must be > 0".into());
@@ -235,11 +286,13 @@ fn announce_ready(cpus: &[usize]) -> Result<(), String> {
 fn serve_frys(
     port: u16,
     cores: usize,
+    placement: frys::Placement,
     driver: frys::DriverKind,
     pooled: bool,
 ) -> Result<(), String> {
     let mut builder = frys::Runtime::builder()
         .cores(frys::Cores::Count(cores))
+        .placement(placement)
         .pin(true)
         .driver(driver);
     if let Some(us) = std::env::var("ECHO_IDLE_POLL_US")
@@ -338,18 +391,13 @@ async fn frys_echo_pooled(stream: frys::net::TcpStream) {
 
 /// The tokio server: one pinned thread per CPU, each with a current-thread
 /// runtime and its own SO_REUSEPORT listener. Killed by SIGTERM.
-fn serve_tokio(port: u16, cores: usize) -> Result<(), String> {
+fn serve_tokio(port: u16, cores: usize, placement: frys::Placement) -> Result<(), String> {
     // The CPUs frys would choose for the same core count.
     let topo = frys::topology::Topology::from_sysfs(std::path::Path::new("/sys"))
         .map_err(|e| format!("cannot read the CPU topology: {e}"))?;
     let allowed = frys::topology::allowed_cpus().map_err(|e| format!("affinity mask: {e}"))?;
-    let cpus = frys::topology::select_cpus(
-        &topo,
-        &allowed,
-        &frys::Cores::Count(cores),
-        frys::Placement::default(),
-    )
-    .map_err(|e| format!("cannot choose {cores} CPUs: {e}"))?;
+    let cpus = frys::topology::select_cpus(&topo, &allowed, &frys::Cores::Count(cores), placement)
+        .map_err(|e| format!("cannot choose {cores} CPUs: {e}"))?;
     let addr = server_addr(port);
     let mut threads = Vec::new();
     for &cpu in &cpus {
@@ -465,9 +513,23 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
             args.cores, args.client_threads
         );
     }
+    if let (Some(s), Some(c)) = (&args.server_cpus, &args.client_cpus) {
+        println!(
+            "servers on cpus {}, client on cpus {}, placement {}",
+            frys::topology::format_cpulist(s),
+            frys::topology::format_cpulist(c),
+            args.placement
+        );
+    }
     println!();
+    // The client threads, spawned from this thread, inherit its mask.
+    if let Some(cpus) = &args.client_cpus {
+        frys::topology::set_current_thread_affinity(cpus)
+            .map_err(|e| format!("cannot run the client on cpus {cpus:?}: {e}"))?;
+    }
 
     let kinds = &args.servers;
+    let mut output = frys_benches::results::BenchOutput::default();
     let mut results: Vec<Vec<RoundResult>> = kinds.iter().map(|_| Vec::new()).collect();
     for round in 1..=args.rounds {
         for (i, &kind) in kinds.iter().enumerate() {
@@ -487,6 +549,17 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
                     for e in &r.errors {
                         println!("    connection error: {e}");
                     }
+                    output.rounds.push(frys_benches::results::Round {
+                        bench: "echo".into(),
+                        case: format!("ping-pong {}B", args.size),
+                        system: kind.name().into(),
+                        cores: args.cores,
+                        round,
+                        ops_per_sec: r.ops_per_sec,
+                        p50_us: Some(r.p50_us),
+                        p99_us: Some(r.p99_us),
+                        cpu_us_per_req: Some(r.cpu_us_per_req),
+                    });
                     results[i].push(r);
                 }
                 Err(e) => println!("round {round} {:<10}  FAILED: {e}", kind.name()),
@@ -548,6 +621,11 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
             a[3] / b[3]
         );
     }
+    if let Some(path) = &args.json {
+        output
+            .write(path)
+            .map_err(|e| format!("cannot write the results: {e}"))?;
+    }
     if results.iter().any(Vec::is_empty) {
         return Err("a server failed every round".into());
     }
@@ -568,18 +646,36 @@ fn median(values: impl Iterator<Item = f64>) -> f64 {
     }
 }
 
-/// Starts one server, loads it, stops it.
-fn run_round(kind: ServerKind, args: &BenchArgs, clk_tck: u64) -> Result<RoundResult, String> {
-    let port = free_port().map_err(|e| format!("cannot find a free port: {e}"))?;
+/// Starts the `kind` server process on `port`, on the server CPUs if
+/// given (it inherits the mask of the thread that spawns it: the server
+/// CPUs for the spawn, then back to this thread's, the client's).
+fn spawn_server(kind: ServerKind, port: u16, args: &BenchArgs) -> Result<Child, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
-    let mut child = Command::new(exe)
+    let client_mask = frys::topology::allowed_cpus()
+        .map_err(|e| format!("cannot read the CPU affinity mask: {e}"))?;
+    if let Some(cpus) = &args.server_cpus {
+        frys::topology::set_current_thread_affinity(cpus)
+            .map_err(|e| format!("cannot start a server on cpus {cpus:?}: {e}"))?;
+    }
+    let spawned = Command::new(exe)
         .args(["--serve", kind.name()])
         .args(["--port", &port.to_string()])
         .args(["--cores", &args.cores.to_string()])
+        .args(["--placement", &args.placement.to_string()])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start the {} server: {e}", kind.name()))?;
+        .spawn();
+    if args.server_cpus.is_some() {
+        frys::topology::set_current_thread_affinity(&client_mask)
+            .map_err(|e| format!("cannot run the client on cpus {client_mask:?}: {e}"))?;
+    }
+    spawned.map_err(|e| format!("cannot start the {} server: {e}", kind.name()))
+}
+
+/// Starts one server, loads it, stops it.
+fn run_round(kind: ServerKind, args: &BenchArgs, clk_tck: u64) -> Result<RoundResult, String> {
+    let port = free_port().map_err(|e| format!("cannot find a free port: {e}"))?;
+    let mut child = spawn_server(kind, port, args)?;
     // Keep the pipe open until the child is stopped.
     let stdout = match wait_ready(&mut child) {
         Ok(s) => s,
@@ -707,15 +803,7 @@ fn idle_rss(args: &BenchArgs) -> Result<(), String> {
 /// again: (before, with connections) in bytes.
 fn idle_round(kind: ServerKind, args: &BenchArgs) -> Result<(f64, f64), String> {
     let port = free_port().map_err(|e| format!("cannot find a free port: {e}"))?;
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
-    let mut child = Command::new(exe)
-        .args(["--serve", kind.name()])
-        .args(["--port", &port.to_string()])
-        .args(["--cores", &args.cores.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start the {} server: {e}", kind.name()))?;
+    let mut child = spawn_server(kind, port, args)?;
     let stdout = match wait_ready(&mut child) {
         Ok(s) => s,
         Err(e) => {

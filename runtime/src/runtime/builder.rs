@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::driver::{DriverKind, NetConfig, ParseDriverKindError, RingSetupError};
-use crate::topology::{Cores, Placement, PlacementError};
+use crate::topology::{Cores, MemoryBinding, Placement, PlacementError};
 
 /// Default [`Builder::task_quota`] (Seastar's default task quota).
 const DEFAULT_TASK_QUOTA: Duration = Duration::from_micros(500);
@@ -25,6 +25,7 @@ const DEFAULT_TASK_QUOTA: Duration = Duration::from_micros(500);
 pub struct Builder {
     pub(crate) cores: Cores,
     pub(crate) placement: Placement,
+    pub(crate) memory_binding: MemoryBinding,
     /// `None`: decided at build time (see `pin`).
     pub(crate) pin: Option<bool>,
     pub(crate) ring_entries: u32,
@@ -46,6 +47,7 @@ impl Default for Builder {
         Self {
             cores: Cores::All,
             placement: Placement::Compact,
+            memory_binding: MemoryBinding::Preferred,
             pin: None,
             ring_entries: 256,
             arena_capacity: 64 * 1024,
@@ -78,6 +80,15 @@ impl Builder {
     /// How a `Count` of cores is spread over NUMA nodes (default `Compact`).
     pub fn placement(mut self, placement: Placement) -> Self {
         self.placement = placement;
+        self
+    }
+
+    /// How a pinned core's memory is bound to its CPU's NUMA node (default
+    /// [`MemoryBinding::Preferred`]): set on the core's thread before its
+    /// arena, rings and tasks allocate anything. Unpinned cores are not
+    /// bound. A binding the kernel refuses is logged once, never an error.
+    pub fn memory_binding(mut self, binding: MemoryBinding) -> Self {
+        self.memory_binding = binding;
         self
     }
 

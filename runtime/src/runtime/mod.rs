@@ -53,7 +53,7 @@ pub struct Runtime {
     core0: Rc<CoreCtx>,
     shared: Arc<Shared>,
     threads: Vec<thread::JoinHandle<()>>,
-    saved_affinity: Option<Vec<usize>>,
+    saved_affinity: Option<topology::SavedPlacement>,
 }
 
 impl Runtime {
@@ -286,8 +286,8 @@ impl Runtime {
             }),
             Err(e) => {
                 stop_threads(&shared, threads);
-                if let Some(mask) = saved_affinity {
-                    let _ = topology::set_current_thread_affinity(&mask);
+                if let Some(saved) = saved_affinity {
+                    saved.restore();
                 }
                 Err(e)
             }
@@ -300,12 +300,14 @@ fn start_core0(
     worker: Box<[Worker<crate::task::TaskRef>]>,
     mesh: mesh::MeshEnds,
     b: &Builder,
-    saved_affinity: &mut Option<Vec<usize>>,
+    saved_affinity: &mut Option<topology::SavedPlacement>,
 ) -> Result<Rc<CoreCtx>, BuildError> {
     let core = &shared.cores[0];
     if b.pin == Some(true) {
-        *saved_affinity = Some(topology::allowed_cpus().map_err(BuildError::Topology)?);
-        topology::pin_current_thread(core.cpu).map_err(BuildError::Io)?;
+        *saved_affinity =
+            Some(topology::SavedPlacement::of_current_thread().map_err(BuildError::Topology)?);
+        topology::place_current_thread(core.cpu, core.node, b.memory_binding)
+            .map_err(BuildError::Io)?;
     }
     let driver = new_driver(shared, 0, b)?;
     Ok(Rc::new(CoreCtx::new(
@@ -328,7 +330,7 @@ fn core_thread(
 ) {
     let core = &shared.cores[index];
     if b.pin == Some(true) {
-        if let Err(e) = topology::pin_current_thread(core.cpu) {
+        if let Err(e) = topology::place_current_thread(core.cpu, core.node, b.memory_binding) {
             let _ = started.send(Err(BuildError::Io(e)));
             return;
         }
@@ -406,8 +408,8 @@ impl Drop for Runtime {
             let _guard = context::enter(self.core0.clone());
             self.core0.shutdown_tasks();
         }
-        if let Some(mask) = self.saved_affinity.take() {
-            let _ = topology::set_current_thread_affinity(&mask);
+        if let Some(saved) = self.saved_affinity.take() {
+            saved.restore();
         }
     }
 }

@@ -10,7 +10,16 @@
 //! 2. [`allowed_cpus`] reads the affinity mask the process was started with.
 //! 3. [`select_cpus`] picks CPUs from the *usable* ones according to the
 //!    user's [`Cores`] and [`Placement`] choices.
-//! 4. Each core thread calls [`pin_current_thread`] with its CPU.
+//! 4. Each core thread calls [`place_current_thread`]: it is pinned to its
+//!    CPU and its memory is bound to that CPU's NUMA node
+//!    ([`MemoryBinding`], see the `membind` module for the invariants).
+//!
+//! The sysfs reader gives each CPU its node, package and physical core
+//! (hyperthread siblings share one), which is all the placements need:
+//! compact, spread, one per physical core, or one node. With the `hwloc`
+//! feature, [`Topology::detect_hwloc`] reads the same through hwloc (a C
+//! library) and [`Topology::from_hwloc_synthetic`] builds one from hwloc's
+//! synthetic descriptions; the runtime itself always reads sysfs.
 //!
 //! # Why usable = online ∩ affinity
 //!
@@ -32,10 +41,18 @@
 
 mod affinity;
 pub mod cpulist;
+#[cfg(test)]
+pub(crate) mod fake_sysfs;
+#[cfg(feature = "hwloc")]
+mod hwloc;
+mod membind;
 mod placement;
 mod sysfs;
 
 pub use affinity::{allowed_cpus, pin_current_thread, set_current_thread_affinity};
 pub use cpulist::{format as format_cpulist, parse as parse_cpulist, CpuListError};
-pub use placement::{select_cpus, Cores, Placement, PlacementError};
+pub use membind::{
+    bind_current_thread_memory, place_current_thread, MemoryBinding, SavedPlacement, MAX_NODES,
+};
+pub use placement::{select_cpus, Cores, ParsePlacementError, Placement, PlacementError};
 pub use sysfs::{Cpu, Topology};

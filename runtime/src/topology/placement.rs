@@ -1,6 +1,7 @@
 //! Choosing the CPUs the runtime's cores run on.
 
 use std::fmt;
+use std::str::FromStr;
 
 use crate::topology::cpulist;
 use crate::topology::Topology;
@@ -28,12 +29,80 @@ pub enum Placement {
     /// Round-robin across NUMA nodes: the first CPU of every node, then the
     /// second of every node, and so on. Spreads memory bandwidth over nodes.
     Spread,
+    /// One CPU per physical core, filling node by node as [`Compact`] does:
+    /// the hyperthread siblings of a chosen CPU are skipped, so no two cores
+    /// share a physical core's execution units and L1/L2 caches.
+    ///
+    /// [`Compact`]: Placement::Compact
+    OnePerPhysicalCore,
+    /// Only the CPUs of this NUMA node, ascending (siblings included).
+    Node(usize),
+}
+
+impl fmt::Display for Placement {
+    /// The spelling [`Placement::from_str`] parses: `compact`, `spread`,
+    /// `one-per-physical-core`, `node:N`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Placement::Compact => f.write_str("compact"),
+            Placement::Spread => f.write_str("spread"),
+            Placement::OnePerPhysicalCore => f.write_str("one-per-physical-core"),
+            Placement::Node(n) => write!(f, "node:{n}"),
+        }
+    }
+}
+
+/// A placement name that [`Placement::from_str`] does not know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsePlacementError {
+    text: String,
+}
+
+impl fmt::Display for ParsePlacementError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unknown placement {:?}: expected compact, spread, one-per-physical-core or node:N",
+            self.text
+        )
+    }
+}
+
+impl std::error::Error for ParsePlacementError {}
+
+impl FromStr for Placement {
+    type Err = ParsePlacementError;
+
+    fn from_str(text: &str) -> Result<Placement, ParsePlacementError> {
+        let err = || ParsePlacementError {
+            text: text.to_owned(),
+        };
+        match text {
+            "compact" => Ok(Placement::Compact),
+            "spread" => Ok(Placement::Spread),
+            "one-per-physical-core" => Ok(Placement::OnePerPhysicalCore),
+            _ => {
+                let digits = text.strip_prefix("node:").ok_or_else(err)?;
+                if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(err());
+                }
+                digits.parse().map(Placement::Node).map_err(|_| err())
+            }
+        }
+    }
 }
 
 /// Why [`select_cpus`] could not choose CPUs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PlacementError {
+    /// [`Placement::Node`] names a node with no usable CPU.
+    NoUsableCpusOnNode {
+        /// The node asked for.
+        node: usize,
+        /// The nodes that have usable CPUs.
+        usable_nodes: Vec<usize>,
+    },
     /// No CPU is both online and in the affinity mask.
     NoUsableCpus {
         /// The online CPUs.
@@ -86,6 +155,12 @@ impl fmt::Display for PlacementError {
                 set(online),
                 set(allowed)
             ),
+            PlacementError::NoUsableCpusOnNode { node, usable_nodes } => write!(
+                f,
+                "numa node {node} has no usable cpu: the usable cpus are on node{} {}",
+                if usable_nodes.len() == 1 { "" } else { "s" },
+                set(usable_nodes)
+            ),
             PlacementError::ZeroCores => write!(f, "the runtime needs at least 1 core, not 0"),
             PlacementError::TooManyCores { requested, usable } => write!(
                 f,
@@ -136,7 +211,7 @@ impl std::error::Error for PlacementError {}
 ///
 /// ```ignore
 /// use frys_runtime::topology::{select_cpus, Cores, Cpu, Placement, Topology};
-/// let topo = Topology::new((0..8).map(|id| Cpu { id, node: id / 4 }));
+/// let topo = Topology::new((0..8).map(|id| Cpu::new(id, id / 4)));
 /// let all: Vec<usize> = (0..8).collect();
 /// let cpus = select_cpus(&topo, &all, &Cores::Count(4), Placement::Spread).unwrap();
 /// assert_eq!(cpus, vec![0, 4, 1, 5]);
@@ -189,6 +264,32 @@ pub fn select_cpus(
     }
     let ordered: Vec<usize> = match placement {
         Placement::Compact => by_node.into_iter().flat_map(|(_, cpus)| cpus).collect(),
+        Placement::OnePerPhysicalCore => {
+            let mut cores_taken = Vec::new();
+            by_node
+                .into_iter()
+                .flat_map(|(_, cpus)| cpus)
+                .filter(|&id| {
+                    // Every id in `by_node` is online, so `cpu` finds it.
+                    let core = topo.cpu(id).map(|c| (c.package, c.core));
+                    if cores_taken.contains(&core) {
+                        return false;
+                    }
+                    cores_taken.push(core);
+                    true
+                })
+                .collect()
+        }
+        Placement::Node(node) => {
+            let usable_nodes: Vec<usize> = by_node.iter().map(|(n, _)| *n).collect();
+            match by_node.into_iter().find(|(n, _)| *n == node) {
+                Some((_, cpus)) => cpus,
+                None if usable_nodes.is_empty() => Vec::new(),
+                None => {
+                    return Err(PlacementError::NoUsableCpusOnNode { node, usable_nodes });
+                }
+            }
+        }
         Placement::Spread => {
             let longest = by_node.iter().map(|(_, c)| c.len()).max().unwrap_or(0);
             (0..longest)
@@ -221,18 +322,103 @@ pub fn select_cpus(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::topology::fake_sysfs::FakeSysfs;
     use crate::topology::Cpu;
 
     /// `nodes` nodes of `per_node` CPUs each, numbered node by node.
     fn topo(nodes: usize, per_node: usize) -> Topology {
-        Topology::new((0..nodes * per_node).map(|id| Cpu {
-            id,
-            node: id / per_node,
-        }))
+        Topology::new((0..nodes * per_node).map(|id| Cpu::new(id, id / per_node)))
     }
 
     fn all(n: usize) -> Vec<usize> {
         (0..n).collect()
+    }
+
+    /// The placements of the fake two-package, two-node, four-core,
+    /// two-threads-per-core machine read from its sysfs tree.
+    #[test]
+    fn placements_on_a_two_node_smt_machine_from_sysfs() {
+        let fs = FakeSysfs::two_packages_two_nodes_smt("placements");
+        let t = Topology::from_sysfs(fs.root()).unwrap();
+        let pick = |cores: Cores, placement| select_cpus(&t, &all(8), &cores, placement);
+        assert_eq!(
+            pick(Cores::All, Placement::Compact).unwrap(),
+            vec![0, 1, 4, 5, 2, 3, 6, 7]
+        );
+        assert_eq!(
+            pick(Cores::All, Placement::Spread).unwrap(),
+            vec![0, 2, 1, 3, 4, 6, 5, 7]
+        );
+        assert_eq!(
+            pick(Cores::All, Placement::OnePerPhysicalCore).unwrap(),
+            vec![0, 1, 2, 3]
+        );
+        assert_eq!(
+            pick(Cores::Count(2), Placement::OnePerPhysicalCore).unwrap(),
+            vec![0, 1]
+        );
+        assert_eq!(
+            pick(Cores::All, Placement::Node(0)).unwrap(),
+            vec![0, 1, 4, 5]
+        );
+        assert_eq!(
+            pick(Cores::All, Placement::Node(1)).unwrap(),
+            vec![2, 3, 6, 7]
+        );
+        assert_eq!(
+            pick(Cores::Count(3), Placement::Node(1)).unwrap(),
+            vec![2, 3, 6]
+        );
+        let err = pick(Cores::Count(5), Placement::OnePerPhysicalCore).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot run 5 cores: only 4 cpus are usable (0-3)"
+        );
+        let err = pick(Cores::All, Placement::Node(2)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "numa node 2 has no usable cpu: the usable cpus are on nodes 0-1"
+        );
+    }
+
+    #[test]
+    fn one_per_physical_core_takes_a_usable_sibling() {
+        let fs = FakeSysfs::two_packages_two_nodes_smt("siblings");
+        let t = Topology::from_sysfs(fs.root()).unwrap();
+        // taskset -c 4-7: only the second threads are allowed.
+        let allowed = [4, 5, 6, 7];
+        let got = select_cpus(&t, &allowed, &Cores::All, Placement::OnePerPhysicalCore).unwrap();
+        assert_eq!(got, vec![4, 5, 6, 7]);
+        // taskset -c 0,4,6: cpu 4 is cpu 0's sibling.
+        let got = select_cpus(&t, &[0, 4, 6], &Cores::All, Placement::OnePerPhysicalCore).unwrap();
+        assert_eq!(got, vec![0, 6]);
+        let err = select_cpus(&t, &[0, 4], &Cores::All, Placement::Node(1)).unwrap_err();
+        assert_eq!(
+            err,
+            PlacementError::NoUsableCpusOnNode {
+                node: 1,
+                usable_nodes: vec![0]
+            }
+        );
+    }
+
+    #[test]
+    fn placement_names_round_trip() {
+        for p in [
+            Placement::Compact,
+            Placement::Spread,
+            Placement::OnePerPhysicalCore,
+            Placement::Node(0),
+            Placement::Node(12),
+        ] {
+            assert_eq!(p.to_string().parse::<Placement>(), Ok(p));
+        }
+        for bad in [
+            "", "Compact", "node", "node:", "node:-1", "node:x", "node:1 ",
+        ] {
+            let err = bad.parse::<Placement>().unwrap_err();
+            assert!(err.to_string().contains(&format!("{bad:?}")), "{err}");
+        }
     }
 
     #[test]
@@ -258,7 +444,7 @@ mod tests {
     #[test]
     fn interleaved_numbering_is_grouped_by_node() {
         // Even CPUs on node 0, odd ones on node 1 (common on 2-socket boxes).
-        let t = Topology::new((0..8).map(|id| Cpu { id, node: id % 2 }));
+        let t = Topology::new((0..8).map(|id| Cpu::new(id, id % 2)));
         let compact = select_cpus(&t, &all(8), &Cores::Count(4), Placement::Compact).unwrap();
         assert_eq!(compact, vec![0, 2, 4, 6]);
         let spread = select_cpus(&t, &all(8), &Cores::Count(4), Placement::Spread).unwrap();
@@ -291,10 +477,10 @@ mod tests {
     #[test]
     fn spread_with_uneven_nodes() {
         let t = Topology::new([
-            Cpu { id: 0, node: 0 },
-            Cpu { id: 1, node: 0 },
-            Cpu { id: 2, node: 0 },
-            Cpu { id: 3, node: 1 },
+            Cpu::new(0, 0),
+            Cpu::new(1, 0),
+            Cpu::new(2, 0),
+            Cpu::new(3, 1),
         ]);
         let got = select_cpus(&t, &all(4), &Cores::All, Placement::Spread).unwrap();
         assert_eq!(got, vec![0, 3, 1, 2]);

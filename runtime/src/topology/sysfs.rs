@@ -6,16 +6,36 @@ use std::path::{Path, PathBuf};
 
 use crate::topology::cpulist;
 
-/// One online CPU and the NUMA node it belongs to.
+/// One online CPU: its NUMA node, its package and its physical core.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Cpu {
     /// The kernel's CPU number, as used by `sched_setaffinity` and `taskset`.
     pub id: usize,
     /// The NUMA node the CPU belongs to (0 on machines without NUMA).
     pub node: usize,
+    /// The physical package (socket) the CPU is on.
+    pub package: usize,
+    /// The physical core the CPU is a hardware thread of, named by the
+    /// lowest CPU id among that core's threads (its hyperthread siblings):
+    /// two CPUs share a physical core exactly when their `core` is equal.
+    /// Without SMT, `core == id`.
+    pub core: usize,
 }
 
-/// The online CPUs of the machine and their NUMA nodes.
+impl Cpu {
+    /// A CPU that is a physical core of its own, on package 0.
+    pub fn new(id: usize, node: usize) -> Cpu {
+        Cpu {
+            id,
+            node,
+            package: 0,
+            core: id,
+        }
+    }
+}
+
+/// The online CPUs of the machine: their NUMA nodes, packages and physical
+/// cores.
 ///
 /// Offline CPUs are not part of the topology. The affinity mask of the
 /// process is not taken into account here: see
@@ -36,6 +56,38 @@ fn read_cpulist(path: &Path) -> io::Result<Vec<usize>> {
     let text = fs::read_to_string(path).map_err(|e| with_path(path, e))?;
     cpulist::parse(&text)
         .map_err(|e| with_path(path, io::Error::new(io::ErrorKind::InvalidData, e)))
+}
+
+/// Reads a cpu-list file, `None` when it does not exist.
+fn read_cpulist_if_present(path: &Path) -> io::Result<Option<Vec<usize>>> {
+    match read_cpulist(path) {
+        Ok(cpus) => Ok(Some(cpus)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Reads `physical_package_id`: `None` when the file does not exist or
+/// holds -1 (the kernel's "unknown" on some architectures).
+fn read_package(path: &Path) -> io::Result<Option<usize>> {
+    let text = match fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(with_path(path, e)),
+    };
+    let text = text.trim();
+    if text == "-1" {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(|_| {
+        with_path(
+            path,
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{text:?} is not a package number"),
+            ),
+        )
+    })
 }
 
 /// Returns `N` for a directory entry named `node<N>`, `None` for anything
@@ -79,7 +131,11 @@ impl Topology {
     /// `<root>/devices/system/node/` exists, the node of each CPU comes from
     /// the `node<N>/cpulist` files in it; a CPU that no node lists (or every
     /// CPU, on kernels built without NUMA support, which have no node
-    /// directory) is on node 0.
+    /// directory) is on node 0. The package of CPU `N` comes from
+    /// `cpu/cpu<N>/topology/physical_package_id` and its physical core from
+    /// `cpu/cpu<N>/topology/thread_siblings_list` (the lowest sibling names
+    /// the core); when a CPU has no `topology` files (some containers and
+    /// emulated machines), it is a core of its own on package 0.
     ///
     /// # Errors
     ///
@@ -110,7 +166,20 @@ impl Topology {
         }
         nodes.sort();
 
-        let mut cpus: Vec<Cpu> = online.iter().map(|&id| Cpu { id, node: 0 }).collect();
+        let mut cpus = Vec::with_capacity(online.len());
+        for &id in &online {
+            let dir = system.join(format!("cpu/cpu{id}/topology"));
+            let package = read_package(&dir.join("physical_package_id"))?.unwrap_or(0);
+            let core = read_cpulist_if_present(&dir.join("thread_siblings_list"))?
+                .and_then(|siblings| siblings.first().copied())
+                .unwrap_or(id);
+            cpus.push(Cpu {
+                id,
+                node: 0,
+                package,
+                core,
+            });
+        }
         let mut assigned = vec![false; cpus.len()];
         for (node, path) in &nodes {
             for id in read_cpulist(path)? {
@@ -143,49 +212,39 @@ impl Topology {
 
     /// The node of CPU `cpu`, or `None` when that CPU is not online.
     pub fn node_of(&self, cpu: usize) -> Option<usize> {
+        self.cpu(cpu).map(|c| c.node)
+    }
+
+    /// CPU `cpu`, or `None` when that CPU is not online.
+    pub fn cpu(&self, cpu: usize) -> Option<&Cpu> {
         self.cpus
             .binary_search_by_key(&cpu, |c| c.id)
             .ok()
-            .map(|i| self.cpus[i].node)
+            .map(|i| &self.cpus[i])
+    }
+
+    /// The packages that have at least one online CPU, sorted.
+    pub fn packages(&self) -> Vec<usize> {
+        let mut packages: Vec<usize> = self.cpus.iter().map(|c| c.package).collect();
+        packages.sort_unstable();
+        packages.dedup();
+        packages
+    }
+
+    /// How many physical cores have at least one online CPU.
+    pub fn physical_cores(&self) -> usize {
+        let mut cores: Vec<(usize, usize)> =
+            self.cpus.iter().map(|c| (c.package, c.core)).collect();
+        cores.sort_unstable();
+        cores.dedup();
+        cores.len()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    /// A fake sysfs root in the temp dir, removed on drop.
-    struct FakeSysfs {
-        root: PathBuf,
-    }
-
-    impl FakeSysfs {
-        fn new(name: &str) -> FakeSysfs {
-            static COUNTER: AtomicUsize = AtomicUsize::new(0);
-            let root = std::env::temp_dir().join(format!(
-                "frys-topology-{name}-{}-{}",
-                std::process::id(),
-                COUNTER.fetch_add(1, Ordering::Relaxed)
-            ));
-            let _ = fs::remove_dir_all(&root);
-            fs::create_dir_all(root.join("devices/system/cpu")).unwrap();
-            FakeSysfs { root }
-        }
-
-        fn write(&self, relative: &str, contents: &str) -> &FakeSysfs {
-            let path = self.root.join("devices/system").join(relative);
-            fs::create_dir_all(path.parent().unwrap()).unwrap();
-            fs::write(path, contents).unwrap();
-            self
-        }
-    }
-
-    impl Drop for FakeSysfs {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.root);
-        }
-    }
+    use crate::topology::fake_sysfs::FakeSysfs;
 
     fn ids(topo: &Topology) -> Vec<usize> {
         topo.cpus().iter().map(|c| c.id).collect()
@@ -207,6 +266,61 @@ mod tests {
         assert_eq!(topo.node_of(4), Some(1));
         assert_eq!(topo.node_of(7), Some(1));
         assert_eq!(topo.node_of(8), None);
+    }
+
+    #[test]
+    fn packages_and_hyperthread_siblings() {
+        let fs = FakeSysfs::two_packages_two_nodes_smt("smt");
+        let topo = Topology::from_sysfs(fs.root()).unwrap();
+        assert_eq!(ids(&topo), (0..8).collect::<Vec<_>>());
+        assert_eq!(topo.nodes(), vec![0, 1]);
+        assert_eq!(topo.packages(), vec![0, 1]);
+        assert_eq!(topo.physical_cores(), 4);
+        let cpu6 = topo.cpu(6).unwrap();
+        assert_eq!((cpu6.node, cpu6.package, cpu6.core), (1, 1, 2));
+        let cpu1 = topo.cpu(1).unwrap();
+        assert_eq!((cpu1.node, cpu1.package, cpu1.core), (0, 0, 1));
+    }
+
+    #[test]
+    fn missing_cpu_topology_files_mean_a_core_of_its_own() {
+        let fs = FakeSysfs::new("no-topology");
+        fs.write(
+            "cpu/online",
+            "0-2
+",
+        )
+        .write(
+            "cpu/cpu1/topology/physical_package_id",
+            "-1
+",
+        );
+        let topo = Topology::from_sysfs(fs.root()).unwrap();
+        assert_eq!(
+            topo.cpus(),
+            &[Cpu::new(0, 0), Cpu::new(1, 0), Cpu::new(2, 0)]
+        );
+        assert_eq!(topo.physical_cores(), 3);
+    }
+
+    #[test]
+    fn malformed_package_id_error_names_the_file() {
+        let fs = FakeSysfs::new("bad-package");
+        fs.write(
+            "cpu/online",
+            "0
+",
+        )
+        .write(
+            "cpu/cpu0/topology/physical_package_id",
+            "zero
+",
+        );
+        let err = Topology::from_sysfs(fs.root()).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        let msg = err.to_string();
+        assert!(msg.contains("cpu0/topology/physical_package_id"), "{msg}");
+        assert!(msg.contains("\"zero\""), "{msg}");
     }
 
     #[test]
@@ -254,15 +368,8 @@ mod tests {
 
     #[test]
     fn new_sorts_and_deduplicates() {
-        let topo = Topology::new([
-            Cpu { id: 3, node: 1 },
-            Cpu { id: 0, node: 0 },
-            Cpu { id: 3, node: 0 },
-        ]);
-        assert_eq!(
-            topo.cpus(),
-            &[Cpu { id: 0, node: 0 }, Cpu { id: 3, node: 1 }]
-        );
+        let topo = Topology::new([Cpu::new(3, 1), Cpu::new(0, 0), Cpu::new(3, 0)]);
+        assert_eq!(topo.cpus(), &[Cpu::new(0, 0), Cpu::new(3, 1)]);
     }
 
     #[test]

@@ -51,7 +51,8 @@ const BENCHMARKS: [&str; 5] = [
 ];
 
 const USAGE: &str = "usage: db_bench [--benchmarks fillseq,fillrandom,overwrite,readrandom,readseq] \
-[--num 1000000] [--value-size 100] [--dir DIR] [--frys-tasks 16 (0: no concurrent frys line)] [--seed 1]";
+[--num 1000000] [--value-size 100] [--dir DIR] [--frys-tasks 16 (0: no concurrent frys line)] [--seed 1] \
+[--json PATH] [--round 1]";
 
 /// What a full scan saw.
 #[derive(Default, Debug, Clone, Copy)]
@@ -86,6 +87,10 @@ struct Args {
     dir: PathBuf,
     frys_tasks: usize,
     seed: u64,
+    /// `--json PATH`: also write every result as a `BenchOutput`.
+    json: Option<PathBuf>,
+    /// `--round N`: the round number recorded in the JSON.
+    round: usize,
 }
 
 fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -100,6 +105,8 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         dir: std::env::temp_dir().join("frys_db_bench"),
         frys_tasks: 16,
         seed: 1,
+        json: None,
+        round: 1,
     };
     while let Some(flag) = it.next() {
         if flag == "-h" || flag == "--help" {
@@ -113,6 +120,8 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             "--dir" => a.dir = PathBuf::from(v),
             "--frys-tasks" => a.frys_tasks = num(&flag, &v)?,
             "--seed" => a.seed = num(&flag, &v)?,
+            "--json" => a.json = Some(PathBuf::from(v)),
+            "--round" => a.round = num(&flag, &v)?,
             _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
         }
     }
@@ -270,7 +279,8 @@ fn run(args: &Args) -> Result<(), BenchError> {
     let rt = frys::Runtime::builder()
         .cores(frys::Cores::Count(1))
         .build()?;
-    rt.block_on(async {
+    let mut output = frys_benches::results::BenchOutput::default();
+    let result = rt.block_on(async {
         let values = Rc::new(Values::new(args.value_size, args.seed));
         let mut engines = engines(args);
         let mut filled = vec![false; engines.len()];
@@ -295,7 +305,21 @@ fn run(args: &Args) -> Result<(), BenchError> {
                     e.settle().await?;
                 }
                 *filled = true;
+                let cpu_before = process_cpu_us();
                 let rate = run_one(e, bench, &order, &values, args, user_bytes).await?;
+                let cpu_us = process_cpu_us() - cpu_before;
+                output.rounds.push(frys_benches::results::Round {
+                    bench: "storage".into(),
+                    case: bench.clone(),
+                    system: e.name(),
+                    cores: 1,
+                    round: args.round,
+                    ops_per_sec: rate,
+                    p50_us: None,
+                    p99_us: None,
+                    cpu_us_per_req: (!order.is_empty() && bench != "readseq")
+                        .then(|| cpu_us / order.len() as f64),
+                });
                 rates.push((e.name(), e.is_frys(), rate));
             }
             for (frys_name, _, frys_rate) in rates.iter().filter(|r| r.1) {
@@ -307,8 +331,29 @@ fn run(args: &Args) -> Result<(), BenchError> {
         for e in &mut engines {
             e.close().await?;
         }
-        Ok(())
-    })
+        Ok::<(), BenchError>(())
+    });
+    if let Some(path) = &args.json {
+        output.write(path)?;
+    }
+    result
+}
+
+/// The CPU time (user + system) of the whole process so far, µs: the
+/// engines' background threads included.
+fn process_cpu_us() -> f64 {
+    // SAFETY: `libc::rusage` is plain old data, for which all-zero bytes are
+    // a valid value; `getrusage` writes one through the pointer to our
+    // live, exclusively borrowed local and keeps no reference to it.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_SELF, &mut usage) != 0 {
+            return f64::NAN;
+        }
+        usage
+    };
+    let us = |t: libc::timeval| t.tv_sec as f64 * 1e6 + t.tv_usec as f64;
+    us(usage.ru_utime) + us(usage.ru_stime)
 }
 
 /// Runs one benchmark on one engine, prints its lines, returns ops/s.
