@@ -70,6 +70,8 @@ impl WriteBatch {
     /// Adds a delete of `key`.
     pub fn delete(&mut self, key: &[u8]) {
         if self.check_key(key) {
+            self.ops
+                .reserve(1 + varint_len(key.len() as u64) + key.len());
             self.ops.push(Kind::Delete as u8);
             put_len_prefixed(&mut self.ops, key);
             self.count += 1;
@@ -141,10 +143,14 @@ impl WriteBatch {
             self.error.get_or_insert(error);
             return;
         }
+        let field_len = 1 + if expires_at.is_some() { 8 } else { 0 } + value.len();
+        // One reservation for the whole op: a batch usually holds one op,
+        // and growing it piece by piece would reallocate three times.
+        self.ops.reserve(
+            1 + varint_len(key.len() as u64) + key.len() + varint_len(field_len as u64) + field_len,
+        );
         self.ops.push(Kind::Put as u8);
         put_len_prefixed(&mut self.ops, key);
-        let field_len = 1 + if expires_at.is_some() { 8 } else { 0 } + value.len();
-        self.ops.reserve(varint_len(field_len as u64) + field_len);
         put_varint(&mut self.ops, field_len as u64);
         key::encode_value(expires_at, value, &mut self.ops);
         self.count += 1;

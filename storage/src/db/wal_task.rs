@@ -94,7 +94,13 @@ async fn commit_group(inner: &Rc<Inner>, wal: &mut LogWriter, group: Vec<(WriteB
     }
     let first = inner.state.borrow().last_seqno + 1;
     let mut next = first;
-    let mut buf = Vec::new();
+    // Sized once for the whole group: one record (header + payload) per batch.
+    let mut buf = Vec::with_capacity(
+        group
+            .iter()
+            .map(|(b, _)| wal::HEADER_LEN + b.approximate_size())
+            .sum(),
+    );
     let mut payload = Vec::new();
     let mut user_bytes = 0u64;
     let mut accepted = Vec::with_capacity(group.len());
