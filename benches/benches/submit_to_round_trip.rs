@@ -32,7 +32,11 @@ fn submit_to_round_trip(c: &mut Criterion) {
     );
     // Same, with the cores left to the OS scheduler (context for the
     // pinned numbers: cross-CPU wake-ups vs the scheduler's placement).
-    frys_round_trip(&mut group, "frys_submit_to_unpinned", two_cores().pin(false));
+    frys_round_trip(
+        &mut group,
+        "frys_submit_to_unpinned",
+        two_cores().pin(false),
+    );
     tokio_round_trip(&mut group, None);
     tokio_round_trip(&mut group, Some((0, 1)));
     group.finish();
