@@ -39,8 +39,11 @@ done
 if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
   apt-get update -qq && apt-get install -y -qq redis-server redis-tools >/dev/null
 fi
-cargo build --release -q -p frys-shards --bin shard-server
-BIN=${CARGO_TARGET_DIR:-target}/release/shard-server
+# SHARD_SERVER=<binary> skips the build (to check the script with a debug build).
+if [ -z "${SHARD_SERVER:-}" ]; then
+  cargo build --release -q -p frys-shards --bin shard-server
+fi
+BIN=${SHARD_SERVER:-${CARGO_TARGET_DIR:-target}/release/shard-server}
 WORK=$(mktemp -d /tmp/cluster-compare.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"' EXIT
 CLK=$(getconf CLK_TCK)
