@@ -26,9 +26,13 @@ if ! python3 -c "import redis" 2>/dev/null; then
 fi
 cargo build --locked --quiet -p frys-shards --bin shard-server
 python3 shards/tests/clients/redis_py_check.py target/debug/shard-server
+python3 shards/tests/clients/redis_py_cluster_check.py target/debug/shard-server
 
 echo "== shard-server vs redis-server, reply for reply"
 if ! command -v redis-server >/dev/null; then
   apt-get update -qq && apt-get install -y -qq redis-server >/dev/null
 fi
 python3 shards/tests/clients/redis_diff.py target/debug/shard-server
+# Cluster mode: both servers one node owning every slot.
+python3 shards/tests/clients/redis_diff.py target/debug/shard-server \
+  shards/tests/clients/redis_cluster_diff_cases.txt --cluster

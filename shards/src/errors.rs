@@ -243,6 +243,30 @@ pub fn at_least_one_input_key(full_name: &str) -> String {
     finish(format!("ERR at least 1 input key is needed for '{full_name}' command").into_bytes())
 }
 
+// -------------------------------------------------------------- cluster
+
+/// `clusterRedirectClient`: keys of several slots.
+pub const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
+/// `clusterRedirectClient`: the key's slot has no owner.
+pub const CLUSTERDOWN_UNBOUND: &str = "CLUSTERDOWN Hash slot not served";
+/// `clusterRedirectClient`: the cluster is down (some slot has no owner).
+pub const CLUSTERDOWN: &str = "CLUSTERDOWN The cluster is down";
+/// CLUSTER, ASKING, READONLY, READWRITE without cluster mode.
+pub const CLUSTER_DISABLED: &str = "ERR This instance has cluster support disabled";
+/// CLUSTER COUNTKEYSINSLOT with a slot outside `0..16384`.
+pub const INVALID_SLOT: &str = "ERR Invalid slot";
+/// CLUSTER GETKEYSINSLOT with a bad slot or a negative count.
+pub const INVALID_SLOT_OR_COUNT: &str = "ERR Invalid slot or number of keys";
+
+/// CLUSTERX SETNODES on a node in emulated cluster mode (frys' own).
+pub const SETNODES_EMULATED: &str =
+    "ERR this node runs in emulated cluster mode: it owns every slot and takes no slot map";
+
+/// `clusterRedirectClient`: another node owns `slot`.
+pub fn moved(slot: u16, addr: &str) -> String {
+    format!("MOVED {slot} {addr}")
+}
+
 // ------------------------------------------------------------- keyspace
 
 /// SELECT, MOVE, COPY DB, SWAPDB with a DB index out of range.

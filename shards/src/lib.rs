@@ -13,10 +13,13 @@
 //! [`pubsub`] (subscriptions and message delivery across cores),
 //! [`config`] (settings), [`txn`] (cross-core transactions: MULTI/EXEC,
 //! WATCH, and every multi-key command), [`plugin`] (plugin commands from
-//! frys-plugins), `admin` (/metrics).
+//! frys-plugins), [`cluster`] (cluster mode: the pushed slot map,
+//! MOVED / CROSSSLOT), `admin` (/metrics).
 
 pub mod acl;
 pub mod admin;
+pub mod cluster;
+pub mod cluster_cli;
 pub mod command;
 pub mod config;
 pub mod errors;

@@ -19,6 +19,16 @@ fn main() {
         }
         return;
     }
+    if args.first().map(String::as_str) == Some("cluster") {
+        match frys_shards::cluster_cli::run(&args[1..]) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("shard-server cluster: {e}");
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
     let config = match Config::load(std::env::args_os(), |name| std::env::var(name).ok()) {
         Ok(c) => c,
         Err(ConfigError::Cli(e)) => e.exit(),

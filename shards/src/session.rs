@@ -69,6 +69,11 @@ pub struct Session {
     pub multi: Option<MultiState>,
     /// The WATCHed keys.
     pub watch: WatchSet,
+    /// Cluster mode: ASKING was sent (Redis' `CLIENT_ASKING`); cleared by
+    /// the next command outside MULTI.
+    pub asking: bool,
+    /// Cluster mode: READONLY was sent (no replicas here: no effect).
+    pub readonly: bool,
 }
 
 impl Session {
@@ -105,6 +110,8 @@ impl Session {
             pubsub: crate::pubsub::Subscriptions::default(),
             multi: None,
             watch: WatchSet::default(),
+            asking: false,
+            readonly: false,
         }
     }
 

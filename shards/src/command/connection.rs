@@ -36,6 +36,9 @@ fn select(s: &mut Session, argv: &Argv) -> Reply {
     let Some(n) = parse_i64(arg(argv, 1)) else {
         return Reply::error(errors::NOT_AN_INTEGER);
     };
+    if n != 0 && crate::cluster::enabled() {
+        return Reply::error(errors::SELECT_IN_CLUSTER);
+    }
     if n < 0 || n >= i64::from(config::live(|c| c.databases())) {
         return Reply::error(errors::DB_INDEX_OUT_OF_RANGE);
     }
@@ -147,7 +150,14 @@ fn hello(s: &mut Session, argv: &Argv) -> Reply {
         (Reply::bulk("version"), Reply::bulk(REDIS_VERSION)),
         (Reply::bulk("proto"), Reply::Integer(i64::from(resp))),
         (Reply::bulk("id"), Reply::Integer(s.id as i64)),
-        (Reply::bulk("mode"), Reply::bulk("standalone")),
+        (
+            Reply::bulk("mode"),
+            Reply::bulk(if crate::cluster::enabled() {
+                "cluster"
+            } else {
+                "standalone"
+            }),
+        ),
         (Reply::bulk("role"), Reply::bulk("master")),
         (Reply::bulk("modules"), Reply::Array(Vec::new())),
     ]))

@@ -230,6 +230,9 @@ pub fn copy(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
             }
             i += 1;
         }
+        if crate::cluster::enabled() && (ctx.db != 0 || dst_db != 0) {
+            return Reply::error(errors::COPY_DB_IN_CLUSTER);
+        }
         if src == dst && dst_db == ctx.db {
             return Reply::error(errors::SAME_OBJECT);
         }
@@ -254,6 +257,9 @@ pub fn copy(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
 /// MOVE key db
 pub fn move_key(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
     Box::pin(async move {
+        if crate::cluster::enabled() {
+            return Reply::error(errors::MOVE_IN_CLUSTER);
+        }
         let key = arg(&argv, 1);
         let Some(n) = super::parse_i64(&arg(&argv, 2)) else {
             return Reply::error(errors::NOT_AN_INTEGER);

@@ -267,6 +267,9 @@ const SWAPDB_LOCK: &[u8] = b"\0swapdb";
 /// SWAPDB index1 index2
 pub fn swapdb(_ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
     Box::pin(async move {
+        if crate::cluster::enabled() {
+            return Reply::error(errors::SWAPDB_IN_CLUSTER);
+        }
         let Some(a) = super::parse_i64(arg(&argv, 1)) else {
             return Reply::error(errors::INVALID_FIRST_DB_INDEX);
         };

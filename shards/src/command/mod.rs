@@ -8,6 +8,7 @@ mod acl;
 mod args;
 mod blocking;
 mod body;
+mod cluster;
 mod coll;
 mod connection;
 mod cross_core;
@@ -64,6 +65,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     transactions::SPECS,
     plugin::SPECS,
     acl::SPECS,
+    cluster::SPECS,
 ];
 
 /// Longest command name looked up (longer names are unknown).

@@ -330,9 +330,9 @@ pub const SETTINGS: &[SettingDef] = &[
     setting!(
         "cluster-enabled",
         "no",
-        Kind::Enum(&["no"]),
+        Kind::Enum(&["no", "yes", "emulated"]),
         false,
-        "Cluster mode is not available yet"
+        "Cluster mode: no; yes (serve the slots of the map pushed by `shard-server cluster`, kept in <dir>/SLOTMAP); emulated (one node owning every slot)"
     ),
     setting!(
         "io-threads",

@@ -4,6 +4,8 @@
 //! <dir>/FRYS        "frys-shards data directory\nformat 1\npartitions P\n"
 //! <dir>/LOCK        held (flock) by the one server using the directory
 //! <dir>/DBMAP       logical database -> namespace id, after a SWAPDB
+//! <dir>/NODEID      this node's cluster id (cluster mode, `crate::cluster`)
+//! <dir>/SLOTMAP     the last slot map pushed to it (cluster mode)
 //! <dir>/p00000/ ..  one frys-storage partition each, P of them
 //! ```
 //!
@@ -134,6 +136,23 @@ impl DataDir {
     pub fn save_db_map(&self, map: &[u16]) -> Result<(), DataDirError> {
         let text: Vec<String> = map.iter().map(|n| n.to_string()).collect();
         write_atomically(&self.root, DBMAP_FILE, text.join(" ").as_bytes())
+    }
+
+    /// The text of the small file `name` in the directory (`None` if it
+    /// does not exist).
+    pub fn read_file(&self, name: &str) -> Result<Option<String>, DataDirError> {
+        let path = self.root.join(name);
+        match fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err(&path)(e)),
+        }
+    }
+
+    /// Replaces the small file `name` atomically (temp file, fsync,
+    /// rename, fsync of the directory).
+    pub fn write_file(&self, name: &str, bytes: &[u8]) -> Result<(), DataDirError> {
+        write_atomically(&self.root, name, bytes)
     }
 
     fn open_existing(root: &Path, text: &str) -> Result<DataDir, DataDirError> {

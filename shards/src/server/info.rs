@@ -75,6 +75,7 @@ const DEFAULT: &[&str] = &[
     "stats",
     "replication",
     "cpu",
+    "cluster",
     "keyspace",
     "frys",
 ];
@@ -88,6 +89,7 @@ const ALL: &[&str] = &[
     "cpu",
     "commandstats",
     "errorstats",
+    "cluster",
     "keyspace",
     "frys",
     "plugins",
@@ -165,8 +167,9 @@ pub async fn render(sections: &[String], _db: u16) -> String {
                 let up = s.uptime().as_secs();
                 let _ = write!(
                     out,
-                    "# Server\r\nredis_version:{REDIS_VERSION}\r\nfrys_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmultiplexing_api:{}\r\nprocess_id:{}\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{up}\r\nuptime_in_days:{}\r\nhz:10\r\nexecutable:{}\r\nconfig_file:{}\r\n",
+                    "# Server\r\nredis_version:{REDIS_VERSION}\r\nfrys_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_mode:{}\r\nos:{} {}\r\narch_bits:64\r\nmultiplexing_api:{}\r\nprocess_id:{}\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{up}\r\nuptime_in_days:{}\r\nhz:10\r\nexecutable:{}\r\nconfig_file:{}\r\n",
                     env!("CARGO_PKG_VERSION"),
+                    if crate::cluster::enabled() { "cluster" } else { "standalone" },
                     std::env::consts::OS,
                     std::env::consts::ARCH,
                     s.driver(),
@@ -291,6 +294,9 @@ pub async fn render(sections: &[String], _db: u16) -> String {
                         r.partitions.len()
                     );
                 }
+            }
+            "cluster" => {
+                let _ = write!(out, "# Cluster\r\ncluster_enabled:{}\r\n", u8::from(crate::cluster::enabled()));
             }
             "plugins" => out.push_str(&crate::plugin::metrics::info_section()),
             _ => {}

@@ -12,6 +12,7 @@
 
 pub mod backup;
 pub mod blocked;
+mod cluster_gate;
 mod connection;
 pub mod info;
 mod output_limit;
@@ -214,6 +215,9 @@ pub fn run(config: Config) -> Result<(), String> {
     let data_dir = DataDir::open_or_create(&dir, config.partitions()).map_err(|e| e.to_string())?;
     let databases = u16::try_from(config.databases().min(65535)).unwrap_or(u16::MAX);
     let db_map = data_dir.load_db_map(databases).map_err(|e| e.to_string())?;
+    let cluster_mode =
+        crate::cluster::Mode::from_setting(config.get("cluster-enabled").unwrap_or("no"));
+    crate::cluster::start(&data_dir, cluster_mode)?;
     let cores = match config.cores() {
         Some(n) => Cores::Count(n),
         None => Cores::All,

@@ -313,6 +313,9 @@ fn route(session: &mut Session, segment: &mut Segment, idx: usize, argv: Argv) -
             }
         };
     }
+    if let Some(refused) = super::cluster_gate::refuse(session, spec, &argv) {
+        return Route::Reply(refused);
+    }
     // Redis' RESP2 subscribed mode: only pushes can be told from replies.
     if session.resp == 2 && session.pubsub.is_subscribed() {
         let allowed = container.is_none() && crate::pubsub::allowed_while_subscribed(spec.name);
@@ -422,6 +425,10 @@ fn route_plugin(
                 Route::NoReply
             }
         };
+    }
+    if let Some(refused) = super::cluster_gate::refuse_keys(&argv, desc.keys.positions(argv.len()))
+    {
+        return Route::Reply(refused);
     }
     if session.resp == 2 && session.pubsub.is_subscribed() {
         return reject(session, None, errors::only_subscribe_allowed(&desc.name));

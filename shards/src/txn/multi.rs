@@ -58,6 +58,12 @@ impl MultiState {
         self.queue.is_empty()
     }
 
+    /// The queued commands, in order (cluster mode checks their keys at
+    /// EXEC).
+    pub fn queued(&self) -> &[Queued] {
+        &self.queue
+    }
+
     /// The queued commands, in order.
     pub fn into_queue(self) -> Vec<Queued> {
         self.queue

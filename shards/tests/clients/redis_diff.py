@@ -12,12 +12,18 @@ an unordered collection: its elements are compared as multisets (Redis'
 hash order is not a contract). A leading '?' marks a command whose reply
 is random: only its shape (type and length) is compared.
 
+With a third argument `--cluster` both servers run in cluster mode as
+one node owning every slot (redis-server: CLUSTER ADDSLOTSRANGE 0 16383;
+shard-server: a one-node map pushed with CLUSTERX SETNODES), for the
+cases of redis_cluster_diff_cases.txt.
+
 Exits non-zero listing every case whose replies differ."""
 import os, shlex, shutil, socket, subprocess, sys, tempfile, time
 
 BIN = sys.argv[1] if len(sys.argv) > 1 else "target/debug/shard-server"
 HERE = os.path.dirname(os.path.abspath(__file__))
 CASES = sys.argv[2] if len(sys.argv) > 2 else os.path.join(HERE, "redis_diff_cases.txt")
+CLUSTER = len(sys.argv) > 3 and sys.argv[3] == "--cluster"
 
 
 def free_port():
@@ -106,15 +112,33 @@ def shape(tree):
     return (t, len(v) if isinstance(v, list) else None)
 
 
+def one_node_clusters(rport, fport):
+    """Makes each server a cluster of itself owning every slot."""
+    r, f = Conn(rport), Conn(fport)
+    r.call(["CLUSTER", "ADDSLOTSRANGE", "0", "16383"])
+    my_id = f.call(["CLUSTER", "MYID"])[1].decode()
+    f.call(["CLUSTERX", "SETNODES", f"{my_id} 127.0.0.1 {fport} master - 0-16383", "0"])
+    deadline = time.time() + 30
+    for c in (r, f):
+        while b"cluster_state:ok" not in c.call(["CLUSTER", "INFO"])[1]:
+            if time.time() > deadline:
+                raise RuntimeError("a server's cluster did not come up")
+            time.sleep(0.05)
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="frys-diff-")
     rport, fport = free_port(), free_port()
+    cluster = ["--cluster-enabled", "yes"] if CLUSTER else []
+    redis_cluster = cluster + (["--cluster-config-file", os.path.join(tmp, "nodes.conf")] if CLUSTER else [])
     redis = subprocess.Popen(["redis-server", "--port", str(rport), "--save", "", "--appendonly", "no",
-                              "--dir", tmp, "--enable-debug-command", "yes"],
+                              "--dir", tmp, "--enable-debug-command", "yes"] + redis_cluster,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     frys = subprocess.Popen([BIN, "--port", str(fport), "--dir", os.path.join(tmp, "frys"),
-                             "--admin-port", "0", "--cores", "2"],
+                             "--admin-port", "0", "--cores", "2"] + cluster,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if CLUSTER:
+        one_node_clusters(rport, fport)
     failures = []
     total = 0
     try:

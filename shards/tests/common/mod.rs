@@ -246,8 +246,8 @@ type Spawned = (Child, u16, Arc<Mutex<String>>);
 /// line (program and arguments, no stdio set).
 pub type Launcher = fn(Command) -> Command;
 
-/// Starts the binary with `--port 0` and waits for its
-/// `ready to accept connections addr=...` line.
+/// Starts the binary with `--port 0` (unless `extra` has a `--port`) and
+/// waits for its `ready to accept connections addr=...` line.
 fn spawn(dir: &Path, cores: usize, extra: &[String]) -> Result<Spawned, StartError> {
     spawn_launched(dir, cores, extra, |server| server)
 }
@@ -259,9 +259,12 @@ fn spawn_launched(
     launch: Launcher,
 ) -> Result<Spawned, StartError> {
     let mut server = Command::new(env!("CARGO_BIN_EXE_shard-server"));
+    // A free port unless the test fixes one (a cluster node keeps its
+    // address across restarts).
+    if !extra.iter().any(|a| a == "--port") {
+        server.arg("--port").arg("0");
+    }
     server
-        .arg("--port")
-        .arg("0")
         .arg("--dir")
         .arg(dir)
         .arg("--admin-port")

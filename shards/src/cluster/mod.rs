@@ -1,0 +1,204 @@
+//! Cluster mode: this server is one node of a Redis Cluster whose slot
+//! map is pushed to it by an operator tool (`shard-server cluster`, over
+//! `CLUSTERX SETNODES`), with no gossip between nodes, as Kvrocks and
+//! Dragonfly do it.
+//!
+//! - [`Mode`] is fixed at start (`cluster-enabled no|yes|emulated`).
+//! - The node's id (40 hex characters) is generated once and kept in
+//!   `<dir>/NODEID`; the last map pushed is kept in `<dir>/SLOTMAP`
+//!   (written atomically before it is used), so a restarted node serves at
+//!   once ([`persist`]).
+//! - Every request's keys are checked once, in the dispatcher, against
+//!   this node's [`View`] ([`check_keys`], rules in [`redirect`]).
+//!
+//! Invariants: the installed view changes only through [`install`], which
+//! serialises pushes, accepts only a higher epoch (or the same epoch with
+//! the same map, or FORCE), and persists before it publishes. Each core
+//! keeps its own copy of the view and re-reads the shared one only when
+//! the generation counter moved, so the per-request check takes no lock
+//! and touches no shared cache line but that counter.
+
+mod describe;
+pub mod persist;
+pub mod redirect;
+pub mod slot_map;
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+
+pub use describe::{info_text, nodes_text, shards_reply, slots_reply, Me};
+pub use redirect::{Refusal, View};
+pub use slot_map::{Node, SlotMap, SlotRange, NODE_ID_LEN};
+
+use crate::keyspace::DataDir;
+
+/// How the server takes part in a cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Not at all: CLUSTER answers that cluster support is disabled.
+    Disabled,
+    /// A node of a cluster whose map is pushed to it.
+    Enabled,
+    /// Cluster protocol for one server owning every slot.
+    Emulated,
+}
+
+impl Mode {
+    /// The mode the `cluster-enabled` value names (`no`, `yes`, `emulated`).
+    pub fn from_setting(value: &str) -> Mode {
+        match value {
+            "yes" => Mode::Enabled,
+            "emulated" => Mode::Emulated,
+            _ => Mode::Disabled,
+        }
+    }
+}
+
+static MODE: AtomicU8 = AtomicU8::new(0);
+static MY_ID: OnceLock<String> = OnceLock::new();
+static DIR: OnceLock<DataDir> = OnceLock::new();
+static VIEW: RwLock<Option<Arc<View>>> = RwLock::new(None);
+/// Bumped after every install of a new view.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+/// Serialises [`install`] (epoch check, persist, publish).
+static PUSH: Mutex<()> = Mutex::new(());
+
+thread_local! {
+    static CACHED: RefCell<(u64, Option<Arc<View>>)> = const { RefCell::new((u64::MAX, None)) };
+}
+
+/// The mode fixed at start.
+pub fn mode() -> Mode {
+    match MODE.load(Ordering::Relaxed) {
+        1 => Mode::Enabled,
+        2 => Mode::Emulated,
+        _ => Mode::Disabled,
+    }
+}
+
+/// Whether cluster mode (pushed or emulated) is on.
+pub fn enabled() -> bool {
+    mode() != Mode::Disabled
+}
+
+/// This node's id (empty when cluster mode is off).
+pub fn my_id() -> &'static str {
+    MY_ID.get().map_or("", String::as_str)
+}
+
+/// Turns cluster mode on at start: loads (or makes) the node id and loads
+/// the persisted map of `dir`. Nothing happens when `mode` is disabled.
+pub fn start(dir: &DataDir, mode: Mode) -> Result<(), String> {
+    if mode == Mode::Disabled {
+        return Ok(());
+    }
+    let id = persist::load_or_create_node_id(dir)?;
+    let map = match mode {
+        Mode::Enabled => persist::load_map(dir)?,
+        _ => None,
+    };
+    if let Some(m) = &map {
+        tracing::info!(
+            epoch = m.epoch(),
+            nodes = m.nodes().len(),
+            "cluster: loaded the persisted slot map"
+        );
+    }
+    let view = View::new(map, &id, mode == Mode::Emulated);
+    let _ = MY_ID.set(id);
+    let _ = DIR.set(dir.clone());
+    MODE.store(
+        match mode {
+            Mode::Enabled => 1,
+            _ => 2,
+        },
+        Ordering::Relaxed,
+    );
+    publish(view);
+    Ok(())
+}
+
+fn publish(view: View) {
+    *VIEW.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(view));
+    GENERATION.fetch_add(1, Ordering::Release);
+}
+
+/// Runs `f` with this node's current view (this core's copy).
+pub fn with_view<R>(f: impl FnOnce(&View) -> R) -> R {
+    CACHED.with(|cached| {
+        let generation = GENERATION.load(Ordering::Acquire);
+        if cached.borrow().0 != generation {
+            let shared = VIEW.read().unwrap_or_else(|e| e.into_inner()).clone();
+            // A nested call (none today) keeps the copy its caller reads.
+            if let Ok(mut c) = cached.try_borrow_mut() {
+                *c = (generation, shared);
+            }
+        }
+        let c = cached.borrow();
+        match c.1.as_deref() {
+            Some(view) => f(view),
+            None => f(&View::new(None, my_id(), mode() == Mode::Emulated)),
+        }
+    })
+}
+
+/// Whether this node serves a request on `keys` (always, when cluster
+/// mode is off); the refusal's text is the reply.
+pub fn check_keys<'a>(keys: impl IntoIterator<Item = &'a [u8]>) -> Result<(), Refusal> {
+    if !enabled() {
+        return Ok(());
+    }
+    with_view(|view| redirect::check(view, keys))
+}
+
+/// Installs a pushed map (CLUSTERX SETNODES): refused when its epoch is
+/// lower than the current one, or equal with a different map, unless
+/// `force`; persisted in the data directory before it is used.
+pub fn install(map: SlotMap, force: bool) -> Result<(), String> {
+    if mode() != Mode::Enabled {
+        return Err(match mode() {
+            Mode::Emulated => crate::errors::SETNODES_EMULATED.to_string(),
+            _ => crate::errors::CLUSTER_DISABLED.to_string(),
+        });
+    }
+    let _serial = PUSH.lock().unwrap_or_else(|e| e.into_inner());
+    let current = with_view(|v| v.map.clone());
+    if let Some(cur) = &current {
+        if !force {
+            if map.epoch() < cur.epoch() {
+                return Err(format!(
+                    "ERR Invalid cluster version: {} is older than the node's {}",
+                    map.epoch(),
+                    cur.epoch()
+                ));
+            }
+            if map.epoch() == cur.epoch() {
+                return if map == *cur {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "ERR Invalid cluster version: the node already has another map of version {}; push a higher version or FORCE",
+                        cur.epoch()
+                    ))
+                };
+            }
+        }
+    }
+    let dir = DIR
+        .get()
+        .ok_or_else(|| "ERR internal: cluster mode has no data directory".to_string())?;
+    persist::save_map(dir, &map).map_err(|e| format!("ERR could not persist the slot map: {e}"))?;
+    tracing::info!(
+        epoch = map.epoch(),
+        nodes = map.nodes().len(),
+        "cluster: new slot map"
+    );
+    publish(View::new(Some(map), my_id(), false));
+    Ok(())
+}
+
+/// The epoch of the installed map (0: none).
+pub fn epoch() -> u64 {
+    with_view(|v| v.map.as_ref().map_or(0, SlotMap::epoch))
+}

@@ -1,0 +1,515 @@
+//! Cluster commands: CLUSTER (HELP, INFO, NODES, SLOTS, SHARDS, MYID,
+//! KEYSLOT, COUNTKEYSINSLOT, GETKEYSINSLOT) in Redis 7's shapes; Kvrocks'
+//! CLUSTERX (SETNODES, VERSION, MYID), through which the operator tool
+//! pushes the slot map; ASKING, READONLY, READWRITE.
+//!
+//! Without cluster mode every one of them answers Redis' "This instance
+//! has cluster support disabled". The state lives in `crate::cluster`.
+
+use super::body::{arg, help_reply, store_err};
+use super::spec::{BarrierCtx, CommandSpec, Doc, KeySpec, Run};
+use crate::cluster::{self, Me, SlotMap};
+use crate::errors;
+use crate::exec::LocalBoxFuture;
+use crate::keyspace::{key_slot, SLOTS};
+use crate::protocol::{parse_i64, Argv, Reply};
+use crate::session::Session;
+use crate::store::{self, data_end, data_position, split_data_key, Entry};
+
+fn disabled() -> Option<Reply> {
+    (!cluster::enabled()).then(|| Reply::error(errors::CLUSTER_DISABLED))
+}
+
+/// What this node says of itself, for the connection `s`.
+fn me(s: &Session) -> Me<'static> {
+    let host = if cluster::mode() == cluster::Mode::Emulated {
+        s.laddr.ip().to_string()
+    } else {
+        String::new()
+    };
+    Me {
+        id: cluster::my_id(),
+        port: crate::server::shared().port(),
+        host,
+        now_ms: store::now_ms(),
+    }
+}
+
+fn cluster_help(_: &mut Session, _: &Argv) -> Reply {
+    if let Some(e) = disabled() {
+        return e;
+    }
+    help_reply(&[
+        "CLUSTER <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "COUNTKEYSINSLOT <slot>",
+        "    Return the number of keys in <slot>.",
+        "GETKEYSINSLOT <slot> <count>",
+        "    Return key names stored by current node in a slot.",
+        "INFO",
+        "    Return information about the cluster.",
+        "KEYSLOT <key>",
+        "    Return the hash slot for <key>.",
+        "MYID",
+        "    Return the node id.",
+        "NODES",
+        "    Return cluster configuration seen by node. Output format:",
+        "    <id> <ip:port> <flags> <master> <pings> <pongs> <epoch> <link> <slot> ...",
+        "SLOTS",
+        "    Return information about slots range mappings. Each range is made of:",
+        "    start, end, master and replicas IP addresses, ports and ids",
+        "SHARDS",
+        "    Return information about slot range mappings and the nodes associated with them.",
+        "(The slot map is pushed with CLUSTERX SETNODES: see `shard-server cluster`.)",
+    ])
+}
+
+fn cluster_info(s: &mut Session, _: &Argv) -> Reply {
+    if let Some(e) = disabled() {
+        return e;
+    }
+    let me = me(s);
+    Reply::verbatim_text(cluster::with_view(|v| cluster::info_text(v, &me)))
+}
+
+fn cluster_nodes(s: &mut Session, _: &Argv) -> Reply {
+    if let Some(e) = disabled() {
+        return e;
+    }
+    let me = me(s);
+    Reply::verbatim_text(cluster::with_view(|v| cluster::nodes_text(v, &me)))
+}
+
+fn cluster_slots(s: &mut Session, _: &Argv) -> Reply {
+    if let Some(e) = disabled() {
+        return e;
+    }
+    let me = me(s);
+    cluster::with_view(|v| cluster::slots_reply(v, &me))
+}
+
+fn cluster_shards(s: &mut Session, _: &Argv) -> Reply {
+    if let Some(e) = disabled() {
+        return e;
+    }
+    let me = me(s);
+    cluster::with_view(|v| cluster::shards_reply(v, &me))
+}
+
+fn cluster_myid(_: &mut Session, _: &Argv) -> Reply {
+    disabled().unwrap_or_else(|| Reply::bulk(cluster::my_id()))
+}
+
+fn cluster_keyslot(_: &mut Session, argv: &Argv) -> Reply {
+    disabled().unwrap_or_else(|| Reply::Integer(i64::from(key_slot(arg(argv, 2)))))
+}
+
+/// The keys of `slot` in namespace `ns` on this core, up to `limit`
+/// (expired ones not counted); `collect` keeps their names.
+async fn keys_in_slot(
+    ns: u16,
+    slot: u16,
+    limit: usize,
+    collect: bool,
+) -> Result<(usize, Vec<Vec<u8>>), Reply> {
+    let store = store::current();
+    let db = store.db_of_slot(slot).map_err(store_err)?;
+    let now = store::now_ms();
+    let mut scan = db.scan(data_position(ns, slot, 0)..data_end(ns, slot + 1));
+    let (mut count, mut keys) = (0usize, Vec::new());
+    while count < limit {
+        let Some((k, v)) = scan.next().await.map_err(|e| store_err(e.into()))? else {
+            break;
+        };
+        let live = Entry::peek(&v).is_some_and(|(_, at)| at.is_none_or(|at| at > now));
+        if !live {
+            continue;
+        }
+        if let Some((_, _, _, key)) = split_data_key(&k) {
+            count += 1;
+            if collect {
+                keys.push(key.to_vec());
+            }
+            if count.is_multiple_of(1024) {
+                frys_runtime::yield_now().await;
+            }
+        }
+    }
+    Ok((count, keys))
+}
+
+/// Runs [`keys_in_slot`] on the core owning `slot`.
+async fn keys_in_slot_on_owner(
+    ns: u16,
+    slot: u16,
+    limit: usize,
+    collect: bool,
+) -> Result<(usize, Vec<Vec<u8>>), Reply> {
+    let core = store::current().map().core_of_slot(slot);
+    frys_runtime::spawn_on(core, move || keys_in_slot(ns, slot, limit, collect))
+        .await
+        .map_err(|e| Reply::error(format!("ERR internal: core {core} did not answer: {e}")))?
+}
+
+fn cluster_countkeysinslot(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
+    Box::pin(async move {
+        if let Some(e) = disabled() {
+            return e;
+        }
+        let Some(slot) = parse_i64(arg(&argv, 2)) else {
+            return Reply::error(errors::NOT_AN_INTEGER);
+        };
+        if !(0..i64::from(SLOTS)).contains(&slot) {
+            return Reply::error(errors::INVALID_SLOT);
+        }
+        match keys_in_slot_on_owner(ctx.ns, slot as u16, usize::MAX, false).await {
+            Ok((n, _)) => Reply::Integer(n as i64),
+            Err(e) => e,
+        }
+    })
+}
+
+fn cluster_getkeysinslot(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
+    Box::pin(async move {
+        if let Some(e) = disabled() {
+            return e;
+        }
+        let (Some(slot), Some(count)) = (parse_i64(arg(&argv, 2)), parse_i64(arg(&argv, 3))) else {
+            return Reply::error(errors::NOT_AN_INTEGER);
+        };
+        if !(0..i64::from(SLOTS)).contains(&slot) || count < 0 {
+            return Reply::error(errors::INVALID_SLOT_OR_COUNT);
+        }
+        let limit = usize::try_from(count).unwrap_or(usize::MAX);
+        match keys_in_slot_on_owner(ctx.ns, slot as u16, limit, true).await {
+            Ok((_, keys)) => Reply::Array(keys.into_iter().map(Reply::Bulk).collect()),
+            Err(e) => e,
+        }
+    })
+}
+
+/// CLUSTERX SETNODES <nodes-info> <version> [FORCE]
+fn clusterx_setnodes(_: &mut Session, argv: &Argv) -> Reply {
+    if let Some(e) = disabled() {
+        return e;
+    }
+    if cluster::mode() == cluster::Mode::Emulated {
+        return Reply::error(errors::SETNODES_EMULATED);
+    }
+    let Some(version) = parse_i64(arg(argv, 3)).and_then(|v| u64::try_from(v).ok()) else {
+        return Reply::error("ERR Invalid version");
+    };
+    let force = match argv.len() {
+        4 => false,
+        5 if arg(argv, 4).eq_ignore_ascii_case(b"force") => true,
+        _ => return Reply::error("ERR Invalid setnodes options"),
+    };
+    let Ok(text) = std::str::from_utf8(arg(argv, 2)) else {
+        return Reply::error("ERR Invalid cluster nodes info: not UTF-8");
+    };
+    let map = match SlotMap::parse(version, text) {
+        Ok(m) => m,
+        Err(e) => return Reply::error(format!("ERR {e}")),
+    };
+    match cluster::install(map, force) {
+        Ok(()) => Reply::ok(),
+        Err(e) => Reply::error(e),
+    }
+}
+
+fn clusterx_version(_: &mut Session, _: &Argv) -> Reply {
+    disabled().unwrap_or_else(|| Reply::bulk(cluster::epoch().to_string()))
+}
+
+fn clusterx_help(_: &mut Session, _: &Argv) -> Reply {
+    if let Some(e) = disabled() {
+        return e;
+    }
+    help_reply(&[
+        "CLUSTERX <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "SETNODES <nodes-info> <version> [FORCE]",
+        "    Install the slot map: one line per node, '<id> <host> <port> master - <slot|start-end> ...'.",
+        "    Accepted only with a higher version than the node's (or FORCE); persisted before use.",
+        "VERSION",
+        "    Return the version (config epoch) of the node's slot map (0: none).",
+        "MYID",
+        "    Return the node id.",
+    ])
+}
+
+fn asking(s: &mut Session, _: &Argv) -> Reply {
+    if let Some(e) = disabled() {
+        return e;
+    }
+    s.asking = true;
+    Reply::ok()
+}
+
+fn readonly(s: &mut Session, _: &Argv) -> Reply {
+    if let Some(e) = disabled() {
+        return e;
+    }
+    s.readonly = true;
+    Reply::ok()
+}
+
+fn readwrite(s: &mut Session, _: &Argv) -> Reply {
+    if let Some(e) = disabled() {
+        return e;
+    }
+    s.readonly = false;
+    Reply::ok()
+}
+
+const fn doc(
+    summary: &'static str,
+    since: &'static str,
+    complexity: &'static str,
+    args: &'static str,
+) -> Doc {
+    Doc::of("cluster", summary, since, complexity, args)
+}
+
+const STALE: &[&str] = &["stale"];
+const SLOW: &[&str] = &["@slow"];
+const ADMIN: &[&str] = &["@admin", "@slow", "@dangerous"];
+const CONNECTION: &[&str] = &["@fast", "@connection"];
+
+const CLUSTER_SUBCOMMANDS: &[CommandSpec] = &[
+    CommandSpec::keyless(
+        "help",
+        2,
+        &["loading", "stale"],
+        SLOW,
+        doc(
+            "Returns helpful text about the different subcommands.",
+            "5.0.0",
+            "O(1)",
+            "",
+        ),
+        Run::Now(cluster_help),
+    ),
+    CommandSpec::keyless(
+        "info",
+        2,
+        STALE,
+        SLOW,
+        doc(
+            "Returns information about the state of a node.",
+            "3.0.0",
+            "O(1)",
+            "",
+        ),
+        Run::Now(cluster_info),
+    ),
+    CommandSpec::keyless(
+        "nodes",
+        2,
+        STALE,
+        SLOW,
+        doc(
+            "Returns the cluster configuration for a node.",
+            "3.0.0",
+            "O(N) where N is the total number of Cluster nodes",
+            "",
+        ),
+        Run::Now(cluster_nodes),
+    ),
+    CommandSpec::keyless(
+        "slots",
+        2,
+        STALE,
+        SLOW,
+        doc(
+            "Returns the mapping of cluster slots to nodes.",
+            "3.0.0",
+            "O(N) where N is the total number of Cluster nodes",
+            "",
+        ),
+        Run::Now(cluster_slots),
+    ),
+    CommandSpec::keyless(
+        "shards",
+        2,
+        STALE,
+        SLOW,
+        doc(
+            "Returns the mapping of cluster slots to shards.",
+            "7.0.0",
+            "O(N) where N is the total number of cluster nodes",
+            "",
+        ),
+        Run::Now(cluster_shards),
+    ),
+    CommandSpec::keyless(
+        "myid",
+        2,
+        STALE,
+        SLOW,
+        doc("Returns the ID of a node.", "3.0.0", "O(1)", ""),
+        Run::Now(cluster_myid),
+    ),
+    CommandSpec::keyless(
+        "keyslot",
+        3,
+        STALE,
+        SLOW,
+        doc(
+            "Returns the hash slot for a key.",
+            "3.0.0",
+            "O(N) where N is the number of bytes in the key",
+            "key",
+        ),
+        Run::Now(cluster_keyslot),
+    ),
+    CommandSpec::keyless(
+        "countkeysinslot",
+        3,
+        STALE,
+        SLOW,
+        doc(
+            "Returns the number of keys in a hash slot.",
+            "3.0.0",
+            "O(N) where N is the number of keys in the slot (a range scan)",
+            "slot",
+        ),
+        Run::Barrier(cluster_countkeysinslot),
+    ),
+    CommandSpec::keyless(
+        "getkeysinslot",
+        4,
+        STALE,
+        SLOW,
+        doc(
+            "Returns the key names in a hash slot.",
+            "3.0.0",
+            "O(N) where N is the number of requested keys",
+            "slot count",
+        ),
+        Run::Barrier(cluster_getkeysinslot),
+    ),
+];
+
+const CLUSTERX_SUBCOMMANDS: &[CommandSpec] = &[
+    CommandSpec::keyless(
+        "setnodes",
+        -4,
+        &["admin", "noscript", "loading", "stale"],
+        ADMIN,
+        doc(
+            "Installs the cluster's slot map on this node (Kvrocks' CLUSTERX).",
+            "",
+            "O(N) where N is the size of the map",
+            "nodes-info version [FORCE]",
+        ),
+        Run::Now(clusterx_setnodes),
+    ),
+    CommandSpec::keyless(
+        "version",
+        2,
+        STALE,
+        SLOW,
+        doc(
+            "Returns the version (config epoch) of the node's slot map.",
+            "",
+            "O(1)",
+            "",
+        ),
+        Run::Now(clusterx_version),
+    ),
+    CommandSpec::keyless(
+        "myid",
+        2,
+        STALE,
+        SLOW,
+        doc("Returns the ID of a node.", "", "O(1)", ""),
+        Run::Now(cluster_myid),
+    ),
+    CommandSpec::keyless(
+        "help",
+        2,
+        &["loading", "stale"],
+        SLOW,
+        doc(
+            "Returns helpful text about the different subcommands.",
+            "",
+            "O(1)",
+            "",
+        ),
+        Run::Now(clusterx_help),
+    ),
+];
+
+/// The cluster family.
+pub const SPECS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "cluster",
+        arity: -2,
+        flags: &[],
+        keys: KeySpec::NONE,
+        acl: SLOW,
+        doc: doc(
+            "A container for Redis Cluster commands.",
+            "3.0.0",
+            "Depends on subcommand.",
+            "",
+        ),
+        run: Run::Now(cluster_help),
+        subcommands: CLUSTER_SUBCOMMANDS,
+        key_finder: None,
+    },
+    CommandSpec {
+        name: "clusterx",
+        arity: -2,
+        flags: &[],
+        keys: KeySpec::NONE,
+        acl: SLOW,
+        doc: doc(
+            "A container for the commands that push the slot map (Kvrocks' CLUSTERX).",
+            "",
+            "Depends on subcommand.",
+            "",
+        ),
+        run: Run::Now(clusterx_help),
+        subcommands: CLUSTERX_SUBCOMMANDS,
+        key_finder: None,
+    },
+    CommandSpec::keyless(
+        "asking",
+        1,
+        &["fast"],
+        CONNECTION,
+        doc(
+            "Signals that a cluster client is following an -ASK redirect.",
+            "3.0.0",
+            "O(1)",
+            "",
+        ),
+        Run::Now(asking),
+    ),
+    CommandSpec::keyless(
+        "readonly",
+        1,
+        &["fast", "loading", "stale"],
+        CONNECTION,
+        doc(
+            "Enables read-only queries for a connection to a Redis Cluster replica node.",
+            "3.0.0",
+            "O(1)",
+            "",
+        ),
+        Run::Now(readonly),
+    ),
+    CommandSpec::keyless(
+        "readwrite",
+        1,
+        &["fast", "loading", "stale"],
+        CONNECTION,
+        doc(
+            "Enables read-write queries for a connection to a Redis Cluster replica node.",
+            "3.0.0",
+            "O(1)",
+            "",
+        ),
+        Run::Now(readwrite),
+    ),
+];
