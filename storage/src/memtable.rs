@@ -16,7 +16,9 @@
 //! next memtable made there starts with them: memory the kernel has already
 //! faulted in and zeroed is reused instead of being returned and faulted
 //! in again at every memtable switch. At most one spare per thread is
-//! kept, so this holds at most one memtable's arena beyond the live ones.
+//! kept, and only if its arena is at most `SPARE_ARENA_LIMIT` (32 MiB) and
+//! its index at most `SPARE_INDEX_LIMIT` buckets, so a thread holds at most
+//! that much beyond its live memtables.
 
 use std::borrow::Borrow;
 use std::cell::RefCell;
@@ -155,6 +157,14 @@ struct Spare {
 thread_local! {
     static SPARE: RefCell<Option<Spare>> = const { RefCell::new(None) };
 }
+
+/// A dropped memtable's arena is kept for reuse only up to this many
+/// bytes (the default `memtable_bytes` is 8 MiB; bumpalo doubles its
+/// chunks, so an arena is at most about twice what it held).
+const SPARE_ARENA_LIMIT: usize = 32 << 20;
+
+/// ... and its hash index only up to this many buckets.
+const SPARE_INDEX_LIMIT: usize = 1 << 19;
 
 /// Sorted recent writes of one partition.
 pub(crate) struct Memtable {
@@ -307,6 +317,13 @@ impl Drop for Memtable {
         self.newest.clear();
         let mut arena = std::mem::take(&mut self.arena);
         arena.reset();
+        // `reset` keeps the arena's last (largest) chunk, and the index
+        // keeps its buckets: a memtable that one huge value or a long WAL
+        // replay grew must not pin that memory on its thread for ever.
+        if arena.allocated_bytes() > SPARE_ARENA_LIMIT || self.newest.capacity() > SPARE_INDEX_LIMIT
+        {
+            return;
+        }
         let spare = Spare {
             arena,
             newest: std::mem::take(&mut self.newest),

@@ -98,7 +98,9 @@ async fn commit_group(inner: &Rc<Inner>, wal: &mut LogWriter, group: Vec<(WriteB
     let mut buf = Vec::with_capacity(
         group
             .iter()
-            .map(|(b, _)| wal::HEADER_LEN + b.approximate_size())
+            // A batch over the payload limit is refused below: reserve
+            // nothing past the limit for it.
+            .map(|(b, _)| wal::HEADER_LEN + b.approximate_size().min(wal::MAX_PAYLOAD_LEN as usize))
             .sum(),
     );
     let mut payload = Vec::new();
