@@ -453,4 +453,19 @@ mod tests {
         assert_eq!(m.iter_from(None).count(), 1);
         assert!(matches!(m.get(b"k", 1), Some((1, Found::Value(v))) if v == f.as_slice()));
     }
+
+    #[test]
+    fn a_huge_memtable_leaves_no_spare_behind() {
+        let mut m = Memtable::new();
+        let mut f = Vec::new();
+        key::encode_value(None, &vec![1u8; SPARE_ARENA_LIMIT + 1], &mut f);
+        m.insert(b"big", 1, Kind::Put, &f);
+        drop(m);
+        let m = Memtable::new();
+        assert!(
+            m.arena.allocated_bytes() <= SPARE_ARENA_LIMIT,
+            "an arena of {} bytes was kept",
+            m.arena.allocated_bytes()
+        );
+    }
 }
