@@ -102,8 +102,10 @@ pub(crate) const SPACE_RETRY: Duration = Duration::from_secs(1);
 fn for_want_of_space(e: &Error) -> bool {
     // Every `DiskFull` a step returns comes from a point that left no
     // trace: a table `write_table` removed again, or a manifest append cut
-    // off again (`install::log_and_install`; one it could not cut off
-    // poisoned the partition already).
+    // off again, with the tables of that edit removed
+    // (`install::log_and_install`; an append it could not cut off, and a
+    // rotation failing after the edit was installed, poisoned the
+    // partition already, and `failed` checks that first).
     matches!(e, Error::DiskFull { .. })
 }
 
