@@ -112,6 +112,7 @@ pub(crate) async fn open(dir: &Path, opts: Options) -> Result<Inner> {
         poisoned: RefCell::new(None),
         background_error: RefCell::new(None),
         out_of_space: RefCell::new(None),
+        manual_out_of_space: RefCell::new(None),
         closed: Cell::new(false),
         abandoned: Cell::new(false),
         counters: Default::default(),
