@@ -22,6 +22,13 @@
 //!   fails, the manifest writer is dropped (its tail may hold part of a
 //!   record) and the partition is poisoned: no later edit lands behind a
 //!   torn one, which replay would take for corruption.
+//! - **Retry only what left no trace.** A manifest append cut off for
+//!   want of space returns `DiskFull` (retryable) after removing the
+//!   tables that edit would have named. Once an edit is installed, a
+//!   manifest rotation that fails from the CURRENT rename on poisons the
+//!   partition (a retry would install the step twice); after a rename
+//!   whose directory sync failed, the writer already points at the new
+//!   manifest, the one CURRENT names.
 //! - File numbers come from one counter in `State`, so concurrent tasks
 //!   never share a file name; every edit records the counter as it is then.
 
