@@ -64,6 +64,21 @@ impl Error {
         Error::Io { op, path, source }
     }
 
+    /// An I/O error kept as `Io` even for `ENOSPC`: for operations whose
+    /// failure must not read as a retryable [`Error::DiskFull`] (a full
+    /// disk there leaves state the caller cannot take back).
+    pub(crate) fn io_unmapped(
+        op: &'static str,
+        path: impl Into<PathBuf>,
+        source: io::Error,
+    ) -> Self {
+        Error::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+
     pub(crate) fn corruption(
         path: impl Into<PathBuf>,
         offset: u64,

@@ -9,8 +9,9 @@ mod common;
 
 use std::path::Path;
 
-use common::faults::{key_of, machine, opts, value_of};
+use common::faults::{key_of, machine, opts, value_of, DB};
 use common::runtime;
+use frys_storage::fault::{FaultOp, FaultRule};
 use frys_storage::{Db, Options, SyncPolicy};
 
 async fn write_keys(db: &Db, range: std::ops::Range<u64>) {
@@ -106,5 +107,43 @@ fn a_finished_checkpoint_survives_power_loss() {
         .await
         .unwrap_or_else(|e| panic!("the checkpoint after a power loss: {e}"));
         assert_keys(&copy, 0..300, "checkpoint").await;
+    });
+}
+
+/// An open that created the partition's directory but failed to sync its
+/// parent leaves a directory that looks like any other: the next open must
+/// still sync its entry, or everything acknowledged in it vanishes with it.
+#[test]
+fn a_directory_left_by_an_open_whose_parent_sync_failed_is_made_durable_by_the_next_open() {
+    let fs = machine();
+    let opts = opts(&fs, SyncPolicy::Always);
+    fs.inject(FaultRule::new(FaultOp::SyncDir, libc::EIO).on_files("data"));
+    runtime().block_on(async {
+        assert!(Db::open(DB, opts.clone()).await.is_err());
+    });
+    assert_eq!(
+        fs.injected(),
+        1,
+        "the sync of the new directory's parent failed"
+    );
+    assert!(fs.list(Path::new(DB)).is_ok(), "the directory was created");
+    fs.clear_faults();
+    runtime().block_on(async {
+        let db = Db::open(DB, opts.clone()).await.unwrap();
+        write_keys(&db, 0..20).await;
+        db.close().await.unwrap();
+    });
+    fs.power_loss();
+    runtime().block_on(async {
+        let db = Db::open(
+            DB,
+            Options {
+                create_if_missing: false,
+                ..opts
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("the partition is gone after a power loss: {e}"));
+        assert_keys(&db, 0..20, "after the power loss").await;
     });
 }

@@ -201,3 +201,87 @@ fn writers_get_disk_full_rather_than_stalling_and_resume_when_space_returns() {
     });
     reopen_after_power_loss(&fs, opts, &acked, "after writers filled the disk");
 }
+
+/// A manual compaction that failed for want of space is reported to its
+/// caller and then forgotten: with space back, `close` succeeds (no step
+/// is pending) rather than returning the old error.
+#[test]
+fn a_failed_manual_compaction_leaves_no_stale_disk_full_behind() {
+    let fs = machine();
+    let opts = big_memtable(&fs);
+    let acked: Vec<u64> = (0..300).collect();
+    runtime().block_on(async {
+        let db = Db::open(DB, opts.clone()).await.unwrap();
+        write_keys(&db, 0..150).await;
+        db.flush().await.unwrap();
+        write_keys(&db, 150..300).await;
+        db.flush().await.unwrap();
+        fs.set_capacity(Some(fs.used_bytes() + 512));
+        assert_disk_full(&db.compact_range().await.unwrap_err(), ".sst");
+        fs.set_capacity(None);
+        db.close()
+            .await
+            .expect("nothing waits for space: close succeeds");
+    });
+    reopen_after_power_loss(&fs, opts, &acked, "after a failed manual compaction");
+}
+
+/// Waits for the flush task to pause for space: `flush` reports DiskFull.
+async fn flush_waiting_for_space(fs: &FaultFs, db: &Db) {
+    fs.set_capacity(Some(fs.used_bytes() + 2048));
+    assert_disk_full(&db.flush().await.unwrap_err(), ".sst");
+}
+
+/// Lets the partition's tasks run a little (a few scheduler turns, no
+/// timer: far less than the pause between retries).
+async fn a_few_turns() {
+    for _ in 0..100 {
+        frys_runtime::yield_now().await;
+    }
+}
+
+/// A `Db` dropped while its flush waits for space gives up the retry at
+/// once: the directory can be opened again right away.
+#[test]
+fn a_partition_dropped_while_waiting_for_space_releases_its_directory_at_once() {
+    let fs = machine();
+    let opts = big_memtable(&fs);
+    let acked: Vec<u64> = (0..200).collect();
+    runtime().block_on(async {
+        let db = Db::open(DB, opts.clone()).await.unwrap();
+        write_keys(&db, 0..200).await;
+        flush_waiting_for_space(&fs, &db).await;
+        drop(db);
+        a_few_turns().await;
+        fs.set_capacity(None);
+        let db = Db::open(DB, opts.clone())
+            .await
+            .expect("the dropped partition let go of its directory");
+        assert_keys(&db, acked.iter().copied(), "after the reopen").await;
+        db.close().await.unwrap();
+    });
+    reopen_after_power_loss(&fs, opts, &acked, "after a drop on a full disk");
+}
+
+/// `close` while a flush waits for space reports the disk-full error but
+/// closes all the same: the lock is released at once and what was
+/// acknowledged is there after a reopen.
+#[test]
+fn close_while_waiting_for_space_reports_it_and_still_releases_the_directory() {
+    let fs = machine();
+    let opts = big_memtable(&fs);
+    let acked: Vec<u64> = (0..200).collect();
+    runtime().block_on(async {
+        let db = Db::open(DB, opts.clone()).await.unwrap();
+        write_keys(&db, 0..200).await;
+        flush_waiting_for_space(&fs, &db).await;
+        assert_disk_full(&db.close().await.unwrap_err(), ".sst");
+        fs.set_capacity(None);
+        let db = Db::open(DB, opts.clone())
+            .await
+            .expect("the closed partition let go of its directory");
+        assert_keys(&db, acked.iter().copied(), "after the reopen").await;
+        db.close().await.unwrap();
+    });
+    reopen_after_power_loss(&fs, opts, &acked, "after a close on a full disk");
+}

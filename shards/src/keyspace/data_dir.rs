@@ -76,7 +76,7 @@ impl DataDir {
     /// Opens `root`, creating it with `new_partitions` partitions if it holds
     /// no data directory yet.
     pub fn open_or_create(root: &Path, new_partitions: u16) -> Result<DataDir, DataDirError> {
-        fs::create_dir_all(root).map_err(io_err(root))?;
+        create_dir_all_durably(root).map_err(io_err(root))?;
         let format_path = root.join(FORMAT_FILE);
         match fs::read_to_string(&format_path) {
             Ok(text) => Self::open_existing(root, &text),
@@ -280,6 +280,35 @@ fn describe_mismatch(found: &[u16], partitions: u16) -> String {
     }
 }
 
+/// Creates `dir` and its missing parents, then syncs the parent of every
+/// directory on the path (existing ones too: one may be left by an earlier
+/// attempt that failed before syncing its parent), so the entries survive
+/// a power loss. An ancestor we may not read (not one we created) is
+/// skipped. Blocking (start-up and backups only).
+pub(crate) fn create_dir_all_durably(dir: &Path) -> io::Result<()> {
+    fs::create_dir_all(dir)?;
+    let mut next = Some(dir);
+    while let Some(d) = next.filter(|d| !d.as_os_str().is_empty()) {
+        match sync_parent(d) {
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {}
+            other => other?,
+        }
+        next = d.parent();
+    }
+    Ok(())
+}
+
+/// Syncs the directory holding `path`'s entry (`.` for a relative name
+/// with no parent; the root is its own parent).
+pub(crate) fn sync_parent(path: &Path) -> io::Result<()> {
+    let parent = match path.parent() {
+        Some(p) if p.as_os_str().is_empty() => Path::new("."),
+        Some(p) => p,
+        None => path,
+    };
+    fs::File::open(parent)?.sync_all()
+}
+
 fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), DataDirError> {
     let tmp = dir.join(format!("{name}.tmp"));
     let path = dir.join(name);
@@ -301,6 +330,23 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("frys-datadir-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         dir
+    }
+
+    #[test]
+    fn directories_are_created_durably_whether_new_or_left_over() {
+        let root = tempdir("durable");
+        let nested = root.join("a").join("b");
+        create_dir_all_durably(&nested).unwrap();
+        assert!(nested.is_dir());
+        // Again, now that every directory exists (as after a failed try).
+        create_dir_all_durably(&nested).unwrap();
+        // A relative name with no parent: its entry is in `.`.
+        sync_parent(Path::new("no-parent")).unwrap();
+        // A file in the way is an error, not a silent success.
+        let file = root.join("file");
+        fs::write(&file, b"x").unwrap();
+        assert!(create_dir_all_durably(&file.join("c")).is_err());
+        fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod data_dir;
 mod partition_map;
 mod slot;
 
+pub(crate) use data_dir::{create_dir_all_durably, sync_parent};
 pub use data_dir::{DataDir, DataDirError, FORMAT_VERSION};
 pub use partition_map::PartitionMap;
 pub use slot::{crc16, key_slot, SLOTS};

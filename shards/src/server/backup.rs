@@ -91,12 +91,17 @@ pub fn start() -> Result<(), &'static str> {
 
 async fn run() -> Result<PathBuf, String> {
     let root = backup_root();
-    std::fs::create_dir_all(&root).map_err(|e| format!("backup-dir {}: {e}", root.display()))?;
+    // Durable entries: a finished backup must not vanish with its
+    // directory at a power loss.
+    crate::keyspace::create_dir_all_durably(&root)
+        .map_err(|e| format!("backup-dir {}: {e}", root.display()))?;
     let mut dest = root.join(store::now_ms().to_string());
     while dest.exists() {
         dest = root.join(format!("{}", store::now_ms() + 1));
     }
-    std::fs::create_dir(&dest).map_err(|e| format!("{}: {e}", dest.display()))?;
+    std::fs::create_dir(&dest)
+        .and_then(|()| crate::keyspace::sync_parent(&dest))
+        .map_err(|e| format!("{}: {e}", dest.display()))?;
     let cores = usize::from(shared().map.cores());
     let meeting = Arc::new(Meeting {
         arrived: AtomicUsize::new(0),

@@ -183,9 +183,7 @@ impl Checkpoint {
         .await?;
         // Power-loss case: the destination's own entry in its parent was
         // never synced, so a finished checkpoint could vanish whole.
-        if let Some(parent) = self.dest.parent().filter(|p| !p.as_os_str().is_empty()) {
-            files::sync_dir(&self.fs, parent).await?;
-        }
+        files::sync_dir(&self.fs, crate::file_system::parent_dir(&self.dest)).await?;
         Ok(CheckpointStats {
             seqno: self.seqno,
             tables: self.tables,

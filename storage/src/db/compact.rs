@@ -282,9 +282,14 @@ fn note_merge_memory(inner: &Inner, memory: &MergeMemory) {
 
 /// Asks the maintenance task for a manual compaction and waits for it.
 pub(crate) async fn compact_all(inner: &Rc<Inner>) -> Result<()> {
+    inner.manual_out_of_space.borrow_mut().take();
     inner.manual_requested.set(true);
     maintenance::kick(inner);
-    maintenance::wait_idle(inner).await
+    let idle = maintenance::wait_idle(inner).await;
+    if let Some(e) = inner.manual_out_of_space.borrow_mut().take() {
+        return Err(e);
+    }
+    idle
 }
 
 /// Manual compaction: merges every table into the bottom level, group by

@@ -22,6 +22,13 @@
 //!   fails, the manifest writer is dropped (its tail may hold part of a
 //!   record) and the partition is poisoned: no later edit lands behind a
 //!   torn one, which replay would take for corruption.
+//! - **Retry only what left no trace.** A manifest append cut off for
+//!   want of space returns `DiskFull` (retryable) after removing the
+//!   tables that edit would have named. Once an edit is installed, a
+//!   manifest rotation that fails from the CURRENT rename on poisons the
+//!   partition (a retry would install the step twice); after a rename
+//!   whose directory sync failed, the writer already points at the new
+//!   manifest, the one CURRENT names.
 //! - File numbers come from one counter in `State`, so concurrent tasks
 //!   never share a file name; every edit records the counter as it is then.
 
@@ -157,6 +164,26 @@ pub(crate) async fn log_and_install(
         // the manifest is as before, the step may be retried.
         Err(e @ Error::DiskFull { .. }) if !log.unsynced => {
             *inner.manifest_log.borrow_mut() = Some(log);
+            // The step will be retried and write its tables anew: the ones
+            // it wrote for this edit are named by nothing, and on a nearly
+            // full disk they hold exactly the space the retry needs. (A
+            // table the edit only moves between levels is in the manifest
+            // already and stays.)
+            let unnamed: Vec<u64> = {
+                let state = inner.state.borrow();
+                edit.added
+                    .iter()
+                    .map(|m| m.id)
+                    .filter(|id| state.manifest.table(*id).is_none())
+                    .collect()
+            };
+            drop(opened);
+            for id in unnamed {
+                let _ = inner
+                    .fs
+                    .remove_file(&files::table_path(&inner.dir, id))
+                    .await;
+            }
             return Err(e);
         }
         Err(e) => {
@@ -181,7 +208,18 @@ pub(crate) async fn log_and_install(
     }
     let size = inner.manifest_log.borrow().as_ref().map_or(0, |l| l.offset);
     if size > inner.opts.manifest_rotate_bytes {
-        rotate_manifest(inner).await?;
+        // The edit is installed: whatever goes wrong now must not read as
+        // retryable (a retry would log and install the step a second
+        // time). A rotation that changed nothing returned Ok already; any
+        // other failure poisons.
+        if let Err(e) = rotate_manifest(inner).await {
+            let reason = format!("manifest rotation failed after an installed edit: {e}");
+            inner.poison(reason.clone());
+            return Err(match e {
+                Error::DiskFull { .. } => Error::Poisoned { reason },
+                e => e,
+            });
+        }
     }
     Ok(())
 }
@@ -221,11 +259,22 @@ async fn rotate_manifest(inner: &Rc<Inner>) -> Result<()> {
         }
         Err(e) => return Err(e),
     };
-    files::replace_with_temp(&inner.fs, &inner.dir, &tmp, &current).await?;
+    inner
+        .fs
+        .rename(&tmp, &current)
+        .await
+        .map_err(|e| Error::io("rename", &tmp, e))?;
+    // CURRENT names the new manifest now (in the page cache at least):
+    // edits go there from here on, even if the directory sync fails (the
+    // caller poisons then, and nothing must append to a manifest that
+    // CURRENT no longer names).
     let old = inner.manifest_log.borrow_mut().replace(log);
+    add(&inner.counters.disk_bytes_written, written);
+    files::sync_dir(&inner.fs, &inner.dir).await?;
+    // The old manifest goes only once the swap is durable: until then a
+    // power loss leaves CURRENT naming it.
     if let Some(old) = old {
         let _ = inner.fs.remove_file(&old.path).await;
     }
-    add(&inner.counters.disk_bytes_written, written);
     Ok(())
 }

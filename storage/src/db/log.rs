@@ -40,24 +40,29 @@ impl LogWriter {
         })
     }
 
-    /// Opens an existing log to append at `offset` (cutting off a torn tail
-    /// there).
+    /// Opens an existing log to append after `valid`, its replayed prefix
+    /// (cutting off a torn tail after it), which is written back and
+    /// synced first (`open::rewrite_and_sync`): so what was replayed is on
+    /// disk, even after a failed sync in an earlier process, and the log
+    /// starts synced.
     pub(crate) async fn append_to(
         fs: &FileSystem,
         path: PathBuf,
-        offset: u64,
+        valid: &[u8],
     ) -> Result<LogWriter> {
         let file = fs
             .open(&path, OpenMode::Write)
             .await
             .map_err(|e| Error::io("open", &path, e))?;
+        let offset = valid.len() as u64;
         file.set_len(offset)
             .map_err(|e| Error::io("truncate", &path, e))?;
+        super::open::rewrite_and_sync(&file, &path, valid).await?;
         Ok(LogWriter {
             file,
             path,
             offset,
-            unsynced: true,
+            unsynced: false,
         })
     }
 
@@ -72,7 +77,11 @@ impl LogWriter {
             // take them for corruption. If they cannot be cut off, the
             // error says so (and is not `DiskFull`: the log is unusable).
             if let Err(cut) = self.file.set_len(self.offset) {
-                return Err(Error::io("truncate after a failed write", &self.path, cut));
+                return Err(Error::io_unmapped(
+                    "truncate after a failed write",
+                    &self.path,
+                    cut,
+                ));
             }
             return Err(Error::io("write", &self.path, e));
         }

@@ -41,7 +41,11 @@
 //! call waits for the next attempt), and writers that the backlog would
 //! stall get it too: acknowledged data stays in the WAL and readable, and
 //! the partition takes writes again without a reopen. A failed sync, or
-//! a failed append that could not be cut off, still poisons.
+//! a failed append that could not be cut off, still poisons. The pause
+//! ends at once when the partition is closed or dropped (the task holds
+//! the partition, and so its directory lock). A manual compaction that
+//! failed for want of space is not retried: its caller gets the error,
+//! and nothing else does.
 //!
 //! Write stalls (see `compaction::write_pressure`): with the defaults,
 //! writes are delayed 1–4 ms each from 8 L0 tables (or 2 frozen memtables)
@@ -102,8 +106,10 @@ pub(crate) const SPACE_RETRY: Duration = Duration::from_secs(1);
 fn for_want_of_space(e: &Error) -> bool {
     // Every `DiskFull` a step returns comes from a point that left no
     // trace: a table `write_table` removed again, or a manifest append cut
-    // off again (`install::log_and_install`; one it could not cut off
-    // poisoned the partition already).
+    // off again, with the tables of that edit removed
+    // (`install::log_and_install`; an append it could not cut off, and a
+    // rotation failing after the edit was installed, poisoned the
+    // partition already, and `failed` checks that first).
     matches!(e, Error::DiskFull { .. })
 }
 
@@ -121,8 +127,19 @@ async fn failed(inner: &Inner, e: Error) -> bool {
     *inner.out_of_space.borrow_mut() = Some(e);
     // Waiters (`wait_idle`, stalled writers) see it now.
     inner.maintenance_progress.notify_all();
-    rt::time::sleep(SPACE_RETRY).await;
-    may_start(inner)
+    // The pause ends early once the partition is closed or abandoned: the
+    // task holds the partition (and so its directory lock) while it waits.
+    let until = Instant::now() + SPACE_RETRY;
+    loop {
+        if !may_start(inner) {
+            return false;
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        let _ = rt::time::timeout(left, inner.maintenance_progress.notified()).await;
+    }
 }
 
 /// A caller asks for the work again (`flush`, `compact_range`): forget an
@@ -250,9 +267,10 @@ fn start_manual(inner: &Rc<Inner>) {
         let result = compact::manual(&inner).await;
         inner.manual_running.set(false);
         match result {
-            // Reported to the caller (`wait_idle`), not retried.
-            Err(e) if for_want_of_space(&e) => {
-                *inner.out_of_space.borrow_mut() = Some(e);
+            // Reported to the caller (`compact_all`), not retried, and not
+            // kept: later writers, flushes and `close` must not see it.
+            Err(e) if for_want_of_space(&e) && inner.poisoned.borrow().is_none() => {
+                *inner.manual_out_of_space.borrow_mut() = Some(e);
             }
             Err(e) => fail(&inner, e),
             Ok(()) => succeeded(&inner),

@@ -170,6 +170,9 @@ pub(crate) struct Inner {
     /// A flush or compaction failed for want of space and waits to be
     /// retried (`maintenance`); cleared by the next step that succeeds.
     pub(crate) out_of_space: RefCell<Option<Error>>,
+    /// The manual compaction failed for want of space (not retried):
+    /// reported to the `compact_range` that asked for it, then forgotten.
+    pub(crate) manual_out_of_space: RefCell<Option<Error>>,
     pub(crate) closed: Cell<bool>,
     /// Every `Db` handle was dropped without `close`: no new background
     /// work starts.
@@ -386,15 +389,31 @@ impl Db {
     /// Stops background work, syncs the WAL (unless the policy is `No`),
     /// closes and releases the directory's lock. Later calls on any handle
     /// return [`Error::Closed`].
+    ///
+    /// A poisoned partition, or one whose flushes wait for disk space, is
+    /// closed all the same (its lock released, a pending retry given up)
+    /// and the error is returned: what was acknowledged is in the WAL.
     pub async fn close(self) -> Result<()> {
         wal_task::drain(&self.inner).await;
-        maintenance::wait_idle(&self.inner).await?;
+        let idle = maintenance::wait_idle(&self.inner).await;
         self.inner.closed.set(true);
-        let synced = wal_task::final_sync(&self.inner).await;
+        // A step pausing for disk space sees `closed` and stops.
+        self.inner.maintenance_progress.notify_all();
+        while maintenance::busy(&self.inner) {
+            self.inner.maintenance_progress.notified().await;
+        }
+        let poisoned = self.inner.poisoned.borrow().is_some();
+        let synced = if poisoned {
+            // A sync after a failed one proves nothing (fsyncgate).
+            self.inner.wal.borrow_mut().take();
+            Ok(())
+        } else {
+            wal_task::final_sync(&self.inner).await
+        };
         // No task runs now and none can start work (`closed` is set and the
         // WAL writer is gone), so the directory may have a new owner.
         self.inner.lock.borrow_mut().take();
-        synced
+        idle.and(synced)
     }
 
     /// The directory of the partition.

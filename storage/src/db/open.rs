@@ -25,7 +25,7 @@ use super::version::Version;
 use super::{Inner, State};
 use crate::batch::decode_batch;
 use crate::error::{Error, Result};
-use crate::file_system::{FileSystem, OpenMode};
+use crate::file_system::{File, FileSystem, OpenMode};
 use crate::files::{self, FileKind};
 use crate::manifest::{self, ManifestState, VersionEdit};
 use crate::memtable::Memtable;
@@ -112,6 +112,7 @@ pub(crate) async fn open(dir: &Path, opts: Options) -> Result<Inner> {
         poisoned: RefCell::new(None),
         background_error: RefCell::new(None),
         out_of_space: RefCell::new(None),
+        manual_out_of_space: RefCell::new(None),
         closed: Cell::new(false),
         abandoned: Cell::new(false),
         counters: Default::default(),
@@ -172,6 +173,28 @@ async fn create(fs: &FileSystem, dir: &Path) -> Result<((State, LogWriter), LogW
         next_file: 3,
     };
     Ok(((state, wal), manifest_log))
+}
+
+/// Makes the replayed prefix of a log durable before new data goes behind
+/// it: writes `valid` back over itself, then syncs.
+///
+/// A sync alone is not enough: after a failed sync (in an earlier process,
+/// before no power loss) Linux keeps the pages in the page cache but marks
+/// them clean, so a reopen reads and replays them, and its sync returns Ok
+/// without writing them. Newer data appended behind them would then follow
+/// a hole that exists only on disk, and the next power loss would leave a
+/// log that does not open. Writing the bytes again dirties those pages, so
+/// the sync writes them. The cost is bounded by one memtable's WAL (or one
+/// manifest) per open; a cut during the rewrite is harmless, since it
+/// writes the bytes already there.
+pub(crate) async fn rewrite_and_sync(file: &File, path: &Path, valid: &[u8]) -> Result<()> {
+    if !valid.is_empty() {
+        let (res, _) = file.write_all_at(valid.to_vec(), 0).await;
+        res.map_err(|e| Error::io("rewrite", path, e))?;
+    }
+    file.sync_all()
+        .await
+        .map_err(|e| Error::io("fsync", path, e))
 }
 
 /// Appends one version edit to the manifest and syncs it.
@@ -316,12 +339,15 @@ async fn recover(
         }
         // What we replay becomes the base of new writes: make it durable
         // first, so a power loss cannot keep later writes and drop these.
-        file.sync_all()
-            .await
-            .map_err(|e| Error::io("fsync", &path, e))?;
+        rewrite_and_sync(&file, &path, &bytes[..replay.valid_len as usize]).await?;
     }
 
-    let mut manifest_log = LogWriter::append_to(fs, manifest_path, manifest_valid_len).await?;
+    let mut manifest_log = LogWriter::append_to(
+        fs,
+        manifest_path,
+        &manifest_bytes[..manifest_valid_len as usize],
+    )
+    .await?;
     let next_file = manifest_state.next_table_id().max(max_file + 1);
     let wal_number = next_file;
     let wal = LogWriter::create(fs, files::wal_path(dir, wal_number)).await?;

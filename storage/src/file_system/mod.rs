@@ -120,17 +120,32 @@ impl FileSystem {
         }
     }
 
-    /// Creates `dir` and its missing parents, syncing the parent of each
-    /// directory it creates, so the new entries survive a power loss.
+    /// Creates `dir` and its missing parents, and syncs the parent of
+    /// every directory on the way, so the entries survive a power loss.
+    ///
+    /// Existing directories' parents are synced too: one may have been
+    /// created by an earlier attempt that failed before its parent's sync,
+    /// and nothing tells it from an old one (one directory sync per path
+    /// component, at open). An existing ancestor we may not read (so not
+    /// one we created) is skipped. A relative path's top directory is in
+    /// `.`.
     pub(crate) async fn create_dir_all_durably(&self, dir: &Path) -> io::Result<()> {
         let mut missing = Vec::new();
+        let mut existing = Vec::new();
         let mut next = Some(dir);
-        while let Some(d) = next {
-            if d.as_os_str().is_empty() || self.is_dir(d).await? {
-                break;
+        while let Some(d) = next.filter(|d| !d.as_os_str().is_empty()) {
+            if existing.is_empty() && !self.is_dir(d).await? {
+                missing.push(d);
+            } else {
+                existing.push(d);
             }
-            missing.push(d);
             next = d.parent();
+        }
+        for d in existing {
+            match self.sync_dir(parent_dir(d)).await {
+                Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {}
+                other => other?,
+            }
         }
         for d in missing.into_iter().rev() {
             match self.create_dir(d).await {
@@ -139,9 +154,7 @@ impl FileSystem {
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists && self.is_dir(d).await? => {}
                 Err(e) => return Err(e),
             }
-            if let Some(parent) = d.parent().filter(|p| !p.as_os_str().is_empty()) {
-                self.sync_dir(parent).await?;
-            }
+            self.sync_dir(parent_dir(d)).await?;
         }
         Ok(())
     }
@@ -364,5 +377,16 @@ impl File {
             #[cfg(any(test, feature = "fault-injection"))]
             File::Fault(f) => f.set_len(len),
         }
+    }
+}
+
+/// The directory holding `path`'s entry: its parent, or `.` for a
+/// relative name with none (`Path::parent` gives an empty path then).
+/// The root is its own parent.
+pub(crate) fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if p.as_os_str().is_empty() => Path::new("."),
+        Some(p) => p,
+        None => path,
     }
 }
