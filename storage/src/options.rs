@@ -70,20 +70,26 @@ pub struct Options {
     /// Where the partition's files live (default: the real file system;
     /// crash tests give a simulated one, `fault-injection` feature).
     pub file_system: FileSystem,
-    /// Shares of the task queue that flushes and compactions run in
+    /// Shares of the task queue that compactions run in
     /// (default `Some(10)`, against the 100 of the runtime's default queue
     /// where the partition's readers and writers usually run; clamped to
     /// `1..=`[`MAX_SHARES`](frys_runtime::MAX_SHARES)). `None`: background
-    /// work runs in the default queue, side by side with the foreground.
+    /// compactions run in the default queue, side by side with the
+    /// foreground. Flushes always run in the default queue: only a flush
+    /// ends a write stop (4 frozen memtables).
     ///
     /// The queue is [`BACKGROUND_QUEUE`], one per runtime, shared by all
     /// partitions of all its cores; the first partition to start
     /// background work creates it, with its shares. While the foreground
-    /// keeps a core busy, background work gets about 10/110 of it (so a
-    /// big compaction adds little to read latency); a core with nothing
-    /// else to do gives it all its time. Writes cannot outrun it for
-    /// long: the write throttle (see [`Metrics::write_slowdowns`](crate::Metrics::write_slowdowns)) makes
-    /// writers wait, and waiting writers leave the core to compaction.
+    /// keeps a core busy, compactions get about 10/110 of it (so a big
+    /// compaction adds little to read latency); a core with nothing else
+    /// to do gives them all its time. The write throttle (see
+    /// [`Metrics::write_slowdowns`](crate::Metrics::write_slowdowns))
+    /// makes writers wait when compaction falls behind; that leaves the
+    /// core to compaction only when the writers were what kept it busy.
+    /// When readers (or other partitions) keep it busy, compactions keep
+    /// their small share and a stop on L0 tables lasts longer; raise the
+    /// shares, or use `None`, for such a load.
     pub background_shares: Option<u32>,
 }
 

@@ -45,12 +45,27 @@ fn polls_of(queues: &[QueueStats], name: &str) -> Option<u64> {
 }
 
 #[test]
-fn flushes_and_compactions_run_in_the_background_queue() {
+fn compactions_run_in_the_background_queue() {
     let dir = TempDir::new("background-queue");
     let queues = write_and_compact(&dir, small_tables(Some(10)));
     let background = queues.iter().find(|q| q.name == BACKGROUND_QUEUE).unwrap();
     assert_eq!(background.shares, 10);
     assert!(background.polls > 0, "{queues:?}");
+}
+
+#[test]
+fn flushes_run_in_the_default_queue() {
+    let dir = TempDir::new("background-flush");
+    let rt = runtime();
+    rt.block_on(async {
+        let db = Db::open(dir.path(), small_tables(Some(10))).await.unwrap();
+        db.put(b"key", b"value").await.unwrap();
+        db.flush().await.unwrap();
+        assert_eq!(db.metrics().compactions, 0);
+        db.close().await.unwrap();
+    });
+    let queues = rt.stats().swap_remove(0).queues;
+    assert_eq!(polls_of(&queues, BACKGROUND_QUEUE), None, "{queues:?}");
 }
 
 #[test]

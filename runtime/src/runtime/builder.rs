@@ -289,6 +289,15 @@ impl Builder {
     /// most one report per core per second; a report says how many stalls
     /// went unreported since the previous one).
     ///
+    /// Polls are timed in wall time, so two errors remain (see the
+    /// `runtime::stall` module): a poll during which the OS descheduled
+    /// the core's thread for long enough is counted and reported as a
+    /// stall of the task that was running (on a loaded host or a
+    /// CPU-limited container the count partly measures the host); and
+    /// while one task queue runs alone polls are timed with the coarse
+    /// clock, so a poll is judged to within one kernel tick (1–10 ms) in
+    /// either direction. Keep the threshold well above a tick.
+    ///
     /// # Examples
     /// ```no_run
     /// use std::time::Duration;

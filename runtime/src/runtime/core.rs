@@ -47,7 +47,7 @@ use crossbeam_deque::{Steal, Stealer, Worker};
 use super::clock;
 use super::idle::{involuntary_switches, IdleWindow};
 use super::mesh::MeshEnds;
-use super::queue::Scheduler;
+use super::queue::{poll_charge, Scheduler};
 use super::registry::Registry;
 use super::shared::{write_eventfd, Shared};
 use super::stall::{StallDetector, Verdict};
@@ -296,6 +296,8 @@ impl CoreCtx {
     /// boundary, so the next pick weighs the two (`runtime::clock`).
     fn run_tasks(&self) -> usize {
         let quota = u64::try_from(self.shared.task_quota.as_nanos()).unwrap_or(u64::MAX);
+        let threshold = u64::try_from(self.shared.stall_threshold.as_nanos()).unwrap_or(u64::MAX);
+        let cap = quota.max(threshold);
         let mut ran = 0;
         while ran < BUDGET {
             let picked = self.sched.borrow_mut().pick(|q| self.workers[q].is_empty());
@@ -310,7 +312,7 @@ impl CoreCtx {
             self.woke_queue.set(false);
             let slice_start = clock();
             let mut now = slice_start;
-            let mut polls = 0u64;
+            let mut charged = 0u64;
             while ran < BUDGET {
                 let Some(task) = self.pop_task(queue, ran % 2 == 0) else {
                     break;
@@ -320,10 +322,11 @@ impl CoreCtx {
                 self.run_task(task);
                 self.current_queue.set(0);
                 let end = clock();
-                self.check_stall(end.saturating_sub(now), end, queue, spawned_at);
+                let poll_ns = end.saturating_sub(now);
+                self.check_stall(poll_ns, end, queue, spawned_at);
+                charged = charged.saturating_add(poll_charge(poll_ns, cap));
                 now = end;
                 ran += 1;
-                polls += 1;
                 let yield_now = if contended {
                     now.saturating_sub(slice_start) >= quota
                 } else {
@@ -333,7 +336,7 @@ impl CoreCtx {
                     break;
                 }
             }
-            self.charge(queue, now.saturating_sub(slice_start), polls);
+            self.charge(queue, charged);
         }
         ran
     }
@@ -351,14 +354,13 @@ impl CoreCtx {
     }
 
     /// Charges `queue` for a slice of `nanos`: its virtual runtime and its
-    /// counters.
-    fn charge(&self, queue: usize, nanos: u64, polls: u64) {
+    /// runtime counter (its poll counter counts in `run_task`).
+    fn charge(&self, queue: usize, nanos: u64) {
         self.sched
             .borrow_mut()
             .charge(queue, Duration::from_nanos(nanos));
         let counters = &self.shared.cores[self.index].counters;
         add_owned(&counters.queue_runtime_ns[queue], nanos);
-        add_owned(&counters.queue_polls[queue], polls);
     }
 
     /// Counts and (rate-limited) reports a poll that held the core too long.
@@ -401,8 +403,11 @@ impl CoreCtx {
         self.run_task(task);
         self.current_queue.set(0);
         let end = clock::precise_ns();
-        self.check_stall(end.saturating_sub(start), end, queue, spawned_at);
-        self.charge(queue, end.saturating_sub(start), 1);
+        let poll_ns = end.saturating_sub(start);
+        self.check_stall(poll_ns, end, queue, spawned_at);
+        let cap = self.shared.task_quota.max(self.shared.stall_threshold);
+        let cap = u64::try_from(cap.as_nanos()).unwrap_or(u64::MAX);
+        self.charge(queue, poll_charge(poll_ns, cap));
     }
 
     fn run_task(&self, task: TaskRef) {
@@ -412,6 +417,9 @@ impl CoreCtx {
         self.registry.borrow_mut().insert(&task);
         let counters = &self.shared.cores[self.index].counters;
         counters.polls.fetch_add(1, Ordering::Relaxed);
+        // Counted before the poll, as `polls`: whoever sees the task's
+        // result sees its poll counted in its queue too.
+        add_owned(&counters.queue_polls[self.current_queue.get()], 1);
         let this = Arc::as_ptr(&task) as *const ();
         // SAFETY: `this` is `Arc::as_ptr` of `task`, which we hold for the
         // whole call.
@@ -607,7 +615,9 @@ impl CoreCtx {
             let before = worker.len();
             match stealer.steal_batch_and_pop(worker) {
                 Steal::Success(task) => {
-                    let n = 1 + (worker.len() - before) as u64;
+                    // Saturating: a third core may re-steal from this
+                    // deque in between (the count then falls short).
+                    let n = 1 + worker.len().saturating_sub(before) as u64;
                     shared.cores[self.index]
                         .counters
                         .steals

@@ -103,6 +103,8 @@ impl Runtime {
     /// outputs in core order. The futures need not be `Send`: each is
     /// created on its own core.
     ///
+    /// The tasks' spawn site (in stall reports) is the caller's.
+    ///
     /// # Panics
     /// Resumes the panic of a future that panicked.
     ///
@@ -113,6 +115,7 @@ impl Runtime {
     /// let on = rt.run_on_all(|core| async move { (core, frys_runtime::current_core()) });
     /// assert_eq!(on, vec![(0, Some(0)), (1, Some(1))]);
     /// ```
+    #[track_caller]
     pub fn run_on_all<F, Fut>(&self, f: F) -> Vec<Fut::Output>
     where
         F: Fn(usize) -> Fut + Send + Sync + 'static,
@@ -121,11 +124,12 @@ impl Runtime {
     {
         let f = Arc::new(f);
         let cores = self.cores();
+        let at = std::panic::Location::caller();
         self.block_on(async move {
             let handles: Vec<_> = (0..cores)
                 .map(|core| {
                     let f = f.clone();
-                    spawn_on(core, move || f(core))
+                    spawn::spawn_on_at(core, move || f(core), at)
                 })
                 .collect();
             let mut outputs = Vec::with_capacity(cores);

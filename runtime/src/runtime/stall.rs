@@ -3,15 +3,27 @@
 //! is counted (`CoreStats::stalls`) and reported with `tracing::warn!`,
 //! naming its queue and where it was spawned.
 //!
-//! Invariants: every stall is counted; reports are rate-limited to one per
-//! second per core, and a report says how many stalls were not reported
-//! since the previous one, so none goes unseen. The poll is timed with the
-//! clock reading the scheduler takes after every poll anyway
-//! (`CoreCtx::run_tasks`, `runtime::clock`): detection costs a comparison
-//! per poll. While only one task queue is runnable that reading is the
-//! coarse clock, so a poll is judged to within one kernel tick (1–4 ms)
-//! of its length.
+//! Invariants: every poll the clock measures at or over the threshold is
+//! counted; reports are rate-limited to one per second per core, and a
+//! report says how many stalls were not reported since the previous one,
+//! so none goes unseen. The poll is timed with the clock reading the
+//! scheduler takes after every poll anyway (`CoreCtx::run_tasks`,
+//! `runtime::clock`): detection costs a comparison per poll.
 //! Nothing preempts a poll; the report comes when the poll returns.
+//!
+//! Known limits (measured in wall time, without a system call per poll):
+//! - OS preemption: a poll during which the thread was descheduled is
+//!   measured with the time it did not run, so on a loaded host it can be
+//!   counted and reported as a stall of the task that happened to run.
+//!   Telling the two apart needs the thread's involuntary context switches
+//!   (`idle::involuntary_switches`, one `getrusage` each) sampled before
+//!   the poll, which this detector does not do.
+//! - The coarse clock: while only one task queue is runnable the reading
+//!   is the coarse clock, so a poll is judged to within one kernel tick
+//!   (1–10 ms) in either direction: below a tick, a short poll that
+//!   straddles a tick boundary is a false stall; above, a poll up to a tick
+//!   longer than the threshold can be missed. Keep the threshold well above
+//!   a tick.
 
 use std::time::Duration;
 

@@ -88,8 +88,9 @@ pub(super) fn current(signum: i32) -> io::Result<Rc<Hub>> {
     });
     HUBS.with(|h| h.borrow_mut()[signum as usize] = Some(hub.clone()));
     // The guard is an argument, not a local of the body, so that a pump
-    // dropped before its first poll still marks the hub dead.
-    drop(crate::spawn_local(pump(PumpGuard(hub.clone()), slot, kind)));
+    // dropped before its first poll still marks the hub dead. In the
+    // default queue, not the first listener's: it serves every listener.
+    drop(crate::TaskQueue::default().spawn_local(pump(PumpGuard(hub.clone()), slot, kind)));
     Ok(hub)
 }
 

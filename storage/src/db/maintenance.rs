@@ -22,14 +22,17 @@
 //!   Flushes go on meanwhile (they only add newer L0 tables, which the
 //!   manual plan leaves alone).
 //!
-//! **Where they run:** every background task is spawned into the runtime's
+//! **Where they run:** compactions are spawned into the runtime's
 //! [`BACKGROUND_QUEUE`] task queue, of
 //! [`Options::background_shares`](crate::Options::background_shares)
 //! (`background_queue`), and what they spawn (merge steps,
 //! subcompactions, the filter's reads) inherits it; on a core the
 //! foreground keeps busy they get a small share of its time instead of an
 //! equal turn. With `background_shares: None` they run in the default
-//! queue.
+//! queue. The flush task always runs in the default queue: a write stop
+//! at 4 frozen memtables ends only when a flush catches up, and with the
+//! background's share a stop would last about 11 times the flush's CPU
+//! time on a core that readers keep busy.
 //!
 //! A failed step poisons the partition; no task starts a step after that,
 //! or once the partition is closed or abandoned. Except a full disk: a
@@ -81,7 +84,11 @@ fn background_queue(inner: &Inner) -> rt::TaskQueue {
     match rt::TaskQueue::new(BACKGROUND_QUEUE, shares.clamp(1, rt::MAX_SHARES)) {
         Ok(queue) | Err(rt::TaskQueueError::Exists(queue)) => queue,
         Err(e) => {
-            tracing::warn!(error = %e, "storage background work runs in the default task queue");
+            // Once per thread (core), not on every spawn.
+            thread_local!(static WARNED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
+            if !WARNED.with(|w| w.replace(true)) {
+                tracing::warn!(error = %e, "storage background work runs in the default task queue");
+            }
             rt::TaskQueue::default()
         }
     }
@@ -169,7 +176,9 @@ fn start_flush(inner: &Rc<Inner>) {
         return;
     }
     let inner = inner.clone();
-    background_queue(&inner).spawn_local(async move {
+    // In the default queue, not the background one: only a flush ends a
+    // write stop, and stopped writers wait on it (see the module docs).
+    rt::TaskQueue::default().spawn_local(async move {
         while may_start(&inner) && !inner.state.borrow().frozen.is_empty() {
             if let Err(e) = flush::flush_oldest(&inner).await {
                 if failed(&inner, e).await {

@@ -28,7 +28,9 @@ pub(crate) fn start(inner: &Rc<Inner>) {
         return;
     }
     let inner = inner.clone();
-    rt::spawn_local(async move {
+    // In the default queue, not the first writer's: it commits for every
+    // writer of the partition.
+    rt::TaskQueue::default().spawn_local(async move {
         // Let the other tasks of this tick queue their writes first.
         rt::yield_now().await;
         run(&inner).await;
@@ -236,7 +238,9 @@ pub(crate) fn start_everysec_timer(inner: &Rc<Inner>) {
         return;
     }
     let weak: Weak<Inner> = Rc::downgrade(inner);
-    rt::spawn_local(async move {
+    // In the default queue, not the opener's (it lives as long as the
+    // partition).
+    rt::TaskQueue::default().spawn_local(async move {
         let mut tick = rt::time::interval(Duration::from_secs(1));
         tick.tick().await;
         loop {

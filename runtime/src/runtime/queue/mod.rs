@@ -31,7 +31,7 @@
 mod sched;
 mod table;
 
-pub(crate) use sched::Scheduler;
+pub(crate) use sched::{poll_charge, Scheduler};
 pub(crate) use table::{QueueTable, MAX_QUEUES};
 pub use table::{DEFAULT_SHARES, MAX_SHARES};
 

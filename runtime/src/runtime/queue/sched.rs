@@ -16,6 +16,11 @@
 //!   the queue picked last. A queue that slept therefore competes from
 //!   where the others are, and cannot then hold the core for as long as
 //!   it slept.
+//! - One poll is charged at most [`poll_charge`]'s cap (the larger of the
+//!   task quota and the stall threshold): a poll during which the thread
+//!   was descheduled is measured in wall time, and charging the whole
+//!   preemption would lock a low-share queue out for the preemption times
+//!   the shares ratio (a 100 ms throttle at 10 vs 100 shares: 1 s).
 //! - `runnable` is true from the push that makes a queue non-empty until a
 //!   `pick` finds it empty (a steal may empty it meanwhile; `pick` then
 //!   clears the flag). Only `note_runnable`'s rule depends on it.
@@ -29,6 +34,13 @@ use super::table::QueueTable;
 /// Charged nanoseconds are scaled by this before dividing by the shares,
 /// so that a queue of [`MAX_SHARES`](super::MAX_SHARES) still moves.
 pub(crate) const VRUNTIME_SCALE: u128 = 1000;
+
+/// What one poll of `poll_ns` (wall time) is charged: at most `cap_ns`,
+/// which `CoreCtx` sets to the larger of the task quota and the stall
+/// threshold (see the module docs).
+pub(crate) fn poll_charge(poll_ns: u64, cap_ns: u64) -> u64 {
+    poll_ns.min(cap_ns)
+}
 
 pub(crate) struct Scheduler<T> {
     runs: Vec<QueueRun<T>>,
@@ -278,6 +290,36 @@ mod tests {
         let floor = 50_000_000 * VRUNTIME_SCALE / 100;
         assert_eq!(s.vruntime(1), floor);
         assert_eq!(s.vruntime(0), floor);
+    }
+
+    #[test]
+    fn a_preempted_poll_locks_a_low_share_queue_out_only_for_the_capped_charge() {
+        // Queue 1 (10 shares) and the default queue (100) are both busy.
+        let t = table(&[10]);
+        let cap = Duration::from_millis(25);
+        let cap_ns = u64::try_from(cap.as_nanos()).unwrap();
+        let mut s = Scheduler::default();
+        s.push(&t, 0, (), false, NONE_STEALABLE);
+        s.push(&t, 1, (), false, NONE_STEALABLE);
+        // Queue 1 runs first (lower slot on the tie) and its poll is
+        // stretched to 2 s by a preemption.
+        assert_eq!(s.pick(NONE_STEALABLE), Some((0, true)));
+        s.charge(0, Duration::from_millis(1));
+        assert_eq!(s.pick(NONE_STEALABLE), Some((1, true)));
+        let preempted = Duration::from_secs(2).as_nanos() as u64;
+        s.charge(1, Duration::from_nanos(poll_charge(preempted, cap_ns)));
+        // The default queue then runs 1 ms slices until queue 1 is picked.
+        let slice = Duration::from_millis(1);
+        let mut default_slices = 0u128;
+        while s.pick(NONE_STEALABLE) == Some((0, true)) {
+            s.charge(0, slice);
+            default_slices += 1;
+        }
+        // Locked out for the cap times the shares ratio (100 / 10), not
+        // for 2 s times it.
+        let bound = cap.as_nanos() * 10 / slice.as_nanos() + 1;
+        assert!(default_slices <= bound, "{default_slices} > {bound}");
+        assert!(default_slices > 1, "the capped charge still counts");
     }
 
     #[test]

@@ -140,6 +140,21 @@ where
     spawn_over_mesh(core, make, false, Location::caller())
 }
 
+/// [`spawn_on`] recording `at` as the spawn site (for a caller that is
+/// itself `#[track_caller]`, as `Runtime::run_on_all`).
+pub(crate) fn spawn_on_at<C, Fut>(
+    core: usize,
+    make: C,
+    at: &'static Location<'static>,
+) -> JoinHandle<Fut::Output>
+where
+    C: FnOnce() -> Fut + Send + 'static,
+    Fut: Future + 'static,
+    Fut::Output: Send + 'static,
+{
+    spawn_over_mesh(core, make, false, at)
+}
+
 /// Runs `f` on core `core` and returns its result: the closure travels over
 /// the mesh, runs on `core`, and its completion is announced back over the
 /// mesh to the calling core. On `core`, `f` runs in the
