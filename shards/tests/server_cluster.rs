@@ -381,6 +381,32 @@ fn setnodes_takes_only_a_newer_epoch_unless_forced_and_needs_admin() {
         err(&mut con, &["CLUSTERX", "SETNODES", &all, "x"]),
         "ERR Invalid version"
     );
+    assert_eq!(
+        err(&mut con, &["CLUSTERX", "SETNODES", &all, "0"]),
+        "ERR Invalid version: 0 stands for no map; versions start at 1"
+    );
+    let other = format!("{} 127.0.0.1 1 master - 0-16383", "a".repeat(40));
+    assert_eq!(
+        err(&mut con, &["CLUSTERX", "SETNODES", &other, "9"]),
+        format!("ERR Invalid cluster nodes info: the map does not name this node ({id})")
+    );
+    // Hostile payloads are refused at once, with the reason.
+    let repeated = format!("{}{}", map("0"), " 0".repeat(1_000_000));
+    let e = err(&mut con, &["CLUSTERX", "SETNODES", &repeated, "9"]);
+    assert!(e.contains("bytes, more than"), "{e}");
+    let repeated = format!("{}{}", map("0"), " 0".repeat(100_000));
+    assert_eq!(
+        err(&mut con, &["CLUSTERX", "SETNODES", &repeated, "9"]),
+        format!("ERR Slot 0 is listed twice for node {id}")
+    );
+    let many: String = (0..2000)
+        .map(|i| format!("{i:040x} 127.0.0.1 {} master -\n", i + 1))
+        .collect();
+    assert_eq!(
+        err(&mut con, &["CLUSTERX", "SETNODES", &many, "9"]),
+        "ERR Invalid cluster nodes info: more than 1000 nodes"
+    );
+    assert_eq!(qa::<String>(&mut con, &["CLUSTERX", "VERSION"]), "3");
     // ACL: pushing a map is an admin command.
     let _: () = qa(
         &mut con,

@@ -152,8 +152,8 @@ pub fn check_keys<'a>(keys: impl IntoIterator<Item = &'a [u8]>) -> Result<(), Re
     with_view(|view| redirect::check(view, keys))
 }
 
-/// Installs a pushed map (CLUSTERX SETNODES): refused when its epoch is
-/// lower than the current one, or equal with a different map, unless
+/// Installs a pushed map (CLUSTERX SETNODES): refused when it does not
+/// name this node, when its epoch is lower than the current one, or equal with a different map, unless
 /// `force`; persisted in the data directory before it is used.
 pub fn install(map: SlotMap, force: bool) -> Result<(), String> {
     if mode() != Mode::Enabled {
@@ -161,6 +161,15 @@ pub fn install(map: SlotMap, force: bool) -> Result<(), String> {
             Mode::Emulated => crate::errors::SETNODES_EMULATED.to_string(),
             _ => crate::errors::CLUSTER_DISABLED.to_string(),
         });
+    }
+    // Without its own entry the node would send clients MOVED to the
+    // address of its old id, or have no slots to serve: no tool flow
+    // pushes a map to a node it does not name.
+    if map.node(my_id()).is_none() {
+        return Err(format!(
+            "ERR Invalid cluster nodes info: the map does not name this node ({})",
+            my_id()
+        ));
     }
     let _serial = PUSH.lock().unwrap_or_else(|e| e.into_inner());
     let current = with_view(|v| v.map.clone());

@@ -30,6 +30,21 @@ pub fn even_split(n: usize) -> Vec<SlotRange> {
     out
 }
 
+/// Highest epoch a node accepts (CLUSTERX SETNODES reads a signed
+/// 64-bit version).
+pub const MAX_EPOCH: u64 = i64::MAX as u64;
+
+/// The epoch after `map`'s, refused past [`MAX_EPOCH`].
+pub fn next_epoch(map: &SlotMap) -> Result<u64, String> {
+    if map.epoch() >= MAX_EPOCH {
+        return Err(format!(
+            "the map's epoch {} is the highest a node accepts: push a map of a lower epoch with create --force",
+            map.epoch()
+        ));
+    }
+    Ok(map.epoch() + 1)
+}
+
 /// A new cluster: `(id, host, port)` per node, slots split evenly.
 pub fn create(nodes: &[(String, String, u16)], epoch: u64) -> Result<SlotMap, String> {
     let split = even_split(nodes.len());
@@ -58,7 +73,7 @@ pub fn add_node(map: &SlotMap, id: &str, host: &str, port: u16) -> Result<SlotMa
         port,
         slots: Vec::new(),
     });
-    SlotMap::new(map.epoch() + 1, nodes)
+    SlotMap::new(next_epoch(map)?, nodes)
 }
 
 /// `map` with `slots` owned by node `to`; also the slots that changed
@@ -153,7 +168,7 @@ fn rebuild(map: &SlotMap, owner: &[Option<usize>]) -> Result<SlotMap, String> {
     for n in &mut nodes {
         n.slots = merge(std::mem::take(&mut n.slots));
     }
-    SlotMap::new(map.epoch() + 1, nodes)
+    SlotMap::new(next_epoch(map)?, nodes)
 }
 
 #[cfg(test)]
@@ -194,6 +209,9 @@ mod tests {
         assert_eq!(next.owner(9).unwrap().id, map.nodes()[0].id);
         assert_eq!(next.assigned_slots(), 16384);
         assert!(move_slots(&map, &[], "nope").is_err());
+        let last = SlotMap::new(MAX_EPOCH, map.nodes().to_vec()).unwrap();
+        let e = move_slots(&last, &[SlotRange { start: 10, end: 10 }], &to).unwrap_err();
+        assert!(e.contains("is the highest a node accepts"), "{e}");
     }
 
     #[test]
