@@ -376,6 +376,26 @@ fn setnodes_takes_only_a_newer_epoch_unless_forced_and_needs_admin() {
         err(&mut con, &["GET", "foo"]),
         "CLUSTERDOWN Hash slot not served"
     );
+    // Shard channels are served while the cluster is down (Redis'
+    // cluster-allow-pubsubshard-when-down yes); "b" is slot 3300, here.
+    let mut sub = std::net::TcpStream::connect(("127.0.0.1", n.port())).expect("connect");
+    sub.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    std::io::Write::write_all(&mut sub, b"SSUBSCRIBE b\r\n").expect("send");
+    let lines: Vec<String> = (0..6).map(|_| read_line(&mut sub)).collect();
+    assert_eq!(
+        lines.concat(),
+        "*3\r\n$10\r\nssubscribe\r\n$1\r\nb\r\n:1\r\n"
+    );
+    assert_eq!(q(&mut con, &["SPUBLISH", "b", "hi"]), Value::Int(1));
+    let lines: Vec<String> = (0..7).map(|_| read_line(&mut sub)).collect();
+    assert_eq!(
+        lines.concat(),
+        "*3\r\n$8\r\nsmessage\r\n$1\r\nb\r\n$2\r\nhi\r\n"
+    );
+    assert_eq!(
+        err(&mut con, &["SPUBLISH", "foo", "hi"]),
+        "CLUSTERDOWN Hash slot not served"
+    );
     assert!(err(&mut con, &["CLUSTERX", "SETNODES", "garbage", "9"]).starts_with("ERR Invalid"));
     assert_eq!(
         err(&mut con, &["CLUSTERX", "SETNODES", &all, "x"]),

@@ -152,6 +152,18 @@ pub fn check_keys<'a>(keys: impl IntoIterator<Item = &'a [u8]>) -> Result<(), Re
     with_view(|view| redirect::check(view, keys))
 }
 
+/// [`check_keys`] for a shard-channel request (SSUBSCRIBE, SUNSUBSCRIBE,
+/// SPUBLISH: `shard_pubsub`), which is served while the cluster is down.
+pub fn check_request_keys<'a>(
+    keys: impl IntoIterator<Item = &'a [u8]>,
+    shard_pubsub: bool,
+) -> Result<(), Refusal> {
+    if !enabled() {
+        return Ok(());
+    }
+    with_view(|view| redirect::check_request(view, keys, shard_pubsub))
+}
+
 /// Installs a pushed map (CLUSTERX SETNODES): refused when it does not
 /// name this node, when its epoch is lower than the current one, or equal with a different map, unless
 /// `force`; persisted in the data directory before it is used.
