@@ -45,6 +45,20 @@ pub fn next_epoch(map: &SlotMap) -> Result<u64, String> {
     Ok(map.epoch() + 1)
 }
 
+/// The nodes of `next` that own, in `old`, one of the `moved` slots, then
+/// the others (the order a move pushes `next` in).
+pub fn losers_first(old: &SlotMap, next: &SlotMap, moved: &[u16]) -> (Vec<Node>, Vec<Node>) {
+    let losing: std::collections::HashSet<&str> = moved
+        .iter()
+        .filter_map(|&s| old.owner(s))
+        .map(|n| n.id.as_str())
+        .collect();
+    next.nodes()
+        .iter()
+        .cloned()
+        .partition(|n| losing.contains(n.id.as_str()))
+}
+
 /// A new cluster: `(id, host, port)` per node, slots split evenly.
 pub fn create(nodes: &[(String, String, u16)], epoch: u64) -> Result<SlotMap, String> {
     let split = even_split(nodes.len());
@@ -226,6 +240,14 @@ mod tests {
         assert!(moved
             .iter()
             .all(|&s| next.owner(s).unwrap().id == next.nodes()[2].id));
+        // Only the nodes giving slots away are pushed to first.
+        let (losers, rest) = losers_first(&added, &next, &moved);
+        let ids = |v: &[Node]| v.iter().map(|n| n.id.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            ids(&losers),
+            vec![added.nodes()[0].id.clone(), added.nodes()[1].id.clone()]
+        );
+        assert_eq!(ids(&rest), vec![added.nodes()[2].id.clone()]);
         // Balanced already: nothing moves.
         let (_, none) = rebalance(&next).unwrap();
         assert!(none.is_empty());
