@@ -222,6 +222,30 @@ fn a_restarted_node_serves_from_its_persisted_map() {
 }
 
 #[test]
+fn a_node_whose_id_changed_refuses_to_start_on_its_old_map() {
+    let mut n = node();
+    let mut con = n.conn();
+    let id: String = qa(&mut con, &["CLUSTER", "MYID"]);
+    let map = format!("{id} 127.0.0.1 {} master - 0-16383", n.port());
+    assert_eq!(
+        text(q(&mut con, &["CLUSTERX", "SETNODES", &map, "1"])),
+        "OK"
+    );
+    drop(con);
+    n.kill();
+    std::fs::remove_file(n.dir().join("NODEID")).expect("remove NODEID");
+    let port = n.port().to_string();
+    let e = Server::try_start_on(n.dir(), 1, &["--port", &port, "--cluster-enabled", "yes"])
+        .err()
+        .expect("a node started on a map without its id");
+    assert!(
+        e.stderr.contains("does not name this node's id"),
+        "{}",
+        e.stderr
+    );
+}
+
+#[test]
 fn cluster_nodes_slots_and_shards_describe_the_map_as_redis_does() {
     let nodes = three_node_cluster();
     let ids: Vec<String> = nodes

@@ -98,6 +98,14 @@ pub fn start(dir: &DataDir, mode: Mode) -> Result<(), String> {
         Mode::Enabled => persist::load_map(dir)?,
         _ => None,
     };
+    if let Some(m) = map.as_ref().filter(|m| m.node(&id).is_none()) {
+        // Every installed map names its node: this one's id changed since.
+        return Err(format!(
+            "{}: SLOTMAP (epoch {}) does not name this node's id {id}, so the node would redirect clients to its old address: restore NODEID, or remove SLOTMAP and push the node a map again",
+            dir.root().display(),
+            m.epoch()
+        ));
+    }
     if let Some(m) = &map {
         tracing::info!(
             epoch = m.epoch(),
