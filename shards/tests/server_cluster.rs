@@ -246,6 +246,36 @@ fn a_node_whose_id_changed_refuses_to_start_on_its_old_map() {
 }
 
 #[test]
+fn a_client_blocked_on_a_key_whose_slot_moves_gets_moved() {
+    let n = node();
+    let mut con = n.conn();
+    let id: String = qa(&mut con, &["CLUSTER", "MYID"]);
+    let all = format!("{id} 127.0.0.1 {} master - 0-16383", n.port());
+    assert_eq!(
+        text(q(&mut con, &["CLUSTERX", "SETNODES", &all, "1"])),
+        "OK"
+    );
+    let reply = spawn_query(&n, &["BLPOP", "b", "0"]);
+    wait_blocked(&mut con, 1);
+    // "b" is slot 3300: it moves to another node.
+    let moved = format!(
+        "{id} 127.0.0.1 {} master - 0-3299 3301-16383\n{} 127.0.0.1 1 master - 3300",
+        n.port(),
+        "b".repeat(40)
+    );
+    assert_eq!(
+        text(q(&mut con, &["CLUSTERX", "SETNODES", &moved, "2"])),
+        "OK"
+    );
+    let e = reply
+        .recv_timeout(PATIENCE)
+        .expect("the blocked client was answered")
+        .expect_err("BLPOP answered MOVED");
+    assert_eq!(error_text(&e), "MOVED 3300 127.0.0.1:1");
+    wait_blocked(&mut con, 0);
+}
+
+#[test]
 fn cluster_nodes_slots_and_shards_describe_the_map_as_redis_does() {
     let nodes = three_node_cluster();
     let ids: Vec<String> = nodes
