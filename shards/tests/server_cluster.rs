@@ -222,6 +222,60 @@ fn a_restarted_node_serves_from_its_persisted_map() {
 }
 
 #[test]
+fn a_node_whose_id_changed_refuses_to_start_on_its_old_map() {
+    let mut n = node();
+    let mut con = n.conn();
+    let id: String = qa(&mut con, &["CLUSTER", "MYID"]);
+    let map = format!("{id} 127.0.0.1 {} master - 0-16383", n.port());
+    assert_eq!(
+        text(q(&mut con, &["CLUSTERX", "SETNODES", &map, "1"])),
+        "OK"
+    );
+    drop(con);
+    n.kill();
+    std::fs::remove_file(n.dir().join("NODEID")).expect("remove NODEID");
+    let port = n.port().to_string();
+    let e = Server::try_start_on(n.dir(), 1, &["--port", &port, "--cluster-enabled", "yes"])
+        .err()
+        .expect("a node started on a map without its id");
+    assert!(
+        e.stderr.contains("does not name this node's id"),
+        "{}",
+        e.stderr
+    );
+}
+
+#[test]
+fn a_client_blocked_on_a_key_whose_slot_moves_gets_moved() {
+    let n = node();
+    let mut con = n.conn();
+    let id: String = qa(&mut con, &["CLUSTER", "MYID"]);
+    let all = format!("{id} 127.0.0.1 {} master - 0-16383", n.port());
+    assert_eq!(
+        text(q(&mut con, &["CLUSTERX", "SETNODES", &all, "1"])),
+        "OK"
+    );
+    let reply = spawn_query(&n, &["BLPOP", "b", "0"]);
+    wait_blocked(&mut con, 1);
+    // "b" is slot 3300: it moves to another node.
+    let moved = format!(
+        "{id} 127.0.0.1 {} master - 0-3299 3301-16383\n{} 127.0.0.1 1 master - 3300",
+        n.port(),
+        "b".repeat(40)
+    );
+    assert_eq!(
+        text(q(&mut con, &["CLUSTERX", "SETNODES", &moved, "2"])),
+        "OK"
+    );
+    let e = reply
+        .recv_timeout(PATIENCE)
+        .expect("the blocked client was answered")
+        .expect_err("BLPOP answered MOVED");
+    assert_eq!(error_text(&e), "MOVED 3300 127.0.0.1:1");
+    wait_blocked(&mut con, 0);
+}
+
+#[test]
 fn cluster_nodes_slots_and_shards_describe_the_map_as_redis_does() {
     let nodes = three_node_cluster();
     let ids: Vec<String> = nodes
@@ -376,11 +430,57 @@ fn setnodes_takes_only_a_newer_epoch_unless_forced_and_needs_admin() {
         err(&mut con, &["GET", "foo"]),
         "CLUSTERDOWN Hash slot not served"
     );
+    // Shard channels are served while the cluster is down (Redis'
+    // cluster-allow-pubsubshard-when-down yes); "b" is slot 3300, here.
+    let mut sub = std::net::TcpStream::connect(("127.0.0.1", n.port())).expect("connect");
+    sub.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    std::io::Write::write_all(&mut sub, b"SSUBSCRIBE b\r\n").expect("send");
+    let lines: Vec<String> = (0..6).map(|_| read_line(&mut sub)).collect();
+    assert_eq!(
+        lines.concat(),
+        "*3\r\n$10\r\nssubscribe\r\n$1\r\nb\r\n:1\r\n"
+    );
+    assert_eq!(q(&mut con, &["SPUBLISH", "b", "hi"]), Value::Int(1));
+    let lines: Vec<String> = (0..7).map(|_| read_line(&mut sub)).collect();
+    assert_eq!(
+        lines.concat(),
+        "*3\r\n$8\r\nsmessage\r\n$1\r\nb\r\n$2\r\nhi\r\n"
+    );
+    assert_eq!(
+        err(&mut con, &["SPUBLISH", "foo", "hi"]),
+        "CLUSTERDOWN Hash slot not served"
+    );
     assert!(err(&mut con, &["CLUSTERX", "SETNODES", "garbage", "9"]).starts_with("ERR Invalid"));
     assert_eq!(
         err(&mut con, &["CLUSTERX", "SETNODES", &all, "x"]),
         "ERR Invalid version"
     );
+    assert_eq!(
+        err(&mut con, &["CLUSTERX", "SETNODES", &all, "0"]),
+        "ERR Invalid version: 0 stands for no map; versions start at 1"
+    );
+    let other = format!("{} 127.0.0.1 1 master - 0-16383", "a".repeat(40));
+    assert_eq!(
+        err(&mut con, &["CLUSTERX", "SETNODES", &other, "9"]),
+        format!("ERR Invalid cluster nodes info: the map does not name this node ({id})")
+    );
+    // Hostile payloads are refused at once, with the reason.
+    let repeated = format!("{}{}", map("0"), " 0".repeat(1_000_000));
+    let e = err(&mut con, &["CLUSTERX", "SETNODES", &repeated, "9"]);
+    assert!(e.contains("bytes, more than"), "{e}");
+    let repeated = format!("{}{}", map("0"), " 0".repeat(100_000));
+    assert_eq!(
+        err(&mut con, &["CLUSTERX", "SETNODES", &repeated, "9"]),
+        format!("ERR Slot 0 is listed twice for node {id}")
+    );
+    let many: String = (0..2000)
+        .map(|i| format!("{i:040x} 127.0.0.1 {} master -\n", i + 1))
+        .collect();
+    assert_eq!(
+        err(&mut con, &["CLUSTERX", "SETNODES", &many, "9"]),
+        "ERR Invalid cluster nodes info: more than 1000 nodes"
+    );
+    assert_eq!(qa::<String>(&mut con, &["CLUSTERX", "VERSION"]), "3");
     // ACL: pushing a map is an admin command.
     let _: () = qa(
         &mut con,

@@ -98,6 +98,14 @@ pub fn start(dir: &DataDir, mode: Mode) -> Result<(), String> {
         Mode::Enabled => persist::load_map(dir)?,
         _ => None,
     };
+    if let Some(m) = map.as_ref().filter(|m| m.node(&id).is_none()) {
+        // Every installed map names its node: this one's id changed since.
+        return Err(format!(
+            "{}: SLOTMAP (epoch {}) does not name this node's id {id}, so the node would redirect clients to its old address: restore NODEID, or remove SLOTMAP and push the node a map again",
+            dir.root().display(),
+            m.epoch()
+        ));
+    }
     if let Some(m) = &map {
         tracing::info!(
             epoch = m.epoch(),
@@ -152,8 +160,20 @@ pub fn check_keys<'a>(keys: impl IntoIterator<Item = &'a [u8]>) -> Result<(), Re
     with_view(|view| redirect::check(view, keys))
 }
 
-/// Installs a pushed map (CLUSTERX SETNODES): refused when its epoch is
-/// lower than the current one, or equal with a different map, unless
+/// [`check_keys`] for a shard-channel request (SSUBSCRIBE, SUNSUBSCRIBE,
+/// SPUBLISH: `shard_pubsub`), which is served while the cluster is down.
+pub fn check_request_keys<'a>(
+    keys: impl IntoIterator<Item = &'a [u8]>,
+    shard_pubsub: bool,
+) -> Result<(), Refusal> {
+    if !enabled() {
+        return Ok(());
+    }
+    with_view(|view| redirect::check_request(view, keys, shard_pubsub))
+}
+
+/// Installs a pushed map (CLUSTERX SETNODES): refused when it does not
+/// name this node, when its epoch is lower than the current one, or equal with a different map, unless
 /// `force`; persisted in the data directory before it is used.
 pub fn install(map: SlotMap, force: bool) -> Result<(), String> {
     if mode() != Mode::Enabled {
@@ -161,6 +181,15 @@ pub fn install(map: SlotMap, force: bool) -> Result<(), String> {
             Mode::Emulated => crate::errors::SETNODES_EMULATED.to_string(),
             _ => crate::errors::CLUSTER_DISABLED.to_string(),
         });
+    }
+    // Without its own entry the node would send clients MOVED to the
+    // address of its old id, or have no slots to serve: no tool flow
+    // pushes a map to a node it does not name.
+    if map.node(my_id()).is_none() {
+        return Err(format!(
+            "ERR Invalid cluster nodes info: the map does not name this node ({})",
+            my_id()
+        ));
     }
     let _serial = PUSH.lock().unwrap_or_else(|e| e.into_inner());
     let current = with_view(|v| v.map.clone());

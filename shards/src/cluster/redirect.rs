@@ -83,6 +83,19 @@ impl Refusal {
 
 /// Whether the node of `view` serves a request on `keys`.
 pub fn check<'a>(view: &View, keys: impl IntoIterator<Item = &'a [u8]>) -> Result<(), Refusal> {
+    check_request(view, keys, false)
+}
+
+/// Whether the node of `view` serves a request on `keys`; a shard-channel
+/// request (SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH: `shard_pubsub`) is served
+/// while the cluster is down, as Redis does with its default
+/// `cluster-allow-pubsubshard-when-down yes` (its slot must still be
+/// owned here).
+pub fn check_request<'a>(
+    view: &View,
+    keys: impl IntoIterator<Item = &'a [u8]>,
+    shard_pubsub: bool,
+) -> Result<(), Refusal> {
     let mut first: Option<(&[u8], u16)> = None;
     for key in keys {
         match first {
@@ -111,7 +124,7 @@ pub fn check<'a>(view: &View, keys: impl IntoIterator<Item = &'a [u8]>) -> Resul
     if view.emulated {
         return Ok(());
     }
-    if !view.state_ok() {
+    if !view.state_ok() && !shard_pubsub {
         return Err(Refusal::Down);
     }
     let Some(map) = view.map.as_ref() else {
@@ -191,6 +204,10 @@ mod tests {
             false,
         );
         assert_eq!(check(&holes, keys(&["b"])), Err(Refusal::Unbound));
+        assert_eq!(
+            check_request(&holes, keys(&["b"]), true),
+            Err(Refusal::Unbound)
+        );
         let holes = View::new(
             Some(SlotMap::parse(1, &format!("{A} h 1 master - 0-3300")).unwrap()),
             A,
@@ -200,6 +217,22 @@ mod tests {
         assert_eq!(
             check(&holes, keys(&["b"])).unwrap_err().text(),
             "CLUSTERDOWN The cluster is down"
+        );
+        // Shard channels are served while down, and still redirected.
+        assert_eq!(check_request(&holes, keys(&["b"]), true), Ok(()));
+        let elsewhere = View::new(
+            Some(
+                SlotMap::parse(1, &format!("{A} h 1 master - 0-100\n{B} h 2 master - 3300"))
+                    .unwrap(),
+            ),
+            A,
+            false,
+        );
+        assert_eq!(
+            check_request(&elsewhere, keys(&["b"]), true)
+                .unwrap_err()
+                .text(),
+            "MOVED 3300 h:2"
         );
     }
 

@@ -13,11 +13,35 @@
 //! owned by at most one node; each node's ranges are sorted, disjoint and
 //! merged. [`SlotMap::to_text`] gives back a payload that parses to the
 //! same map (the form persisted in the data directory).
+//!
+//! Parsing is bounded whatever the payload: it is refused above
+//! [`MAX_PAYLOAD_LEN`] bytes before anything is read, lines are read one
+//! token at a time (nothing is collected), a map has at most
+//! [`MAX_NODES`] nodes (refused at the first node over), and every slot is
+//! checked against the slots already seen as it is read, so a slot listed
+//! twice is refused at once and a map holds at most 16384 ranges. Id and
+//! address duplicates are found through hash sets: the work is linear in
+//! the payload.
+
+use std::collections::HashSet;
 
 use crate::keyspace::SLOTS;
 
 /// Length of a node id (Redis' `CLUSTER_NAMELEN`).
 pub const NODE_ID_LEN: usize = 40;
+
+/// Most nodes a map may have. Redis Cluster recommends at most 1000
+/// nodes; the bound keeps a pushed map's parse, its CLUSTER NODES text and
+/// the per-node work of the operator tool small.
+pub const MAX_NODES: usize = 1000;
+
+/// Longest host name a node may have (a DNS name's limit).
+pub const MAX_HOST_LEN: usize = 255;
+
+/// Longest `CLUSTERX SETNODES` payload: [`MAX_NODES`] lines of an id, a
+/// longest host, a port and the role, plus every slot listed as its own
+/// range, fits in it with room to spare.
+pub const MAX_PAYLOAD_LEN: usize = 1 << 20;
 
 /// An inclusive range of slots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -93,10 +117,12 @@ impl SlotMap {
     /// Builds a map from nodes (their ranges need not be merged), checking
     /// the invariants.
     pub fn new(epoch: u64, nodes: Vec<Node>) -> Result<SlotMap, String> {
-        if nodes.len() >= usize::from(u16::MAX) {
-            return Err("too many nodes".to_string());
+        if nodes.len() > MAX_NODES {
+            return Err(too_many_nodes());
         }
         let mut owner = vec![0u16; usize::from(SLOTS)].into_boxed_slice();
+        let mut ids: HashSet<String> = HashSet::with_capacity(nodes.len());
+        let mut addrs: HashSet<(String, u16)> = HashSet::with_capacity(nodes.len());
         let mut out: Vec<Node> = Vec::with_capacity(nodes.len());
         for (i, mut node) in nodes.into_iter().enumerate() {
             if !valid_node_id(&node.id) {
@@ -105,34 +131,23 @@ impl SlotMap {
                     node.id
                 ));
             }
-            if node.host.is_empty() || node.host.bytes().any(|b| b <= b' ') {
-                return Err(format!("Invalid host of node {}", node.id));
+            check_host(&node.host, &node.id)?;
+            if !ids.insert(node.id.clone()) {
+                return Err(format!("Node {} is listed twice", node.id));
             }
-            if let Some(other) = out.iter().find(|n| n.id == node.id) {
-                return Err(format!("Node {} is listed twice", other.id));
-            }
-            if let Some(other) = out
-                .iter()
-                .find(|n| n.host == node.host && n.port == node.port)
-            {
+            if !addrs.insert((node.host.clone(), node.port)) {
+                let other = out
+                    .iter()
+                    .find(|n| n.host == node.host && n.port == node.port)
+                    .map_or("", |n| n.id.as_str());
                 return Err(format!(
-                    "Nodes {} and {} have the same address {}",
-                    other.id,
+                    "Nodes {other} and {} have the same address {}",
                     node.id,
                     node.addr()
                 ));
             }
             for r in &node.slots {
-                if r.start > r.end || r.end >= SLOTS {
-                    return Err(format!("Invalid slot range {}-{}", r.start, r.end));
-                }
-                for slot in r.start..=r.end {
-                    let o = &mut owner[usize::from(slot)];
-                    if *o != 0 {
-                        return Err(format!("Slot {slot} is assigned to more than one node"));
-                    }
-                    *o = i as u16 + 1;
-                }
+                claim(&mut owner, *r, i, &node.id)?;
             }
             node.slots = merge(node.slots);
             out.push(node);
@@ -146,12 +161,22 @@ impl SlotMap {
 
     /// Parses a `CLUSTERX SETNODES` payload (lines separated by `\n`).
     pub fn parse(epoch: u64, text: &str) -> Result<SlotMap, String> {
+        if text.len() > MAX_PAYLOAD_LEN {
+            return Err(format!(
+                "Invalid cluster nodes info: {} bytes, more than the {MAX_PAYLOAD_LEN} a map of {MAX_NODES} nodes needs",
+                text.len()
+            ));
+        }
+        let mut owner = vec![0u16; usize::from(SLOTS)].into_boxed_slice();
         let mut nodes = Vec::new();
         for line in text.split('\n').map(|l| l.trim_end_matches('\r')) {
             if line.trim().is_empty() {
                 continue;
             }
-            nodes.push(parse_node(line)?);
+            if nodes.len() == MAX_NODES {
+                return Err(too_many_nodes());
+            }
+            nodes.push(parse_node(line, nodes.len(), &mut owner)?);
         }
         if nodes.is_empty() {
             return Err("Invalid cluster nodes info: no node".to_string());
@@ -228,23 +253,60 @@ impl SlotMap {
     }
 }
 
-fn parse_node(line: &str) -> Result<Node, String> {
-    let fields: Vec<&str> = line.split(' ').filter(|f| !f.is_empty()).collect();
-    if fields.len() < 5 {
-        return Err(format!("Invalid cluster nodes info: '{line}'"));
+fn too_many_nodes() -> String {
+    format!("Invalid cluster nodes info: more than {MAX_NODES} nodes")
+}
+
+fn check_host(host: &str, id: &str) -> Result<(), String> {
+    if host.is_empty() || host.len() > MAX_HOST_LEN || host.bytes().any(|b| b <= b' ') {
+        return Err(format!("Invalid host of node {id}"));
     }
-    let id = fields[0].to_string();
-    if !valid_node_id(&id) {
+    Ok(())
+}
+
+/// Marks the slots of `range` as owned by node `index` (`id`) in `owner`
+/// (per slot, owner index plus one), refusing a slot already owned.
+fn claim(owner: &mut [u16], range: SlotRange, index: usize, id: &str) -> Result<(), String> {
+    if range.start > range.end || range.end >= SLOTS {
+        return Err(format!("Invalid slot range {}-{}", range.start, range.end));
+    }
+    let mark = u16::try_from(index + 1).map_err(|_| too_many_nodes())?;
+    for slot in range.start..=range.end {
+        let o = &mut owner[usize::from(slot)];
+        if *o == mark {
+            return Err(format!("Slot {slot} is listed twice for node {id}"));
+        }
+        if *o != 0 {
+            return Err(format!("Slot {slot} is assigned to more than one node"));
+        }
+        *o = mark;
+    }
+    Ok(())
+}
+
+/// Parses the line of node number `index`, claiming its slots in `owner`
+/// as they are read.
+fn parse_node(line: &str, index: usize, owner: &mut [u16]) -> Result<Node, String> {
+    let mut fields = line.split(' ').filter(|f| !f.is_empty());
+    let mut head = [""; 5];
+    for h in &mut head {
+        *h = fields
+            .next()
+            .ok_or_else(|| format!("Invalid cluster nodes info: '{line}'"))?;
+    }
+    let [id, host, port, role, master] = head;
+    if !valid_node_id(id) {
         return Err(format!(
             "Invalid node id '{id}' (40 lower-case hex characters)"
         ));
     }
-    let port: u16 = fields[2]
+    check_host(host, id)?;
+    let port: u16 = port
         .parse()
         .ok()
         .filter(|&p| p > 0)
-        .ok_or_else(|| format!("Invalid port '{}' of node {id}", fields[2]))?;
-    match fields[3].to_ascii_lowercase().as_str() {
+        .ok_or_else(|| format!("Invalid port '{port}' of node {id}"))?;
+    match role.to_ascii_lowercase().as_str() {
         "master" => {}
         "slave" | "replica" => {
             return Err(format!(
@@ -253,21 +315,23 @@ fn parse_node(line: &str) -> Result<Node, String> {
         }
         other => return Err(format!("Invalid role '{other}' of node {id}")),
     }
-    if fields[4] != "-" {
+    if master != "-" {
         return Err(format!("Invalid master id of node {id}: a master has '-'"));
     }
     let mut slots = Vec::new();
-    for f in &fields[5..] {
+    for f in fields {
         if valid_node_id(f) {
             return Err(
                 "Invalid nodes definition: missing newline between node entries".to_string(),
             );
         }
-        slots.push(parse_range(f)?);
+        let range = parse_range(f)?;
+        claim(owner, range, index, id)?;
+        slots.push(range);
     }
     Ok(Node {
-        id,
-        host: fields[1].to_string(),
+        id: id.to_string(),
+        host: host.to_string(),
         port,
         slots,
     })
@@ -380,6 +444,52 @@ mod tests {
             let e = SlotMap::parse(1, text).unwrap_err();
             assert!(e.contains(want), "{text:?}: {e}");
         }
+    }
+
+    #[test]
+    fn a_huge_repeated_slot_list_is_refused_at_the_second_mention() {
+        let text = format!("{A} h 1 master -{}", " 0".repeat(100_000));
+        let e = SlotMap::parse(1, &text).unwrap_err();
+        assert_eq!(e, format!("Slot 0 is listed twice for node {A}"));
+        let e = SlotMap::parse(1, &format!("{A} h 1 master - 0-10 5")).unwrap_err();
+        assert_eq!(e, format!("Slot 5 is listed twice for node {A}"));
+    }
+
+    #[test]
+    fn too_many_nodes_or_bytes_are_refused() {
+        let line = |i: usize| format!("{i:040x} h {} master -\n", i + 1);
+        let most: String = (0..MAX_NODES).map(line).collect();
+        assert_eq!(SlotMap::parse(1, &most).unwrap().nodes().len(), MAX_NODES);
+        let over: String = (0..=MAX_NODES).map(line).collect();
+        let e = SlotMap::parse(1, &over).unwrap_err();
+        assert_eq!(
+            e,
+            format!("Invalid cluster nodes info: more than {MAX_NODES} nodes")
+        );
+        let nodes: Vec<Node> = (0..=MAX_NODES)
+            .map(|i| Node {
+                id: format!("{i:040x}"),
+                host: "h".into(),
+                port: i as u16 + 1,
+                slots: Vec::new(),
+            })
+            .collect();
+        assert!(SlotMap::new(1, nodes).unwrap_err().contains("more than"));
+        let huge = format!("{A} h 1 master - {}", "x".repeat(MAX_PAYLOAD_LEN));
+        let e = SlotMap::parse(1, &huge).unwrap_err();
+        assert!(e.contains("bytes, more than"), "{e}");
+        let long_host = format!("{A} {} 1 master -", "h".repeat(MAX_HOST_LEN + 1));
+        assert!(SlotMap::parse(1, &long_host)
+            .unwrap_err()
+            .contains("Invalid host"));
+    }
+
+    #[test]
+    fn every_slot_as_its_own_range_fits_in_the_payload_limit() {
+        let slots: String = (0..SLOTS).map(|s| format!(" {s}")).collect();
+        let text = format!("{A} h 1 master -{slots}");
+        assert!(text.len() <= MAX_PAYLOAD_LEN);
+        assert_eq!(SlotMap::parse(1, &text).unwrap().assigned_slots(), 16384);
     }
 
     #[test]

@@ -18,6 +18,15 @@
 //! node leaves the others on the new epoch; running the same command
 //! again pushes the same map (the same epoch with the same map is
 //! accepted again), so it converges.
+//!
+//! A move pushes the new map to the nodes that lose slots first (from
+//! then on they refuse keys of those slots), waits [`DRAIN`] for requests
+//! they admitted under the old map to finish, counts the moved slots' keys
+//! on them again, and only then pushes to the other nodes. Keys found by
+//! that second count were written while the map changed: the old
+//! ownership is pushed back at the next epoch and the command fails,
+//! naming the slot. The drain is a wait, not a proof: a node does not
+//! report when requests admitted under an older map have finished.
 
 mod client;
 pub mod plan;
@@ -199,12 +208,45 @@ fn read_map(addr: &str, auth: &Auth) -> Result<SlotMap, String> {
     SlotMap::new(epoch, nodes).map_err(|e| format!("{addr}: {e}"))
 }
 
+/// How long a move waits, after the nodes losing slots installed the new
+/// map, for requests they admitted under the old one to finish.
+const DRAIN: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// Pushes `map` to each of its nodes.
 fn push(map: &SlotMap, force: bool, auth: &Auth) -> Result<(), String> {
+    push_to(map, map.nodes(), force, auth)
+}
+
+/// Pushes `next`, which moves `moved` away from their owners in `old`:
+/// to the losing nodes, then (once the slots are found empty again there)
+/// to the others; see the module docs.
+fn push_move(old: &SlotMap, next: &SlotMap, moved: &[u16], auth: &Auth) -> Result<(), String> {
+    require_empty(old, moved, auth)?;
+    let (losers, rest) = plan::losers_first(old, next, moved);
+    push_to(next, &losers, false, auth)?;
+    std::thread::sleep(DRAIN);
+    if let Err(e) = require_empty(old, moved, auth) {
+        let restore = SlotMap::new(plan::next_epoch(next)?, old.nodes().to_vec())?;
+        let undo = match push(&restore, false, auth) {
+            Ok(()) => format!(
+                "the old slot ownership was pushed back at epoch {}",
+                restore.epoch()
+            ),
+            Err(u) => format!("pushing the old slot ownership back failed too: {u}"),
+        };
+        return Err(format!(
+            "keys were written while the map changed, the move is undone: {e}; {undo}"
+        ));
+    }
+    push_to(next, &rest, false, auth)
+}
+
+/// Pushes `map` to `nodes`.
+fn push_to(map: &SlotMap, nodes: &[Node], force: bool, auth: &Auth) -> Result<(), String> {
     let text = map.to_text();
     let epoch = map.epoch().to_string();
     let mut failed = Vec::new();
-    for n in map.nodes() {
+    for n in nodes {
         let addr = n.addr();
         let mut args = vec!["CLUSTERX", "SETNODES", text.as_str(), epoch.as_str()];
         if force {
@@ -301,8 +343,7 @@ fn move_slots(member: &str, slots: &[SlotRange], to: &str, auth: &Auth) -> Resul
         .id
         .clone();
     let (next, moved) = plan::move_slots(&map, slots, &target)?;
-    require_empty(&map, &moved, auth)?;
-    push(&next, false, auth)?;
+    push_move(&map, &next, &moved, auth)?;
     Ok(format!("moved {} slots\n{}", moved.len(), describe(&next)))
 }
 
@@ -312,8 +353,7 @@ fn rebalance(member: &str, auth: &Auth) -> Result<String, String> {
     if moved.is_empty() && next.assigned_slots() == map.assigned_slots() {
         return Ok(format!("balanced already\n{}", describe(&map)));
     }
-    require_empty(&map, &moved, auth)?;
-    push(&next, false, auth)?;
+    push_move(&map, &next, &moved, auth)?;
     Ok(format!("moved {} slots\n{}", moved.len(), describe(&next)))
 }
 

@@ -30,6 +30,35 @@ pub fn even_split(n: usize) -> Vec<SlotRange> {
     out
 }
 
+/// Highest epoch a node accepts (CLUSTERX SETNODES reads a signed
+/// 64-bit version).
+pub const MAX_EPOCH: u64 = i64::MAX as u64;
+
+/// The epoch after `map`'s, refused past [`MAX_EPOCH`].
+pub fn next_epoch(map: &SlotMap) -> Result<u64, String> {
+    if map.epoch() >= MAX_EPOCH {
+        return Err(format!(
+            "the map's epoch {} is the highest a node accepts: push a map of a lower epoch with create --force",
+            map.epoch()
+        ));
+    }
+    Ok(map.epoch() + 1)
+}
+
+/// The nodes of `next` that own, in `old`, one of the `moved` slots, then
+/// the others (the order a move pushes `next` in).
+pub fn losers_first(old: &SlotMap, next: &SlotMap, moved: &[u16]) -> (Vec<Node>, Vec<Node>) {
+    let losing: std::collections::HashSet<&str> = moved
+        .iter()
+        .filter_map(|&s| old.owner(s))
+        .map(|n| n.id.as_str())
+        .collect();
+    next.nodes()
+        .iter()
+        .cloned()
+        .partition(|n| losing.contains(n.id.as_str()))
+}
+
 /// A new cluster: `(id, host, port)` per node, slots split evenly.
 pub fn create(nodes: &[(String, String, u16)], epoch: u64) -> Result<SlotMap, String> {
     let split = even_split(nodes.len());
@@ -58,7 +87,7 @@ pub fn add_node(map: &SlotMap, id: &str, host: &str, port: u16) -> Result<SlotMa
         port,
         slots: Vec::new(),
     });
-    SlotMap::new(map.epoch() + 1, nodes)
+    SlotMap::new(next_epoch(map)?, nodes)
 }
 
 /// `map` with `slots` owned by node `to`; also the slots that changed
@@ -153,7 +182,7 @@ fn rebuild(map: &SlotMap, owner: &[Option<usize>]) -> Result<SlotMap, String> {
     for n in &mut nodes {
         n.slots = merge(std::mem::take(&mut n.slots));
     }
-    SlotMap::new(map.epoch() + 1, nodes)
+    SlotMap::new(next_epoch(map)?, nodes)
 }
 
 #[cfg(test)]
@@ -194,6 +223,9 @@ mod tests {
         assert_eq!(next.owner(9).unwrap().id, map.nodes()[0].id);
         assert_eq!(next.assigned_slots(), 16384);
         assert!(move_slots(&map, &[], "nope").is_err());
+        let last = SlotMap::new(MAX_EPOCH, map.nodes().to_vec()).unwrap();
+        let e = move_slots(&last, &[SlotRange { start: 10, end: 10 }], &to).unwrap_err();
+        assert!(e.contains("is the highest a node accepts"), "{e}");
     }
 
     #[test]
@@ -208,6 +240,14 @@ mod tests {
         assert!(moved
             .iter()
             .all(|&s| next.owner(s).unwrap().id == next.nodes()[2].id));
+        // Only the nodes giving slots away are pushed to first.
+        let (losers, rest) = losers_first(&added, &next, &moved);
+        let ids = |v: &[Node]| v.iter().map(|n| n.id.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            ids(&losers),
+            vec![added.nodes()[0].id.clone(), added.nodes()[1].id.clone()]
+        );
+        assert_eq!(ids(&rest), vec![added.nodes()[2].id.clone()]);
         // Balanced already: nothing moves.
         let (_, none) = rebalance(&next).unwrap();
         assert!(none.is_empty());

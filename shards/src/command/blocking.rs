@@ -191,14 +191,40 @@ pub(crate) async fn wait(
         }
     };
     let w = reg.waiter.clone();
-    let outcome = match race(w.wait(), race(timer, blocked.cancelled())).await {
+    let moved = slot_moved(reg.keys.clone());
+    let outcome = match race(w.wait(), race(timer, race(blocked.cancelled(), moved))).await {
         Either::Left(s) => Outcome::Served(s),
+        // The keys' slot moved away (Redis'
+        // clusterRedirectBlockedClientIfNeeded): the redirection is the
+        // reply, as a failure the callers answer as an error.
+        Either::Right(Either::Right(Either::Right(text))) if w.cancel() => {
+            Outcome::Served(Served::Failed(text))
+        }
         Either::Right(_) if w.cancel() => Outcome::TimedOut,
         // Claimed just before the timeout: the delivery is on its way.
         Either::Right(_) => Outcome::Served(w.wait().await),
     };
     reg.taken = true;
     outcome
+}
+
+/// How often a client blocked in cluster mode checks that this node
+/// still serves its keys.
+const SLOT_CHECK_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Completes, with the refusal's text (MOVED, CLUSTERDOWN), once this
+/// node no longer serves `keys` under its installed map; never outside
+/// cluster mode. A check reads this core's copy of the view.
+async fn slot_moved(keys: Vec<Vec<u8>>) -> String {
+    if crate::cluster::mode() != crate::cluster::Mode::Enabled {
+        return std::future::pending().await;
+    }
+    loop {
+        frys_runtime::time::sleep_until(Instant::now() + SLOT_CHECK_INTERVAL).await;
+        if let Err(refusal) = crate::cluster::check_keys(keys.iter().map(Vec::as_slice)) {
+            return refusal.text();
+        }
+    }
 }
 
 /// Whether a command may still block: not during shutdown, not past its

@@ -8,6 +8,7 @@
 
 use super::body::{arg, help_reply, store_err};
 use super::spec::{BarrierCtx, CommandSpec, Doc, KeySpec, Run};
+use crate::cluster::slot_map::{MAX_NODES, MAX_PAYLOAD_LEN};
 use crate::cluster::{self, Me, SlotMap};
 use crate::errors;
 use crate::exec::LocalBoxFuture;
@@ -198,12 +199,23 @@ fn clusterx_setnodes(_: &mut Session, argv: &Argv) -> Reply {
     let Some(version) = parse_i64(arg(argv, 3)).and_then(|v| u64::try_from(v).ok()) else {
         return Reply::error("ERR Invalid version");
     };
+    if version == 0 {
+        // CLUSTERX VERSION answers 0 for "no map".
+        return Reply::error("ERR Invalid version: 0 stands for no map; versions start at 1");
+    }
     let force = match argv.len() {
         4 => false,
         5 if arg(argv, 4).eq_ignore_ascii_case(b"force") => true,
         _ => return Reply::error("ERR Invalid setnodes options"),
     };
-    let Ok(text) = std::str::from_utf8(arg(argv, 2)) else {
+    let payload = arg(argv, 2);
+    if payload.len() > MAX_PAYLOAD_LEN {
+        return Reply::error(format!(
+            "ERR Invalid cluster nodes info: {} bytes, more than the {MAX_PAYLOAD_LEN} a map of {MAX_NODES} nodes needs",
+            payload.len()
+        ));
+    }
+    let Ok(text) = std::str::from_utf8(payload) else {
         return Reply::error("ERR Invalid cluster nodes info: not UTF-8");
     };
     let map = match SlotMap::parse(version, text) {

@@ -22,17 +22,19 @@ pub(super) fn refuse(session: &mut Session, spec: &CommandSpec, argv: &Argv) -> 
     }
     let verdict = if spec.name == "exec" {
         let multi = session.multi.as_ref()?;
+        let shard_pubsub = multi.queued().iter().any(|q| is_shard_pubsub(q.spec));
         let keys = multi.queued().iter().flat_map(|q| {
             command_keys(q.spec, &q.argv)
                 .into_iter()
                 .filter_map(|i| q.argv.get(i))
         });
-        cluster::check_keys(keys)
+        cluster::check_request_keys(keys, shard_pubsub)
     } else {
-        cluster::check_keys(
+        cluster::check_request_keys(
             command_keys(spec, argv)
                 .into_iter()
                 .filter_map(|i| argv.get(i)),
+            is_shard_pubsub(spec),
         )
     };
     let refusal = verdict.err()?;
@@ -42,6 +44,12 @@ pub(super) fn refuse(session: &mut Session, spec: &CommandSpec, argv: &Argv) -> 
         m.flag();
     }
     Some(Reply::error(refusal.text()))
+}
+
+/// Whether `spec` is a shard-channel command, served while the cluster is
+/// down (Redis' `cluster-allow-pubsubshard-when-down`, default yes).
+fn is_shard_pubsub(spec: &CommandSpec) -> bool {
+    matches!(spec.name, "ssubscribe" | "sunsubscribe" | "spublish")
 }
 
 /// The reply refusing a plugin command on `keys` (positions in `argv`).

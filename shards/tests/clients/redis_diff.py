@@ -116,8 +116,10 @@ def one_node_clusters(rport, fport):
     """Makes each server a cluster of itself owning every slot."""
     r, f = Conn(rport), Conn(fport)
     r.call(["CLUSTER", "ADDSLOTSRANGE", "0", "16383"])
+    # Epoch 1 on both: a pushed map starts at version 1 (0 is "no map").
+    r.call(["CLUSTER", "BUMPEPOCH"])
     my_id = f.call(["CLUSTER", "MYID"])[1].decode()
-    f.call(["CLUSTERX", "SETNODES", f"{my_id} 127.0.0.1 {fport} master - 0-16383", "0"])
+    f.call(["CLUSTERX", "SETNODES", f"{my_id} 127.0.0.1 {fport} master - 0-16383", "1"])
     deadline = time.time() + 30
     for c in (r, f):
         while b"cluster_state:ok" not in c.call(["CLUSTER", "INFO"])[1]:
