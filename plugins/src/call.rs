@@ -863,12 +863,9 @@ mod tests {
         assert!(out.writes.is_empty());
         assert_eq!(
             out.reply,
-            Reply::Error(
-                format!(
-                    "ERR plugin 'p' wrote more than {max} bytes in one call (plugin-max-write-bytes)"
-                )
-                .into()
-            )
+            Reply::Error(format!(
+                "ERR plugin 'p' wrote more than {max} bytes in one call (plugin-max-write-bytes)"
+            ))
         );
     }
 
