@@ -254,6 +254,7 @@ fn collection_writes_of_records_over_the_storage_limit_fail_and_change_nothing()
     for args in [
         &["RPUSH", &long, "a"][..],
         &["LPUSH", &long, "a"],
+        &["HSET", &long, "f", "v"],
         &["SADD", &long, "m"],
         &["ZADD", &long, "1", "m"],
     ] {
@@ -266,7 +267,11 @@ fn collection_writes_of_records_over_the_storage_limit_fail_and_change_nothing()
     q(&mut c, &["SADD", "s", "m"]);
     q(&mut c, &["ZADD", "z", "1", "m"]);
     let member = "m".repeat(65_530);
-    for args in [&["SADD", "s", &member][..], &["ZADD", "z", "2", &member]] {
+    for args in [
+        &["HSET", "h", &member, "v"][..],
+        &["SADD", "s", &member],
+        &["ZADD", "z", "2", &member],
+    ] {
         let e = err(&mut c, args);
         assert!(over_key_limit(&e), "{}: {e}", args[0]);
     }

@@ -146,7 +146,7 @@ impl CollectionWrite {
     /// storage gives a plain write (`ERR storage: invalid argument: ...`):
     /// a batch drops a record over them and only remembers why, so a
     /// write must be checked before it is skipped as empty or merged.
-    fn check(&self) -> StoreResult<()> {
+    pub fn check(&self) -> StoreResult<()> {
         self.batch
             .validate()
             .map_err(|e| frys_storage::Error::InvalidArgument(e.to_string()).into())
