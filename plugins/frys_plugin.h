@@ -27,11 +27,13 @@
 #define FRYS_NOT_A_NUMBER (-4)
 #define FRYS_BAD_REPLY (-5)
 #define FRYS_TOO_LARGE (-6)
+#define FRYS_BAD_ARGS (-7)
 #define FRYS_PANICKED (-1000)
 
 /* Host functions of one call; pass `call` back to each. Pointers the host
  * returns stay valid until the next host function call or the end of the
- * call, whichever comes first. */
+ * call, whichever comes first; passing one as an argument of that next
+ * call is fine (the host copies its inputs before acting). */
 typedef struct FrysHost {
     void *call;
     int32_t (*arg_count)(void *call);

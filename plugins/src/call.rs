@@ -12,8 +12,11 @@
 //! Invariants: `keys` holds exactly the declared keys, each with the value
 //! the call sees now (its own buffered writes included; a collection the
 //! call emptied is `Missing`); `dirty[i]` says whether key `i` was
-//! written; `written` counts the bytes of every write so far and never
-//! passes `max_write_bytes` (the write that would is refused).
+//! written; `written` counts the bytes of every write so far (its key,
+//! field, member and value, plus [`WRITE_OVERHEAD`] for the write itself,
+//! so that many empty writes also count) and never passes
+//! `max_write_bytes` (the write that would is refused); no collection
+//! grows past `max_elements` (the write that would is refused).
 
 use crate::collection::{Change, Collection, Kind, Live};
 use crate::reply::{Reply, ReplyBuilder, ReplyError};
@@ -37,6 +40,13 @@ pub enum Value {
         /// Unix milliseconds after which it no longer exists.
         expires_at_ms: Option<u64>,
     },
+    /// A collection whose elements the call does not load (the call of a
+    /// version-1 plugin, which has no collection functions): reading it
+    /// answers `WrongType`; `set` and `delete` replace or delete it.
+    Unloaded {
+        /// Unix milliseconds after which it no longer exists.
+        expires_at_ms: Option<u64>,
+    },
 }
 
 /// A key's value during the call.
@@ -48,6 +58,9 @@ enum State {
     },
     Collection {
         live: Live,
+        expires_at_ms: Option<u64>,
+    },
+    Unloaded {
         expires_at_ms: Option<u64>,
     },
 }
@@ -71,6 +84,7 @@ impl From<Value> for State {
                 live: Live::stored(items),
                 expires_at_ms,
             },
+            Value::Unloaded { expires_at_ms } => State::Unloaded { expires_at_ms },
         }
     }
 }
@@ -156,6 +170,10 @@ pub struct Outcome {
 /// Most bytes one call may write when the server sets no limit.
 pub const DEFAULT_MAX_WRITE_BYTES: u64 = 64 << 20;
 
+/// Bytes each write costs against the write limit on top of its data:
+/// about what one buffered element costs the host beyond its bytes.
+pub const WRITE_OVERHEAD: u64 = 32;
+
 /// One call in progress.
 pub struct Call {
     args: Vec<Vec<u8>>,
@@ -168,6 +186,9 @@ pub struct Call {
     written: u64,
     max_write_bytes: u64,
     over_limit: bool,
+    max_elements: u64,
+    /// The first key a write would have grown past `max_elements`.
+    over_elements: Option<Vec<u8>>,
     /// The element the last [`Call::pop_kept`] popped.
     popped: Vec<u8>,
 }
@@ -188,6 +209,8 @@ impl Call {
             written: 0,
             max_write_bytes: DEFAULT_MAX_WRITE_BYTES,
             over_limit: false,
+            max_elements: u64::MAX,
+            over_elements: None,
             popped: Vec::new(),
         }
     }
@@ -197,6 +220,14 @@ impl Call {
     /// with [`AccessError::TooLarge`] and fails the call.
     pub fn with_max_write_bytes(mut self, max: u64) -> Call {
         self.max_write_bytes = max;
+        self
+    }
+
+    /// Limits the elements a collection may grow to; the write that would
+    /// pass it is refused with [`AccessError::TooLarge`] and fails the
+    /// call.
+    pub fn with_max_collection_elements(mut self, max: u64) -> Call {
+        self.max_elements = max;
         self
     }
 
@@ -216,7 +247,7 @@ impl Call {
         match &self.keys[i].1 {
             State::Missing => Ok(None),
             State::String { bytes, .. } => Ok(Some(bytes)),
-            State::Collection { .. } => Err(AccessError::WrongType),
+            State::Collection { .. } | State::Unloaded { .. } => Err(AccessError::WrongType),
         }
     }
 
@@ -232,6 +263,9 @@ impl Call {
             | State::Collection {
                 expires_at_ms: Some(at),
                 ..
+            }
+            | State::Unloaded {
+                expires_at_ms: Some(at),
             } => Ok(Some(at.saturating_sub(self.now_ms))),
             _ => Ok(None),
         }
@@ -277,9 +311,13 @@ impl Call {
     /// Sets hash field `field` of `key` (a new hash if missing); whether
     /// the field is new.
     pub fn hset(&mut self, key: &[u8], field: &[u8], value: &[u8]) -> Result<bool, AccessError> {
-        self.edit(key, Kind::Hash, field.len() + value.len(), |l| {
-            l.hset(field, value)
-        })
+        self.edit(
+            key,
+            Kind::Hash,
+            Some(field),
+            field.len() + value.len(),
+            |l| l.hset(field, value),
+        )
     }
 
     /// Removes hash field `field`; whether it existed.
@@ -295,7 +333,9 @@ impl Call {
 
     /// Adds `member` to the set at `key`; whether it is new.
     pub fn sadd(&mut self, key: &[u8], member: &[u8]) -> Result<bool, AccessError> {
-        self.edit(key, Kind::Set, member.len(), |l| l.sadd(member))
+        self.edit(key, Kind::Set, Some(member), member.len(), |l| {
+            l.sadd(member)
+        })
     }
 
     /// Removes `member`; whether it was one.
@@ -323,7 +363,9 @@ impl Call {
             self.declared(key)?;
             return Err(AccessError::NotANumber);
         }
-        self.edit(key, Kind::ZSet, member.len() + 8, |l| l.zadd(score, member))
+        self.edit(key, Kind::ZSet, Some(member), member.len() + 8, |l| {
+            l.zadd(score, member)
+        })
     }
 
     /// `member`'s score; `None` if it (or the key) is missing.
@@ -353,7 +395,7 @@ impl Call {
     /// Pushes `value` at the front (or back) of the list at `key`; its
     /// length after.
     pub fn push(&mut self, key: &[u8], front: bool, value: &[u8]) -> Result<u64, AccessError> {
-        self.edit(key, Kind::List, value.len(), |l| {
+        self.edit(key, Kind::List, None, value.len(), |l| {
             l.push(front, value);
             l.items.len() as u64
         })
@@ -406,19 +448,29 @@ impl Call {
     }
 
     /// Runs `f` on the collection of `kind` at `key`, made empty if
-    /// missing, charging `bytes` (and the key) to the write limit.
+    /// missing, charging `bytes` (and the key) to the write limit. `f`
+    /// adds an element unless `member` (`None`: always adds) is one
+    /// already; a collection at `max_elements` refuses that.
     fn edit<T>(
         &mut self,
         key: &[u8],
         kind: Kind,
+        member: Option<&[u8]>,
         bytes: usize,
         f: impl FnOnce(&mut Live) -> T,
     ) -> Result<T, AccessError> {
         let i = self.declared(key)?;
-        match &self.keys[i].1 {
-            State::Missing => {}
-            State::Collection { live, .. } if live.items.kind() == kind => {}
+        let (len, adds) = match &self.keys[i].1 {
+            State::Missing => (0, true),
+            State::Collection { live, .. } if live.items.kind() == kind => (
+                live.items.len() as u64,
+                member.is_none_or(|m| !live.items.contains(m)),
+            ),
             _ => return Err(AccessError::WrongType),
+        };
+        if adds && len >= self.max_elements {
+            self.over_elements.get_or_insert_with(|| key.to_vec());
+            return Err(AccessError::TooLarge);
         }
         self.charge(key.len() + bytes)?;
         let state = &mut self.keys[i].1;
@@ -463,9 +515,13 @@ impl Call {
         Ok(Some(out))
     }
 
-    /// Counts `n` more written bytes, refusing past the limit.
+    /// Counts a write of `n` bytes (and [`WRITE_OVERHEAD`]), refusing
+    /// past the limit.
     fn charge(&mut self, n: usize) -> Result<(), AccessError> {
-        let total = self.written.saturating_add(n as u64);
+        let total = self
+            .written
+            .saturating_add(n as u64)
+            .saturating_add(WRITE_OVERHEAD);
         if total > self.max_write_bytes {
             self.over_limit = true;
             return Err(AccessError::TooLarge);
@@ -546,6 +602,17 @@ impl Call {
                 ),
             );
         }
+        if let Some(key) = &self.over_elements {
+            return fail(
+                OutcomeKind::Error,
+                format!(
+                    "ERR plugin '{plugin}' grew key '{}' past {} elements \
+                     (plugin-max-collection-elements)",
+                    String::from_utf8_lossy(key),
+                    self.max_elements
+                ),
+            );
+        }
         if let Some(e) = self.reply_error {
             return fail(
                 OutcomeKind::Error,
@@ -583,6 +650,8 @@ impl Call {
                 State::Collection { live, .. } => live
                     .change()
                     .map(|change| Write::Collection { key, change }),
+                // Never written: a write replaces it.
+                State::Unloaded { .. } => None,
             })
             .collect();
         Outcome {
@@ -784,7 +853,8 @@ mod tests {
 
     #[test]
     fn writes_past_the_byte_limit_are_refused_and_fail_the_call() {
-        let mut c = call().with_max_write_bytes(10);
+        let max = 2 * WRITE_OVERHEAD + 10;
+        let mut c = call().with_max_write_bytes(max);
         assert_eq!(c.sadd(b"s", b"12345678"), Ok(true)); // 1 + 8 bytes
         assert_eq!(c.sadd(b"s", b"xy"), Err(AccessError::TooLarge));
         assert_eq!(c.scard(b"s"), Ok(2));
@@ -793,8 +863,75 @@ mod tests {
         assert!(out.writes.is_empty());
         assert_eq!(
             out.reply,
+            Reply::Error(format!(
+                "ERR plugin 'p' wrote more than {max} bytes in one call (plugin-max-write-bytes)"
+            ))
+        );
+    }
+
+    #[test]
+    fn an_unloaded_collection_is_another_type_that_set_and_delete_replace() {
+        let unloaded = || {
+            let v = Value::Unloaded {
+                expires_at_ms: Some(9000),
+            };
+            Call::new(vec![b"x".to_vec()], vec![(b"c".to_vec(), v)], 1000)
+        };
+        let mut c = unloaded();
+        assert_eq!(c.get(b"c"), Err(AccessError::WrongType));
+        assert_eq!(c.hget(b"c", b"f"), Err(AccessError::WrongType));
+        assert_eq!(c.push(b"c", false, b"v"), Err(AccessError::WrongType));
+        assert_eq!(c.ttl_ms(b"c"), Ok(Some(8000)));
+        c.set(b"c", b"s", None).unwrap();
+        c.reply(|r| r.push(Reply::Integer(1)));
+        let out = c.finish("p", Ending::Returned);
+        assert_eq!(
+            out.writes,
+            vec![Write::Set {
+                key: b"c".to_vec(),
+                bytes: b"s".to_vec(),
+                expires_at_ms: None
+            }]
+        );
+        let mut c = unloaded();
+        assert_eq!(c.delete(b"c"), Ok(true));
+        c.reply(|r| r.push(Reply::Integer(1)));
+        let out = c.finish("p", Ending::Returned);
+        assert_eq!(out.writes, vec![Write::Delete { key: b"c".to_vec() }]);
+    }
+
+    #[test]
+    fn empty_writes_still_count_against_the_byte_limit() {
+        let mut c = call().with_max_write_bytes(10 * WRITE_OVERHEAD);
+        let mut pushed = 0;
+        while c.push(b"b", false, b"").is_ok() {
+            pushed += 1;
+        }
+        // Each push costs its key (1 byte) and the overhead.
+        assert_eq!(pushed, 10 * WRITE_OVERHEAD / (1 + WRITE_OVERHEAD));
+        c.reply(|r| r.push(Reply::Integer(1)));
+        assert!(c.finish("p", Ending::Returned).writes.is_empty());
+    }
+
+    #[test]
+    fn a_collection_may_not_grow_past_the_element_cap() {
+        let mut c = call().with_max_collection_elements(2);
+        // "l" holds 2 elements: pushes are refused, pops are not.
+        assert_eq!(c.push(b"l", false, b"z"), Err(AccessError::TooLarge));
+        assert_eq!(c.llen(b"l"), Ok(2));
+        // "s" holds "m": one more, then only members it has.
+        assert_eq!(c.sadd(b"s", b"m1"), Ok(true));
+        assert_eq!(c.sadd(b"s", b"m1"), Ok(false));
+        assert_eq!(c.sadd(b"s", b"m"), Ok(false));
+        assert_eq!(c.sadd(b"s", b"m2"), Err(AccessError::TooLarge));
+        assert_eq!(c.scard(b"s"), Ok(2));
+        c.reply(|r| r.push(Reply::Integer(1)));
+        let out = c.finish("p", Ending::Returned);
+        assert!(out.writes.is_empty());
+        assert_eq!(
+            out.reply,
             Reply::Error(
-                "ERR plugin 'p' wrote more than 10 bytes in one call (plugin-max-write-bytes)"
+                "ERR plugin 'p' grew key 'l' past 2 elements (plugin-max-collection-elements)"
                     .into()
             )
         );

@@ -81,6 +81,17 @@ impl Collection {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Whether `member` is a field (hash) or member (set, sorted set) of
+    /// it; a list has none.
+    pub fn contains(&self, member: &[u8]) -> bool {
+        match self {
+            Collection::Hash(m) => m.contains_key(member),
+            Collection::Set(s) => s.contains(member),
+            Collection::ZSet(z) => z.contains_key(member),
+            Collection::List(_) => false,
+        }
+    }
 }
 
 /// What a successful call writes to one collection key.
@@ -192,14 +203,16 @@ impl Live {
 
     /// Sets hash field `f`; whether it is new.
     pub(crate) fn hset(&mut self, f: &[u8], v: &[u8]) -> bool {
-        self.order = None;
         let Collection::Hash(m) = &mut self.items else {
             return false;
         };
         if let Some(Base::Hash(b)) = &mut self.base {
             b.entry(f.to_vec()).or_insert_with(|| m.get(f).cloned());
         }
-        m.insert(f.to_vec(), v.to_vec()).is_none()
+        let new = m.insert(f.to_vec(), v.to_vec()).is_none();
+        // Last: `f` or `v` may be a member of `order` the host lent out.
+        self.order = None;
+        new
     }
 
     /// Removes hash field `f`; whether it existed.
@@ -210,11 +223,12 @@ impl Live {
         if !m.contains_key(f) {
             return false;
         }
-        self.order = None;
         if let Some(Base::Hash(b)) = &mut self.base {
             b.entry(f.to_vec()).or_insert_with(|| m.get(f).cloned());
         }
-        m.remove(f).is_some()
+        m.remove(f);
+        self.order = None;
+        true
     }
 
     /// Adds set member `m`; whether it is new.
@@ -225,11 +239,12 @@ impl Live {
         if s.contains(member) {
             return false;
         }
-        self.order = None;
         if let Some(Base::Set(b)) = &mut self.base {
             b.entry(member.to_vec()).or_insert(false);
         }
-        s.insert(member.to_vec())
+        s.insert(member.to_vec());
+        self.order = None;
+        true
     }
 
     /// Removes set member `m`; whether it was one.
@@ -240,10 +255,10 @@ impl Live {
         if !s.remove(member) {
             return false;
         }
-        self.order = None;
         if let Some(Base::Set(b)) = &mut self.base {
             b.entry(member.to_vec()).or_insert(true);
         }
+        self.order = None;
         true
     }
 
@@ -254,12 +269,13 @@ impl Live {
         let Collection::ZSet(z) = &mut self.items else {
             return false;
         };
-        self.order = None;
         if let Some(Base::ZSet(b)) = &mut self.base {
             b.entry(member.to_vec())
                 .or_insert_with(|| z.get(member).copied());
         }
-        z.insert(member.to_vec(), score).is_none()
+        let new = z.insert(member.to_vec(), score).is_none();
+        self.order = None;
+        new
     }
 
     /// Removes `member`; whether it was one.
@@ -270,10 +286,10 @@ impl Live {
         let Some(old) = z.remove(member) else {
             return false;
         };
-        self.order = None;
         if let Some(Base::ZSet(b)) = &mut self.base {
             b.entry(member.to_vec()).or_insert(Some(old));
         }
+        self.order = None;
         true
     }
 

@@ -167,6 +167,10 @@ pub struct PluginInfo {
     pub name: String,
     /// The plugin's own version number (MODULE LIST's `ver`).
     pub version: u32,
+    /// The ABI version it declared (1 up to ours). A version-1 plugin has
+    /// no collection functions, so its calls never load a collection's
+    /// elements ([`crate::Value::Unloaded`]).
+    pub abi_version: u32,
     /// Its commands.
     pub commands: Vec<CommandDesc>,
 }

@@ -144,6 +144,7 @@ fn describe(t: &FrysPlugin) -> Result<PluginInfo, String> {
     let info = PluginInfo {
         name,
         version: t.version,
+        abi_version: t.abi_version,
         commands,
     };
     info.validate()?;
@@ -190,7 +191,8 @@ impl NativePlugin {
             lpop,
             rpop,
         };
-        // SAFETY: `call` is the plugin's ABI v1 function; `host` and the
+        // SAFETY: `call` is the plugin's ABI function (any version up to
+        // ours; it knows a prefix of the host table); `host` and the
         // `Call` it points to outlive the call, and nothing else touches
         // `call` until it returns.
         let rc = unsafe { (self.table.call)(&host, cmd as u32) };
@@ -214,14 +216,22 @@ unsafe fn the_call<'a>(call: *mut c_void) -> &'a mut Call {
     unsafe { &mut *call.cast::<Call>() }
 }
 
+/// A copy of the plugin's input buffer `ptr` / `len`.
+///
+/// Inputs are copied before the host acts on them: a plugin may pass back
+/// a pointer the host lent it (by `*_at`, `get`, a pop), which is valid
+/// only until the host changes the collection or value it points into,
+/// and the very call it is passed to may do that.
+///
 /// # Safety
 /// `ptr` must point to `len` readable bytes or `len` be 0.
-unsafe fn bytes<'a>(ptr: *const u8, len: usize) -> &'a [u8] {
+unsafe fn bytes(ptr: *const u8, len: usize) -> Vec<u8> {
     if ptr.is_null() || len == 0 {
-        return &[];
+        return Vec::new();
     }
-    // SAFETY: per the function's contract (the plugin passes its buffers).
-    unsafe { std::slice::from_raw_parts(ptr, len) }
+    // SAFETY: per the function's contract (the plugin passes its buffers);
+    // the slice is copied at once and not kept.
+    unsafe { std::slice::from_raw_parts(ptr, len) }.to_vec()
 }
 
 fn code(e: AccessError) -> i32 {
@@ -233,8 +243,8 @@ fn code(e: AccessError) -> i32 {
     }
 }
 
-/// Lends `r`'s bytes to the plugin through `ptr` / `len`: 0, MISSING, or
-/// the error's code.
+/// Lends `r`'s bytes to the plugin through `ptr` / `len`: 0, MISSING,
+/// BAD_ARGS (a null out-pointer), or the error's code.
 ///
 /// # Safety
 /// `ptr` and `len` must be null or valid for writing.
@@ -248,7 +258,7 @@ unsafe fn lend(r: Result<Option<&[u8]>, AccessError>, ptr: *mut *const u8, len: 
             }
             0
         }
-        Ok(Some(_)) => -1,
+        Ok(Some(_)) => abi::BAD_ARGS,
         Ok(None) => abi::MISSING,
         Err(e) => code(e),
     }
@@ -275,7 +285,7 @@ unsafe extern "C" fn hget(
     let (call, key, field) =
         unsafe { (the_call(call), bytes(key, key_len), bytes(field, field_len)) };
     // SAFETY: the plugin's out-pointers.
-    unsafe { lend(call.hget(key, field), ptr, len) }
+    unsafe { lend(call.hget(&key, &field), ptr, len) }
 }
 
 unsafe extern "C" fn hset(
@@ -296,7 +306,7 @@ unsafe extern "C" fn hset(
             bytes(value, value_len),
         )
     };
-    flag(call.hset(key, field, value))
+    flag(call.hset(&key, &field, &value))
 }
 
 /// A `MemberFn` over `f`.
@@ -318,7 +328,7 @@ macro_rules! member_fn {
                     bytes(member, member_len),
                 )
             };
-            flag(call.$method(key, member))
+            flag(call.$method(&key, &member))
         }
     };
 }
@@ -329,7 +339,7 @@ macro_rules! count_fn {
         unsafe extern "C" fn $name(call: *mut c_void, key: *const u8, key_len: usize) -> i64 {
             // SAFETY: called by the plugin with the table's `call` and its key.
             let (call, key) = unsafe { (the_call(call), bytes(key, key_len)) };
-            count(call.$method(key))
+            count(call.$method(&key))
         }
     };
 }
@@ -348,7 +358,7 @@ macro_rules! at_fn {
             // SAFETY: called by the plugin with the table's `call` and its key.
             let (call, key) = unsafe { (the_call(call), bytes(key, key_len)) };
             // SAFETY: the plugin's out-pointers.
-            unsafe { lend(call.at(key, $kind, index), ptr, len) }
+            unsafe { lend(call.at(&key, $kind, index), ptr, len) }
         }
     };
 }
@@ -367,7 +377,7 @@ macro_rules! push_fn {
             // buffers.
             let (call, key, value) =
                 unsafe { (the_call(call), bytes(key, key_len), bytes(value, value_len)) };
-            count(call.push(key, $front, value))
+            count(call.push(&key, $front, &value))
         }
     };
 }
@@ -382,10 +392,15 @@ macro_rules! pop_fn {
             ptr: *mut *const u8,
             len: *mut usize,
         ) -> i32 {
+            // Checked first: a pop that cannot hand its element over must
+            // not take it.
+            if ptr.is_null() || len.is_null() {
+                return abi::BAD_ARGS;
+            }
             // SAFETY: called by the plugin with the table's `call` and its key.
             let (call, key) = unsafe { (the_call(call), bytes(key, key_len)) };
             // SAFETY: the plugin's out-pointers.
-            unsafe { lend(call.pop_kept(key, $front), ptr, len) }
+            unsafe { lend(call.pop_kept(&key, $front), ptr, len) }
         }
     };
 }
@@ -424,7 +439,7 @@ unsafe extern "C" fn zadd(
             bytes(member, member_len),
         )
     };
-    flag(call.zadd(key, score, member))
+    flag(call.zadd(&key, score, &member))
 }
 
 unsafe extern "C" fn zscore(
@@ -443,7 +458,7 @@ unsafe extern "C" fn zscore(
             bytes(member, member_len),
         )
     };
-    match call.zscore(key, member) {
+    match call.zscore(&key, &member) {
         Ok(Some(s)) if !score.is_null() => {
             // SAFETY: a non-null out-pointer the plugin passed for writing.
             unsafe { *score = s };
@@ -486,7 +501,7 @@ unsafe extern "C" fn get(
 ) -> i32 {
     // SAFETY: called by the plugin with the table's `call` and its key.
     let (call, key) = unsafe { (the_call(call), bytes(key, key_len)) };
-    match call.get(key) {
+    match call.get(&key) {
         Ok(Some(v)) if !ptr.is_null() && !len.is_null() => {
             // SAFETY: non-null out-pointers the plugin passed for writing.
             unsafe {
@@ -513,7 +528,7 @@ unsafe extern "C" fn set(
     let (call, key, value) =
         unsafe { (the_call(call), bytes(key, key_len), bytes(value, value_len)) };
     let ttl = (ttl_ms > 0).then_some(ttl_ms as u64);
-    match call.set(key, value, ttl) {
+    match call.set(&key, &value, ttl) {
         Ok(()) => 0,
         Err(e) => code(e),
     }
@@ -522,7 +537,7 @@ unsafe extern "C" fn set(
 unsafe extern "C" fn del(call: *mut c_void, key: *const u8, key_len: usize) -> i32 {
     // SAFETY: called by the plugin with the table's `call` and its key.
     let (call, key) = unsafe { (the_call(call), bytes(key, key_len)) };
-    match call.delete(key) {
+    match call.delete(&key) {
         Ok(existed) => i32::from(existed),
         Err(e) => code(e),
     }
@@ -547,21 +562,21 @@ unsafe fn push(call: *mut c_void, value: Reply) -> i32 {
 
 unsafe extern "C" fn reply_simple(call: *mut c_void, ptr: *const u8, len: usize) -> i32 {
     // SAFETY: the plugin passes its own buffer.
-    let t = String::from_utf8_lossy(unsafe { bytes(ptr, len) }).into_owned();
+    let t = String::from_utf8_lossy(&unsafe { bytes(ptr, len) }).into_owned();
     // SAFETY: called by the plugin with the table's `call`.
     unsafe { push(call, Reply::Simple(crate::reply::one_line(&t))) }
 }
 
 unsafe extern "C" fn reply_error(call: *mut c_void, ptr: *const u8, len: usize) -> i32 {
     // SAFETY: the plugin passes its own buffer.
-    let t = String::from_utf8_lossy(unsafe { bytes(ptr, len) }).into_owned();
+    let t = String::from_utf8_lossy(&unsafe { bytes(ptr, len) }).into_owned();
     // SAFETY: called by the plugin with the table's `call`.
     unsafe { push(call, Reply::error(&t)) }
 }
 
 unsafe extern "C" fn reply_bulk(call: *mut c_void, ptr: *const u8, len: usize) -> i32 {
     // SAFETY: the plugin passes its own buffer and the table's `call`.
-    unsafe { push(call, Reply::Bulk(bytes(ptr, len).to_vec())) }
+    unsafe { push(call, Reply::Bulk(bytes(ptr, len))) }
 }
 
 unsafe extern "C" fn reply_integer(call: *mut c_void, n: i64) -> i32 {

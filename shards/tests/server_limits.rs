@@ -237,3 +237,50 @@ fn protected_mode_refuses_outside_clients_while_default_has_no_password() {
     let mut served = outside();
     assert_eq!(raw_line(&mut served, b"PING\r\n"), "+PONG\r\n");
 }
+
+/// Whether `e` is the storage's refusal of a record over its key limit
+/// (the error a plain SET of such a key answers).
+fn over_key_limit(e: &str) -> bool {
+    e.starts_with("ERR storage: invalid argument: op ")
+        && e.ends_with("bytes exceeds the limit of 65536 bytes")
+}
+
+#[test]
+fn collection_writes_of_records_over_the_storage_limit_fail_and_change_nothing() {
+    let s = Server::start(1);
+    let mut c = s.conn();
+    let long = "k".repeat(65_530);
+    assert!(over_key_limit(&err(&mut c, &["SET", &long, "v"])));
+    for args in [
+        &["RPUSH", &long, "a"][..],
+        &["LPUSH", &long, "a"],
+        &["HSET", &long, "f", "v"],
+        &["SADD", &long, "m"],
+        &["ZADD", &long, "1", "m"],
+    ] {
+        let e = err(&mut c, args);
+        assert!(over_key_limit(&e), "{}: {e}", args[0]);
+        assert_eq!(q(&mut c, &["EXISTS", &long]), Value::Int(0), "{}", args[0]);
+    }
+    q(&mut c, &["RPUSH", "l", "a"]);
+    q(&mut c, &["HSET", "h", "f", "1"]);
+    q(&mut c, &["SADD", "s", "m"]);
+    q(&mut c, &["ZADD", "z", "1", "m"]);
+    let member = "m".repeat(65_530);
+    for args in [
+        &["HSET", "h", &member, "v"][..],
+        &["SADD", "s", &member],
+        &["ZADD", "z", "2", &member],
+    ] {
+        let e = err(&mut c, args);
+        assert!(over_key_limit(&e), "{}: {e}", args[0]);
+    }
+    assert_eq!(qa::<i64>(&mut c, &["LLEN", "l"]), 1);
+    assert_eq!(qa::<Vec<String>>(&mut c, &["HKEYS", "h"]), ["f"]);
+    assert_eq!(qa::<Vec<String>>(&mut c, &["SMEMBERS", "s"]), ["m"]);
+    assert_eq!(
+        qa::<Vec<String>>(&mut c, &["ZRANGE", "z", "0", "-1"]),
+        ["m"]
+    );
+    assert_eq!(qa::<i64>(&mut c, &["ZCARD", "z"]), 1);
+}

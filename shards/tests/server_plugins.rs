@@ -57,7 +57,7 @@ fn built() -> &'static Path {
                 .arg("-o")
                 .arg(out.join(format!("{name}.wasm"))));
         }
-        for name in ["future_abi_native", "v1_native"] {
+        for name in ["future_abi_native", "v1_native", "lent_native"] {
             run(Command::new("clang")
                 .args(["-shared", "-fPIC", "-o"])
                 .arg(out.join(format!("{name}.so")))
@@ -669,12 +669,21 @@ fn a_trap_after_collection_writes_leaves_every_collection_unchanged() {
 }
 
 #[test]
-fn a_collection_over_the_cap_is_refused_before_the_plugin_runs() {
+fn a_collection_may_neither_grow_past_nor_start_over_the_element_cap() {
     let s = server_with(1, &["--plugin-max-collection-elements", "3"]);
     let mut c = s.conn();
     load(&mut c, "coll.wasm", &[]);
-    q(&mut c, &["RPUSH", "l", "a", "b", "c"]);
-    assert_eq!(qa::<i64>(&mut c, &["QPUSH", "l", "d"]), 4);
+    q(&mut c, &["RPUSH", "l", "a", "b"]);
+    assert_eq!(qa::<i64>(&mut c, &["QPUSH", "l", "c"]), 3);
+    assert_eq!(
+        err(&mut c, &["QPUSH", "l", "d"]),
+        "ERR plugin 'coll' grew key 'l' past 3 elements (plugin-max-collection-elements)"
+    );
+    assert_eq!(
+        strings(q(&mut c, &["LRANGE", "l", "0", "-1"])),
+        ["a", "b", "c"]
+    );
+    q(&mut c, &["RPUSH", "l", "d"]);
     assert_eq!(
         err(&mut c, &["QPUSH", "l", "e"]),
         "ERR plugin 'coll': key 'l' is a list of 4 elements, more than \
@@ -709,7 +718,7 @@ fn a_plugin_push_serves_clients_blocked_on_the_list_or_sorted_set() {
     let mut c = s.conn();
     load(&mut c, "coll.wasm", &[]);
     let mut waiter = s.conn();
-    let list = std::thread::spawn(move || -> Value { q(&mut waiter, &["BLPOP", "q", "0"]) });
+    let list = std::thread::spawn(move || -> Value { q(&mut waiter, &["BLPOP", "q", "30"]) });
     wait_blocked(&mut c, 1);
     assert_eq!(qa::<i64>(&mut c, &["QPUSH", "q", "job"]), 1);
     assert_eq!(
@@ -718,7 +727,7 @@ fn a_plugin_push_serves_clients_blocked_on_the_list_or_sorted_set() {
     );
     assert_eq!(q(&mut c, &["EXISTS", "q"]), Value::Int(0));
     let mut waiter = s.conn();
-    let zset = std::thread::spawn(move || -> Value { q(&mut waiter, &["BZPOPMIN", "z", "0"]) });
+    let zset = std::thread::spawn(move || -> Value { q(&mut waiter, &["BZPOPMIN", "z", "30"]) });
     wait_blocked(&mut c, 1);
     assert_eq!(qa::<i64>(&mut c, &["ZBUMP", "z", "m", "7"]), 7);
     assert_eq!(
@@ -768,4 +777,94 @@ fn the_native_sdk_reaches_collections() {
     );
     q(&mut c, &["SET", "{n}s", "x"]);
     assert!(err(&mut c, &["NTALLY", "{n}s", "{n}z", "m"]).starts_with("WRONGTYPE"));
+}
+
+#[test]
+fn a_lent_pointer_passed_to_the_next_write_is_read_before_the_write() {
+    let s = server(1);
+    let mut c = s.conn();
+    load(&mut c, "lent_native.so", &[]);
+    let a = format!("a-{}", "x".repeat(40));
+    let b = format!("b-{}", "y".repeat(40));
+    q(&mut c, &["ZADD", "z", "1", &a, "2", &b]);
+    assert_eq!(qa::<i64>(&mut c, &["ZBUMPFIRST", "z"]), 0);
+    assert_eq!(
+        strings(q(&mut c, &["ZRANGE", "z", "0", "-1", "WITHSCORES"])),
+        [b.as_str(), "2", a.as_str(), "100"]
+    );
+    q(&mut c, &["SADD", "s", &a, &b]);
+    assert_eq!(qa::<i64>(&mut c, &["SREMFIRST", "s"]), 1);
+    assert_eq!(strings(q(&mut c, &["SMEMBERS", "s"])), [b.as_str()]);
+    assert_eq!(qa::<i64>(&mut c, &["SCARD", "s"]), 1);
+    q(&mut c, &["HSET", "h", &a, "1", &b, "2"]);
+    assert_eq!(qa::<i64>(&mut c, &["HSETFIRST", "h"]), 0);
+    assert_eq!(qa::<String>(&mut c, &["HGET", "h", &a]), a);
+    assert_eq!(qa::<i64>(&mut c, &["HDELFIRST", "h"]), 1);
+    assert_eq!(strings(q(&mut c, &["HKEYS", "h"])), [b.as_str()]);
+    assert_eq!(qa::<i64>(&mut c, &["HLEN", "h"]), 1);
+}
+
+#[test]
+fn a_native_pop_without_out_pointers_pops_nothing() {
+    let s = server(1);
+    let mut c = s.conn();
+    load(&mut c, "lent_native.so", &[]);
+    q(&mut c, &["RPUSH", "l", "a", "b"]);
+    assert_eq!(qa::<i64>(&mut c, &["LPOPNULL", "l"]), -7);
+    assert_eq!(strings(q(&mut c, &["LRANGE", "l", "0", "-1"])), ["a", "b"]);
+}
+
+#[test]
+fn plugin_writes_of_records_over_the_storage_limit_fail_and_change_nothing() {
+    let s = server(1);
+    let mut c = s.conn();
+    load(&mut c, "cas.wasm", &[]);
+    load(&mut c, "native_cas.so", &[]);
+    let long = "k".repeat(65_530);
+    let e = err(&mut c, &["CAS", &long, "", "v"]);
+    assert!(e.starts_with("ERR storage: invalid argument: op "), "{e}");
+    assert_eq!(q(&mut c, &["EXISTS", &long]), Value::Int(0));
+    // The hash field fits the storage limit, the sorted set's score
+    // record does not: neither key may change.
+    let member = "m".repeat(65_505);
+    let e = err(&mut c, &["NTALLY", "{p}h", "{p}z", &member]);
+    assert!(e.starts_with("ERR storage: invalid argument: op "), "{e}");
+    assert_eq!(q(&mut c, &["EXISTS", "{p}h", "{p}z"]), Value::Int(0));
+    assert_eq!(qa::<i64>(&mut c, &["NTALLY", "{p}h", "{p}z", "m"]), 1);
+    assert_eq!(qa::<i64>(&mut c, &["ZCARD", "{p}z"]), 1);
+}
+
+#[test]
+fn the_collections_one_call_loads_are_bounded_in_bytes() {
+    let s = server_with(1, &["--plugin-max-snapshot-bytes", "1000"]);
+    let mut c = s.conn();
+    load(&mut c, "coll.wasm", &[]);
+    let big = "v".repeat(600);
+    q(&mut c, &["HSET", "{c}h", "f", &big]);
+    q(&mut c, &["RPUSH", "{c}l", &big]);
+    // Each key alone fits the budget ...
+    assert_eq!(strings(q(&mut c, &["HFIELDS", "{c}h"])), ["f"]);
+    assert_eq!(qa::<String>(&mut c, &["LAT", "{c}l", "0"]), big);
+    // ... both in one call do not, and the call fails before it runs.
+    assert_eq!(
+        err(&mut c, &["CRASHCOLL", "{c}h", "{c}s", "{c}z", "{c}l"]),
+        "ERR plugin 'coll': the collections of the call's keys hold more than 1000 bytes \
+         (plugin-max-snapshot-bytes), passed at key '{c}l'"
+    );
+    assert_eq!(qa::<i64>(&mut c, &["LLEN", "{c}l"]), 1);
+    assert_eq!(qa::<i64>(&mut c, &["HLEN", "{c}h"]), 1);
+}
+
+#[test]
+fn version_1_plugins_never_load_collections() {
+    let s = server_with(1, &["--plugin-max-collection-elements", "2"]);
+    let mut c = s.conn();
+    load(&mut c, "v1_native.so", &[]);
+    // Over the cap, but a version-1 call does not load it: the same
+    // answer as for any collection.
+    q(&mut c, &["RPUSH", "l", "a", "b", "c"]);
+    assert!(err(&mut c, &["V1GET", "l"]).contains("failed with code -2"));
+    q(&mut c, &["HSET", "h", "f", "v"]);
+    assert!(err(&mut c, &["V1GET", "h"]).contains("failed with code -2"));
+    assert_eq!(qa::<i64>(&mut c, &["LLEN", "l"]), 3);
 }

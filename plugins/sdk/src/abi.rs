@@ -27,7 +27,7 @@ pub const FLAG_FAST: u32 = 8;
 
 /// Host return code: the key does not exist.
 pub const MISSING: i32 = -1;
-/// Host return code: the key holds a collection.
+/// Host return code: the key holds a value of another type.
 pub const WRONG_TYPE: i32 = -2;
 /// Host return code: the key is not one the call declared.
 pub const UNDECLARED: i32 = -3;
@@ -37,6 +37,9 @@ pub const NOT_A_NUMBER: i32 = -4;
 pub const BAD_REPLY: i32 = -5;
 /// Host return code: the write would pass the call's byte limit.
 pub const TOO_LARGE: i32 = -6;
+/// Host return code (native, ABI v2 functions): a null out-pointer;
+/// nothing was done.
+pub const BAD_ARGS: i32 = -7;
 /// Plugin return code: the plugin caught a panic.
 pub const PANICKED: i32 = -1000;
 

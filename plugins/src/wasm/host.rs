@@ -1,4 +1,4 @@
-//! The host side of ABI v1 (`plugins/ABI.md`): the `frys` imports a
+//! The host side of the WASM ABI, versions 1 and 2 (`plugins/ABI.md`): the `frys` imports a
 //! module may use, and the per-instance state they work on.
 //!
 //! Every pointer a plugin passes is checked against its memory; an
@@ -15,7 +15,7 @@ use crate::reply::Reply;
 
 /// Return code: the key does not exist.
 pub const MISSING: i64 = -1;
-/// Return code: the key holds a collection.
+/// Return code: the key holds a value of another type.
 pub const WRONG_TYPE: i64 = -2;
 /// Return code: the key is not one the call declared.
 pub const UNDECLARED: i64 = -3;

@@ -109,6 +109,8 @@ pub struct WasmInstance {
     instance: wasmtime::Instance,
     call: TypedFunc<i32, i32>,
     sandbox: Sandbox,
+    /// What `frys_abi_version` answered.
+    abi_version: u32,
 }
 
 impl WasmInstance {
@@ -165,6 +167,8 @@ impl WasmInstance {
             instance,
             call,
             sandbox: module.sandbox,
+            // Checked to be in 1..=ABI_VERSION above.
+            abi_version: version as u32,
         })
     }
 
@@ -188,6 +192,7 @@ impl WasmInstance {
         let info = PluginInfo {
             name,
             version,
+            abi_version: self.abi_version,
             commands: d.commands,
         };
         info.validate()?;

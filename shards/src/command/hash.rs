@@ -50,6 +50,8 @@ async fn set_fields(ctx: &KeyCtx, argv: &Argv, nx: bool) -> Result<i64, Reply> {
             added += 1;
         }
     }
+    // A field over the storage limits leaves `w` empty: refuse, not skip.
+    w.check().map_err(crate::command::body::store_err)?;
     if w.is_empty() {
         return Ok(0);
     }

@@ -600,6 +600,13 @@ pub const SETTINGS: &[SettingDef] = &[
         false,
         "Most bytes (keys, fields, members, values) the writes of one plugin call may add up to"
     ),
+    setting!(
+        "plugin-max-snapshot-bytes",
+        "64mb",
+        Kind::Bytes,
+        false,
+        "Most bytes (fields, members, values) of the collections one plugin call may load; a call past it fails before it runs"
+    ),
 ];
 
 /// The definition of `name` (exact, lower-case).

@@ -120,6 +120,10 @@ pub fn load_configured(config: &Config) -> Result<(), String> {
     super::call::set_limits(
         num("plugin-max-collection-elements", 100_000),
         num(
+            "plugin-max-snapshot-bytes",
+            super::snapshot::DEFAULT_MAX_BYTES,
+        ),
+        num(
             "plugin-max-write-bytes",
             frys_plugins::call::DEFAULT_MAX_WRITE_BYTES,
         ),

@@ -1,13 +1,16 @@
 //! What a plugin call sees: its declared keys, read under their locks
 //! before any plugin code runs.
 //!
-//! A string is read as is; a collection is loaded whole (hash fields and
+//! A string is read as is. A collection is loaded whole (hash fields and
 //! set members, sorted-set members with their scores, list elements in
-//! order), and its stored metadata is kept ([`Snapshot::stored`]) so the
+//! order) for a plugin of ABI version 2 or later; a version-1 plugin only
+//! sees that the key holds another type. A loaded collection's stored metadata is kept ([`Snapshot::stored`]) so the
 //! call's changes are written against the same version, count and list
 //! ends ([`super::apply`]). A collection of more than the cap's elements
-//! is refused before anything is loaded: a call never holds more than
-//! `cap` elements of one key in memory.
+//! is refused before anything is loaded, and the call is refused as soon
+//! as the elements loaded for all its keys pass the byte budget: a call
+//! never holds more than `cap` elements of one key, nor (about) `max_bytes`
+//! bytes of fields, members and values of all its collections, in memory.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -25,6 +28,9 @@ pub struct Snapshot {
     pub stored: Vec<(Vec<u8>, Collection)>,
 }
 
+/// `plugin-max-snapshot-bytes`' default.
+pub const DEFAULT_MAX_BYTES: u64 = 64 << 20;
+
 /// Why a call cannot start.
 pub enum Refused {
     /// `key` holds a collection of `kind` with more elements than the cap.
@@ -36,6 +42,11 @@ pub enum Refused {
         /// Its elements.
         count: u64,
     },
+    /// Loading `key`'s elements took the call past its byte budget.
+    OverBytes {
+        /// The key.
+        key: Vec<u8>,
+    },
     /// The store failed (its error text).
     Store(String),
 }
@@ -45,8 +56,17 @@ fn store_err(e: crate::store::StoreError) -> Refused {
 }
 
 /// Reads `keys` (the caller holds their locks); a collection may have at
-/// most `cap` elements.
-pub async fn read(ctx: &KeyCtx, keys: Vec<Vec<u8>>, cap: u64) -> Result<Snapshot, Refused> {
+/// most `cap` elements, and all of them together `max_bytes` bytes. With
+/// `elements` false (a version-1 plugin, which has no collection
+/// functions) a collection's elements are not loaded and no cap applies.
+pub async fn read(
+    ctx: &KeyCtx,
+    keys: Vec<Vec<u8>>,
+    elements: bool,
+    cap: u64,
+    max_bytes: u64,
+) -> Result<Snapshot, Refused> {
+    let mut budget = max_bytes;
     let mut s = Snapshot {
         values: Vec::with_capacity(keys.len()),
         stored: Vec::new(),
@@ -63,6 +83,9 @@ pub async fn read(ctx: &KeyCtx, keys: Vec<Vec<u8>>, cap: u64) -> Result<Snapshot
                 bytes: e.payload,
                 expires_at_ms: e.expires_at,
             },
+            Some(e) if !elements => Value::Unloaded {
+                expires_at_ms: e.expires_at,
+            },
             Some(e) => {
                 let Some(c) = Collection::from_entry(&e).map_err(store_err)? else {
                     return Err(Refused::Store("ERR internal: not a collection".into()));
@@ -74,7 +97,7 @@ pub async fn read(ctx: &KeyCtx, keys: Vec<Vec<u8>>, cap: u64) -> Result<Snapshot
                         count: c.meta.count,
                     });
                 }
-                let items = load(ctx, &key, &c, cap).await?;
+                let items = load(ctx, &key, &c, cap, &mut budget).await?;
                 s.stored.push((key.clone(), c));
                 Value::Collection {
                     items,
@@ -88,8 +111,15 @@ pub async fn read(ctx: &KeyCtx, keys: Vec<Vec<u8>>, cap: u64) -> Result<Snapshot
 }
 
 /// Every element of `c`, the collection at `key`; at most `cap` are read
-/// (metadata whose count is short of its records cannot make it more).
-async fn load(ctx: &KeyCtx, key: &[u8], c: &Collection, cap: u64) -> Result<Items, Refused> {
+/// (metadata whose count is short of its records cannot make it more),
+/// and their bytes are taken from `budget`, refusing when it runs out.
+async fn load(
+    ctx: &KeyCtx,
+    key: &[u8],
+    c: &Collection,
+    cap: u64,
+    budget: &mut u64,
+) -> Result<Items, Refused> {
     // A list's live elements are its indices head..tail.
     let (head, tail) = (c.meta.head.to_be_bytes(), c.meta.tail.to_be_bytes());
     let (from, to): (&[u8], Option<&[u8]>) = if c.kind == ValueType::List {
@@ -119,6 +149,11 @@ async fn load(ctx: &KeyCtx, key: &[u8], c: &Collection, cap: u64) -> Result<Item
             });
         }
         sub.drain(..skip.min(sub.len()));
+        let size = (sub.len() + value.len()) as u64;
+        let Some(left) = budget.checked_sub(size) else {
+            return Err(Refused::OverBytes { key: key.to_vec() });
+        };
+        *budget = left;
         match &mut items {
             Items::Hash(m) => {
                 m.insert(sub, value);

@@ -142,6 +142,16 @@ impl CollectionWrite {
         self.batch.is_empty()
     }
 
+    /// Whether every record fits the storage limits, with the error the
+    /// storage gives a plain write (`ERR storage: invalid argument: ...`):
+    /// a batch drops a record over them and only remembers why, so a
+    /// write must be checked before it is skipped as empty or merged.
+    pub fn check(&self) -> StoreResult<()> {
+        self.batch
+            .validate()
+            .map_err(|e| frys_storage::Error::InvalidArgument(e.to_string()).into())
+    }
+
     /// Replaces the key's data record with `entry` (a whole new value,
     /// e.g. a string), or deletes the key (`None`): for a change that
     /// rewrites the key rather than its elements (the old elements die
@@ -243,8 +253,15 @@ impl CoreStore {
     /// Writes the changes of several keys atomically per partition: one
     /// batch for each partition they live in, written concurrently (keys
     /// of one hash slot, as a plugin call's, are one batch).
+    ///
+    /// Every write is checked first (a record over the storage limits is
+    /// refused by its batch, which only remembers why): one that fails
+    /// fails the whole call and nothing is written.
     pub async fn apply_all(&self, writes: Vec<CollectionWrite>) -> StoreResult<()> {
         use frys_storage::batch::BatchOp;
+        for w in &writes {
+            w.check()?;
+        }
         let mut batches: Vec<(u16, WriteBatch)> = Vec::new();
         for w in writes.into_iter().filter(|w| !w.is_empty()) {
             self.note_write(w.ns, &w.key);
@@ -279,8 +296,10 @@ impl CoreStore {
         Ok(())
     }
 
-    /// Writes one collection change atomically.
+    /// Writes one collection change atomically; fails, writing nothing,
+    /// if one of its records is over the storage limits.
     pub async fn apply(&self, write: CollectionWrite) -> StoreResult<()> {
+        write.check()?;
         if write.is_empty() {
             return Ok(());
         }
