@@ -34,6 +34,26 @@ def free_port():
     return port
 
 
+def port_is_free(port):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def free_cluster_port():
+    """A free port whose cluster bus port (port + 10000, as redis-server
+    in cluster mode opens) exists and is free too."""
+    while True:
+        port = free_port()
+        if port + 10000 <= 65535 and port_is_free(port + 10000):
+            return port
+
+
 def encode(args):
     out = [b"*%d\r\n" % len(args)]
     for a in args:
@@ -130,7 +150,10 @@ def one_node_clusters(rport, fport):
 
 def main():
     tmp = tempfile.mkdtemp(prefix="frys-diff-")
-    rport, fport = free_port(), free_port()
+    rport = free_cluster_port() if CLUSTER else free_port()
+    fport = free_port()
+    while fport in (rport, rport + 10000):
+        fport = free_port()
     cluster = ["--cluster-enabled", "yes"] if CLUSTER else []
     redis_cluster = cluster + (["--cluster-config-file", os.path.join(tmp, "nodes.conf")] if CLUSTER else [])
     redis = subprocess.Popen(["redis-server", "--port", str(rport), "--save", "", "--appendonly", "no",
