@@ -1,11 +1,9 @@
 //! Key expiry, lazy (on access) and active (the expiry cycle deletes keys
 //! nobody reads). Waits poll with a bounded deadline.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 const DEADLINE: Duration = Duration::from_secs(10);
 

@@ -2,12 +2,10 @@
 //! seccomp profile refuses io_uring (as Docker's default profile does) runs
 //! on epoll and serves clients.
 
-mod common;
-
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
-use common::{q, qa, Server};
+use crate::common::{q, qa, Server};
 
 #[test]
 fn the_driver_setting_picks_the_driver_and_info_reports_it() {
@@ -31,7 +29,8 @@ fn the_driver_setting_picks_the_driver_and_info_reports_it() {
 /// then runs the server; holds the server's command line, one argument a
 /// line.
 const EXEC_ENV: &str = "FRYS_SECCOMP_EXEC";
-const TEST: &str = "under_a_seccomp_profile_refusing_io_uring_the_server_runs_on_epoll";
+// The libtest name of the test below (its module path in this binary).
+const TEST: &str = "driver::under_a_seccomp_profile_refusing_io_uring_the_server_runs_on_epoll";
 
 #[test]
 fn under_a_seccomp_profile_refusing_io_uring_the_server_runs_on_epoll() {

@@ -1,9 +1,7 @@
 //! Every string command against the real binary, with its error cases
 //! (texts as redis-server 7 answers them).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use redis::Value;
 
 const SYNTAX: &str = "ERR syntax error";

@@ -4,13 +4,11 @@
 //! service of a client waiting on keys of two cores, no element lost when
 //! timeouts race pushes, disconnects.
 
-mod common;
-
 use std::io::Write;
 use std::thread;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use redis::Value;
 
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";

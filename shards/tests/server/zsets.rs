@@ -3,11 +3,9 @@
 //! answers them), multi-key commands over keys on both cores, and a
 //! random sequence of operations checked against an in-memory model.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::*;
+use crate::common::*;
 use redis::Value;
 
 const SYNTAX: &str = "ERR syntax error";

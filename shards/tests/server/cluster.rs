@@ -6,12 +6,10 @@
 //! operator tool's add-node / move-slots / rebalance (empty slots only),
 //! per-slot key counts, emulated mode, and cluster mode off.
 
-mod common;
-
 use std::net::TcpListener;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use frys_shards::keyspace::key_slot;
 use redis::Value;
 

@@ -1,9 +1,7 @@
 //! Persistence: clean restarts, restarts on another core count, SIGKILL
 //! with `--appendfsync always`, and the data-directory lock.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 fn write_keys(c: &mut redis::Connection, n: usize) {
     let mut pipe = redis::pipe();

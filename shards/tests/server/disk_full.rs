@@ -5,11 +5,9 @@
 //! The data directory is a small tmpfs mounted for the test, which needs
 //! root (CI runs as root); without it the test says so and checks nothing.
 
-mod common;
-
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 struct Mount(std::path::PathBuf);
 

@@ -3,13 +3,11 @@
 //! and INFO persistence report it; a write stream running across cores
 //! during BGSAVE is cut at one point for every partition.
 
-mod common;
-
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use common::*;
+use crate::common::*;
 
 fn persistence(con: &mut redis::Connection, field: &str) -> String {
     let info: String = qa(con, &["INFO", "persistence"]);

@@ -4,13 +4,11 @@
 //! introspection, subscribed-mode rules, the output buffer limit, and
 //! cleanup when a subscriber goes away.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
 
-use common::*;
+use crate::common::*;
 
 /// A RESP frame as the server sent it; aggregates keep their type byte
 /// (`*` array, `>` push, `%` map, `~` set).

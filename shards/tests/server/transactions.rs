@@ -7,15 +7,13 @@
 //! bank: concurrent transfers between accounts on every core while
 //! readers check that the total never changes.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use redis::Value;
 
 const NOT_IN_MULTI: &str = "ERR Command not allowed inside a transaction";

@@ -11,13 +11,11 @@
 //! Needs `clang`, `wasm-ld` (Debian `clang lld`) and `wat2wasm` (`wabt`);
 //! `scripts/test.sh` installs them when missing.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use common::*;
+use crate::common::*;
 use redis::Value;
 
 /// Where the plugins are built, once per test binary.

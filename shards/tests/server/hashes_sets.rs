@@ -4,11 +4,9 @@
 //! bytes are also checked against redis-server by
 //! `shards/tests/clients/redis_diff.py`.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use common::*;
+use crate::common::*;
 use redis::Value;
 
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";

@@ -3,14 +3,12 @@
 //! collection's count matches its elements, and no element of a deleted
 //! collection comes back.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 /// What clients were told: per hash, the fields acknowledged (and the
 /// generation the hash was recreated at, after a DEL).

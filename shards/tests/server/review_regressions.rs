@@ -1,12 +1,10 @@
 //! Regressions for bugs found by review: concurrent SWAPDB, AUTH pipelined
 //! with the commands after it, huge SCAN COUNT.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 #[test]
 fn concurrent_swapdbs_leave_every_database_whole() {

@@ -2,12 +2,10 @@
 //! pipelines over every core, a client that never reads, and the arity
 //! error of every command in the table in RESP2 and RESP3.
 
-mod common;
-
 use std::io::Write;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use redis::Value;
 
 /// Sends `input` on a fresh socket; the server must answer exactly

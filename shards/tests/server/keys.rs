@@ -1,11 +1,9 @@
 //! Generic key commands against the real binary, with their error cases
 //! (texts as redis-server 7 answers them).
 
-mod common;
-
 use std::collections::HashSet;
 
-use common::*;
+use crate::common::*;
 use redis::Value;
 
 const SYNTAX: &str = "ERR syntax error";

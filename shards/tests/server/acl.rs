@@ -3,12 +3,10 @@
 //! LOG, the aclfile (SAVE / LOAD / start-up), and `requirepass` as the
 //! `default` user's password.
 
-mod common;
-
 use std::collections::HashMap;
 use std::io::Write;
 
-use common::*;
+use crate::common::*;
 use redis::Value;
 
 fn sha256_hex(s: &str) -> String {

@@ -1,8 +1,6 @@
 //! Connection and server commands against the real binary.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use redis::Value;
 
 fn bulk(s: &str) -> Value {

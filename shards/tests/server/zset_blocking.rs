@@ -6,14 +6,12 @@
 //! served only by writes of their type, exactly-once service across
 //! cores, disconnects, and MULTI/EXEC (nothing blocks).
 
-mod common;
-
 use std::io::Write;
 use std::net::TcpStream;
 use std::sync::mpsc;
 use std::thread;
 
-use common::*;
+use crate::common::*;
 use redis::Value;
 
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";

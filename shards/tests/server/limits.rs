@@ -3,12 +3,10 @@
 //! class of `client-output-buffer-limit` cutting a client that does not
 //! read, the buffer fields of CLIENT LIST / INFO, and protected mode.
 
-mod common;
-
 use std::io::Write;
 use std::net::{IpAddr, TcpStream, UdpSocket};
 
-use common::*;
+use crate::common::*;
 use redis::Value;
 
 fn info_field(c: &mut redis::Connection, section: &str, field: &str) -> String {
