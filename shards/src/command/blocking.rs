@@ -37,15 +37,17 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::key_hops::Hops;
+use super::key_hops::{self, Hops};
+use super::spec::BarrierCtx;
 use super::{list_blocking, zset};
 use crate::command::parse_f64;
 use crate::errors;
+use crate::exec::LocalBoxFuture;
 use crate::exec::{race, Either};
 use crate::keyspace::{key_slot, PartitionMap};
 use crate::protocol::Reply;
 use crate::server::blocked::Blocked;
-use crate::store::blocking::{self, Served, Waiter};
+use crate::store::blocking::{self, Served, WaitOp, Waiter};
 use crate::store::{self, data_key, now_ms};
 
 /// A timeout in seconds as Redis' `getTimeoutFromObjectOrReply` reads it:
@@ -206,6 +208,61 @@ pub(crate) async fn wait(
     };
     reg.taken = true;
     outcome
+}
+
+/// How a blocking pop ended ([`pop_or_wait`]).
+pub(crate) enum Popped<T> {
+    /// Taken at once, with every key locked: the key and what was taken.
+    Now(Vec<u8>, T),
+    /// Nothing to take: the timeout passed, or the command may not block
+    /// (inside EXEC, during shutdown, past its deadline).
+    Nothing,
+    /// A write served the waiter: what it handed over.
+    Served(Served),
+}
+
+/// Steps 1 and 2 of the module docs for a pop of any type: with every key
+/// of `keys` locked, `pop_first` takes from the first key that has
+/// something or, given the waiter, registers it on every key's core;
+/// then the client waits until a write serves it, `deadline` passes or
+/// the wait is cancelled. `pop_first` is handed the waiter only when the
+/// command may block.
+pub(crate) async fn pop_or_wait<T, P>(
+    ctx: BarrierCtx,
+    keys: Vec<Vec<u8>>,
+    op: WaitOp,
+    deadline: Option<Instant>,
+    pop_first: P,
+) -> Result<Popped<T>, Reply>
+where
+    T: Send + 'static,
+    P: FnOnce(
+            Hops,
+            Vec<Vec<u8>>,
+            Option<Arc<Waiter>>,
+        ) -> LocalBoxFuture<Result<Option<(Vec<u8>, T)>, Reply>>
+        + Send
+        + 'static,
+{
+    let waiter = Waiter::new(op);
+    // Inside EXEC nothing blocks: the attempt, then MULTI's answer.
+    let blocks = !ctx.held && may_block(deadline);
+    // Before the registration, so a failure half way still cleans up.
+    let mut reg = Registration::new(ctx.ns, keys.clone(), waiter.clone(), blocks);
+    let register = blocks.then(|| waiter.clone());
+    let found =
+        key_hops::with_keys(&ctx, keys.clone(), move |h| pop_first(h, keys, register)).await?;
+    if let Some((key, taken)) = found {
+        reg.armed = false; // found before registering
+        return Ok(Popped::Now(key, taken));
+    }
+    if !blocks {
+        return Ok(Popped::Nothing);
+    }
+    Ok(match wait(ctx.client_id, &mut reg, deadline).await {
+        Outcome::Served(served) => Popped::Served(served),
+        Outcome::TimedOut => Popped::Nothing,
+    })
 }
 
 /// How often a client blocked in cluster mode checks that this node

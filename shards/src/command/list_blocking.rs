@@ -23,7 +23,8 @@
 use std::time::{Duration, Instant};
 
 use super::blocking::{
-    may_block, parse_timeout, reply_text, wait, Outcome, Registration, WRONG_KIND,
+    may_block, parse_timeout, pop_or_wait, reply_text, wait, Outcome, Popped, Registration,
+    WRONG_KIND,
 };
 use super::body::arg;
 use super::key_hops;
@@ -239,29 +240,18 @@ async fn block_pop(
     count: Option<u64>,
     deadline: Option<Instant>,
 ) -> Result<Reply, Reply> {
-    let waiter = Waiter::new(WaitOp::Pop { front, count });
-    // Inside EXEC nothing blocks: the attempt, then MULTI's answer.
-    let blocks = !ctx.held && may_block(deadline);
-    // Before the registration, so a failure half way still cleans up.
-    let mut reg = Registration::new(ctx.ns, keys.clone(), waiter.clone(), blocks);
-    let register = blocks.then(|| waiter.clone());
     let n = count.unwrap_or(1);
-    let found = key_hops::with_keys(&ctx, keys.clone(), move |h| {
+    let op = WaitOp::Pop { front, count };
+    let popped = pop_or_wait(ctx, keys, op, deadline, move |h, keys, register| {
         Box::pin(async move { pop_first(&h, &keys, front, n, register).await })
     })
     .await?;
-    if let Some((key, items)) = found {
-        reg.armed = false; // found before registering
-        return Ok(pop_reply(count, key, items));
-    }
-    if !blocks {
-        return Ok(Reply::NullArray);
-    }
-    match wait(ctx.client_id, &mut reg, deadline).await {
-        Outcome::TimedOut | Outcome::Served(Served::Ready) => Ok(Reply::NullArray),
-        Outcome::Served(Served::Elements { key, items, .. }) => Ok(pop_reply(count, key, items)),
-        Outcome::Served(Served::Failed(text)) => Err(Reply::error(text)),
-        Outcome::Served(Served::Members { .. }) => Err(Reply::error(WRONG_KIND)),
+    match popped {
+        Popped::Now(key, items) => Ok(pop_reply(count, key, items)),
+        Popped::Nothing | Popped::Served(Served::Ready) => Ok(Reply::NullArray),
+        Popped::Served(Served::Elements { key, items, .. }) => Ok(pop_reply(count, key, items)),
+        Popped::Served(Served::Failed(text)) => Err(Reply::error(text)),
+        Popped::Served(Served::Members { .. }) => Err(Reply::error(WRONG_KIND)),
     }
 }
 

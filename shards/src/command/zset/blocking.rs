@@ -26,18 +26,15 @@
 
 use std::time::{Duration, Instant};
 
-use super::super::blocking::{
-    may_block, parse_timeout, reply_text, wait, Outcome, Registration, WRONG_KIND,
-};
+use super::super::blocking::{parse_timeout, pop_or_wait, reply_text, Popped, WRONG_KIND};
 use super::super::body::arg;
-use super::super::key_hops;
 use super::access::{self, Scored, ZWrite, ZSET};
 use super::pop::{mpop_reply, parse_mpop, pop_first, take, End};
 use crate::command::{BarrierCtx, KeyCtx};
 use crate::exec::LocalBoxFuture;
 use crate::keyspace::{key_slot, PartitionMap};
 use crate::protocol::{Argv, Reply};
-use crate::store::blocking::{self, Served, WaitOp, Waiter};
+use crate::store::blocking::{self, Served, WaitOp};
 use crate::store::{self, data_key, Collection, ValueType};
 
 /// BZPOPMIN key [key ...] timeout
@@ -111,30 +108,21 @@ async fn block(
     count: Option<u64>,
     deadline: Option<Instant>,
 ) -> Result<Reply, Reply> {
-    let min = end == End::Min;
-    let waiter = Waiter::new(WaitOp::ZPop { min, count });
-    // Inside EXEC nothing blocks: the attempt, then MULTI's answer.
-    let blocks = !ctx.held && may_block(deadline);
-    // Before the registration, so a failure half way still cleans up.
-    let mut reg = Registration::new(ctx.ns, keys.clone(), waiter.clone(), blocks);
-    let register = blocks.then(|| waiter.clone());
     let n = count.unwrap_or(1);
-    let found = key_hops::with_keys(&ctx, keys.clone(), move |h| {
+    let op = WaitOp::ZPop {
+        min: end == End::Min,
+        count,
+    };
+    let popped = pop_or_wait(ctx, keys, op, deadline, move |h, keys, register| {
         Box::pin(async move { pop_first(&h, &keys, end, n, register).await })
     })
     .await?;
-    if let Some((key, items)) = found {
-        reg.armed = false; // found before registering
-        return Ok(pop_reply(count, key, items));
-    }
-    if !blocks {
-        return Ok(Reply::NullArray);
-    }
-    match wait(ctx.client_id, &mut reg, deadline).await {
-        Outcome::TimedOut => Ok(Reply::NullArray),
-        Outcome::Served(Served::Members { key, items }) => Ok(pop_reply(count, key, items)),
-        Outcome::Served(Served::Failed(text)) => Err(Reply::error(text)),
-        Outcome::Served(Served::Elements { .. } | Served::Ready) => Err(Reply::error(WRONG_KIND)),
+    match popped {
+        Popped::Now(key, items) => Ok(pop_reply(count, key, items)),
+        Popped::Nothing => Ok(Reply::NullArray),
+        Popped::Served(Served::Members { key, items }) => Ok(pop_reply(count, key, items)),
+        Popped::Served(Served::Failed(text)) => Err(Reply::error(text)),
+        Popped::Served(Served::Elements { .. } | Served::Ready) => Err(Reply::error(WRONG_KIND)),
     }
 }
 
