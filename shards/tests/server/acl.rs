@@ -423,14 +423,23 @@ fn the_aclfile_is_loaded_at_start_saved_and_reloaded() {
     assert_eq!(qa::<String>(&mut c, &["ACL", "WHOAMI"]), "alice");
     ok(
         &mut c,
-        &["ACL", "SETUSER", "bob", "on", ">bobpw", "~b*", "+get"],
+        &[
+            "ACL",
+            "SETUSER",
+            "bob",
+            "on",
+            ">bobpw",
+            "~b*",
+            "+get",
+            "(+set ~c*)",
+        ],
     );
     ok(&mut c, &["ACL", "SAVE"]);
     let saved = std::fs::read_to_string(&file).unwrap();
     assert_eq!(
         saved,
         format!(
-            "user alice on #{} ~* resetchannels +@all\nuser bob on #{} ~b* resetchannels -@all +get\nuser default on nopass ~* &* +@all\n",
+            "user alice on #{} ~* resetchannels +@all\nuser bob on #{} ~b* resetchannels -@all +get (~c* resetchannels -@all +set)\nuser default on nopass ~* &* +@all\n",
             sha256_hex("alicepw"),
             sha256_hex("bobpw")
         )
@@ -444,13 +453,18 @@ fn the_aclfile_is_loaded_at_start_saved_and_reloaded() {
     );
     let users: Vec<String> = qa(&mut c, &["ACL", "USERS"]);
     assert_eq!(users, ["alice", "bob", "default"]);
-    std::fs::write(&file, "user carol on nopass ~* +@all\n").unwrap();
+    std::fs::write(&file, "user carol on nopass ~* +@all (+get ~z*)\n").unwrap();
     ok(&mut c, &["ACL", "LOAD"]);
     // alice is gone: her connection is closed at its next command.
     assert!(cmd(&["PING"]).query::<Value>(&mut c).is_err());
     let mut admin = s.conn();
     let users: Vec<String> = qa(&mut admin, &["ACL", "USERS"]);
     assert_eq!(users, ["carol", "default"]);
+    let list: Vec<String> = qa(&mut admin, &["ACL", "LIST"]);
+    assert_eq!(
+        list[0],
+        "user carol on nopass ~* resetchannels +@all (~z* resetchannels -@all +get)"
+    );
     // A restart loads the file again.
     drop(s);
     let s = Server::start_with(1, &["--aclfile", path]);
