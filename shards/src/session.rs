@@ -254,20 +254,17 @@ pub enum KillFilter {
 }
 
 /// Whether the session's user (as it is now) may keep each of its
-/// subscriptions: a channel or shard channel must match one of its channel
-/// patterns, a pattern must equal one, as Redis checks them.
+/// subscriptions: a channel or shard channel must match one of the channel
+/// patterns of one of its selectors, a pattern must equal one, as Redis
+/// checks them.
 fn subscriptions_allowed(s: &mut Session) -> bool {
     use crate::pubsub::Kind;
-    let Some((all, patterns)) = s
-        .user
-        .with_current(|u| (u.all_channels, u.channels.clone()))
-    else {
+    let Some(user) = s.user.current() else {
         return false;
     };
-    all || s.pubsub.all_allowed(|kind, name| match kind {
-        Kind::Pattern => patterns.iter().any(|p| p.as_slice() == name),
-        Kind::Channel | Kind::Shard => patterns.iter().any(|p| crate::command::glob_match(p, name)),
-    })
+    user.all_channels()
+        || s.pubsub
+            .all_allowed(|kind, name| user.channel_allowed(kind == Kind::Pattern, name))
 }
 
 /// Closes this core's sessions matching `filter` except `skip` (the

@@ -1,12 +1,16 @@
-//! Whether a user may run a request (Redis' `ACLSelectorCheckCmd`): the
+//! Whether a user may run a request (Redis' `ACLCheckAllUserCommandPerm`):
+//! allowed if one of its selectors allows it (`ACLSelectorCheckCmd`): the
 //! command (or subcommand) bit, or an allowed first argument; then every
 //! key at the command's key positions against the key patterns with the
 //! access its key spec asks; then the channels of (P|S)SUBSCRIBE and
 //! (S)PUBLISH against the channel patterns (a PSUBSCRIBE pattern must be
-//! one of them literally).
+//! one of them literally). When every selector refuses, the refusal
+//! reported is Redis' pick: a channel over a key over the command, and of
+//! the same kind the one at the highest argument index.
 
 use super::commands::ids;
 use super::key_access::key_specs;
+use super::selector::Selector;
 use super::user::User;
 use super::{KeyAccess, R, RW, W};
 use crate::command::{command_keys, glob_match, CommandSpec};
@@ -27,6 +31,18 @@ pub enum Denied {
     Channel(usize),
 }
 
+impl Denied {
+    /// Redis' `ACL_DENIED_*` order (the kind reported when every selector
+    /// refuses), then the argument index.
+    fn rank(self) -> (u8, usize) {
+        match self {
+            Denied::Command => (1, 0),
+            Denied::Key(i) => (2, i),
+            Denied::Channel(i) => (4, i),
+        }
+    }
+}
+
 /// Checks `argv`, a request for `spec` (the subcommand's row for a
 /// subcommand of `container`), against `user`.
 pub fn check(
@@ -42,12 +58,36 @@ pub fn check(
     let Some(id) = table.id_of(container, spec) else {
         return Err(Denied::Command);
     };
-    let entry = &table.entries[id];
-    if !user.all_commands && !spec.flags.contains(&"no_auth") && !user.bit(id) {
-        let first_at = if entry.full_name.contains('|') { 2 } else { 1 };
+    let full_name = table.entries[id].full_name.as_str();
+    // The keys are found once for all selectors, as Redis' key cache.
+    let mut keys: Option<Vec<usize>> = None;
+    let mut relevant = Denied::Command;
+    for selector in user.all_selectors() {
+        let Err(denied) = check_selector(selector, id, full_name, spec, argv, &mut keys) else {
+            return Ok(());
+        };
+        if denied.rank() > relevant.rank() {
+            relevant = denied;
+        }
+    }
+    Err(relevant)
+}
+
+/// Redis' `ACLSelectorCheckCmd`: whether one selector allows the request.
+fn check_selector(
+    selector: &Selector,
+    id: usize,
+    full_name: &str,
+    spec: &CommandSpec,
+    argv: &Argv,
+    keys: &mut Option<Vec<usize>>,
+) -> Result<(), Denied> {
+    if !selector.all_commands && !spec.flags.contains(&"no_auth") && !selector.bit(id) {
+        let first_at = if full_name.contains('|') { 2 } else { 1 };
         let first = argv.get(first_at);
         let allowed = first.is_some_and(|a| {
-            user.first_args_of(id)
+            selector
+                .first_args_of(id)
                 .iter()
                 .any(|f| f.as_bytes().eq_ignore_ascii_case(a))
         });
@@ -57,27 +97,22 @@ pub fn check(
     }
     // Shard channels sit where keys would (for routing), but are checked
     // as channels, as Redis does.
-    let shard_channels = matches!(
-        entry.full_name.as_str(),
-        "spublish" | "ssubscribe" | "sunsubscribe"
-    );
-    if !user.all_keys && !shard_channels {
-        for (j, pos) in command_keys(spec, argv).into_iter().enumerate() {
-            let need = access_of(spec, &entry.full_name, argv, j);
+    let shard_channels = matches!(full_name, "spublish" | "ssubscribe" | "sunsubscribe");
+    if !selector.all_keys && !shard_channels {
+        let positions = keys.get_or_insert_with(|| command_keys(spec, argv));
+        for (j, &pos) in positions.iter().enumerate() {
+            let need = access_of(spec, full_name, argv, j);
             let key = argv.get(pos).unwrap_or_default();
-            let ok = user.keys.iter().any(|k| {
-                (!need.read || k.read) && (!need.write || k.write) && glob_match(&k.pattern, key)
-            });
-            if !ok {
+            if !key_allowed(selector, need, key) {
                 return Err(Denied::Key(pos));
             }
         }
     }
-    if !user.all_channels {
-        let (positions, pattern) = channel_positions(&entry.full_name, argv.len());
+    if !selector.all_channels {
+        let (positions, pattern) = channel_positions(full_name, argv.len());
         for pos in positions {
             let channel = argv.get(pos).unwrap_or_default();
-            let ok = user.channels.iter().any(|c| {
+            let ok = selector.channels.iter().any(|c| {
                 if pattern {
                     c.as_slice() == channel
                 } else {
@@ -90,6 +125,14 @@ pub fn check(
         }
     }
     Ok(())
+}
+
+/// Redis' `ACLSelectorCheckKey`: a pattern granting `need` matches `key`.
+fn key_allowed(selector: &Selector, need: KeyAccess, key: &[u8]) -> bool {
+    selector.all_keys
+        || selector.keys.iter().any(|k| {
+            (!need.read || k.read) && (!need.write || k.write) && glob_match(&k.pattern, key)
+        })
 }
 
 /// Checks a request of `session` before it is routed. A refusal is
@@ -181,44 +224,44 @@ fn channel_positions(full_name: &str, argc: usize) -> (std::ops::Range<usize>, b
 }
 
 /// Checks a plugin command of `session` before it is routed, as Redis
-/// checks module commands: only a user whose command rules cover commands
-/// added later (`+@all` / `allcommands`, Redis' "future commands") may run
-/// it, and its declared keys must match the user's key patterns for
-/// reading and writing. Refusals are
-/// logged and answered as in [`check_session`].
+/// checks module commands: one selector whose command rules cover
+/// commands added later (`+@all` / `allcommands`, Redis' "future
+/// commands") must allow it, with the declared keys matching that
+/// selector's key patterns for reading and writing. Refusals are logged
+/// and answered as in [`check_session`].
 pub fn check_plugin_session(
     session: &mut Session,
     name: &str,
     keys: impl Iterator<Item = usize>,
     argv: &Argv,
 ) -> Result<(), Option<String>> {
+    let keys: Vec<usize> = keys.collect();
     let verdict = session
         .user
         .with_current(|u| {
             if u.unrestricted() {
                 return Ok(());
             }
-            if !(u.all_commands || u.future_commands) {
-                return Err(Denied::Command);
-            }
-            if !u.all_keys {
+            let mut relevant = Denied::Command;
+            for selector in u.all_selectors() {
+                if !(selector.all_commands || selector.future_commands) {
+                    continue;
+                }
                 // A plugin's writes are applied whatever it declares, so
                 // its keys need both (Redis gives module key ranges full
                 // access too).
-                let need = RW;
-                for pos in keys {
-                    let key = argv.get(pos).unwrap_or_default();
-                    let ok = u.keys.iter().any(|k| {
-                        (!need.read || k.read)
-                            && (!need.write || k.write)
-                            && glob_match(&k.pattern, key)
-                    });
-                    if !ok {
-                        return Err(Denied::Key(pos));
+                let refused = keys
+                    .iter()
+                    .find(|&&pos| !key_allowed(selector, RW, argv.get(pos).unwrap_or_default()));
+                match refused {
+                    None => return Ok(()),
+                    Some(&pos) if Denied::Key(pos).rank() > relevant.rank() => {
+                        relevant = Denied::Key(pos)
                     }
+                    Some(_) => {}
                 }
             }
-            Ok(())
+            Err(relevant)
         })
         .ok_or(None)?;
     let Err(denied) = verdict else {
@@ -274,6 +317,26 @@ mod tests {
         assert_eq!(run(&u, "select 0"), Ok(()));
         assert_eq!(run(&u, "select 1"), Err(Denied::Command));
         assert_eq!(run(&u, "auth x"), Ok(()));
+    }
+
+    #[test]
+    fn a_request_is_allowed_if_one_selector_allows_it_whole() {
+        let u = user(&["+get", "~a*", "(+set ~b*)", "(+publish &news.*)"]);
+        assert_eq!(run(&u, "get a1"), Ok(()));
+        assert_eq!(run(&u, "set b1 v"), Ok(()));
+        // Each selector is checked whole: GET is not allowed on b*, SET
+        // not on a*.
+        assert_eq!(run(&u, "get b1"), Err(Denied::Key(1)));
+        assert_eq!(run(&u, "set a1 v"), Err(Denied::Key(1)));
+        assert_eq!(run(&u, "publish news.a hi"), Ok(()));
+        // A channel refusal is reported over a key or command refusal.
+        assert_eq!(run(&u, "publish sport hi"), Err(Denied::Channel(1)));
+        assert_eq!(run(&u, "del a1"), Err(Denied::Command));
+        // Of two key refusals, the one further right.
+        let u = user(&["+mget", "~a", "(+mget ~b ~c)"]);
+        assert_eq!(run(&u, "mget a b"), Err(Denied::Key(2)));
+        assert_eq!(run(&u, "mget b c"), Ok(()));
+        assert_eq!(run(&u, "mget b x"), Err(Denied::Key(2)));
     }
 
     #[test]

@@ -1,11 +1,14 @@
 //! A user as rules that recreate it (ACL LIST, ACL GETUSER, ACL SAVE),
-//! with Redis' `ACLDescribeUser` algorithm: start from `+@all` or
-//! `-@all`, greedily apply the category that best fits the remaining
-//! difference, then name single commands until the bitmap is exact.
+//! with Redis' `ACLDescribeUser` algorithm: flags, passwords, the root
+//! selector, then each other selector in parentheses; a selector's
+//! commands start from `+@all` or `-@all`, greedily apply the category
+//! that best fits the remaining difference, then name single commands
+//! until the bitmap is exact.
 
 use super::categories::CATEGORIES;
 use super::commands::ids;
-use super::user::{KeyPattern, User};
+use super::selector::{KeyPattern, Selector};
+use super::user::User;
 
 /// `on #hash ~keys resetchannels &ch -@all +get` (the part after the name
 /// in `user <name> ...`).
@@ -25,25 +28,37 @@ pub fn describe_user(u: &User) -> String {
         out.push_str(p);
         out.push(' ');
     }
-    if u.all_keys {
+    out.push_str(&describe_selector(&u.root));
+    for selector in &u.selectors {
+        out.push_str(" (");
+        out.push_str(&describe_selector(selector));
+        out.push(')');
+    }
+    out
+}
+
+/// Redis' `ACLDescribeSelector`: `~keys resetchannels &ch -@all +get`.
+pub fn describe_selector(s: &Selector) -> String {
+    let mut out = String::new();
+    if s.all_keys {
         out.push_str("~* ");
     } else {
-        for k in &u.keys {
+        for k in &s.keys {
             out.push_str(&key_pattern(k));
             out.push(' ');
         }
     }
-    if u.all_channels {
+    if s.all_channels {
         out.push_str("&* ");
     } else {
         out.push_str("resetchannels ");
-        for c in &u.channels {
+        for c in &s.channels {
             out.push('&');
             out.push_str(&String::from_utf8_lossy(c));
             out.push(' ');
         }
     }
-    out.push_str(&command_rules(u));
+    out.push_str(&command_rules(s));
     out
 }
 
@@ -59,7 +74,7 @@ pub fn key_pattern(k: &KeyPattern) -> String {
 }
 
 /// The key patterns as GETUSER shows them (space separated).
-pub fn keys_field(u: &User) -> String {
+pub fn keys_field(u: &Selector) -> String {
     if u.all_keys {
         return "~*".to_string();
     }
@@ -67,7 +82,7 @@ pub fn keys_field(u: &User) -> String {
 }
 
 /// The channel patterns as GETUSER shows them.
-pub fn channels_field(u: &User) -> String {
+pub fn channels_field(u: &Selector) -> String {
     if u.all_channels {
         return "&*".to_string();
     }
@@ -79,11 +94,11 @@ pub fn channels_field(u: &User) -> String {
 }
 
 /// Redis' `ACLDescribeSelectorCommandRules`.
-pub fn command_rules(u: &User) -> String {
+pub fn command_rules(u: &Selector) -> String {
     let table = ids();
     let additive = !u.future_commands;
     let mut rules = String::from(if additive { "-@all " } else { "+@all " });
-    let mut fake = User::new("");
+    let mut fake = Selector::new();
     let _ = fake.apply(if additive { b"-@all" } else { b"+@all" });
     // The categories still to explain are undone on `temp` as applied.
     let mut temp = u.clone();
@@ -130,7 +145,7 @@ pub fn command_rules(u: &User) -> String {
 }
 
 /// How many commands of category `bit` `u` allows and denies.
-fn count_bits(u: &User, bit: u32) -> (usize, usize) {
+fn count_bits(u: &Selector, bit: u32) -> (usize, usize) {
     let table = ids();
     let mut on_off = (0, 0);
     for (id, e) in table.entries.iter().enumerate() {
@@ -176,6 +191,10 @@ mod tests {
             described(&["+select|0"]),
             "off resetchannels -@all +select|0"
         );
+        assert_eq!(
+            described(&["on", "+get", "~a*", "(+set ~b*)", "(%R~c &ch +@all)", "()"]),
+            "on ~a* resetchannels -@all +get (~b* resetchannels -@all +set) (%R~c resetchannels &ch +@all) (resetchannels -@all)"
+        );
     }
 
     /// Applying a description gives back the same permissions.
@@ -190,12 +209,12 @@ mod tests {
             for r in rules {
                 u.apply(r.as_bytes()).unwrap();
             }
-            let text = command_rules(&u);
+            let text = command_rules(&u.root);
             let mut again = User::new("u");
             for r in text.split(' ') {
                 again.apply(r.as_bytes()).unwrap();
             }
-            assert_eq!(again.commands, u.commands, "{text}");
+            assert_eq!(again.root.commands, u.root.commands, "{text}");
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The `aclfile`: one `user <name> <rule> ...` line per user, as ACL LIST
-//! prints them (Redis' `ACLLoadFromFile` / `ACLSaveToFile`). Loading is
+//! prints them, selectors included (Redis' `ACLLoadFromFile` /
+//! `ACLSaveToFile`). Loading is
 //! all or nothing: any bad line leaves the users as they were, and the
 //! error names every bad line. Saving writes a temporary file, syncs it,
 //! and renames it over the old one.
@@ -9,6 +10,7 @@ use std::path::Path;
 
 use super::describe::describe_user;
 use super::registry;
+use super::selector::merge_selector_arguments;
 use super::user::{has_spaces, RuleError, User};
 
 /// Reads the users of `path` (shown as `shown` in errors); on any error,
@@ -50,8 +52,14 @@ pub fn read_users(path: &Path, shown: &str) -> Result<Vec<User>, String> {
             continue;
         }
         let mut user = User::new(&name);
+        let Ok(rules) = merge_selector_arguments(&words[2..]) else {
+            errors.push_str(&format!(
+                "{shown}:{n}: Unmatched parenthesis in selector definition."
+            ));
+            continue;
+        };
         let mut syntax_error = false;
-        for rule in &words[2..] {
+        for rule in &rules {
             let rule = trim(rule);
             match user.apply(rule) {
                 Ok(()) => {}
@@ -159,6 +167,18 @@ mod tests {
         let users = read_users(&path, "users.acl").unwrap();
         assert_eq!(users.len(), 1);
         assert!(users[0].enabled && users[0].password_matches(b"pw"));
+        // Selectors, as ACL SAVE writes them, come back whole.
+        let line = "user bob on ~a* resetchannels -@all +get (~b* resetchannels &ch -@all +set) (resetchannels -@all)";
+        std::fs::write(&path, format!("{line}\nuser carol (+get ~x\n")).unwrap();
+        let err = read_users(&path, "users.acl").unwrap_err();
+        assert_eq!(
+            err,
+            "users.acl:2: Unmatched parenthesis in selector definition.WARNING: ACL errors detected, no change to the previously active ACL rules was performed"
+        );
+        std::fs::write(&path, format!("{line}\n")).unwrap();
+        let users = read_users(&path, "users.acl").unwrap();
+        assert_eq!(users[0].selectors.len(), 2);
+        assert_eq!(format!("user bob {}", describe_user(&users[0])), line);
         let missing = read_users(&dir.join("nope"), "nope").unwrap_err();
         assert_eq!(
             missing,

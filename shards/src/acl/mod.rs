@@ -15,8 +15,9 @@
 //! ([`key_access`]); channel permissions apply to (P|S)SUBSCRIBE and
 //! (S)PUBLISH.
 //!
-//! Selectors (`(...)` rules) are not supported: such a rule is a syntax
-//! error.
+//! A user holds a root selector and any number of `(...)` selectors
+//! ([`selector`]); a request is allowed when one selector allows its
+//! command, every key and every channel.
 
 pub mod categories;
 pub mod check;
@@ -26,6 +27,7 @@ pub mod file;
 mod key_access;
 pub mod log;
 pub mod registry;
+pub mod selector;
 pub mod user;
 
 use std::sync::Arc;

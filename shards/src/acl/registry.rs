@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, RwLock};
 
+use super::selector::merge_selector_arguments;
 use super::user::{has_spaces, User};
 use crate::config;
 
@@ -97,8 +98,9 @@ pub fn authenticate(name: &[u8], password: &[u8]) -> Result<Arc<User>, AuthError
     }
 }
 
-/// ACL SETUSER: applies `rules` to (a copy of) user `name`, creating it;
-/// nothing changes if a rule is refused. Returns Redis' error text.
+/// ACL SETUSER: applies `rules` (a selector may be spread over several,
+/// see [`merge_selector_arguments`]) to (a copy of) user `name`, creating
+/// it; nothing changes if a rule is refused. Returns Redis' error text.
 pub fn set_user(name: &[u8], rules: &[&[u8]]) -> Result<(), String> {
     if has_spaces(name) {
         return Err("ERR Usernames can't contain spaces or null characters".to_string());
@@ -110,7 +112,13 @@ pub fn set_user(name: &[u8], rules: &[&[u8]]) -> Result<(), String> {
         .users
         .get(&name)
         .map_or_else(|| User::new(&name), |u| (**u).clone());
-    for rule in rules {
+    let rules = merge_selector_arguments(rules).map_err(|i| {
+        format!(
+            "ERR Unmatched parenthesis in acl selector starting at '{}'.",
+            String::from_utf8_lossy(rules[i])
+        )
+    })?;
+    for rule in &rules {
         if let Err(e) = u.apply(rule) {
             return Err(format!(
                 "ERR Error in ACL SETUSER modifier '{}': {}",

@@ -1,31 +1,14 @@
-//! One ACL user and Redis 7's rule language (`ACLSetUser` /
-//! `ACLSetSelector`).
+//! One ACL user and Redis 7's rule language (`ACLSetUser`): its own
+//! flags and passwords, its root selector (rules outside parentheses) and
+//! its further selectors (`(...)` rules, see [`super::selector`]).
 //!
 //! Invariants: `passwords` holds SHA-256 digests only (64 lowercase hex
-//! characters), never a cleartext; `all_keys` implies `keys` is empty and
-//! `all_channels` implies `channels` is empty; `all_commands` is true only
-//! while every command bit is set (clearing any bit clears it), and
-//! `future_commands` is Redis' reserved bit, set by `+@all` and cleared by
-//! `-@all` only. Rules apply one at a time, in order, each being the same
-//! bit operation Redis performs, so the resulting bitmap is Redis'.
-
-use std::collections::BTreeMap;
+//! characters), never a cleartext; the root selector always exists
+//! (`clearselectors` removes only the others).
 
 use sha2::{Digest, Sha256};
 
-use super::categories;
-use super::commands::{ids, CommandIds};
-
-/// A key pattern and the access it grants (`~p` both, `%R~p`, `%W~p`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyPattern {
-    /// The glob pattern.
-    pub pattern: Vec<u8>,
-    /// Grants reads.
-    pub read: bool,
-    /// Grants writes.
-    pub write: bool,
-}
+pub use super::selector::{KeyPattern, Selector};
 
 /// An ACL user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,23 +24,10 @@ pub struct User {
     pub sanitize_payload: Option<bool>,
     /// SHA-256 digests of its passwords, hex, in the order added.
     pub passwords: Vec<String>,
-    /// One bit per command id (`commands::ids`).
-    pub(super) commands: Vec<u64>,
-    /// Every bit set and none cleared since `+@all`.
-    pub(crate) all_commands: bool,
-    /// Redis' reserved "future commands" bit.
-    pub(crate) future_commands: bool,
-    /// First arguments allowed for a command whose bit is clear
-    /// (`+select|0`), by command id.
-    pub(super) first_args: BTreeMap<usize, Vec<String>>,
-    /// `allkeys` / `~*`.
-    pub all_keys: bool,
-    /// Key patterns, in the order added.
-    pub keys: Vec<KeyPattern>,
-    /// `allchannels` / `&*`.
-    pub all_channels: bool,
-    /// Channel patterns, in the order added.
-    pub channels: Vec<Vec<u8>>,
+    /// The rules outside parentheses.
+    pub root: Selector,
+    /// The `(...)` selectors, in the order added.
+    pub selectors: Vec<Selector>,
 }
 
 /// Why a rule was refused (Redis' errno values of `ACLSetUser`).
@@ -125,14 +95,8 @@ impl User {
             nopass: false,
             sanitize_payload: None,
             passwords: Vec::new(),
-            commands: vec![0; ids().len().div_ceil(64)],
-            all_commands: false,
-            future_commands: false,
-            first_args: BTreeMap::new(),
-            all_keys: false,
-            keys: Vec::new(),
-            all_channels: false,
-            channels: Vec::new(),
+            root: Selector::new(),
+            selectors: Vec::new(),
         }
     }
 
@@ -147,9 +111,34 @@ impl User {
         u
     }
 
-    /// Whether nothing is denied to it (the check can be skipped).
+    /// Whether nothing is denied to it (the check can be skipped): one of
+    /// its selectors allows every command, key and channel.
     pub fn unrestricted(&self) -> bool {
-        self.all_commands && self.all_keys && self.all_channels
+        self.all_selectors().any(Selector::unrestricted)
+    }
+
+    /// The root selector, then the others (the order Redis checks them).
+    pub fn all_selectors(&self) -> impl Iterator<Item = &Selector> {
+        std::iter::once(&self.root).chain(&self.selectors)
+    }
+
+    /// Whether one of its selectors allows every channel.
+    pub fn all_channels(&self) -> bool {
+        self.all_selectors().any(|s| s.all_channels)
+    }
+
+    /// Whether one of its selectors' channel patterns allows `name`: a
+    /// channel matched as a glob, a pattern (`is_pattern`) literally, as
+    /// Redis' `ACLCheckChannelAgainstList`.
+    pub fn channel_allowed(&self, is_pattern: bool, name: &[u8]) -> bool {
+        self.all_channels()
+            || self.all_selectors().flat_map(|s| &s.channels).any(|c| {
+                if is_pattern {
+                    c.as_slice() == name
+                } else {
+                    crate::command::glob_match(c, name)
+                }
+            })
     }
 
     /// Whether `password` authenticates it (its state aside).
@@ -212,182 +201,27 @@ impl User {
                 }
                 None => return Err(RuleError::NoSuchPassword),
             }
+        } else if op[0] == b'(' && op[op.len() - 1] == b')' {
+            let inner = &op[1..op.len() - 1];
+            self.selectors.push(Selector::from_op_set(inner)?);
         } else if is("clearselectors") {
-            // Only the root selector exists here.
+            self.selectors.clear();
         } else if is("reset") {
-            for rule in ["resetpass", "resetkeys", "resetchannels", "off", "-@all"] {
+            for rule in [
+                "resetpass",
+                "resetkeys",
+                "resetchannels",
+                "off",
+                "sanitize-payload",
+                "clearselectors",
+                "-@all",
+            ] {
                 self.apply(rule.as_bytes())?;
             }
-            self.sanitize_payload = Some(true);
         } else {
-            self.apply_selector_rule(op)?;
+            self.root.apply(op)?;
         }
         Ok(())
-    }
-
-    fn apply_selector_rule(&mut self, op: &[u8]) -> Result<(), RuleError> {
-        let is = |word: &str| op.eq_ignore_ascii_case(word.as_bytes());
-        if is("allkeys") || is("~*") {
-            self.all_keys = true;
-            self.keys.clear();
-        } else if is("resetkeys") {
-            self.all_keys = false;
-            self.keys.clear();
-        } else if is("allchannels") || is("&*") {
-            self.all_channels = true;
-            self.channels.clear();
-        } else if is("resetchannels") {
-            self.all_channels = false;
-            self.channels.clear();
-        } else if is("allcommands") || is("+@all") {
-            self.commands.iter_mut().for_each(|w| *w = u64::MAX);
-            self.all_commands = true;
-            self.future_commands = true;
-            self.first_args.clear();
-        } else if is("nocommands") || is("-@all") {
-            self.commands.iter_mut().for_each(|w| *w = 0);
-            self.all_commands = false;
-            self.future_commands = false;
-            self.first_args.clear();
-        } else if op[0] == b'~' || op[0] == b'%' {
-            self.add_key_pattern(op)?;
-        } else if op[0] == b'&' {
-            if self.all_channels {
-                return Err(RuleError::ChannelPatternAfterAll);
-            }
-            if has_spaces(&op[1..]) {
-                return Err(RuleError::Syntax);
-            }
-            let pattern = op[1..].to_vec();
-            if !self.channels.contains(&pattern) {
-                self.channels.push(pattern);
-            }
-        } else if op.len() > 1 && (op[0] == b'+' || op[0] == b'-') && op[1] == b'@' {
-            let bit = categories::bit(&op[2..]).ok_or(RuleError::UnknownName)?;
-            self.set_category(bit, op[0] == b'+');
-        } else if op[0] == b'+' {
-            self.allow_command(&String::from_utf8_lossy(&op[1..]))?;
-        } else if op[0] == b'-' {
-            let table = ids();
-            let id = table
-                .id_by_name(&String::from_utf8_lossy(&op[1..]))
-                .ok_or(RuleError::UnknownName)?;
-            self.change_perm(table, id, false);
-        } else {
-            return Err(RuleError::Syntax);
-        }
-        Ok(())
-    }
-
-    fn add_key_pattern(&mut self, op: &[u8]) -> Result<(), RuleError> {
-        if self.all_keys {
-            return Err(RuleError::KeyPatternAfterAll);
-        }
-        let (mut read, mut write) = (true, true);
-        let mut offset = 1;
-        if op[0] == b'%' {
-            (read, write) = (false, false);
-            loop {
-                match op.get(offset).map(u8::to_ascii_uppercase) {
-                    Some(b'R') if !read => read = true,
-                    Some(b'W') if !write => write = true,
-                    Some(b'~') => {
-                        offset += 1;
-                        break;
-                    }
-                    // Redis stops at the end of the rule too (`%R`: an
-                    // empty pattern).
-                    None => break,
-                    _ => return Err(RuleError::Syntax),
-                }
-                offset += 1;
-            }
-        }
-        let pattern = &op[offset.min(op.len())..];
-        if has_spaces(pattern) {
-            return Err(RuleError::Syntax);
-        }
-        match self.keys.iter_mut().find(|k| k.pattern == pattern) {
-            Some(k) => {
-                k.read |= read;
-                k.write |= write;
-            }
-            None => self.keys.push(KeyPattern {
-                pattern: pattern.to_vec(),
-                read,
-                write,
-            }),
-        }
-        self.all_keys = false;
-        Ok(())
-    }
-
-    fn allow_command(&mut self, name: &str) -> Result<(), RuleError> {
-        let table = ids();
-        let Some((parent, sub)) = name.rsplit_once('|') else {
-            let id = table.id_by_name(name).ok_or(RuleError::UnknownName)?;
-            self.change_perm(table, id, true);
-            return Ok(());
-        };
-        let pid = table.id_by_name(parent).ok_or(RuleError::UnknownName)?;
-        if parent.contains('|') {
-            return Err(RuleError::FirstArgOfSubcommand);
-        }
-        if sub.is_empty() {
-            return Err(RuleError::Syntax);
-        }
-        if table.entries[pid].subcommands.is_empty() {
-            let args = self.first_args.entry(pid).or_default();
-            if !args.iter().any(|a| a.eq_ignore_ascii_case(sub)) {
-                args.push(sub.to_ascii_lowercase());
-            }
-        } else {
-            let id = table.id_by_name(name).ok_or(RuleError::UnknownName)?;
-            self.change_perm(table, id, true);
-        }
-        Ok(())
-    }
-
-    /// Whether the bit of command `id` is set.
-    pub(super) fn bit(&self, id: usize) -> bool {
-        self.commands
-            .get(id / 64)
-            .is_some_and(|w| w & (1 << (id % 64)) != 0)
-    }
-
-    fn set_bit(&mut self, id: usize, value: bool) {
-        if let Some(w) = self.commands.get_mut(id / 64) {
-            if value {
-                *w |= 1 << (id % 64);
-            } else {
-                *w &= !(1 << (id % 64));
-                self.all_commands = false;
-            }
-        }
-    }
-
-    /// Redis' `ACLChangeSelectorPerm`: the command and its subcommands.
-    pub(super) fn change_perm(&mut self, table: &CommandIds, id: usize, allow: bool) {
-        self.set_bit(id, allow);
-        self.first_args.remove(&id);
-        for sub in table.entries[id].subcommands.clone() {
-            self.set_bit(sub, allow);
-        }
-    }
-
-    /// Redis' `ACLSetSelectorCommandBitsForCategory`.
-    pub(super) fn set_category(&mut self, bit: u32, allow: bool) {
-        let table = ids();
-        for id in 0..table.len() {
-            if table.entries[id].categories & bit != 0 {
-                self.change_perm(table, id, allow);
-            }
-        }
-    }
-
-    /// The first arguments allowed for command `id` while its bit is clear.
-    pub(super) fn first_args_of(&self, id: usize) -> &[String] {
-        self.first_args.get(&id).map_or(&[], Vec::as_slice)
     }
 }
 
@@ -424,21 +258,6 @@ mod tests {
     }
 
     #[test]
-    fn later_rules_override_earlier_ones_per_command() {
-        let table = ids();
-        let get = table.id_by_name("get").unwrap();
-        let set = table.id_by_name("set").unwrap();
-        let u = user(&["+@all", "-@string", "+get"]).unwrap();
-        assert!(u.bit(get) && !u.bit(set) && !u.all_commands && u.future_commands);
-        let u = user(&["+config|get"]).unwrap();
-        let config = table.id_by_name("config").unwrap();
-        assert!(!u.bit(config) && u.bit(table.id_by_name("config|get").unwrap()));
-        let u = user(&["+select|0"]).unwrap();
-        let select = table.id_by_name("select").unwrap();
-        assert_eq!(u.first_args_of(select), ["0".to_string()]);
-    }
-
-    #[test]
     fn bad_rules_say_why() {
         assert_eq!(user(&["+nosuch"]).err(), Some(RuleError::UnknownName));
         assert_eq!(user(&["+@nosuch"]).err(), Some(RuleError::UnknownName));
@@ -460,10 +279,35 @@ mod tests {
     }
 
     #[test]
-    fn key_patterns_merge_their_access() {
-        let u = user(&["%R~a*", "%W~a*", "%R~b"]).unwrap();
-        assert_eq!(u.keys.len(), 2);
-        assert!(u.keys[0].read && u.keys[0].write);
-        assert!(u.keys[1].read && !u.keys[1].write);
+    fn parenthesised_rules_add_selectors_and_clearselectors_removes_them() {
+        let mut u = user(&["on", "+get", "~a*", "(+set ~b*)", "()"]).unwrap();
+        assert_eq!(u.selectors.len(), 2);
+        assert_eq!(u.root.keys[0].pattern, b"a*");
+        assert_eq!(u.selectors[0].keys[0].pattern, b"b*");
+        assert_eq!(u.selectors[1], Selector::new());
+        // Rules outside parentheses change the root only.
+        u.apply(b"~c*").unwrap();
+        assert_eq!(u.root.keys.len(), 2);
+        assert_eq!(u.selectors[0].keys.len(), 1);
+        // A selector holds selector rules only.
+        assert_eq!(u.apply(b"(on)"), Err(RuleError::Syntax));
+        assert_eq!(u.apply(b"(+nosuch)"), Err(RuleError::UnknownName));
+        u.apply(b"clearselectors").unwrap();
+        assert!(u.selectors.is_empty() && u.root.keys.len() == 2 && u.enabled);
+        u.apply(b"(&ch)").unwrap();
+        u.apply(b"reset").unwrap();
+        assert!(u.selectors.is_empty() && u.root.keys.is_empty() && !u.enabled);
+    }
+
+    #[test]
+    fn a_selector_may_grant_all_channels() {
+        let u = user(&["&news.*", "(&sport)"]).unwrap();
+        assert!(u.channel_allowed(false, b"news.a") && u.channel_allowed(false, b"sport"));
+        assert!(!u.channel_allowed(false, b"other") && !u.channel_allowed(true, b"news.a*"));
+        assert!(u.channel_allowed(true, b"news.*"));
+        let u = user(&["(allchannels)"]).unwrap();
+        assert!(u.all_channels() && u.channel_allowed(true, b"x*"));
+        let u = user(&["(+@all ~* &*)"]).unwrap();
+        assert!(u.unrestricted() && !u.root.unrestricted());
     }
 }

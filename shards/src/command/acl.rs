@@ -49,7 +49,7 @@ fn getuser(_: &mut Session, argv: &Argv) -> Reply {
         Some(true) => flags.push(Reply::bulk("sanitize-payload")),
         None => {}
     }
-    Reply::Map(vec![
+    let fields: Vec<(Reply, Reply)> = [
         (Reply::bulk("flags"), Reply::Set(flags)),
         (
             Reply::bulk("passwords"),
@@ -60,17 +60,37 @@ fn getuser(_: &mut Session, argv: &Argv) -> Reply {
                     .collect(),
             ),
         ),
+    ]
+    .into_iter()
+    .chain(selector_fields(&u.root))
+    .chain([(
+        Reply::bulk("selectors"),
+        Reply::Array(
+            u.selectors
+                .iter()
+                .map(|s| Reply::Map(selector_fields(s).collect()))
+                .collect(),
+        ),
+    )])
+    .collect();
+    Reply::Map(fields)
+}
+
+/// GETUSER's `commands`, `keys` and `channels` of one selector (Redis'
+/// `aclAddReplySelectorDescription`).
+fn selector_fields(s: &acl::selector::Selector) -> impl Iterator<Item = (Reply, Reply)> {
+    [
         (
             Reply::bulk("commands"),
-            Reply::bulk(describe::command_rules(&u)),
+            Reply::bulk(describe::command_rules(s)),
         ),
-        (Reply::bulk("keys"), Reply::bulk(describe::keys_field(&u))),
+        (Reply::bulk("keys"), Reply::bulk(describe::keys_field(s))),
         (
             Reply::bulk("channels"),
-            Reply::bulk(describe::channels_field(&u)),
+            Reply::bulk(describe::channels_field(s)),
         ),
-        (Reply::bulk("selectors"), Reply::Array(Vec::new())),
-    ])
+    ]
+    .into_iter()
 }
 
 fn deluser(s: &mut Session, argv: &Argv) -> Reply {

@@ -86,6 +86,50 @@ pub fn encode_to_vec(reply: &Reply, version: ProtocolVersion) -> Vec<u8> {
     out
 }
 
+/// The number of bytes [`encode`] appends for `reply`, without encoding
+/// it: a connection checks a reply against the client's output limit
+/// before it builds the bytes.
+pub fn encoded_len(reply: &Reply, version: ProtocolVersion) -> usize {
+    let resp3 = version == ProtocolVersion::Resp3;
+    let header_len = |n: usize| 1 + digits(n as u64) + 2;
+    let bulk_len = |n: usize| header_len(n) + n + 2;
+    match reply {
+        Reply::Simple(text) | Reply::Error(text) => text.len() + 3,
+        Reply::Integer(n) => 1 + usize::from(*n < 0) + digits(n.unsigned_abs()) + 2,
+        Reply::Bulk(bytes) => bulk_len(bytes.len()),
+        Reply::Null | Reply::NullArray if resp3 => 3,
+        Reply::Null | Reply::NullArray => 5,
+        Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
+            header_len(items.len()) + items.iter().map(|r| encoded_len(r, version)).sum::<usize>()
+        }
+        Reply::Map(pairs) => {
+            header_len(if resp3 { pairs.len() } else { pairs.len() * 2 })
+                + pairs
+                    .iter()
+                    .map(|(k, v)| encoded_len(k, version) + encoded_len(v, version))
+                    .sum::<usize>()
+        }
+        Reply::Double(d) if resp3 => format_double(*d).len() + 3,
+        Reply::Double(d) => bulk_len(format_double(*d).len()),
+        Reply::Boolean(_) => 4,
+        Reply::Verbatim { text, .. } if resp3 => bulk_len(text.len() + 4),
+        Reply::Verbatim { text, .. } => bulk_len(text.len()),
+        Reply::BigNumber(d) if resp3 => d.len() + 3,
+        Reply::BigNumber(d) => bulk_len(d.len()),
+        Reply::Encoded(bytes) => bytes.len(),
+    }
+}
+
+/// Decimal digits of `n`.
+fn digits(mut n: u64) -> usize {
+    let mut d = 1;
+    while n >= 10 {
+        n /= 10;
+        d += 1;
+    }
+    d
+}
+
 /// `<prefix><text>\r\n` with CR and LF in `text` replaced by spaces.
 fn line(out: &mut Vec<u8>, prefix: u8, text: &[u8]) {
     out.push(prefix);
@@ -146,6 +190,37 @@ mod tests {
             encode_to_vec(reply, ProtocolVersion::Resp2),
             encode_to_vec(reply, ProtocolVersion::Resp3),
         )
+    }
+
+    #[test]
+    fn encoded_len_is_the_length_encode_writes() {
+        let replies = [
+            Reply::ok(),
+            Reply::error("ERR x"),
+            Reply::Integer(0),
+            Reply::Integer(-10),
+            Reply::Integer(i64::MIN),
+            Reply::Integer(i64::MAX),
+            Reply::bulk(""),
+            Reply::bulk("v".repeat(1000)),
+            Reply::Null,
+            Reply::NullArray,
+            Reply::Array(vec![Reply::Integer(9), Reply::bulk("ab")]),
+            Reply::Set(vec![Reply::Null]),
+            Reply::Push(vec![]),
+            Reply::Map(vec![(Reply::bulk("k"), Reply::Double(1.5))]),
+            Reply::Double(f64::NAN),
+            Reply::Double(-0.1),
+            Reply::Boolean(true),
+            Reply::verbatim_text("hi"),
+            Reply::BigNumber("123456789012345678901234567890".to_string()),
+            Reply::Encoded(b"+x\r\n".to_vec()),
+        ];
+        for r in &replies {
+            for v in [ProtocolVersion::Resp2, ProtocolVersion::Resp3] {
+                assert_eq!(encoded_len(r, v), encode_to_vec(r, v).len(), "{r:?} {v:?}");
+            }
+        }
     }
 
     #[test]

@@ -30,7 +30,7 @@ mod reply;
 
 pub use argv::{Argv, ArgvIter};
 pub use double::{format_double, format_double_g17, format_incrbyfloat};
-pub use encode::{encode, encode_to_vec, ProtocolVersion};
+pub use encode::{encode, encode_to_vec, encoded_len, ProtocolVersion};
 pub use error::ProtocolError;
 pub use inline::{split_inline, UnbalancedQuotes};
 pub use limits::{

@@ -87,11 +87,18 @@ impl Mailbox {
         s.out.extend_from_slice(frame);
         let used = (s.out.len() + s.writing) as u64;
         let st = &mut *s;
-        if limit::exceeded(&limit::current(), used, &mut st.soft_since, Instant::now()) {
-            tracing::warn!(
-                client = self.client,
-                bytes = used,
-                "closing a subscriber over the client-output-buffer-limit pubsub"
+        let current = limit::current();
+        if limit::exceeded(&current, used, &mut st.soft_since, Instant::now()) {
+            let which = if current.hard > 0 && used >= current.hard {
+                "hard"
+            } else {
+                "soft"
+            };
+            crate::server::output_limit::report_disconnection(
+                &format!("id={}", self.client),
+                "pubsub",
+                which,
+                used as usize,
             );
             st.overflowed = true;
             st.out = Vec::new();

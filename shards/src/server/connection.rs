@@ -162,8 +162,24 @@ pub async fn serve(stream: ClientStream, peer: SocketAddr, id: u64, core: usize)
                 )
                 .await;
                 close |= gone;
+                // A subscriber's output is bounded by its mailbox (the
+                // pubsub class); others' by the normal class, checked
+                // before each reply is encoded.
+                let subscriber = session.borrow().pubsub.mailbox().is_some();
+                let mut over_limit = false;
                 for (reply, resp) in &replies {
-                    encode(reply, version(*resp), &mut out);
+                    let v = version(*resp);
+                    if !subscriber && output_limit::breaks_hard_limit(&session, out.len(), reply, v)
+                    {
+                        over_limit = true;
+                        break;
+                    }
+                    encode(reply, v, &mut out);
+                }
+                if over_limit {
+                    out = Vec::new();
+                    close = true;
+                    break;
                 }
             }
             // Messages that arrived while the batch ran follow its replies.
@@ -270,7 +286,7 @@ async fn write_out(stream: &ClientStream, session: &SharedSession, out: &mut Vec
                 Either::Right(()) => return false,
             }
         }
-        None => match output_limit::write_within_limit(stream, buf).await {
+        None => match output_limit::write_within_limit(stream, session, buf).await {
             Some(r) => r,
             None => return false,
         },

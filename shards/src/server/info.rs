@@ -222,7 +222,7 @@ pub async fn render(sections: &[String], _db: u16) -> String {
                 let errors: u64 = reports.iter().flat_map(|r| r.counters.errors.values()).sum();
                 let _ = write!(
                     out,
-                    "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{commands}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:0\r\nkeyspace_misses:0\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\ntotal_error_replies:{errors}\r\n",
+                    "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{commands}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:0\r\nkeyspace_misses:0\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\ntotal_error_replies:{errors}\r\nclient_output_buffer_limit_disconnections:{}\r\n",
                     total(|c| c.connections_received),
                     total(|c| c.net_input_bytes),
                     total(|c| c.net_output_bytes),
@@ -231,6 +231,7 @@ pub async fn render(sections: &[String], _db: u16) -> String {
                     pubsub::active_count(Kind::Channel),
                     pubsub::active_count(Kind::Pattern),
                     pubsub::active_count(Kind::Shard),
+                    total(|c| c.output_limit_disconnections),
                 );
             }
             "replication" => out.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\n"),

@@ -15,7 +15,7 @@ pub mod blocked;
 mod cluster_gate;
 mod connection;
 pub mod info;
-mod output_limit;
+pub(crate) mod output_limit;
 mod pipeline;
 pub mod protected;
 pub mod socket_options;

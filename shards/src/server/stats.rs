@@ -26,6 +26,9 @@ pub struct CoreCounters {
     pub connected: u64,
     /// Connections refused (maxclients).
     pub rejected: u64,
+    /// Clients closed over their `client-output-buffer-limit` (Redis
+    /// 7.2's `client_output_buffer_limit_disconnections`).
+    pub output_limit_disconnections: u64,
     /// Clients of this core blocked now (BLPOP & co.).
     pub blocked: u64,
     /// Keys deleted by the active expiry cycle.
@@ -174,6 +177,11 @@ pub fn count_rejected() {
     with(|c| c.rejected += 1);
 }
 
+/// A client was closed over its output buffer limit.
+pub fn count_output_limit_disconnection() {
+    with(|c| c.output_limit_disconnections += 1);
+}
+
 /// Bytes read and written.
 pub fn count_bytes(input: usize, output: usize) {
     with(|c| {
@@ -194,6 +202,7 @@ pub fn reset() {
         c.errors.clear();
         c.forwarded.clear();
         c.rejected = 0;
+        c.output_limit_disconnections = 0;
         c.expired_keys = 0;
         c.connections_received = 0;
         c.net_input_bytes = 0;

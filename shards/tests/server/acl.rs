@@ -423,14 +423,23 @@ fn the_aclfile_is_loaded_at_start_saved_and_reloaded() {
     assert_eq!(qa::<String>(&mut c, &["ACL", "WHOAMI"]), "alice");
     ok(
         &mut c,
-        &["ACL", "SETUSER", "bob", "on", ">bobpw", "~b*", "+get"],
+        &[
+            "ACL",
+            "SETUSER",
+            "bob",
+            "on",
+            ">bobpw",
+            "~b*",
+            "+get",
+            "(+set ~c*)",
+        ],
     );
     ok(&mut c, &["ACL", "SAVE"]);
     let saved = std::fs::read_to_string(&file).unwrap();
     assert_eq!(
         saved,
         format!(
-            "user alice on #{} ~* resetchannels +@all\nuser bob on #{} ~b* resetchannels -@all +get\nuser default on nopass ~* &* +@all\n",
+            "user alice on #{} ~* resetchannels +@all\nuser bob on #{} ~b* resetchannels -@all +get (~c* resetchannels -@all +set)\nuser default on nopass ~* &* +@all\n",
             sha256_hex("alicepw"),
             sha256_hex("bobpw")
         )
@@ -444,13 +453,18 @@ fn the_aclfile_is_loaded_at_start_saved_and_reloaded() {
     );
     let users: Vec<String> = qa(&mut c, &["ACL", "USERS"]);
     assert_eq!(users, ["alice", "bob", "default"]);
-    std::fs::write(&file, "user carol on nopass ~* +@all\n").unwrap();
+    std::fs::write(&file, "user carol on nopass ~* +@all (+get ~z*)\n").unwrap();
     ok(&mut c, &["ACL", "LOAD"]);
     // alice is gone: her connection is closed at its next command.
     assert!(cmd(&["PING"]).query::<Value>(&mut c).is_err());
     let mut admin = s.conn();
     let users: Vec<String> = qa(&mut admin, &["ACL", "USERS"]);
     assert_eq!(users, ["carol", "default"]);
+    let list: Vec<String> = qa(&mut admin, &["ACL", "LIST"]);
+    assert_eq!(
+        list[0],
+        "user carol on nopass ~* resetchannels +@all (~z* resetchannels -@all +get)"
+    );
     // A restart loads the file again.
     drop(s);
     let s = Server::start_with(1, &["--aclfile", path]);
@@ -636,4 +650,102 @@ fn a_subscriber_whose_channels_are_revoked_is_closed() {
     let mut buf = [0u8; 512];
     let n = kept.read(&mut buf).unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).contains("hi"));
+}
+
+#[test]
+fn selectors_allow_what_one_of_them_allows_whole() {
+    let s = Server::start(2);
+    let mut admin = s.conn();
+    // One selector spread over two arguments, one in a single argument.
+    ok(
+        &mut admin,
+        &[
+            "ACL",
+            "SETUSER",
+            "sel",
+            "on",
+            ">pw",
+            "+get",
+            "~a*",
+            "(+set",
+            "%W~b*)",
+            "(+publish +subscribe &news.*)",
+        ],
+    );
+    let mut c = user_conn(&s, "sel", "pw");
+    const KEY: &str =
+        "NOPERM this user has no permissions to access one of the keys used as arguments";
+    const CHANNEL: &str =
+        "NOPERM this user has no permissions to access one of the channels used as arguments";
+    ok(&mut c, &["SET", "b1", "v"]);
+    assert_eq!(q(&mut c, &["GET", "a1"]), Value::Nil);
+    // The selector that allows SET does not allow GET of b*, nor the root.
+    ok(&mut admin, &["ACL", "LOG", "RESET"]);
+    assert_eq!(err(&mut c, &["GET", "b1"]), KEY);
+    assert_eq!(err(&mut c, &["SET", "a1", "v"]), KEY);
+    assert_eq!(qa::<i64>(&mut c, &["PUBLISH", "news.x", "hi"]), 0);
+    // A channel refusal is the one reported over a command refusal.
+    assert_eq!(err(&mut c, &["PUBLISH", "sport", "hi"]), CHANNEL);
+    assert_eq!(
+        err(&mut c, &["DEL", "a1"]),
+        "NOPERM this user has no permissions to run the 'del' command"
+    );
+    let Value::Array(entries) = q(&mut admin, &["ACL", "LOG"]) else {
+        panic!("ACL LOG");
+    };
+    let field = |i: usize, name: &str| -> String {
+        let Value::Array(kv) = &entries[i] else {
+            panic!("entry");
+        };
+        let pair = kv.chunks(2).find(|p| text(&p[0]) == name).unwrap();
+        text(&pair[1])
+    };
+    let logged: Vec<(String, String)> = (0..entries.len())
+        .map(|i| (field(i, "reason"), field(i, "object")))
+        .collect();
+    let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+    assert_eq!(
+        logged,
+        [
+            pair("command", "del"),
+            pair("channel", "sport"),
+            pair("key", "a1"),
+            pair("key", "b1"),
+        ]
+    );
+    // GETUSER shows the root at the top level and each selector.
+    let user = getuser(&mut admin, "sel");
+    assert_eq!(text(&user["commands"]), "-@all +get");
+    assert_eq!(text(&user["keys"]), "~a*");
+    let Value::Array(selectors) = &user["selectors"] else {
+        panic!("selectors");
+    };
+    assert_eq!(selectors.len(), 2);
+    let Value::Array(first) = &selectors[0] else {
+        panic!("selector");
+    };
+    let first: Vec<String> = first.iter().map(text).collect();
+    assert_eq!(
+        first,
+        ["commands", "-@all +set", "keys", "%W~b*", "channels", ""]
+    );
+    // A subscriber keeps its subscription while one selector allows it.
+    let mut sub = s.raw();
+    sub.write_all(b"AUTH sel pw\r\nSUBSCRIBE news.a\r\n")
+        .unwrap();
+    assert_eq!(read_line(&mut sub), "+OK\r\n");
+    for _ in 0..6 {
+        read_line(&mut sub);
+    }
+    ok(&mut admin, &["ACL", "SETUSER", "sel", "resetchannels"]);
+    assert_eq!(qa::<i64>(&mut admin, &["PUBLISH", "news.a", "hi"]), 1);
+    assert_eq!(read_line(&mut sub), "*3\r\n");
+    // Without the selector it is closed.
+    ok(&mut admin, &["ACL", "SETUSER", "sel", "clearselectors"]);
+    let (_, closed) = read_until_closed(&mut sub);
+    assert!(closed, "the subscriber lost its channels but is connected");
+    let list: Vec<String> = qa(&mut admin, &["ACL", "LIST"]);
+    assert!(list
+        .iter()
+        .any(|l| l.starts_with("user sel on #") && l.ends_with(" ~a* resetchannels -@all +get")));
 }

@@ -121,10 +121,78 @@ fn a_client_that_does_not_read_is_cut_at_the_normal_output_limit() {
         "the client that does not read was not disconnected"
     );
     assert!(eventually(PATIENCE, || s.stderr().contains(
-        "closing a client over the normal output buffer hard limit"
+        "scheduled to be closed ASAP for overcoming of output buffer limits."
     )));
     assert!(s.rss_bytes() < before + 64 * 1024 * 1024, "memory grew");
     assert_eq!(qa::<String>(&mut c, &["PING"]), "PONG");
+}
+
+#[test]
+fn a_reply_over_the_normal_hard_limit_is_never_sent_and_its_client_is_closed() {
+    let s = Server::start_with(2, &["--client-output-buffer-limit", "normal 1mb 0 0"]);
+    let mut c = s.conn();
+    // A list whose LRANGE reply is about 4 MiB, four times the limit.
+    let element = "e".repeat(64 * 1024);
+    for _ in 0..64 {
+        let _: i64 = qa(&mut c, &["RPUSH", "big", &element]);
+    }
+    let mut slow = s.raw();
+    let id: i64 = raw_line(&mut slow, b"CLIENT ID\r\n")
+        .trim_start_matches(':')
+        .trim()
+        .parse()
+        .unwrap();
+    // One request whose single reply is over the limit: nothing of it is
+    // written, the client is closed.
+    let (reply, closed) = raw_exchange(&mut slow, b"LRANGE big 0 -1\r\n");
+    assert!(closed, "the client over its limit was not closed");
+    assert!(reply.is_empty(), "{} bytes were sent", reply.len());
+    assert!(client_line(&mut c, id).is_none());
+    assert_eq!(
+        info_field(&mut c, "stats", "client_output_buffer_limit_disconnections"),
+        "1"
+    );
+    assert!(eventually(PATIENCE, || s
+        .stderr()
+        .contains(&format!("Client id={id} "))
+        && s.stderr().contains(
+            "scheduled to be closed ASAP for overcoming of output buffer limits."
+        )));
+    // Others are unaffected: a reply under the limit still goes out.
+    let range: Vec<String> = qa(&mut c, &["LRANGE", "big", "0", "9"]);
+    assert_eq!(range.len(), 10);
+}
+
+/// With Redis' default `normal 0 0 0`, a client that pipelines large reads
+/// and never reads holds one batch of replies: the server stops reading
+/// it, so its output does not grow with what it sends.
+#[test]
+fn a_client_that_never_reads_holds_one_batch_without_a_limit() {
+    let s = Server::start(2);
+    let mut c = s.conn();
+    let value = "v".repeat(1024 * 1024);
+    assert_eq!(q(&mut c, &["SET", "big", &value]), Value::Okay);
+    let before = s.rss_bytes();
+    let mut slow = s.raw();
+    let id: i64 = raw_line(&mut slow, b"CLIENT ID\r\n")
+        .trim_start_matches(':')
+        .trim()
+        .parse()
+        .unwrap();
+    // 2,000 GETs of 1 MiB: 2 GiB of replies if they were all buffered.
+    // The requests themselves fit in the socket buffers.
+    slow.write_all(&b"GET big\r\n".repeat(2000)).unwrap();
+    assert!(eventually(PATIENCE, || client_line(&mut c, id)
+        .is_some_and(|l| field(&l, "omem") > 0)));
+    let line = client_line(&mut c, id).unwrap();
+    assert!(field(&line, "omem") <= 64 * 1024 * 1024, "{line}");
+    assert!(s.rss_bytes() < before + 128 * 1024 * 1024, "memory grew");
+    // Other clients are served meanwhile.
+    assert_eq!(qa::<String>(&mut c, &["GET", "big"]).len(), value.len());
+    assert_eq!(
+        info_field(&mut c, "stats", "client_output_buffer_limit_disconnections"),
+        "0"
+    );
 }
 
 #[test]

@@ -626,8 +626,13 @@ fn a_subscriber_that_does_not_read_is_disconnected_at_the_output_limit() {
     }));
     // The log line reaches the harness through a pipe: wait for it.
     assert!(eventually(PATIENCE, || s.stderr().contains(
-        "closing a subscriber over the client-output-buffer-limit pubsub"
+        "scheduled to be closed ASAP for overcoming of output buffer limits."
     )));
+    let info: String = qa(&mut c, &["INFO", "stats"]);
+    assert!(
+        info.contains("\r\nclient_output_buffer_limit_disconnections:1\r\n"),
+        "{info}"
+    );
     // CONFIG SET changes one class and keeps the others.
     assert_eq!(
         q(
