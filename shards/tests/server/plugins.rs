@@ -716,6 +716,39 @@ fn the_snapshot_byte_budget_covers_the_keys_of_every_core() {
     assert_eq!(qa::<i64>(&mut c, &["HLEN", &h]), 1);
 }
 
+#[test]
+fn a_call_over_both_cores_moves_list_elements_and_serves_blocked_clients() {
+    let s = server(2);
+    let mut c = s.conn();
+    load(&mut c, "coll.wasm", &[]);
+    let (src, dst) = on_both_cores("q");
+    q(&mut c, &["RPUSH", &src, "a", "b", "c"]);
+    q(&mut c, &["RPUSH", &dst, "x"]);
+    assert_eq!(q(&mut c, &["MOVEQ", &src, &dst]), bulk("a"));
+    assert_eq!(strings(q(&mut c, &["LRANGE", &src, "0", "-1"])), ["b", "c"]);
+    assert_eq!(strings(q(&mut c, &["LRANGE", &dst, "0", "-1"])), ["x", "a"]);
+    // Core 1's list first; the emptied source is deleted.
+    let (other, last) = on_both_cores("r");
+    q(&mut c, &["RPUSH", &last, "only"]);
+    assert_eq!(q(&mut c, &["MOVEQ", &last, &other]), bulk("only"));
+    assert_eq!(q(&mut c, &["EXISTS", &last]), Value::Int(0));
+    assert_eq!(qa::<i64>(&mut c, &["LLEN", &other]), 1);
+    // A client blocked on a missing list on the other core is served
+    // once the call's locks are released.
+    let (from, to) = on_both_cores("blk");
+    q(&mut c, &["RPUSH", &from, "pushed"]);
+    let mut waiter = s.conn();
+    let key = to.clone();
+    let blocked = std::thread::spawn(move || -> Value { q(&mut waiter, &["BLPOP", &key, "30"]) });
+    wait_blocked(&mut c, 1);
+    assert_eq!(q(&mut c, &["MOVEQ", &from, &to]), bulk("pushed"));
+    assert_eq!(
+        blocked.join().unwrap(),
+        Value::Array(vec![bulk(&to), bulk("pushed")])
+    );
+    assert_eq!(q(&mut c, &["EXISTS", &from, &to]), Value::Int(0));
+}
+
 /// The model check: transfers between a counter on each core, by a WASM
 /// and a native plugin and by MULTI/EXEC, run concurrently with INCRs on
 /// both counters. Every transfer keeps the sum, each INCR adds one; an
