@@ -10,7 +10,9 @@
  *   QTAKE key                list: LPOP (or null)
  *   LAT key index            list: LINDEX (negative from the end, or null)
  *   CRASHCOLL key            writes every family on key's {tag}, then traps
- *   DRAIN key                list: pops everything; how many */
+ *   DRAIN key                list: pops everything; how many
+ *   MOVEQ src dst            lists: LMOVE src dst LEFT RIGHT; the element
+ *                            (or null) */
 #include "../wasm/frys_wasm.h"
 
 #define CAP 4096
@@ -60,6 +62,7 @@ FRYS_EXPORT("frys_init") void frys_init(void) {
     frys_command(FRYS_STR("lat"), 3, r, 1, 1, 1);
     frys_command(FRYS_STR("crashcoll"), 5, w, 1, 4, 1);
     frys_command(FRYS_STR("drain"), 2, w, 1, 1, 1);
+    frys_command(FRYS_STR("moveq"), 3, w, 1, 2, 1);
 }
 
 /* Replies every member `at` gives for key, in index order. */
@@ -161,6 +164,21 @@ FRYS_EXPORT("frys_call") int32_t frys_call(int32_t command) {
         int64_t l;
         while ((l = frys_rpop(key, kl, buf, CAP)) >= 0 && l <= CAP) n++;
         frys_reply_integer(n);
+        return 0;
+    }
+    case 11: { /* MOVEQ src dst */
+        int64_t l = frys_lpop(key, kl, buf, CAP);
+        if (failed(l)) return 0;
+        if (l == FRYS_MISSING) {
+            frys_reply_null();
+            return 0;
+        }
+        if (l > CAP) {
+            frys_reply_error(FRYS_STR("ERR element longer than 4 KiB"));
+            return 0;
+        }
+        if (failed(frys_rpush(a1, l1, buf, (int32_t)l))) return 0;
+        frys_reply_bulk(buf, (int32_t)l);
         return 0;
     }
     }

@@ -1,7 +1,9 @@
 //! Writing what a successful plugin call changed, under the keys' locks.
 //!
-//! Each write becomes one [`CollectionWrite`] and all of them are applied
-//! in one batch per partition ([`crate::store::CoreStore::apply_all`]).
+//! Each write becomes one [`CollectionWrite`] ([`prepare`], which checks
+//! every record against the storage limits and may run on any core) and
+//! all of them are applied in one batch per partition ([`commit`], on the
+//! keys' core: [`crate::store::CoreStore::apply_all`]).
 //! A collection edit is written against the metadata the call was
 //! snapshotted from (version, list ends, sorted-set floor), keeping the
 //! invariants the built-in commands keep: the count is the number of
@@ -17,16 +19,27 @@ use crate::command::KeyCtx;
 use crate::store::collection::{encode_score, member_subkey};
 use crate::store::{Collection, CollectionWrite, Entry, ValueType};
 
-/// Applies `writes`; `stored` is the metadata of every key the call read
-/// as a collection.
-pub async fn apply(
-    ctx: &KeyCtx,
+/// A call's writes to the keys of one core, turned into records and
+/// checked against the storage limits, not yet written.
+pub struct Prepared {
+    batch: Vec<CollectionWrite>,
+    /// Keys whose blocked clients are to be served: (key, is a list).
+    filled: Vec<(Vec<u8>, bool)>,
+}
+
+/// Turns `writes` to keys of namespace `ns` into records; `stored` is the
+/// metadata of every key the call read as a collection. Pure: it may run
+/// on any core. Every record is checked, so a write over the storage
+/// limits fails here, before anything is written anywhere.
+pub fn prepare(
+    ns: u16,
     stored: &[(Vec<u8>, Collection)],
     writes: Vec<Write>,
-) -> Result<(), String> {
-    let mut batch = Vec::with_capacity(writes.len());
-    // Keys whose blocked clients are to be served: (key, is a list).
-    let mut filled: Vec<(Vec<u8>, bool)> = Vec::new();
+) -> Result<Prepared, String> {
+    let mut p = Prepared {
+        batch: Vec::with_capacity(writes.len()),
+        filled: Vec::new(),
+    };
     for w in writes {
         match w {
             Write::Set {
@@ -34,32 +47,42 @@ pub async fn apply(
                 bytes,
                 expires_at_ms,
             } => {
-                let mut cw = CollectionWrite::new(ctx.ns, &key, 0);
+                let mut cw = CollectionWrite::new(ns, &key, 0);
                 let entry = Entry {
                     kind: ValueType::String,
                     expires_at: expires_at_ms,
                     payload: bytes,
                 };
                 cw.set_entry(Some(&entry)).map_err(|e| e.0)?;
-                batch.push(cw);
+                p.batch.push(cw);
             }
             Write::Delete { key } => {
-                let mut cw = CollectionWrite::new(ctx.ns, &key, 0);
+                let mut cw = CollectionWrite::new(ns, &key, 0);
                 cw.set_entry(None).map_err(|e| e.0)?;
-                batch.push(cw);
+                p.batch.push(cw);
             }
             Write::Collection { key, change } => {
                 let base = stored.iter().find(|(k, _)| *k == key).map(|(_, c)| *c);
-                let (cw, wakes) = collection_write(ctx, &key, base, change)?;
+                let (cw, wakes) = collection_write(ns, &key, base, change)?;
                 if let Some(list) = wakes {
-                    filled.push((key, list));
+                    p.filled.push((key, list));
                 }
-                batch.push(cw);
+                p.batch.push(cw);
             }
         }
     }
-    ctx.store.apply_all(batch).await.map_err(|e| e.0)?;
-    for (key, list) in filled {
+    for cw in &p.batch {
+        cw.check().map_err(|e| e.0)?;
+    }
+    Ok(p)
+}
+
+/// Writes `prepared` on this core (whose store is `ctx`'s, the caller
+/// holding the keys' locks), in one batch per partition, then serves the
+/// clients blocked on the lists and sorted sets it filled.
+pub async fn commit(ctx: &KeyCtx, prepared: Prepared) -> Result<(), String> {
+    ctx.store.apply_all(prepared.batch).await.map_err(|e| e.0)?;
+    for (key, list) in prepared.filled {
         if list {
             crate::command::serve_list_waiters(ctx, &key).await;
         } else {
@@ -67,6 +90,15 @@ pub async fn apply(
         }
     }
     Ok(())
+}
+
+/// Applies `writes` to keys of this core: [`prepare`], then [`commit`].
+pub async fn apply(
+    ctx: &KeyCtx,
+    stored: &[(Vec<u8>, Collection)],
+    writes: Vec<Write>,
+) -> Result<(), String> {
+    commit(ctx, prepare(ctx.ns, stored, writes)?).await
 }
 
 fn type_of(items: &Items) -> ValueType {
@@ -82,7 +114,7 @@ fn type_of(items: &Items) -> ValueType {
 /// whether clients blocked on it may be served (`Some(true)`: as a list,
 /// `Some(false)`: as a sorted set).
 fn collection_write(
-    ctx: &KeyCtx,
+    ns: u16,
     key: &[u8],
     base: Option<Collection>,
     change: Change,
@@ -94,7 +126,7 @@ fn collection_write(
     match change {
         Change::Replace(items) => {
             let mut c = Collection::new(type_of(&items));
-            let mut w = CollectionWrite::new(ctx.ns, key, c.meta.version);
+            let mut w = CollectionWrite::new(ns, key, c.meta.version);
             c.meta.count = items.len() as u64;
             let wakes = match items {
                 Items::Hash(m) => {
@@ -129,7 +161,7 @@ fn collection_write(
         }
         Change::Hash { put, removed, len } => {
             let mut c = edit_of(ValueType::Hash)?;
-            let mut w = CollectionWrite::new(ctx.ns, key, c.meta.version);
+            let mut w = CollectionWrite::new(ns, key, c.meta.version);
             for f in &removed {
                 w.delete(&member_subkey(f));
             }
@@ -146,7 +178,7 @@ fn collection_write(
             len,
         } => {
             let mut c = edit_of(ValueType::Set)?;
-            let mut w = CollectionWrite::new(ctx.ns, key, c.meta.version);
+            let mut w = CollectionWrite::new(ns, key, c.meta.version);
             for m in &removed {
                 w.delete(&member_subkey(m));
             }
@@ -159,7 +191,7 @@ fn collection_write(
         }
         Change::ZSet { put, removed, len } => {
             let mut c = edit_of(ValueType::ZSet)?;
-            let mut w = CollectionWrite::new(ctx.ns, key, c.meta.version);
+            let mut w = CollectionWrite::new(ns, key, c.meta.version);
             for (m, old) in &removed {
                 w.delete(m);
                 w.delete_score(*old, m);
@@ -186,7 +218,7 @@ fn collection_write(
             len,
         } => {
             let mut c = edit_of(ValueType::List)?;
-            let mut w = CollectionWrite::new(ctx.ns, key, c.meta.version);
+            let mut w = CollectionWrite::new(ns, key, c.meta.version);
             if popped_front + popped_back > c.meta.count {
                 return Err("ERR internal: a plugin popped more than the list held".into());
             }

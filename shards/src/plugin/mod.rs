@@ -6,12 +6,18 @@
 //! checks a plugin command's arity from its declaration, finds its keys
 //! from its key range, and queues it for the core owning them
 //! ([`route`]), like a built-in `Run::Key` command: the plugin's code
-//! runs there ([`call::run`]) and sees only local, locked keys. Keys on
-//! several cores are refused with `-CROSSSLOT` before any plugin code
-//! runs; plugin commands are refused inside MULTI.
+//! runs there ([`call::run`]) and sees only local, locked keys. A call
+//! whose keys are on several cores runs at the connection as a barrier,
+//! through the transaction layer ([`cross::run`]): its keys are locked
+//! and read on their cores, the plugin runs once against that snapshot,
+//! and its writes go back to their cores with every key still locked.
+//! Keys of several hash slots are refused with `-CROSSSLOT` in cluster
+//! mode only (by the cluster gate, as Redis Cluster does); plugin
+//! commands are refused inside MULTI.
 
 mod apply;
 pub mod call;
+pub mod cross;
 mod load;
 pub mod metrics;
 mod snapshot;
@@ -25,9 +31,6 @@ use crate::protocol::Argv;
 
 pub use load::{load_configured, load_file, options};
 
-/// Redis' text for keys that do not live together.
-pub const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
-
 /// The plugin command `name` (any case), if a plugin declares it.
 pub fn lookup(name: &[u8]) -> Option<(Arc<Plugin>, usize)> {
     registry().command(name)
@@ -38,26 +41,18 @@ pub fn desc(plugin: &Plugin, cmd: usize) -> Option<&CommandDesc> {
     plugin.info.commands.get(cmd)
 }
 
-/// The core that must run `argv` for `desc`: the owner of its keys' slot,
-/// or `here` for a command without keys; `Err(CROSSSLOT)` when its keys
-/// are in several hash slots (as Redis Cluster answers, and whatever the
-/// core count: use a `{hash tag}` to keep a call's keys together).
-pub fn route(
-    desc: &CommandDesc,
-    argv: &Argv,
-    map: PartitionMap,
-    here: usize,
-) -> Result<usize, &'static str> {
-    let mut slot = None;
+/// The core that must run `argv` for `desc`: the owner of its keys, or
+/// `here` for a command without keys; `None` when its keys are on several
+/// cores (the call then goes through [`cross::run`]).
+pub fn route(desc: &CommandDesc, argv: &Argv, map: PartitionMap, here: usize) -> Option<usize> {
+    let mut core = None;
     for i in desc.keys.positions(argv.len()) {
-        let s = key_slot(argv.get(i).unwrap_or_default());
-        match slot {
-            None => slot = Some(s),
-            Some(o) if o != s => return Err(CROSSSLOT),
-            Some(_) => {}
+        let c = map.core_of_slot(key_slot(argv.get(i).unwrap_or_default()));
+        if *core.get_or_insert(c) != c {
+            return None;
         }
     }
-    Ok(slot.map_or(here, |s| map.core_of_slot(s)))
+    Some(core.unwrap_or(here))
 }
 
 /// A plugin reply as a protocol reply.

@@ -26,12 +26,16 @@ pub struct Snapshot {
     pub values: Vec<(Vec<u8>, Value)>,
     /// The stored metadata of each key that holds a collection.
     pub stored: Vec<(Vec<u8>, Collection)>,
+    /// Bytes of fields, members and values loaded (counted against the
+    /// budget).
+    pub bytes: u64,
 }
 
 /// `plugin-max-snapshot-bytes`' default.
 pub const DEFAULT_MAX_BYTES: u64 = 64 << 20;
 
 /// Why a call cannot start.
+#[derive(Debug)]
 pub enum Refused {
     /// `key` holds a collection of `kind` with more elements than the cap.
     OverCap {
@@ -56,7 +60,9 @@ fn store_err(e: crate::store::StoreError) -> Refused {
 }
 
 /// Reads `keys` (the caller holds their locks); a collection may have at
-/// most `cap` elements, and all of them together `max_bytes` bytes. With
+/// most `cap` elements, and all of them together `max_bytes` bytes (a
+/// call whose keys are on several cores reads each core's share with what
+/// the shares before it left of the budget). With
 /// `elements` false (a version-1 plugin, which has no collection
 /// functions) a collection's elements are not loaded and no cap applies.
 pub async fn read(
@@ -70,6 +76,7 @@ pub async fn read(
     let mut s = Snapshot {
         values: Vec::with_capacity(keys.len()),
         stored: Vec::new(),
+        bytes: 0,
     };
     for key in keys {
         let value = match ctx
@@ -107,6 +114,7 @@ pub async fn read(
         };
         s.values.push((key, value));
     }
+    s.bytes = max_bytes - budget;
     Ok(s)
 }
 

@@ -393,7 +393,8 @@ fn route(session: &mut Session, segment: &mut Segment, idx: usize, argv: Argv) -
 const PLUGIN_CALL: &str = "plugin|call";
 
 /// Routes a plugin command: checked from its declaration like a built-in
-/// row, then queued for the core owning its keys.
+/// row, then queued for the core owning its keys, or run as a barrier
+/// when they are on several cores.
 fn route_plugin(
     session: &mut Session,
     segment: &mut Segment,
@@ -435,9 +436,9 @@ fn route_plugin(
     }
     let store = store::current();
     let here = frys_runtime::current_core().unwrap_or(0);
-    let core = match crate::plugin::route(desc, &argv, store.map(), here) {
-        Ok(core) => core,
-        Err(text) => return reject(session, None, text.to_string()),
+    let Some(core) = crate::plugin::route(desc, &argv, store.map(), here) else {
+        // Keys on several cores: through the transaction layer.
+        return Route::Barrier(crate::plugin::cross::run, PLUGIN_CALL, argv);
     };
     let item = BatchItem {
         run: crate::plugin::call::run,

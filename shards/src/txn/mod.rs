@@ -115,16 +115,27 @@ impl Txn {
     /// [`Txn::begin`] for keys of several namespaces (`(ns, key)`): COPY
     /// ... DB and MOVE touch a key of another database.
     pub async fn begin_in(ctx: &BarrierCtx, keys: Vec<(u16, Vec<u8>)>) -> Result<Txn, Reply> {
-        let locks = if ctx.held {
-            LockSet::none()
-        } else {
-            LockSet::acquire(keys).await
-        };
-        Ok(Txn {
-            locks,
-            ns: ctx.ns,
-            resp: ctx.resp,
-        })
+        if ctx.held {
+            return Ok(Txn {
+                locks: LockSet::none(),
+                ns: ctx.ns,
+                resp: ctx.resp,
+            });
+        }
+        Ok(Txn::lock(ctx.ns, ctx.resp, keys).await)
+    }
+
+    /// Locks `keys` (`(ns, key)`) for a client of namespace `ns` speaking
+    /// RESP `resp`, from any core: a keyed command that finds it needs
+    /// keys of other cores (a plugin call whose new version, after a
+    /// RELOAD, declares other keys) starts its transaction here. The
+    /// caller must hold no key lock (the global order would not hold).
+    pub async fn lock(ns: u16, resp: u8, keys: Vec<(u16, Vec<u8>)>) -> Txn {
+        Txn {
+            locks: LockSet::acquire(keys).await,
+            ns,
+            resp,
+        }
     }
 
     /// Begins a transaction over `keys` of `ctx.ns`, runs `body` in it and

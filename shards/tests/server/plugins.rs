@@ -3,7 +3,11 @@
 //! and the native CAS (Rust SDK) built from source here, the sandbox's
 //! test plugins (WAT: a loop, a memory hog, an undeclared write, a trap
 //! after a write), signatures, RELOAD under load, routing to the core
-//! that owns the keys, and what COMMAND / MODULE LIST show; the
+//! that owns the keys, calls over keys on both cores (C: `test/xfer.c`,
+//! `test/xfer_native.c`: atomicity against INCR and MULTI, traps, an
+//! undeclared key, the snapshot budget, CROSSSLOT in cluster mode; and
+//! `test/rekey.c`: a RELOAD that moves a queued call's keys), and
+//! what COMMAND / MODULE LIST show; the
 //! collection functions of ABI v2 (C: `test/coll.c`, and the native
 //! NTALLY): each family, counts, emptied keys, traps, the element cap, the
 //! write limit, blocked clients, WRONGTYPE.
@@ -55,7 +59,30 @@ fn built() -> &'static Path {
                 .arg("-o")
                 .arg(out.join(format!("{name}.wasm"))));
         }
-        for name in ["future_abi_native", "v1_native", "lent_native"] {
+        run(Command::new("clang")
+            .args([
+                "--target=wasm32",
+                "-O2",
+                "-nostdlib",
+                "-Wl,--no-entry",
+                "-o",
+            ])
+            .arg(out.join("xfer.wasm"))
+            .arg(examples.join("test/xfer.c")));
+        for version in [1, 2] {
+            run(Command::new("clang")
+                .args(["--target=wasm32", "-O2", "-nostdlib", "-Wl,--no-entry"])
+                .arg(format!("-DREKEY_VERSION={version}"))
+                .arg("-o")
+                .arg(out.join(format!("rekey{version}.wasm")))
+                .arg(examples.join("test/rekey.c")));
+        }
+        for name in [
+            "future_abi_native",
+            "v1_native",
+            "lent_native",
+            "xfer_native",
+        ] {
             run(Command::new("clang")
                 .args(["-shared", "-fPIC", "-o"])
                 .arg(out.join(format!("{name}.so")))
@@ -409,6 +436,36 @@ fn reload_under_load_answers_every_request() {
     assert!(err(&mut c, &["PLUGIN", "RELOAD", "nope"]).contains("no plugin named 'nope'"));
 }
 
+/// A PLUGIN RELOAD later in a pipeline runs before the plugin call queued
+/// ahead of it (queued calls run when the pipeline's segment is sent).
+/// The call was routed by version 1's key (on core 0) and runs as version
+/// 2, whose keys are on both cores: it must lock and write both there.
+#[test]
+fn a_call_queued_before_a_reload_that_moves_its_keys_runs_on_the_new_keys() {
+    let s = server(2);
+    let mut c = s.conn();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rekey.wasm");
+    std::fs::copy(plugin("rekey1.wasm"), &file).unwrap();
+    let file = file.display().to_string();
+    assert_eq!(q(&mut c, &["PLUGIN", "LOAD", &file]), Value::Okay);
+    let (a, b) = on_both_cores("rk");
+    assert_eq!(qa::<i64>(&mut c, &["REKEY", &a, &b]), 1);
+    assert_eq!(q(&mut c, &["EXISTS", &b]), Value::Int(0));
+    std::fs::copy(plugin("rekey2.wasm"), &file).unwrap();
+    let (set, reloaded): (i64, String) = redis::pipe()
+        .cmd("REKEY")
+        .arg(&a)
+        .arg(&b)
+        .cmd("PLUGIN")
+        .arg("RELOAD")
+        .arg("rekey")
+        .query(&mut c)
+        .expect("the queued call and the reload both answer");
+    assert_eq!((set, reloaded.as_str()), (2, "OK"));
+    assert_eq!(qa::<Vec<String>>(&mut c, &["MGET", &a, &b]), ["v2", "v2"]);
+}
+
 #[test]
 fn plugin_commands_show_in_command_and_module_list() {
     let s = server(1);
@@ -482,7 +539,7 @@ fn plugins_in_the_settings_load_at_start_and_come_from_the_cache_after() {
 }
 
 #[test]
-fn plugin_commands_are_refused_inside_multi_and_across_cores() {
+fn plugin_commands_are_refused_inside_multi_and_keys_of_several_slots_run() {
     let s = server(2);
     let mut c = s.conn();
     load(&mut c, "pair.wasm", &[]);
@@ -492,21 +549,295 @@ fn plugin_commands_are_refused_inside_multi_and_across_cores() {
     }
     assert_eq!(qa::<i64>(&mut c, &["PAIR", "{pa}1", "{pa}2"]), 2);
     assert_eq!(qa::<i64>(&mut c, &["PAIR", "{pb}1", "{pb}2"]), 1);
-    // Different slots are refused, on one core as across cores.
+    // Outside cluster mode keys of several slots run, on one core as
+    // across cores (as Redis runs a script's keys).
     let a = keys_on_core("p", 0, 2, 2);
     let b = keys_on_core("p", 1, 2, 1);
-    for (x, y) in [(&a[0], &a[1]), (&a[0], &b[0])] {
-        assert_eq!(
-            err(&mut c, &["PAIR", x, y]),
-            "CROSSSLOT Keys in request don't hash to the same slot"
-        );
+    for k in [&a[0], &b[0]] {
+        q(&mut c, &["SET", k, "1"]);
     }
+    assert_eq!(qa::<i64>(&mut c, &["PAIR", &a[0], &a[1]]), 1);
+    assert_eq!(qa::<i64>(&mut c, &["PAIR", &a[0], &b[0]]), 2);
+    assert_eq!(qa::<i64>(&mut c, &["PAIR", &b[0], &a[1]]), 1);
     q(&mut c, &["MULTI"]);
     assert_eq!(
-        err(&mut c, &["PAIR", &a[0], &a[1]]),
+        err(&mut c, &["PAIR", &a[0], &b[0]]),
         "ERR Command not allowed inside a transaction"
     );
     q(&mut c, &["DISCARD"]);
+}
+
+#[test]
+fn in_cluster_mode_plugin_keys_of_several_slots_are_crossslot() {
+    let s = server_with(2, &["--cluster-enabled", "emulated"]);
+    let mut c = s.conn();
+    load(&mut c, "xfer.wasm", &[]);
+    let (a, b) = on_both_cores("cl");
+    q(&mut c, &["SET", &a, "5"]);
+    assert_eq!(
+        err(&mut c, &["XFER", &a, &b, "1"]),
+        "CROSSSLOT Keys in request don't hash to the same slot"
+    );
+    assert_eq!(qa::<String>(&mut c, &["GET", &a]), "5");
+    assert_eq!(qa::<i64>(&mut c, &["XFER", "{t}a", "{t}b", "2"]), -2);
+    assert_eq!(qa::<String>(&mut c, &["GET", "{t}b"]), "2");
+}
+
+/// A key on core 0 and one on core 1 of a 2-core server.
+fn on_both_cores(prefix: &str) -> (String, String) {
+    (
+        keys_on_core(prefix, 0, 2, 1).remove(0),
+        keys_on_core(prefix, 1, 2, 1).remove(0),
+    )
+}
+
+#[test]
+fn wasm_and_native_calls_over_keys_on_both_cores_read_and_write_each_core() {
+    let s = server(2);
+    let mut c = s.conn();
+    load(&mut c, "xfer.wasm", &[]);
+    load(&mut c, "xfer_native.so", &[]);
+    let (a, b) = on_both_cores("acct");
+    q(&mut c, &["SET", &a, "100"]);
+    q(&mut c, &["SET", &b, "7"]);
+    assert_eq!(qa::<i64>(&mut c, &["XFER", &a, &b, "30"]), 70);
+    assert_eq!(qa::<Vec<String>>(&mut c, &["MGET", &a, &b]), ["70", "37"]);
+    // Keys in either order: the one on core 1 first.
+    assert_eq!(qa::<i64>(&mut c, &["NXFER", &b, &a, "10"]), 27);
+    assert_eq!(qa::<Vec<String>>(&mut c, &["MGET", &a, &b]), ["80", "27"]);
+    assert_eq!(qa::<i64>(&mut c, &["xfer", &b, &a, "-3"]), 30);
+    // Missing keys are 0 and created on their own cores.
+    let (x, y) = on_both_cores("fresh");
+    assert_eq!(qa::<i64>(&mut c, &["NXFER", &x, &y, "4"]), -4);
+    assert_eq!(qa::<Vec<String>>(&mut c, &["MGET", &x, &y]), ["-4", "4"]);
+    // An error reply writes nothing.
+    q(&mut c, &["SET", &x, "not a number"]);
+    assert_eq!(
+        err(&mut c, &["XFER", &y, &x, "1"]),
+        "ERR value is not an integer or out of range"
+    );
+    assert_eq!(qa::<String>(&mut c, &["GET", &y]), "4");
+    // Another type on one core.
+    q(&mut c, &["DEL", &x]);
+    q(&mut c, &["RPUSH", &x, "l"]);
+    assert!(err(&mut c, &["NXFER", &y, &x, "1"]).contains("ERR"));
+    assert_eq!(qa::<String>(&mut c, &["GET", &y]), "4");
+    // A plugin's cross-core write breaks a WATCH on its key.
+    let mut w = s.conn();
+    q(&mut w, &["WATCH", &b]);
+    assert_eq!(qa::<i64>(&mut c, &["XFER", &a, &b, "1"]), 76);
+    q(&mut w, &["MULTI"]);
+    q(&mut w, &["SET", &b, "lost"]);
+    assert_eq!(q(&mut w, &["EXEC"]), Value::Nil);
+    assert_eq!(qa::<String>(&mut c, &["GET", &b]), "31");
+    let info: String = qa(&mut c, &["INFO", "plugins"]);
+    assert!(info.contains("plugincmd_xfer:calls=4,errors=1,"), "{info}");
+}
+
+#[test]
+fn a_failure_after_writes_on_both_cores_changes_neither() {
+    let s = server(2);
+    let mut c = s.conn();
+    load(&mut c, "xfer.wasm", &[]);
+    load(&mut c, "xfer_native.so", &[]);
+    load(&mut c, "coll.wasm", &[]);
+    let (a, b) = on_both_cores("acct");
+    q(&mut c, &["SET", &a, "100"]);
+    q(&mut c, &["SET", &b, "0"]);
+    let e = err(&mut c, &["XFERTRAP", &a, &b, "5"]);
+    assert!(e.starts_with("ERR plugin 'xfer' trapped: "), "{e}");
+    assert_eq!(
+        err(&mut c, &["NXFERFAIL", &b, &a, "5"]),
+        "ERR plugin 'xfern' failed with code 7"
+    );
+    assert_eq!(qa::<Vec<String>>(&mut c, &["MGET", &a, &b]), ["100", "0"]);
+    // Missing keys stay missing.
+    let (x, y) = on_both_cores("none");
+    assert!(err(&mut c, &["XFERTRAP", &x, &y, "5"]).contains("trapped"));
+    assert_eq!(q(&mut c, &["EXISTS", &x, &y]), Value::Int(0));
+    // Collections of every family spread over both cores.
+    let keys: Vec<String> = (0..4)
+        .map(|i| keys_on_core(&format!("coll{i}-"), i % 2, 2, 1).remove(0))
+        .collect();
+    q(&mut c, &["HSET", &keys[0], "f", "orig"]);
+    q(&mut c, &["SADD", &keys[1], "a", "b"]);
+    q(&mut c, &["ZADD", &keys[2], "1", "a"]);
+    q(&mut c, &["RPUSH", &keys[3], "x", "y"]);
+    let mut crash = vec!["CRASHCOLL"];
+    crash.extend(keys.iter().map(String::as_str));
+    assert!(err(&mut c, &crash).starts_with("ERR plugin 'coll' trapped: "));
+    assert_eq!(strings(q(&mut c, &["HGETALL", &keys[0]])), ["f", "orig"]);
+    assert_eq!(qa::<i64>(&mut c, &["SCARD", &keys[1]]), 2);
+    assert_eq!(
+        strings(q(&mut c, &["ZRANGE", &keys[2], "0", "-1", "WITHSCORES"])),
+        ["a", "1"]
+    );
+    assert_eq!(
+        strings(q(&mut c, &["LRANGE", &keys[3], "0", "-1"])),
+        ["x", "y"]
+    );
+}
+
+#[test]
+fn an_undeclared_key_is_refused_in_a_call_over_both_cores() {
+    let s = server(2);
+    let mut c = s.conn();
+    load(&mut c, "xfer.wasm", &[]);
+    let (a, b) = on_both_cores("acct");
+    q(&mut c, &["SET", &a, "1"]);
+    assert_eq!(
+        err(&mut c, &["XFERLEAK", &a, &b]),
+        "ERR plugin 'xfer' accessed key 'elsewhere' that the call did not declare"
+    );
+    assert_eq!(qa::<String>(&mut c, &["GET", &a]), "1");
+    assert_eq!(q(&mut c, &["EXISTS", &b, "elsewhere"]), Value::Int(0));
+}
+
+#[test]
+fn the_snapshot_byte_budget_covers_the_keys_of_every_core() {
+    let s = server_with(2, &["--plugin-max-snapshot-bytes", "1000"]);
+    let mut c = s.conn();
+    load(&mut c, "coll.wasm", &[]);
+    let big = "v".repeat(600);
+    let (h, l) = on_both_cores("budget");
+    let (s1, z) = on_both_cores("other");
+    q(&mut c, &["HSET", &h, "f", &big]);
+    q(&mut c, &["RPUSH", &l, &big]);
+    // Core 0's keys are read first, with the whole budget; core 1's with
+    // what is left.
+    assert_eq!(
+        err(&mut c, &["CRASHCOLL", &h, &s1, &z, &l]),
+        format!(
+            "ERR plugin 'coll': the collections of the call's keys hold more than 1000 bytes \
+             (plugin-max-snapshot-bytes), passed at key '{l}'"
+        )
+    );
+    assert_eq!(qa::<i64>(&mut c, &["LLEN", &l]), 1);
+    assert_eq!(qa::<i64>(&mut c, &["HLEN", &h]), 1);
+}
+
+#[test]
+fn a_call_over_both_cores_moves_list_elements_and_serves_blocked_clients() {
+    let s = server(2);
+    let mut c = s.conn();
+    load(&mut c, "coll.wasm", &[]);
+    let (src, dst) = on_both_cores("q");
+    q(&mut c, &["RPUSH", &src, "a", "b", "c"]);
+    q(&mut c, &["RPUSH", &dst, "x"]);
+    assert_eq!(q(&mut c, &["MOVEQ", &src, &dst]), bulk("a"));
+    assert_eq!(strings(q(&mut c, &["LRANGE", &src, "0", "-1"])), ["b", "c"]);
+    assert_eq!(strings(q(&mut c, &["LRANGE", &dst, "0", "-1"])), ["x", "a"]);
+    // Core 1's list first; the emptied source is deleted.
+    let (other, last) = on_both_cores("r");
+    q(&mut c, &["RPUSH", &last, "only"]);
+    assert_eq!(q(&mut c, &["MOVEQ", &last, &other]), bulk("only"));
+    assert_eq!(q(&mut c, &["EXISTS", &last]), Value::Int(0));
+    assert_eq!(qa::<i64>(&mut c, &["LLEN", &other]), 1);
+    // A client blocked on a missing list on the other core is served
+    // once the call's locks are released.
+    let (from, to) = on_both_cores("blk");
+    q(&mut c, &["RPUSH", &from, "pushed"]);
+    let mut waiter = s.conn();
+    let key = to.clone();
+    let blocked = std::thread::spawn(move || -> Value { q(&mut waiter, &["BLPOP", &key, "30"]) });
+    wait_blocked(&mut c, 1);
+    assert_eq!(q(&mut c, &["MOVEQ", &from, &to]), bulk("pushed"));
+    assert_eq!(
+        blocked.join().unwrap(),
+        Value::Array(vec![bulk(&to), bulk("pushed")])
+    );
+    assert_eq!(q(&mut c, &["EXISTS", &from, &to]), Value::Int(0));
+}
+
+/// The model check: transfers between a counter on each core, by a WASM
+/// and a native plugin and by MULTI/EXEC, run concurrently with INCRs on
+/// both counters. Every transfer keeps the sum, each INCR adds one; an
+/// atomic MGET must always see a sum between the INCRs acknowledged
+/// before it and those sent by the time it answered, never part of a
+/// transfer (each moves at least a million), and at the end each counter
+/// holds exactly its start plus what the workers moved and added.
+#[test]
+fn cross_core_calls_interleave_atomically_with_incr_and_multi() {
+    use std::sync::atomic::{AtomicBool, AtomicI64, Ordering::SeqCst};
+    use std::sync::Arc;
+    const START: i64 = 1 << 40;
+    const ROUNDS: i64 = 150;
+    let s = server(2);
+    let mut c = s.conn();
+    load(&mut c, "xfer.wasm", &[]);
+    load(&mut c, "xfer_native.so", &[]);
+    let (a, b) = on_both_cores("acct");
+    q(&mut c, &["SET", &a, &START.to_string()]);
+    q(&mut c, &["SET", &b, &START.to_string()]);
+    let sent = Arc::new(AtomicI64::new(0));
+    let acked = Arc::new(AtomicI64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    // Each transfer worker returns what it moved from a to b.
+    let transfer = |how: &'static str| {
+        let mut w = s.conn();
+        let (a, b) = (a.clone(), b.clone());
+        std::thread::spawn(move || {
+            let mut moved = 0i64;
+            for i in 0..ROUNDS {
+                let amount = 1_000_000 + i;
+                let (from, to) = if i % 3 == 0 { (&b, &a) } else { (&a, &b) };
+                let n = amount.to_string();
+                if how == "multi" {
+                    q(&mut w, &["MULTI"]);
+                    q(&mut w, &["DECRBY", from, &n]);
+                    q(&mut w, &["INCRBY", to, &n]);
+                    let Value::Array(r) = q(&mut w, &["EXEC"]) else {
+                        panic!("EXEC failed");
+                    };
+                    assert_eq!(r.len(), 2);
+                } else {
+                    let _: i64 = qa(&mut w, &[how, from, to, &n]);
+                }
+                moved += if from == &a { amount } else { -amount };
+            }
+            moved
+        })
+    };
+    let workers = vec![transfer("XFER"), transfer("NXFER"), transfer("multi")];
+    let incr = {
+        let mut w = s.conn();
+        let (a, b) = (a.clone(), b.clone());
+        let (sent, acked, stop) = (sent.clone(), acked.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut on_a = 0i64;
+            let mut i = 0i64;
+            while !stop.load(SeqCst) {
+                let key = if i % 2 == 0 { &a } else { &b };
+                sent.fetch_add(1, SeqCst);
+                let _: i64 = qa(&mut w, &["INCR", key]);
+                acked.fetch_add(1, SeqCst);
+                on_a += i64::from(i % 2 == 0);
+                i += 1;
+            }
+            on_a
+        })
+    };
+    let mut reads = 0;
+    let mut last = 2 * START;
+    while workers.iter().any(|w| !w.is_finished()) || reads < 50 {
+        let before = acked.load(SeqCst);
+        let v: Vec<i64> = qa(&mut c, &["MGET", &a, &b]);
+        let after = sent.load(SeqCst);
+        let sum = v[0] + v[1];
+        assert!(
+            (2 * START + before..=2 * START + after).contains(&sum),
+            "read {reads}: {v:?} is part of a transfer (INCRs {before}..={after})"
+        );
+        assert!(sum >= last, "read {reads}: the sum went down");
+        last = sum;
+        reads += 1;
+    }
+    let moved: i64 = workers.into_iter().map(|w| w.join().expect("worker")).sum();
+    stop.store(true, SeqCst);
+    let on_a = incr.join().expect("incr worker");
+    let incrs = acked.load(SeqCst);
+    let v: Vec<i64> = qa(&mut c, &["MGET", &a, &b]);
+    assert_eq!(v, [START - moved + on_a, START + moved + incrs - on_a]);
 }
 
 #[test]
