@@ -30,8 +30,13 @@
 //! affinity mask). Rounds alternate the order (frys, tokio; tokio, frys;
 //! ...); each round warms up for `--warmup` seconds, then measures
 //! `--secs` seconds of `wrk -t THREADS -c CONNS --latency`. The summary
-//! gives the median of the rounds for requests/s, p99 latency and server
-//! CPU-µs per request, and frys / tokio ratios.
+//! gives the median of the rounds for requests/s, p99 latency, server
+//! CPU-µs per request (utime + stime) and its user-space part (utime), and
+//! frys / tokio ratios.
+//!
+//! The frys server uses the runtime's default idle policy unless
+//! `HTTP_IDLE_POLL_US` sets the idle poll window (in µs; 0 parks at once),
+//! to see what the poll window costs in CPU per request.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -215,10 +220,17 @@ async fn hello(_req: Request<hyper::body::Incoming>) -> Result<Response<Full<Byt
 
 /// The frys server: the shape of `examples/http.rs`.
 fn serve_frys(port: u16, cores: usize) -> Result<(), String> {
-    let rt = frys::Runtime::builder()
+    let mut builder = frys::Runtime::builder()
         .cores(frys::Cores::Count(cores))
         .placement(frys::Placement::Compact)
-        .pin(true)
+        .pin(true);
+    if let Some(us) = std::env::var("HTTP_IDLE_POLL_US")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        builder = builder.idle_poll(Duration::from_micros(us));
+    }
+    let rt = builder
         .build()
         .map_err(|e| format!("frys: cannot start the runtime: {e}"))?;
     let cpus = rt.cpus();
@@ -341,6 +353,7 @@ struct Round {
     rps: f64,
     p99_us: f64,
     cpu_us_per_req: f64,
+    user_us_per_req: f64,
     requests: u64,
     errors: u64,
 }
@@ -363,8 +376,15 @@ fn bench(args: &Args) -> Result<(), String> {
             .map_or("any".into(), |c| format!("{c:?}")),
     );
     println!(
-        "{:<6} {:>5} {:>12} {:>10} {:>14} {:>10} {:>7}",
-        "server", "round", "requests/s", "p99 µs", "CPU-µs/req", "requests", "errors"
+        "{:<6} {:>5} {:>12} {:>10} {:>11} {:>12} {:>10} {:>7}",
+        "server",
+        "round",
+        "requests/s",
+        "p99 µs",
+        "CPU-µs/req",
+        "user-µs/req",
+        "requests",
+        "errors"
     );
     let mut rounds = Vec::new();
     for round in 0..args.rounds {
@@ -376,12 +396,13 @@ fn bench(args: &Args) -> Result<(), String> {
         for kind in order {
             let r = run_round(kind, args, clk_tck)?;
             println!(
-                "{:<6} {:>5} {:>12.0} {:>10.0} {:>14.2} {:>10} {:>7}",
+                "{:<6} {:>5} {:>12.0} {:>10.0} {:>11.2} {:>12.2} {:>10} {:>7}",
                 kind.name(),
                 round + 1,
                 r.rps,
                 r.p99_us,
                 r.cpu_us_per_req,
+                r.user_us_per_req,
                 r.requests,
                 r.errors
             );
@@ -393,21 +414,30 @@ fn bench(args: &Args) -> Result<(), String> {
     };
     println!("\nmedians of {} rounds:", args.rounds);
     println!(
-        "{:<14} {:>12} {:>10} {:>14}",
-        "", "requests/s", "p99 µs", "CPU-µs/req"
+        "{:<14} {:>12} {:>10} {:>11} {:>12}",
+        "", "requests/s", "p99 µs", "CPU-µs/req", "user-µs/req"
     );
-    let metrics: [fn(&Round) -> f64; 3] = [|r| r.rps, |r| r.p99_us, |r| r.cpu_us_per_req];
+    let metrics: [fn(&Round) -> f64; 4] = [
+        |r| r.rps,
+        |r| r.p99_us,
+        |r| r.cpu_us_per_req,
+        |r| r.user_us_per_req,
+    ];
     let frys: Vec<f64> = metrics.iter().map(|&m| med(Kind::Frys, m)).collect();
     let tokio: Vec<f64> = metrics.iter().map(|&m| med(Kind::Tokio, m)).collect();
     for (name, v) in [("frys+hyper", &frys), ("tokio+hyper", &tokio)] {
-        println!("{name:<14} {:>12.0} {:>10.0} {:>14.2}", v[0], v[1], v[2]);
+        println!(
+            "{name:<14} {:>12.0} {:>10.0} {:>11.2} {:>12.2}",
+            v[0], v[1], v[2], v[3]
+        );
     }
     println!(
-        "{:<14} {:>12.3} {:>10.3} {:>14.3}",
+        "{:<14} {:>12.3} {:>10.3} {:>11.3} {:>12.3}",
         "frys / tokio",
         frys[0] / tokio[0],
         frys[1] / tokio[1],
-        frys[2] / tokio[2]
+        frys[2] / tokio[2],
+        frys[3] / tokio[3]
     );
     let errors: u64 = rounds.iter().map(|r| r.errors).sum();
     if errors > 0 {
@@ -451,8 +481,9 @@ fn run_round(kind: Kind, args: &Args, clk_tck: u64) -> Result<Round, String> {
         let after = process_cpu_ticks(child.id())?;
         drop(stdout);
         let mut r = parse_wrk(kind, &out)?;
-        let cpu_us = (after - before) as f64 * 1e6 / clk_tck as f64;
-        r.cpu_us_per_req = cpu_us / r.requests.max(1) as f64;
+        let per_req = |ticks: u64| ticks as f64 * 1e6 / clk_tck as f64 / r.requests as f64;
+        r.cpu_us_per_req = per_req((after.user + after.system) - (before.user + before.system));
+        r.user_us_per_req = per_req(after.user - before.user);
         Ok(r)
     });
     let stopped = stop(&mut child, kind);
@@ -515,6 +546,7 @@ fn parse_wrk(kind: Kind, out: &str) -> Result<Round, String> {
         rps: f64::NAN,
         p99_us: f64::NAN,
         cpu_us_per_req: f64::NAN,
+        user_us_per_req: f64::NAN,
         requests: 0,
         errors: 0,
     };
@@ -611,8 +643,16 @@ fn clock_ticks_per_sec() -> Result<u64, String> {
         .ok_or_else(|| "sysconf(_SC_CLK_TCK) failed".to_string())
 }
 
-/// utime + stime of every thread of process `pid`, in clock ticks.
-fn process_cpu_ticks(pid: u32) -> Result<u64, String> {
+/// CPU time of a process, in clock ticks.
+struct CpuTicks {
+    /// utime: in user space.
+    user: u64,
+    /// stime: in the kernel on its behalf.
+    system: u64,
+}
+
+/// utime and stime of every thread of process `pid`.
+fn process_cpu_ticks(pid: u32) -> Result<CpuTicks, String> {
     let path = format!("/proc/{pid}/stat");
     let stat = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
     // The fields after the command name (in parentheses, which may hold
@@ -628,7 +668,10 @@ fn process_cpu_ticks(pid: u32) -> Result<u64, String> {
             .and_then(|v| v.parse().ok())
             .ok_or_else(|| format!("{path}: no field {n}"))
     };
-    Ok(field(14)? + field(15)?)
+    Ok(CpuTicks {
+        user: field(14)?,
+        system: field(15)?,
+    })
 }
 
 #[cfg(test)]
