@@ -17,6 +17,7 @@ use std::cell::{Cell, RefCell};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -37,6 +38,8 @@ const HANG_GUARD: Duration = Duration::from_secs(120);
 enum Ended {
     Ok,
     Timeout,
+    /// The test dropped the connection future (`Config::drop_after`).
+    Dropped,
     Error(#[expect(dead_code, reason = "read by Debug, in assertion messages")] String),
 }
 
@@ -51,11 +54,26 @@ struct Seen {
 #[derive(Clone, Copy)]
 struct Config {
     header_read_timeout: Option<Duration>,
+    /// Drop the connection future at the first check, once every this
+    /// long, after the `/big` reply was handed to hyper (`BIG_STARTED`), so
+    /// its send is in flight; then set `DROPPED`.
+    drop_after: Option<Duration>,
 }
 
 const DEFAULT: Config = Config {
     header_read_timeout: None,
+    drop_after: None,
 };
+
+/// Set once a connection future was dropped by `Config::drop_after` (only
+/// the test that uses it reads it).
+static DROPPED: AtomicBool = AtomicBool::new(false);
+/// Set once the `/big` reply was handed to hyper.
+static BIG_STARTED: AtomicBool = AtomicBool::new(false);
+
+/// The body of `GET /big`: far more than the loopback socket buffers hold,
+/// so a client that does not read leaves the server's send in flight.
+const BIG_BODY: usize = 64 << 20;
 
 /// Serves one connection's requests (see the module docs).
 async fn handle(
@@ -66,6 +84,10 @@ async fn handle(
     if req.method() == Method::POST {
         let body = req.into_body().collect().await?.to_bytes();
         return Ok(Response::new(Full::new(body)));
+    }
+    if req.uri().path() == "/big" {
+        BIG_STARTED.store(true, Ordering::SeqCst);
+        return Ok(Response::new(Full::new(Bytes::from(vec![b'x'; BIG_BODY]))));
     }
     let text = format!("{} {}", req.uri().path(), served.get());
     Ok(Response::new(Full::new(Bytes::from(text))))
@@ -85,10 +107,26 @@ where
     if let Some(t) = config.header_read_timeout {
         builder.header_read_timeout(t);
     }
-    let ended = match builder.serve_connection(io, service).await {
-        Ok(()) => Ended::Ok,
-        Err(e) if e.is_timeout() => Ended::Timeout,
-        Err(e) => Ended::Error(e.to_string()),
+    let mut connection = std::pin::pin!(builder.serve_connection(io, service));
+    let result = match config.drop_after {
+        Some(after) => loop {
+            match time::timeout(after, connection.as_mut()).await {
+                Ok(result) => break Some(result),
+                // Not sending the big reply yet: check again later.
+                Err(time::Elapsed) if !BIG_STARTED.load(Ordering::SeqCst) => {}
+                Err(time::Elapsed) => break None,
+            }
+        },
+        None => Some(connection.await),
+    };
+    let ended = match result {
+        None => {
+            DROPPED.store(true, Ordering::SeqCst);
+            Ended::Dropped
+        }
+        Some(Ok(())) => Ended::Ok,
+        Some(Err(e)) if e.is_timeout() => Ended::Timeout,
+        Some(Err(e)) => Ended::Error(e.to_string()),
     };
     seen.ended.borrow_mut().push(ended);
 }
@@ -281,6 +319,7 @@ fn a_client_that_closes_mid_request_ends_its_connection_only() {
 fn header_read_timeout_closes_a_connection_whose_headers_never_end() {
     let config = Config {
         header_read_timeout: Some(Duration::from_millis(200)),
+        ..DEFAULT
     };
     let (got, ended, accepted) = with_server(config, 1, |addr| {
         let mut stream = connect(addr);
@@ -302,6 +341,49 @@ fn header_read_timeout_closes_a_connection_whose_headers_never_end() {
     assert!(got.is_empty(), "{:?}", String::from_utf8_lossy(&got));
     assert_eq!(accepted, 1);
     assert!(matches!(ended[..], [Ended::Timeout]), "{ended:?}");
+}
+
+#[test]
+fn dropping_a_connection_with_a_send_in_flight_closes_it_and_the_core_serves_on() {
+    let config = Config {
+        drop_after: Some(Duration::from_millis(100)),
+        ..DEFAULT
+    };
+    let ((got, reply), ended, accepted) = with_server(config, 2, |addr| {
+        let mut stream = connect(addr);
+        stream
+            .write_all(b"GET /big HTTP/1.1\r\nHost: test\r\n\r\n")
+            .unwrap();
+        // Read nothing until the server has dropped the connection: its
+        // send of the 64 MiB reply waits for room the whole time.
+        let start = Instant::now();
+        while !DROPPED.load(Ordering::SeqCst) {
+            assert!(start.elapsed() < HANG_GUARD, "the test hung");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // What the kernel had taken arrives, then the close.
+        let mut got = Vec::new();
+        match stream.read_to_end(&mut got) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            Err(e) => panic!("the server did not close the connection: {e}"),
+        }
+        // The core still serves.
+        let stream = connect(addr);
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut writer = stream;
+        writer.write_all(&post("/echo", b"after the drop")).unwrap();
+        let reply = read_reply(&mut reader);
+        drop(writer);
+        drop(reader);
+        (got.len(), reply)
+    });
+    // Some of the reply was sent before the drop, not all of it.
+    assert!(got > 0 && got < BIG_BODY, "{got} bytes arrived");
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body, b"after the drop");
+    assert_eq!(accepted, 2);
+    assert!(matches!(ended[0], Ended::Dropped), "{ended:?}");
 }
 
 #[test]
