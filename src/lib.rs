@@ -2,7 +2,9 @@
 //!
 //! A thread-per-core, shared-nothing runtime on io_uring. This crate is the
 //! facade: it re-exports [`frys_runtime`] and the `#[frys::main]` /
-//! `#[frys::test]` attribute macros.
+//! `#[frys::test]` attribute macros. With the `hyper` feature, `frys::hyper`
+//! runs hyper 1.x on frys (`HyperStream`, `LocalExec`, `FrysTimer`; see
+//! `examples/http.rs`).
 //!
 //! ```no_run
 //! #[frys::main]

@@ -29,6 +29,8 @@ pub mod buf;
 pub mod channel;
 mod driver;
 pub mod fs;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 mod loom;
 pub mod net;
 mod runtime;

@@ -54,6 +54,22 @@ impl PollIo {
         if out.is_empty() {
             return Poll::Ready(Ok(0));
         }
+        let unread = ready!(self.poll_fill(fd, cx))?;
+        let n = unread.len().min(out.len());
+        out[..n].copy_from_slice(&unread[..n]);
+        self.consume(n);
+        Poll::Ready(Ok(n))
+    }
+
+    /// The unread bytes of the read buffer, receiving more first if there
+    /// are none; empty at end of stream. [`consume`](Self::consume) marks
+    /// how many the caller took (callers that copy into memory they cannot
+    /// lend as a `&mut [u8]`, such as hyper's `ReadBufCursor`, use this).
+    pub(crate) fn poll_fill(
+        &mut self,
+        fd: &Arc<SocketFd>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<&[u8]>> {
         loop {
             if let Some(op) = &mut self.read_op {
                 let done = ready!(Pin::new(op).poll(cx));
@@ -62,23 +78,19 @@ impl PollIo {
                 self.read_buf = Some(buf);
                 self.read_pos = 0;
                 match result {
-                    Ok(0) => return Poll::Ready(Ok(0)),
+                    Ok(0) => return Poll::Ready(Ok(&[])),
                     Ok(_) => {}
                     Err(e) => return Poll::Ready(Err(e)),
                 }
+            }
+            if self.read_pos < self.read_buf.as_ref().map_or(0, Vec::len) {
+                let buf = self.read_buf.as_deref().unwrap_or_default();
+                return Poll::Ready(Ok(&buf[self.read_pos..]));
             }
             let mut buf = self
                 .read_buf
                 .take()
                 .unwrap_or_else(|| Vec::with_capacity(CHUNK));
-            if self.read_pos < buf.len() {
-                let unread = &buf[self.read_pos..];
-                let n = unread.len().min(out.len());
-                out[..n].copy_from_slice(&unread[..n]);
-                self.read_pos += n;
-                self.read_buf = Some(buf);
-                return Poll::Ready(Ok(n));
-            }
             buf.clear();
             self.read_pos = 0;
             match buf::submit(Recv::new(fd.clone(), buf)) {
@@ -90,6 +102,13 @@ impl PollIo {
                 }
             }
         }
+    }
+
+    /// Marks `n` of the bytes [`poll_fill`](Self::poll_fill) returned as
+    /// taken (at most that many).
+    pub(crate) fn consume(&mut self, n: usize) {
+        let len = self.read_buf.as_ref().map_or(0, Vec::len);
+        self.read_pos = (self.read_pos + n).min(len);
     }
 
     pub(crate) fn poll_write(

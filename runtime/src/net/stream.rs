@@ -81,6 +81,16 @@ impl Stream {
         self.io.poll_read(&self.fd, cx, out)
     }
 
+    #[cfg(feature = "hyper")]
+    pub(crate) fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        self.io.poll_fill(&self.fd, cx)
+    }
+
+    #[cfg(feature = "hyper")]
+    pub(crate) fn consume(&mut self, n: usize) {
+        self.io.consume(n);
+    }
+
     pub(crate) fn poll_write(
         &mut self,
         cx: &mut Context<'_>,

@@ -267,6 +267,14 @@ impl TcpStream {
 
 impl_futures_io!(TcpStream);
 
+#[cfg(feature = "hyper")]
+impl TcpStream {
+    /// The shared stream state, for the hyper adapter (`crate::hyper`).
+    pub(crate) fn stream_mut(&mut self) -> &mut Stream {
+        &mut self.stream
+    }
+}
+
 impl std::fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TcpStream")

@@ -151,6 +151,14 @@ impl UnixStream {
 
 impl_futures_io!(UnixStream);
 
+#[cfg(feature = "hyper")]
+impl UnixStream {
+    /// The shared stream state, for the hyper adapter (`crate::hyper`).
+    pub(crate) fn stream_mut(&mut self) -> &mut Stream {
+        &mut self.stream
+    }
+}
+
 impl std::fmt::Debug for UnixStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UnixStream")
