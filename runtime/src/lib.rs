@@ -31,6 +31,7 @@ mod driver;
 pub mod fs;
 mod loom;
 pub mod net;
+mod raw_fd;
 mod runtime;
 pub mod signal;
 pub mod sync;

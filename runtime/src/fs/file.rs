@@ -232,16 +232,9 @@ impl AsRawFd for File {
 }
 
 impl IntoRawFd for File {
+    /// If abandoned operations still name the fd, the number returned is
+    /// a duplicate (see `raw_fd`).
     fn into_raw_fd(self) -> RawFd {
-        match Arc::try_unwrap(self.fd) {
-            Ok(fd) => fd.into_raw_fd(),
-            Err(shared) => {
-                let raw = shared.as_raw_fd();
-                // Abandoned operations still hold the fd; keep it open for
-                // the caller, who now owns it, by never releasing this share.
-                std::mem::forget(shared);
-                raw
-            }
-        }
+        crate::raw_fd::release(self.fd, |fd| fd)
     }
 }
