@@ -232,8 +232,11 @@ impl AsRawFd for File {
 }
 
 impl IntoRawFd for File {
-    /// If abandoned operations still name the fd, the number returned is
-    /// a duplicate (see `raw_fd`).
+    /// Gives the fd to the caller, who must close it. If an abandoned
+    /// operation (a future dropped before its completion) may still name
+    /// the fd, the number returned is a duplicate of it for the same file:
+    /// whatever the caller does with it, that operation can finish only on
+    /// this file, never on a file that reuses a number.
     fn into_raw_fd(self) -> RawFd {
         crate::raw_fd::release(self.fd, |fd| fd)
     }

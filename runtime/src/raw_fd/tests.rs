@@ -162,3 +162,91 @@ fn a_file_write_abandoned_before_it_ran_never_reaches_a_reused_number_uring() {
 fn a_file_write_abandoned_before_it_ran_never_reaches_a_reused_number_epoll() {
     a_file_write_abandoned_before_it_ran_never_reaches_a_reused_number(DriverKind::Epoll);
 }
+
+/// Runs the calling test again alone in a child process (this test binary,
+/// filtered to that one test), so that exhausting the fd table there does
+/// not disturb tests on other threads. `true` in the child.
+fn in_child(test: &str) -> bool {
+    const CHILD: &str = "FRYS_RAW_FD_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        return true;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--test-threads=1"])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("1 passed"),
+        "child did not run the test:\n{stdout}"
+    );
+    false
+}
+
+/// Takes every free fd number (up to a lowered limit); closed on drop.
+struct FullFdTable {
+    _fds: Vec<OwnedFd>,
+}
+
+impl FullFdTable {
+    fn fill() -> Self {
+        let open = std::fs::read_dir("/proc/self/fd").unwrap().count() as u64;
+        let limit = libc::rlimit {
+            rlim_cur: open + 64,
+            rlim_max: open + 64,
+        };
+        // SAFETY: plain syscall with a live struct.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
+        let mut fds = Vec::new();
+        loop {
+            // SAFETY: fcntl with integer arguments on stdin, which stays open.
+            let fd = unsafe { libc::fcntl(0, libc::F_DUPFD_CLOEXEC, 0) };
+            if fd < 0 {
+                assert_eq!(
+                    std::io::Error::last_os_error().raw_os_error(),
+                    Some(libc::EMFILE)
+                );
+                return Self { _fds: fds };
+            }
+            // SAFETY: a new fd nobody else owns.
+            fds.push(unsafe { OwnedFd::from_raw_fd(fd) });
+        }
+    }
+}
+
+/// Without a free fd for the duplicate, `into_raw_fd` waits for the
+/// abandoned send instead (driving the core, which submits it): it then
+/// hands over the number itself, which the send can no longer use.
+#[test]
+fn without_a_free_fd_into_raw_fd_waits_for_the_abandoned_send() {
+    if !in_child("raw_fd::tests::without_a_free_fd_into_raw_fd_waits_for_the_abandoned_send") {
+        return;
+    }
+    block_on(DriverKind::IoUring, async {
+        let (ours, _our_peer) = std::os::unix::net::UnixStream::pair().unwrap();
+        let (victim, mut victim_peer) = std::os::unix::net::UnixStream::pair().unwrap();
+        let stream = UnixStream::from_std(ours).unwrap();
+        let original = stream.as_raw_fd();
+        let full = FullFdTable::fill();
+        {
+            let mut send = pin!(stream.write(b"abandoned".to_vec()));
+            poll_once(send.as_mut()).await;
+        }
+        let raw = stream.into_raw_fd();
+        assert_eq!(raw, original, "no fd was free for a duplicate");
+        reuse_number(raw, &victim);
+        drop(full);
+        until_no_op_in_flight().await;
+        victim_peer.set_nonblocking(true).unwrap();
+        let mut got = [0u8; 64];
+        let read = victim_peer.read(&mut got);
+        assert!(
+            matches!(&read, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+            "the abandoned send reached the file that reused its fd number: {read:?}"
+        );
+        close(raw);
+    });
+}
