@@ -533,7 +533,8 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
     let clk_tck = clock_ticks_per_sec()?;
     let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
-        "# echo ping-pong: frys (io_uring, epoll) vs tokio (current-thread per core, SO_REUSEPORT)"
+        "# echo ping-pong: frys (io_uring, epoll) vs tokio, monoio, glommio (thread per core, \
+         SO_REUSEPORT) and a raw io_uring loop"
     );
     println!("command: {}", cmdline.join(" "));
     println!(
@@ -555,6 +556,11 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
             args.cores, args.client_threads
         );
     }
+    println!(
+        "CPU time is read in clock ticks of {:.0} ms: a figure per request is exact to one tick \
+         over the requests of a round",
+        1e3 / clk_tck as f64
+    );
     if let (Some(s), Some(c)) = (&args.server_cpus, &args.client_cpus) {
         println!(
             "servers on cpus {}, client on cpus {}, placement {}",
