@@ -33,6 +33,7 @@ pub mod fs;
 pub mod hyper;
 mod loom;
 pub mod net;
+mod raw_fd;
 mod runtime;
 pub mod signal;
 pub mod sync;

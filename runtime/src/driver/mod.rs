@@ -222,6 +222,15 @@ impl Driver {
         }
     }
 
+    /// One-shot operations not finished yet, orphans included (tests).
+    #[cfg(test)]
+    pub(crate) fn ops_in_flight(&self) -> usize {
+        match self {
+            Driver::Uring(d) => d.ops_in_flight(),
+            Driver::Epoll(d) => d.ops_in_flight(),
+        }
+    }
+
     /// Kernel waits made (`io_uring_enter` or `epoll_wait`), for metrics.
     pub(crate) fn enters(&self) -> u64 {
         match self {

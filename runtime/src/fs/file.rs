@@ -232,16 +232,12 @@ impl AsRawFd for File {
 }
 
 impl IntoRawFd for File {
+    /// Gives the fd to the caller, who must close it. If an abandoned
+    /// operation (a future dropped before its completion) may still name
+    /// the fd, the number returned is a duplicate of it for the same file:
+    /// whatever the caller does with it, that operation can finish only on
+    /// this file, never on a file that reuses a number.
     fn into_raw_fd(self) -> RawFd {
-        match Arc::try_unwrap(self.fd) {
-            Ok(fd) => fd.into_raw_fd(),
-            Err(shared) => {
-                let raw = shared.as_raw_fd();
-                // Abandoned operations still hold the fd; keep it open for
-                // the caller, who now owns it, by never releasing this share.
-                std::mem::forget(shared);
-                raw
-            }
-        }
+        crate::raw_fd::release(self.fd, |fd| fd)
     }
 }

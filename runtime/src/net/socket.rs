@@ -120,20 +120,10 @@ pub(crate) fn from_std<S: Into<OwnedFd>>(socket: S) -> io::Result<Arc<SocketFd>>
     Ok(Arc::new(SocketFd::new(fd, flags & libc::O_NONBLOCK != 0)))
 }
 
-/// Gives up ownership of the fd. If an abandoned operation still holds it,
-/// our share is leaked so that the fd stays open until the caller closes it.
+/// Gives up ownership of the fd. If abandoned operations still name it,
+/// the caller gets a duplicate instead (see `raw_fd`).
 pub(crate) fn into_raw_fd(fd: Arc<SocketFd>) -> RawFd {
-    match Arc::try_unwrap(fd) {
-        Ok(fd) => fd.into_owned().into_raw_fd(),
-        Err(shared) => {
-            let raw = shared.as_raw_fd();
-            // The remaining holders are orphaned operations; they drop their
-            // shares when their completions arrive and the fd must not be
-            // closed then, so this share is never released.
-            std::mem::forget(shared);
-            raw
-        }
-    }
+    crate::raw_fd::release(fd, SocketFd::into_owned)
 }
 
 pub(crate) fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {

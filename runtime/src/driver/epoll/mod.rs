@@ -137,6 +137,11 @@ impl EpollDriver {
         &self.recv_pool
     }
 
+    #[cfg(test)]
+    pub(crate) fn ops_in_flight(&self) -> usize {
+        self.ops.in_flight()
+    }
+
     pub(crate) fn id(&self) -> u64 {
         self.id
     }

@@ -233,6 +233,11 @@ impl UringDriver {
         }
     }
 
+    #[cfg(test)]
+    pub(crate) fn ops_in_flight(&self) -> usize {
+        self.ops.in_flight()
+    }
+
     pub(crate) fn id(&self) -> u64 {
         self.id
     }

@@ -160,6 +160,11 @@ impl AsRawFd for TcpListener {
 }
 
 impl IntoRawFd for TcpListener {
+    /// Gives the fd to the caller, who must close it. If an abandoned
+    /// operation (a future dropped before its completion) may still name
+    /// the fd, the number returned is a duplicate of it for the same
+    /// socket: whatever the caller does with it, that operation can finish
+    /// only on this socket, never on a file that reuses a number.
     fn into_raw_fd(self) -> RawFd {
         socket::into_raw_fd(self.fd)
     }

@@ -1,10 +1,16 @@
 //! Echo ping-pong: a frys echo server (on its default io_uring driver and
 //! on the epoll fallback driver, each with owned-buffer reads and with
-//! pooled receives) against a tokio thread-per-core echo server, measured
-//! with the same client in one run.
+//! pooled receives) against a tokio thread-per-core echo server, a raw
+//! io_uring loop (`raw-uring`, the floor: `peers::raw_uring`) and, built
+//! with `--features peers`, monoio and glommio servers, measured with the
+//! same client, the same pinning and alternating rounds in one run. For
+//! every server it reports ops/s, p50, p99, and the server's CPU per
+//! request, in total and in user space only (`utime` and `stime` from
+//! `/proc/<pid>/stat`: the kernel's TCP path is most of the total and the
+//! same for all), and every figure as a ratio to frys'.
 //!
 //! ```text
-//! cargo run --release -p frys-benches --bin echo_bench -- \
+//! cargo run --release -p frys-benches [--features peers] --bin echo_bench -- \
 //!     [--cores N] [--conns 64] [--size 64] [--secs 5] [--rounds 3] \
 //!     [--warmup 1] [--client-threads 1] [--servers frys,frys-pooled,...] \
 //!     [--idle 10000] [--placement compact] \
@@ -27,7 +33,7 @@
 //! message and then idle, for every server in `--servers`.
 //!
 //! Each server runs in a child process (this binary re-executed with the
-//! hidden `--serve frys|frys-epoll|frys-pooled|frys-epoll-pooled|tokio --port P --cores N`), so its CPU time can be
+//! hidden `--serve NAME --port P --cores N`), so its CPU time can be
 //! read exactly from `/proc/<pid>/stat` at the start and end of the measured
 //! window. The tokio server is tokio's thread-per-core pattern: N threads,
 //! each pinned to the CPU frys would use, each with its own current-thread
@@ -51,6 +57,13 @@ use std::sync::{Arc, Barrier, OnceLock};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use cpu::{clock_ticks_per_sec, process_cpu_ticks};
+use summary::median;
+
+mod cpu;
+mod peers;
+mod summary;
 
 const READY: &str = "READY";
 
@@ -76,6 +89,15 @@ fn main() -> ExitCode {
                 ServerKind::FrysPooled => frys(frys::DriverKind::Auto, true),
                 ServerKind::FrysEpollPooled => frys(frys::DriverKind::Epoll, true),
                 ServerKind::Tokio => serve_tokio(port, cores, placement),
+                ServerKind::RawUring => peers::raw_uring::serve(port, cores, placement),
+                #[cfg(feature = "peers")]
+                ServerKind::Monoio => peers::monoio_server::serve(port, cores, placement),
+                #[cfg(feature = "peers")]
+                ServerKind::Glommio => peers::glommio_server::serve(port, cores, placement),
+                #[cfg(not(feature = "peers"))]
+                ServerKind::Monoio | ServerKind::Glommio => {
+                    Err(format!("{} needs the `peers` feature", kind.name()))
+                }
             }
         }
         Mode::Bench(args) if args.idle > 0 => idle_rss(&args),
@@ -103,14 +125,23 @@ enum ServerKind {
     /// frys on epoll with pooled receives.
     FrysEpollPooled,
     Tokio,
+    /// The raw io_uring loop (`peers::raw_uring`): the floor.
+    RawUring,
+    /// monoio (feature `peers`).
+    Monoio,
+    /// glommio (feature `peers`).
+    Glommio,
 }
 
-const ALL_SERVERS: [ServerKind; 5] = [
+const ALL_SERVERS: [ServerKind; 8] = [
     ServerKind::Frys,
     ServerKind::FrysPooled,
     ServerKind::FrysEpoll,
     ServerKind::FrysEpollPooled,
     ServerKind::Tokio,
+    ServerKind::RawUring,
+    ServerKind::Monoio,
+    ServerKind::Glommio,
 ];
 
 impl ServerKind {
@@ -121,18 +152,40 @@ impl ServerKind {
             ServerKind::FrysPooled => "frys-pooled",
             ServerKind::FrysEpollPooled => "frys-epoll-pooled",
             ServerKind::Tokio => "tokio",
+            ServerKind::RawUring => "raw-uring",
+            ServerKind::Monoio => "monoio",
+            ServerKind::Glommio => "glommio",
         }
     }
 
+    /// Whether this build can run the server (monoio and glommio need the
+    /// `peers` feature).
+    fn built(self) -> bool {
+        cfg!(feature = "peers") || !matches!(self, ServerKind::Monoio | ServerKind::Glommio)
+    }
+
     fn parse(name: &str) -> Result<Self, String> {
-        ALL_SERVERS
+        let kind = ALL_SERVERS
             .into_iter()
             .find(|k| k.name() == name)
-            .ok_or_else(|| format!("unknown server {name}"))
+            .ok_or_else(|| format!("unknown server {name}"))?;
+        if !kind.built() {
+            return Err(format!(
+                "{name} is built only with `--features peers` (cargo run --release -p \
+                 frys-benches --features peers --bin echo_bench)"
+            ));
+        }
+        Ok(kind)
     }
 
     fn is_frys(self) -> bool {
-        self != ServerKind::Tokio
+        matches!(
+            self,
+            ServerKind::Frys
+                | ServerKind::FrysEpoll
+                | ServerKind::FrysPooled
+                | ServerKind::FrysEpollPooled
+        )
     }
 }
 
@@ -165,7 +218,7 @@ enum Mode {
 
 const USAGE: &str = "usage: echo_bench [--cores N] [--conns 64] [--size 64] [--secs 5] \
                      [--rounds 3] [--warmup 1] [--client-threads 1] \
-                     [--servers frys,frys-pooled,frys-epoll,frys-epoll-pooled,tokio] [--idle N] \
+                     [--servers frys,frys-pooled,frys-epoll,frys-epoll-pooled,tokio,raw-uring,monoio,glommio] [--idle N] \
                      [--placement compact] [--server-cpus LIST] [--client-cpus LIST] [--json PATH]";
 
 fn parse_args(args: impl Iterator<Item = String>) -> Result<Mode, String> {
@@ -181,7 +234,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Mode, String> {
         warmup: 1.0,
         rounds: 3,
         client_threads: 1,
-        servers: ALL_SERVERS.to_vec(),
+        servers: ALL_SERVERS.into_iter().filter(|k| k.built()).collect(),
         idle: 0,
         placement: frys::Placement::default(),
         server_cpus: None,
@@ -392,17 +445,13 @@ async fn frys_echo_pooled(stream: frys::net::TcpStream) {
 /// The tokio server: one pinned thread per CPU, each with a current-thread
 /// runtime and its own SO_REUSEPORT listener. Killed by SIGTERM.
 fn serve_tokio(port: u16, cores: usize, placement: frys::Placement) -> Result<(), String> {
-    // The CPUs frys would choose for the same core count.
-    let topo = frys::topology::Topology::from_sysfs(std::path::Path::new("/sys"))
-        .map_err(|e| format!("cannot read the CPU topology: {e}"))?;
-    let allowed = frys::topology::allowed_cpus().map_err(|e| format!("affinity mask: {e}"))?;
-    let cpus = frys::topology::select_cpus(&topo, &allowed, &frys::Cores::Count(cores), placement)
-        .map_err(|e| format!("cannot choose {cores} CPUs: {e}"))?;
+    let cpus = peers::server_cpus(cores, placement)?;
     let addr = server_addr(port);
     let mut threads = Vec::new();
     for &cpu in &cpus {
         // Bind here, so that a port in use is reported before READY.
-        let listener = reuseport_listener(addr).map_err(|e| format!("listen on {addr}: {e}"))?;
+        let listener =
+            peers::reuseport_listener(addr, true).map_err(|e| format!("listen on {addr}: {e}"))?;
         let thread = std::thread::Builder::new()
             .name(format!("tokio-core-{cpu}"))
             .spawn(move || {
@@ -429,17 +478,6 @@ fn serve_tokio(port: u16, cores: usize, placement: frys::Placement) -> Result<()
         let _ = t.join();
     }
     Ok(())
-}
-
-fn reuseport_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_reuse_address(true)?;
-    socket.set_reuse_port(true)?;
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(1024)?;
-    Ok(socket.into())
 }
 
 async fn tokio_accept_loop(listener: std::net::TcpListener) {
@@ -477,11 +515,15 @@ async fn tokio_echo(mut stream: tokio::net::TcpStream) {
 // ---------------------------------------------------------------- the bench
 
 /// What one round of one server measured.
-struct RoundResult {
-    ops_per_sec: f64,
-    p50_us: f64,
-    p99_us: f64,
-    cpu_us_per_req: f64,
+pub(crate) struct RoundResult {
+    pub(crate) ops_per_sec: f64,
+    pub(crate) p50_us: f64,
+    pub(crate) p99_us: f64,
+    /// Server CPU per request, user space and kernel.
+    pub(crate) cpu_us_per_req: f64,
+    /// Server CPU per request in user space only (the runtime's own cost;
+    /// the rest is the kernel's TCP path, the same for every server).
+    pub(crate) user_us_per_req: f64,
     requests: u64,
     errors: Vec<String>,
 }
@@ -491,7 +533,8 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
     let clk_tck = clock_ticks_per_sec()?;
     let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
-        "# echo ping-pong: frys (io_uring, epoll) vs tokio (current-thread per core, SO_REUSEPORT)"
+        "# echo ping-pong: frys (io_uring, epoll) vs tokio, monoio, glommio (thread per core, \
+         SO_REUSEPORT) and a raw io_uring loop"
     );
     println!("command: {}", cmdline.join(" "));
     println!(
@@ -513,6 +556,11 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
             args.cores, args.client_threads
         );
     }
+    println!(
+        "CPU time is read in clock ticks of {:.0} ms: a figure per request is exact to one tick \
+         over the requests of a round",
+        1e3 / clk_tck as f64
+    );
     if let (Some(s), Some(c)) = (&args.server_cpus, &args.client_cpus) {
         println!(
             "servers on cpus {}, client on cpus {}, placement {}",
@@ -537,12 +585,13 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
                 Ok(r) => {
                     println!(
                         "round {round} {:<10}  ops/s {:>10.0}  p50 {:>7.1} µs  p99 {:>7.1} µs  \
-                         server CPU {:>6.2} µs/req  ({} req, {} conn errors)",
+                         server CPU {:>6.2} µs/req (user {:>5.2})  ({} req, {} conn errors)",
                         kind.name(),
                         r.ops_per_sec,
                         r.p50_us,
                         r.p99_us,
                         r.cpu_us_per_req,
+                        r.user_us_per_req,
                         r.requests,
                         r.errors.len()
                     );
@@ -567,60 +616,12 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
         }
     }
 
-    println!();
-    println!("median of {} rounds (each metric separately):", args.rounds);
-    println!("| server | ops/s | p50 µs | p99 µs | server CPU-µs/req | rounds ok |");
-    println!("|---|---|---|---|---|---|");
-    let mut medians = Vec::new();
-    for (i, &kind) in kinds.iter().enumerate() {
-        let rs = &results[i];
-        let m = [
-            median(rs.iter().map(|r| r.ops_per_sec)),
-            median(rs.iter().map(|r| r.p50_us)),
-            median(rs.iter().map(|r| r.p99_us)),
-            median(rs.iter().map(|r| r.cpu_us_per_req)),
-        ];
-        println!(
-            "| {} | {:.0} | {:.1} | {:.1} | {:.2} | {}/{} |",
-            kind.name(),
-            m[0],
-            m[1],
-            m[2],
-            m[3],
-            rs.len(),
-            args.rounds
-        );
-        medians.push(m);
-    }
-    println!();
-    let median_of = |kind: ServerKind| {
-        kinds
-            .iter()
-            .position(|&k| k == kind)
-            .map(|i| (kind.name(), medians[i]))
-    };
-    let pairs = [
-        (ServerKind::Frys, ServerKind::Tokio),
-        (ServerKind::FrysPooled, ServerKind::Frys),
-        (ServerKind::FrysPooled, ServerKind::Tokio),
-        (ServerKind::FrysEpoll, ServerKind::Frys),
-        (ServerKind::FrysEpoll, ServerKind::Tokio),
-        (ServerKind::FrysEpollPooled, ServerKind::FrysEpoll),
-    ];
-    for (first, second) in pairs {
-        let (Some((an, a)), Some((bn, b))) = (median_of(first), median_of(second)) else {
-            continue;
-        };
-        let pair = format!("{an}/{bn}");
-        println!(
-            "{pair}: ops/s ratio {:.3} (higher is better for the first), p50 ratio {:.3}, p99 \
-             ratio {:.3}, CPU-µs/req ratio {:.3} (lower is better for the first)",
-            a[0] / b[0],
-            a[1] / b[1],
-            a[2] / b[2],
-            a[3] / b[3]
-        );
-    }
+    let medians: Vec<(&str, summary::Medians)> = kinds
+        .iter()
+        .zip(&results)
+        .map(|(kind, rs)| (kind.name(), summary::Medians::of(rs, args.rounds)))
+        .collect();
+    summary::print(&medians, args.rounds);
     if let Some(path) = &args.json {
         output
             .write(path)
@@ -630,20 +631,6 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
         return Err("a server failed every round".into());
     }
     Ok(())
-}
-
-fn median(values: impl Iterator<Item = f64>) -> f64 {
-    let mut v: Vec<f64> = values.collect();
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(f64::total_cmp);
-    let mid = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[mid]
-    } else {
-        (v[mid - 1] + v[mid]) / 2.0
-    }
 }
 
 /// Starts the `kind` server process on `port`, on the server CPUs if
@@ -947,13 +934,15 @@ fn load(addr: SocketAddr, args: &BenchArgs, pid: u32, clk_tck: u64) -> Result<Ro
     if requests == 0 {
         return Err(format!("no request completed; errors: {errors:?}"));
     }
-    let cpu_us = (cpu1 - cpu0) as f64 * 1e6 / clk_tck as f64;
+    let cpu = cpu1.since(cpu0);
+    let us_per_req = |ticks: u64| ticks as f64 * 1e6 / clk_tck as f64 / requests as f64;
     // Requests are counted by completion time inside [start, end).
     Ok(RoundResult {
         ops_per_sec: requests as f64 / (end - start).as_secs_f64(),
         p50_us: percentile(&latencies, 0.50) / 1e3,
         p99_us: percentile(&latencies, 0.99) / 1e3,
-        cpu_us_per_req: cpu_us / requests as f64,
+        cpu_us_per_req: us_per_req(cpu.total()),
+        user_us_per_req: us_per_req(cpu.user),
         requests,
         errors,
     })
@@ -1067,35 +1056,4 @@ async fn ping_pong(mut stream: tokio::net::TcpStream, size: usize, window: Windo
             latencies.push(u64::try_from((t1 - t0).as_nanos()).unwrap_or(u64::MAX));
         }
     }
-}
-
-// ---------------------------------------------------------------- /proc
-
-fn clock_ticks_per_sec() -> Result<u64, String> {
-    // SAFETY: sysconf has no preconditions.
-    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    u64::try_from(t)
-        .ok()
-        .filter(|&t| t > 0)
-        .ok_or_else(|| "sysconf(_SC_CLK_TCK) failed".to_string())
-}
-
-/// utime + stime of every thread of process `pid`, in clock ticks.
-fn process_cpu_ticks(pid: u32) -> Result<u64, String> {
-    let path = format!("/proc/{pid}/stat");
-    let stat = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
-    // Fields after the command name, which is in parentheses and may hold
-    // spaces: state is field 3, utime 14, stime 15.
-    let rest = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r)
-        .ok_or_else(|| format!("{path}: unexpected format"))?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let field = |n: usize| -> Result<u64, String> {
-        fields
-            .get(n - 3)
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| format!("{path}: no field {n}"))
-    };
-    Ok(field(14)? + field(15)?)
 }
