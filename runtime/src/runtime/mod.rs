@@ -236,7 +236,7 @@ impl Runtime {
             stealing: b.stealing,
             idle_poll: b
                 .idle_poll
-                .unwrap_or_else(|| idle::default_idle_poll(&b.sysfs_root)),
+                .unwrap_or_else(|| idle::DEFAULT_IDLE_POLL),
             adaptive_idle_poll: b.adaptive_idle_poll,
             driver: kind,
             queues: queue::QueueTable::new(),

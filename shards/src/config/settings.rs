@@ -113,7 +113,7 @@ pub const SETTINGS: &[SettingDef] = &[
         "50",
         int(-1, 1_000_000),
         false,
-        "Microseconds an idle core keeps polling before it parks (-1: the runtime's default, 200 us or 2 ms virtualized)"
+        "Microseconds an idle core keeps polling before it parks (-1: the runtime's default, 50 us)"
     ),
     setting!(
         "driver",
