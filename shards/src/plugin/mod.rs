@@ -14,7 +14,7 @@ mod apply;
 pub mod call;
 mod load;
 pub mod metrics;
-mod snapshot;
+pub(crate) mod snapshot;
 
 use std::sync::Arc;
 
