@@ -232,6 +232,17 @@ fn open_slots_answer_ask_tryagain_and_asking_as_redis_does() {
     };
     ok(&mut cb, &["CLUSTER", "SETSLOT", "3300", "IMPORTING", &a_id]);
     ok(&mut ca, &["CLUSTER", "SETSLOT", "3300", "MIGRATING", &b_id]);
+    // CLUSTER NODES shows each node's own open slots as Redis does.
+    let nodes_a: String = qa(&mut ca, &["CLUSTER", "NODES"]);
+    assert!(
+        nodes_a.contains(&format!(" [3300->-{b_id}]\n")),
+        "{nodes_a}"
+    );
+    let nodes_b: String = qa(&mut cb, &["CLUSTER", "NODES"]);
+    assert!(
+        nodes_b.contains(&format!(" [3300-<-{a_id}]\n")),
+        "{nodes_b}"
+    );
     let ask = format!("ASK 3300 {}", addr(b));
     let tryagain = "TRYAGAIN Multiple keys request during rehashing of slot";
     // The owner serves the keys it has, asks for the others.
@@ -274,6 +285,7 @@ fn open_slots_answer_ask_tryagain_and_asking_as_redis_does() {
     // STABLE closes the slot: the owner serves (and misses) every key again.
     ok(&mut ca, &["CLUSTER", "SETSLOT", "3300", "STABLE"]);
     ok(&mut cb, &["CLUSTER", "SETSLOT", "3300", "STABLE"]);
+    assert!(!qa::<String>(&mut ca, &["CLUSTER", "NODES"]).contains("[3300"));
     assert_eq!(q(&mut ca, &["GET", "{b}2"]), redis::Value::Nil);
     ok(&mut cb, &["ASKING"]);
     assert_eq!(
