@@ -267,6 +267,40 @@ pub fn moved(slot: u16, addr: &str) -> String {
     format!("MOVED {slot} {addr}")
 }
 
+/// `clusterRedirectClient`: the slot is migrating and the keys are not
+/// here: the client asks the importing node at `addr` (ASKING first).
+pub fn ask(slot: u16, addr: &str) -> String {
+    format!("ASK {slot} {addr}")
+}
+
+/// `clusterRedirectClient`: some keys of a multi-key request on a
+/// migrating or importing slot are not here.
+pub const TRYAGAIN: &str = "TRYAGAIN Multiple keys request during rehashing of slot";
+/// CLUSTER SETSLOT with a slot that is no number in `0..16384`
+/// (`getSlotOrReply`).
+pub const INVALID_OR_OUT_OF_RANGE_SLOT: &str = "ERR Invalid or out of range slot";
+/// CLUSTER SETSLOT with an unknown action or the wrong number of arguments.
+pub const SETSLOT_SYNTAX: &str =
+    "ERR Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP";
+
+/// CLUSTER SETSLOT ... MIGRATING on a node that does not own the slot.
+pub fn not_slot_owner(slot: u16) -> String {
+    format!("ERR I'm not the owner of hash slot {slot}")
+}
+
+/// CLUSTER SETSLOT ... IMPORTING on the slot's owner.
+pub fn already_slot_owner(slot: u16) -> String {
+    format!("ERR I'm already the owner of hash slot {slot}")
+}
+
+/// CLUSTER SETSLOT naming a node that is not in the map.
+pub fn unknown_node(id: &[u8]) -> String {
+    format!(
+        "ERR I don't know about node {}",
+        String::from_utf8_lossy(id)
+    )
+}
+
 // ------------------------------------------------------------- keyspace
 
 /// SELECT, MOVE, COPY DB, SWAPDB with a DB index out of range.

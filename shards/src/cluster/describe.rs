@@ -79,6 +79,24 @@ pub fn nodes_text(view: &View, me: &Me) -> String {
         for r in &n.slots {
             out.push_str(&format!(" {r}"));
         }
+        if i == myself {
+            // Redis lists its own open slots, one per slot, in slot order.
+            let open = view
+                .migrating
+                .iter()
+                .map(|(s, id)| (*s, format!(" [{s}->-{id}]")))
+                .chain(
+                    view.importing
+                        .iter()
+                        .filter(|(s, _)| !view.migrating.contains_key(s))
+                        .map(|(s, id)| (*s, format!(" [{s}-<-{id}]"))),
+                );
+            let mut open: Vec<(u16, String)> = open.collect();
+            open.sort_unstable();
+            for (_, text) in open {
+                out.push_str(&text);
+            }
+        }
         out.push('\n');
     }
     out

@@ -19,16 +19,19 @@
 //! and touches no shared cache line but that counter.
 
 mod describe;
+pub mod migration;
 pub mod persist;
 pub mod redirect;
 pub mod slot_map;
+pub mod transfer;
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 pub use describe::{info_text, nodes_text, shards_reply, slots_reply, Me};
-pub use redirect::{Refusal, View};
+pub use migration::SlotAction;
+pub use redirect::{Admit, OpenSlot, Refusal, View};
 pub use slot_map::{Node, SlotMap, SlotRange, NODE_ID_LEN};
 
 use crate::keyspace::DataDir;
@@ -172,6 +175,60 @@ pub fn check_request_keys<'a>(
     with_view(|view| redirect::check_request(view, keys, shard_pubsub))
 }
 
+/// [`check_request_keys`] telling apart requests on an open slot, for a
+/// client whose ASKING flag is `asking` (see [`redirect::check_open`]).
+pub fn admit_keys<'a>(
+    keys: impl IntoIterator<Item = &'a [u8]>,
+    shard_pubsub: bool,
+    asking: bool,
+) -> Result<Admit, Refusal> {
+    if !enabled() {
+        return Ok(Admit::Here);
+    }
+    with_view(|view| redirect::check_open(view, keys, shard_pubsub, asking))
+}
+
+/// CLUSTER SETSLOT `slot` MIGRATING | IMPORTING | STABLE, with Redis'
+/// checks and error texts (the reply's text on refusal).
+pub fn set_slot_state(slot: u16, action: SlotAction) -> Result<(), String> {
+    if mode() != Mode::Enabled {
+        return Err(match mode() {
+            Mode::Emulated => crate::errors::SETNODES_EMULATED.to_string(),
+            _ => crate::errors::CLUSTER_DISABLED.to_string(),
+        });
+    }
+    let _serial = PUSH.lock().unwrap_or_else(|e| e.into_inner());
+    let mut view = with_view(View::clone);
+    let known = |id: &str| view.map.as_ref().is_some_and(|m| m.node(id).is_some());
+    match action {
+        SlotAction::Migrating(to) => {
+            if !view.owns(slot) {
+                return Err(crate::errors::not_slot_owner(slot));
+            }
+            if !known(&to) {
+                return Err(crate::errors::unknown_node(to.as_bytes()));
+            }
+            view.migrating.insert(slot, to);
+        }
+        SlotAction::Importing(from) => {
+            if view.owns(slot) {
+                return Err(crate::errors::already_slot_owner(slot));
+            }
+            if !known(&from) {
+                return Err(crate::errors::unknown_node(from.as_bytes()));
+            }
+            view.importing.insert(slot, from);
+        }
+        SlotAction::Stable => {
+            view.migrating.remove(&slot);
+            view.importing.remove(&slot);
+            migration::clear_slot(slot);
+        }
+    }
+    publish(view);
+    Ok(())
+}
+
 /// Installs a pushed map (CLUSTERX SETNODES): refused when it does not
 /// name this node, when its epoch is lower than the current one, or equal with a different map, unless
 /// `force`; persisted in the data directory before it is used.
@@ -223,7 +280,23 @@ pub fn install(map: SlotMap, force: bool) -> Result<(), String> {
         nodes = map.nodes().len(),
         "cluster: new slot map"
     );
-    publish(View::new(Some(map), my_id(), false));
+    let mut view = View::new(Some(map), my_id(), false);
+    // Open slots stay open while their owner is unchanged: a slot this
+    // node gave away stops migrating, a slot it received stops importing.
+    let (migrating, importing) = with_view(|v| (v.migrating.clone(), v.importing.clone()));
+    for (slot, to) in migrating {
+        if view.owns(slot) {
+            view.migrating.insert(slot, to);
+        } else {
+            migration::clear_slot(slot);
+        }
+    }
+    for (slot, from) in importing {
+        if !view.owns(slot) {
+            view.importing.insert(slot, from);
+        }
+    }
+    publish(view);
     Ok(())
 }
 

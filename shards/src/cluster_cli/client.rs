@@ -98,12 +98,21 @@ impl Client {
 
     /// Sends every command, then reads every reply, in order.
     pub fn pipeline(&mut self, commands: &[Vec<String>]) -> Result<Vec<Value>, String> {
+        let raw: Vec<Vec<Vec<u8>>> = commands
+            .iter()
+            .map(|c| c.iter().map(|a| a.as_bytes().to_vec()).collect())
+            .collect();
+        self.pipeline_raw(&raw)
+    }
+
+    /// [`Client::pipeline`] with binary arguments (keys and values).
+    pub fn pipeline_raw(&mut self, commands: &[Vec<Vec<u8>>]) -> Result<Vec<Value>, String> {
         let mut out = Vec::new();
         for args in commands {
             out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
             for a in args {
                 out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-                out.extend_from_slice(a.as_bytes());
+                out.extend_from_slice(a);
                 out.extend_from_slice(b"\r\n");
             }
         }
@@ -113,6 +122,12 @@ impl Client {
         (0..commands.len())
             .map(|_| read_value(&mut self.reader).map_err(|e| format!("{}: {e}", self.addr)))
             .collect()
+    }
+
+    /// [`Client::call`] with binary arguments.
+    pub fn call_raw(&mut self, args: &[&[u8]]) -> Result<Value, String> {
+        let mut replies = self.pipeline_raw(&[args.iter().map(|a| a.to_vec()).collect()])?;
+        replies.pop().ok_or_else(|| "no reply".to_string())
     }
 }
 

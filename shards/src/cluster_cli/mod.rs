@@ -12,23 +12,17 @@
 //! shard-server cluster rebalance <host:port>              even shares, fewest moves
 //! ```
 //!
-//! There is no data migration yet: `move-slots` and `rebalance` move only
-//! slots that hold no key (checked with CLUSTER COUNTKEYSINSLOT on their
-//! owner) and refuse otherwise, naming the slot. A push that fails on a
-//! node leaves the others on the new epoch; running the same command
-//! again pushes the same map (the same epoch with the same map is
-//! accepted again), so it converges.
-//!
-//! A move pushes the new map to the nodes that lose slots first (from
-//! then on they refuse keys of those slots), waits [`DRAIN`] for requests
-//! they admitted under the old map to finish, counts the moved slots' keys
-//! on them again, and only then pushes to the other nodes. Keys found by
-//! that second count were written while the map changed: the old
-//! ownership is pushed back at the next epoch and the command fails,
-//! naming the slot. The drain is a wait, not a proof: a node does not
-//! report when requests admitted under an older map have finished.
+//! `move-slots` and `rebalance` move slots with their keys while clients
+//! keep working ([`migrate`]: the slots are opened MIGRATING / IMPORTING,
+//! the keys copied one at a time, then the new map is pushed), printing
+//! one progress line per slot on stderr. An interrupted move is finished
+//! by running the same command again. A push that fails on a node leaves
+//! the others on the new epoch; running the same command again pushes the
+//! same map (the same epoch with the same map is accepted again), so it
+//! converges.
 
 mod client;
+mod migrate;
 pub mod plan;
 
 use client::{Auth, Client};
@@ -88,7 +82,7 @@ fn cli() -> clap::Command {
         )
         .subcommand(
             clap::Command::new("move-slots")
-                .about("Give slots to a node; only empty slots move (no data migration yet)")
+                .about("Give slots to a node, moving their keys while clients keep working (run it again to finish an interrupted move)")
                 .arg(addr("member", "Any node of the cluster"))
                 .arg(
                     clap::Arg::new("slots")
@@ -100,7 +94,7 @@ fn cli() -> clap::Command {
         )
         .subcommand(
             clap::Command::new("rebalance")
-                .about("Give every node its even share, moving as few slots as possible; only empty slots move")
+                .about("Give every node its even share, moving as few slots as possible (with their keys)")
                 .arg(addr("member", "Any node of the cluster")),
         )
 }
@@ -208,41 +202,24 @@ fn read_map(addr: &str, auth: &Auth) -> Result<SlotMap, String> {
     SlotMap::new(epoch, nodes).map_err(|e| format!("{addr}: {e}"))
 }
 
-/// How long a move waits, after the nodes losing slots installed the new
-/// map, for requests they admitted under the old one to finish.
-const DRAIN: std::time::Duration = std::time::Duration::from_millis(200);
-
 /// Pushes `map` to each of its nodes.
 fn push(map: &SlotMap, force: bool, auth: &Auth) -> Result<(), String> {
     push_to(map, map.nodes(), force, auth)
 }
 
-/// Pushes `next`, which moves `moved` away from their owners in `old`:
-/// to the losing nodes, then (once the slots are found empty again there)
-/// to the others; see the module docs.
+/// Moves `moved` (with their keys) from their owners in `old` to their
+/// owners in `next` and pushes `next`; see [`migrate`].
 fn push_move(old: &SlotMap, next: &SlotMap, moved: &[u16], auth: &Auth) -> Result<(), String> {
-    require_empty(old, moved, auth)?;
-    let (losers, rest) = plan::losers_first(old, next, moved);
-    push_to(next, &losers, false, auth)?;
-    std::thread::sleep(DRAIN);
-    if let Err(e) = require_empty(old, moved, auth) {
-        let restore = SlotMap::new(plan::next_epoch(next)?, old.nodes().to_vec())?;
-        let undo = match push(&restore, false, auth) {
-            Ok(()) => format!(
-                "the old slot ownership was pushed back at epoch {}",
-                restore.epoch()
-            ),
-            Err(u) => format!("pushing the old slot ownership back failed too: {u}"),
-        };
-        return Err(format!(
-            "keys were written while the map changed, the move is undone: {e}; {undo}"
-        ));
-    }
-    push_to(next, &rest, false, auth)
+    migrate::move_live(old, next, moved, auth, &mut |line| eprintln!("{line}"))
 }
 
 /// Pushes `map` to `nodes`.
-fn push_to(map: &SlotMap, nodes: &[Node], force: bool, auth: &Auth) -> Result<(), String> {
+pub(super) fn push_to(
+    map: &SlotMap,
+    nodes: &[Node],
+    force: bool,
+    auth: &Auth,
+) -> Result<(), String> {
     let text = map.to_text();
     let epoch = map.epoch().to_string();
     let mut failed = Vec::new();
@@ -266,37 +243,6 @@ fn push_to(map: &SlotMap, nodes: &[Node], force: bool, auth: &Auth) -> Result<()
             failed.join("; ")
         ))
     }
-}
-
-/// Refuses when one of `slots` holds keys on its owner in `map`.
-fn require_empty(map: &SlotMap, slots: &[u16], auth: &Auth) -> Result<(), String> {
-    for (i, owner) in map.nodes().iter().enumerate() {
-        let mine: Vec<u16> = slots
-            .iter()
-            .copied()
-            .filter(|&s| map.owner_index(s) == Some(i))
-            .collect();
-        if mine.is_empty() {
-            continue;
-        }
-        let mut c = Client::connect(&owner.addr(), auth)?;
-        let commands: Vec<Vec<String>> = mine
-            .iter()
-            .map(|s| vec!["CLUSTER".into(), "COUNTKEYSINSLOT".into(), s.to_string()])
-            .collect();
-        for (slot, reply) in mine.iter().zip(c.pipeline(&commands)?) {
-            let n = reply
-                .int()
-                .map_err(|e| format!("{}: CLUSTER COUNTKEYSINSLOT {slot}: {e}", owner.addr()))?;
-            if n > 0 {
-                return Err(format!(
-                    "slot {slot} holds {n} keys on {}: slots with data cannot move yet (no data migration)",
-                    owner.addr()
-                ));
-            }
-        }
-    }
-    Ok(())
 }
 
 fn create(addrs: &[String], force: bool, auth: &Auth) -> Result<String, String> {

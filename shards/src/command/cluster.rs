@@ -1,14 +1,17 @@
 //! Cluster commands: CLUSTER (HELP, INFO, NODES, SLOTS, SHARDS, MYID,
-//! KEYSLOT, COUNTKEYSINSLOT, GETKEYSINSLOT) in Redis 7's shapes; Kvrocks'
-//! CLUSTERX (SETNODES, VERSION, MYID), through which the operator tool
-//! pushes the slot map; ASKING, READONLY, READWRITE.
+//! KEYSLOT, COUNTKEYSINSLOT, GETKEYSINSLOT, SETSLOT) in Redis 7's shapes;
+//! Kvrocks' CLUSTERX (SETNODES, VERSION, MYID), through which the
+//! operator tool pushes the slot map, and frys' EXPORTKEY / EXPORTED,
+//! through which it moves a migrating slot's keys
+//! (`crate::cluster::migration`); ASKING, READONLY, READWRITE.
 //!
 //! Without cluster mode every one of them answers Redis' "This instance
 //! has cluster support disabled". The state lives in `crate::cluster`.
 
 use super::body::{arg, help_reply, store_err};
-use super::spec::{BarrierCtx, CommandSpec, Doc, KeySpec, Run};
+use super::spec::{BarrierCtx, CommandSpec, Doc, KeyCtx, KeySpec, Run};
 use crate::cluster::slot_map::{MAX_NODES, MAX_PAYLOAD_LEN};
+use crate::cluster::transfer;
 use crate::cluster::{self, Me, SlotMap};
 use crate::errors;
 use crate::exec::LocalBoxFuture;
@@ -52,6 +55,8 @@ fn cluster_help(_: &mut Session, _: &Argv) -> Reply {
         "    Return the hash slot for <key>.",
         "MYID",
         "    Return the node id.",
+        "SETSLOT <slot> (IMPORTING <node-id>|MIGRATING <node-id>|STABLE)",
+        "    Set slot state.",
         "NODES",
         "    Return cluster configuration seen by node. Output format:",
         "    <id> <ip:port> <flags> <master> <pings> <pongs> <epoch> <link> <slot> ...",
@@ -188,6 +193,124 @@ fn cluster_getkeysinslot(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
     })
 }
 
+/// CLUSTER SETSLOT <slot> MIGRATING <node-id> | IMPORTING <node-id> | STABLE
+fn cluster_setslot(_: &mut Session, argv: &Argv) -> Reply {
+    if let Some(e) = disabled() {
+        return e;
+    }
+    let slot = match parse_i64(arg(argv, 2)) {
+        Some(s) if (0..i64::from(SLOTS)).contains(&s) => s as u16,
+        _ => return Reply::error(errors::INVALID_OR_OUT_OF_RANGE_SLOT),
+    };
+    let action = arg(argv, 3).to_ascii_lowercase();
+    let node = || String::from_utf8_lossy(arg(argv, 4)).into_owned();
+    let action = match (action.as_slice(), argv.len()) {
+        (b"migrating", 5) => cluster::SlotAction::Migrating(node()),
+        (b"importing", 5) => cluster::SlotAction::Importing(node()),
+        (b"stable", 4) => cluster::SlotAction::Stable,
+        (b"node", 5) => {
+            return Reply::error(
+                "ERR CLUSTER SETSLOT NODE is not supported: slot ownership changes with CLUSTERX SETNODES (shard-server cluster move-slots)",
+            )
+        }
+        _ => return Reply::error(errors::SETSLOT_SYNTAX),
+    };
+    match cluster::set_slot_state(slot, action) {
+        Ok(()) => Reply::ok(),
+        Err(e) => Reply::error(e),
+    }
+}
+
+/// CLUSTERX EXPORTKEY <key>: on the owner of the key's migrating slot,
+/// marks the key in flight and answers the commands that rebuild it on
+/// the importing node (a null bulk when the key does not exist).
+fn clusterx_exportkey(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
+    Box::pin(async move {
+        if let Some(e) = disabled() {
+            return e;
+        }
+        let key = arg(&argv, 2).to_vec();
+        on_key_owner(key, move |key| export_key(ctx.ns, key)).await
+    })
+}
+
+/// CLUSTERX EXPORTED <key>: once the importing node acknowledged the
+/// copy, deletes the exported key here and clears its mark.
+fn clusterx_exported(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
+    Box::pin(async move {
+        if let Some(e) = disabled() {
+            return e;
+        }
+        let key = arg(&argv, 2).to_vec();
+        on_key_owner(key, move |key| drop_exported(ctx.ns, key)).await
+    })
+}
+
+/// Runs `f` on the core owning `key`'s slot if that slot is migrating
+/// from this node.
+async fn on_key_owner<F, Fut>(key: Vec<u8>, f: F) -> Reply
+where
+    F: FnOnce(Vec<u8>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Reply> + 'static,
+{
+    let slot = key_slot(&key);
+    if !cluster::with_view(|v| v.owns(slot) && v.migrating.contains_key(&slot)) {
+        return Reply::error(format!(
+            "ERR slot {slot} is not migrating from this node (CLUSTER SETSLOT {slot} MIGRATING <node-id> first)"
+        ));
+    }
+    let core = store::current().map().core_of_slot(slot);
+    frys_runtime::spawn_on(core, move || f(key))
+        .await
+        .unwrap_or_else(|e| Reply::error(format!("ERR internal: core {core} did not answer: {e}")))
+}
+
+async fn export_key(ns: u16, key: Vec<u8>) -> Reply {
+    use crate::plugin::snapshot::{self, Refused};
+    let ctx = KeyCtx::new(store::current(), ns);
+    let _guard = ctx.lock(&key).await;
+    let cap = u64::MAX;
+    let read = snapshot::read(&ctx, vec![key.clone()], true, cap, transfer::MAX_KEY_BYTES).await;
+    let value = match read {
+        Ok(mut s) => match s.values.pop() {
+            Some((_, v)) => v,
+            None => return Reply::error("ERR internal: the key was not read"),
+        },
+        Err(Refused::Store(e)) => return Reply::error(e),
+        Err(Refused::OverCap { .. } | Refused::OverBytes { .. }) => {
+            return Reply::error(format!(
+                "ERR the key holds more than {} bytes, more than a move copies",
+                transfer::MAX_KEY_BYTES
+            ))
+        }
+    };
+    let commands = transfer::replay_commands(&key, &value);
+    if commands.is_empty() {
+        cluster::migration::clear_in_flight(&key);
+        return Reply::Null;
+    }
+    cluster::migration::mark_in_flight(&key);
+    Reply::Array(
+        commands
+            .into_iter()
+            .map(|c| Reply::Array(c.into_iter().map(Reply::Bulk).collect()))
+            .collect(),
+    )
+}
+
+async fn drop_exported(ns: u16, key: Vec<u8>) -> Reply {
+    let ctx = KeyCtx::new(store::current(), ns);
+    let _guard = ctx.lock(&key).await;
+    if !cluster::migration::is_in_flight(&key) {
+        return Reply::error("ERR the key is not being exported (CLUSTERX EXPORTKEY first)");
+    }
+    if let Err(e) = ctx.store.write_many(ns, &[(&key[..], None)]).await {
+        return Reply::error(e.0);
+    }
+    cluster::migration::clear_in_flight(&key);
+    Reply::Integer(1)
+}
+
 /// CLUSTERX SETNODES <nodes-info> <version> [FORCE]
 fn clusterx_setnodes(_: &mut Session, argv: &Argv) -> Reply {
     if let Some(e) = disabled() {
@@ -245,6 +368,10 @@ fn clusterx_help(_: &mut Session, _: &Argv) -> Reply {
         "    Return the version (config epoch) of the node's slot map (0: none).",
         "MYID",
         "    Return the node id.",
+        "EXPORTKEY <key>",
+        "    On the owner of the key's migrating slot: mark the key in flight and return the commands that rebuild it.",
+        "EXPORTED <key>",
+        "    Once the importing node has the copy: delete the exported key here.",
     ])
 }
 
@@ -374,6 +501,19 @@ const CLUSTER_SUBCOMMANDS: &[CommandSpec] = &[
         Run::Now(cluster_keyslot),
     ),
     CommandSpec::keyless(
+        "setslot",
+        -4,
+        &["admin", "stale", "no_async_loading"],
+        ADMIN,
+        doc(
+            "Binds a hash slot to a node.",
+            "3.0.0",
+            "O(1)",
+            "slot IMPORTING node-id|MIGRATING node-id|NODE node-id|STABLE",
+        ),
+        Run::Now(cluster_setslot),
+    ),
+    CommandSpec::keyless(
         "countkeysinslot",
         3,
         STALE,
@@ -402,6 +542,32 @@ const CLUSTER_SUBCOMMANDS: &[CommandSpec] = &[
 ];
 
 const CLUSTERX_SUBCOMMANDS: &[CommandSpec] = &[
+    CommandSpec::keyless(
+        "exportkey",
+        3,
+        &["admin", "noscript", "stale"],
+        ADMIN,
+        doc(
+            "Marks a key of a migrating slot in flight and returns the commands that rebuild it on the importing node.",
+            "",
+            "O(N) where N is the number of elements of the key",
+            "key",
+        ),
+        Run::Barrier(clusterx_exportkey),
+    ),
+    CommandSpec::keyless(
+        "exported",
+        3,
+        &["admin", "noscript", "stale"],
+        ADMIN,
+        doc(
+            "Deletes a key exported with EXPORTKEY once the importing node has it.",
+            "",
+            "O(1)",
+            "key",
+        ),
+        Run::Barrier(clusterx_exported),
+    ),
     CommandSpec::keyless(
         "setnodes",
         -4,

@@ -20,7 +20,7 @@ pub mod call;
 pub mod cross;
 mod load;
 pub mod metrics;
-mod snapshot;
+pub(crate) mod snapshot;
 
 use std::sync::Arc;
 

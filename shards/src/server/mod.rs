@@ -15,6 +15,7 @@ pub mod blocked;
 mod cluster_gate;
 mod connection;
 pub mod info;
+mod open_slot;
 pub(crate) mod output_limit;
 mod pipeline;
 pub mod protected;

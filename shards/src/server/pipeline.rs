@@ -50,6 +50,8 @@ pub struct BatchItem {
     /// The client's protocol at dispatch.
     resp: u8,
     argv: Argv,
+    /// Cluster mode: the check the owning core makes again.
+    owner_check: Option<super::open_slot::OwnerCheck>,
 }
 
 struct Segment {
@@ -139,7 +141,8 @@ async fn run_batch(items: Vec<BatchItem>) -> Vec<Reply> {
         .map(|item| {
             let mut ctx = KeyCtx::new(store.clone(), item.ns);
             ctx.resp = item.resp;
-            stats::Timed::new(item.name, (item.run)(ctx, item.argv))
+            let run = super::open_slot::run(item.run, ctx, item.argv, item.owner_check);
+            stats::Timed::new(item.name, run)
         })
         .collect();
     join_all(futures).await
@@ -313,9 +316,17 @@ fn route(session: &mut Session, segment: &mut Segment, idx: usize, argv: Argv) -
             }
         };
     }
-    if let Some(refused) = super::cluster_gate::refuse(session, spec, &argv) {
-        return Route::Reply(refused);
-    }
+    let asking = match super::cluster_gate::refuse(session, spec, &argv) {
+        Ok(asking) => asking,
+        Err(refused) => return Route::Reply(refused),
+    };
+    let owner_check = || {
+        crate::cluster::enabled().then(|| super::open_slot::OwnerCheck {
+            keys: command::command_keys(spec, &argv),
+            asking,
+            shard_pubsub: super::cluster_gate::is_shard_pubsub(spec),
+        })
+    };
     // Redis' RESP2 subscribed mode: only pushes can be told from replies.
     if session.resp == 2 && session.pubsub.is_subscribed() {
         let allowed = container.is_none() && crate::pubsub::allowed_while_subscribed(spec.name);
@@ -352,6 +363,7 @@ fn route(session: &mut Session, segment: &mut Segment, idx: usize, argv: Argv) -
             let core = map.core_of_slot(slot);
             let ns = store.ns_of(session.db);
             let resp = session.resp;
+            let owner_check = owner_check();
             segment.push(
                 core,
                 BatchItem {
@@ -360,6 +372,7 @@ fn route(session: &mut Session, segment: &mut Segment, idx: usize, argv: Argv) -
                     ns,
                     resp,
                     argv,
+                    owner_check,
                 },
                 idx,
             );
@@ -370,6 +383,7 @@ fn route(session: &mut Session, segment: &mut Segment, idx: usize, argv: Argv) -
             Some(core) => {
                 let ns = store.ns_of(session.db);
                 let resp = session.resp;
+                let owner_check = owner_check();
                 segment.push(
                     core,
                     BatchItem {
@@ -378,6 +392,7 @@ fn route(session: &mut Session, segment: &mut Segment, idx: usize, argv: Argv) -
                         ns,
                         resp,
                         argv,
+                        owner_check,
                     },
                     idx,
                 );
@@ -445,6 +460,11 @@ fn route_plugin(
         name: PLUGIN_CALL,
         ns: store.ns_of(session.db),
         resp: session.resp,
+        owner_check: crate::cluster::enabled().then(|| super::open_slot::OwnerCheck {
+            keys: desc.keys.positions(argv.len()),
+            asking: false,
+            shard_pubsub: false,
+        }),
         argv,
     };
     segment.push(core, item, idx);

@@ -2,12 +2,14 @@
 """redis-py's RedisCluster against three shard-server nodes made one
 cluster by `shard-server cluster create`: keys spread over every node,
 MOVED followed, hash-tag multi-key commands and transactions, CROSSSLOT
-as the server answers it, a restarted node serving from its persisted map.
+as the server answers it, a live move of a slot range (`shard-server
+cluster move-slots`) while a RedisCluster client writes and reads, a
+restarted node serving from its persisted map.
 
     python3 shards/tests/clients/redis_py_cluster_check.py target/debug/shard-server
 
 Exits non-zero on the first failed check; prints 'N passed, 0 failed'."""
-import os, shutil, socket, subprocess, sys, tempfile, time
+import os, shutil, socket, subprocess, sys, tempfile, threading, time
 
 import redis
 from redis.cluster import RedisCluster, ClusterNode
@@ -86,6 +88,44 @@ try:
         check("MOVED answered", False)
     except redis.ResponseError as e:
         check("MOVED names slot and owner", str(e).endswith(f"{slot} 127.0.0.1:{owner.port}"))
+
+    # Move slots 0-1023 (not "b"'s 3300) from the first node to the second
+    # while a client writes fresh keys of the range and reads them back.
+    moved = [k for k in (f"m:{i}" for i in range(20000)) if rc.keyslot(k) < 1024]
+    before = moved[:100]
+    for k in before:
+        rc.set(k, k, ex=3600)
+    acked, errors, stop = [], [], threading.Event()
+
+    def writer():
+        w = RedisCluster(startup_nodes=[ClusterNode("127.0.0.1", ports[2])], decode_responses=True)
+        for k in moved[100:]:
+            if stop.is_set() and len(acked) >= 20:
+                break
+            try:
+                w.set(k, "w" + k)
+                acked.append(k)
+                if w.get(k) != "w" + k:
+                    errors.append(f"GET {k}")
+            except Exception as e:  # noqa: BLE001 - every error is a failure here
+                errors.append(f"{k}: {e!r}")
+
+    t = threading.Thread(target=writer)
+    t.start()
+    while len(acked) < 10 and t.is_alive():
+        time.sleep(0.01)
+    out = subprocess.run([BIN, "cluster", "move-slots", f"127.0.0.1:{ports[0]}", "0-1023",
+                          f"127.0.0.1:{ports[1]}"], capture_output=True, text=True)
+    stop.set()
+    t.join()
+    check("move-slots with data succeeds", out.returncode == 0 and out.stdout.startswith("moved 1024 slots"))
+    check("the writer saw no error during the move", errors == [])
+    new, old = redis.Redis(port=ports[1], decode_responses=True), redis.Redis(port=ports[0])
+    check("every acknowledged write is on the new owner",
+          all(new.get(k) == "w" + k for k in acked) and all(new.get(k) == k for k in before))
+    check("moved keys keep their TTL", all(0 < new.ttl(k) <= 3600 for k in before))
+    check("the old owner has no key of the moved slots",
+          sum(old.execute_command("CLUSTER", "COUNTKEYSINSLOT", s) for s in range(1024)) == 0)
 
     # Restart a node: it serves from its persisted map at once.
     i = ports.index(owner.port)

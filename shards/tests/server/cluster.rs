@@ -3,7 +3,8 @@
 //! `redis` crate's cluster client (keys spread over every node, MOVED
 //! followed), CROSSSLOT, hash-tag transactions, a restarted node serving
 //! from its persisted map, the epoch rules of CLUSTERX SETNODES, the
-//! operator tool's add-node / move-slots / rebalance (empty slots only),
+//! operator tool's add-node / move-slots / rebalance (live moves with
+//! traffic are in `migration.rs`),
 //! per-slot key counts, emulated mode, and cluster mode off.
 
 use std::net::TcpListener;
@@ -21,17 +22,17 @@ fn free_port() -> u16 {
         .expect("free port")
 }
 
-fn node() -> Server {
+pub(crate) fn node() -> Server {
     let port = free_port().to_string();
     Server::start_with(1, &["--port", &port, "--cluster-enabled", "yes"])
 }
 
-fn addr(s: &Server) -> String {
+pub(crate) fn addr(s: &Server) -> String {
     format!("127.0.0.1:{}", s.port())
 }
 
 /// Runs `shard-server cluster <args>`; its stdout, or its stderr as `Err`.
-fn tool(args: &[&str]) -> Result<String, String> {
+pub(crate) fn tool(args: &[&str]) -> Result<String, String> {
     let out = Command::new(env!("CARGO_BIN_EXE_shard-server"))
         .arg("cluster")
         .args(args)
@@ -45,7 +46,7 @@ fn tool(args: &[&str]) -> Result<String, String> {
 }
 
 /// Three nodes made one cluster with the tool.
-fn three_node_cluster() -> Vec<Server> {
+pub(crate) fn three_node_cluster() -> Vec<Server> {
     let nodes: Vec<Server> = (0..3).map(|_| node()).collect();
     let addrs: Vec<String> = nodes.iter().map(addr).collect();
     let mut args = vec!["create"];
@@ -55,7 +56,7 @@ fn three_node_cluster() -> Vec<Server> {
     nodes
 }
 
-fn cluster_client(nodes: &[Server]) -> redis::cluster::ClusterConnection {
+pub(crate) fn cluster_client(nodes: &[Server]) -> redis::cluster::ClusterConnection {
     let urls: Vec<String> = nodes.iter().map(Server::url).collect();
     redis::cluster::ClusterClient::new(urls)
         .expect("cluster client")
@@ -63,7 +64,7 @@ fn cluster_client(nodes: &[Server]) -> redis::cluster::ClusterConnection {
         .expect("cluster connection")
 }
 
-fn text(v: Value) -> String {
+pub(crate) fn text(v: Value) -> String {
     match v {
         Value::BulkString(b) => String::from_utf8(b).expect("utf-8"),
         Value::SimpleString(s) => s,
@@ -492,7 +493,7 @@ fn setnodes_takes_only_a_newer_epoch_unless_forced_and_needs_admin() {
 }
 
 #[test]
-fn add_node_move_slots_and_rebalance_move_only_empty_slots() {
+fn add_node_move_slots_and_rebalance_move_slots_with_their_keys() {
     let a = node();
     let b = node();
     tool(&["create", &addr(&a), &addr(&b)]).expect("create");
@@ -502,20 +503,28 @@ fn add_node_move_slots_and_rebalance_move_only_empty_slots() {
         out.starts_with("epoch 2, 3 nodes, 16384 of 16384 slots assigned"),
         "{out}"
     );
-    // A slot with a key cannot move.
+    // A slot with a key moves with it ("b" is slot 3300).
     let _: () = qa(&mut a.conn(), &["SET", "b", "1"]);
-    let e = tool(&["move-slots", &addr(&a), "3300", &addr(&c)]).unwrap_err();
-    assert!(e.contains("slot 3300 holds 1 keys"), "{e}");
-    // An empty one can, and clients are sent to its new owner.
+    let out = tool(&["move-slots", &addr(&a), "3300", &addr(&c)]).expect("move-slots");
+    assert!(out.starts_with("moved 1 slots"), "{out}");
+    assert_eq!(qa::<String>(&mut c.conn(), &["GET", "b"]), "1");
+    assert_eq!(
+        qa::<i64>(&mut a.conn(), &["CLUSTER", "COUNTKEYSINSLOT", "3300"]),
+        0
+    );
+    assert_eq!(
+        err(&mut a.conn(), &["GET", "b"]),
+        format!("MOVED 3300 {}", addr(&c))
+    );
+    // An empty one moves too, and clients are sent to its new owner.
     tool(&["move-slots", &addr(&b), "866", &addr(&c)]).expect("move-slots");
     assert_eq!(
         err(&mut a.conn(), &["GET", "hello"]),
         format!("MOVED 866 {}", addr(&c))
     );
-    let _: () = qa(&mut a.conn(), &["DEL", "b"]);
     let out = tool(&["rebalance", &addr(&c)]).expect("rebalance");
     assert!(
-        out.contains("epoch 4, 3 nodes, 16384 of 16384 slots assigned"),
+        out.contains("epoch 5, 3 nodes, 16384 of 16384 slots assigned"),
         "{out}"
     );
     for (s, want) in [(&a, 5462), (&b, 5461), (&c, 5461)] {

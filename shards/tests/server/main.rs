@@ -19,6 +19,7 @@ mod hashes_sets;
 mod keys;
 mod limits;
 mod lists;
+mod migration;
 mod persistence;
 mod plugins;
 mod protocol;

@@ -1,0 +1,249 @@
+//! Moving slots with their keys while clients keep working (Redis'
+//! `redis-cli --cluster reshard` flow, over frys' commands):
+//!
+//! 1. every moved slot is opened: `CLUSTER SETSLOT <slot> IMPORTING <owner>`
+//!    on the receiving node, then `MIGRATING <receiver>` on the owner;
+//! 2. the owner's keys of each slot are moved one at a time:
+//!    `CLUSTERX EXPORTKEY` (the owner marks the key in flight and answers
+//!    the commands that rebuild it), the commands are replayed on the
+//!    receiver after ASKING (each acknowledged, hence durable, there), then
+//!    `CLUSTERX EXPORTED` deletes the key on the owner; until the slot's
+//!    `CLUSTER GETKEYSINSLOT` answers no key (the owner creates none in a
+//!    migrating slot: a request on missing keys is sent to the receiver
+//!    with `ASK`);
+//! 3. the new map (next epoch) is pushed to the receivers first, then to
+//!    the old owners, then to the other nodes; installing it closes the
+//!    slots.
+//!
+//! An interrupted move is resumable, not undone: the slots stay open (and
+//! served: clients are sent where each key is) and running the same
+//! `move-slots` again opens them again (idempotent), moves the keys left
+//! (a key left in flight is exported again; the replay starts with DEL)
+//! and pushes the map. Before a move starts, the tool refuses to move a
+//! slot whose keys a third node holds: that is an interrupted move to
+//! that node, to finish first.
+
+use super::client::{Auth, Client, Value};
+use super::push_to;
+use crate::cluster::{Node, SlotMap};
+
+/// Keys asked for per CLUSTER GETKEYSINSLOT.
+const KEYS_PER_ROUND: usize = 256;
+
+/// Moves the keys of `moved` from their owners in `old` to their owners
+/// in `next`, then pushes `next`; progress lines go to `progress`.
+pub fn move_live(
+    old: &SlotMap,
+    next: &SlotMap,
+    moved: &[u16],
+    auth: &Auth,
+    progress: &mut dyn FnMut(String),
+) -> Result<(), String> {
+    let mut pairs: Vec<(usize, usize, Vec<u16>)> = Vec::new();
+    for &slot in moved {
+        let (Some(from), Some(to)) = (old.owner_index(slot), next.owner_index(slot)) else {
+            continue;
+        };
+        let to = old
+            .nodes()
+            .iter()
+            .position(|n| n.id == next.nodes()[to].id)
+            .ok_or_else(|| format!("slot {slot}: its new owner is not in the cluster yet"))?;
+        match pairs.iter_mut().find(|(f, t, _)| (*f, *t) == (from, to)) {
+            Some((_, _, slots)) => slots.push(slot),
+            None => pairs.push((from, to, vec![slot])),
+        }
+    }
+    for (from, to, slots) in &pairs {
+        refuse_foreign_keys(old, *from, *to, slots, auth)?;
+    }
+    let total = pairs.iter().map(|(_, _, s)| s.len()).sum::<usize>();
+    let (mut done, mut keys) = (0usize, 0usize);
+    for (from, to, slots) in &pairs {
+        let (a, b) = (&old.nodes()[*from], &old.nodes()[*to]);
+        let mut owner = Client::connect(&a.addr(), auth)?;
+        let mut receiver = Client::connect(&b.addr(), auth)?;
+        open_slots(&mut owner, &mut receiver, a, b, slots)?;
+        for &slot in slots {
+            let n = move_slot_keys(&mut owner, &mut receiver, slot)
+                .map_err(|e| interrupted(slot, a, b, &e))?;
+            done += 1;
+            keys += n;
+            progress(format!(
+                "slot {slot}: {n} keys moved from {} to {} ({done}/{total} slots, {keys} keys)",
+                a.addr(),
+                b.addr()
+            ));
+        }
+    }
+    let (first, rest): (Vec<Node>, Vec<Node>) = next
+        .nodes()
+        .iter()
+        .cloned()
+        .partition(|n| pairs.iter().any(|(_, to, _)| old.nodes()[*to].id == n.id));
+    let (second, third): (Vec<Node>, Vec<Node>) = rest.into_iter().partition(|n| {
+        pairs
+            .iter()
+            .any(|(from, _, _)| old.nodes()[*from].id == n.id)
+    });
+    for group in [first, second, third] {
+        push_to(next, &group, false, auth)?;
+    }
+    Ok(())
+}
+
+fn interrupted(slot: u16, a: &Node, b: &Node, e: &str) -> String {
+    format!(
+        "the move stopped at slot {slot} ({} to {}): {e}; the slots stay open and served, run the same command again to finish the move",
+        a.addr(),
+        b.addr()
+    )
+}
+
+/// Refuses when a node other than the owner (`from`) and the receiver
+/// (`to`) holds keys of `slots`: an earlier move to it was interrupted.
+fn refuse_foreign_keys(
+    map: &SlotMap,
+    from: usize,
+    to: usize,
+    slots: &[u16],
+    auth: &Auth,
+) -> Result<(), String> {
+    for (i, node) in map.nodes().iter().enumerate() {
+        if i == from || i == to {
+            continue;
+        }
+        let mut c = Client::connect(&node.addr(), auth)?;
+        let commands: Vec<Vec<String>> = slots
+            .iter()
+            .map(|s| vec!["CLUSTER".into(), "COUNTKEYSINSLOT".into(), s.to_string()])
+            .collect();
+        for (slot, reply) in slots.iter().zip(c.pipeline(&commands)?) {
+            let n = reply
+                .int()
+                .map_err(|e| format!("{}: CLUSTER COUNTKEYSINSLOT {slot}: {e}", node.addr()))?;
+            if n > 0 {
+                return Err(format!(
+                    "slot {slot} has {n} keys on {}, which does not own it: a move of it to that node was interrupted; finish it first (move-slots {slot} {})",
+                    node.addr(),
+                    node.addr()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Opens `slots` on the receiver `b` (IMPORTING) and then the owner `a`
+/// (MIGRATING), as Redis' resharding does.
+fn open_slots(
+    owner: &mut Client,
+    receiver: &mut Client,
+    a: &Node,
+    b: &Node,
+    slots: &[u16],
+) -> Result<(), String> {
+    let setslot = |slot: u16, state: &str, id: &str| {
+        vec![
+            "CLUSTER".to_string(),
+            "SETSLOT".into(),
+            slot.to_string(),
+            state.into(),
+            id.into(),
+        ]
+    };
+    let importing: Vec<_> = slots
+        .iter()
+        .map(|&s| setslot(s, "IMPORTING", &a.id))
+        .collect();
+    let migrating: Vec<_> = slots
+        .iter()
+        .map(|&s| setslot(s, "MIGRATING", &b.id))
+        .collect();
+    for (client, commands) in [(receiver, importing), (owner, migrating)] {
+        for (reply, cmd) in client.pipeline(&commands)?.into_iter().zip(&commands) {
+            reply
+                .text()
+                .map_err(|e| format!("{}: {}: {e}", client.addr(), cmd.join(" ")))?;
+        }
+    }
+    Ok(())
+}
+
+/// Moves every key of `slot` from `owner` to `receiver`; how many moved.
+fn move_slot_keys(owner: &mut Client, receiver: &mut Client, slot: u16) -> Result<usize, String> {
+    let mut moved = 0;
+    loop {
+        let reply = owner.call(&[
+            "CLUSTER",
+            "GETKEYSINSLOT",
+            &slot.to_string(),
+            &KEYS_PER_ROUND.to_string(),
+        ])?;
+        let keys = match reply {
+            Value::Array(Some(keys)) => keys,
+            Value::Error(e) => return Err(format!("CLUSTER GETKEYSINSLOT: {e}")),
+            other => return Err(format!("CLUSTER GETKEYSINSLOT: unexpected reply {other:?}")),
+        };
+        if keys.is_empty() {
+            return Ok(moved);
+        }
+        for key in keys {
+            let Value::Bulk(Some(key)) = key else {
+                return Err(format!(
+                    "CLUSTER GETKEYSINSLOT: a key is not a bulk: {key:?}"
+                ));
+            };
+            if move_key(owner, receiver, &key)? {
+                moved += 1;
+            }
+        }
+    }
+}
+
+/// Moves one key; false when it no longer exists (expired meanwhile).
+fn move_key(owner: &mut Client, receiver: &mut Client, key: &[u8]) -> Result<bool, String> {
+    let name = String::from_utf8_lossy(key).into_owned();
+    let commands = match owner.call_raw(&[b"CLUSTERX", b"EXPORTKEY", key])? {
+        Value::Bulk(None) => return Ok(false),
+        Value::Array(Some(commands)) => commands,
+        Value::Error(e) => return Err(format!("CLUSTERX EXPORTKEY {name}: {e}")),
+        other => {
+            return Err(format!(
+                "CLUSTERX EXPORTKEY {name}: unexpected reply {other:?}"
+            ))
+        }
+    };
+    let mut replay: Vec<Vec<Vec<u8>>> = Vec::with_capacity(commands.len() * 2);
+    for command in commands {
+        let Value::Array(Some(args)) = command else {
+            return Err(format!(
+                "CLUSTERX EXPORTKEY {name}: a command is not an array"
+            ));
+        };
+        let args = args
+            .into_iter()
+            .map(|a| match a {
+                Value::Bulk(Some(a)) => Ok(a),
+                other => Err(format!(
+                    "CLUSTERX EXPORTKEY {name}: an argument is not a bulk: {other:?}"
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        replay.push(vec![b"ASKING".to_vec()]);
+        replay.push(args);
+    }
+    for (reply, args) in receiver.pipeline_raw(&replay)?.into_iter().zip(&replay) {
+        if let Value::Error(e) = reply {
+            let cmd = String::from_utf8_lossy(&args[0]);
+            return Err(format!("{}: {cmd} {name}: {e}", receiver.addr()));
+        }
+    }
+    match owner.call_raw(&[b"CLUSTERX", b"EXPORTED", key])? {
+        Value::Int(1) => Ok(true),
+        Value::Error(e) => Err(format!("CLUSTERX EXPORTED {name}: {e}")),
+        other => Err(format!(
+            "CLUSTERX EXPORTED {name}: unexpected reply {other:?}"
+        )),
+    }
+}

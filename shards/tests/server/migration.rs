@@ -1,0 +1,295 @@
+//! Live slot migration: a range of slots holding strings, hashes, lists
+//! and sorted sets with TTLs moves from one node to another with
+//! `shard-server cluster move-slots` while a cluster client keeps writing
+//! and reading; afterwards every acknowledged write is on the new owner
+//! (with its TTL), the old owner holds no key of the range, and the
+//! client saw no error (it followed MOVED, ASK and TRYAGAIN itself).
+//! Also CLUSTER SETSLOT's checks and the ASK / TRYAGAIN / ASKING answers
+//! of open slots, seen over plain connections.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+
+use crate::cluster::{addr, cluster_client, three_node_cluster, tool};
+use crate::common::*;
+use frys_shards::keyspace::key_slot;
+use redis::Commands;
+
+/// The moved range: the first 1024 slots, owned by the first node.
+const MOVED_SLOTS: std::ops::RangeInclusive<u16> = 0..=1023;
+
+/// `count` key names with `prefix` whose slots are in [`MOVED_SLOTS`].
+fn keys_in_range(prefix: &str, count: usize) -> Vec<String> {
+    (0..)
+        .map(|i| format!("{prefix}{i}"))
+        .filter(|k| MOVED_SLOTS.contains(&key_slot(k.as_bytes())))
+        .take(count)
+        .collect()
+}
+
+/// What the writer thread had acknowledged, and the errors it saw.
+#[derive(Default)]
+struct Acked {
+    strings: Vec<(String, String)>,
+    counter: i64,
+    pushes: i64,
+    errors: Vec<String>,
+}
+
+/// Writes and reads keys of the moved range until `stop` (and at least 50
+/// rounds), through a cluster client seeded with `urls`.
+fn writer(urls: Vec<String>, stop: Arc<AtomicBool>, started: mpsc::Sender<()>) -> Acked {
+    let mut con = redis::cluster::ClusterClient::new(urls)
+        .expect("cluster client")
+        .get_connection()
+        .expect("cluster connection");
+    let names = keys_in_range("w", 4000);
+    let mut acked = Acked::default();
+    let mut i = 0usize;
+    while !stop.load(Ordering::Relaxed) || i < 50 {
+        let key = &names[i % names.len()];
+        let value = format!("v{i}");
+        match con.set_ex::<_, _, ()>(key, &value, 3600) {
+            Ok(()) => {
+                acked.strings.retain(|(k, _)| k != key);
+                acked.strings.push((key.clone(), value.clone()));
+            }
+            Err(e) => acked.errors.push(format!("SET {key}: {e}")),
+        }
+        match con.get::<_, Option<String>>(key) {
+            Ok(Some(v)) if v == value => {}
+            other => acked
+                .errors
+                .push(format!("GET {key}: {other:?}, wanted {value}")),
+        }
+        match con.incr::<_, _, i64>("{t3}counter", 1) {
+            Ok(n) if n == acked.counter + 1 => acked.counter = n,
+            other => acked
+                .errors
+                .push(format!("INCR: {other:?} after {}", acked.counter)),
+        }
+        match con.rpush::<_, _, i64>("{t3}list", i) {
+            Ok(n) if n == acked.pushes + 1 => acked.pushes = n,
+            other => acked
+                .errors
+                .push(format!("RPUSH: {other:?} after {}", acked.pushes)),
+        }
+        if i == 20 {
+            let _ = started.send(());
+        }
+        i += 1;
+    }
+    acked
+}
+
+#[test]
+fn a_slot_range_moves_with_its_data_while_a_client_writes_and_reads() {
+    let nodes = three_node_cluster();
+    assert!(MOVED_SLOTS.contains(&key_slot(b"{t3}counter")));
+    // Data of every type, with TTLs, in the range before the move.
+    let mut con = cluster_client(&nodes);
+    let strings = keys_in_range("s", 150);
+    let hashes = keys_in_range("h", 30);
+    let lists = keys_in_range("l", 30);
+    let zsets = keys_in_range("z", 30);
+    for k in &strings {
+        let _: () = con.set_ex(k, format!("{k}-value"), 3600).unwrap();
+    }
+    for (n, k) in hashes.iter().enumerate() {
+        for f in 0..(n * 10 + 1) {
+            let _: i64 = con.hset(k, format!("f{f}"), f).unwrap();
+        }
+        let _: bool = con.expire(k, 3600).unwrap();
+    }
+    for (n, k) in lists.iter().enumerate() {
+        let items: Vec<usize> = (0..n * 10 + 1).collect();
+        let _: i64 = con.rpush(k, &items).unwrap();
+        let _: bool = con.expire(k, 3600).unwrap();
+    }
+    for (n, k) in zsets.iter().enumerate() {
+        let members: Vec<(f64, String)> = (0..n * 10 + 1)
+            .map(|m| (m as f64 / 3.0, format!("m{m}")))
+            .collect();
+        let _: i64 = con.zadd_multiple(k, &members).unwrap();
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (started_tx, started) = mpsc::channel();
+    let traffic = {
+        let stop = stop.clone();
+        let urls: Vec<String> = nodes.iter().map(Server::url).collect();
+        std::thread::spawn(move || writer(urls, stop, started_tx))
+    };
+    started.recv_timeout(PATIENCE).expect("the writer runs");
+    let out =
+        tool(&["move-slots", &addr(&nodes[0]), "0-1023", &addr(&nodes[1])]).expect("move-slots");
+    assert!(out.starts_with("moved 1024 slots"), "{out}");
+    stop.store(true, Ordering::Relaxed);
+    let acked = traffic.join().expect("writer thread");
+    assert!(
+        acked.errors.is_empty(),
+        "the client saw errors: {:?}",
+        acked.errors
+    );
+    assert!(acked.counter >= 50, "the writer ran through the move");
+
+    // Everything is on the new owner, with its TTL; nothing is left on the old one.
+    let (mut old, mut new) = (nodes[0].conn(), nodes[1].conn());
+    for k in &strings {
+        assert_eq!(qa::<String>(&mut new, &["GET", k]), format!("{k}-value"));
+        let ttl: i64 = qa(&mut new, &["TTL", k]);
+        assert!((1..=3600).contains(&ttl), "{k}: TTL {ttl}");
+    }
+    for (k, v) in &acked.strings {
+        assert_eq!(&qa::<String>(&mut new, &["GET", k]), v, "{k}");
+    }
+    for (n, k) in hashes.iter().enumerate() {
+        assert_eq!(qa::<usize>(&mut new, &["HLEN", k]), n * 10 + 1, "{k}");
+        assert_eq!(
+            qa::<String>(&mut new, &["HGET", k, &format!("f{n}")]),
+            n.to_string()
+        );
+        assert!(qa::<i64>(&mut new, &["TTL", k]) > 0, "{k}");
+    }
+    for (n, k) in lists.iter().enumerate() {
+        let items: Vec<usize> = qa(&mut new, &["LRANGE", k, "0", "-1"]);
+        assert_eq!(items, (0..n * 10 + 1).collect::<Vec<_>>(), "{k}");
+        assert!(qa::<i64>(&mut new, &["TTL", k]) > 0, "{k}");
+    }
+    for (n, k) in zsets.iter().enumerate() {
+        assert_eq!(qa::<usize>(&mut new, &["ZCARD", k]), n * 10 + 1, "{k}");
+        let last = format!("m{}", n * 10);
+        let score: f64 = qa(&mut new, &["ZSCORE", k, &last]);
+        assert_eq!(score, (n * 10) as f64 / 3.0, "{k}");
+        assert_eq!(qa::<i64>(&mut new, &["TTL", k]), -1, "{k}");
+    }
+    assert_eq!(qa::<i64>(&mut new, &["GET", "{t3}counter"]), acked.counter);
+    assert_eq!(qa::<i64>(&mut new, &["LLEN", "{t3}list"]), acked.pushes);
+    let mut on_old = 0;
+    let mut on_new = 0;
+    for slot in MOVED_SLOTS {
+        let s = slot.to_string();
+        on_old += qa::<i64>(&mut old, &["CLUSTER", "COUNTKEYSINSLOT", &s]);
+        on_new += qa::<i64>(&mut new, &["CLUSTER", "COUNTKEYSINSLOT", &s]);
+    }
+    assert_eq!(on_old, 0, "the old owner kept keys of the moved slots");
+    let written = strings.len() + hashes.len() + lists.len() + zsets.len() + 2;
+    assert_eq!(on_new as usize, written + acked.strings.len());
+    assert_eq!(
+        err(&mut old, &["GET", &strings[0]]),
+        format!(
+            "MOVED {} {}",
+            key_slot(strings[0].as_bytes()),
+            addr(&nodes[1])
+        )
+    );
+}
+
+#[test]
+fn open_slots_answer_ask_tryagain_and_asking_as_redis_does() {
+    let nodes = three_node_cluster();
+    let (a, b) = (&nodes[0], &nodes[1]);
+    let (mut ca, mut cb) = (a.conn(), b.conn());
+    let a_id: String = qa(&mut ca, &["CLUSTER", "MYID"]);
+    let b_id: String = qa(&mut cb, &["CLUSTER", "MYID"]);
+    // "{b}..." keys are slot 3300, owned by the first node.
+    let _: () = qa(&mut ca, &["SET", "{b}1", "x"]);
+    let setslot = |con: &mut redis::Connection, args: &[&str]| {
+        let mut full = vec!["CLUSTER", "SETSLOT"];
+        full.extend_from_slice(args);
+        err(con, &full)
+    };
+    assert_eq!(
+        setslot(&mut ca, &["3300", "IMPORTING", &b_id]),
+        "ERR I'm already the owner of hash slot 3300"
+    );
+    assert_eq!(
+        setslot(&mut cb, &["3300", "MIGRATING", &a_id]),
+        "ERR I'm not the owner of hash slot 3300"
+    );
+    assert_eq!(
+        setslot(&mut ca, &["3300", "MIGRATING", "nobody"]),
+        "ERR I don't know about node nobody"
+    );
+    for bad in ["16384", "-1", "x"] {
+        assert_eq!(
+            setslot(&mut ca, &[bad, "STABLE"]),
+            "ERR Invalid or out of range slot"
+        );
+    }
+    for bad in [
+        &["3300", "BOGUS"][..],
+        &["3300", "STABLE", "x"],
+        &["3300", "MIGRATING"],
+    ] {
+        assert_eq!(
+            setslot(&mut ca, bad),
+            "ERR Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP"
+        );
+    }
+    let ok = |con: &mut redis::Connection, args: &[&str]| {
+        assert_eq!(qa::<String>(con, args), "OK", "{args:?}");
+    };
+    ok(&mut cb, &["CLUSTER", "SETSLOT", "3300", "IMPORTING", &a_id]);
+    ok(&mut ca, &["CLUSTER", "SETSLOT", "3300", "MIGRATING", &b_id]);
+    // CLUSTER NODES shows each node's own open slots as Redis does.
+    let nodes_a: String = qa(&mut ca, &["CLUSTER", "NODES"]);
+    assert!(
+        nodes_a.contains(&format!(" [3300->-{b_id}]\n")),
+        "{nodes_a}"
+    );
+    let nodes_b: String = qa(&mut cb, &["CLUSTER", "NODES"]);
+    assert!(
+        nodes_b.contains(&format!(" [3300-<-{a_id}]\n")),
+        "{nodes_b}"
+    );
+    let ask = format!("ASK 3300 {}", addr(b));
+    let tryagain = "TRYAGAIN Multiple keys request during rehashing of slot";
+    // The owner serves the keys it has, asks for the others.
+    assert_eq!(qa::<String>(&mut ca, &["GET", "{b}1"]), "x");
+    assert_eq!(err(&mut ca, &["GET", "{b}2"]), ask);
+    assert_eq!(err(&mut ca, &["SET", "{b}2", "y"]), ask);
+    assert_eq!(err(&mut ca, &["MGET", "{b}1", "{b}2"]), tryagain);
+    // The importing node serves the slot only after ASKING, for one command.
+    assert_eq!(
+        err(&mut cb, &["GET", "{b}2"]),
+        format!("MOVED 3300 {}", addr(a))
+    );
+    ok(&mut cb, &["ASKING"]);
+    ok(&mut cb, &["SET", "{b}2", "y"]);
+    assert_eq!(
+        err(&mut cb, &["GET", "{b}2"]),
+        format!("MOVED 3300 {}", addr(a))
+    );
+    ok(&mut cb, &["ASKING"]);
+    assert_eq!(err(&mut cb, &["MGET", "{b}1", "{b}2"]), tryagain);
+    // ASKING lasts through MULTI until EXEC.
+    ok(&mut cb, &["ASKING"]);
+    ok(&mut cb, &["MULTI"]);
+    assert_eq!(qa::<String>(&mut cb, &["SET", "{b}3", "z"]), "QUEUED");
+    assert_eq!(qa::<Vec<String>>(&mut cb, &["EXEC"]), ["OK"]);
+    // A key being exported is neither served nor written until it is gone.
+    let replay: Vec<Vec<String>> = qa(&mut ca, &["CLUSTERX", "EXPORTKEY", "{b}1"]);
+    assert_eq!(replay, [vec!["DEL", "{b}1"], vec!["SET", "{b}1", "x"]]);
+    assert_eq!(err(&mut ca, &["GET", "{b}1"]), tryagain);
+    assert_eq!(err(&mut ca, &["APPEND", "{b}1", "more"]), tryagain);
+    assert_eq!(qa::<i64>(&mut ca, &["CLUSTERX", "EXPORTED", "{b}1"]), 1);
+    assert_eq!(err(&mut ca, &["GET", "{b}1"]), ask);
+    assert!(err(&mut ca, &["CLUSTERX", "EXPORTED", "{b}1"]).contains("not being exported"));
+    // A missing key exports as nothing; a slot that is not open exports nothing.
+    assert_eq!(
+        q(&mut ca, &["CLUSTERX", "EXPORTKEY", "{b}9"]),
+        redis::Value::Nil
+    );
+    assert!(err(&mut ca, &["CLUSTERX", "EXPORTKEY", "hello"]).contains("is not migrating"));
+    // STABLE closes the slot: the owner serves (and misses) every key again.
+    ok(&mut ca, &["CLUSTER", "SETSLOT", "3300", "STABLE"]);
+    ok(&mut cb, &["CLUSTER", "SETSLOT", "3300", "STABLE"]);
+    assert!(!qa::<String>(&mut ca, &["CLUSTER", "NODES"]).contains("[3300"));
+    assert_eq!(q(&mut ca, &["GET", "{b}2"]), redis::Value::Nil);
+    ok(&mut cb, &["ASKING"]);
+    assert_eq!(
+        err(&mut cb, &["GET", "{b}2"]),
+        format!("MOVED 3300 {}", addr(a))
+    );
+}
