@@ -234,9 +234,7 @@ impl Runtime {
             cores,
             stealers,
             stealing: b.stealing,
-            idle_poll: b
-                .idle_poll
-                .unwrap_or_else(|| idle::DEFAULT_IDLE_POLL),
+            idle_poll: b.idle_poll.unwrap_or(idle::DEFAULT_IDLE_POLL),
             adaptive_idle_poll: b.adaptive_idle_poll,
             driver: kind,
             queues: queue::QueueTable::new(),
