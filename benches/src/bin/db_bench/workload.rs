@@ -72,8 +72,26 @@ impl Values {
     }
 }
 
-/// The key indexes a benchmark visits, in order.
-pub fn order(benchmark: &str, num: u64, seed: u64) -> Vec<u64> {
+/// The key indexes a benchmark visits, in order: `num` of them for the
+/// fills and overwrite, `reads` for the read benchmarks, `sync_num` for
+/// `fillsync16` (a prefix of a permutation: distinct keys).
+pub fn order(benchmark: &str, num: u64, reads: u64, sync_num: u64, seed: u64) -> Vec<u64> {
+    match benchmark {
+        "fillsync16" => {
+            let mut v = order("fillrandom", num, reads, sync_num, seed);
+            v.truncate(sync_num as usize);
+            v
+        }
+        "readzipf" => zipf_order(num, reads, ZIPF_THETA, seed ^ fnv(benchmark)),
+        "readrandom" | "seekrandom" | "readwhilewriting" => {
+            let mut rng = Rng::new(seed ^ fnv(benchmark));
+            (0..reads).map(|_| rng.below(num)).collect()
+        }
+        _ => write_order(benchmark, num, seed),
+    }
+}
+
+fn write_order(benchmark: &str, num: u64, seed: u64) -> Vec<u64> {
     let mut rng = Rng::new(seed ^ fnv(benchmark));
     match benchmark {
         "fillseq" => (0..num).collect(),
@@ -90,6 +108,49 @@ pub fn order(benchmark: &str, num: u64, seed: u64) -> Vec<u64> {
         // Uniform with replacement, as db_bench.
         _ => (0..num).map(|_| rng.below(num)).collect(),
     }
+}
+
+/// YCSB's zipfian constant: with 10M keys, the hottest 1% get ~70% of
+/// the reads.
+pub const ZIPF_THETA: f64 = 0.99;
+
+/// `count` draws of a zipfian (YCSB's generator, Gray et al.) over `num`
+/// ranks, each rank mapped to a key by a fixed bijection so that the hot
+/// keys are spread over the key space (YCSB's "scrambled" zipfian) rather
+/// than packed into the first blocks.
+pub fn zipf_order(num: u64, count: u64, theta: f64, seed: u64) -> Vec<u64> {
+    let mut rng = Rng::new(seed);
+    let n = num as f64;
+    let zeta = |k: u64| (1..=k).map(|i| 1.0 / (i as f64).powf(theta)).sum::<f64>();
+    let zeta_n = zeta(num);
+    let zeta_2 = zeta(2.min(num));
+    let alpha = 1.0 / (1.0 - theta);
+    let eta = (1.0 - (2.0 / n).powf(1.0 - theta)) / (1.0 - zeta_2 / zeta_n);
+    (0..count)
+        .map(|_| {
+            let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+            let uz = u * zeta_n;
+            let rank = if uz < 1.0 {
+                0
+            } else if uz < 1.0 + 0.5f64.powf(theta) {
+                1
+            } else {
+                ((n * (eta * u - eta + 1.0).powf(alpha)) as u64).min(num - 1)
+            };
+            scatter(rank, num)
+        })
+        .collect()
+}
+
+/// A bijection of `0..num`: multiplication by a prime that does not divide
+/// `num` (then it is invertible modulo `num`).
+fn scatter(rank: u64, num: u64) -> u64 {
+    const PRIMES: [u64; 2] = [2_654_435_761, 2_246_822_519];
+    let p = PRIMES
+        .into_iter()
+        .find(|p| !num.is_multiple_of(*p))
+        .unwrap_or(1);
+    ((u128::from(rank) * u128::from(p)) % u128::from(num)) as u64
 }
 
 fn fnv(s: &str) -> u64 {
@@ -110,9 +171,41 @@ mod tests {
 
     #[test]
     fn fillrandom_is_a_permutation() {
-        let mut v = order("fillrandom", 1000, 7);
+        let mut v = order("fillrandom", 1000, 0, 0, 7);
         v.sort_unstable();
         assert_eq!(v, (0..1000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn fillsync16_writes_distinct_keys() {
+        let mut v = order("fillsync16", 1000, 0, 100, 7);
+        assert_eq!(v.len(), 100);
+        v.sort_unstable();
+        v.dedup();
+        assert_eq!(v.len(), 100);
+    }
+
+    #[test]
+    fn scatter_is_a_bijection() {
+        let mut v: Vec<u64> = (0..997).map(|r| scatter(r, 997)).collect();
+        v.sort_unstable();
+        assert_eq!(v, (0..997).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn zipf_reads_concentrate_on_a_hot_set() {
+        let num = 100_000;
+        let v = zipf_order(num, 200_000, ZIPF_THETA, 3);
+        assert!(v.iter().all(|&k| k < num));
+        let mut counts = std::collections::HashMap::new();
+        for k in &v {
+            *counts.entry(*k).or_insert(0u64) += 1;
+        }
+        let mut by_heat: Vec<u64> = counts.into_values().collect();
+        by_heat.sort_unstable_by(|a, b| b.cmp(a));
+        let hot: u64 = by_heat.iter().take((num / 100) as usize).sum();
+        // Uniform reads would give the top 1% of keys about 1-2% of reads.
+        assert!(hot * 2 > v.len() as u64, "top 1% got {hot} of {}", v.len());
     }
 
     #[test]

@@ -75,7 +75,14 @@ pub fn git_commit() -> String {
 /// from their `--version`.
 pub fn versions() -> BTreeMap<String, String> {
     let mut v = BTreeMap::new();
-    for name in ["frys-runtime", "tokio", "fjall", "rocksdb"] {
+    // librocksdb-sys' version names the bundled RocksDB (`0.19.0+11.8.1`).
+    for name in [
+        "frys-runtime",
+        "tokio",
+        "fjall",
+        "rocksdb",
+        "librocksdb-sys",
+    ] {
         if let Some(version) = locked_version(CARGO_LOCK, name) {
             v.insert(name.to_owned(), version);
         }
@@ -120,5 +127,12 @@ mod tests {
         assert_eq!(locked_version(lock, "fjall").as_deref(), Some("2.11.2"));
         assert_eq!(locked_version(lock, "tokio"), None);
         assert!(locked_version(CARGO_LOCK, "tokio").is_some());
+    }
+
+    #[test]
+    fn the_storage_peer_is_fjall_3() {
+        let fjall = locked_version(CARGO_LOCK, "fjall").expect("fjall is locked");
+        assert!(fjall.starts_with("3."), "fjall {fjall}");
+        assert!(versions().get("fjall").is_some_and(|v| v.starts_with("3.")));
     }
 }

@@ -188,9 +188,17 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
         settings.params.insert(k, v);
     }
     // The versions of what was compared: peers that did not run are left out.
+    // librocksdb-sys (the bundled RocksDB's version) goes with `rocksdb`.
     let mut versions = machine::versions();
     versions.retain(|name, _| {
-        name == "frys-runtime" || name == "shard-server" || rounds.iter().any(|r| &r.system == name)
+        let system = if name == "librocksdb-sys" {
+            "rocksdb"
+        } else {
+            name
+        };
+        name == "frys-runtime"
+            || name == "shard-server"
+            || rounds.iter().any(|r| r.system == system)
     });
     let run = Run {
         schema: SCHEMA_VERSION,
