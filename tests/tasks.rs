@@ -83,12 +83,21 @@ fn abort_cancels_a_pending_task_and_drops_its_future_on_its_core() {
     let rt = two_cores();
     let dropped_on = Arc::new(AtomicUsize::new(0));
     let d = dropped_on.clone();
+    let started = Arc::new(AtomicUsize::new(0));
+    let s = started.clone();
     rt.block_on(async move {
         let h = frys::spawn_on(1, move || async move {
             let _guard = DropOnCore(d);
+            s.store(1, Ordering::SeqCst);
             std::future::pending::<()>().await;
         });
-        frys::time::sleep(std::time::Duration::from_millis(10)).await;
+        // Abort only once the task holds its guard (a loaded machine may
+        // start it late; aborting before its first poll drops no guard).
+        let patience = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while started.load(Ordering::SeqCst) == 0 {
+            assert!(std::time::Instant::now() < patience, "the task never started");
+            frys::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
         h.abort();
         let err = h.await.unwrap_err();
         assert!(err.is_cancelled());
