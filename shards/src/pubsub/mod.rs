@@ -59,7 +59,7 @@
 //! fails or is abandoned) and leaves every subscription. A client that
 //! does not read therefore costs at most the limit.
 
-mod limit;
+pub(crate) mod limit;
 mod mailbox;
 mod registry;
 mod routes;
