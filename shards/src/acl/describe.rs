@@ -39,10 +39,10 @@ pub fn describe_user(u: &User, form: Form) -> Vec<u8> {
         out.extend_from_slice(p.as_bytes());
         out.push(b' ');
     }
-    out.extend_from_slice(&join(&selector_rules(&u.root), form, false));
+    out.extend_from_slice(&join(&selector_rules(&u.root, form), form, false));
     for selector in &u.selectors {
         out.extend_from_slice(b" (");
-        out.extend_from_slice(&join(&selector_rules(selector), form, true));
+        out.extend_from_slice(&join(&selector_rules(selector, form), form, true));
         out.push(b')');
     }
     out
@@ -71,13 +71,18 @@ fn join(rules: &[Vec<u8>], form: Form, in_selector: bool) -> Vec<u8> {
 }
 
 /// Redis' `ACLDescribeSelector`: `~keys resetchannels &ch -@all +get`,
-/// one rule each.
-fn selector_rules(s: &Selector) -> Vec<Vec<u8>> {
+/// one rule each. A pattern `*` (from `%RW~*`) is `~*` as Redis shows it,
+/// but `%RW~*` in the aclfile, where `~*` would load as `allkeys` (and
+/// refuse the patterns after it).
+fn selector_rules(s: &Selector, form: Form) -> Vec<Vec<u8>> {
     let mut rules = Vec::new();
     if s.all_keys {
         rules.push(b"~*".to_vec());
     } else {
-        rules.extend(s.keys.iter().map(key_pattern));
+        rules.extend(s.keys.iter().map(|k| match key_pattern(k) {
+            p if form == Form::File && p == b"~*" => b"%RW~*".to_vec(),
+            p => p,
+        }));
     }
     if s.all_channels {
         rules.push(b"&*".to_vec());

@@ -13,7 +13,7 @@ use std::path::Path;
 use super::describe::{user_line, Form};
 use super::file_quoting::unquote_root;
 use super::registry;
-use super::selector::merge_selector_arguments;
+use super::selector::{c_str, merge_selector_arguments};
 use super::user::{has_spaces, RuleError, User};
 
 /// Reads the users of `path` (shown as `shown` in errors); on any error,
@@ -64,6 +64,9 @@ pub fn parse_users(text: &[u8], shown: &str) -> Result<Vec<User>, String> {
             errors.push_str(&format!(
                 "{shown}:{n}: Unmatched parenthesis in selector definition."
             ));
+            // The user exists, as in Redis: a later line of the same
+            // name is a duplicate.
+            users.push(user);
             continue;
         };
         let mut syntax_error = false;
@@ -75,7 +78,7 @@ pub fn parse_users(text: &[u8], shown: &str) -> Result<Vec<User>, String> {
                 Ok(()) => {}
                 Err(RuleError::UnknownName) => errors.push_str(&format!(
                     "{shown}:{n}: Error in applying operation '{}': {}. ",
-                    String::from_utf8_lossy(rule),
+                    String::from_utf8_lossy(c_str(rule)),
                     RuleError::UnknownName.text()
                 )),
                 Err(e) if !syntax_error => {
@@ -256,6 +259,18 @@ mod tests {
             b"user r off ~public* resetchannels -@all +get (\"~x)\" ~secret* resetchannels -@all +set +select|0)"
         );
         assert_eq!(parse_users(&line, "f").unwrap()[0], r);
+        // A pattern `*` is no `allkeys`: `~*` would load as that, and then
+        // refuse the pattern after it.
+        let mut p = User::new("p");
+        p.apply(b"%RW~*").unwrap();
+        p.apply(b"~a").unwrap();
+        assert_eq!(
+            describe_user(&p, Form::Raw),
+            b"off ~* ~a resetchannels -@all"
+        );
+        let line = user_line(&p, Form::File);
+        assert_eq!(line, b"user p off %RW~* ~a resetchannels -@all");
+        assert_eq!(parse_users(&line, "f").unwrap()[0], p);
     }
 
     #[test]
@@ -284,6 +299,14 @@ mod tests {
         assert_eq!(
             err,
             "users.acl:2: Unmatched parenthesis in selector definition.WARNING: ACL errors detected, no change to the previously active ACL rules was performed"
+        );
+        // The user of a line with an unclosed selector exists: a later
+        // line of the same name is a duplicate, as Redis reports it.
+        std::fs::write(&path, "user a (+get\nuser a on\n").unwrap();
+        let err = read_users(&path, "users.acl").unwrap_err();
+        assert_eq!(
+            err,
+            "users.acl:1: Unmatched parenthesis in selector definition.WARNING: Duplicate user 'a' found on line 2. WARNING: ACL errors detected, no change to the previously active ACL rules was performed"
         );
         std::fs::write(&path, format!("{line}\n")).unwrap();
         let users = read_users(&path, "users.acl").unwrap();

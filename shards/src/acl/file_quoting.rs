@@ -17,7 +17,8 @@
 //!   such quoted word ([`unquote_root`]). No rule starts with `"`, so a
 //!   file Redis writes, or accepts, loads as it does in Redis.
 //!
-//! Invariant: for every rule `r` (any bytes) and either place,
+//! Invariant: for every rule `r` (any bytes; outside a selector, not
+//! starting with `(`, as no rule of a selector does) and either place,
 //! `quote(r)` read back as described gives `r`.
 
 use std::borrow::Cow;
@@ -97,7 +98,7 @@ mod tests {
         fn a_quoted_rule_reads_back_as_itself(rule in proptest::collection::vec(any::<u8>(), 1..24)) {
             let root = quote(&rule, false);
             prop_assert!(!root.contains(&b' '));
-            if root.as_ref() != rule.as_slice() {
+            if root.as_ref() != rule.as_slice() && rule[0] != b'(' {
                 prop_assert_eq!(unquote_root(&root), Some(rule.clone()));
             }
             let inner = quote(&rule, true);

@@ -267,8 +267,9 @@ impl Selector {
     }
 }
 
-/// `s` up to its first NUL: Redis reads command rules as C strings.
-fn c_str(s: &[u8]) -> &[u8] {
+/// `s` up to its first NUL: Redis reads command rules, and the parts of a
+/// selector after its first, as C strings (and prints rules so in errors).
+pub(super) fn c_str(s: &[u8]) -> &[u8] {
     &s[..s.iter().position(|&b| b == 0).unwrap_or(s.len())]
 }
 
@@ -276,8 +277,9 @@ fn c_str(s: &[u8]) -> &[u8] {
 /// one (`(+get ~a*)`), as Redis' `ACLMergeSelectorArguments`: an argument
 /// that starts with `(` and does not end with `)` opens a selector (even
 /// inside another, whose arguments so far are then dropped), the next one
-/// that ends with `)` closes it. `Err(i)`: argument `i` opened a selector
-/// that was never closed.
+/// that ends with `)` closes it. The arguments after the opening one are
+/// joined up to their first NUL, as Redis' `sdscatfmt(" %s")` joins them.
+/// `Err(i)`: argument `i` opened a selector that was never closed.
 pub fn merge_selector_arguments(args: &[&[u8]]) -> Result<Vec<Vec<u8>>, usize> {
     let mut merged = Vec::with_capacity(args.len());
     let mut open: Option<(usize, Vec<u8>)> = None;
@@ -288,7 +290,7 @@ pub fn merge_selector_arguments(args: &[&[u8]]) -> Result<Vec<Vec<u8>>, usize> {
         }
         if let Some((_, selector)) = open.as_mut() {
             selector.push(b' ');
-            selector.extend_from_slice(arg);
+            selector.extend_from_slice(c_str(arg));
             if arg.last() == Some(&b')') {
                 merged.extend(open.take().map(|(_, s)| s));
             }
@@ -375,5 +377,17 @@ mod tests {
         );
         let args: Vec<&[u8]> = vec![b"on", b"(+get", b"~a*"];
         assert_eq!(merge_selector_arguments(&args), Err(1));
+        // Later parts are joined up to a NUL, as Redis' `%s`, though the
+        // whole part says whether it closes the selector.
+        let args: Vec<&[u8]> = vec![b"(+get", b"\0", b"~x\0y", b"~z)"];
+        assert_eq!(
+            merge_selector_arguments(&args).unwrap(),
+            vec![b"(+get  ~x ~z)".to_vec()]
+        );
+        let args: Vec<&[u8]> = vec![b"(+get", b"~x\0y)", b"~z"];
+        assert_eq!(
+            merge_selector_arguments(&args).unwrap(),
+            vec![b"(+get ~x".to_vec(), b"~z".to_vec()]
+        );
     }
 }
