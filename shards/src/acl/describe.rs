@@ -17,7 +17,7 @@ pub enum Form {
     /// Each rule's bytes as they are (ACL LIST and GETUSER, as Redis).
     Raw,
     /// For the aclfile: a rule that would not load back as itself is
-    /// quoted (see [`super::file_quoting`]).
+    /// quoted (see `acl::file_quoting`).
     File,
 }
 

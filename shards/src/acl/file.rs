@@ -1,7 +1,7 @@
 //! The `aclfile`: one `user <name> <rule> ...` line per user, as ACL LIST
 //! prints them, selectors included (Redis' `ACLLoadFromFile` /
 //! `ACLSaveToFile`), except that a rule that would not load back as
-//! itself is written quoted (see [`super::file_quoting`]): saving then
+//! itself is written quoted (see `acl::file_quoting`): saving then
 //! loading never changes a permission. Loading is all or nothing: any
 //! bad line leaves the users as they were, and the error names every bad
 //! line. Saving writes a temporary file, syncs it, and renames it over

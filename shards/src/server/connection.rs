@@ -8,7 +8,7 @@
 //! client that never reads its replies stops being read (TCP backpressure)
 //! instead of growing the server's memory. Replies are held to the output
 //! limit of the client's class (`normal`, or `pubsub` while subscribed;
-//! see [`output_limit`]), and a subscriber's pub/sub frames to the pubsub
+//! see `server::output_limit`), and a subscriber's pub/sub frames to the pubsub
 //! limit as they arrive (see [`crate::pubsub`]).
 //!
 //! Between requests the connection waits for whichever comes first: the
