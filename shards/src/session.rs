@@ -150,10 +150,15 @@ impl Session {
     /// The line CLIENT LIST / CLIENT INFO prints for this client (Redis'
     /// field order, fields we do not track reported as Redis' idle values).
     pub fn info_line(&self) -> String {
+        self.info_line_showing(self.output_bytes())
+    }
+
+    /// [`Session::info_line`] with `omem` bytes of output (a client closed
+    /// over its output limit shows the output that broke it, as Redis').
+    pub fn info_line_showing(&self, omem: usize) -> String {
         use crate::pubsub::Kind;
         let age = self.created.elapsed().as_secs();
         let idle = self.last_interaction.elapsed().as_secs();
-        let omem = self.output_bytes();
         let qbuf = self.qbuf;
         let tot_mem = qbuf + omem + std::mem::size_of::<Session>();
         format!(

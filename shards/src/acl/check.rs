@@ -89,7 +89,7 @@ fn check_selector(
             selector
                 .first_args_of(id)
                 .iter()
-                .any(|f| f.as_bytes().eq_ignore_ascii_case(a))
+                .any(|f| f.eq_ignore_ascii_case(a))
         });
         if !allowed {
             return Err(Denied::Command);

@@ -1,16 +1,19 @@
 //! The `aclfile`: one `user <name> <rule> ...` line per user, as ACL LIST
 //! prints them, selectors included (Redis' `ACLLoadFromFile` /
-//! `ACLSaveToFile`). Loading is
-//! all or nothing: any bad line leaves the users as they were, and the
-//! error names every bad line. Saving writes a temporary file, syncs it,
-//! and renames it over the old one.
+//! `ACLSaveToFile`), except that a rule that would not load back as
+//! itself is written quoted (see `acl::file_quoting`): saving then
+//! loading never changes a permission. Loading is all or nothing: any
+//! bad line leaves the users as they were, and the error names every bad
+//! line. Saving writes a temporary file, syncs it, and renames it over
+//! the old one.
 
 use std::io::Write;
 use std::path::Path;
 
-use super::describe::describe_user;
+use super::describe::{user_line, Form};
+use super::file_quoting::unquote_root;
 use super::registry;
-use super::selector::merge_selector_arguments;
+use super::selector::{c_str, merge_selector_arguments};
 use super::user::{has_spaces, RuleError, User};
 
 /// Reads the users of `path` (shown as `shown` in errors); on any error,
@@ -22,6 +25,11 @@ pub fn read_users(path: &Path, shown: &str) -> Result<Vec<User>, String> {
             strerror(&e)
         )
     })?;
+    parse_users(&text, shown)
+}
+
+/// The users of an aclfile's `text` (`shown` names it in errors).
+pub fn parse_users(text: &[u8], shown: &str) -> Result<Vec<User>, String> {
     let mut errors = String::new();
     let mut users: Vec<User> = Vec::new();
     for (i, raw) in text.split(|&b| b == b'\n').enumerate() {
@@ -56,16 +64,21 @@ pub fn read_users(path: &Path, shown: &str) -> Result<Vec<User>, String> {
             errors.push_str(&format!(
                 "{shown}:{n}: Unmatched parenthesis in selector definition."
             ));
+            // The user exists, as in Redis: a later line of the same
+            // name is a duplicate.
+            users.push(user);
             continue;
         };
         let mut syntax_error = false;
         for rule in &rules {
             let rule = trim(rule);
+            let unquoted = unquote_root(rule);
+            let rule = unquoted.as_deref().unwrap_or(rule);
             match user.apply(rule) {
                 Ok(()) => {}
                 Err(RuleError::UnknownName) => errors.push_str(&format!(
                     "{shown}:{n}: Error in applying operation '{}': {}. ",
-                    String::from_utf8_lossy(rule),
+                    String::from_utf8_lossy(c_str(rule)),
                     RuleError::UnknownName.text()
                 )),
                 Err(e) if !syntax_error => {
@@ -108,14 +121,15 @@ pub fn load_at_start() -> Result<(), String> {
 
 /// ACL SAVE: writes every user to `path`.
 pub fn save(path: &Path) -> std::io::Result<()> {
-    let mut text = String::new();
+    let mut text = Vec::new();
     for u in registry::all() {
-        text.push_str(&format!("user {} {}\n", u.name, describe_user(&u)));
+        text.extend_from_slice(&user_line(&u, Form::File));
+        text.push(b'\n');
     }
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     let written = (|| {
         let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
+        f.write_all(&text)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
     })();
@@ -147,6 +161,117 @@ fn strerror(e: &std::io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::acl::describe::describe_user;
+    use crate::acl::selector::Selector;
+    use proptest::prelude::*;
+
+    /// Bytes for patterns and first arguments, often ones the aclfile's
+    /// splitting treats specially.
+    fn pattern() -> impl Strategy<Value = Vec<u8>> {
+        let special =
+            prop::sample::select(b"\"'()\\ \t\r\n\x00\x0b\x7f\xff\xc3*?[]|~&%#!".to_vec());
+        prop::collection::vec(prop_oneof![special, any::<u8>()], 0..10)
+    }
+
+    /// One rule of a selector: a key or channel pattern, a first argument
+    /// or a command rule.
+    fn rule() -> impl Strategy<Value = Vec<u8>> {
+        let prefix = prop::sample::select(vec![
+            &b"~"[..],
+            b"%R~",
+            b"%W~",
+            b"%RW~",
+            b"&",
+            b"+select|",
+            b"+get",
+            b"-@all",
+            b"+@read",
+        ]);
+        (prefix, pattern()).prop_map(|(p, rest)| {
+            let mut r = p.to_vec();
+            if p.ends_with(b"~") || p.ends_with(b"&") || p.ends_with(b"|") {
+                r.extend_from_slice(&rest);
+            }
+            r
+        })
+    }
+
+    /// A selector of `rules`, those that apply (SETUSER refuses the others).
+    fn selector_of(rules: &[Vec<u8>]) -> Selector {
+        let mut s = Selector::new();
+        for r in rules {
+            let _ = s.apply(r);
+        }
+        s
+    }
+
+    proptest! {
+        /// ACL SAVE's line, read back by ACL LOAD, is the same user, with
+        /// whatever bytes its patterns and first arguments hold, at the
+        /// root and in selectors.
+        #[test]
+        fn a_saved_user_loads_back_the_same(
+            root in prop::collection::vec(rule(), 0..6),
+            selectors in prop::collection::vec(prop::collection::vec(rule(), 0..6), 0..3),
+        ) {
+            let mut u = User::new("u");
+            u.apply(b"on").unwrap();
+            u.root = selector_of(&root);
+            u.selectors = selectors.iter().map(|s| selector_of(s)).collect();
+            let line = user_line(&u, Form::File);
+            let loaded = parse_users(&line, "f");
+            prop_assert!(loaded.is_ok(), "{:?} -> {:?}", String::from_utf8_lossy(&line), loaded);
+            let loaded = loaded.unwrap();
+            prop_assert_eq!(loaded.len(), 1);
+            prop_assert_eq!(&loaded[0], &u, "{:?}", String::from_utf8_lossy(&line));
+        }
+    }
+
+    /// The review's cases: raw, these lines reload as wider permissions
+    /// (a quoted pattern becomes `*`, a `)` ends the selector early).
+    #[test]
+    fn quotes_and_parentheses_in_selectors_are_saved_quoted() {
+        let mut u = User::new("q");
+        u.apply(b"(~'\"*\"' +get)").unwrap();
+        assert_eq!(u.selectors[0].keys[0].pattern, b"\"*\"");
+        assert_eq!(
+            describe_user(&u, Form::Raw),
+            b"off resetchannels -@all (~\"*\" resetchannels -@all +get)"
+        );
+        let line = user_line(&u, Form::File);
+        assert_eq!(
+            line,
+            b"user q off resetchannels -@all (\"~\\x22*\\x22\" resetchannels -@all +get)"
+        );
+        assert_eq!(parse_users(&line, "f").unwrap()[0], u);
+        let mut r = User::new("r");
+        for rule in [
+            &b"-@all"[..],
+            b"+get",
+            b"~public*",
+            b"(~x) ~secret* -@all +set +select|0)",
+        ] {
+            r.apply(rule).unwrap();
+        }
+        let line = user_line(&r, Form::File);
+        assert_eq!(
+            line,
+            b"user r off ~public* resetchannels -@all +get (\"~x)\" ~secret* resetchannels -@all +set +select|0)"
+        );
+        assert_eq!(parse_users(&line, "f").unwrap()[0], r);
+        // A pattern `*` is no `allkeys`: `~*` would load as that, and then
+        // refuse the pattern after it.
+        let mut p = User::new("p");
+        p.apply(b"%RW~*").unwrap();
+        p.apply(b"~a").unwrap();
+        assert_eq!(
+            describe_user(&p, Form::Raw),
+            b"off ~* ~a resetchannels -@all"
+        );
+        let line = user_line(&p, Form::File);
+        assert_eq!(line, b"user p off %RW~* ~a resetchannels -@all");
+        assert_eq!(parse_users(&line, "f").unwrap()[0], p);
+    }
 
     #[test]
     fn a_file_with_a_bad_line_is_refused_whole() {
@@ -175,10 +300,18 @@ mod tests {
             err,
             "users.acl:2: Unmatched parenthesis in selector definition.WARNING: ACL errors detected, no change to the previously active ACL rules was performed"
         );
+        // The user of a line with an unclosed selector exists: a later
+        // line of the same name is a duplicate, as Redis reports it.
+        std::fs::write(&path, "user a (+get\nuser a on\n").unwrap();
+        let err = read_users(&path, "users.acl").unwrap_err();
+        assert_eq!(
+            err,
+            "users.acl:1: Unmatched parenthesis in selector definition.WARNING: Duplicate user 'a' found on line 2. WARNING: ACL errors detected, no change to the previously active ACL rules was performed"
+        );
         std::fs::write(&path, format!("{line}\n")).unwrap();
         let users = read_users(&path, "users.acl").unwrap();
         assert_eq!(users[0].selectors.len(), 2);
-        assert_eq!(format!("user bob {}", describe_user(&users[0])), line);
+        assert_eq!(user_line(&users[0], Form::File), line.as_bytes());
         let missing = read_users(&dir.join("nope"), "nope").unwrap_err();
         assert_eq!(
             missing,

@@ -24,6 +24,7 @@ pub mod check;
 pub mod commands;
 pub mod describe;
 pub mod file;
+mod file_quoting;
 mod key_access;
 pub mod log;
 pub mod registry;

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, RwLock};
 
-use super::selector::merge_selector_arguments;
+use super::selector::{c_str, merge_selector_arguments};
 use super::user::{has_spaces, User};
 use crate::config;
 
@@ -115,14 +115,14 @@ pub fn set_user(name: &[u8], rules: &[&[u8]]) -> Result<(), String> {
     let rules = merge_selector_arguments(rules).map_err(|i| {
         format!(
             "ERR Unmatched parenthesis in acl selector starting at '{}'.",
-            String::from_utf8_lossy(rules[i])
+            String::from_utf8_lossy(c_str(rules[i]))
         )
     })?;
     for rule in &rules {
         if let Err(e) = u.apply(rule) {
             return Err(format!(
                 "ERR Error in ACL SETUSER modifier '{}': {}",
-                String::from_utf8_lossy(rule),
+                String::from_utf8_lossy(c_str(rule)),
                 e.text()
             ));
         }

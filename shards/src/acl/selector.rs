@@ -40,8 +40,9 @@ pub struct Selector {
     /// Redis' reserved "future commands" bit.
     pub(crate) future_commands: bool,
     /// First arguments allowed for a command whose bit is clear
-    /// (`+select|0`), by command id.
-    pub(super) first_args: BTreeMap<usize, Vec<String>>,
+    /// (`+select|0`), by command id: the bytes given (up to a NUL, as
+    /// Redis reads them), compared without case.
+    pub(super) first_args: BTreeMap<usize, Vec<Vec<u8>>>,
     /// `allkeys` / `~*`.
     pub all_keys: bool,
     /// Key patterns, in the order added.
@@ -138,11 +139,11 @@ impl Selector {
             let bit = categories::bit(&op[2..]).ok_or(RuleError::UnknownName)?;
             self.set_category(bit, op[0] == b'+');
         } else if op[0] == b'+' {
-            self.allow_command(&String::from_utf8_lossy(&op[1..]))?;
+            self.allow_command(c_str(&op[1..]))?;
         } else if op[0] == b'-' {
             let table = ids();
             let id = table
-                .id_by_name(&String::from_utf8_lossy(&op[1..]))
+                .id_by_name(&String::from_utf8_lossy(c_str(&op[1..])))
                 .ok_or(RuleError::UnknownName)?;
             self.change_perm(table, id, false);
         } else {
@@ -194,14 +195,17 @@ impl Selector {
         Ok(())
     }
 
-    fn allow_command(&mut self, name: &str) -> Result<(), RuleError> {
+    fn allow_command(&mut self, rule: &[u8]) -> Result<(), RuleError> {
         let table = ids();
-        let Some((parent, sub)) = name.rsplit_once('|') else {
-            let id = table.id_by_name(name).ok_or(RuleError::UnknownName)?;
+        let name = String::from_utf8_lossy(rule);
+        let Some(bar) = rule.iter().rposition(|&b| b == b'|') else {
+            let id = table.id_by_name(&name).ok_or(RuleError::UnknownName)?;
             self.change_perm(table, id, true);
             return Ok(());
         };
-        let pid = table.id_by_name(parent).ok_or(RuleError::UnknownName)?;
+        let parent = String::from_utf8_lossy(&rule[..bar]);
+        let sub = &rule[bar + 1..];
+        let pid = table.id_by_name(&parent).ok_or(RuleError::UnknownName)?;
         if parent.contains('|') {
             return Err(RuleError::FirstArgOfSubcommand);
         }
@@ -211,10 +215,10 @@ impl Selector {
         if table.entries[pid].subcommands.is_empty() {
             let args = self.first_args.entry(pid).or_default();
             if !args.iter().any(|a| a.eq_ignore_ascii_case(sub)) {
-                args.push(sub.to_ascii_lowercase());
+                args.push(sub.to_vec());
             }
         } else {
-            let id = table.id_by_name(name).ok_or(RuleError::UnknownName)?;
+            let id = table.id_by_name(&name).ok_or(RuleError::UnknownName)?;
             self.change_perm(table, id, true);
         }
         Ok(())
@@ -258,17 +262,24 @@ impl Selector {
     }
 
     /// The first arguments allowed for command `id` while its bit is clear.
-    pub(super) fn first_args_of(&self, id: usize) -> &[String] {
+    pub(super) fn first_args_of(&self, id: usize) -> &[Vec<u8>] {
         self.first_args.get(&id).map_or(&[], Vec::as_slice)
     }
+}
+
+/// `s` up to its first NUL: Redis reads command rules, and the parts of a
+/// selector after its first, as C strings (and prints rules so in errors).
+pub(super) fn c_str(s: &[u8]) -> &[u8] {
+    &s[..s.iter().position(|&b| b == 0).unwrap_or(s.len())]
 }
 
 /// Joins a selector written over several arguments (`(+get` `~a*)`) into
 /// one (`(+get ~a*)`), as Redis' `ACLMergeSelectorArguments`: an argument
 /// that starts with `(` and does not end with `)` opens a selector (even
 /// inside another, whose arguments so far are then dropped), the next one
-/// that ends with `)` closes it. `Err(i)`: argument `i` opened a selector
-/// that was never closed.
+/// that ends with `)` closes it. The arguments after the opening one are
+/// joined up to their first NUL, as Redis' `sdscatfmt(" %s")` joins them.
+/// `Err(i)`: argument `i` opened a selector that was never closed.
 pub fn merge_selector_arguments(args: &[&[u8]]) -> Result<Vec<Vec<u8>>, usize> {
     let mut merged = Vec::with_capacity(args.len());
     let mut open: Option<(usize, Vec<u8>)> = None;
@@ -279,7 +290,7 @@ pub fn merge_selector_arguments(args: &[&[u8]]) -> Result<Vec<Vec<u8>>, usize> {
         }
         if let Some((_, selector)) = open.as_mut() {
             selector.push(b' ');
-            selector.extend_from_slice(arg);
+            selector.extend_from_slice(c_str(arg));
             if arg.last() == Some(&b')') {
                 merged.extend(open.take().map(|(_, s)| s));
             }
@@ -317,7 +328,10 @@ mod tests {
         assert!(!s.bit(config) && s.bit(table.id_by_name("config|get").unwrap()));
         let s = selector(&["+select|0"]).unwrap();
         let select = table.id_by_name("select").unwrap();
-        assert_eq!(s.first_args_of(select), ["0".to_string()]);
+        assert_eq!(s.first_args_of(select), [b"0".to_vec()]);
+        // Kept as given, each once whatever its case (Redis' strcasecmp).
+        let s = selector(&["+select|AbC", "+select|abc", "+select|x\0y"]).unwrap();
+        assert_eq!(s.first_args_of(select), [b"AbC".to_vec(), b"x".to_vec()]);
     }
 
     #[test]
@@ -363,5 +377,17 @@ mod tests {
         );
         let args: Vec<&[u8]> = vec![b"on", b"(+get", b"~a*"];
         assert_eq!(merge_selector_arguments(&args), Err(1));
+        // Later parts are joined up to a NUL, as Redis' `%s`, though the
+        // whole part says whether it closes the selector.
+        let args: Vec<&[u8]> = vec![b"(+get", b"\0", b"~x\0y", b"~z)"];
+        assert_eq!(
+            merge_selector_arguments(&args).unwrap(),
+            vec![b"(+get  ~x ~z)".to_vec()]
+        );
+        let args: Vec<&[u8]> = vec![b"(+get", b"~x\0y)", b"~z"];
+        assert_eq!(
+            merge_selector_arguments(&args).unwrap(),
+            vec![b"(+get ~x".to_vec(), b"~z".to_vec()]
+        );
     }
 }

@@ -80,9 +80,12 @@ fn valid_hash(hash: &[u8]) -> bool {
     hash.len() == 64 && hash.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-/// Whether `s` has a space or NUL (refused in names and patterns).
+/// Whether `s` has a space or NUL (refused in names and patterns): C's
+/// `isspace`, which counts the vertical tab too, as Redis'
+/// `ACLStringHasSpaces`.
 pub fn has_spaces(s: &[u8]) -> bool {
-    s.iter().any(|&b| b.is_ascii_whitespace() || b == 0)
+    s.iter()
+        .any(|&b| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0))
 }
 
 impl User {
@@ -276,6 +279,9 @@ mod tests {
             Some(RuleError::FirstArgOfSubcommand)
         );
         assert_eq!(user(&["+get|"]).err(), Some(RuleError::Syntax));
+        // C's isspace: a vertical tab is a space too.
+        assert_eq!(user(&["~a\x0bb"]).err(), Some(RuleError::Syntax));
+        assert_eq!(user(&["&a\x0bb"]).err(), Some(RuleError::Syntax));
     }
 
     #[test]

@@ -124,7 +124,7 @@ fn list(_: &mut Session, _: &Argv) -> Reply {
     Reply::Array(
         acl::registry::all()
             .iter()
-            .map(|u| Reply::bulk(format!("user {} {}", u.name, describe::describe_user(u))))
+            .map(|u| Reply::bulk(describe::user_line(u, describe::Form::Raw)))
             .collect(),
     )
 }

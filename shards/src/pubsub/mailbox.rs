@@ -99,6 +99,7 @@ impl Mailbox {
                 "pubsub",
                 which,
                 used as usize,
+                crate::server::output_limit::Found::AddingOutput,
             );
             st.overflowed = true;
             st.out = Vec::new();

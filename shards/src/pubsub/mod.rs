@@ -57,9 +57,11 @@
 //! longer than the soft seconds, the mailbox drops its bytes, refuses
 //! more, and shuts the socket down: the connection ends (its blocked write
 //! fails or is abandoned) and leaves every subscription. A client that
-//! does not read therefore costs at most the limit.
+//! does not read therefore costs at most the limit. Its command replies
+//! are held to the same `pubsub` limit by the connection, with the bytes
+//! waiting here counted (see `server::output_limit`).
 
-mod limit;
+pub(crate) mod limit;
 mod mailbox;
 mod registry;
 mod routes;

@@ -6,8 +6,10 @@
 //! client is closed as Redis does), and the replies of one read's
 //! requests; the next read starts only after they are written, so a
 //! client that never reads its replies stops being read (TCP backpressure)
-//! instead of growing the server's memory. A subscriber's pub/sub frames
-//! are bounded by its mailbox's output limit (see [`crate::pubsub`]).
+//! instead of growing the server's memory. Replies are held to the output
+//! limit of the client's class (`normal`, or `pubsub` while subscribed;
+//! see `server::output_limit`), and a subscriber's pub/sub frames to the pubsub
+//! limit as they arrive (see [`crate::pubsub`]).
 //!
 //! Between requests the connection waits for whichever comes first: the
 //! read, pub/sub frames in the session's mailbox (written at once, while
@@ -162,19 +164,23 @@ pub async fn serve(stream: ClientStream, peer: SocketAddr, id: u64, core: usize)
                 )
                 .await;
                 close |= gone;
-                // A subscriber's output is bounded by its mailbox (the
-                // pubsub class); others' by the normal class, checked
-                // before each reply is encoded.
-                let subscriber = session.borrow().pubsub.mailbox().is_some();
+                // Each reply is checked before it is encoded, against the
+                // class the client was in when its command ran (pubsub
+                // while subscribed), counting the batch so far and the
+                // frames waiting in the mailbox, as Redis counts its
+                // output buffer.
+                let mailbox = session.borrow().pubsub.mailbox();
                 let mut over_limit = false;
-                for (reply, resp) in &replies {
-                    let v = version(*resp);
-                    if !subscriber && output_limit::breaks_hard_limit(&session, out.len(), reply, v)
-                    {
+                for a in &replies {
+                    let v = version(a.resp);
+                    let waiting = mailbox.as_ref().map_or(0, |m| m.pending_bytes());
+                    let class = output_limit::Class::of(a.subscribed);
+                    let buffered = out.len() + waiting;
+                    if output_limit::breaks_hard_limit(&session, class, buffered, &a.reply, v) {
                         over_limit = true;
                         break;
                     }
-                    encode(reply, v, &mut out);
+                    encode(&a.reply, v, &mut out);
                 }
                 if over_limit {
                     out = Vec::new();
@@ -265,31 +271,45 @@ async fn next_input<F: Future>(
 }
 
 /// Writes `out` (and empties it); false if the connection must end. A
-/// reply confirming a subscription waits until every core knows of it;
-/// a subscriber's write is abandoned if its mailbox overflows meanwhile.
+/// reply confirming a subscription waits until every core knows of it.
+/// The batch, with the frames waiting behind it, is held to the output
+/// limit of the client's class now (pubsub while subscribed); a client
+/// with a mailbox also ends if the mailbox overflows meanwhile.
 async fn write_out(stream: &ClientStream, session: &SharedSession, out: &mut Vec<u8>) -> bool {
     let announcements = session.borrow_mut().pubsub.take_pending();
     for a in announcements {
         a.wait().await;
     }
-    let mailbox = session.borrow().pubsub.mailbox();
+    let (mailbox, class) = {
+        let s = session.borrow();
+        (
+            s.pubsub.mailbox(),
+            output_limit::Class::of(s.pubsub.is_subscribed()),
+        )
+    };
     let buf = std::mem::take(out);
     let written = buf.len();
-    session.borrow_mut().omem = written;
-    let (res, buf) = match &mailbox {
+    let waiting = mailbox.as_ref().map_or(0, |m| m.pending_bytes());
+    let write = output_limit::write_within_limit(stream, session, class, waiting, buf);
+    let outcome = match &mailbox {
+        // The mailbox counts the bytes being written (CLIENT LIST `omem`
+        // and the limit checked as frames arrive).
         Some(m) => {
             m.set_writing(written);
-            let r = race(stream.write_all(buf), m.overflow()).await;
+            let r = race(write, m.overflow()).await;
             m.set_writing(0);
             match r {
                 Either::Left(r) => r,
                 Either::Right(()) => return false,
             }
         }
-        None => match output_limit::write_within_limit(stream, session, buf).await {
-            Some(r) => r,
-            None => return false,
-        },
+        None => {
+            session.borrow_mut().omem = written;
+            write.await
+        }
+    };
+    let Some((res, buf)) = outcome else {
+        return false;
     };
     session.borrow_mut().omem = 0;
     *out = buf;
@@ -317,7 +337,7 @@ async fn execute_watching_eof<F, N>(
     next_read: N,
     pending: &mut Vec<u8>,
     too_much: impl Fn(usize) -> bool,
-) -> (Vec<(Reply, u8)>, bool)
+) -> (Vec<pipeline::Answer>, bool)
 where
     F: Future<Output = (std::io::Result<usize>, Vec<u8>)>,
     N: Fn(Vec<u8>) -> F,

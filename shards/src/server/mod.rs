@@ -41,7 +41,7 @@ use crate::exec::{race, Either, Event};
 use crate::keyspace::{DataDir, PartitionMap};
 use crate::store::{self, CoreStore};
 
-pub use pipeline::execute;
+pub use pipeline::{execute, Answer};
 
 /// State shared by every core (atomics only; nothing on the command path).
 pub struct Shared {

@@ -160,32 +160,46 @@ enum Route {
     AtomicFanout(&'static CommandSpec, Argv),
 }
 
-/// Executes `requests` for `session` and returns one reply per request
-/// run, in order, each with the RESP version it is to be encoded in (HELLO
-/// changes it mid-pipeline). After QUIT or CLIENT KILL the remaining
+/// One request's reply, with what its encoding and output limit depend
+/// on at the moment its command ran.
+pub struct Answer {
+    pub reply: Reply,
+    /// The RESP version it is encoded in (HELLO changes it mid-pipeline).
+    pub resp: u8,
+    /// Whether the client was subscribed: its output limit class (see
+    /// `output_limit::Class`; a (P|S)SUBSCRIBE's own confirmations count
+    /// under the class from before it, as Redis sets `CLIENT_PUBSUB`
+    /// after adding them).
+    pub subscribed: bool,
+}
+
+/// Executes `requests` for `session` and returns one [`Answer`] per
+/// request run, in order. After QUIT or CLIENT KILL the remaining
 /// requests are not run and have no reply. Once the replies exceed
 /// `REPLY_BUDGET`, the requests not yet run are left in `requests` for
 /// the caller to execute after writing these replies.
-pub async fn execute(session: &SharedSession, requests: &mut Vec<Argv>) -> Vec<(Reply, u8)> {
+pub async fn execute(session: &SharedSession, requests: &mut Vec<Argv>) -> Vec<Answer> {
     let started = std::time::Instant::now();
     let here = frys_runtime::current_core().unwrap_or(0);
     let store = store::current();
     let map = store.map();
     let mut segment = Segment::new(usize::from(map.cores()));
     let mut replies: Vec<Option<Reply>> = (0..requests.len()).map(|_| None).collect();
-    let mut resps: Vec<u8> = Vec::with_capacity(requests.len());
+    let mut states: Vec<(u8, bool)> = Vec::with_capacity(requests.len());
     let mut flush_at = FIRST_FLUSH;
     // A client whose batch would break its output hard limit is cut at
     // the limit, not after the whole budget was built.
-    let budget = super::output_limit::reply_budget(REPLY_BUDGET);
+    let class = super::output_limit::Class::of(session.borrow().pubsub.is_subscribed());
+    let budget = super::output_limit::reply_budget(class, REPLY_BUDGET);
     let mut run = 0;
     let mut todo = std::mem::take(requests).into_iter();
     for (idx, argv) in todo.by_ref().enumerate() {
         run = idx + 1;
         let route = {
             let mut s = session.borrow_mut();
+            let subscribed = s.pubsub.is_subscribed();
             let r = route(&mut s, &mut segment, idx, argv);
-            resps.push(s.resp);
+            states.push((s.resp, subscribed));
             r
         };
         match route {
@@ -236,9 +250,18 @@ pub async fn execute(session: &SharedSession, requests: &mut Vec<Argv>) -> Vec<(
     if !segment.is_empty() {
         segment.run(here, &mut replies).await;
     }
-    let out: Vec<(Reply, u8)> = replies.into_iter().map_while(|r| r).zip(resps).collect();
-    for (r, _) in &out {
-        if let Reply::Error(text) = r {
+    let out: Vec<Answer> = replies
+        .into_iter()
+        .map_while(|r| r)
+        .zip(states)
+        .map(|(reply, (resp, subscribed))| Answer {
+            reply,
+            resp,
+            subscribed,
+        })
+        .collect();
+    for a in &out {
+        if let Reply::Error(text) = &a.reply {
             stats::count_error(text);
         }
     }

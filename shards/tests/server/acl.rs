@@ -412,6 +412,107 @@ fn the_acl_log_records_refusals_and_groups_repeats() {
     assert!(none.is_empty());
 }
 
+/// ACL DRYRUN's answer: `OK`, or why the user is refused.
+fn dryrun(c: &mut redis::Connection, args: &[&[u8]]) -> String {
+    let mut command = cmd(&["ACL", "DRYRUN"]);
+    for a in args {
+        command.arg(*a);
+    }
+    match command.query::<Value>(c).unwrap() {
+        Value::Okay => "OK".to_string(),
+        other => text(&other),
+    }
+}
+
+/// ACL LIST, bytes as they are.
+fn acl_list(c: &mut redis::Connection) -> Vec<Vec<u8>> {
+    cmd(&["ACL", "LIST"]).query(c).unwrap()
+}
+
+/// Saving then loading the aclfile never changes a permission, whatever
+/// bytes the rules hold: a pattern with quotes, a `)` inside a selector,
+/// a pattern that is not UTF-8. ACL LIST and GETUSER show the bytes as
+/// Redis does, before and after.
+#[test]
+fn saving_and_loading_the_aclfile_never_changes_a_permission() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("users.acl");
+    std::fs::write(&file, "user default on nopass ~* &* +@all\n").unwrap();
+    let s = Server::start_with(1, &["--aclfile", file.to_str().unwrap()]);
+    let mut c = s.conn();
+    // The literal pattern `"*"`, not all keys.
+    ok(
+        &mut c,
+        &["ACL", "SETUSER", "q", "on", "nopass", "(~'\"*\"' +get)"],
+    );
+    // `~x)` inside the selector, not its end.
+    let r = [
+        "ACL",
+        "SETUSER",
+        "r",
+        "on",
+        "nopass",
+        "-@all",
+        "+get",
+        "~public*",
+        "(~x) ~secret* -@all +set +select|0)",
+    ];
+    ok(&mut c, &r);
+    // A pattern that is not UTF-8, at the root and in a selector.
+    let set_n: Value = cmd(&["ACL", "SETUSER", "n", "on", "nopass", "+get"])
+        .arg(&b"~\xff*"[..])
+        .arg(&b"(+set %W~\xfe*)"[..])
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(set_n, Value::Okay);
+    let refused: [&[&[u8]]; 5] = [
+        &[b"q", b"get", b"anykey"],
+        &[b"r", b"set", b"public1", b"v"],
+        &[b"r", b"get", b"secret1"],
+        &[b"n", b"get", "\u{fffd}k".as_bytes()],
+        &[b"n", b"set", b"\xffk", b"v"],
+    ];
+    let allowed: [&[&[u8]]; 5] = [
+        &[b"q", b"get", b"\"k\""],
+        &[b"r", b"set", b"secret1", b"v"],
+        &[b"r", b"get", b"public1"],
+        &[b"n", b"get", b"\xffk"],
+        &[b"n", b"set", b"\xfek", b"v"],
+    ];
+    let check = |c: &mut redis::Connection, when: &str| {
+        for args in refused {
+            assert_ne!(dryrun(c, args), "OK", "{when}: {args:?}");
+        }
+        for args in allowed {
+            assert_eq!(dryrun(c, args), "OK", "{when}: {args:?}");
+        }
+    };
+    check(&mut c, "before SAVE");
+    let list = acl_list(&mut c);
+    let n_line = list.iter().find(|l| l.starts_with(b"user n ")).unwrap();
+    assert_eq!(
+        n_line.as_slice(),
+        &b"user n on nopass ~\xff* resetchannels -@all +get (%W~\xfe* resetchannels -@all +set)"[..]
+    );
+    let q_line = list.iter().find(|l| l.starts_with(b"user q ")).unwrap();
+    assert_eq!(
+        q_line.as_slice(),
+        &b"user q on nopass resetchannels -@all (~\"*\" resetchannels -@all +get)"[..]
+    );
+    let n = getuser(&mut c, "n");
+    assert_eq!(n["keys"], Value::BulkString(b"~\xff*".to_vec()));
+    ok(&mut c, &["ACL", "SAVE"]);
+    ok(&mut c, &["ACL", "LOAD"]);
+    check(&mut c, "after SAVE and LOAD");
+    assert_eq!(acl_list(&mut c), list);
+    // A restart reads the same file the same way.
+    drop(s);
+    let s = Server::start_with(1, &["--aclfile", file.to_str().unwrap()]);
+    let mut c = s.conn();
+    check(&mut c, "after a restart");
+    assert_eq!(acl_list(&mut c), list);
+}
+
 #[test]
 fn the_aclfile_is_loaded_at_start_saved_and_reloaded() {
     let dir = tempfile::tempdir().unwrap();

@@ -127,6 +127,35 @@ fn a_client_that_does_not_read_is_cut_at_the_normal_output_limit() {
     assert_eq!(qa::<String>(&mut c, &["PING"]), "PONG");
 }
 
+/// A client held over the soft limit (its batch not written in time) is
+/// closed by the check that runs as the output waits: Redis' `clientsCron`
+/// text, not the "ASAP" one of a check made as output is added.
+#[test]
+fn a_client_held_over_the_soft_limit_is_closed_with_redis_text() {
+    let s = Server::start_with(2, &["--client-output-buffer-limit", "normal 0 1mb 0"]);
+    let mut c = s.conn();
+    let value = "v".repeat(1024 * 1024);
+    assert_eq!(q(&mut c, &["SET", "big", &value]), Value::Okay);
+    let mut slow = s.raw();
+    let id: i64 = raw_line(&mut slow, b"CLIENT ID\r\n")
+        .trim_start_matches(':')
+        .trim()
+        .parse()
+        .unwrap();
+    // 200 MiB of replies, never read: more than the sockets hold.
+    slow.write_all(&b"GET big\r\n".repeat(200)).unwrap();
+    let text = format!("Client id={id} ");
+    assert!(
+        eventually(PATIENCE, || s.stderr().lines().any(
+            |l| l.contains(&text) && l.contains("closed for overcoming of output buffer limits.")
+        )),
+        "{}",
+        s.stderr()
+    );
+    assert!(!s.stderr().contains("scheduled to be closed ASAP"));
+    assert!(client_line(&mut c, id).is_none());
+}
+
 #[test]
 fn a_reply_over_the_normal_hard_limit_is_never_sent_and_its_client_is_closed() {
     let s = Server::start_with(2, &["--client-output-buffer-limit", "normal 1mb 0 0"]);
@@ -158,9 +187,123 @@ fn a_reply_over_the_normal_hard_limit_is_never_sent_and_its_client_is_closed() {
         && s.stderr().contains(
             "scheduled to be closed ASAP for overcoming of output buffer limits."
         )));
+    // Its `omem` is the output that broke the limit, as Redis logs it.
+    let log = s.stderr();
+    let line = log
+        .lines()
+        .find(|l| l.contains(&format!("Client id={id} ")))
+        .unwrap();
+    assert!(field(line, "omem") >= 1024 * 1024, "{line}");
     // Others are unaffected: a reply under the limit still goes out.
     let range: Vec<String> = qa(&mut c, &["LRANGE", "big", "0", "9"]);
     assert_eq!(range.len(), 10);
+}
+
+/// Reads from `s` until what it read ends with `end`.
+fn read_through(s: &mut TcpStream, end: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !out.ends_with(end) {
+        match s.read(&mut buf) {
+            Ok(n) if n > 0 => out.extend_from_slice(&buf[..n]),
+            _ => panic!(
+                "closed before {:?}: {:?}",
+                String::from_utf8_lossy(end),
+                out
+            ),
+        }
+    }
+    out
+}
+
+/// A list `big` whose `LRANGE big 0 -1` reply is about 4 MiB.
+fn fill_big_list(c: &mut redis::Connection) {
+    let element = "e".repeat(64 * 1024);
+    for _ in 0..64 {
+        let _: i64 = qa(c, &["RPUSH", "big", &element]);
+    }
+}
+
+/// The output limit class is the client's at the moment: a client that
+/// subscribed once, or subscribes after a large reply, is held to the
+/// `normal` limit while it has no subscription, and a subscriber (RESP3
+/// too) to the `pubsub` limit for its command replies, as Redis'
+/// `getClientType`. Each is closed with none of the reply sent.
+#[test]
+fn replies_are_held_to_the_limit_of_the_class_the_client_is_in() {
+    let s = Server::start_with(2, &["--client-output-buffer-limit", "normal 1mb 0 0"]);
+    let mut c = s.conn();
+    fill_big_list(&mut c);
+    // A bare UNSUBSCRIBE leaves the client normal.
+    let mut once = s.raw();
+    once.write_all(b"UNSUBSCRIBE\r\nPING\r\n").unwrap();
+    read_through(&mut once, b"+PONG\r\n");
+    let (reply, closed) = raw_exchange(&mut once, b"LRANGE big 0 -1\r\n");
+    assert!(closed, "a client that sent UNSUBSCRIBE escaped the limit");
+    assert!(reply.is_empty(), "{} bytes were sent", reply.len());
+    // So does having subscribed and left.
+    let mut left = s.raw();
+    left.write_all(b"SUBSCRIBE x\r\nUNSUBSCRIBE x\r\nPING\r\n")
+        .unwrap();
+    read_through(&mut left, b"+PONG\r\n");
+    let (reply, closed) = raw_exchange(&mut left, b"LRANGE big 0 -1\r\n");
+    assert!(
+        closed && reply.is_empty(),
+        "{} bytes, closed {closed}",
+        reply.len()
+    );
+    // A SUBSCRIBE after the large reply does not exempt it.
+    let mut later = s.raw();
+    let (reply, closed) = raw_exchange(&mut later, b"LRANGE big 0 -1\r\nSUBSCRIBE x\r\n");
+    assert!(closed, "a SUBSCRIBE after the reply exempted it");
+    assert!(reply.is_empty(), "{} bytes were sent", reply.len());
+    assert_eq!(
+        info_field(&mut c, "stats", "client_output_buffer_limit_disconnections"),
+        "3"
+    );
+    // A RESP3 subscriber's command replies face the pubsub limit.
+    let s = Server::start_with(
+        2,
+        &[
+            "--client-output-buffer-limit",
+            "normal 0 0 0 pubsub 1mb 0 0",
+        ],
+    );
+    let mut c = s.conn();
+    fill_big_list(&mut c);
+    let mut subscriber = s.raw();
+    subscriber
+        .write_all(b"HELLO 3\r\nSUBSCRIBE x\r\nPING\r\n")
+        .unwrap();
+    read_through(&mut subscriber, b"+PONG\r\n");
+    let id = client_id_of_subscriber(&mut c);
+    let (reply, closed) = raw_exchange(&mut subscriber, b"LRANGE big 0 -1\r\n");
+    assert!(
+        closed,
+        "a RESP3 subscriber's reply escaped the pubsub limit"
+    );
+    assert!(reply.is_empty(), "{} bytes were sent", reply.len());
+    assert!(eventually(PATIENCE, || s
+        .stderr()
+        .contains(&format!("Client id={id} "))));
+    // Not subscribed, the same client would be normal: no limit.
+    let mut plain = s.raw();
+    plain
+        .write_all(b"HELLO 3\r\nLRANGE big 0 -1\r\nPING\r\n")
+        .unwrap();
+    let got = read_through(&mut plain, b"+PONG\r\n");
+    assert!(got.len() > 4 * 1024 * 1024, "{} bytes", got.len());
+}
+
+/// The id of the only client subscribed to something.
+fn client_id_of_subscriber(c: &mut redis::Connection) -> i64 {
+    let list: String = qa(c, &["CLIENT", "LIST"]);
+    let line = list
+        .lines()
+        .find(|l| l.contains(" flags=P "))
+        .unwrap_or_else(|| panic!("no subscriber in {list}"));
+    field(line, "id") as i64
 }
 
 /// With Redis' default `normal 0 0 0`, a client that pipelines large reads
