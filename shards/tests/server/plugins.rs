@@ -22,6 +22,8 @@ use std::sync::OnceLock;
 use crate::common::*;
 use redis::Value;
 
+mod order;
+
 /// Where the plugins are built, once per test binary.
 fn built() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
