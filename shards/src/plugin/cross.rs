@@ -29,7 +29,7 @@
 //! write (a full disk) after the checks fails the call with that error
 //! while the other cores' shares are written.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use frys_plugins::{Plugin, Value, Write};
@@ -42,19 +42,14 @@ use crate::store;
 use crate::txn::Txn;
 
 use super::apply;
-use super::call::{declared_keys, new_call, recheck, refusal, resolve, Limits};
+use super::call::{declared_keys, new_call, refusal, Limits};
 use super::snapshot::{self, Refused, Snapshot};
 
-/// The `BarrierFn` of a plugin call whose keys span cores.
-pub fn run(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
+/// Runs a plugin call whose keys span cores, as a barrier: command `cmd`
+/// of `plugin`, the version the call was routed and ACL-checked by (a
+/// RELOAD while the pipeline's earlier commands ran does not change it).
+pub fn run(ctx: BarrierCtx, plugin: Arc<Plugin>, cmd: usize, argv: Argv) -> LocalBoxFuture<Reply> {
     Box::pin(async move {
-        let (plugin, cmd) = match resolve(&argv) {
-            Ok(found) => found,
-            Err(e) => return e,
-        };
-        if let Some(refused) = recheck(&plugin, cmd, &argv) {
-            return refused;
-        }
         if ctx.held {
             // Plugin commands are refused inside MULTI, so EXEC never
             // runs one (its locks would be taken twice).
@@ -66,7 +61,7 @@ pub fn run(ctx: BarrierCtx, argv: Argv) -> LocalBoxFuture<Reply> {
 
 /// Runs command `cmd` of `plugin` on `argv` for a client of namespace
 /// `ns` and protocol `resp`, from any core, the caller holding no lock.
-pub async fn call(ns: u16, resp: u8, plugin: Arc<Plugin>, cmd: usize, argv: Argv) -> Reply {
+async fn call(ns: u16, resp: u8, plugin: Arc<Plugin>, cmd: usize, argv: Argv) -> Reply {
     let keys = declared_keys(&plugin, cmd, &argv);
     let map = store::current().map();
     // Each core's keys, cores ascending, in declaration order within.
@@ -139,14 +134,20 @@ async fn read_all(
 
 /// `values` in the order of `keys` (the declaration order a local call
 /// hands the plugin).
-fn in_order(keys: &[Vec<u8>], mut values: Vec<(Vec<u8>, Value)>) -> Vec<(Vec<u8>, Value)> {
-    let mut ordered = Vec::with_capacity(values.len());
-    for k in keys {
-        if let Some(i) = values.iter().position(|(v, _)| v == k) {
-            ordered.push(values.swap_remove(i));
+fn in_order(keys: &[Vec<u8>], values: Vec<(Vec<u8>, Value)>) -> Vec<(Vec<u8>, Value)> {
+    // Each key's place, looked up once per value: linear, not quadratic.
+    let place: HashMap<&[u8], usize, foldhash::fast::RandomState> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (k.as_slice(), i))
+        .collect();
+    let mut slots: Vec<Option<(Vec<u8>, Value)>> = (0..keys.len()).map(|_| None).collect();
+    for (key, value) in values {
+        if let Some(slot) = place.get(key.as_slice()).and_then(|&i| slots.get_mut(i)) {
+            *slot = Some((key, value));
         }
     }
-    ordered
+    slots.into_iter().flatten().collect()
 }
 
 /// Prepares every core's share of `writes` here (nothing is written if
@@ -196,5 +197,25 @@ async fn write_all(
 fn write_key(w: &Write) -> &[u8] {
     match w {
         Write::Set { key, .. } | Write::Delete { key } | Write::Collection { key, .. } => key,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_come_back_in_declaration_order_and_strays_are_dropped() {
+        let keys: Vec<Vec<u8>> = (0..2000).map(|i| format!("k{i}").into_bytes()).collect();
+        // Cores answer in their own order; one value is for no declared key.
+        let mut values: Vec<(Vec<u8>, Value)> = keys
+            .iter()
+            .rev()
+            .map(|k| (k.clone(), Value::Missing))
+            .collect();
+        values.push((b"stray".to_vec(), Value::Missing));
+        let ordered = in_order(&keys, values);
+        let got: Vec<&Vec<u8>> = ordered.iter().map(|(k, _)| k).collect();
+        assert_eq!(got, keys.iter().collect::<Vec<_>>());
     }
 }

@@ -1,13 +1,16 @@
 //! Pipeline order and ACL checks around plugin calls: a multi-key command
 //! queued behind a held key keeps its place against a later command of
-//! the same pipeline (built-in MSET and a plugin call).
+//! the same pipeline (built-in MSET and a plugin call), and a PLUGIN
+//! RELOAD between routing and running does not change which keys a
+//! queued call touches (the version the call was routed and ACL-checked
+//! by runs).
 
 use std::time::Duration;
 
 use frys_shards::keyspace::key_slot;
 use redis::Value;
 
-use super::{load, server};
+use super::{load, plugin, server};
 use crate::common::*;
 
 /// A new connection of `s` served by `core` (CLIENT INFO's `io-thread`).
@@ -120,4 +123,86 @@ fn a_multi_key_command_behind_a_held_key_keeps_its_place_in_the_pipeline() {
             "round {round}: the later SET ran before the plugin call"
         );
     }
+}
+
+/// Loads `rekey1.wasm` from a copy it can then replace with version 2
+/// (declares every argument); returns the temp dir keeping the copy.
+fn load_rekey(c: &mut redis::Connection) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rekey.wasm");
+    std::fs::copy(plugin("rekey1.wasm"), &file).unwrap();
+    let file = file.display().to_string();
+    assert_eq!(q(c, &["PLUGIN", "LOAD", &file]), Value::Okay);
+    std::fs::copy(plugin("rekey2.wasm"), dir.path().join("rekey.wasm")).unwrap();
+    dir
+}
+
+#[test]
+fn a_reload_between_routing_and_running_cannot_write_keys_the_acl_forbids() {
+    let s = server(2);
+    let mut c = s.conn();
+    let dir = load_rekey(&mut c);
+    // u may reload plugins but touch only keys a*.
+    assert_eq!(
+        q(
+            &mut c,
+            &["ACL", "SETUSER", "u", "on", ">pw", "+@all", "~a*"]
+        ),
+        Value::Okay
+    );
+    let mut u = s.conn();
+    assert_eq!(q(&mut u, &["AUTH", "u", "pw"]), Value::Okay);
+    assert!(err(&mut u, &["SET", "b2", "x"]).starts_with("NOPERM"));
+    for a in ["a0", &keys_on_core("a", 1, 2, 1)[0]] {
+        let (set, reloaded): (i64, String) = redis::pipe()
+            .cmd("REKEY")
+            .arg(a)
+            .arg("b2")
+            .cmd("PLUGIN")
+            .arg("RELOAD")
+            .arg("rekey")
+            .query(&mut u)
+            .expect("both answer");
+        // The call runs as routed: version 1, key a only.
+        assert_eq!((set, reloaded.as_str()), (1, "OK"));
+        assert_eq!(qa::<String>(&mut c, &["GET", a]), "v1");
+        assert_eq!(q(&mut c, &["EXISTS", "b2"]), Value::Int(0), "b2 written");
+        // Back to version 1 on disk and in the registry for the next key.
+        let file = dir.path().join("rekey.wasm");
+        std::fs::copy(plugin("rekey1.wasm"), &file).unwrap();
+        assert_eq!(q(&mut c, &["PLUGIN", "RELOAD", "rekey"]), Value::Okay);
+        std::fs::copy(plugin("rekey2.wasm"), &file).unwrap();
+    }
+    // Version 2 now loaded: the new declaration is checked for new calls.
+    assert_eq!(q(&mut c, &["PLUGIN", "RELOAD", "rekey"]), Value::Okay);
+    assert!(err(&mut u, &["REKEY", "a0", "b2"]).starts_with("NOPERM"));
+    assert_eq!(q(&mut c, &["EXISTS", "b2"]), Value::Int(0));
+}
+
+#[test]
+fn a_call_queued_before_a_reload_keeps_its_place_against_later_commands() {
+    let s = server(2);
+    let mut c = s.conn();
+    let _dir = load_rekey(&mut c);
+    // a on core 1, b on core 0: version 2 would span both cores.
+    let a = keys_on_core("ra", 1, 2, 1).remove(0);
+    let b = keys_on_core("rb", 0, 2, 1).remove(0);
+    let (set, reloaded, later): (i64, String, String) = redis::pipe()
+        .cmd("REKEY")
+        .arg(&a)
+        .arg(&b)
+        .cmd("PLUGIN")
+        .arg("RELOAD")
+        .arg("rekey")
+        .cmd("SET")
+        .arg(&a)
+        .arg("later")
+        .query(&mut c)
+        .expect("all answer");
+    assert_eq!((set, reloaded.as_str(), later.as_str()), (1, "OK", "OK"));
+    assert_eq!(qa::<String>(&mut c, &["GET", &a]), "later");
+    assert_eq!(q(&mut c, &["EXISTS", &b]), Value::Int(0));
+    // The next call runs version 2 over both cores.
+    assert_eq!(qa::<i64>(&mut c, &["REKEY", &a, &b]), 2);
+    assert_eq!(qa::<Vec<String>>(&mut c, &["MGET", &a, &b]), ["v2", "v2"]);
 }
