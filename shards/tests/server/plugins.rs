@@ -6,7 +6,8 @@
 //! that owns the keys, calls over keys on both cores (C: `test/xfer.c`,
 //! `test/xfer_native.c`: atomicity against INCR and MULTI, traps, an
 //! undeclared key, the snapshot budget, CROSSSLOT in cluster mode; and
-//! `test/rekey.c` in [`order`]: a RELOAD between routing and running), and
+//! `test/rekey.c` in [`order`]: a RELOAD between routing and running;
+//! [`poisoned`]: a partition refusing writes), and
 //! what COMMAND / MODULE LIST show; the
 //! collection functions of ABI v2 (C: `test/coll.c`, and the native
 //! NTALLY): each family, counts, emptied keys, traps, the element cap, the
@@ -23,6 +24,7 @@ use crate::common::*;
 use redis::Value;
 
 mod order;
+mod poisoned;
 
 /// Where the plugins are built, once per test binary.
 fn built() -> &'static Path {
