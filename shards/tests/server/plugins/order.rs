@@ -180,6 +180,48 @@ fn a_reload_between_routing_and_running_cannot_write_keys_the_acl_forbids() {
 }
 
 #[test]
+fn reloads_from_another_client_never_let_a_user_write_a_key_its_acl_forbids() {
+    let s = server(2);
+    let mut c = s.conn();
+    let dir = load_rekey(&mut c);
+    // u2 may not run PLUGIN and may touch only keys a*.
+    assert_eq!(
+        q(
+            &mut c,
+            &["ACL", "SETUSER", "u2", "on", ">pw", "+@all", "-plugin", "~a*"]
+        ),
+        Value::Okay
+    );
+    let file = dir.path().join("rekey.wasm");
+    let reloader = std::thread::spawn({
+        let mut c = s.conn();
+        move || {
+            for i in 0..120 {
+                let version = 1 + i % 2;
+                std::fs::copy(plugin(&format!("rekey{version}.wasm")), &file).unwrap();
+                assert_eq!(q(&mut c, &["PLUGIN", "RELOAD", "rekey"]), Value::Okay);
+            }
+        }
+    });
+    let mut u = s.conn();
+    assert_eq!(q(&mut u, &["AUTH", "u2", "pw"]), Value::Okay);
+    let mut batches = 0;
+    while !reloader.is_finished() {
+        let mut pipe = redis::pipe();
+        for _ in 0..50 {
+            pipe.cmd("REKEY").arg("a0").arg("b2");
+        }
+        // Each call answers 1 (version 1) or NOPERM (version 2 at dispatch).
+        let _ = pipe.query::<Value>(&mut u);
+        batches += 1;
+        assert_eq!(q(&mut c, &["EXISTS", "b2"]), Value::Int(0), "u2 wrote b2");
+    }
+    reloader.join().unwrap();
+    assert!(batches > 0);
+    assert_eq!(q(&mut c, &["EXISTS", "b2"]), Value::Int(0), "u2 wrote b2");
+}
+
+#[test]
 fn a_call_queued_before_a_reload_keeps_its_place_against_later_commands() {
     let s = server(2);
     let mut c = s.conn();
