@@ -56,6 +56,9 @@ pub struct KeyGuard {
     table: Rc<Table>,
     /// Shared with the table entry: one allocation per locked key.
     key: Rc<[u8]>,
+    /// False for the guard of a place that left its queue ungranted: its
+    /// drop releases nothing.
+    holds: bool,
 }
 
 impl KeyLocks {
@@ -109,6 +112,7 @@ impl KeyLocks {
             guard: Some(KeyGuard {
                 table: self.table.clone(),
                 key,
+                holds: true,
             }),
         }
     }
@@ -158,7 +162,7 @@ impl Future for Place {
 
 impl Drop for Place {
     fn drop(&mut self) {
-        let Some(guard) = self.guard.take() else {
+        let Some(mut guard) = self.guard.take() else {
             return;
         };
         let Some(waiter) = self.waiter.as_ref().filter(|w| !w.granted.get()) else {
@@ -167,17 +171,18 @@ impl Drop for Place {
             return;
         };
         // Still queued: leave the queue without releasing someone else's lock.
-        let mut table = guard.table.borrow_mut();
-        if let Some(queue) = table.get_mut(&*guard.key) {
+        if let Some(queue) = guard.table.borrow_mut().get_mut(&*guard.key) {
             queue.retain(|w| !Rc::ptr_eq(w, waiter));
         }
-        drop(table);
-        std::mem::forget(guard);
+        guard.holds = false;
     }
 }
 
 impl Drop for KeyGuard {
     fn drop(&mut self) {
+        if !self.holds {
+            return;
+        }
         let mut table = self.table.borrow_mut();
         let Some(queue) = table.get_mut(&*self.key) else {
             return;
@@ -255,6 +260,9 @@ mod tests {
         assert!(poll(third.as_mut()).is_pending(), "holder still holds");
         drop(g1);
         assert!(poll(third.as_mut()).is_ready());
+        drop(third);
+        // Nothing of the dropped waiter is left behind (no leaked guard).
+        assert_eq!(Rc::strong_count(&locks.table), 1);
     }
 
     #[test]
@@ -299,6 +307,7 @@ mod tests {
         assert!(poll(next_x.as_mut()).is_ready());
         drop(next_x);
         assert_eq!(locks.locked_keys(), 0);
+        assert_eq!(Rc::strong_count(&locks.table), 1);
     }
 
     #[test]
