@@ -95,7 +95,10 @@ fn abort_cancels_a_pending_task_and_drops_its_future_on_its_core() {
         // start it late; aborting before its first poll drops no guard).
         let patience = std::time::Instant::now() + std::time::Duration::from_secs(60);
         while started.load(Ordering::SeqCst) == 0 {
-            assert!(std::time::Instant::now() < patience, "the task never started");
+            assert!(
+                std::time::Instant::now() < patience,
+                "the task never started"
+            );
             frys::time::sleep(std::time::Duration::from_millis(1)).await;
         }
         h.abort();

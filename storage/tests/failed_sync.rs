@@ -68,6 +68,7 @@ fn a_failed_wal_fdatasync_fails_the_write_and_the_partition_refuses_writes_but_s
     runtime().block_on(async {
         let db = Db::open(DB, opts.clone()).await.unwrap();
         write_keys(&db, 0..50).await;
+        assert!(db.check_writable().is_ok());
         fs.inject(FaultRule::new(FaultOp::Sync, libc::EIO).on_files(".log"));
         match db.put(&key_of(50), &value_of(50)).await {
             Err(Error::Io { op, source, .. }) => {
@@ -80,6 +81,7 @@ fn a_failed_wal_fdatasync_fails_the_write_and_the_partition_refuses_writes_but_s
         // The sync would succeed now, but the partition must not try.
         let e = db.put(&key_of(51), &value_of(51)).await.unwrap_err();
         assert_poisoned(&e, "fdatasync");
+        assert_poisoned(&db.check_writable().unwrap_err(), "fdatasync");
         assert_poisoned(&db.flush().await.unwrap_err(), "fdatasync");
         assert_keys(&db, 0..50, "reads after the failed sync").await;
         assert!(db.close().await.is_err(), "close must not report success");

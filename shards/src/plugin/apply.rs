@@ -13,11 +13,14 @@
 //! write, clients blocked on a key that became a non-empty list or sorted
 //! set are served, as after LPUSH or ZADD.
 
+use std::collections::HashMap;
+
 use frys_plugins::{Change, Collection as Items, Write};
 
 use crate::command::KeyCtx;
+use crate::keyspace::PartitionMap;
 use crate::store::collection::{encode_score, member_subkey};
-use crate::store::{Collection, CollectionWrite, Entry, ValueType};
+use crate::store::{check_merged, Collection, CollectionWrite, Entry, ValueType};
 
 /// A call's writes to the keys of one core, turned into records and
 /// checked against the storage limits, not yet written.
@@ -29,13 +32,18 @@ pub struct Prepared {
 
 /// Turns `writes` to keys of namespace `ns` into records; `stored` is the
 /// metadata of every key the call read as a collection. Pure: it may run
-/// on any core. Every record is checked, so a write over the storage
-/// limits fails here, before anything is written anywhere.
+/// on any core. Every record, and every partition's merged batch (`map`
+/// places the keys), is checked, so a write over the storage limits fails
+/// here, before anything is written anywhere.
 pub fn prepare(
     ns: u16,
+    map: PartitionMap,
     stored: &[(Vec<u8>, Collection)],
     writes: Vec<Write>,
 ) -> Result<Prepared, String> {
+    // Looked up once per write: linear in the call's keys.
+    let stored: HashMap<&[u8], Collection, foldhash::fast::RandomState> =
+        stored.iter().map(|(k, c)| (k.as_slice(), *c)).collect();
     let mut p = Prepared {
         batch: Vec::with_capacity(writes.len()),
         filled: Vec::new(),
@@ -62,7 +70,7 @@ pub fn prepare(
                 p.batch.push(cw);
             }
             Write::Collection { key, change } => {
-                let base = stored.iter().find(|(k, _)| *k == key).map(|(_, c)| *c);
+                let base = stored.get(key.as_slice()).copied();
                 let (cw, wakes) = collection_write(ns, &key, base, change)?;
                 if let Some(list) = wakes {
                     p.filled.push((key, list));
@@ -74,6 +82,7 @@ pub fn prepare(
     for cw in &p.batch {
         cw.check().map_err(|e| e.0)?;
     }
+    check_merged(&p.batch, map).map_err(|e| e.0)?;
     Ok(p)
 }
 
@@ -98,7 +107,7 @@ pub async fn apply(
     stored: &[(Vec<u8>, Collection)],
     writes: Vec<Write>,
 ) -> Result<(), String> {
-    commit(ctx, prepare(ctx.ns, stored, writes)?).await
+    commit(ctx, prepare(ctx.ns, ctx.store.map(), stored, writes)?).await
 }
 
 fn type_of(items: &Items) -> ValueType {

@@ -10,19 +10,21 @@
 //! written (and the clients blocked on a list or sorted set it filled are
 //! served), so no other command sees a half-applied call.
 //!
-//! The pipeline routed the call by the version it found; a PLUGIN RELOAD
-//! later in the same pipeline runs before the queued call does, so the
-//! version found here may declare another arity or other keys. Both are
-//! checked again, and a call whose new keys are not all on this core goes
-//! through the transaction layer from here ([`super::cross::call`]).
+//! The version that runs is the one the pipeline routed the call by and
+//! checked it against (arity, the user's ACL key patterns, cluster
+//! slots): the queued item carries it. A PLUGIN RELOAD (or UNLOAD) that
+//! runs between routing and running, from this pipeline or another
+//! connection, changes only the calls routed after it, so a call never
+//! touches keys its user's ACL was not checked on, and its keys are the
+//! ones it was queued (and ordered in the pipeline) by.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use frys_plugins::{registry, Call, Plugin, Value};
+use frys_plugins::{Call, Plugin, Value};
 
 use crate::command::KeyCtx;
-use crate::errors;
 use crate::exec::LocalBoxFuture;
 use crate::keyspace::key_slot;
 use crate::protocol::{Argv, Reply};
@@ -66,55 +68,22 @@ impl Limits {
     }
 }
 
-/// The plugin command `argv` names, looked up on this core (a RELOAD in
-/// between runs the new version), or the error reply.
-pub(super) fn resolve(argv: &Argv) -> Result<(Arc<Plugin>, usize), Reply> {
-    let name = argv.get(0).unwrap_or_default();
-    let Some((plugin, cmd)) = registry().command(name) else {
-        let args: Vec<&[u8]> = argv.iter().skip(1).collect();
-        return Err(Reply::Error(errors::unknown_command(name, args).into()));
-    };
-    if plugin.info.commands.get(cmd).is_none() {
-        return Err(Reply::error(
-            "ERR internal: plugin command index out of range",
-        ));
-    }
-    Ok((plugin, cmd))
-}
-
 /// The declared keys of `argv` for command `cmd` of `plugin`, each once,
 /// in declaration order.
 pub(super) fn declared_keys(plugin: &Plugin, cmd: usize, argv: &Argv) -> Vec<Vec<u8>> {
-    let mut keys: Vec<Vec<u8>> = Vec::new();
     let Some(desc) = plugin.info.commands.get(cmd) else {
-        return keys;
+        return Vec::new();
     };
-    for i in desc.keys.positions(argv.len()) {
-        let k = argv.get(i).unwrap_or_default().to_vec();
-        if !keys.contains(&k) {
-            keys.push(k);
-        }
-    }
-    keys
-}
-
-/// The refusal of `argv` by command `cmd` of `plugin` as declared: its
-/// arity, and in cluster mode its keys' slots (the pipeline checked the
-/// version it routed by).
-pub(super) fn recheck(plugin: &Plugin, cmd: usize, argv: &Argv) -> Option<Reply> {
-    let desc = plugin.info.commands.get(cmd)?;
-    if !desc.arity_ok(argv.len()) {
-        return Some(Reply::Error(
-            errors::wrong_number_of_arguments(&desc.name).into(),
-        ));
-    }
-    let keys = desc
-        .keys
-        .positions(argv.len())
+    let positions = desc.keys.positions(argv.len());
+    // A set of the keys seen: linear in the key count, not quadratic.
+    let mut seen: HashSet<&[u8], foldhash::fast::RandomState> =
+        HashSet::with_capacity_and_hasher(positions.len(), Default::default());
+    positions
         .into_iter()
-        .filter_map(|i| argv.get(i));
-    let refusal = crate::cluster::check_keys(keys).err()?;
-    Some(Reply::error(refusal.text()))
+        .map(|i| argv.get(i).unwrap_or_default())
+        .filter(|k| seen.insert(k))
+        .map(<[u8]>::to_vec)
+        .collect()
 }
 
 /// The error reply for a call refused before it ran.
@@ -153,29 +122,17 @@ pub(super) fn new_call(argv: &Argv, values: Vec<(Vec<u8>, Value)>, limits: Limit
         .with_max_collection_elements(limits.elements)
 }
 
-/// The `KeyFn` of every plugin command whose keys are on one core: looks
-/// the command up again on this core (a RELOAD in between runs the new
-/// version) and runs it.
-pub fn run(ctx: KeyCtx, argv: Argv) -> LocalBoxFuture<Reply> {
+/// Runs command `cmd` of `plugin` (the version the call was routed by)
+/// on the core that owns all its keys.
+pub fn run(ctx: KeyCtx, plugin: Arc<Plugin>, cmd: usize, argv: Argv) -> LocalBoxFuture<Reply> {
     Box::pin(async move {
-        let (plugin, cmd) = match resolve(&argv) {
-            Ok(found) => found,
-            Err(e) => return e,
-        };
-        // The version routed may not be the one found here: a PLUGIN
-        // RELOAD later in the same pipeline runs before this queued call.
-        // The new version's declaration is checked again, and when its
-        // keys are not all on this core the call goes through the
-        // transaction layer from here (locking only this core's keys
-        // would leave the others unlocked and read them from a store
-        // that does not own them).
-        if let Some(refused) = recheck(&plugin, cmd, &argv) {
-            return refused;
-        }
         let keys = declared_keys(&plugin, cmd, &argv);
         let (map, here) = (ctx.store.map(), ctx.store.core());
-        if !ctx.held && keys.iter().any(|k| map.core_of_slot(key_slot(k)) != here) {
-            return super::cross::call(ctx.ns, ctx.resp, plugin, cmd, argv).await;
+        if keys.iter().any(|k| map.core_of_slot(key_slot(k)) != here) {
+            // Routing put the call on the core of these very keys.
+            return Reply::error(
+                "ERR internal: a plugin call queued on a core that does not own its keys",
+            );
         }
         let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
         let _guards = ctx.lock_all(&refs).await;

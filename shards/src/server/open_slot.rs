@@ -6,7 +6,7 @@
 //! command ([`crate::cluster::migration`]).
 
 use crate::cluster::{self, redirect, Admit};
-use crate::command::{KeyCtx, KeyFn};
+use crate::command::KeyCtx;
 use crate::exec::LocalBoxFuture;
 use crate::protocol::{Argv, Reply};
 
@@ -23,7 +23,7 @@ pub(super) struct OwnerCheck {
 /// Runs `run` on this (the owning) core, or answers the redirect the
 /// keys call for.
 pub(super) fn run(
-    run: KeyFn,
+    run: impl FnOnce(KeyCtx, Argv) -> LocalBoxFuture<Reply> + 'static,
     mut ctx: KeyCtx,
     argv: Argv,
     check: Option<OwnerCheck>,

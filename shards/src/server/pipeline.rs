@@ -21,6 +21,10 @@
 //! its first poll until acknowledged, so commands on one key take effect
 //! in pipeline order.
 
+use std::sync::Arc;
+
+use frys_plugins::Plugin;
+
 use crate::acl;
 use crate::command::{self, BarrierCtx, BarrierFn, CommandSpec, KeyCtx, KeyFn, Run};
 use crate::errors;
@@ -40,9 +44,18 @@ const REPLY_BUDGET: usize = 8 << 20;
 /// many each time): large replies are seen before many are in flight.
 const FIRST_FLUSH: usize = 16;
 
+/// What runs a queued command.
+enum Runner {
+    /// A built-in command's key function.
+    Key(KeyFn),
+    /// A plugin command, in the version it was routed and ACL-checked by
+    /// (a PLUGIN RELOAD in between does not change what it touches).
+    Plugin(Arc<Plugin>, usize),
+}
+
 /// One command queued for a core.
 pub struct BatchItem {
-    run: KeyFn,
+    run: Runner,
     /// The command's name (its time is counted under it).
     name: &'static str,
     /// Namespace resolved at dispatch (see `KeyCtx::ns`).
@@ -141,8 +154,13 @@ async fn run_batch(items: Vec<BatchItem>) -> Vec<Reply> {
         .map(|item| {
             let mut ctx = KeyCtx::new(store.clone(), item.ns);
             ctx.resp = item.resp;
-            let run = super::open_slot::run(item.run, ctx, item.argv, item.owner_check);
-            stats::Timed::new(item.name, run)
+            let runner = item.run;
+            let run = move |ctx: KeyCtx, argv: Argv| match runner {
+                Runner::Key(run) => run(ctx, argv),
+                Runner::Plugin(plugin, cmd) => crate::plugin::call::run(ctx, plugin, cmd, argv),
+            };
+            let reply = super::open_slot::run(run, ctx, item.argv, item.owner_check);
+            stats::Timed::new(item.name, reply)
         })
         .collect();
     join_all(futures).await
@@ -158,6 +176,9 @@ enum Route {
     Barrier(BarrierFn, &'static str, Argv),
     /// A fan-out whose keys span cores: a barrier, atomic across them.
     AtomicFanout(&'static CommandSpec, Argv),
+    /// A plugin call whose keys span cores, in the version it was routed
+    /// and ACL-checked by: a barrier, atomic across them.
+    PluginBarrier(Arc<Plugin>, usize, Argv),
 }
 
 /// One request's reply, with what its encoding and output limit depend
@@ -205,7 +226,7 @@ pub async fn execute(session: &SharedSession, requests: &mut Vec<Argv>) -> Vec<A
         match route {
             Route::Reply(r) => replies[idx] = Some(r),
             Route::NoReply | Route::Queued => {}
-            Route::Barrier(..) | Route::AtomicFanout(..) => {
+            Route::Barrier(..) | Route::AtomicFanout(..) | Route::PluginBarrier(..) => {
                 if !segment.is_empty() {
                     segment.run(here, &mut replies).await;
                 }
@@ -223,6 +244,10 @@ pub async fn execute(session: &SharedSession, requests: &mut Vec<Argv>) -> Vec<A
                     Route::Barrier(f, name, argv) => stats::Timed::new(name, f(ctx, argv)).await,
                     Route::AtomicFanout(spec, argv) => {
                         stats::Timed::new(spec.name, fanout::run_atomic(ctx, spec, argv)).await
+                    }
+                    Route::PluginBarrier(plugin, cmd, argv) => {
+                        let call = crate::plugin::cross::run(ctx, plugin, cmd, argv);
+                        stats::Timed::new(PLUGIN_CALL, call).await
                     }
                     _ => Reply::error("ERR internal: not a barrier"),
                 };
@@ -294,7 +319,7 @@ fn route(session: &mut Session, segment: &mut Segment, idx: usize, argv: Argv) -
     session.last_interaction = std::time::Instant::now();
     let Some(top) = command::lookup(name) else {
         if let Some((plugin, cmd)) = crate::plugin::lookup(name) {
-            return route_plugin(session, segment, idx, argv, &plugin, cmd);
+            return route_plugin(session, segment, idx, argv, plugin, cmd);
         }
         let args: Vec<&[u8]> = argv.iter().skip(1).collect();
         return reject(session, None, errors::unknown_command(name, args));
@@ -390,7 +415,7 @@ fn route(session: &mut Session, segment: &mut Segment, idx: usize, argv: Argv) -
             segment.push(
                 core,
                 BatchItem {
-                    run,
+                    run: Runner::Key(run),
                     name: spec.name,
                     ns,
                     resp,
@@ -410,7 +435,7 @@ fn route(session: &mut Session, segment: &mut Segment, idx: usize, argv: Argv) -
                 segment.push(
                     core,
                     BatchItem {
-                        run: part,
+                        run: Runner::Key(part),
                         name: spec.name,
                         ns,
                         resp,
@@ -438,10 +463,10 @@ fn route_plugin(
     segment: &mut Segment,
     idx: usize,
     argv: Argv,
-    plugin: &frys_plugins::Plugin,
+    plugin: Arc<Plugin>,
     cmd: usize,
 ) -> Route {
-    let Some(desc) = crate::plugin::desc(plugin, cmd) else {
+    let Some(desc) = crate::plugin::desc(&plugin, cmd) else {
         return reject(session, None, "ERR internal: plugin command index".into());
     };
     if !desc.arity_ok(argv.len()) {
@@ -476,18 +501,19 @@ fn route_plugin(
     let here = frys_runtime::current_core().unwrap_or(0);
     let Some(core) = crate::plugin::route(desc, &argv, store.map(), here) else {
         // Keys on several cores: through the transaction layer.
-        return Route::Barrier(crate::plugin::cross::run, PLUGIN_CALL, argv);
+        return Route::PluginBarrier(plugin, cmd, argv);
     };
+    let owner_check = crate::cluster::enabled().then(|| super::open_slot::OwnerCheck {
+        keys: desc.keys.positions(argv.len()),
+        asking: false,
+        shard_pubsub: false,
+    });
     let item = BatchItem {
-        run: crate::plugin::call::run,
+        run: Runner::Plugin(plugin, cmd),
         name: PLUGIN_CALL,
         ns: store.ns_of(session.db),
         resp: session.resp,
-        owner_check: crate::cluster::enabled().then(|| super::open_slot::OwnerCheck {
-            keys: desc.keys.positions(argv.len()),
-            asking: false,
-            shard_pubsub: false,
-        }),
+        owner_check,
         argv,
     };
     segment.push(core, item, idx);

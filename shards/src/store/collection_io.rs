@@ -11,7 +11,7 @@ use super::collection::{element_prefix, encode_score, prefix_end, Meta, ELEMENT_
 use super::encoding::{data_key, Entry, ValueType};
 use super::{add_put, CoreStore, StoreError, StoreResult};
 use crate::errors;
-use crate::keyspace::key_slot;
+use crate::keyspace::{key_slot, PartitionMap};
 
 /// A collection as stored: its type, expiry and metadata.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +54,38 @@ impl Collection {
             expires_at: entry.expires_at,
             meta,
         }))
+    }
+}
+
+/// The most bytes one partition's batch may encode to (one WAL record).
+const MAX_BATCH_BYTES: usize = frys_storage::wal::MAX_PAYLOAD_LEN as usize;
+
+/// Whether `writes`, merged into one batch per partition as
+/// [`CoreStore::apply_all`] merges them, fit one batch each, with the
+/// error the storage gives a batch over the limit. Pure: a caller that
+/// writes several cores checks every core's share before writing any.
+pub fn check_merged(writes: &[CollectionWrite], map: PartitionMap) -> StoreResult<()> {
+    merged_fit(writes, map, MAX_BATCH_BYTES)
+}
+
+fn merged_fit(writes: &[CollectionWrite], map: PartitionMap, limit: usize) -> StoreResult<()> {
+    let header = frys_storage::batch::BATCH_HEADER_LEN;
+    // (partition, merged encoded size): a core owns few partitions.
+    let mut sizes: Vec<(u16, usize)> = Vec::new();
+    for w in writes.iter().filter(|w| !w.is_empty()) {
+        let p = map.partition_of_slot(w.slot);
+        let ops = w.batch.approximate_size().saturating_sub(header);
+        match sizes.iter_mut().find(|(id, _)| *id == p) {
+            Some((_, size)) => *size = size.saturating_add(ops),
+            None => sizes.push((p, header.saturating_add(ops))),
+        }
+    }
+    match sizes.iter().find(|(_, size)| *size > limit) {
+        Some(&(_, size)) => {
+            let e = frys_storage::batch::BatchError::TooLarge { size };
+            Err(frys_storage::Error::InvalidArgument(e.to_string()).into())
+        }
+        None => Ok(()),
     }
 }
 
@@ -255,15 +287,22 @@ impl CoreStore {
     /// of one hash slot, as a plugin call's, are one batch).
     ///
     /// Every write is checked first (a record over the storage limits is
-    /// refused by its batch, which only remembers why): one that fails
-    /// fails the whole call and nothing is written.
+    /// refused by its batch, which only remembers why; a merged batch must
+    /// fit one WAL record; every partition written must take writes, not
+    /// be poisoned or closed): one that fails fails the whole call and
+    /// nothing is written.
     pub async fn apply_all(&self, writes: Vec<CollectionWrite>) -> StoreResult<()> {
         use frys_storage::batch::BatchOp;
         for w in &writes {
             w.check()?;
         }
+        check_merged(&writes, self.map)?;
+        let writes: Vec<CollectionWrite> = writes.into_iter().filter(|w| !w.is_empty()).collect();
+        for w in &writes {
+            self.db_of_slot(w.slot)?.check_writable()?;
+        }
         let mut batches: Vec<(u16, WriteBatch)> = Vec::new();
-        for w in writes.into_iter().filter(|w| !w.is_empty()) {
+        for w in writes {
             self.note_write(w.ns, &w.key);
             let p = self.map.partition_of_slot(w.slot);
             let Some(i) = batches.iter().position(|(id, _)| *id == p) else {
@@ -307,5 +346,58 @@ impl CoreStore {
         self.note_write(write.ns, &write.key);
         super::disk_state::write(db, write.batch).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn string_write(key: &str, bytes: usize) -> CollectionWrite {
+        let mut w = CollectionWrite::new(0, key.as_bytes(), 0);
+        let entry = Entry {
+            kind: ValueType::String,
+            expires_at: None,
+            payload: vec![b'x'; bytes],
+        };
+        w.set_entry(Some(&entry)).expect("a small record");
+        w
+    }
+
+    #[test]
+    fn writes_merged_into_one_partition_are_measured_together() {
+        let map = PartitionMap::new(16, 1);
+        // Two keys of one slot: one partition, one merged batch.
+        let (a, b) = (string_write("{t}a", 600), string_write("{t}b", 600));
+        let one = a.batch.approximate_size();
+        let merged = one + b.batch.approximate_size() - frys_storage::batch::BATCH_HEADER_LEN;
+        let writes = [a, b];
+        assert!(merged_fit(&writes, map, merged).is_ok());
+        let e = merged_fit(&writes, map, merged - 1).unwrap_err();
+        assert!(
+            e.0.contains(&format!("batch encodes to {merged} bytes")),
+            "{}",
+            e.0
+        );
+        // Each alone fits: only the merge is over.
+        assert!(merged_fit(&writes[..1], map, one).is_ok());
+    }
+
+    #[test]
+    fn writes_to_different_partitions_are_measured_apart() {
+        let map = PartitionMap::new(16, 1);
+        let keys: Vec<String> = (0..)
+            .map(|i| format!("k{i}"))
+            .scan(None, |first: &mut Option<u16>, k| {
+                let p = map.partition_of_slot(key_slot(k.as_bytes()));
+                Some((k, *first.get_or_insert(p) != p))
+            })
+            .filter(|(_, other)| *other)
+            .map(|(k, _)| k)
+            .take(1)
+            .collect();
+        let (a, b) = (string_write("k0", 600), string_write(&keys[0], 600));
+        let limit = a.batch.approximate_size().max(b.batch.approximate_size());
+        assert!(merged_fit(&[a, b], map, limit).is_ok());
     }
 }

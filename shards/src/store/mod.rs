@@ -28,7 +28,7 @@ use std::rc::Rc;
 use frys_storage::{Db, WriteBatch};
 
 pub use collection::Meta;
-pub use collection_io::{Collection, CollectionWrite, ElementScan};
+pub use collection_io::{check_merged, Collection, CollectionWrite, ElementScan};
 pub use encoding::{
     data_end, data_key, data_position, key_hash, split_data_key, Entry, ValueType, DATA_PREFIX_LEN,
     DATA_TAG, MAX_PAYLOAD_LEN,

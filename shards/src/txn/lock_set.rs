@@ -21,6 +21,14 @@
 //! and one on `k` cores pays `k` one-way hops, not `k` round trips.
 //! Dropping the set closes the holders' queues: each finishes its queued
 //! jobs and releases.
+//!
+//! Pipeline order: a set is only acquired by a barrier (EXEC, a fan-out or
+//! multi-key command over several cores, a plugin call over several
+//! cores), which starts after every earlier command of its pipeline
+//! answered, and the commands after it are dispatched only once it
+//! answered. So no command of the same pipeline can take one of its keys
+//! between its holders' lock steps, and each core's `lock_all` joins all
+//! of that core's queues in one step (`store::key_locks`).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;

@@ -6,7 +6,8 @@
 //! that owns the keys, calls over keys on both cores (C: `test/xfer.c`,
 //! `test/xfer_native.c`: atomicity against INCR and MULTI, traps, an
 //! undeclared key, the snapshot budget, CROSSSLOT in cluster mode; and
-//! `test/rekey.c`: a RELOAD that moves a queued call's keys), and
+//! `test/rekey.c` in [`order`]: a RELOAD between routing and running;
+//! [`poisoned`]: a partition refusing writes), and
 //! what COMMAND / MODULE LIST show; the
 //! collection functions of ABI v2 (C: `test/coll.c`, and the native
 //! NTALLY): each family, counts, emptied keys, traps, the element cap, the
@@ -21,6 +22,9 @@ use std::sync::OnceLock;
 
 use crate::common::*;
 use redis::Value;
+
+mod order;
+mod poisoned;
 
 /// Where the plugins are built, once per test binary.
 fn built() -> &'static Path {
@@ -440,32 +444,6 @@ fn reload_under_load_answers_every_request() {
 /// ahead of it (queued calls run when the pipeline's segment is sent).
 /// The call was routed by version 1's key (on core 0) and runs as version
 /// 2, whose keys are on both cores: it must lock and write both there.
-#[test]
-fn a_call_queued_before_a_reload_that_moves_its_keys_runs_on_the_new_keys() {
-    let s = server(2);
-    let mut c = s.conn();
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("rekey.wasm");
-    std::fs::copy(plugin("rekey1.wasm"), &file).unwrap();
-    let file = file.display().to_string();
-    assert_eq!(q(&mut c, &["PLUGIN", "LOAD", &file]), Value::Okay);
-    let (a, b) = on_both_cores("rk");
-    assert_eq!(qa::<i64>(&mut c, &["REKEY", &a, &b]), 1);
-    assert_eq!(q(&mut c, &["EXISTS", &b]), Value::Int(0));
-    std::fs::copy(plugin("rekey2.wasm"), &file).unwrap();
-    let (set, reloaded): (i64, String) = redis::pipe()
-        .cmd("REKEY")
-        .arg(&a)
-        .arg(&b)
-        .cmd("PLUGIN")
-        .arg("RELOAD")
-        .arg("rekey")
-        .query(&mut c)
-        .expect("the queued call and the reload both answer");
-    assert_eq!((set, reloaded.as_str()), (2, "OK"));
-    assert_eq!(qa::<Vec<String>>(&mut c, &["MGET", &a, &b]), ["v2", "v2"]);
-}
-
 #[test]
 fn plugin_commands_show_in_command_and_module_list() {
     let s = server(1);

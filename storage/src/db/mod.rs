@@ -305,6 +305,17 @@ impl Db {
         self.write(b).await
     }
 
+    /// Whether the partition takes writes now: the error a write would get
+    /// when it is closed, or poisoned by a failed WAL write, sync or flush
+    /// (it then refuses every write until reopened). For a caller that
+    /// writes several partitions and must not write some and then fail.
+    ///
+    /// # Errors
+    /// [`Error::Closed`] or [`Error::Poisoned`].
+    pub fn check_writable(&self) -> Result<()> {
+        self.inner.check_writable()
+    }
+
     /// Applies `batch` atomically. It is acknowledged as the sync policy
     /// says (see [`SyncPolicy`](crate::SyncPolicy)).
     ///
