@@ -23,11 +23,17 @@
 //! waits instead until the abandoned operations are gone, driving the
 //! current core's driver meanwhile (their cancellations are queued, so
 //! io_uring ones end at that submission); a pool call that never returns (a
-//! read of a FIFO nobody writes) then blocks it.
+//! read of a FIFO nobody writes), or an abandoned zero-copy send that the
+//! peer never acknowledges, then blocks it. Off a runtime thread the wait
+//! relies on the core that queued the operations to go on running (inside
+//! `block_on` or `run_on_all`); while none does, it waits.
+//!
+//! The old number, now the runtime's alone, is made close-on-exec, so a
+//! child spawned before the abandoned operations finish does not inherit
+//! it even where the caller's file was inheritable.
 
 use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
-use std::task::Waker;
 use std::time::Duration;
 
 use crate::driver::release_orphans;
@@ -43,7 +49,10 @@ pub(crate) fn release<T: AsRawFd>(fd: Arc<T>, into_owned: impl FnOnce(T) -> Owne
     match duplicate(shared.as_raw_fd()) {
         // Our share goes; the abandoned operations' shares close the old
         // number once they are done with it.
-        Ok(new) => new,
+        Ok(new) => {
+            set_cloexec(shared.as_raw_fd());
+            new
+        }
         Err(e) => {
             tracing::warn!(error = %e, "cannot duplicate an fd that abandoned operations still use; waiting for them");
             into_owned(sole_share(shared)).into_raw_fd()
@@ -71,6 +80,18 @@ fn duplicate(fd: RawFd) -> std::io::Result<RawFd> {
     Ok(new)
 }
 
+/// Marks `fd` close-on-exec (best effort: a failure only means a child
+/// could inherit a number it never uses).
+fn set_cloexec(fd: RawFd) {
+    // SAFETY: fcntl with integer arguments on an fd our share keeps open;
+    // FD_CLOEXEC is a flag of this descriptor alone, not of the open file.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    if flags >= 0 && flags & libc::FD_CLOEXEC == 0 {
+        // SAFETY: as above.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) };
+    }
+}
+
 /// Waits until every other share of `fd` is gone.
 fn sole_share<T>(mut fd: Arc<T>) -> T {
     loop {
@@ -95,7 +116,9 @@ fn drive_current_core() {
     });
     if let Some((woken, orphans)) = progressed {
         release_orphans(orphans);
-        woken.into_iter().for_each(Waker::wake);
+        // A panicking user waker must not unwind out of `into_raw_fd` and
+        // strand the other wakers.
+        woken.into_iter().for_each(crate::task::wake_user);
     }
 }
 
