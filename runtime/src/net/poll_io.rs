@@ -16,13 +16,22 @@
 //! `read_buf[read_pos..]` are the unread bytes; while `write_op` is set the
 //! write buffer is inside it and `write_done` bytes of it have been sent.
 //! An error from a background send is reported by the next `poll_write`,
-//! `poll_flush` or `poll_close`, and the bytes it did not send are dropped.
+//! `poll_flush` or `poll_close` (or owned-buffer write, below), and the
+//! bytes it did not send are dropped.
+//!
+//! Ordering with the owned-buffer calls: a `poll_write` returns before its
+//! bytes have left, so the stream's owned-buffer writes and `shutdown`
+//! first finish the send left here ([`PollIo::poll_send_for_owned`]):
+//! bytes go out in the order the calls were made, whichever API made them.
+//! Those calls take `&self`, so several tasks may wait on one send; each
+//! registers its waker in `send_waiters` (the driver keeps only the last
+//! poller's) and all are woken when the send is done.
 
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{ready, Context, Poll};
+use std::task::{ready, Context, Poll, Waker};
 
 use super::fd::SocketFd;
 use super::ops::{Recv, Send, Shutdown};
@@ -42,6 +51,8 @@ pub(crate) struct PollIo {
     write_op: Option<Op<Send<Vec<u8>>>>,
     shutdown_op: Option<Op<Shutdown>>,
     write_closed: bool,
+    /// Owned-buffer writers waiting for `write_op` to finish.
+    send_waiters: Vec<Waker>,
 }
 
 impl PollIo {
@@ -80,6 +91,10 @@ impl PollIo {
                 match result {
                     Ok(0) => return Poll::Ready(Ok(&[])),
                     Ok(_) => {}
+                    // A signal interrupted the receive before it took
+                    // anything (the buffer is still empty): receive again,
+                    // as the send and accept paths do.
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => return Poll::Ready(Err(e)),
                 }
             }
@@ -144,12 +159,49 @@ impl PollIo {
         Poll::Ready(Ok(n))
     }
 
+    /// Whether bytes a `poll_write` accepted are still being sent.
+    pub(crate) fn send_in_flight(&self) -> bool {
+        self.write_op.is_some()
+    }
+
+    /// Finishes the send [`poll_write`](Self::poll_write) left in flight,
+    /// for an owned-buffer write or shutdown that must not overtake it.
+    /// The caller wakes the returned wakers (the other writers waiting on
+    /// the same send) once it no longer borrows the state.
+    pub(crate) fn poll_send_for_owned(
+        &mut self,
+        fd: &Arc<SocketFd>,
+        cx: &mut Context<'_>,
+    ) -> (Poll<io::Result<()>>, Vec<Waker>) {
+        match self.poll_send(fd, cx) {
+            Poll::Pending => {
+                if !self.send_waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                    self.send_waiters.push(cx.waker().clone());
+                }
+                (Poll::Pending, Vec::new())
+            }
+            done => (done, std::mem::take(&mut self.send_waiters)),
+        }
+    }
+
     /// Waits until every accepted byte has been sent.
     pub(crate) fn poll_flush(
         &mut self,
         fd: &Arc<SocketFd>,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<()>> {
+        let done = ready!(self.poll_send(fd, cx));
+        // Owned-buffer writers that waited on this send (and were dropped
+        // or are still waiting) may go on.
+        for waker in std::mem::take(&mut self.send_waiters) {
+            waker.wake();
+        }
+        Poll::Ready(done)
+    }
+
+    /// Drives `write_op` to the end, resubmitting the rest of a partial
+    /// send.
+    fn poll_send(&mut self, fd: &Arc<SocketFd>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while let Some(op) = &mut self.write_op {
             let done = ready!(Pin::new(op).poll(cx));
             self.write_op = None;
