@@ -47,6 +47,6 @@ mod fast_path_bound_tests;
 #[cfg(test)]
 mod fast_path_tests;
 #[cfg(test)]
-mod mixed_write_tests;
+mod mixed_io_tests;
 #[cfg(test)]
 mod tests;

@@ -26,6 +26,11 @@
 //! Those calls take `&self`, so several tasks may wait on one send; each
 //! registers its waker in `send_waiters` (the driver keeps only the last
 //! poller's) and all are woken when the send is done.
+//!
+//! The same holds for reads: while the poll state holds received bytes
+//! not handed out yet, or has a receive in flight, an owned-buffer `read`
+//! takes its bytes from here ([`PollIo::poll_read_for_owned`], waiters in
+//! `recv_waiters`) instead of starting a receive that would overtake them.
 
 use std::future::Future;
 use std::io;
@@ -35,7 +40,7 @@ use std::task::{ready, Context, Poll, Waker};
 
 use super::fd::SocketFd;
 use super::ops::{Recv, Send, Shutdown};
-use crate::buf;
+use crate::buf::{self, IoBufMut};
 use crate::driver::Op;
 
 /// Size of each internal buffer, and the most one `poll_write` accepts.
@@ -53,6 +58,8 @@ pub(crate) struct PollIo {
     write_closed: bool,
     /// Owned-buffer writers waiting for `write_op` to finish.
     send_waiters: Vec<Waker>,
+    /// Owned-buffer readers waiting for `read_op` to finish.
+    recv_waiters: Vec<Waker>,
 }
 
 impl PollIo {
@@ -69,6 +76,7 @@ impl PollIo {
         let n = unread.len().min(out.len());
         out[..n].copy_from_slice(&unread[..n]);
         self.consume(n);
+        self.wake_recv_waiters();
         Poll::Ready(Ok(n))
     }
 
@@ -119,6 +127,61 @@ impl PollIo {
         }
     }
 
+    /// Whether received bytes wait here, or a receive is in flight.
+    pub(crate) fn recv_in_progress(&self) -> bool {
+        self.read_op.is_some() || self.read_pos < self.read_buf.as_ref().map_or(0, Vec::len)
+    }
+
+    /// For an owned-buffer read that must not overtake the bytes held
+    /// here: appends what fits of them (receiving the one in flight first)
+    /// into `out`'s spare capacity. `Ready(Ok(None))` when nothing is in
+    /// progress here any more: the caller receives directly. The caller
+    /// wakes the returned wakers (other readers waiting on the same
+    /// receive) once it no longer borrows the state.
+    pub(crate) fn poll_read_for_owned<B: IoBufMut>(
+        &mut self,
+        fd: &Arc<SocketFd>,
+        cx: &mut Context<'_>,
+        out: &mut B,
+    ) -> (Poll<io::Result<Option<usize>>>, Vec<Waker>) {
+        let init = out.bytes_init();
+        let spare = out.bytes_total().saturating_sub(init);
+        if !self.recv_in_progress() || spare == 0 {
+            // Nothing to take here, or a buffer `recv` refuses anyway.
+            return (
+                Poll::Ready(Ok(None)),
+                std::mem::take(&mut self.recv_waiters),
+            );
+        }
+        let unread = match self.poll_fill(fd, cx) {
+            Poll::Pending => {
+                if !self.recv_waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                    self.recv_waiters.push(cx.waker().clone());
+                }
+                return (Poll::Pending, Vec::new());
+            }
+            Poll::Ready(Err(e)) => {
+                return (Poll::Ready(Err(e)), std::mem::take(&mut self.recv_waiters));
+            }
+            Poll::Ready(Ok(unread)) => unread,
+        };
+        let n = unread.len().min(spare);
+        // SAFETY: `out` has `spare` writable bytes from `init` on
+        // (`bytes_total` is its capacity from `stable_mut_ptr`), and
+        // `n <= spare`; `unread` is this state's own buffer, so the ranges
+        // do not overlap. The `n` bytes are then initialized, so
+        // `set_init(init + n)` (at most `bytes_total`) is truthful.
+        unsafe {
+            std::ptr::copy_nonoverlapping(unread.as_ptr(), out.stable_mut_ptr().add(init), n);
+            out.set_init(init + n);
+        }
+        self.consume(n);
+        (
+            Poll::Ready(Ok(Some(n))),
+            std::mem::take(&mut self.recv_waiters),
+        )
+    }
+
     /// Marks `n` of the bytes [`poll_fill`](Self::poll_fill) returned as
     /// taken (at most that many).
     pub(crate) fn consume(&mut self, n: usize) {
@@ -157,6 +220,14 @@ impl PollIo {
             }
         }
         Poll::Ready(Ok(n))
+    }
+
+    /// Owned-buffer readers that waited on the receive here (and were
+    /// dropped, or are still waiting) may go on.
+    pub(crate) fn wake_recv_waiters(&mut self) {
+        for waker in std::mem::take(&mut self.recv_waiters) {
+            waker.wake();
+        }
     }
 
     /// Whether bytes a `poll_write` accepted are still being sent.

@@ -2,10 +2,12 @@
 //! read/write calls and the `futures-io` state (see `poll_io`).
 //!
 //! Invariant: no byte written through one API overtakes a byte written
-//! through the other. A `futures-io` `poll_write` returns while its send
+//! through the other, and no byte is read out of order across them. A `futures-io` `poll_write` returns while its send
 //! may still be in flight inside the poll state, so every owned-buffer
 //! write and `shutdown` first waits for that send to finish (and reports
-//! its error, if it failed). The poll state sits in a `RefCell` because the
+//! its error, if it failed); and an owned-buffer `read` first takes the
+//! bytes the poll state received and has not handed out (or waits for its
+//! receive in flight). `recv_pooled` does not (`TcpStream`'s docs say so). The poll state sits in a `RefCell` because the
 //! owned-buffer calls take `&self`; it is borrowed only within one poll,
 //! never across an await, and the `&mut self` poll paths use `get_mut`.
 
@@ -52,7 +54,26 @@ impl Stream {
         self.fd
     }
 
-    pub(crate) async fn read<B: IoBufMut>(&self, buf: B) -> (io::Result<usize>, B) {
+    pub(crate) async fn read<B: IoBufMut>(&self, mut buf: B) -> (io::Result<usize>, B) {
+        if self.io.borrow().recv_in_progress() {
+            let taken = std::future::poll_fn(|cx| {
+                let (done, waiters) = self
+                    .io
+                    .borrow_mut()
+                    .poll_read_for_owned(&self.fd, cx, &mut buf);
+                // Woken after the borrow ends: a waker runs foreign code.
+                for waker in waiters {
+                    waker.wake();
+                }
+                done
+            })
+            .await;
+            match taken {
+                Ok(Some(n)) => return (Ok(n), buf),
+                Ok(None) => {}
+                Err(e) => return (Err(e), buf),
+            }
+        }
         ops::recv(&self.fd, buf).await
     }
 
@@ -131,7 +152,9 @@ impl Stream {
 
     #[cfg(feature = "hyper")]
     pub(crate) fn consume(&mut self, n: usize) {
-        self.io.get_mut().consume(n);
+        let io = self.io.get_mut();
+        io.consume(n);
+        io.wake_recv_waiters();
     }
 
     pub(crate) fn poll_write(

@@ -22,9 +22,10 @@ use crate::net::{ops, socket};
 /// started; the owned-buffer writes and [`shutdown`](Self::shutdown) first
 /// wait for that send to finish (and return its error if it failed), so
 /// bytes go out in the order they were written, whichever API wrote them.
-/// Reads are not reconciled that way: bytes the `AsyncRead` side received
-/// but has not handed out yet stay in its buffer, where an owned-buffer
-/// [`read`](Self::read) does not see them (it returns later bytes).
+/// Likewise an owned-buffer [`read`](Self::read) first returns the bytes
+/// the `AsyncRead` side received and has not handed out yet (waiting for
+/// its receive in flight, if any). [`recv_pooled`](Self::recv_pooled) does
+/// not: do not switch to it after reading through `AsyncRead`.
 ///
 /// Dropping the stream closes the socket once every operation still in the
 /// kernel has completed.
