@@ -98,6 +98,9 @@ fn main() -> ExitCode {
     }
 }
 
+/// How long an accept loop waits after a failed accept before it retries.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(10);
+
 /// Binds this core's listener and starts its accept loop.
 fn bind_and_serve(addr: SocketAddr) -> std::io::Result<()> {
     let listener = TcpListener::bind(addr)
@@ -108,7 +111,12 @@ fn bind_and_serve(addr: SocketAddr) -> std::io::Result<()> {
                 Ok((stream, _peer)) => {
                     frys::spawn_local(serve(stream));
                 }
-                Err(e) => tracing::warn!(error = %e, "accept failed"),
+                Err(e) => {
+                    // Often persistent (out of fds, `EMFILE`): pause instead
+                    // of retrying in a busy loop that floods the log.
+                    tracing::warn!(error = %e, "accept failed");
+                    frys::time::sleep(ACCEPT_ERROR_PAUSE).await;
+                }
             }
         }
     });

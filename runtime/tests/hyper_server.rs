@@ -462,3 +462,105 @@ fn frys_timer_sleeps_and_resets_in_place() {
         assert!(Instant::now() >= later);
     });
 }
+
+/// Writes 16 KiB chunks through hyper's `Write` until one stays pending
+/// (the client does not read yet), which leaves the previous chunk's send
+/// in flight; returns the bytes `poll_write` accepted. A send that is only
+/// slow (a loaded machine) makes the caller's test weaker, never wrong.
+async fn write_until_a_send_is_stuck(
+    io: &mut HyperStream<frys_runtime::net::TcpStream>,
+) -> Vec<u8> {
+    use hyper::rt::Write as _;
+    let mut accepted = Vec::new();
+    for i in 0..4000u32 {
+        let chunk = vec![(i % 200) as u8 + 1; 16 * 1024];
+        let write = std::future::poll_fn(|cx| std::pin::Pin::new(&mut *io).poll_write(cx, &chunk));
+        match time::timeout(Duration::from_millis(200), write).await {
+            Ok(n) => accepted.extend_from_slice(&chunk[..n.unwrap()]),
+            Err(_) => return accepted,
+        }
+    }
+    panic!("64 MiB went out to a client that does not read");
+}
+
+#[test]
+fn into_inner_with_a_send_in_flight_then_an_owned_write_keeps_every_byte_in_order() {
+    let rt = Runtime::builder().cores(Cores::Count(1)).build().unwrap();
+    let (want, got) = rt.block_on(async move {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let go = std::sync::Arc::new(AtomicBool::new(false));
+        let client = std::thread::spawn({
+            let go = go.clone();
+            move || {
+                let mut s = connect(addr);
+                while !go.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                let mut got = Vec::new();
+                s.read_to_end(&mut got).unwrap();
+                got
+            }
+        });
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut io = HyperStream::new(stream);
+        let mut want = write_until_a_send_is_stuck(&mut io).await;
+        let stream = io.into_inner();
+        go.store(true, Ordering::SeqCst);
+        // Goes out after the send `into_inner` handed over, which it waits for.
+        let (r, _) = stream.write_all(b"TAIL".to_vec()).await;
+        r.unwrap();
+        drop(stream);
+        want.extend_from_slice(b"TAIL");
+        let got = time::timeout(HANG_GUARD, async {
+            while !client.is_finished() {
+                time::sleep(Duration::from_millis(5)).await;
+            }
+        });
+        got.await.expect("the client hung");
+        (want, client.join().unwrap())
+    });
+    assert_eq!(got.len(), want.len(), "bytes lost");
+    assert!(got == want, "bytes reordered");
+}
+
+/// Polls `sleep` once, which registers it with the core's timers; returns
+/// whether it was still pending.
+async fn registers(sleep: &mut std::pin::Pin<Box<dyn hyper::rt::Sleep>>) -> bool {
+    std::future::poll_fn(|cx| std::task::Poll::Ready(sleep.as_mut().poll(cx).is_pending())).await
+}
+
+#[test]
+fn frys_timer_resets_a_registered_sleep_both_ways() {
+    use hyper::rt::Timer;
+    let rt = Runtime::builder().cores(Cores::Count(1)).build().unwrap();
+    let carried_out = rt.block_on(async {
+        let timer = FrysTimer;
+        // Registered at 600 s, reset earlier: it fires (the hang guard
+        // would fail the test if it kept the old deadline).
+        let mut sleep = timer.sleep(Duration::from_secs(600));
+        assert!(registers(&mut sleep).await);
+        timer.reset(&mut sleep, Instant::now() + Duration::from_millis(20));
+        time::timeout(HANG_GUARD, sleep)
+            .await
+            .expect("the reset sleep fired");
+        // Registered at 1 ms, reset later: frys timers never fire early,
+        // so this holds only if the registered deadline was moved.
+        let mut sleep = timer.sleep(Duration::from_millis(1));
+        assert!(registers(&mut sleep).await);
+        let later = Instant::now() + Duration::from_millis(50);
+        timer.reset(&mut sleep, later);
+        sleep.await;
+        assert!(Instant::now() >= later);
+        // Registered sleeps dropped on another thread, and after the
+        // runtime ended, do not panic.
+        let mut out = timer.sleep(Duration::from_secs(600));
+        assert!(registers(&mut out).await);
+        let mut other = timer.sleep(Duration::from_secs(600));
+        assert!(registers(&mut other).await);
+        std::thread::spawn(move || drop(other)).join().unwrap();
+        Some(out) // not the sleep itself: `block_on` would not await it
+    });
+    drop(rt);
+    drop(carried_out);
+}

@@ -23,20 +23,22 @@
 //!   `spawn`ed task over `hyper_util::rt::TokioIo` with `TokioTimer`.
 //!
 //! Each server runs in a child process (this binary re-run with the hidden
-//! `--serve frys|tokio --port P --cores N`), so its CPU time is read from
-//! `/proc/<pid>/stat` (utime + stime of all its threads) before and after
-//! the measured `wrk` run. `--server-cpus` and `--client-cpus` keep the
+//! `--serve frys|tokio --port P --cores N`), so its CPU time (all its
+//! threads) is read before and after the measured `wrk` run: the total
+//! from the process's CPU clock in ns, the user-space part as `utime`
+//! clock ticks, printed with the tick count and marked imprecise under 100
+//! ticks (`frys_benches::proc_cpu`). `--server-cpus` and `--client-cpus` keep the
 //! servers and `wrk` on disjoint CPUs (each child starts with that
 //! affinity mask). Rounds alternate the order (frys, tokio; tokio, frys;
 //! ...); each round warms up for `--warmup` seconds, then measures
 //! `--secs` seconds of `wrk -t THREADS -c CONNS --latency`. The summary
 //! gives the median of the rounds for requests/s, p99 latency, server
-//! CPU-µs per request (utime + stime) and its user-space part (utime), and
-//! frys / tokio ratios.
+//! CPU-µs per request and its user-space part, and frys / tokio ratios.
 //!
 //! The frys server uses the runtime's default idle policy unless
 //! `HTTP_IDLE_POLL_US` sets the idle poll window (in µs; 0 parks at once),
-//! to see what the poll window costs in CPU per request.
+//! to see what the poll window costs in CPU per request; a value that does
+//! not parse is an error, and the header names the setting.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -46,6 +48,7 @@ use std::process::{Child, ChildStdout, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use frys_benches::proc_cpu::{clock_ticks_per_sec, process_cpu, PRECISE_TICKS};
 use http_body_util::Full;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -218,17 +221,35 @@ async fn hello(_req: Request<hyper::body::Incoming>) -> Result<Response<Full<Byt
     Ok(Response::new(Full::new(Bytes::from_static(BODY))))
 }
 
+/// The frys server's idle poll window from `HTTP_IDLE_POLL_US` (`None`:
+/// the runtime's default). A value that does not parse is an error rather
+/// than a silent default.
+fn idle_poll_from_env() -> Result<Option<Duration>, String> {
+    idle_poll(std::env::var("HTTP_IDLE_POLL_US"))
+}
+
+fn idle_poll(var: Result<String, std::env::VarError>) -> Result<Option<Duration>, String> {
+    match var {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .map(|us| Some(Duration::from_micros(us)))
+            .map_err(|_| {
+                format!("HTTP_IDLE_POLL_US={v:?}: expected a whole number of microseconds")
+            }),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(e) => Err(format!("HTTP_IDLE_POLL_US: {e}")),
+    }
+}
+
 /// The frys server: the shape of `examples/http.rs`.
 fn serve_frys(port: u16, cores: usize) -> Result<(), String> {
     let mut builder = frys::Runtime::builder()
         .cores(frys::Cores::Count(cores))
         .placement(frys::Placement::Compact)
         .pin(true);
-    if let Some(us) = std::env::var("HTTP_IDLE_POLL_US")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        builder = builder.idle_poll(Duration::from_micros(us));
+    if let Some(window) = idle_poll_from_env()? {
+        builder = builder.idle_poll(window);
     }
     let rt = builder
         .build()
@@ -354,6 +375,8 @@ struct Round {
     p99_us: f64,
     cpu_us_per_req: f64,
     user_us_per_req: f64,
+    /// The clock ticks `user_us_per_req` was computed from.
+    user_ticks: u64,
     requests: u64,
     errors: u64,
 }
@@ -376,13 +399,26 @@ fn bench(args: &Args) -> Result<(), String> {
             .map_or("any".into(), |c| format!("{c:?}")),
     );
     println!(
-        "{:<6} {:>5} {:>12} {:>10} {:>11} {:>12} {:>10} {:>7}",
+        "frys idle poll window: {} (HTTP_IDLE_POLL_US)",
+        idle_poll_from_env()?.map_or("the runtime's default".into(), |w| format!(
+            "{} µs",
+            w.as_micros()
+        ))
+    );
+    println!(
+        "server CPU in ns (the process's CPU clock); user-space CPU in clock ticks of {:.0} ms \
+         (utime), '*' when under {PRECISE_TICKS} ticks (imprecise)",
+        1e3 / clk_tck as f64
+    );
+    println!(
+        "{:<6} {:>5} {:>12} {:>10} {:>11} {:>12} {:>11} {:>10} {:>7}",
         "server",
         "round",
         "requests/s",
         "p99 µs",
         "CPU-µs/req",
         "user-µs/req",
+        "user ticks",
         "requests",
         "errors"
     );
@@ -396,13 +432,19 @@ fn bench(args: &Args) -> Result<(), String> {
         for kind in order {
             let r = run_round(kind, args, clk_tck)?;
             println!(
-                "{:<6} {:>5} {:>12.0} {:>10.0} {:>11.2} {:>12.2} {:>10} {:>7}",
+                "{:<6} {:>5} {:>12.0} {:>10.0} {:>11.2} {:>12.2} {:>10}{} {:>10} {:>7}",
                 kind.name(),
                 round + 1,
                 r.rps,
                 r.p99_us,
                 r.cpu_us_per_req,
                 r.user_us_per_req,
+                r.user_ticks,
+                if r.user_ticks < PRECISE_TICKS {
+                    "*"
+                } else {
+                    " "
+                },
                 r.requests,
                 r.errors
             );
@@ -439,6 +481,17 @@ fn bench(args: &Args) -> Result<(), String> {
         frys[2] / tokio[2],
         frys[3] / tokio[3]
     );
+    let imprecise = rounds
+        .iter()
+        .filter(|r| r.user_ticks < PRECISE_TICKS)
+        .count();
+    if imprecise > 0 {
+        println!(
+            "note: the user-µs/req of {imprecise} round(s) (*) come from fewer than \
+             {PRECISE_TICKS} clock ticks: one tick is more than 1 % of them (the CPU-µs/req \
+             figures are in ns and not affected)"
+        );
+    }
     let errors: u64 = rounds.iter().map(|r| r.errors).sum();
     if errors > 0 {
         println!("warning: {errors} wrk errors (socket errors or non-2xx responses) in total");
@@ -476,14 +529,16 @@ fn run_round(kind: Kind, args: &Args, clk_tck: u64) -> Result<Round, String> {
         if args.warmup > 0 {
             wrk(args, &url, args.warmup)?;
         }
-        let before = process_cpu_ticks(child.id())?;
+        let before = process_cpu(child.id())?;
         let out = wrk(args, &url, args.secs)?;
-        let after = process_cpu_ticks(child.id())?;
+        let after = process_cpu(child.id())?;
         drop(stdout);
         let mut r = parse_wrk(kind, &out)?;
-        let per_req = |ticks: u64| ticks as f64 * 1e6 / clk_tck as f64 / r.requests as f64;
-        r.cpu_us_per_req = per_req((after.user + after.system) - (before.user + before.system));
-        r.user_us_per_req = per_req(after.user - before.user);
+        let cpu = after.since(before);
+        let requests = r.requests as f64;
+        r.cpu_us_per_req = cpu.total_ns as f64 / 1e3 / requests;
+        r.user_us_per_req = cpu.user_ticks as f64 * 1e6 / clk_tck as f64 / requests;
+        r.user_ticks = cpu.user_ticks;
         Ok(r)
     });
     let stopped = stop(&mut child, kind);
@@ -547,6 +602,7 @@ fn parse_wrk(kind: Kind, out: &str) -> Result<Round, String> {
         p99_us: f64::NAN,
         cpu_us_per_req: f64::NAN,
         user_us_per_req: f64::NAN,
+        user_ticks: 0,
         requests: 0,
         errors: 0,
     };
@@ -632,48 +688,6 @@ fn stop(child: &mut Child, kind: Kind) -> Result<(), String> {
     }
 }
 
-// ---------------------------------------------------------------- /proc
-
-fn clock_ticks_per_sec() -> Result<u64, String> {
-    // SAFETY: sysconf has no preconditions.
-    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    u64::try_from(t)
-        .ok()
-        .filter(|&t| t > 0)
-        .ok_or_else(|| "sysconf(_SC_CLK_TCK) failed".to_string())
-}
-
-/// CPU time of a process, in clock ticks.
-struct CpuTicks {
-    /// utime: in user space.
-    user: u64,
-    /// stime: in the kernel on its behalf.
-    system: u64,
-}
-
-/// utime and stime of every thread of process `pid`.
-fn process_cpu_ticks(pid: u32) -> Result<CpuTicks, String> {
-    let path = format!("/proc/{pid}/stat");
-    let stat = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
-    // The fields after the command name (in parentheses, which may hold
-    // spaces) start at field 3; utime is field 14, stime 15.
-    let rest = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r)
-        .ok_or_else(|| format!("{path}: unexpected format"))?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let field = |n: usize| -> Result<u64, String> {
-        fields
-            .get(n - 3)
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| format!("{path}: no field {n}"))
-    };
-    Ok(CpuTicks {
-        user: field(14)?,
-        system: field(15)?,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -703,6 +717,18 @@ Transfer/sec:      2.80MB
         assert_eq!(r.requests, 122_000);
         assert_eq!(r.errors, 7);
         assert!(parse_wrk(Kind::Frys, "garbage").is_err());
+    }
+
+    #[test]
+    fn an_idle_poll_window_that_does_not_parse_is_an_error() {
+        use std::env::VarError;
+        assert_eq!(
+            idle_poll(Ok("250".into())),
+            Ok(Some(Duration::from_micros(250)))
+        );
+        assert_eq!(idle_poll(Err(VarError::NotPresent)), Ok(None));
+        assert!(idle_poll(Ok("2ms".into())).is_err());
+        assert!(idle_poll(Ok("-1".into())).is_err());
     }
 
     #[test]

@@ -18,6 +18,17 @@
 //! future: serve each on the core that accepted it with `spawn_local`, so
 //! the service may hold `Rc`s and `RefCell`s of that core.
 //!
+//! Known limits:
+//! - HTTP upgrades (WebSocket, `CONNECT` tunnels through
+//!   `hyper::upgrade`) do not work over [`HyperStream`]: hyper's
+//!   `http1::Connection::with_upgrades` and `Upgraded` require a `Send`
+//!   I/O type, and frys streams are `!Send` by design (they belong to one
+//!   core). The bound is reported as an unsatisfied `Send` trait error.
+//! - Under `use frys_runtime::*` (or `use frys::*`), the name `hyper`
+//!   means this module, which shadows the hyper crate (`use hyper::...`
+//!   is then ambiguous, error E0659). Name the crate `::hyper::...`, or
+//!   import this module's items by path instead of the glob.
+//!
 //! # Examples
 //!
 //! A hello-world HTTP/1.1 server on one core (`examples/http.rs` in the

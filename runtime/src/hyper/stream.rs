@@ -33,9 +33,16 @@
 //! - a send's error is reported by the next `poll_write`, `poll_flush` or
 //!   `poll_shutdown`, and its unsent bytes are dropped.
 //!
-//! [`HyperStream::into_inner`] gives the stream back with that state: bytes
-//! received but not yet handed to hyper stay readable through the stream's
-//! `futures_io::AsyncRead` impl (not through its owned-buffer `read`).
+//! [`HyperStream::into_inner`] gives the stream back with that state:
+//! - bytes received but not yet handed to hyper stay readable, first,
+//!   through the stream's `futures_io::AsyncRead` impl and its owned-buffer
+//!   `read` (not through `recv_pooled`);
+//! - a send still in flight stays in flight: the stream's owned-buffer
+//!   writes and `shutdown` first wait for it (the stream layer's invariant,
+//!   `net::stream`), so bytes written after `into_inner` go out after those
+//!   hyper wrote, and none are lost. Only dropping the stream with the
+//!   send unfinished loses its unsent bytes, as dropping the `HyperStream`
+//!   would.
 
 use std::io;
 use std::pin::Pin;
@@ -99,7 +106,13 @@ impl<S> HyperStream<S> {
     }
 
     /// The stream back, with any bytes received but not handed to hyper
-    /// still readable through its `futures_io::AsyncRead` impl.
+    /// still readable, first, through its `futures_io::AsyncRead` impl and
+    /// its owned-buffer `read` (not `recv_pooled`), and the
+    /// last accepted send, if still in flight, ahead of anything written
+    /// next: the stream's owned-buffer writes and `shutdown` wait for it
+    /// to finish first (and return its error if it failed). Flush first
+    /// (`poll_flush`) to learn that error, or before dropping the stream,
+    /// if the unsent bytes matter.
     pub fn into_inner(self) -> S {
         self.inner
     }

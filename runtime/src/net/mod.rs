@@ -47,4 +47,6 @@ mod fast_path_bound_tests;
 #[cfg(test)]
 mod fast_path_tests;
 #[cfg(test)]
+mod mixed_io_tests;
+#[cfg(test)]
 mod tests;

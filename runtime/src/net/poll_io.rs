@@ -16,17 +16,31 @@
 //! `read_buf[read_pos..]` are the unread bytes; while `write_op` is set the
 //! write buffer is inside it and `write_done` bytes of it have been sent.
 //! An error from a background send is reported by the next `poll_write`,
-//! `poll_flush` or `poll_close`, and the bytes it did not send are dropped.
+//! `poll_flush` or `poll_close` (or owned-buffer write, below), and the
+//! bytes it did not send are dropped.
+//!
+//! Ordering with the owned-buffer calls: a `poll_write` returns before its
+//! bytes have left, so the stream's owned-buffer writes and `shutdown`
+//! first finish the send left here ([`PollIo::poll_send_for_owned`]):
+//! bytes go out in the order the calls were made, whichever API made them.
+//! Those calls take `&self`, so several tasks may wait on one send; each
+//! registers its waker in `send_waiters` (the driver keeps only the last
+//! poller's) and all are woken when the send is done.
+//!
+//! The same holds for reads: while the poll state holds received bytes
+//! not handed out yet, or has a receive in flight, an owned-buffer `read`
+//! takes its bytes from here ([`PollIo::poll_read_for_owned`], waiters in
+//! `recv_waiters`) instead of starting a receive that would overtake them.
 
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{ready, Context, Poll};
+use std::task::{ready, Context, Poll, Waker};
 
 use super::fd::SocketFd;
 use super::ops::{Recv, Send, Shutdown};
-use crate::buf;
+use crate::buf::{self, IoBufMut};
 use crate::driver::Op;
 
 /// Size of each internal buffer, and the most one `poll_write` accepts.
@@ -42,6 +56,10 @@ pub(crate) struct PollIo {
     write_op: Option<Op<Send<Vec<u8>>>>,
     shutdown_op: Option<Op<Shutdown>>,
     write_closed: bool,
+    /// Owned-buffer writers waiting for `write_op` to finish.
+    send_waiters: Vec<Waker>,
+    /// Owned-buffer readers waiting for `read_op` to finish.
+    recv_waiters: Vec<Waker>,
 }
 
 impl PollIo {
@@ -58,6 +76,7 @@ impl PollIo {
         let n = unread.len().min(out.len());
         out[..n].copy_from_slice(&unread[..n]);
         self.consume(n);
+        self.wake_recv_waiters();
         Poll::Ready(Ok(n))
     }
 
@@ -80,6 +99,10 @@ impl PollIo {
                 match result {
                     Ok(0) => return Poll::Ready(Ok(&[])),
                     Ok(_) => {}
+                    // A signal interrupted the receive before it took
+                    // anything (the buffer is still empty): receive again,
+                    // as the send and accept paths do.
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => return Poll::Ready(Err(e)),
                 }
             }
@@ -102,6 +125,61 @@ impl PollIo {
                 }
             }
         }
+    }
+
+    /// Whether received bytes wait here, or a receive is in flight.
+    pub(crate) fn recv_in_progress(&self) -> bool {
+        self.read_op.is_some() || self.read_pos < self.read_buf.as_ref().map_or(0, Vec::len)
+    }
+
+    /// For an owned-buffer read that must not overtake the bytes held
+    /// here: appends what fits of them (receiving the one in flight first)
+    /// into `out`'s spare capacity. `Ready(Ok(None))` when nothing is in
+    /// progress here any more: the caller receives directly. The caller
+    /// wakes the returned wakers (other readers waiting on the same
+    /// receive) once it no longer borrows the state.
+    pub(crate) fn poll_read_for_owned<B: IoBufMut>(
+        &mut self,
+        fd: &Arc<SocketFd>,
+        cx: &mut Context<'_>,
+        out: &mut B,
+    ) -> (Poll<io::Result<Option<usize>>>, Vec<Waker>) {
+        let init = out.bytes_init();
+        let spare = out.bytes_total().saturating_sub(init);
+        if !self.recv_in_progress() || spare == 0 {
+            // Nothing to take here, or a buffer `recv` refuses anyway.
+            return (
+                Poll::Ready(Ok(None)),
+                std::mem::take(&mut self.recv_waiters),
+            );
+        }
+        let unread = match self.poll_fill(fd, cx) {
+            Poll::Pending => {
+                if !self.recv_waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                    self.recv_waiters.push(cx.waker().clone());
+                }
+                return (Poll::Pending, Vec::new());
+            }
+            Poll::Ready(Err(e)) => {
+                return (Poll::Ready(Err(e)), std::mem::take(&mut self.recv_waiters));
+            }
+            Poll::Ready(Ok(unread)) => unread,
+        };
+        let n = unread.len().min(spare);
+        // SAFETY: `out` has `spare` writable bytes from `init` on
+        // (`bytes_total` is its capacity from `stable_mut_ptr`), and
+        // `n <= spare`; `unread` is this state's own buffer, so the ranges
+        // do not overlap. The `n` bytes are then initialized, so
+        // `set_init(init + n)` (at most `bytes_total`) is truthful.
+        unsafe {
+            std::ptr::copy_nonoverlapping(unread.as_ptr(), out.stable_mut_ptr().add(init), n);
+            out.set_init(init + n);
+        }
+        self.consume(n);
+        (
+            Poll::Ready(Ok(Some(n))),
+            std::mem::take(&mut self.recv_waiters),
+        )
     }
 
     /// Marks `n` of the bytes [`poll_fill`](Self::poll_fill) returned as
@@ -144,12 +222,57 @@ impl PollIo {
         Poll::Ready(Ok(n))
     }
 
+    /// Owned-buffer readers that waited on the receive here (and were
+    /// dropped, or are still waiting) may go on.
+    pub(crate) fn wake_recv_waiters(&mut self) {
+        for waker in std::mem::take(&mut self.recv_waiters) {
+            waker.wake();
+        }
+    }
+
+    /// Whether bytes a `poll_write` accepted are still being sent.
+    pub(crate) fn send_in_flight(&self) -> bool {
+        self.write_op.is_some()
+    }
+
+    /// Finishes the send [`poll_write`](Self::poll_write) left in flight,
+    /// for an owned-buffer write or shutdown that must not overtake it.
+    /// The caller wakes the returned wakers (the other writers waiting on
+    /// the same send) once it no longer borrows the state.
+    pub(crate) fn poll_send_for_owned(
+        &mut self,
+        fd: &Arc<SocketFd>,
+        cx: &mut Context<'_>,
+    ) -> (Poll<io::Result<()>>, Vec<Waker>) {
+        match self.poll_send(fd, cx) {
+            Poll::Pending => {
+                if !self.send_waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                    self.send_waiters.push(cx.waker().clone());
+                }
+                (Poll::Pending, Vec::new())
+            }
+            done => (done, std::mem::take(&mut self.send_waiters)),
+        }
+    }
+
     /// Waits until every accepted byte has been sent.
     pub(crate) fn poll_flush(
         &mut self,
         fd: &Arc<SocketFd>,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<()>> {
+        let done = ready!(self.poll_send(fd, cx));
+        // Owned-buffer writers that waited on this send (and were dropped
+        // or are still waiting) may go on.
+        for waker in std::mem::take(&mut self.send_waiters) {
+            waker.wake();
+        }
+        Poll::Ready(done)
+    }
+
+    /// Drives `write_op` to the end, resubmitting the rest of a partial
+    /// send.
+    fn poll_send(&mut self, fd: &Arc<SocketFd>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while let Some(op) = &mut self.write_op {
             let done = ready!(Pin::new(op).poll(cx));
             self.write_op = None;

@@ -51,6 +51,12 @@ macro_rules! owned_io {
             /// Splits the stream into a read half and a write half that
             /// separate tasks of this core can own. Dropping the write half
             /// shuts down the write direction.
+            ///
+            /// Flush first if the stream was written through
+            /// `futures_io::AsyncWrite`: a send its `poll_write` left in
+            /// flight goes out before the next write through the write
+            /// half (which waits for it), but the shutdown when the half is
+            /// dropped does not wait and cuts it short.
             pub fn into_split(self) -> (ReadHalf<$ty>, WriteHalf<$ty>) {
                 let stream = Rc::new(self);
                 (

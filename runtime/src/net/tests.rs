@@ -18,7 +18,7 @@ use crate::{spawn_local, Cores};
 /// assertion depends on it.
 const HANG_GUARD: Duration = Duration::from_secs(20);
 
-fn block_on<F: Future>(future: F) -> F::Output {
+pub(super) fn block_on<F: Future>(future: F) -> F::Output {
     let rt = Runtime::builder().cores(Cores::Count(1)).build().unwrap();
     rt.block_on(async move {
         crate::time::timeout(HANG_GUARD, future)
@@ -53,7 +53,7 @@ async fn read_exactly(stream: &TcpStream, len: usize) -> Vec<u8> {
     got
 }
 
-async fn connected_pair() -> (TcpStream, TcpStream) {
+pub(super) async fn connected_pair() -> (TcpStream, TcpStream) {
     let listener = TcpListener::bind(localhost()).unwrap();
     let addr = listener.local_addr().unwrap();
     let accept = spawn_local(async move { listener.accept().await.unwrap().0 });

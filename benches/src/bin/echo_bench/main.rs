@@ -5,9 +5,11 @@
 //! with `--features peers`, monoio and glommio servers, measured with the
 //! same client, the same pinning and alternating rounds in one run. For
 //! every server it reports ops/s, p50, p99, and the server's CPU per
-//! request, in total and in user space only (`utime` and `stime` from
-//! `/proc/<pid>/stat`: the kernel's TCP path is most of the total and the
-//! same for all), and every figure as a ratio to frys'.
+//! request, in total (the process's CPU clock, in ns) and in user space
+//! only (`utime` from `/proc/<pid>/stat`, in clock ticks, printed with its
+//! tick count and marked imprecise under 100 ticks; the kernel's TCP path
+//! is most of the total and the same for all), and every figure as a ratio
+//! to frys'. See `frys_benches::proc_cpu`.
 //!
 //! ```text
 //! cargo run --release -p frys-benches [--features peers] --bin echo_bench -- \
@@ -34,8 +36,7 @@
 //!
 //! Each server runs in a child process (this binary re-executed with the
 //! hidden `--serve NAME --port P --cores N`), so its CPU time can be
-//! read exactly from `/proc/<pid>/stat` at the start and end of the measured
-//! window. The tokio server is tokio's thread-per-core pattern: N threads,
+//! read for it alone at the start and end of the measured window. The tokio server is tokio's thread-per-core pattern: N threads,
 //! each pinned to the CPU frys would use, each with its own current-thread
 //! runtime and its own SO_REUSEPORT listener on the same port.
 //!
@@ -47,7 +48,8 @@
 //!
 //! The frys servers use the runtime's default idle policy unless
 //! `ECHO_IDLE_POLL_US` (the window, in µs) or `ECHO_FIXED_IDLE_POLL=1`
-//! (`adaptive_idle_poll(false)`) are set, to compare idle policies.
+//! (`adaptive_idle_poll(false)`) are set, to compare idle policies; a
+//! value that does not parse is an error, and the header names the policy.
 
 use std::future::Future;
 use std::io::{self, BufRead, BufReader};
@@ -58,10 +60,9 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use cpu::{clock_ticks_per_sec, process_cpu_ticks};
+use frys_benches::proc_cpu::{clock_ticks_per_sec, process_cpu, PRECISE_TICKS};
 use summary::median;
 
-mod cpu;
 mod peers;
 mod summary;
 
@@ -335,6 +336,56 @@ fn announce_ready(cpus: &[usize]) -> Result<(), String> {
         .map_err(|e| format!("cannot write to the parent: {e}"))
 }
 
+/// The frys servers' idle policy, from `ECHO_IDLE_POLL_US` and
+/// `ECHO_FIXED_IDLE_POLL` (the runtime's default when neither is set).
+struct IdlePolicy {
+    poll_window: Option<Duration>,
+    fixed: bool,
+}
+
+impl IdlePolicy {
+    /// Rejects a value that does not parse, rather than silently running
+    /// the default policy.
+    fn from_env() -> Result<Self, String> {
+        Self::parse(
+            std::env::var("ECHO_IDLE_POLL_US"),
+            std::env::var("ECHO_FIXED_IDLE_POLL"),
+        )
+    }
+
+    fn parse(
+        poll_us: Result<String, std::env::VarError>,
+        fixed: Result<String, std::env::VarError>,
+    ) -> Result<Self, String> {
+        let poll_window = match poll_us {
+            Ok(v) => Some(Duration::from_micros(v.trim().parse().map_err(|_| {
+                format!("ECHO_IDLE_POLL_US={v:?}: expected a whole number of microseconds")
+            })?)),
+            Err(std::env::VarError::NotPresent) => None,
+            Err(e) => return Err(format!("ECHO_IDLE_POLL_US: {e}")),
+        };
+        let fixed = match fixed {
+            Ok(v) if v == "1" => true,
+            Ok(v) if v == "0" => false,
+            Ok(v) => return Err(format!("ECHO_FIXED_IDLE_POLL={v:?}: expected 1 or 0")),
+            Err(std::env::VarError::NotPresent) => false,
+            Err(e) => return Err(format!("ECHO_FIXED_IDLE_POLL: {e}")),
+        };
+        Ok(Self { poll_window, fixed })
+    }
+}
+
+impl std::fmt::Display for IdlePolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.poll_window {
+            Some(w) => write!(f, "poll window {} µs", w.as_micros())?,
+            None => write!(f, "default poll window")?,
+        }
+        let kind = if self.fixed { "fixed" } else { "adaptive" };
+        write!(f, ", {kind}")
+    }
+}
+
 /// The frys server: the same shape as `examples/echo.rs`.
 fn serve_frys(
     port: u16,
@@ -348,13 +399,11 @@ fn serve_frys(
         .placement(placement)
         .pin(true)
         .driver(driver);
-    if let Some(us) = std::env::var("ECHO_IDLE_POLL_US")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        builder = builder.idle_poll(Duration::from_micros(us));
+    let idle = IdlePolicy::from_env()?;
+    if let Some(window) = idle.poll_window {
+        builder = builder.idle_poll(window);
     }
-    if std::env::var_os("ECHO_FIXED_IDLE_POLL").is_some_and(|v| v == "1") {
+    if idle.fixed {
         builder = builder.adaptive_idle_poll(false);
     }
     let rt = builder
@@ -524,6 +573,8 @@ pub(crate) struct RoundResult {
     /// Server CPU per request in user space only (the runtime's own cost;
     /// the rest is the kernel's TCP path, the same for every server).
     pub(crate) user_us_per_req: f64,
+    /// The clock ticks `user_us_per_req` was computed from.
+    pub(crate) user_ticks: u64,
     requests: u64,
     errors: Vec<String>,
 }
@@ -557,8 +608,13 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
         );
     }
     println!(
-        "CPU time is read in clock ticks of {:.0} ms: a figure per request is exact to one tick \
-         over the requests of a round",
+        "frys idle policy: {} (ECHO_IDLE_POLL_US, ECHO_FIXED_IDLE_POLL)",
+        IdlePolicy::from_env()?
+    );
+    println!(
+        "server CPU is read in ns (the process's CPU clock); its user-space part in clock ticks \
+         of {:.0} ms (utime), shown with the tick count and marked imprecise under {PRECISE_TICKS} \
+         ticks",
         1e3 / clk_tck as f64
     );
     if let (Some(s), Some(c)) = (&args.server_cpus, &args.client_cpus) {
@@ -585,13 +641,20 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
                 Ok(r) => {
                     println!(
                         "round {round} {:<10}  ops/s {:>10.0}  p50 {:>7.1} µs  p99 {:>7.1} µs  \
-                         server CPU {:>6.2} µs/req (user {:>5.2})  ({} req, {} conn errors)",
+                         server CPU {:>6.2} µs/req (user {:>5.2}, {} ticks{})  ({} req, {} conn \
+                         errors)",
                         kind.name(),
                         r.ops_per_sec,
                         r.p50_us,
                         r.p99_us,
                         r.cpu_us_per_req,
                         r.user_us_per_req,
+                        r.user_ticks,
+                        if r.user_ticks < PRECISE_TICKS {
+                            ", imprecise"
+                        } else {
+                            ""
+                        },
                         r.requests,
                         r.errors.len()
                     );
@@ -622,6 +685,18 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
         .map(|(kind, rs)| (kind.name(), summary::Medians::of(rs, args.rounds)))
         .collect();
     summary::print(&medians, args.rounds);
+    let imprecise = results
+        .iter()
+        .flatten()
+        .filter(|r| r.user_ticks < PRECISE_TICKS)
+        .count();
+    if imprecise > 0 {
+        println!(
+            "note: the user-space figures of {imprecise} round(s) come from fewer than \
+             {PRECISE_TICKS} clock ticks (marked imprecise above): one tick is more than 1 % of \
+             them; the total CPU figures are in ns and not affected"
+        );
+    }
     if let Some(path) = &args.json {
         output
             .write(path)
@@ -910,9 +985,9 @@ fn load(addr: SocketAddr, args: &BenchArgs, pid: u32, clk_tck: u64) -> Result<Ro
     go.wait();
 
     sleep_until(start);
-    let cpu0 = process_cpu_ticks(pid);
+    let cpu0 = process_cpu(pid);
     sleep_until(end);
-    let cpu1 = process_cpu_ticks(pid);
+    let cpu1 = process_cpu(pid);
 
     let mut latencies = Vec::new();
     let mut errors = Vec::new();
@@ -935,14 +1010,15 @@ fn load(addr: SocketAddr, args: &BenchArgs, pid: u32, clk_tck: u64) -> Result<Ro
         return Err(format!("no request completed; errors: {errors:?}"));
     }
     let cpu = cpu1.since(cpu0);
-    let us_per_req = |ticks: u64| ticks as f64 * 1e6 / clk_tck as f64 / requests as f64;
+    let per_req = requests as f64;
     // Requests are counted by completion time inside [start, end).
     Ok(RoundResult {
         ops_per_sec: requests as f64 / (end - start).as_secs_f64(),
         p50_us: percentile(&latencies, 0.50) / 1e3,
         p99_us: percentile(&latencies, 0.99) / 1e3,
-        cpu_us_per_req: us_per_req(cpu.total()),
-        user_us_per_req: us_per_req(cpu.user),
+        cpu_us_per_req: cpu.total_ns as f64 / 1e3 / per_req,
+        user_us_per_req: cpu.user_ticks as f64 * 1e6 / clk_tck as f64 / per_req,
+        user_ticks: cpu.user_ticks,
         requests,
         errors,
     })
@@ -1055,5 +1131,24 @@ async fn ping_pong(mut stream: tokio::net::TcpStream, size: usize, window: Windo
         if t1 >= window.start && t1 < window.end {
             latencies.push(u64::try_from((t1 - t0).as_nanos()).unwrap_or(u64::MAX));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::env::VarError;
+
+    use super::*;
+
+    #[test]
+    fn an_idle_policy_that_does_not_parse_is_an_error() {
+        let p = IdlePolicy::parse(Ok("250".into()), Ok("1".into())).unwrap();
+        assert_eq!(p.poll_window, Some(Duration::from_micros(250)));
+        assert!(p.fixed);
+        assert_eq!(p.to_string(), "poll window 250 µs, fixed");
+        let p = IdlePolicy::parse(Err(VarError::NotPresent), Err(VarError::NotPresent)).unwrap();
+        assert_eq!((p.poll_window, p.fixed), (None, false));
+        assert!(IdlePolicy::parse(Ok("2ms".into()), Err(VarError::NotPresent)).is_err());
+        assert!(IdlePolicy::parse(Err(VarError::NotPresent), Ok("yes".into())).is_err());
     }
 }

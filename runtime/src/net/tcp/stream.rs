@@ -17,9 +17,15 @@ use crate::net::{ops, socket};
 /// Reads and writes take owned buffers and give them back with the result.
 /// The stream also implements `futures_io::AsyncRead` and `AsyncWrite`
 /// through internal buffers; only one read and one write may be in flight
-/// at a time through those traits (they take `&mut self`, which ensures it),
-/// and mixing them with the owned-buffer calls while a trait call is
-/// pending interleaves the bytes unpredictably.
+/// at a time through those traits (they take `&mut self`, which ensures it).
+/// A trait `poll_write` reports its bytes written once their send has
+/// started; the owned-buffer writes and [`shutdown`](Self::shutdown) first
+/// wait for that send to finish (and return its error if it failed), so
+/// bytes go out in the order they were written, whichever API wrote them.
+/// Likewise an owned-buffer [`read`](Self::read) first returns the bytes
+/// the `AsyncRead` side received and has not handed out yet (waiting for
+/// its receive in flight, if any). [`recv_pooled`](Self::recv_pooled) does
+/// not: do not switch to it after reading through `AsyncRead`.
 ///
 /// Dropping the stream closes the socket once every operation still in the
 /// kernel has completed.
