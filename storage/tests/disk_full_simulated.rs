@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::faults::{key_of, machine, opts, value_of, DB};
 use common::runtime;
-use frys_storage::fault::{FaultFs, FaultOp, FaultRule};
+use frys_storage::fault::FaultFs;
 use frys_storage::{Db, Error, Options, SyncPolicy};
 
 fn big_memtable(fs: &FaultFs) -> Options {
@@ -284,60 +284,4 @@ fn close_while_waiting_for_space_reports_it_and_still_releases_the_directory() {
         db.close().await.unwrap();
     });
     reopen_after_power_loss(&fs, opts, &acked, "after a close on a full disk");
-}
-
-/// No room for a new WAL segment's file (its exclusive create fails with
-/// ENOSPC, as on a file system out of inodes or directory blocks): the
-/// partition is not poisoned, writes go on into the old segment until the
-/// memtable is twice its size and are then refused as a full disk, reads
-/// keep working, and writes are taken again once files can be created;
-/// everything acknowledged survives a power loss.
-#[test]
-fn no_room_for_a_new_wal_segment_refuses_writes_without_poisoning() {
-    let fs = machine();
-    let opts = opts(&fs, SyncPolicy::Always);
-    let acked = runtime().block_on(async {
-        let db = Db::open(DB, opts.clone()).await.unwrap();
-        fs.inject(
-            FaultRule::new(FaultOp::Create, libc::ENOSPC)
-                .on_files(".log")
-                .times(u64::MAX),
-        );
-        let mut acked = Vec::new();
-        let mut refused = None;
-        for i in 0..100_000u64 {
-            match db.put(&key_of(i), &value_of(i)).await {
-                Ok(()) => acked.push(i),
-                Err(e) => {
-                    refused = Some(e);
-                    break;
-                }
-            }
-        }
-        let e = refused.expect("writes are refused once the memtable is twice its size");
-        assert_disk_full(&e, ".log");
-        assert!(fs.injected() > 0, "a new segment was tried");
-        db.check_writable().expect("not poisoned");
-        assert_keys(&db, acked.iter().copied(), "reads while writes are refused").await;
-        fs.clear_faults();
-        let next = acked.len() as u64;
-        until_ok(|| {
-            let db = db.clone();
-            async move { db.put(&key_of(next), &value_of(next)).await }
-        })
-        .await
-        .unwrap();
-        acked.push(next);
-        write_keys(&db, next + 1..next + 200).await;
-        acked.extend(next + 1..next + 200);
-        assert_keys(
-            &db,
-            acked.iter().copied(),
-            "after files can be created again",
-        )
-        .await;
-        db.close().await.unwrap();
-        acked
-    });
-    reopen_after_power_loss(&fs, opts, &acked, "after no room for a new segment");
 }

@@ -143,9 +143,6 @@ pub(crate) struct Inner {
     pub(crate) commit: CommitQueue,
     pub(crate) sync_due: Cell<bool>,
     pub(crate) switch_requested: Cell<bool>,
-    /// The last memtable switch found no room for a new WAL segment's file
-    /// (`wal_task`): nothing changed, the next group retries it.
-    pub(crate) segment_no_room: Cell<bool>,
     /// The flush task runs (`maintenance`).
     pub(crate) flush_running: Cell<bool>,
     /// Automatic compaction tasks running.

@@ -99,7 +99,6 @@ pub(crate) async fn open(dir: &Path, opts: Options) -> Result<Inner> {
         commit: CommitQueue::default(),
         sync_due: Cell::new(false),
         switch_requested: Cell::new(false),
-        segment_no_room: Cell::new(false),
         flush_running: Cell::new(false),
         compactions_running: Cell::new(0),
         busy_tables: RefCell::new(HashSet::new()),

@@ -53,10 +53,7 @@ async fn run(inner: &Rc<Inner>) {
         // Cleared only once the switch is done, so that the core's budget
         // does not ask again for a switch under way.
         let switch = inner.switch_requested.get() || full;
-        // With no room for a new segment, the switch is retried once per
-        // group, not in a loop of its own.
-        let retry_switch = switch && !(inner.segment_no_room.get() && group.is_empty());
-        if group.is_empty() && !sync_due && !retry_switch {
+        if group.is_empty() && !sync_due && !switch {
             break;
         }
         if !group.is_empty() {
@@ -67,18 +64,10 @@ async fn run(inner: &Rc<Inner>) {
                 inner.poison(format!("WAL sync failed: {e}"));
             }
         }
-        if retry_switch {
+        if switch {
             if !inner.state.borrow().mem.borrow().is_empty() {
-                match switch_memtable(inner, &mut wal).await {
-                    Ok(()) => inner.segment_no_room.set(false),
-                    Err(Switch::NoRoom(e)) => {
-                        if !inner.segment_no_room.replace(true) {
-                            tracing::warn!(error = %e, "no room for a new WAL segment; the memtable keeps the old one");
-                        }
-                    }
-                    Err(Switch::Failed(e)) => {
-                        inner.poison(format!("cannot start a new WAL segment: {e}"));
-                    }
+                if let Err(e) = switch_memtable(inner, &mut wal).await {
+                    inner.poison(format!("cannot start a new WAL segment: {e}"));
                 }
             }
             inner.switch_requested.set(false);
@@ -91,19 +80,6 @@ async fn run(inner: &Rc<Inner>) {
     inner.maintenance_progress.notify_all();
 }
 
-/// While no new segment can be created, the memtable may grow to twice
-/// its size; past that, writes are refused as a full disk (they are again
-/// once a switch succeeds), so memory stays bounded.
-fn memtable_room(inner: &Inner, wal: &LogWriter) -> Result<()> {
-    let bytes = inner.state.borrow().mem.borrow().data_bytes();
-    if inner.segment_no_room.get() && bytes >= 2 * inner.opts.memtable_bytes {
-        return Err(Error::DiskFull {
-            path: wal.path.clone(),
-        });
-    }
-    Ok(())
-}
-
 async fn sync(inner: &Inner, wal: &mut LogWriter) -> Result<()> {
     wal.sync().await?;
     add(&inner.counters.wal_syncs, 1);
@@ -112,10 +88,7 @@ async fn sync(inner: &Inner, wal: &mut LogWriter) -> Result<()> {
 
 /// Writes one group to the WAL, syncs it if the policy says so, applies it.
 async fn commit_group(inner: &Rc<Inner>, wal: &mut LogWriter, group: Vec<(WriteBatch, Rc<Slot>)>) {
-    if let Err(e) = inner
-        .check_writable()
-        .and_then(|()| memtable_room(inner, wal))
-    {
+    if let Err(e) = inner.check_writable() {
         for (_, slot) in group {
             slot.complete(Err(e.duplicate()));
         }
@@ -233,33 +206,9 @@ fn user_bytes_of(op: BatchOp<'_>) -> u64 {
 }
 
 /// Freezes the memtable and starts a new WAL segment for the next one.
-/// Why a memtable switch did not happen.
-enum Switch {
-    /// The disk had no room for the new segment's file: nothing changed
-    /// (the file was not created), so writes go on into the old segment
-    /// and the switch is tried again.
-    NoRoom(Error),
-    /// Anything else, after which the partition's state is not known.
-    Failed(Error),
-}
-
-impl From<Error> for Switch {
-    fn from(e: Error) -> Switch {
-        Switch::Failed(e)
-    }
-}
-
-async fn switch_memtable(
-    inner: &Rc<Inner>,
-    wal: &mut LogWriter,
-) -> std::result::Result<(), Switch> {
+async fn switch_memtable(inner: &Rc<Inner>, wal: &mut LogWriter) -> Result<()> {
     let number = inner.state.borrow_mut().allocate_file();
-    let fresh = match LogWriter::create(&inner.fs, files::wal_path(&inner.dir, number)).await {
-        Ok(fresh) => fresh,
-        // An exclusive create that failed made no file.
-        Err(e @ Error::DiskFull { .. }) => return Err(Switch::NoRoom(e)),
-        Err(e) => return Err(Switch::Failed(e)),
-    };
+    let fresh = LogWriter::create(&inner.fs, files::wal_path(&inner.dir, number)).await?;
     files::sync_dir(&inner.fs, &inner.dir).await?;
     let mut old = std::mem::replace(wal, fresh);
     // Synced under every policy, `No` too: recovery takes a damaged
