@@ -188,6 +188,25 @@ pub fn admit_keys<'a>(
     with_view(|view| redirect::check_open(view, keys, shard_pubsub, asking))
 }
 
+/// The check a request that is not a keyed batch item (a barrier, EXEC,
+/// a plugin call over several cores) makes again once it holds every
+/// lock of its `keys`, for a client whose ASKING flag was `asking`: the
+/// slot may have been opened, or given away, since the dispatcher
+/// admitted it. An open slot answers `TRYAGAIN` to such a request, as at
+/// the dispatcher, so a key being copied away (only ever in an open
+/// slot) is never written or read by one. The refusal's text, or `None`
+/// (always outside cluster mode).
+pub fn refuse_locked<'a>(keys: impl IntoIterator<Item = &'a [u8]>, asking: bool) -> Option<String> {
+    if !enabled() {
+        return None;
+    }
+    match admit_keys(keys, false, asking) {
+        Ok(Admit::Here) => None,
+        Ok(Admit::KeysDecide(_)) => Some(crate::errors::TRYAGAIN.to_string()),
+        Err(refusal) => Some(refusal.text()),
+    }
+}
+
 /// CLUSTER SETSLOT `slot` MIGRATING | IMPORTING | STABLE, with Redis'
 /// checks and error texts (the reply's text on refusal).
 pub fn set_slot_state(slot: u16, action: SlotAction) -> Result<(), String> {

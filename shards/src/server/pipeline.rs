@@ -155,9 +155,10 @@ enum Route {
     NoReply,
     Queued,
     /// Runs at the connection after every earlier request has its reply.
-    Barrier(BarrierFn, &'static str, Argv),
+    /// With the client's ASKING flag as the cluster check saw it.
+    Barrier(BarrierFn, &'static str, Argv, bool),
     /// A fan-out whose keys span cores: a barrier, atomic across them.
-    AtomicFanout(&'static CommandSpec, Argv),
+    AtomicFanout(&'static CommandSpec, Argv, bool),
 }
 
 /// Executes `requests` for `session` and returns one reply per request
@@ -195,6 +196,10 @@ pub async fn execute(session: &SharedSession, requests: &mut Vec<Argv>) -> Vec<(
                 if !segment.is_empty() {
                     segment.run(here, &mut replies).await;
                 }
+                let asking = match route {
+                    Route::Barrier(.., asking) | Route::AtomicFanout(.., asking) => asking,
+                    _ => false,
+                };
                 let ctx = {
                     let s = session.borrow();
                     BarrierCtx {
@@ -203,11 +208,12 @@ pub async fn execute(session: &SharedSession, requests: &mut Vec<Argv>) -> Vec<(
                         client_id: s.id,
                         resp: s.resp,
                         held: false,
+                        asking,
                     }
                 };
                 let reply = match route {
-                    Route::Barrier(f, name, argv) => stats::Timed::new(name, f(ctx, argv)).await,
-                    Route::AtomicFanout(spec, argv) => {
+                    Route::Barrier(f, name, argv, _) => stats::Timed::new(name, f(ctx, argv)).await,
+                    Route::AtomicFanout(spec, argv, _) => {
                         stats::Timed::new(spec.name, fanout::run_atomic(ctx, spec, argv)).await
                     }
                     _ => Reply::error("ERR internal: not a barrier"),
@@ -357,7 +363,7 @@ fn route(session: &mut Session, segment: &mut Segment, idx: usize, argv: Argv) -
                 Route::Reply(reply)
             }
         }
-        Run::Barrier(f) => Route::Barrier(f, spec.name, argv),
+        Run::Barrier(f) => Route::Barrier(f, spec.name, argv, asking),
         Run::Key(run) => {
             let slot = argv.get(1).map(key_slot).unwrap_or(0);
             let core = map.core_of_slot(slot);
@@ -398,7 +404,7 @@ fn route(session: &mut Session, segment: &mut Segment, idx: usize, argv: Argv) -
                 );
                 Route::Queued
             }
-            None => Route::AtomicFanout(spec, argv),
+            None => Route::AtomicFanout(spec, argv, asking),
         },
     }
 }
@@ -453,7 +459,7 @@ fn route_plugin(
     let here = frys_runtime::current_core().unwrap_or(0);
     let Some(core) = crate::plugin::route(desc, &argv, store.map(), here) else {
         // Keys on several cores: through the transaction layer.
-        return Route::Barrier(crate::plugin::cross::run, PLUGIN_CALL, argv);
+        return Route::Barrier(crate::plugin::cross::run, PLUGIN_CALL, argv, false);
     };
     let item = BatchItem {
         run: crate::plugin::call::run,

@@ -15,7 +15,7 @@ use frys_shards::keyspace::key_slot;
 use redis::Value;
 
 /// A port free now (the node is started on it and keeps it on restart).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

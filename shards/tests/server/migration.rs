@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 
-use crate::cluster::{addr, cluster_client, three_node_cluster, tool};
+use crate::cluster::{addr, cluster_client, free_port, three_node_cluster, tool};
 use crate::common::*;
 use frys_shards::keyspace::key_slot;
 use redis::Commands;
@@ -292,4 +292,152 @@ fn open_slots_answer_ask_tryagain_and_asking_as_redis_does() {
         err(&mut cb, &["GET", "{b}2"]),
         format!("MOVED 3300 {}", addr(a))
     );
+}
+
+/// Two nodes of four cores each made one cluster (the first owns slots
+/// 0-8191).
+fn two_node_cluster() -> Vec<Server> {
+    let nodes: Vec<Server> = (0..2)
+        .map(|_| {
+            let port = free_port().to_string();
+            Server::start_with(4, &["--port", &port, "--cluster-enabled", "yes"])
+        })
+        .collect();
+    let out = tool(&["create", &addr(&nodes[0]), &addr(&nodes[1])]).expect("cluster create");
+    assert!(out.contains("16384 of 16384 slots assigned"), "{out}");
+    nodes
+}
+
+/// A key name `{<prefix>N}` whose slot is in `slots`.
+fn key_with_slot(prefix: &str, slots: std::ops::Range<u16>) -> String {
+    (0..)
+        .map(|i| format!("{{{prefix}{i}}}"))
+        .find(|k| slots.contains(&key_slot(k.as_bytes())))
+        .expect("a key")
+}
+
+/// The value of string `key` as a client sees it during a move: from the
+/// owner, or from the importing node when the owner answers ASK.
+fn seen(
+    owner: &mut redis::Connection,
+    importing: &mut redis::Connection,
+    key: &str,
+) -> Option<String> {
+    match cmd(&["GET", key]).query::<Option<String>>(owner) {
+        Ok(v) => v,
+        Err(e) if error_text(&e).starts_with("ASK ") => {
+            let _: () = qa(importing, &["ASKING"]);
+            qa(importing, &["GET", key])
+        }
+        Err(e) => panic!("GET {key}: {e}"),
+    }
+}
+
+/// Moves `key` by hand as the tool does: EXPORTKEY, replay after ASKING,
+/// EXPORTED.
+fn move_key_by_hand(owner: &mut redis::Connection, importing: &mut redis::Connection, key: &str) {
+    let replay = q(owner, &["CLUSTERX", "EXPORTKEY", key]);
+    let redis::Value::Array(commands) = replay else {
+        assert_eq!(replay, redis::Value::Nil, "EXPORTKEY {key}");
+        return;
+    };
+    for c in commands {
+        let args: Vec<String> = redis::from_redis_value(c).expect("a command");
+        let _: () = qa(importing, &["ASKING"]);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let _: redis::Value = qa(importing, &refs);
+    }
+    assert_eq!(qa::<i64>(owner, &["CLUSTERX", "EXPORTED", key]), 1);
+}
+
+/// EXEC and barrier writes (RENAME) admitted while their slot was stable
+/// but still waiting (behind slow reads of the same pipeline) when the
+/// slot opens and their key is moved: they must either run before the
+/// key is exported (so the copy carries them) or answer TRYAGAIN without
+/// writing, never write the copy being moved (lost on the new owner) nor
+/// a key the owner no longer serves.
+#[test]
+fn a_transaction_or_barrier_admitted_before_its_key_moves_never_loses_its_write() {
+    let nodes = two_node_cluster();
+    let (a, b) = (&nodes[0], &nodes[1]);
+    let (mut ca, mut cb) = (a.conn(), b.conn());
+    let a_id: String = qa(&mut ca, &["CLUSTER", "MYID"]);
+    let b_id: String = qa(&mut cb, &["CLUSTER", "MYID"]);
+    // A long list on another core of A: reading it delays what follows.
+    let big = key_with_slot("big", 6000..8000);
+    let item = "x".repeat(20);
+    for _ in 0..20 {
+        let mut push = vec!["RPUSH", big.as_str()];
+        push.extend(std::iter::repeat_n(item.as_str(), 10_000));
+        let _: i64 = qa(&mut ca, &push);
+    }
+    for (round, name) in ["exec", "rename"].into_iter().enumerate() {
+        let tag = key_with_slot(&format!("t{round}-"), 0..4000);
+        let (key, renamed) = (format!("{tag}k"), format!("{tag}k2"));
+        let slot = key_slot(key.as_bytes()).to_string();
+        let _: () = qa(&mut ca, &["SET", &key, "v1"]);
+        let tail: Vec<Vec<&str>> = match name {
+            "exec" => vec![vec!["MULTI"], vec!["SET", &key, "v2"], vec!["EXEC"]],
+            _ => vec![vec!["RENAME", &key, &renamed]],
+        };
+        let mut packed = Vec::new();
+        let reads = 6;
+        for _ in 0..reads {
+            packed.extend(cmd(&["LRANGE", &big, "0", "-1"]).get_packed_command());
+        }
+        for c in &tail {
+            packed.extend(cmd(c).get_packed_command());
+        }
+        let replies = tail.len();
+        let mut w = a.conn();
+        let worker = std::thread::spawn(move || {
+            w.send_packed_command(&packed).expect("send the pipeline");
+            let mut last = None;
+            for _ in 0..reads + replies {
+                let reply = w.recv_response().and_then(redis::Value::extract_error);
+                last = Some(reply.map_err(|e| error_text(&e)));
+            }
+            last.expect("a reply")
+        });
+        // Once the pipeline's last command passed the dispatcher's check,
+        // the slot opens and the key moves while the reads still run.
+        let routed = format!("cmd={name}");
+        let mut tries = 0;
+        while !qa::<String>(&mut ca, &["CLIENT", "LIST"]).contains(&routed) {
+            tries += 1;
+            assert!(tries < 100_000, "the pipeline never reached {name}");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let _: () = qa(&mut cb, &["CLUSTER", "SETSLOT", &slot, "IMPORTING", &a_id]);
+        let _: () = qa(&mut ca, &["CLUSTER", "SETSLOT", &slot, "MIGRATING", &b_id]);
+        move_key_by_hand(&mut ca, &mut cb, &key);
+        let reply = worker.join().expect("the pipeline's client");
+        let refused = match &reply {
+            Ok(_) => false,
+            Err(e) if e.starts_with("TRYAGAIN ") => true,
+            Err(e) => panic!("{name}: {e}"),
+        };
+        match (name, refused) {
+            ("exec", false) => {
+                assert_eq!(reply, Ok(redis::Value::Array(vec![redis::Value::Okay])));
+                assert_eq!(seen(&mut ca, &mut cb, &key).as_deref(), Some("v2"));
+            }
+            ("exec", true) => assert_eq!(seen(&mut ca, &mut cb, &key).as_deref(), Some("v1")),
+            (_, false) => {
+                assert_eq!(seen(&mut ca, &mut cb, &renamed).as_deref(), Some("v1"));
+                assert_eq!(seen(&mut ca, &mut cb, &key), None);
+            }
+            (_, true) => {
+                assert_eq!(seen(&mut ca, &mut cb, &key).as_deref(), Some("v1"));
+                assert_eq!(seen(&mut ca, &mut cb, &renamed), None);
+            }
+        }
+        // The moved key is nowhere on A any more.
+        let _: () = qa(&mut ca, &["CLUSTER", "SETSLOT", &slot, "STABLE"]);
+        assert_eq!(
+            q(&mut ca, &["EXISTS", &key]),
+            redis::Value::Int(0),
+            "{name}"
+        );
+    }
 }
