@@ -268,6 +268,23 @@ fn open_slots_answer_ask_tryagain_and_asking_as_redis_does() {
     ok(&mut cb, &["MULTI"]);
     assert_eq!(qa::<String>(&mut cb, &["SET", "{b}3", "z"]), "QUEUED");
     assert_eq!(qa::<Vec<String>>(&mut cb, &["EXEC"]), ["OK"]);
+    // Shard channels stay on the owner until the move ends, as in Redis.
+    assert_eq!(qa::<i64>(&mut ca, &["SPUBLISH", "{b}ch", "hi"]), 0);
+    let mut sub = a.conn();
+    let subscribed = q(&mut sub, &["SSUBSCRIBE", "{b}ch"]);
+    assert!(
+        matches!(&subscribed, redis::Value::Array(v) if v.get(2) == Some(&redis::Value::Int(1))),
+        "{subscribed:?}"
+    );
+    assert_eq!(qa::<i64>(&mut ca, &["SPUBLISH", "{b}ch", "hi"]), 1);
+    let message = sub.recv_response().expect("the message");
+    let want = ["smessage", "{b}ch", "hi"].map(|s| redis::Value::BulkString(s.into()));
+    assert_eq!(message, redis::Value::Array(want.to_vec()));
+    let left = q(&mut sub, &["SUNSUBSCRIBE", "{b}ch"]);
+    assert!(
+        matches!(&left, redis::Value::Array(v) if v.get(2) == Some(&redis::Value::Int(0))),
+        "{left:?}"
+    );
     // A key being exported is neither served nor written until it is gone.
     let replay: Vec<Vec<String>> = qa(&mut ca, &["CLUSTERX", "EXPORTKEY", "{b}1"]);
     assert_eq!(replay, [vec!["DEL", "{b}1"], vec!["SET", "{b}1", "x"]]);
