@@ -19,9 +19,12 @@
 //! served: clients are sent where each key is) and running the same
 //! `move-slots` again opens them again (idempotent), moves the keys left
 //! (a key left in flight is exported again; the replay starts with DEL)
-//! and pushes the map. Before a move starts, the tool refuses to move a
-//! slot whose keys a third node holds: that is an interrupted move to
-//! that node, to finish first.
+//! and pushes the map (the open-slot states are persisted, so this holds
+//! across a restart of either node). Before a move starts, the tool
+//! refuses to move a slot whose keys a third node holds (an interrupted
+//! move to that node, to finish first), and a slot whose keys the
+//! receiver holds while the owner does not have it MIGRATING (an
+//! abandoned move: resuming would overwrite the receiver's keys).
 
 use super::client::{Auth, Client, Value};
 use super::push_to;
@@ -56,6 +59,7 @@ pub fn move_live(
     }
     for (from, to, slots) in &pairs {
         refuse_foreign_keys(old, *from, *to, slots, auth)?;
+        refuse_abandoned(&old.nodes()[*from], &old.nodes()[*to], slots, auth)?;
     }
     let total = pairs.iter().map(|(_, _, s)| s.len()).sum::<usize>();
     let (mut done, mut keys) = (0usize, 0usize);
@@ -132,6 +136,54 @@ fn refuse_foreign_keys(
         }
     }
     Ok(())
+}
+
+/// Refuses when the receiver `b` already holds keys of one of `slots`
+/// that the owner `a` does not have MIGRATING to it: a move was
+/// interrupted and then abandoned (`CLUSTER SETSLOT STABLE` on the owner)
+/// or lost its state, so the owner may have served and written those
+/// keys as new ones since; resuming would replace the receiver's keys
+/// with the owner's.
+fn refuse_abandoned(a: &Node, b: &Node, slots: &[u16], auth: &Auth) -> Result<(), String> {
+    let mut owner = Client::connect(&a.addr(), auth)?;
+    let nodes = owner
+        .call(&["CLUSTER", "NODES"])?
+        .text()
+        .map_err(|e| format!("{}: CLUSTER NODES: {e}", a.addr()))?;
+    let migrating = migrating_to(&nodes, &b.id);
+    let mut receiver = Client::connect(&b.addr(), auth)?;
+    let commands: Vec<Vec<String>> = slots
+        .iter()
+        .map(|s| vec!["CLUSTER".into(), "COUNTKEYSINSLOT".into(), s.to_string()])
+        .collect();
+    for (slot, reply) in slots.iter().zip(receiver.pipeline(&commands)?) {
+        let n = reply
+            .int()
+            .map_err(|e| format!("{}: CLUSTER COUNTKEYSINSLOT {slot}: {e}", b.addr()))?;
+        if n > 0 && !migrating.contains(slot) {
+            return Err(format!(
+                "slot {slot}: {} already holds {n} keys of it, but its owner {} does not have it MIGRATING to that node (an earlier move was abandoned or its state lost): resuming would replace those keys with the owner's; compare the keys on both nodes and reconcile them by hand first",
+                b.addr(),
+                a.addr()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The slots a node's CLUSTER NODES text (its `myself` line) shows as
+/// migrating to the node `to` (`[slot->-id]`).
+fn migrating_to(nodes: &str, to: &str) -> Vec<u16> {
+    let Some(me) = nodes.lines().find(|l| l.contains("myself")) else {
+        return Vec::new();
+    };
+    me.split(' ')
+        .filter_map(|part| {
+            let inner = part.strip_prefix('[')?.strip_suffix(']')?;
+            let (slot, id) = inner.split_once("->-")?;
+            (id == to).then(|| slot.parse().ok()).flatten()
+        })
+        .collect()
 }
 
 /// Opens `slots` on the receiver `b` (IMPORTING) and then the owner `a`

@@ -458,3 +458,55 @@ fn a_transaction_or_barrier_admitted_before_its_key_moves_never_loses_its_write(
         );
     }
 }
+
+/// A node restarted in the middle of a move is still in the middle of
+/// it: the slot is still migrating (keys already moved are asked for on
+/// the importing node, never created again on the old owner), and
+/// running the same move-slots again finishes the move without touching
+/// the moved keys. A move abandoned on the owner alone (SETSLOT STABLE
+/// there) is refused, since resuming it would replace the receiver's
+/// keys.
+#[test]
+fn a_restarted_owner_resumes_its_move_and_an_abandoned_move_is_refused() {
+    let mut nodes = three_node_cluster();
+    let (mut ca, mut cb) = (nodes[0].conn(), nodes[1].conn());
+    let a_id: String = qa(&mut ca, &["CLUSTER", "MYID"]);
+    let b_id: String = qa(&mut cb, &["CLUSTER", "MYID"]);
+    let (list, other) = ("{b}list", "{b}other");
+    assert_eq!(qa::<i64>(&mut ca, &["RPUSH", list, "1", "2", "3"]), 3);
+    let _: () = qa(&mut ca, &["SET", other, "kept"]);
+    let _: () = qa(&mut cb, &["CLUSTER", "SETSLOT", "3300", "IMPORTING", &a_id]);
+    let _: () = qa(&mut ca, &["CLUSTER", "SETSLOT", "3300", "MIGRATING", &b_id]);
+    move_key_by_hand(&mut ca, &mut cb, list);
+    nodes[0].restart(1);
+    nodes[1].restart(1);
+    let (mut ca, mut cb) = (nodes[0].conn(), nodes[1].conn());
+    let (a, b) = (addr(&nodes[0]), addr(&nodes[1]));
+    assert!(qa::<String>(&mut ca, &["CLUSTER", "NODES"]).contains(&format!(" [3300->-{b_id}]")));
+    assert!(qa::<String>(&mut cb, &["CLUSTER", "NODES"]).contains(&format!(" [3300-<-{a_id}]")));
+    assert_eq!(err(&mut ca, &["RPUSH", list, "4"]), format!("ASK 3300 {b}"));
+    assert_eq!(qa::<String>(&mut ca, &["GET", other]), "kept");
+    tool(&["move-slots", &a, "3300", &b]).expect("the move resumes");
+    assert_eq!(
+        qa::<Vec<String>>(&mut cb, &["LRANGE", list, "0", "-1"]),
+        ["1", "2", "3"]
+    );
+    assert_eq!(qa::<String>(&mut cb, &["GET", other]), "kept");
+    assert_eq!(
+        qa::<i64>(&mut ca, &["CLUSTER", "COUNTKEYSINSLOT", "3300"]),
+        0
+    );
+    // A move abandoned on the owner only: it serves the moved key as new.
+    let tag = key_with_slot("ab", 0..3000);
+    let (key, slot) = (format!("{tag}k"), key_slot(tag.as_bytes()).to_string());
+    let _: () = qa(&mut ca, &["SET", &key, "moved"]);
+    let _: () = qa(&mut cb, &["CLUSTER", "SETSLOT", &slot, "IMPORTING", &a_id]);
+    let _: () = qa(&mut ca, &["CLUSTER", "SETSLOT", &slot, "MIGRATING", &b_id]);
+    move_key_by_hand(&mut ca, &mut cb, &key);
+    let _: () = qa(&mut ca, &["CLUSTER", "SETSLOT", &slot, "STABLE"]);
+    let _: () = qa(&mut ca, &["SET", &key, "new"]);
+    let refused = tool(&["move-slots", &a, &slot, &b]).expect_err("an abandoned move");
+    assert!(refused.contains("does not have it MIGRATING"), "{refused}");
+    let _: () = qa(&mut cb, &["ASKING"]);
+    assert_eq!(qa::<String>(&mut cb, &["GET", &key]), "moved");
+}
