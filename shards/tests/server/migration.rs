@@ -285,6 +285,17 @@ fn open_slots_answer_ask_tryagain_and_asking_as_redis_does() {
         matches!(&left, redis::Value::Array(v) if v.get(2) == Some(&redis::Value::Int(0))),
         "{left:?}"
     );
+    // EXPORTKEY and EXPORTED name their key: ACL key patterns apply.
+    let _: () = qa(
+        &mut ca,
+        &["ACL", "SETUSER", "ops", "on", ">pw", "~app:*", "+@all"],
+    );
+    let mut ops = a.conn();
+    let _: () = qa(&mut ops, &["AUTH", "ops", "pw"]);
+    let noperm = "NOPERM this user has no permissions to access one of the keys used as arguments";
+    assert_eq!(err(&mut ops, &["CLUSTERX", "EXPORTKEY", "{b}1"]), noperm);
+    assert_eq!(err(&mut ops, &["CLUSTERX", "EXPORTED", "{b}1"]), noperm);
+    assert_eq!(qa::<String>(&mut ca, &["GET", "{b}1"]), "x");
     // A key being exported is neither served nor written until it is gone.
     let replay: Vec<Vec<String>> = qa(&mut ca, &["CLUSTERX", "EXPORTKEY", "{b}1"]);
     assert_eq!(replay, [vec!["DEL", "{b}1"], vec!["SET", "{b}1", "x"]]);
