@@ -521,3 +521,56 @@ fn a_restarted_owner_resumes_its_move_and_an_abandoned_move_is_refused() {
     let _: () = qa(&mut cb, &["ASKING"]);
     assert_eq!(qa::<String>(&mut cb, &["GET", &key]), "moved");
 }
+
+/// A move of many slots opens, moves and hands over a few slots at a
+/// time (one epoch each), never the whole range at once: transactions
+/// and barriers on the range's other slots keep working meanwhile.
+#[test]
+fn a_range_moves_a_few_slots_at_a_time() {
+    let nodes = three_node_cluster();
+    let (a, b) = (addr(&nodes[0]), addr(&nodes[1]));
+    let range = 0..64u16;
+    let mut con = cluster_client(&nodes);
+    let keys: Vec<String> = (0..)
+        .map(|i| format!("step{i}"))
+        .filter(|k| range.contains(&key_slot(k.as_bytes())))
+        .take(400)
+        .collect();
+    for k in &keys {
+        let _: () = con.set(k, k).unwrap();
+    }
+    let before: u64 = qa::<String>(&mut nodes[0].conn(), &["CLUSTERX", "VERSION"])
+        .parse()
+        .unwrap();
+    let slots = format!("{}-{}", range.start, range.end - 1);
+    let mover = std::thread::spawn(move || tool(&["move-slots", &a, &slots, &b]));
+    let mut ca = nodes[0].conn();
+    let mut most_open = 0;
+    while !mover.is_finished() {
+        let described: String = qa(&mut ca, &["CLUSTER", "NODES"]);
+        let me = described
+            .lines()
+            .find(|l| l.contains("myself"))
+            .unwrap_or("");
+        most_open = most_open.max(me.matches("->-").count());
+    }
+    let out = mover.join().unwrap().expect("move-slots");
+    assert!(most_open > 0, "the move was never seen");
+    assert!(
+        most_open < range.len(),
+        "{most_open} of {} slots open at once",
+        range.len()
+    );
+    let epoch: u64 = qa::<String>(&mut ca, &["CLUSTERX", "VERSION"])
+        .parse()
+        .unwrap();
+    assert!(
+        epoch > before + 1,
+        "one epoch per step: {before} -> {epoch}"
+    );
+    assert!(out.contains(&format!("epoch {epoch},")), "{out}");
+    for k in &keys {
+        assert_eq!(con.get::<_, String>(k).unwrap(), *k);
+        assert_eq!(qa::<String>(&mut nodes[1].conn(), &["GET", k]), *k);
+    }
+}
