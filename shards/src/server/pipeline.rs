@@ -484,6 +484,11 @@ fn reject(session: &mut Session, top: Option<&CommandSpec>, text: String) -> Rou
     if let Some(m) = session.multi.as_mut() {
         m.flag();
     }
+    // A refused command ends ASKING as a run one does (Redis'
+    // `resetClient`): only ASKING itself and MULTI keep it.
+    if session.multi.is_none() && top.is_none_or(|t| t.name != "asking") {
+        session.asking = false;
+    }
     if top.is_some_and(|t| t.name == "exec") {
         session.discard_transaction();
         return Route::Reply(Reply::error(errors::exec_abort_because(&text)));

@@ -263,6 +263,16 @@ fn open_slots_answer_ask_tryagain_and_asking_as_redis_does() {
     );
     ok(&mut cb, &["ASKING"]);
     assert_eq!(err(&mut cb, &["MGET", "{b}1", "{b}2"]), tryagain);
+    // A command refused before it runs (arity) ends ASKING too.
+    ok(&mut cb, &["ASKING"]);
+    assert_eq!(
+        err(&mut cb, &["GET"]),
+        "ERR wrong number of arguments for 'get' command"
+    );
+    assert_eq!(
+        err(&mut cb, &["GET", "{b}2"]),
+        format!("MOVED 3300 {}", addr(a))
+    );
     // ASKING lasts through MULTI until EXEC.
     ok(&mut cb, &["ASKING"]);
     ok(&mut cb, &["MULTI"]);
