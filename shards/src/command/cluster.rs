@@ -284,7 +284,7 @@ async fn export_key(ns: u16, key: Vec<u8>) -> Reply {
             ))
         }
     };
-    let commands = transfer::replay_commands(&key, &value);
+    let commands = transfer::replay_commands(&key, &value, store::now_ms());
     if commands.is_empty() {
         cluster::migration::clear_in_flight(&key);
         return Reply::Null;
