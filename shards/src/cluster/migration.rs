@@ -15,9 +15,15 @@
 //! (`STABLE`, and a map that gives the slot away, clear the slot's
 //! marks); the set is only read or changed under the keys' locks on the
 //! slot's core, and the open-slot states change only through
-//! [`super::set_slot_state`] and [`super::install`]. The states are not
-//! persisted: a restarted node has every slot stable, and running the
-//! same `move-slots` again opens them again and finishes the move.
+//! [`super::set_slot_state`] and [`super::install`], which persist them
+//! (`SLOTSTATE`, [`super::persist`]) before they are used: a node
+//! restarted mid-move keeps its slots open, so it still sends clients to
+//! the importing node for the keys already moved, and running the same
+//! `move-slots` again finishes the move. The in-flight marks are not
+//! persisted: a key marked when the node stopped is still stored here
+//! (EXPORTED deletes it and clears the mark together), so it is served
+//! here again and exported again by the rerun (whose replay starts with
+//! DEL).
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;

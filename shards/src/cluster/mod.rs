@@ -7,7 +7,9 @@
 //! - The node's id (40 hex characters) is generated once and kept in
 //!   `<dir>/NODEID`; the last map pushed is kept in `<dir>/SLOTMAP`
 //!   (written atomically before it is used), so a restarted node serves at
-//!   once ([`persist`]).
+//!   once; the open slots of a move (CLUSTER SETSLOT MIGRATING /
+//!   IMPORTING) are kept in `<dir>/SLOTSTATE` the same way, so a node
+//!   restarted mid-move is still mid-move ([`persist`]).
 //! - Every request's keys are checked once, in the dispatcher, against
 //!   this node's [`View`] ([`check_keys`], rules in [`redirect`]).
 //!
@@ -116,7 +118,18 @@ pub fn start(dir: &DataDir, mode: Mode) -> Result<(), String> {
             "cluster: loaded the persisted slot map"
         );
     }
-    let view = View::new(map, &id, mode == Mode::Emulated);
+    let mut view = View::new(map, &id, mode == Mode::Emulated);
+    if mode == Mode::Enabled {
+        let (migrating, importing) = persist::load_open_slots(dir)?;
+        keep_open_slots(&mut view, migrating, importing);
+        if !view.migrating.is_empty() || !view.importing.is_empty() {
+            tracing::info!(
+                migrating = view.migrating.len(),
+                importing = view.importing.len(),
+                "cluster: loaded the persisted open slots"
+            );
+        }
+    }
     let _ = MY_ID.set(id);
     let _ = DIR.set(dir.clone());
     MODE.store(
@@ -128,6 +141,34 @@ pub fn start(dir: &DataDir, mode: Mode) -> Result<(), String> {
     );
     publish(view);
     Ok(())
+}
+
+/// Opens in `view` the slots of `migrating` and `importing` its map
+/// still allows: a slot stays migrating while this node owns it, and
+/// importing while it does not (the marks of a slot that stops migrating
+/// are cleared).
+fn keep_open_slots(view: &mut View, migrating: persist::OpenSlots, importing: persist::OpenSlots) {
+    for (slot, to) in migrating {
+        if view.owns(slot) {
+            view.migrating.insert(slot, to);
+        } else {
+            migration::clear_slot(slot);
+        }
+    }
+    for (slot, from) in importing {
+        if !view.owns(slot) {
+            view.importing.insert(slot, from);
+        }
+    }
+}
+
+/// Persists `view`'s open slots (before it is published).
+fn save_open_slots(view: &View) -> Result<(), String> {
+    let dir = DIR
+        .get()
+        .ok_or_else(|| "ERR internal: cluster mode has no data directory".to_string())?;
+    persist::save_open_slots(dir, &view.migrating, &view.importing)
+        .map_err(|e| format!("ERR could not persist the open slots: {e}"))
 }
 
 fn publish(view: View) {
@@ -188,6 +229,25 @@ pub fn admit_keys<'a>(
     with_view(|view| redirect::check_open(view, keys, shard_pubsub, asking))
 }
 
+/// The check a request that is not a keyed batch item (a barrier, EXEC,
+/// a plugin call over several cores) makes again once it holds every
+/// lock of its `keys`, for a client whose ASKING flag was `asking`: the
+/// slot may have been opened, or given away, since the dispatcher
+/// admitted it. An open slot answers `TRYAGAIN` to such a request, as at
+/// the dispatcher, so a key being copied away (only ever in an open
+/// slot) is never written or read by one. The refusal's text, or `None`
+/// (always outside cluster mode).
+pub fn refuse_locked<'a>(keys: impl IntoIterator<Item = &'a [u8]>, asking: bool) -> Option<String> {
+    if !enabled() {
+        return None;
+    }
+    match admit_keys(keys, false, asking) {
+        Ok(Admit::Here) => None,
+        Ok(Admit::KeysDecide(_)) => Some(crate::errors::TRYAGAIN.to_string()),
+        Err(refusal) => Some(refusal.text()),
+    }
+}
+
 /// CLUSTER SETSLOT `slot` MIGRATING | IMPORTING | STABLE, with Redis'
 /// checks and error texts (the reply's text on refusal).
 pub fn set_slot_state(slot: u16, action: SlotAction) -> Result<(), String> {
@@ -200,6 +260,7 @@ pub fn set_slot_state(slot: u16, action: SlotAction) -> Result<(), String> {
     let _serial = PUSH.lock().unwrap_or_else(|e| e.into_inner());
     let mut view = with_view(View::clone);
     let known = |id: &str| view.map.as_ref().is_some_and(|m| m.node(id).is_some());
+    let stable = action == SlotAction::Stable;
     match action {
         SlotAction::Migrating(to) => {
             if !view.owns(slot) {
@@ -222,8 +283,11 @@ pub fn set_slot_state(slot: u16, action: SlotAction) -> Result<(), String> {
         SlotAction::Stable => {
             view.migrating.remove(&slot);
             view.importing.remove(&slot);
-            migration::clear_slot(slot);
         }
+    }
+    save_open_slots(&view)?;
+    if stable {
+        migration::clear_slot(slot);
     }
     publish(view);
     Ok(())
@@ -284,17 +348,10 @@ pub fn install(map: SlotMap, force: bool) -> Result<(), String> {
     // Open slots stay open while their owner is unchanged: a slot this
     // node gave away stops migrating, a slot it received stops importing.
     let (migrating, importing) = with_view(|v| (v.migrating.clone(), v.importing.clone()));
-    for (slot, to) in migrating {
-        if view.owns(slot) {
-            view.migrating.insert(slot, to);
-        } else {
-            migration::clear_slot(slot);
-        }
-    }
-    for (slot, from) in importing {
-        if !view.owns(slot) {
-            view.importing.insert(slot, from);
-        }
+    let was_open = migrating.len() + importing.len();
+    keep_open_slots(&mut view, migrating, importing);
+    if view.migrating.len() + view.importing.len() != was_open {
+        save_open_slots(&view)?;
     }
     publish(view);
     Ok(())

@@ -3,18 +3,36 @@
 //! ```text
 //! <dir>/NODEID    "<40 hex>\n": made once, at the first start in cluster mode
 //! <dir>/SLOTMAP   "frys-shards slot map\nepoch <N>\n" + the SETNODES payload
+//! <dir>/SLOTSTATE "frys-shards open slots\n" + one line per open slot:
+//!                 "migrating <slot> <node-id>" or "importing <slot> <node-id>"
 //! ```
 //!
-//! Both are replaced atomically (temp file, fsync, rename, fsync of the
+//! SLOTSTATE keeps CLUSTER SETSLOT's MIGRATING / IMPORTING states (Redis
+//! keeps them in nodes.conf), so a node restarted in the middle of a move
+//! still sends clients to the importing node for the keys already moved
+//! instead of serving them as new keys. It is written after SLOTMAP, and
+//! the states are filtered against the map when loaded (as
+//! [`super::install`] does), so a crash between the two files leaves no
+//! state the map contradicts.
+//!
+//! All are replaced atomically (temp file, fsync, rename, fsync of the
 //! directory: `DataDir::write_file`). A damaged file is refused at start
 //! with the file's name and why, never silently replaced.
 
+use std::collections::BTreeMap;
+
 use super::slot_map::{valid_node_id, SlotMap, NODE_ID_LEN};
 use crate::keyspace::DataDir;
+use crate::keyspace::SLOTS;
 
 const NODE_ID_FILE: &str = "NODEID";
 const MAP_FILE: &str = "SLOTMAP";
 const MAP_HEADER: &str = "frys-shards slot map";
+const STATE_FILE: &str = "SLOTSTATE";
+const STATE_HEADER: &str = "frys-shards open slots";
+
+/// Open slots: slot -> the other node's id.
+pub type OpenSlots = BTreeMap<u16, String>;
 
 /// The node id kept in `dir`, made (and persisted) if there is none.
 pub fn load_or_create_node_id(dir: &DataDir) -> Result<String, String> {
@@ -63,6 +81,57 @@ pub fn load_map(dir: &DataDir) -> Result<Option<SlotMap>, String> {
 pub fn save_map(dir: &DataDir, map: &SlotMap) -> Result<(), String> {
     let text = format!("{MAP_HEADER}\nepoch {}\n{}", map.epoch(), map.to_text());
     dir.write_file(MAP_FILE, text.as_bytes())
+        .map_err(|e| e.to_string())
+}
+
+/// The open slots kept in `dir`: (migrating, importing), both empty if
+/// none were ever opened.
+pub fn load_open_slots(dir: &DataDir) -> Result<(OpenSlots, OpenSlots), String> {
+    let (mut migrating, mut importing) = (OpenSlots::new(), OpenSlots::new());
+    let Some(text) = dir.read_file(STATE_FILE).map_err(|e| e.to_string())? else {
+        return Ok((migrating, importing));
+    };
+    let damaged = |why: String| format!("{}: {STATE_FILE} is damaged: {why}", dir.root().display());
+    let mut lines = text.lines();
+    if lines.next() != Some(STATE_HEADER) {
+        return Err(damaged("no header".to_string()));
+    }
+    for line in lines {
+        let parts: Vec<&str> = line.split(' ').collect();
+        let [state, slot, id] = parts[..] else {
+            return Err(damaged(format!("bad line {line:?}")));
+        };
+        let slot = slot
+            .parse::<u16>()
+            .ok()
+            .filter(|s| *s < SLOTS)
+            .ok_or_else(|| damaged(format!("bad slot in {line:?}")))?;
+        if !valid_node_id(id) {
+            return Err(damaged(format!("bad node id in {line:?}")));
+        }
+        let into = match state {
+            "migrating" => &mut migrating,
+            "importing" => &mut importing,
+            _ => return Err(damaged(format!("bad state in {line:?}"))),
+        };
+        into.insert(slot, id.to_string());
+    }
+    Ok((migrating, importing))
+}
+
+/// Persists the open slots in `dir` (atomically).
+pub fn save_open_slots(
+    dir: &DataDir,
+    migrating: &OpenSlots,
+    importing: &OpenSlots,
+) -> Result<(), String> {
+    let mut text = format!("{STATE_HEADER}\n");
+    for (state, slots) in [("migrating", migrating), ("importing", importing)] {
+        for (slot, id) in slots {
+            text.push_str(&format!("{state} {slot} {id}\n"));
+        }
+    }
+    dir.write_file(STATE_FILE, text.as_bytes())
         .map_err(|e| e.to_string())
 }
 
@@ -123,5 +192,33 @@ mod tests {
         d.write_file(MAP_FILE, b"frys-shards slot map\nepoch 1\nbad line\n")
             .unwrap();
         assert!(load_map(&d).unwrap_err().contains("SLOTMAP is damaged"));
+    }
+
+    #[test]
+    fn open_slots_load_back_and_damaged_states_are_refused() {
+        let (_tmp, d) = dir("state");
+        let none = (OpenSlots::new(), OpenSlots::new());
+        assert_eq!(load_open_slots(&d).unwrap(), none);
+        let (a, b) = ("a".repeat(40), "b".repeat(40));
+        let migrating = OpenSlots::from([(7, b.clone()), (16383, b.clone())]);
+        let importing = OpenSlots::from([(9, a.clone())]);
+        save_open_slots(&d, &migrating, &importing).unwrap();
+        assert_eq!(
+            load_open_slots(&d).unwrap(),
+            (migrating.clone(), importing.clone())
+        );
+        save_open_slots(&d, &OpenSlots::new(), &OpenSlots::new()).unwrap();
+        assert_eq!(load_open_slots(&d).unwrap(), none);
+        for bad in [
+            "nope\n".to_string(),
+            format!("{STATE_HEADER}\nmigrating 16384 {b}\n"),
+            format!("{STATE_HEADER}\nmigrating 7 xyz\n"),
+            format!("{STATE_HEADER}\nleaving 7 {b}\n"),
+            format!("{STATE_HEADER}\nmigrating 7\n"),
+        ] {
+            d.write_file(STATE_FILE, bad.as_bytes()).unwrap();
+            let e = load_open_slots(&d).unwrap_err();
+            assert!(e.contains("SLOTSTATE is damaged"), "{bad:?}: {e}");
+        }
     }
 }

@@ -18,7 +18,9 @@
 //! here: served; none: `ASK <slot> <host>:<port>` of the importing node;
 //! some: `TRYAGAIN`). The importing node serves the slot to a client that
 //! sent ASKING (a request of several keys only if it holds them all) and
-//! answers MOVED to the owner otherwise.
+//! answers MOVED to the owner otherwise. A shard channel (SSUBSCRIBE,
+//! SUNSUBSCRIBE, SPUBLISH) of a migrating slot is served by its owner
+//! until the move ends, as Redis 7 does.
 
 use std::collections::BTreeMap;
 
@@ -243,6 +245,11 @@ pub fn check_open<'a>(
         return Err(Refusal::Unbound);
     };
     if let Some(to) = view.migrating.get(&slot).filter(|_| view.owns(slot)) {
+        // Redis serves a shard channel from the slot's owner until the
+        // move ends (a channel is no stored key).
+        if shard_pubsub {
+            return Ok(Admit::Here);
+        }
         if let Some(addr) = view.addr_of(to) {
             return Ok(Admit::KeysDecide(OpenSlot::Migrating { slot, addr }));
         }
@@ -400,6 +407,11 @@ mod tests {
             Ok(Admit::Here)
         );
         assert_eq!(check_open(&view, keys(&[]), false, false), Ok(Admit::Here));
+        // Shard channels stay on the owner until the move ends, as in Redis.
+        assert_eq!(
+            check_open(&view, keys(&["b"]), true, false),
+            Ok(Admit::Here)
+        );
         // Once the map gives the slot away, MIGRATING no longer applies.
         let mut moved = two_nodes(A);
         moved.map = Some(

@@ -1,6 +1,8 @@
 //! One key of a migrating slot as the commands that rebuild it on the
 //! importing node: `DEL`, then `SET`, `HSET`, `SADD`, `ZADD` or `RPUSH` in
-//! batches of [`BATCH`] elements, then `PEXPIREAT` when it has a deadline.
+//! batches of [`BATCH`] elements, then `PEXPIRE` with the time it has
+//! left when it has a deadline (as Redis' MIGRATE sends the remaining TTL,
+//! so the nodes' clocks need not agree; at least 1 ms).
 //! The operator tool replays them there after ASKING, in order, each
 //! acknowledged (hence durable) before the next; the leading `DEL` makes
 //! a replay after an interrupted one start from nothing.
@@ -21,8 +23,8 @@ pub const BATCH: usize = 128;
 pub const MAX_KEY_BYTES: u64 = 512 << 20;
 
 /// The commands that rebuild `key`, holding `value`, on another node
-/// (none for a missing key).
-pub fn replay_commands(key: &[u8], value: &Value) -> Vec<Vec<Vec<u8>>> {
+/// (none for a missing key), at `now_ms` (this node's clock).
+pub fn replay_commands(key: &[u8], value: &Value, now_ms: u64) -> Vec<Vec<Vec<u8>>> {
     let (deadline, body) = match value {
         Value::Missing | Value::Unloaded { .. } => return Vec::new(),
         Value::String {
@@ -40,10 +42,11 @@ pub fn replay_commands(key: &[u8], value: &Value) -> Vec<Vec<Vec<u8>>> {
     let mut out = vec![vec![b"DEL".to_vec(), key.to_vec()]];
     out.extend(body);
     if let Some(at) = deadline {
+        let left = at.saturating_sub(now_ms).max(1);
         out.push(vec![
-            b"PEXPIREAT".to_vec(),
+            b"PEXPIRE".to_vec(),
             key.to_vec(),
-            at.to_string().into_bytes(),
+            left.to_string().into_bytes(),
         ]);
     }
     out
@@ -96,8 +99,13 @@ mod tests {
             expires_at_ms: Some(1234),
         };
         assert_eq!(
-            text(&replay_commands(b"k", &s)),
-            ["DEL k", "SET k v", "PEXPIREAT k 1234"]
+            text(&replay_commands(b"k", &s, 1000)),
+            ["DEL k", "SET k v", "PEXPIRE k 234"]
+        );
+        // A deadline reached while it is read still leaves the key 1 ms.
+        assert_eq!(
+            text(&replay_commands(b"k", &s, 1234)),
+            ["DEL k", "SET k v", "PEXPIRE k 1"]
         );
         let z = Value::Collection {
             items: Items::ZSet(BTreeMap::from([
@@ -108,15 +116,18 @@ mod tests {
             expires_at_ms: None,
         };
         assert_eq!(
-            text(&replay_commands(b"z", &z)),
+            text(&replay_commands(b"z", &z, 1000)),
             ["DEL z", "ZADD z 1.5 a -inf b 0.1 c"]
         );
         let l = Value::Collection {
             items: Items::List(VecDeque::from([b"x".to_vec(), b"y".to_vec()])),
             expires_at_ms: None,
         };
-        assert_eq!(text(&replay_commands(b"l", &l)), ["DEL l", "RPUSH l x y"]);
-        assert!(replay_commands(b"k", &Value::Missing).is_empty());
+        assert_eq!(
+            text(&replay_commands(b"l", &l, 1000)),
+            ["DEL l", "RPUSH l x y"]
+        );
+        assert!(replay_commands(b"k", &Value::Missing, 1000).is_empty());
     }
 
     #[test]
@@ -128,7 +139,7 @@ mod tests {
             items: Items::List(list.clone()),
             expires_at_ms: None,
         };
-        let cmds = replay_commands(b"l", &v);
+        let cmds = replay_commands(b"l", &v, 1000);
         assert_eq!(cmds.len(), 1 + 3);
         let replayed: Vec<Vec<u8>> = cmds[1..].iter().flat_map(|c| c[2..].to_vec()).collect();
         assert_eq!(replayed, Vec::from(list));
@@ -136,7 +147,7 @@ mod tests {
             items: Items::Hash((0..BATCH + 1).map(|i| (vec![i as u8], vec![1])).collect()),
             expires_at_ms: None,
         };
-        let cmds = replay_commands(b"h", &h);
+        let cmds = replay_commands(b"h", &h, 1000);
         assert_eq!(cmds[1].len(), 2 + 2 * BATCH);
         assert_eq!(cmds[2].len(), 2 + 2);
     }

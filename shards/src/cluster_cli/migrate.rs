@@ -1,7 +1,12 @@
 //! Moving slots with their keys while clients keep working (Redis'
 //! `redis-cli --cluster reshard` flow, over frys' commands):
 //!
-//! 1. every moved slot is opened: `CLUSTER SETSLOT <slot> IMPORTING <owner>`
+//! The slots go in steps of [`SLOTS_PER_STEP`] (of one owner and one
+//! receiver), so a slot is open (and refuses transactions and barriers
+//! with `TRYAGAIN`) only while its own step runs, and keys moved early
+//! are not asked for (`ASK`) until the whole move ends. Per step:
+//!
+//! 1. its slots are opened: `CLUSTER SETSLOT <slot> IMPORTING <owner>`
 //!    on the receiving node, then `MIGRATING <receiver>` on the owner;
 //! 2. the owner's keys of each slot are moved one at a time:
 //!    `CLUSTERX EXPORTKEY` (the owner marks the key in flight and answers
@@ -11,34 +16,44 @@
 //!    `CLUSTER GETKEYSINSLOT` answers no key (the owner creates none in a
 //!    migrating slot: a request on missing keys is sent to the receiver
 //!    with `ASK`);
-//! 3. the new map (next epoch) is pushed to the receivers first, then to
-//!    the old owners, then to the other nodes; installing it closes the
-//!    slots.
+//! 3. the map with the step's slots given to the receiver (next epoch)
+//!    is pushed to the receiver first, then to the owner, then to the
+//!    other nodes; installing it closes the slots.
+//!
+//! Whatever else the planned map changes (slots that had no owner) is
+//! pushed last, as one more epoch.
 //!
 //! An interrupted move is resumable, not undone: the slots stay open (and
 //! served: clients are sent where each key is) and running the same
 //! `move-slots` again opens them again (idempotent), moves the keys left
 //! (a key left in flight is exported again; the replay starts with DEL)
-//! and pushes the map. Before a move starts, the tool refuses to move a
-//! slot whose keys a third node holds: that is an interrupted move to
-//! that node, to finish first.
+//! and pushes the map (the open-slot states are persisted, so this holds
+//! across a restart of either node). Before a move starts, the tool
+//! refuses to move a slot whose keys a third node holds (an interrupted
+//! move to that node, to finish first), and a slot whose keys the
+//! receiver holds while the owner does not have it MIGRATING (an
+//! abandoned move: resuming would overwrite the receiver's keys).
 
 use super::client::{Auth, Client, Value};
-use super::push_to;
-use crate::cluster::{Node, SlotMap};
+use super::{plan, push_to};
+use crate::cluster::{Node, SlotMap, SlotRange};
 
 /// Keys asked for per CLUSTER GETKEYSINSLOT.
 const KEYS_PER_ROUND: usize = 256;
+/// Slots opened, moved and handed over together (one epoch each step).
+const SLOTS_PER_STEP: usize = 16;
 
 /// Moves the keys of `moved` from their owners in `old` to their owners
-/// in `next`, then pushes `next`; progress lines go to `progress`.
+/// in `next`, step by step, each step pushing a map of the next epoch;
+/// progress lines go to `progress`. The map every node has at the end:
+/// `next`'s assignment, at the epoch the steps reached.
 pub fn move_live(
     old: &SlotMap,
     next: &SlotMap,
     moved: &[u16],
     auth: &Auth,
     progress: &mut dyn FnMut(String),
-) -> Result<(), String> {
+) -> Result<SlotMap, String> {
     let mut pairs: Vec<(usize, usize, Vec<u16>)> = Vec::new();
     for &slot in moved {
         let (Some(from), Some(to)) = (old.owner_index(slot), next.owner_index(slot)) else {
@@ -56,26 +71,48 @@ pub fn move_live(
     }
     for (from, to, slots) in &pairs {
         refuse_foreign_keys(old, *from, *to, slots, auth)?;
+        refuse_abandoned(&old.nodes()[*from], &old.nodes()[*to], slots, auth)?;
     }
     let total = pairs.iter().map(|(_, _, s)| s.len()).sum::<usize>();
     let (mut done, mut keys) = (0usize, 0usize);
+    let mut current = old.clone();
     for (from, to, slots) in &pairs {
         let (a, b) = (&old.nodes()[*from], &old.nodes()[*to]);
         let mut owner = Client::connect(&a.addr(), auth)?;
         let mut receiver = Client::connect(&b.addr(), auth)?;
-        open_slots(&mut owner, &mut receiver, a, b, slots)?;
-        for &slot in slots {
-            let n = move_slot_keys(&mut owner, &mut receiver, slot)
-                .map_err(|e| interrupted(slot, a, b, &e))?;
-            done += 1;
-            keys += n;
-            progress(format!(
-                "slot {slot}: {n} keys moved from {} to {} ({done}/{total} slots, {keys} keys)",
-                a.addr(),
-                b.addr()
-            ));
+        for step in slots.chunks(SLOTS_PER_STEP) {
+            open_slots(&mut owner, &mut receiver, a, b, step)?;
+            for &slot in step {
+                let n = move_slot_keys(&mut owner, &mut receiver, slot)
+                    .map_err(|e| interrupted(slot, a, b, &e))?;
+                done += 1;
+                keys += n;
+                progress(format!(
+                    "slot {slot}: {n} keys moved from {} to {} ({done}/{total} slots, {keys} keys)",
+                    a.addr(),
+                    b.addr()
+                ));
+            }
+            let ranges: Vec<SlotRange> = step
+                .iter()
+                .map(|&s| SlotRange { start: s, end: s })
+                .collect();
+            current = plan::move_slots(&current, &ranges, &b.id)?.0;
+            let (first, rest): (Vec<Node>, Vec<Node>) =
+                current.nodes().iter().cloned().partition(|n| n.id == b.id);
+            let (second, third): (Vec<Node>, Vec<Node>) =
+                rest.into_iter().partition(|n| n.id == a.id);
+            for group in [first, second, third] {
+                push_to(&current, &group, false, auth)?;
+            }
         }
     }
+    if current.to_text() == next.to_text() {
+        // Every node has it (again: a rerun converges a failed push).
+        push_to(&current, current.nodes(), false, auth)?;
+        return Ok(current);
+    }
+    let next = SlotMap::new(plan::next_epoch(&current)?, next.nodes().to_vec())?;
     let (first, rest): (Vec<Node>, Vec<Node>) = next
         .nodes()
         .iter()
@@ -87,9 +124,9 @@ pub fn move_live(
             .any(|(from, _, _)| old.nodes()[*from].id == n.id)
     });
     for group in [first, second, third] {
-        push_to(next, &group, false, auth)?;
+        push_to(&next, &group, false, auth)?;
     }
-    Ok(())
+    Ok(next)
 }
 
 fn interrupted(slot: u16, a: &Node, b: &Node, e: &str) -> String {
@@ -132,6 +169,54 @@ fn refuse_foreign_keys(
         }
     }
     Ok(())
+}
+
+/// Refuses when the receiver `b` already holds keys of one of `slots`
+/// that the owner `a` does not have MIGRATING to it: a move was
+/// interrupted and then abandoned (`CLUSTER SETSLOT STABLE` on the owner)
+/// or lost its state, so the owner may have served and written those
+/// keys as new ones since; resuming would replace the receiver's keys
+/// with the owner's.
+fn refuse_abandoned(a: &Node, b: &Node, slots: &[u16], auth: &Auth) -> Result<(), String> {
+    let mut owner = Client::connect(&a.addr(), auth)?;
+    let nodes = owner
+        .call(&["CLUSTER", "NODES"])?
+        .text()
+        .map_err(|e| format!("{}: CLUSTER NODES: {e}", a.addr()))?;
+    let migrating = migrating_to(&nodes, &b.id);
+    let mut receiver = Client::connect(&b.addr(), auth)?;
+    let commands: Vec<Vec<String>> = slots
+        .iter()
+        .map(|s| vec!["CLUSTER".into(), "COUNTKEYSINSLOT".into(), s.to_string()])
+        .collect();
+    for (slot, reply) in slots.iter().zip(receiver.pipeline(&commands)?) {
+        let n = reply
+            .int()
+            .map_err(|e| format!("{}: CLUSTER COUNTKEYSINSLOT {slot}: {e}", b.addr()))?;
+        if n > 0 && !migrating.contains(slot) {
+            return Err(format!(
+                "slot {slot}: {} already holds {n} keys of it, but its owner {} does not have it MIGRATING to that node (an earlier move was abandoned or its state lost): resuming would replace those keys with the owner's; compare the keys on both nodes and reconcile them by hand first",
+                b.addr(),
+                a.addr()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The slots a node's CLUSTER NODES text (its `myself` line) shows as
+/// migrating to the node `to` (`[slot->-id]`).
+fn migrating_to(nodes: &str, to: &str) -> Vec<u16> {
+    let Some(me) = nodes.lines().find(|l| l.contains("myself")) else {
+        return Vec::new();
+    };
+    me.split(' ')
+        .filter_map(|part| {
+            let inner = part.strip_prefix('[')?.strip_suffix(']')?;
+            let (slot, id) = inner.split_once("->-")?;
+            (id == to).then(|| slot.parse().ok()).flatten()
+        })
+        .collect()
 }
 
 /// Opens `slots` on the receiver `b` (IMPORTING) and then the owner `a`

@@ -13,8 +13,9 @@
 //! ```
 //!
 //! `move-slots` and `rebalance` move slots with their keys while clients
-//! keep working ([`migrate`]: the slots are opened MIGRATING / IMPORTING,
-//! the keys copied one at a time, then the new map is pushed), printing
+//! keep working ([`migrate`]: in steps of a few slots, the slots are
+//! opened MIGRATING / IMPORTING, the keys copied one at a time, then a map
+//! giving them to the receiver is pushed, one epoch per step), printing
 //! one progress line per slot on stderr. An interrupted move is finished
 //! by running the same command again. A push that fails on a node leaves
 //! the others on the new epoch; running the same command again pushes the
@@ -208,8 +209,9 @@ fn push(map: &SlotMap, force: bool, auth: &Auth) -> Result<(), String> {
 }
 
 /// Moves `moved` (with their keys) from their owners in `old` to their
-/// owners in `next` and pushes `next`; see [`migrate`].
-fn push_move(old: &SlotMap, next: &SlotMap, moved: &[u16], auth: &Auth) -> Result<(), String> {
+/// owners in `next`, pushing a map per step; the map reached (`next`'s
+/// assignment, at the last step's epoch); see [`migrate`].
+fn push_move(old: &SlotMap, next: &SlotMap, moved: &[u16], auth: &Auth) -> Result<SlotMap, String> {
     migrate::move_live(old, next, moved, auth, &mut |line| eprintln!("{line}"))
 }
 
@@ -289,7 +291,7 @@ fn move_slots(member: &str, slots: &[SlotRange], to: &str, auth: &Auth) -> Resul
         .id
         .clone();
     let (next, moved) = plan::move_slots(&map, slots, &target)?;
-    push_move(&map, &next, &moved, auth)?;
+    let next = push_move(&map, &next, &moved, auth)?;
     Ok(format!("moved {} slots\n{}", moved.len(), describe(&next)))
 }
 
@@ -299,7 +301,7 @@ fn rebalance(member: &str, auth: &Auth) -> Result<String, String> {
     if moved.is_empty() && next.assigned_slots() == map.assigned_slots() {
         return Ok(format!("balanced already\n{}", describe(&map)));
     }
-    push_move(&map, &next, &moved, auth)?;
+    let next = push_move(&map, &next, &moved, auth)?;
     Ok(format!("moved {} slots\n{}", moved.len(), describe(&next)))
 }
 

@@ -284,7 +284,7 @@ async fn export_key(ns: u16, key: Vec<u8>) -> Reply {
             ))
         }
     };
-    let commands = transfer::replay_commands(&key, &value);
+    let commands = transfer::replay_commands(&key, &value, store::now_ms());
     if commands.is_empty() {
         cluster::migration::clear_in_flight(&key);
         return Reply::Null;
@@ -541,11 +541,22 @@ const CLUSTER_SUBCOMMANDS: &[CommandSpec] = &[
     ),
 ];
 
+/// The key of CLUSTERX EXPORTKEY / EXPORTED (`CLUSTERX <sub> <key>`):
+/// declared so ACL key patterns apply to it, as they do to Redis'
+/// MIGRATE, DUMP and RESTORE; the cluster check lets these two through
+/// on an open slot (`server::cluster_gate`).
+const EXPORT_KEY: KeySpec = KeySpec {
+    first: 2,
+    last: 2,
+    step: 1,
+};
+
 const CLUSTERX_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::keyless(
+    CommandSpec::leaf(
         "exportkey",
         3,
         &["admin", "noscript", "stale"],
+        EXPORT_KEY,
         ADMIN,
         doc(
             "Marks a key of a migrating slot in flight and returns the commands that rebuild it on the importing node.",
@@ -555,10 +566,11 @@ const CLUSTERX_SUBCOMMANDS: &[CommandSpec] = &[
         ),
         Run::Barrier(clusterx_exportkey),
     ),
-    CommandSpec::keyless(
+    CommandSpec::leaf(
         "exported",
         3,
         &["admin", "noscript", "stale"],
+        EXPORT_KEY,
         ADMIN,
         doc(
             "Deletes a key exported with EXPORTKEY once the importing node has it.",

@@ -85,7 +85,7 @@ where
     R: Send + 'static,
     B: FnOnce(Hops) -> LocalBoxFuture<Result<R, Reply>> + Send + 'static,
 {
-    let (ns, resp) = (ctx.ns, ctx.resp);
+    let (ns, resp, asking) = (ctx.ns, ctx.resp, ctx.asking);
     if !ctx.held {
         if let Some(core) = single_core(&keys) {
             return frys_runtime::spawn_on(core, move || {
@@ -93,6 +93,12 @@ where
                     let store = store::current();
                     let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
                     let _guards = store.lock_all(ns, &refs).await;
+                    // Cluster mode: the slot may have opened or moved since
+                    // the request was admitted (see `Txn::begin_checking`).
+                    if let Some(text) = crate::cluster::refuse_locked(refs.iter().copied(), asking)
+                    {
+                        return Err(Reply::error(text));
+                    }
                     body(Hops::Here { store, ns, resp }).await
                 }) as LocalBoxFuture<Result<R, Reply>>
             })

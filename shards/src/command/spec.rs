@@ -387,6 +387,10 @@ pub struct BarrierCtx {
     /// command touches: then [`crate::txn::Txn::begin`] locks nothing and
     /// the body must not wait for any key (nor block).
     pub held: bool,
+    /// Cluster mode: the client's ASKING flag as the dispatcher saw it,
+    /// for the check made again once the keys are locked
+    /// ([`crate::cluster::refuse_locked`]).
+    pub asking: bool,
 }
 
 #[cfg(test)]

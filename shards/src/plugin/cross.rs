@@ -80,7 +80,20 @@ async fn call(ns: u16, resp: u8, plugin: Arc<Plugin>, cmd: usize, argv: Argv) ->
     let limits = Limits::now();
     let elements = plugin.info.abi_version >= 2;
     let locked = keys.iter().map(|k| (ns, k.clone())).collect();
-    let txn = Txn::lock(ns, resp, locked).await;
+    let mut txn = Txn::lock(ns, resp, locked).await;
+    // Cluster mode: once the keys are locked, the slot may have opened or
+    // moved since the call was admitted (see `Txn::begin_checking`).
+    if crate::cluster::enabled() {
+        let refused = match txn.locked().await {
+            Err(e) => Some(e),
+            Ok(()) => crate::cluster::refuse_locked(keys.iter().map(Vec::as_slice), false)
+                .map(Reply::error),
+        };
+        if let Some(reply) = refused {
+            txn.end().await;
+            return reply;
+        }
+    }
     let result = async {
         let (snapshot, unwritable) = match read_all(&txn, by_core, elements, limits).await? {
             Ok(read) => read,

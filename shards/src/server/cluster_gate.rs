@@ -11,7 +11,15 @@
 //! locks: a command that runs there (a keyed or one-core fan-out row) is
 //! let through and decided there ([`super::open_slot`]); any other (a
 //! barrier, a command queued in MULTI, EXEC, a plugin call) answers
-//! `TRYAGAIN`, which cluster clients retry until the move is over.
+//! `TRYAGAIN`, which cluster clients retry until the move is over. Such
+//! a request admitted here may wait (behind earlier requests of its
+//! pipeline, then for its locks) while its slot opens or moves, so it
+//! checks its keys again once it holds their locks
+//! ([`crate::cluster::refuse_locked`], from `Txn::begin_checking`,
+//! `key_hops::with_keys`, `zset::multi::with_keys` and the cross-core
+//! plugin call). Shard channels of a migrating slot are served by its
+//! owner, and CLUSTERX EXPORTKEY / EXPORTED (the tool's own key moves)
+//! pass on an open slot, as Redis lets MIGRATE through.
 
 use crate::cluster::{self, Admit};
 use crate::command::{command_keys, CommandSpec, Run};
@@ -39,6 +47,12 @@ pub(super) fn refuse(
     };
     if !keeps {
         session.asking = false;
+    }
+    // The key-moving commands work on this node's copy of an open slot,
+    // as Redis' getNodeByQuery lets MIGRATE through (they check the slot
+    // themselves).
+    if moves_keys(spec) {
+        return Ok(asking);
     }
     let verdict = if spec.name == "exec" {
         let Some(multi) = session.multi.as_ref() else {
@@ -74,6 +88,12 @@ pub(super) fn refuse(
         m.flag();
     }
     Err(Reply::error(text))
+}
+
+/// Whether `spec` is CLUSTERX EXPORTKEY or EXPORTED, which the operator
+/// tool runs on the migrating node's keys.
+fn moves_keys(spec: &CommandSpec) -> bool {
+    matches!(spec.name, "exportkey" | "exported")
 }
 
 /// Whether `spec` is a shard-channel command, served while the cluster is

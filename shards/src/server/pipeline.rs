@@ -173,9 +173,10 @@ enum Route {
     NoReply,
     Queued,
     /// Runs at the connection after every earlier request has its reply.
-    Barrier(BarrierFn, &'static str, Argv),
+    /// With the client's ASKING flag as the cluster check saw it.
+    Barrier(BarrierFn, &'static str, Argv, bool),
     /// A fan-out whose keys span cores: a barrier, atomic across them.
-    AtomicFanout(&'static CommandSpec, Argv),
+    AtomicFanout(&'static CommandSpec, Argv, bool),
     /// A plugin call whose keys span cores, in the version it was routed
     /// and ACL-checked by: a barrier, atomic across them.
     PluginBarrier(Arc<Plugin>, usize, Argv),
@@ -230,6 +231,10 @@ pub async fn execute(session: &SharedSession, requests: &mut Vec<Argv>) -> Vec<A
                 if !segment.is_empty() {
                     segment.run(here, &mut replies).await;
                 }
+                let asking = match route {
+                    Route::Barrier(.., asking) | Route::AtomicFanout(.., asking) => asking,
+                    _ => false,
+                };
                 let ctx = {
                     let s = session.borrow();
                     BarrierCtx {
@@ -238,11 +243,12 @@ pub async fn execute(session: &SharedSession, requests: &mut Vec<Argv>) -> Vec<A
                         client_id: s.id,
                         resp: s.resp,
                         held: false,
+                        asking,
                     }
                 };
                 let reply = match route {
-                    Route::Barrier(f, name, argv) => stats::Timed::new(name, f(ctx, argv)).await,
-                    Route::AtomicFanout(spec, argv) => {
+                    Route::Barrier(f, name, argv, _) => stats::Timed::new(name, f(ctx, argv)).await,
+                    Route::AtomicFanout(spec, argv, _) => {
                         stats::Timed::new(spec.name, fanout::run_atomic(ctx, spec, argv)).await
                     }
                     Route::PluginBarrier(plugin, cmd, argv) => {
@@ -405,7 +411,7 @@ fn route(session: &mut Session, segment: &mut Segment, idx: usize, argv: Argv) -
                 Route::Reply(reply)
             }
         }
-        Run::Barrier(f) => Route::Barrier(f, spec.name, argv),
+        Run::Barrier(f) => Route::Barrier(f, spec.name, argv, asking),
         Run::Key(run) => {
             let slot = argv.get(1).map(key_slot).unwrap_or(0);
             let core = map.core_of_slot(slot);
@@ -446,7 +452,7 @@ fn route(session: &mut Session, segment: &mut Segment, idx: usize, argv: Argv) -
                 );
                 Route::Queued
             }
-            None => Route::AtomicFanout(spec, argv),
+            None => Route::AtomicFanout(spec, argv, asking),
         },
     }
 }
@@ -526,6 +532,11 @@ fn route_plugin(
 fn reject(session: &mut Session, top: Option<&CommandSpec>, text: String) -> Route {
     if let Some(m) = session.multi.as_mut() {
         m.flag();
+    }
+    // A refused command ends ASKING as a run one does (Redis'
+    // `resetClient`): only ASKING itself and MULTI keep it.
+    if session.multi.is_none() && top.is_none_or(|t| t.name != "asking") {
+        session.asking = false;
     }
     if top.is_some_and(|t| t.name == "exec") {
         session.discard_transaction();

@@ -15,6 +15,10 @@ use frys_runtime::net::TcpStream;
 use super::tls::TlsStream;
 
 /// A client's stream.
+// The plain stream, the common case, stays inline (one per connection:
+// boxing it would add a pointer chase to every read); the TLS state is
+// the one boxed.
+#[allow(clippy::large_enum_variant)]
 pub enum ClientStream {
     /// The plain port.
     Plain(TcpStream),

@@ -77,8 +77,10 @@ async fn run(
         return Reply::error(errors::EXECABORT);
     }
     let (steps, mut keys) = plan(ctx.db, multi.into_queue());
+    // Cluster mode checks the queued commands' keys, not the watched ones.
+    let queued_keys = keys.len();
     keys.extend(watch.lock_keys());
-    let mut txn = match Txn::begin_in(ctx, keys).await {
+    let mut txn = match Txn::begin_checking(ctx, keys, queued_keys).await {
         Ok(t) => t,
         Err(e) => return e,
     };
@@ -214,6 +216,7 @@ async fn run_steps(
                     client_id: ctx.client_id,
                     resp,
                     held: true,
+                    asking: ctx.asking,
                 };
                 replies.push(f(inner, step.argv).await);
             }

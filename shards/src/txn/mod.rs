@@ -115,6 +115,27 @@ impl Txn {
     /// [`Txn::begin`] for keys of several namespaces (`(ns, key)`): COPY
     /// ... DB and MOVE touch a key of another database.
     pub async fn begin_in(ctx: &BarrierCtx, keys: Vec<(u16, Vec<u8>)>) -> Result<Txn, Reply> {
+        let request = keys.len();
+        Txn::begin_checking(ctx, keys, request).await
+    }
+
+    /// [`Txn::begin_in`] where only the first `request` keys are the
+    /// request's own (EXEC adds the watched keys after its queue's). In
+    /// cluster mode, once every key is locked, those keys are checked
+    /// again against the node's current view
+    /// ([`crate::cluster::refuse_locked`]): the slot may have been opened
+    /// or given away since the dispatcher admitted the request, and then
+    /// nothing runs and the refusal (`TRYAGAIN`, `ASK`, `MOVED` ...) is
+    /// the error.
+    ///
+    /// # Errors
+    /// The refusal, or an error reply when a core could not take the
+    /// locks.
+    pub(crate) async fn begin_checking(
+        ctx: &BarrierCtx,
+        keys: Vec<(u16, Vec<u8>)>,
+        request: usize,
+    ) -> Result<Txn, Reply> {
         if ctx.held {
             return Ok(Txn {
                 locks: LockSet::none(),
@@ -122,7 +143,18 @@ impl Txn {
                 resp: ctx.resp,
             });
         }
-        Ok(Txn::lock(ctx.ns, ctx.resp, keys).await)
+        if !crate::cluster::enabled() {
+            return Ok(Txn::lock(ctx.ns, ctx.resp, keys).await);
+        }
+        let checked: Vec<Vec<u8>> = keys.iter().take(request).map(|(_, k)| k.clone()).collect();
+        let mut txn = Txn::lock(ctx.ns, ctx.resp, keys).await;
+        txn.locked().await?;
+        let refs = checked.iter().map(Vec::as_slice);
+        if let Some(text) = crate::cluster::refuse_locked(refs, ctx.asking) {
+            txn.end().await;
+            return Err(Reply::error(text));
+        }
+        Ok(txn)
     }
 
     /// Locks `keys` (`(ns, key)`) for a client of namespace `ns` speaking

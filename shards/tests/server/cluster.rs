@@ -15,7 +15,7 @@ use frys_shards::keyspace::key_slot;
 use redis::Value;
 
 /// A port free now (the node is started on it and keeps it on restart).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -522,9 +522,25 @@ fn add_node_move_slots_and_rebalance_move_slots_with_their_keys() {
         err(&mut a.conn(), &["GET", "hello"]),
         format!("MOVED 866 {}", addr(&c))
     );
+    let before: u64 = qa::<String>(&mut a.conn(), &["CLUSTERX", "VERSION"])
+        .parse()
+        .unwrap();
     let out = tool(&["rebalance", &addr(&c)]).expect("rebalance");
+    // One epoch per step of slots moved: every node ends on the last.
+    let epoch: u64 = qa::<String>(&mut c.conn(), &["CLUSTERX", "VERSION"])
+        .parse()
+        .unwrap();
+    assert!(epoch > before, "{before} -> {epoch}");
+    for s in [&a, &b] {
+        assert_eq!(
+            qa::<String>(&mut s.conn(), &["CLUSTERX", "VERSION"]),
+            epoch.to_string()
+        );
+    }
     assert!(
-        out.contains("epoch 5, 3 nodes, 16384 of 16384 slots assigned"),
+        out.contains(&format!(
+            "epoch {epoch}, 3 nodes, 16384 of 16384 slots assigned"
+        )),
         "{out}"
     );
     for (s, want) in [(&a, 5462), (&b, 5461), (&c, 5461)] {

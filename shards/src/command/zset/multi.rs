@@ -84,7 +84,7 @@ where
     F: FnOnce(Reach) -> LocalBoxFuture<Reply> + Send + 'static,
 {
     let map = store::current().map();
-    let (ns, resp) = (ctx.ns, ctx.resp);
+    let (ns, resp, asking) = (ctx.ns, ctx.resp, ctx.asking);
     let mut cores = keys.iter().map(|k| map.core_of_slot(key_slot(k)));
     let first = cores.next().unwrap_or(0);
     if !ctx.held && cores.all(|c| c == first) {
@@ -93,6 +93,11 @@ where
                 let store = store::current();
                 let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
                 let _guards = store.lock_all(ns, &refs).await;
+                // Cluster mode: the slot may have opened or moved since
+                // the request was admitted (see `Txn::begin_checking`).
+                if let Some(text) = crate::cluster::refuse_locked(refs.iter().copied(), asking) {
+                    return Reply::error(text);
+                }
                 body(Reach::Here { store, ns, resp }).await
             }) as LocalBoxFuture<Reply>
         });
