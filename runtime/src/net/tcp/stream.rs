@@ -305,3 +305,12 @@ impl IntoRawFd for TcpStream {
         socket::into_raw_fd(self.stream.into_fd())
     }
 }
+
+#[cfg(test)]
+impl TcpStream {
+    /// How many owned-buffer waits sit in the poll state's send and
+    /// receive waiter lists.
+    pub(crate) fn waiter_counts(&self) -> (usize, usize) {
+        self.stream.waiter_counts()
+    }
+}
