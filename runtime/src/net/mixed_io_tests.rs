@@ -292,3 +292,26 @@ fn cancelled_waits_on_the_poll_state_leave_no_entry_behind() {
     });
     assert_eq!(counts, (0, 0));
 }
+
+#[test]
+fn cancelled_writes_waiting_on_the_poll_state_leave_no_entry_behind() {
+    let counts = super::tests::block_on(async {
+        let (mut writer, _reader) = super::tests::connected_pair().await;
+        write_until_a_send_is_stuck(&mut writer).await;
+        let writer = Rc::new(writer);
+        for _ in 0..100 {
+            let writer = writer.clone();
+            spawn_local(async move {
+                let write = writer.write_all(b"x".to_vec());
+                // Polled once (it waits on the send), then dropped.
+                let mut write = std::pin::pin!(write);
+                let polled = poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx).is_pending())).await;
+                assert!(polled);
+            })
+            .await
+            .unwrap();
+        }
+        writer.waiter_counts()
+    });
+    assert_eq!(counts, (0, 0));
+}
