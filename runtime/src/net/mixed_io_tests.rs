@@ -7,7 +7,7 @@
 //! (run these with `FRYS_DRIVER=epoll` too).
 
 use std::cell::RefCell;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::net::Shutdown;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -198,4 +198,120 @@ fn reads_after_a_futures_io_read_in_flight_take_its_bytes_first() {
         got.take()
     });
     assert_eq!(got, [b"first".to_vec(), b"second".to_vec()]);
+}
+
+/// How long a waiting task may take to finish once its operation could
+/// complete: generous, only to turn a lost wake-up into a failure.
+const HANG_AFTER: Duration = Duration::from_secs(10);
+
+#[test]
+fn a_reader_waiting_on_the_poll_state_goes_on_when_the_last_poller_is_cancelled() {
+    let got = super::tests::block_on(async {
+        let (mut stream, peer) = super::tests::connected_pair().await;
+        assert_eq!(poll_read_once(&mut stream, 64).await, None);
+        let stream = Rc::new(stream);
+        // A waits on the receive the futures-io read left in flight.
+        let a = {
+            let stream = stream.clone();
+            spawn_local(async move {
+                let (n, buf) = stream.read(Vec::with_capacity(64)).await;
+                buf[..n.unwrap()].to_vec()
+            })
+        };
+        crate::yield_now().await;
+        // B polls the same receive after A (so the driver holds B's waker),
+        // then is cancelled: nothing has been sent yet, so it cannot finish.
+        let b = timeout(
+            Duration::from_millis(20),
+            stream.read(Vec::with_capacity(64)),
+        )
+        .await;
+        assert!(b.is_err());
+        let (r, _) = peer.write_all(b"hello".to_vec()).await;
+        r.unwrap();
+        let got = timeout(HANG_AFTER, a).await.map(|r| r.unwrap());
+        (got, stream.waiter_counts())
+    });
+    assert_eq!(got.0.expect("reader A was never woken"), b"hello");
+    assert_eq!(got.1, (0, 0));
+}
+
+#[test]
+fn a_writer_waiting_on_the_poll_state_goes_on_when_the_last_poller_is_cancelled() {
+    let (got, want, a_done) = super::tests::block_on(async {
+        let (mut writer, reader) = super::tests::connected_pair().await;
+        let mut want = write_until_a_send_is_stuck(&mut writer).await;
+        let writer = Rc::new(writer);
+        // A waits on the send the futures-io write left in flight.
+        let a = {
+            let writer = writer.clone();
+            spawn_local(async move { writer.write_all(b"A".to_vec()).await.0 })
+        };
+        crate::yield_now().await;
+        // B polls the same send after A, then is cancelled: the peer does
+        // not read yet, so the send cannot finish.
+        let b = timeout(Duration::from_millis(20), writer.write_all(b"B".to_vec())).await;
+        assert!(b.is_err());
+        let reading = read_to_end(reader);
+        let a_done = timeout(HANG_AFTER, a)
+            .await
+            .ok()
+            .map(|r| r.unwrap().is_ok());
+        if a_done.is_none() {
+            return (Vec::new(), want, a_done);
+        }
+        want.push(b'A');
+        let writer = Rc::try_unwrap(writer).ok().unwrap();
+        writer.shutdown(Shutdown::Write).await.unwrap();
+        (reading.await.unwrap(), want, a_done)
+    });
+    assert_eq!(a_done, Some(true), "writer A was never woken");
+    assert_eq!(got.len(), want.len());
+    assert!(got == want);
+}
+
+#[test]
+fn cancelled_waits_on_the_poll_state_leave_no_entry_behind() {
+    let counts = super::tests::block_on(async {
+        let (mut stream, _peer) = super::tests::connected_pair().await;
+        assert_eq!(poll_read_once(&mut stream, 64).await, None);
+        let stream = Rc::new(stream);
+        for _ in 0..100 {
+            let stream = stream.clone();
+            spawn_local(async move {
+                let read = stream.read(Vec::with_capacity(8));
+                // Polled once (it waits on the receive), then dropped.
+                let mut read = std::pin::pin!(read);
+                let polled = poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx).is_pending())).await;
+                assert!(polled);
+            })
+            .await
+            .unwrap();
+        }
+        stream.waiter_counts()
+    });
+    assert_eq!(counts, (0, 0));
+}
+
+#[test]
+fn cancelled_writes_waiting_on_the_poll_state_leave_no_entry_behind() {
+    let counts = super::tests::block_on(async {
+        let (mut writer, _reader) = super::tests::connected_pair().await;
+        write_until_a_send_is_stuck(&mut writer).await;
+        let writer = Rc::new(writer);
+        for _ in 0..100 {
+            let writer = writer.clone();
+            spawn_local(async move {
+                let write = writer.write_all(b"x".to_vec());
+                // Polled once (it waits on the send), then dropped.
+                let mut write = std::pin::pin!(write);
+                let polled = poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx).is_pending())).await;
+                assert!(polled);
+            })
+            .await
+            .unwrap();
+        }
+        writer.waiter_counts()
+    });
+    assert_eq!(counts, (0, 0));
 }

@@ -25,6 +25,7 @@ mod fd;
 mod msg;
 mod ops;
 mod poll_io;
+mod poll_waiters;
 mod pooled;
 mod socket;
 mod split;

@@ -25,7 +25,8 @@
 //! bytes go out in the order the calls were made, whichever API made them.
 //! Those calls take `&self`, so several tasks may wait on one send; each
 //! registers its waker in `send_waiters` (the driver keeps only the last
-//! poller's) and all are woken when the send is done.
+//! poller's; see `poll_waiters`) and all are woken when the send is done,
+//! or when a waiting one is dropped (so that a live one polls again).
 //!
 //! The same holds for reads: while the poll state holds received bytes
 //! not handed out yet, or has a receive in flight, an owned-buffer `read`
@@ -40,6 +41,7 @@ use std::task::{ready, Context, Poll, Waker};
 
 use super::fd::SocketFd;
 use super::ops::{Recv, Send, Shutdown};
+use super::poll_waiters::Waiters;
 use crate::buf::{self, IoBufMut};
 use crate::driver::Op;
 
@@ -57,9 +59,9 @@ pub(crate) struct PollIo {
     shutdown_op: Option<Op<Shutdown>>,
     write_closed: bool,
     /// Owned-buffer writers waiting for `write_op` to finish.
-    send_waiters: Vec<Waker>,
+    send_waiters: Waiters,
     /// Owned-buffer readers waiting for `read_op` to finish.
-    recv_waiters: Vec<Waker>,
+    recv_waiters: Waiters,
 }
 
 impl PollIo {
@@ -137,31 +139,28 @@ impl PollIo {
     /// into `out`'s spare capacity. `Ready(Ok(None))` when nothing is in
     /// progress here any more: the caller receives directly. The caller
     /// wakes the returned wakers (other readers waiting on the same
-    /// receive) once it no longer borrows the state.
+    /// receive) once it no longer borrows the state. `slot` is the wait's
+    /// entry in `recv_waiters` (see `poll_waiters`).
     pub(crate) fn poll_read_for_owned<B: IoBufMut>(
         &mut self,
         fd: &Arc<SocketFd>,
         cx: &mut Context<'_>,
         out: &mut B,
+        slot: &mut Option<u64>,
     ) -> (Poll<io::Result<Option<usize>>>, Vec<Waker>) {
         let init = out.bytes_init();
         let spare = out.bytes_total().saturating_sub(init);
         if !self.recv_in_progress() || spare == 0 {
             // Nothing to take here, or a buffer `recv` refuses anyway.
-            return (
-                Poll::Ready(Ok(None)),
-                std::mem::take(&mut self.recv_waiters),
-            );
+            return (Poll::Ready(Ok(None)), self.recv_waiters.take());
         }
         let unread = match self.poll_fill(fd, cx) {
             Poll::Pending => {
-                if !self.recv_waiters.iter().any(|w| w.will_wake(cx.waker())) {
-                    self.recv_waiters.push(cx.waker().clone());
-                }
+                self.recv_waiters.register(slot, cx.waker());
                 return (Poll::Pending, Vec::new());
             }
             Poll::Ready(Err(e)) => {
-                return (Poll::Ready(Err(e)), std::mem::take(&mut self.recv_waiters));
+                return (Poll::Ready(Err(e)), self.recv_waiters.take());
             }
             Poll::Ready(Ok(unread)) => unread,
         };
@@ -176,10 +175,7 @@ impl PollIo {
             out.set_init(init + n);
         }
         self.consume(n);
-        (
-            Poll::Ready(Ok(Some(n))),
-            std::mem::take(&mut self.recv_waiters),
-        )
+        (Poll::Ready(Ok(Some(n))), self.recv_waiters.take())
     }
 
     /// Marks `n` of the bytes [`poll_fill`](Self::poll_fill) returned as
@@ -225,8 +221,32 @@ impl PollIo {
     /// Owned-buffer readers that waited on the receive here (and were
     /// dropped, or are still waiting) may go on.
     pub(crate) fn wake_recv_waiters(&mut self) {
-        for waker in std::mem::take(&mut self.recv_waiters) {
-            waker.wake();
+        self.recv_waiters
+            .take()
+            .into_iter()
+            .for_each(crate::task::wake_user);
+    }
+
+    /// An owned-buffer read that waited in slot `id` is dropped: returns
+    /// the other readers' wakers to wake (outside the borrow), as this one
+    /// may have been the last to poll the receive, whose waker the driver
+    /// keeps; woken, a live one polls again and puts its own waker there.
+    pub(crate) fn leave_recv(&mut self, id: u64) -> Vec<Waker> {
+        if self.recv_waiters.remove(id) {
+            self.recv_waiters.take()
+        } else {
+            // Already woken with all the others.
+            Vec::new()
+        }
+    }
+
+    /// As [`leave_recv`](Self::leave_recv), for a writer waiting on the
+    /// send.
+    pub(crate) fn leave_send(&mut self, id: u64) -> Vec<Waker> {
+        if self.send_waiters.remove(id) {
+            self.send_waiters.take()
+        } else {
+            Vec::new()
         }
     }
 
@@ -238,20 +258,20 @@ impl PollIo {
     /// Finishes the send [`poll_write`](Self::poll_write) left in flight,
     /// for an owned-buffer write or shutdown that must not overtake it.
     /// The caller wakes the returned wakers (the other writers waiting on
-    /// the same send) once it no longer borrows the state.
+    /// the same send) once it no longer borrows the state. `slot` is the
+    /// wait's entry in `send_waiters` (see `poll_waiters`).
     pub(crate) fn poll_send_for_owned(
         &mut self,
         fd: &Arc<SocketFd>,
         cx: &mut Context<'_>,
+        slot: &mut Option<u64>,
     ) -> (Poll<io::Result<()>>, Vec<Waker>) {
         match self.poll_send(fd, cx) {
             Poll::Pending => {
-                if !self.send_waiters.iter().any(|w| w.will_wake(cx.waker())) {
-                    self.send_waiters.push(cx.waker().clone());
-                }
+                self.send_waiters.register(slot, cx.waker());
                 (Poll::Pending, Vec::new())
             }
-            done => (done, std::mem::take(&mut self.send_waiters)),
+            done => (done, self.send_waiters.take()),
         }
     }
 
@@ -264,9 +284,10 @@ impl PollIo {
         let done = ready!(self.poll_send(fd, cx));
         // Owned-buffer writers that waited on this send (and were dropped
         // or are still waiting) may go on.
-        for waker in std::mem::take(&mut self.send_waiters) {
-            waker.wake();
-        }
+        self.send_waiters
+            .take()
+            .into_iter()
+            .for_each(crate::task::wake_user);
         Poll::Ready(done)
     }
 
@@ -329,5 +350,12 @@ impl PollIo {
             self.write_closed = true;
         }
         Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+impl PollIo {
+    pub(crate) fn waiter_counts(&self) -> (usize, usize) {
+        (self.send_waiters.len(), self.recv_waiters.len())
     }
 }

@@ -8,14 +8,17 @@
 //! its error, if it failed); and an owned-buffer `read` first takes the
 //! bytes the poll state received and has not handed out (or waits for its
 //! receive in flight). `recv_pooled` does not (`TcpStream`'s docs say so). The poll state sits in a `RefCell` because the
-//! owned-buffer calls take `&self`; it is borrowed only within one poll,
-//! never across an await, and the `&mut self` poll paths use `get_mut`.
+//! owned-buffer calls take `&self`; it is borrowed only within one poll
+//! (or a waiting future's drop, with `try_borrow_mut`), never across an
+//! await, and the `&mut self` poll paths use `get_mut`.
 
 use std::cell::RefCell;
+use std::future::Future;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use super::fd::SocketFd;
 use super::ops;
@@ -56,17 +59,11 @@ impl Stream {
 
     pub(crate) async fn read<B: IoBufMut>(&self, mut buf: B) -> (io::Result<usize>, B) {
         if self.io.borrow().recv_in_progress() {
-            let taken = std::future::poll_fn(|cx| {
-                let (done, waiters) = self
-                    .io
-                    .borrow_mut()
-                    .poll_read_for_owned(&self.fd, cx, &mut buf);
-                // Woken after the borrow ends: a waker runs foreign code.
-                for waker in waiters {
-                    waker.wake();
-                }
-                done
-            })
+            let taken = PollStateRead {
+                stream: self,
+                buf: &mut buf,
+                slot: None,
+            }
             .await;
             match taken {
                 Ok(Some(n)) => return (Ok(n), buf),
@@ -126,15 +123,26 @@ impl Stream {
         if !self.io.borrow().send_in_flight() {
             return Ok(());
         }
-        std::future::poll_fn(|cx| {
-            let (done, waiters) = self.io.borrow_mut().poll_send_for_owned(&self.fd, cx);
-            // Woken after the borrow ends: a waker runs foreign code.
-            for waker in waiters {
-                waker.wake();
-            }
-            done
-        })
+        PollStateSend {
+            stream: self,
+            slot: None,
+        }
         .await
+    }
+
+    /// A wait in slot `id` of one of the poll state's waiter lists is
+    /// dropped while pending: `leave` removes the slot and hands out the
+    /// other waiters of that list, woken here (after the borrow ends: a
+    /// waker runs foreign code). If the state is borrowed at this moment
+    /// (the wait is dropped by foreign code run inside a borrow, which
+    /// frys' own wakers never do) the slot stays until the operation
+    /// finishes: a drop must not panic.
+    fn leave_wait(&self, id: u64, leave: fn(&mut PollIo, u64) -> Vec<Waker>) {
+        let waiters = match self.io.try_borrow_mut() {
+            Ok(mut io) => leave(&mut io, id),
+            Err(_) => return,
+        };
+        waiters.into_iter().for_each(crate::task::wake_user);
     }
 
     pub(crate) fn poll_read(
@@ -171,6 +179,81 @@ impl Stream {
 
     pub(crate) fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.io.get_mut().poll_close(&self.fd, cx)
+    }
+}
+
+/// An owned-buffer read taking its bytes from the poll state (see
+/// [`PollIo::poll_read_for_owned`]). Dropped while it waits, it leaves
+/// its slot and wakes the other readers of the same receive, since the
+/// driver may hold only this wait's waker.
+struct PollStateRead<'a, B> {
+    stream: &'a Stream,
+    buf: &'a mut B,
+    /// Its entry in `recv_waiters`, while it has one.
+    slot: Option<u64>,
+}
+
+impl<B: IoBufMut> Future for PollStateRead<'_, B> {
+    type Output = io::Result<Option<usize>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let (done, waiters) = this.stream.io.borrow_mut().poll_read_for_owned(
+            &this.stream.fd,
+            cx,
+            this.buf,
+            &mut this.slot,
+        );
+        if done.is_ready() {
+            // Every slot was handed out with `waiters`.
+            this.slot = None;
+        }
+        // Woken after the borrow ends: a waker runs foreign code.
+        waiters.into_iter().for_each(crate::task::wake_user);
+        done
+    }
+}
+
+impl<B> Drop for PollStateRead<'_, B> {
+    fn drop(&mut self) {
+        if let Some(id) = self.slot.take() {
+            self.stream.leave_wait(id, PollIo::leave_recv);
+        }
+    }
+}
+
+/// An owned-buffer write or shutdown waiting for the poll state's send
+/// (see [`PollIo::poll_send_for_owned`]); dropped while it waits, it
+/// leaves its slot and wakes the other writers, as [`PollStateRead`].
+struct PollStateSend<'a> {
+    stream: &'a Stream,
+    /// Its entry in `send_waiters`, while it has one.
+    slot: Option<u64>,
+}
+
+impl Future for PollStateSend<'_> {
+    type Output = io::Result<()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let (done, waiters) =
+            this.stream
+                .io
+                .borrow_mut()
+                .poll_send_for_owned(&this.stream.fd, cx, &mut this.slot);
+        if done.is_ready() {
+            this.slot = None;
+        }
+        waiters.into_iter().for_each(crate::task::wake_user);
+        done
+    }
+}
+
+impl Drop for PollStateSend<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = self.slot.take() {
+            self.stream.leave_wait(id, PollIo::leave_send);
+        }
     }
 }
 
@@ -215,3 +298,10 @@ macro_rules! impl_futures_io {
 }
 
 pub(crate) use impl_futures_io;
+
+#[cfg(test)]
+impl Stream {
+    pub(crate) fn waiter_counts(&self) -> (usize, usize) {
+        self.io.borrow().waiter_counts()
+    }
+}

@@ -179,6 +179,9 @@ impl IntoRawFd for UnixStream {
     /// the fd, the number returned is a duplicate of it for the same
     /// socket: whatever the caller does with it, that operation can finish
     /// only on this socket, never on a file that reuses a number.
+    /// Bytes a `futures-io` read received and did not hand out are dropped,
+    /// and a `futures-io` send still in flight may complete after writes
+    /// the new owner makes on the fd.
     fn into_raw_fd(self) -> RawFd {
         socket::into_raw_fd(self.stream.into_fd())
     }
