@@ -196,6 +196,56 @@ fn cas_and_throttle_run_on_the_core_that_owns_each_key() {
     assert!(err(&mut c, &["THROTTLE", "t", "0", "1"]).starts_with("ERR capacity"));
 }
 
+/// Runs `redis-cli -p <port> <args>` (installed by `scripts/test.sh`) and
+/// returns what it printed.
+fn redis_cli(s: &Server, args: &[&str]) -> String {
+    let out = Command::new("redis-cli")
+        .args(["-p", &s.port().to_string()])
+        .args(args)
+        .output()
+        .expect("run redis-cli");
+    assert!(out.status.success(), "redis-cli {args:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn the_examples_work_from_redis_cli() {
+    let s = server(2);
+    for file in ["cas.wasm", "throttle.wasm", "native_cas.so"] {
+        assert_eq!(
+            redis_cli(&s, &["PLUGIN", "LOAD", &plugin(file)]),
+            "OK\n",
+            "{file}"
+        );
+    }
+    for core in 0..2 {
+        let key = &keys_on_core("cli", core, 2, 1)[0];
+        assert_eq!(redis_cli(&s, &["CAS", key, "", "v1"]), "1\n");
+        assert_eq!(redis_cli(&s, &["CAS", key, "nope", "v2"]), "0\n");
+        assert_eq!(redis_cli(&s, &["GET", key]), "v1\n");
+        let bucket = &keys_on_core("clibucket", core, 2, 1)[0];
+        assert_eq!(redis_cli(&s, &["THROTTLE", bucket, "2", "3600"]), "1\n1\n");
+        assert_eq!(redis_cli(&s, &["THROTTLE", bucket, "2", "3600"]), "1\n0\n");
+        assert_eq!(redis_cli(&s, &["THROTTLE", bucket, "2", "3600"]), "0\n0\n");
+        let native = &keys_on_core("clin", core, 2, 1)[0];
+        assert_eq!(redis_cli(&s, &["NCAS", native, "", "a"]), "1\n");
+        assert_eq!(redis_cli(&s, &["NCAS", native, "b", "c"]), "0\n");
+    }
+    // Errors come back as redis-cli prints them (without a terminal: the
+    // text after the dash, then an empty line).
+    assert_eq!(
+        redis_cli(&s, &["CAS", "k"]).trim_end(),
+        "ERR wrong number of arguments for 'cas' command"
+    );
+    let modules = redis_cli(&s, &["MODULE", "LIST"]);
+    for name in ["cas", "throttle", "native-cas"] {
+        assert!(
+            modules.contains(name),
+            "MODULE LIST names {name}: {modules}"
+        );
+    }
+}
+
 #[test]
 fn a_looping_plugin_is_stopped_at_its_deadline_and_the_next_call_works() {
     let s = server(1);
