@@ -5,7 +5,7 @@
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
-use crate::common::{q, qa, Server};
+use crate::common::{q, qa, redis_cli, Server};
 
 #[test]
 fn the_driver_setting_picks_the_driver_and_info_reports_it() {
@@ -56,6 +56,10 @@ fn under_a_seccomp_profile_refusing_io_uring_the_server_runs_on_epoll() {
     assert_eq!(v, "v");
     let keys: Vec<String> = qa(&mut c, &["KEYS", "*"]);
     assert_eq!(keys, ["k"]);
+    // redis-cli, as a user would.
+    assert_eq!(redis_cli(&s, &["SET", "cli", "works"]), "OK\n");
+    assert_eq!(redis_cli(&s, &["GET", "cli"]), "works\n");
+    assert_eq!(redis_cli(&s, &["PING"]), "PONG\n");
     let log = s.stderr();
     assert!(
         log.contains("falling back") && log.contains("seccomp"),

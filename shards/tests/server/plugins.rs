@@ -196,18 +196,6 @@ fn cas_and_throttle_run_on_the_core_that_owns_each_key() {
     assert!(err(&mut c, &["THROTTLE", "t", "0", "1"]).starts_with("ERR capacity"));
 }
 
-/// Runs `redis-cli -p <port> <args>` (installed by `scripts/test.sh`) and
-/// returns what it printed.
-fn redis_cli(s: &Server, args: &[&str]) -> String {
-    let out = Command::new("redis-cli")
-        .args(["-p", &s.port().to_string()])
-        .args(args)
-        .output()
-        .expect("run redis-cli");
-    assert!(out.status.success(), "redis-cli {args:?}: {out:?}");
-    String::from_utf8(out.stdout).unwrap()
-}
-
 #[test]
 fn the_examples_work_from_redis_cli() {
     let s = server(2);

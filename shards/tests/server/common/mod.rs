@@ -524,3 +524,15 @@ pub fn spawn_query(
 ) -> std::sync::mpsc::Receiver<redis::RedisResult<redis::Value>> {
     query_in_thread(s.conn(), args)
 }
+
+/// Runs `redis-cli -p <port> <args>` (installed by `scripts/test.sh`) and
+/// returns what it printed.
+pub fn redis_cli(s: &Server, args: &[&str]) -> String {
+    let out = Command::new("redis-cli")
+        .args(["-p", &s.port().to_string()])
+        .args(args)
+        .output()
+        .expect("run redis-cli");
+    assert!(out.status.success(), "redis-cli {args:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
