@@ -333,3 +333,32 @@ fn a_new_partition_on_a_full_disk_is_refused_with_disk_full() {
         }
     });
 }
+
+/// The core's write-buffer budget does not pick a partition whose switch
+/// found no room: it would retry that partition's segment create at every
+/// commit of the core's other partitions.
+#[test]
+fn the_core_budget_leaves_a_partition_without_room_to_its_next_write() {
+    let (fs_a, fs_b) = (machine(), machine());
+    let budget = frys_storage::CoreBudget::new(1 << 20, 4 << 10);
+    let with_budget = |fs: &FaultFs| Options {
+        budget: Some(budget.clone()),
+        ..opts(fs, SyncPolicy::Always)
+    };
+    runtime().block_on(async {
+        let a = Db::open(DB, with_budget(&fs_a)).await.unwrap();
+        let b = Db::open(DB, with_budget(&fs_b)).await.unwrap();
+        no_room_for_segments(&fs_a, libc::ENOSPC);
+        let (mut next, mut acked) = (0, Vec::new());
+        write_until_refused(&a, &mut next, &mut acked).await;
+        let creates = fs_a.injected();
+        for i in 0..200 {
+            b.put(&key_of(i), &value_of(i)).await.unwrap();
+        }
+        many_turns().await;
+        assert_eq!(fs_a.injected(), creates, "no create in the full partition");
+        assert!(b.metrics().flushes > 0, "the other partition was switched");
+        fs_a.clear_faults();
+        a.put(&key_of(next), &value_of(next)).await.unwrap();
+    });
+}
