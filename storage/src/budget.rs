@@ -113,7 +113,8 @@ impl CoreBudget {
 
     /// After a commit: if the live memtables together are over budget, the
     /// partition whose live memtable is largest (and not already being
-    /// switched), which should freeze and flush it.
+    /// switched, nor waiting for room for a new WAL segment), which should
+    /// freeze and flush it.
     pub(crate) fn over_budget_partition(&self) -> Option<Rc<Inner>> {
         // A memtable already being switched is as good as frozen; one that
         // found no room retries at its own next write.
