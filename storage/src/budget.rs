@@ -6,9 +6,12 @@
 //! - **write buffer**: when the live memtables of those partitions hold
 //!   more than `write_buffer_bytes` of keys and values together, the
 //!   largest is frozen and flushed (as RocksDB's WriteBufferManager does).
-//!   Memtables being switched and frozen ones waiting for their flush are
-//!   not counted: the write stall (see `db::maintenance`) already bounds
-//!   them per partition.
+//!   Memtables being switched, frozen ones waiting for their flush, and
+//!   ones whose last switch found no room for a new WAL segment are not
+//!   counted: the write stall (see `db::maintenance`) and the memtable's
+//!   own bound (twice its size, `db::wal_task`) already bound them per
+//!   partition, and asking again for a switch that found no room would
+//!   only retry a file creation on every commit of the core.
 //!
 //! Invariants: a budget is `!Send` and lives on one core, like the
 //! partitions that share it; it holds them weakly (a dropped partition
@@ -110,13 +113,15 @@ impl CoreBudget {
 
     /// After a commit: if the live memtables together are over budget, the
     /// partition whose live memtable is largest (and not already being
-    /// switched), which should freeze and flush it.
+    /// switched, nor waiting for room for a new WAL segment), which should
+    /// freeze and flush it.
     pub(crate) fn over_budget_partition(&self) -> Option<Rc<Inner>> {
-        // A memtable already being switched is as good as frozen.
+        // A memtable already being switched is as good as frozen; one that
+        // found no room retries at its own next write.
         let parts: Vec<_> = self
             .live_partitions()
             .into_iter()
-            .filter(|p| !p.switch_requested.get())
+            .filter(|p| !p.switch_requested.get() && p.switch_no_room.borrow().is_none())
             .collect();
         let total: usize = parts.iter().map(|p| live_memtable_bytes(p)).sum();
         if total <= self.shared.write_buffer_bytes {

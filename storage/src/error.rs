@@ -17,11 +17,18 @@ pub enum Error {
         /// The OS error.
         source: io::Error,
     },
-    /// The disk is full (ENOSPC). The write was not applied; data already
-    /// acknowledged stays readable.
+    /// The disk is full: no room for data or for a new file (`ENOSPC`,
+    /// out of inodes too), or the quota is used up (`EDQUOT`). The write
+    /// was not applied; data already acknowledged stays readable, and the
+    /// partition takes writes again once there is room.
+    #[non_exhaustive]
     DiskFull {
-        /// The file being written.
+        /// The file being written or created.
         path: PathBuf,
+        /// What was being done (`write`, `create`, ...).
+        op: &'static str,
+        /// The OS error.
+        source: io::Error,
     },
     /// A file's contents are not what we wrote: the partition refuses to
     /// open rather than silently drop data.
@@ -58,8 +65,8 @@ pub enum Error {
 impl Error {
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
         let path = path.into();
-        if source.raw_os_error() == Some(libc_enospc()) {
-            return Error::DiskFull { path };
+        if is_out_of_space(&source) {
+            return Error::DiskFull { path, op, source };
         }
         Error::Io { op, path, source }
     }
@@ -92,8 +99,19 @@ impl Error {
     }
 }
 
-const fn libc_enospc() -> i32 {
-    28
+/// `ENOSPC` (no free blocks or no free inodes) or `EDQUOT` (quota used
+/// up): a failure that more room ends.
+fn is_out_of_space(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
+}
+
+/// A copy of an OS error: its code survives (callers match on it), or
+/// else its kind and text.
+fn duplicate_io(e: &io::Error) -> io::Error {
+    match e.raw_os_error() {
+        Some(code) => io::Error::from_raw_os_error(code),
+        None => io::Error::new(e.kind(), e.to_string()),
+    }
 }
 
 impl Error {
@@ -104,13 +122,13 @@ impl Error {
             Error::Io { op, path, source } => Error::Io {
                 op,
                 path: path.clone(),
-                // The OS error code survives the copy (callers match on it).
-                source: match source.raw_os_error() {
-                    Some(code) => io::Error::from_raw_os_error(code),
-                    None => io::Error::new(source.kind(), source.to_string()),
-                },
+                source: duplicate_io(source),
             },
-            Error::DiskFull { path } => Error::DiskFull { path: path.clone() },
+            Error::DiskFull { path, op, source } => Error::DiskFull {
+                path: path.clone(),
+                op,
+                source: duplicate_io(source),
+            },
             Error::Corruption {
                 path,
                 offset,
@@ -137,7 +155,9 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Io { op, path, source } => write!(f, "{op} {}: {source}", path.display()),
-            Error::DiskFull { path } => write!(f, "disk full writing {}", path.display()),
+            Error::DiskFull { path, op, source } => {
+                write!(f, "disk full: {op} {}: {source}", path.display())
+            }
             Error::Corruption {
                 path,
                 offset,
@@ -169,7 +189,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Io { source, .. } => Some(source),
+            Error::Io { source, .. } | Error::DiskFull { source, .. } => Some(source),
             _ => None,
         }
     }

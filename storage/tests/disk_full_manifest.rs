@@ -114,7 +114,7 @@ fn a_manifest_append_that_did_not_fit_is_cut_off_and_its_table_removed_until_the
         write_keys(&db, 0..80).await;
         fs.inject(FaultRule::new(FaultOp::Write, libc::ENOSPC).on_files("MANIFEST"));
         match db.flush().await.unwrap_err() {
-            Error::DiskFull { path } => assert!(
+            Error::DiskFull { path, .. } => assert!(
                 path.to_string_lossy().contains("MANIFEST"),
                 "{}",
                 path.display()

@@ -39,7 +39,7 @@ async fn assert_keys(db: &Db, keys: impl IntoIterator<Item = u64>, context: &str
 
 fn assert_disk_full(e: &Error, file_suffix: &str) {
     match e {
-        Error::DiskFull { path } => assert!(
+        Error::DiskFull { path, .. } => assert!(
             path.to_string_lossy().ends_with(file_suffix),
             "disk full names a {file_suffix} file: {}",
             path.display()

@@ -107,7 +107,12 @@ fn save(_: BarrierCtx, _: Argv) -> LocalBoxFuture<Reply> {
     Box::pin(async move {
         match server::save_all().await {
             Ok(()) => Reply::ok(),
-            Err(e) => Reply::error(format!("ERR {e}")),
+            // As Redis' saveCommand: the cause goes to the log, the client
+            // gets a bare `-ERR` (`shared.err`).
+            Err(e) => {
+                tracing::error!(error = %e, "SAVE failed");
+                Reply::error("ERR")
+            }
         }
     })
 }

@@ -36,9 +36,9 @@ pub async fn write(db: &Db, batch: WriteBatch) -> StoreResult<()> {
                 tracing::info!("writes succeed again: the disk has room");
             }
         }
-        Err(frys_storage::Error::DiskFull { path }) => {
+        Err(e @ frys_storage::Error::DiskFull { .. }) => {
             if !DISK_FULL.swap(true, Ordering::Relaxed) {
-                tracing::error!(path = %path.display(), "disk full: writes are refused until there is room");
+                tracing::error!(error = %e, "disk full: writes are refused until there is room");
             }
         }
         Err(_) => {}

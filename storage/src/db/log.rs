@@ -66,6 +66,17 @@ impl LogWriter {
         })
     }
 
+    /// Goes on writing an open log at `offset`, the end of its replayed
+    /// prefix, which the caller has made durable (`open::rewrite_and_sync`).
+    pub(crate) fn resume(file: File, path: PathBuf, offset: u64) -> LogWriter {
+        LogWriter {
+            file,
+            path,
+            offset,
+            unsynced: false,
+        }
+    }
+
     /// Writes `bytes` at the end. On error nothing is acknowledged and the
     /// end stays where it was (a partial write is cut off), so the log
     /// takes the next append as if this one never happened; only an

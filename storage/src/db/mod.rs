@@ -4,7 +4,9 @@
 //! - writers queue batches; the **WAL task** commits each tick's batches as
 //!   one group (one write, one fdatasync under `Always`), applies them to
 //!   the memtable, syncs once a second under `EverySec`, and switches to a
-//!   new memtable and WAL segment when the memtable is full;
+//!   new memtable and WAL segment when the memtable is full (with no room
+//!   for the segment's file, the memtable keeps the old segment up to
+//!   twice its size, then writes get `DiskFull`: `db::wal_task`);
 //! - the **flush task** writes frozen memtables to L0 tables, and
 //!   **compaction tasks** (several at once, on disjoint inputs) carry out
 //!   the choices of the pure policy in `compaction` (`db::maintenance`);
@@ -142,7 +144,14 @@ pub(crate) struct Inner {
     pub(crate) manifest_log: RefCell<Option<LogWriter>>,
     pub(crate) commit: CommitQueue,
     pub(crate) sync_due: Cell<bool>,
+    /// A memtable switch was asked for (`flush`, the core's budget): the
+    /// WAL task makes one attempt for it, then clears it.
     pub(crate) switch_requested: Cell<bool>,
+    /// The last memtable switch found no room for a new WAL segment's file
+    /// (`wal_task`): the memtable keeps writing its old segment, up to the
+    /// bound, and the switch is retried at the next write or request.
+    /// Cleared by the switch that succeeds.
+    pub(crate) switch_no_room: RefCell<Option<Error>>,
     /// The flush task runs (`maintenance`).
     pub(crate) flush_running: Cell<bool>,
     /// Automatic compaction tasks running.
@@ -371,14 +380,29 @@ impl Db {
     }
 
     /// Writes the memtable to an SSTable and waits until it is installed.
+    ///
+    /// # Errors
+    /// [`Error::DiskFull`] when there is no room for the new WAL segment
+    /// the memtable switch needs (nothing was flushed; what was
+    /// acknowledged stays in the WAL), or for the table: an `Ok` means the
+    /// memtable's writes are in a synced table, under every sync policy.
     pub async fn flush(&self) -> Result<()> {
         self.inner.check_writable()?;
         maintenance::retry_now(&self.inner);
-        if self.inner.state.borrow().mem.borrow().is_empty() {
-            return maintenance::wait_idle(&self.inner).await;
+        if !self.inner.state.borrow().mem.borrow().is_empty() {
+            self.inner.switch_requested.set(true);
+            wal_task::start(&self.inner);
+            // The WAL task makes one attempt for the request, with or
+            // without writes to commit, then clears it: a switch under way
+            // when we asked froze our writes too.
+            while self.inner.switch_requested.get() {
+                self.inner.maintenance_progress.notified().await;
+            }
+            self.inner.check_writable()?;
+            if let Some(e) = &*self.inner.switch_no_room.borrow() {
+                return Err(e.duplicate());
+            }
         }
-        self.inner.switch_requested.set(true);
-        wal_task::start(&self.inner);
         maintenance::wait_idle(&self.inner).await
     }
 
@@ -404,6 +428,9 @@ impl Db {
     /// A poisoned partition, or one whose flushes wait for disk space, is
     /// closed all the same (its lock released, a pending retry given up)
     /// and the error is returned: what was acknowledged is in the WAL.
+    /// A memtable switch that found no room for a new WAL segment is not
+    /// pending work: the memtable is in the old segment, synced here as
+    /// usual, and `close` succeeds.
     pub async fn close(self) -> Result<()> {
         wal_task::drain(&self.inner).await;
         let idle = maintenance::wait_idle(&self.inner).await;

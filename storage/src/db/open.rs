@@ -11,7 +11,14 @@
 //! - WAL segments from the manifest's `wal_segment` on are replayed in order
 //!   into the memtable; a torn tail is truncated (that write was never
 //!   acknowledged under `always`), damage before the tail fails the open;
-//! - new writes go to a fresh WAL segment.
+//! - new writes go to a fresh WAL segment; if there is no room for its
+//!   file (`ENOSPC`, no free inode, `EDQUOT`), to the newest replayed
+//!   segment, synced up to its replayed end, so that a partition restarted
+//!   on a full disk comes up and serves reads (writes fit while the file
+//!   system has room for data; the memtable switch makes the new segment
+//!   once it has room for a file);
+//! - files nothing refers to are removed before the new segment is made
+//!   (their room may be what it needs).
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -99,6 +106,7 @@ pub(crate) async fn open(dir: &Path, opts: Options) -> Result<Inner> {
         commit: CommitQueue::default(),
         sync_due: Cell::new(false),
         switch_requested: Cell::new(false),
+        switch_no_room: RefCell::new(None),
         flush_running: Cell::new(false),
         compactions_running: Cell::new(0),
         busy_tables: RefCell::new(HashSet::new()),
@@ -299,6 +307,9 @@ async fn recover(
     // WAL replay.
     let mut mem = Memtable::new();
     let mut last_seqno = manifest_state.last_seqno();
+    // The newest segment, open, and its replayed length: where new writes
+    // go if there is no room for a new segment.
+    let mut newest = None;
     for (i, &n) in wal_segments.iter().enumerate() {
         let path = files::wal_path(dir, n);
         let bytes = files::read_all(fs, &path).await?;
@@ -340,6 +351,7 @@ async fn recover(
         // What we replay becomes the base of new writes: make it durable
         // first, so a power loss cannot keep later writes and drop these.
         rewrite_and_sync(&file, &path, &bytes[..replay.valid_len as usize]).await?;
+        newest = Some((file, path, replay.valid_len));
     }
 
     let mut manifest_log = LogWriter::append_to(
@@ -348,30 +360,47 @@ async fn recover(
         &manifest_bytes[..manifest_valid_len as usize],
     )
     .await?;
+    // Leftovers go first: their room may be what the new segment needs.
+    remove_unreferenced(fs, std::mem::take(&mut removable)).await;
     let next_file = manifest_state.next_table_id().max(max_file + 1);
     let wal_number = next_file;
-    let wal = LogWriter::create(fs, files::wal_path(dir, wal_number)).await?;
-    files::sync_dir(fs, dir).await?;
     let mut mem_wals = wal_segments;
-    if mem.is_empty() {
-        // Nothing to keep: move the oldest live segment to the new one (in
-        // the manifest first), then the replayed ones can go.
-        let edit = VersionEdit {
-            wal_segment: Some(wal_number),
-            next_table_id: Some(next_file + 1),
-            ..Default::default()
-        };
-        manifest_state
-            .apply(&edit)
-            .map_err(|e| Error::corruption(&manifest_log.path, 0, e))?;
-        append_edit(&mut manifest_log, &edit).await?;
-        removable.extend(mem_wals.drain(..).map(|n| files::wal_path(dir, n)));
-    }
-    mem_wals.push(wal_number);
-    for path in removable {
-        tracing::info!(path = %path.display(), "removing a file no longer referenced");
-        let _ = fs.remove_file(&path).await;
-    }
+    let wal = match LogWriter::create(fs, files::wal_path(dir, wal_number)).await {
+        Ok(wal) => {
+            files::sync_dir(fs, dir).await?;
+            if mem.is_empty() {
+                // Nothing to keep: move the oldest live segment to the new
+                // one (in the manifest first), then the replayed ones can go.
+                let edit = VersionEdit {
+                    wal_segment: Some(wal_number),
+                    next_table_id: Some(next_file + 1),
+                    ..Default::default()
+                };
+                manifest_state
+                    .apply(&edit)
+                    .map_err(|e| Error::corruption(&manifest_log.path, 0, e))?;
+                append_edit(&mut manifest_log, &edit).await?;
+                removable.extend(mem_wals.drain(..).map(|n| files::wal_path(dir, n)));
+            }
+            mem_wals.push(wal_number);
+            wal
+        }
+        // No room for a new segment's file (the failed exclusive create
+        // made none): new writes go on in the newest replayed segment,
+        // which is synced up to its replayed end, so the partition comes
+        // up and serves reads, and the memtable switch makes the new
+        // segment once there is room (`wal_task`). There always is one:
+        // the manifest's oldest live segment was found above.
+        Err(e @ Error::DiskFull { .. }) => {
+            let Some((file, path, offset)) = newest else {
+                return Err(e);
+            };
+            tracing::warn!(error = %e, segment = %path.display(), "no room for a new WAL segment: writing on in the newest one");
+            LogWriter::resume(file, path, offset)
+        }
+        Err(e) => return Err(e),
+    };
+    remove_unreferenced(fs, removable).await;
     let version = Rc::new(Version::from_state(&manifest_state, &tables));
     let state = State {
         mem: Rc::new(RefCell::new(mem)),
@@ -384,6 +413,15 @@ async fn recover(
         next_file: next_file + 1,
     };
     Ok(((state, wal), manifest_log))
+}
+
+/// Removes files nothing refers to any more (best effort: a leftover is
+/// removed at the next open).
+async fn remove_unreferenced(fs: &FileSystem, paths: Vec<std::path::PathBuf>) {
+    for path in paths {
+        tracing::info!(path = %path.display(), "removing a file no longer referenced");
+        let _ = fs.remove_file(&path).await;
+    }
 }
 
 fn wal_error_offset(e: &wal::WalError) -> u64 {

@@ -3,6 +3,23 @@
 //! At most one runs per partition (`CommitQueue` tracks it). It owns the WAL
 //! writer while it runs and applies committed batches to the memtable, so
 //! the memtable is written by one task only.
+//!
+//! Memtable switches (freeze the memtable, start a new WAL segment):
+//! - one is tried, before the turn's group, when the memtable is full or
+//!   a switch was requested (`flush`, the core's budget). Every request
+//!   gets exactly one attempt, with or without writes to commit, and is
+//!   cleared after it, so nothing waits on a request nobody serves;
+//! - no room for the new segment's file (its exclusive create fails with
+//!   `DiskFull`: `ENOSPC`, no free inode, `EDQUOT`) changed nothing: the
+//!   error is kept in `switch_no_room`, the memtable goes on writing the
+//!   old segment, and a full memtable retries the switch at the next
+//!   write only (once per group, never in a loop of its own); the switch
+//!   that succeeds clears it. `flush` reports the kept error;
+//! - any other failure poisons the partition, and a poisoned partition
+//!   tries no switch at all;
+//! - the memtable's bound is checked per batch (`admit`): while the last
+//!   switch found no room, no batch takes the memtable past twice
+//!   `memtable_bytes`; such batches are refused with the kept error.
 
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
@@ -43,34 +60,39 @@ async fn run(inner: &Rc<Inner>) {
         for (_, slot) in inner.commit.take_all() {
             slot.complete(Err(Error::Closed));
         }
+        // Nor switch: a `flush` waiting for its request must not wait on.
+        inner.switch_requested.set(false);
         inner.commit.release_task();
+        inner.maintenance_progress.notify_all();
         return;
     };
+    // Batches held back until the memtable switch due before them
+    // (`admit`); they go first in the next group.
+    let mut held = Vec::new();
     loop {
-        let group = inner.commit.take_all();
+        let mut group = std::mem::take(&mut held);
+        group.extend(inner.commit.take_all());
         let sync_due = inner.sync_due.replace(false);
-        let full = inner.state.borrow().mem.borrow().data_bytes() >= inner.opts.memtable_bytes;
-        // Cleared only once the switch is done, so that the core's budget
-        // does not ask again for a switch under way.
-        let switch = inner.switch_requested.get() || full;
+        let switch = switch_due(inner, !group.is_empty());
         if group.is_empty() && !sync_due && !switch {
             break;
         }
+        // Before the group: after a switch that had failed, the first
+        // write once there is room goes into the new memtable rather than
+        // being refused.
+        if switch {
+            try_switch(inner, &mut wal).await;
+        }
         if !group.is_empty() {
-            commit_group(inner, &mut wal, group).await;
+            let admitted = admit(inner, group, &mut held);
+            if !admitted.is_empty() {
+                commit_group(inner, &mut wal, admitted).await;
+            }
         }
         if sync_due && wal.unsynced && inner.opts.sync != SyncPolicy::No {
             if let Err(e) = sync(inner, &mut wal).await {
                 inner.poison(format!("WAL sync failed: {e}"));
             }
-        }
-        if switch {
-            if !inner.state.borrow().mem.borrow().is_empty() {
-                if let Err(e) = switch_memtable(inner, &mut wal).await {
-                    inner.poison(format!("cannot start a new WAL segment: {e}"));
-                }
-            }
-            inner.switch_requested.set(false);
         }
         // Between groups, let readers and other tasks run.
         rt::yield_now().await;
@@ -78,6 +100,93 @@ async fn run(inner: &Rc<Inner>) {
     *inner.wal.borrow_mut() = Some(wal);
     inner.commit.release_task();
     inner.maintenance_progress.notify_all();
+}
+
+/// Whether this turn of the WAL task tries a memtable switch: one attempt
+/// per request (`flush`, the core's budget), even with no write waiting;
+/// and when the memtable is full, unless the last attempt found no room
+/// and no write waits (it is retried at the next write, never in a loop
+/// of its own). Never on a poisoned or closed partition.
+fn switch_due(inner: &Inner, writes_waiting: bool) -> bool {
+    if inner.switch_requested.get() {
+        return true;
+    }
+    if inner.check_writable().is_err() {
+        return false;
+    }
+    let full = inner.state.borrow().mem.borrow().data_bytes() >= inner.opts.memtable_bytes;
+    full && (writes_waiting || inner.switch_no_room.borrow().is_none())
+}
+
+/// Makes one switch attempt and records its outcome; clears the request
+/// it answers and wakes `flush` callers waiting for that.
+async fn try_switch(inner: &Rc<Inner>, wal: &mut LogWriter) {
+    let worth_it = inner.check_writable().is_ok() && !inner.state.borrow().mem.borrow().is_empty();
+    if worth_it {
+        match switch_memtable(inner, wal).await {
+            Ok(()) => {
+                if inner.switch_no_room.borrow_mut().take().is_some() {
+                    tracing::info!(dir = %inner.dir.display(), "room for a new WAL segment again: writes are taken past the memtable's bound");
+                }
+            }
+            Err(Switch::NoRoom(e)) => {
+                if inner.switch_no_room.borrow().is_none() {
+                    tracing::warn!(dir = %inner.dir.display(), error = %e, "no room for a new WAL segment: the memtable keeps the old one, up to twice its size");
+                }
+                *inner.switch_no_room.borrow_mut() = Some(e);
+            }
+            Err(Switch::Failed(e)) => {
+                inner.poison(format!("cannot start a new WAL segment: {e}"));
+            }
+        }
+    }
+    // Cleared only once the attempt is over, so that the core's budget
+    // does not ask again for a switch under way.
+    inner.switch_requested.set(false);
+    inner.maintenance_progress.notify_all();
+}
+
+/// The memtable's bound, per batch: a batch goes in if the memtable stays
+/// within twice `memtable_bytes` with it, or, while switches succeed, if
+/// the memtable is below `memtable_bytes` (a batch larger than the
+/// memtable goes in whole, then the memtable switches; the WAL's record
+/// limit bounds it). Past that, a batch waits for the switch (`held`, in
+/// order, with every batch behind it), or, if the last switch found no
+/// room, is refused with that error. So a memtable that cannot switch
+/// never grows past twice `memtable_bytes`, and memory with it.
+fn admit(
+    inner: &Inner,
+    group: Vec<(WriteBatch, Rc<Slot>)>,
+    held: &mut Vec<(WriteBatch, Rc<Slot>)>,
+) -> Vec<(WriteBatch, Rc<Slot>)> {
+    if inner.check_writable().is_err() {
+        // `commit_group` refuses them all.
+        return group;
+    }
+    let limit = inner.opts.memtable_bytes;
+    let mut bytes = inner.state.borrow().mem.borrow().data_bytes();
+    let no_room = inner.switch_no_room.borrow();
+    let mut admitted = Vec::with_capacity(group.len());
+    let mut batches = group.into_iter();
+    while let Some((batch, slot)) = batches.next() {
+        let size: usize = batch.iter().map(memtable_bytes_of).sum();
+        let within_twice = bytes.saturating_add(size) <= limit.saturating_mul(2);
+        if within_twice || (bytes < limit && no_room.is_none()) {
+            bytes += size;
+            admitted.push((batch, slot));
+            continue;
+        }
+        match &*no_room {
+            // Not applied: the batches behind it may still fit.
+            Some(e) => slot.complete(Err(e.duplicate())),
+            None => {
+                held.push((batch, slot));
+                held.extend(batches);
+                break;
+            }
+        }
+    }
+    admitted
 }
 
 async fn sync(inner: &Inner, wal: &mut LogWriter) -> Result<()> {
@@ -197,6 +306,19 @@ fn enforce_write_buffer(inner: &Inner) {
     }
 }
 
+/// Bytes one operation adds to the memtable (`Memtable::data_bytes`):
+/// its internal key and value field.
+fn memtable_bytes_of(op: BatchOp<'_>) -> usize {
+    match op {
+        BatchOp::Put {
+            key: k,
+            value,
+            expires_at,
+        } => k.len() + key::TRAILER_LEN + 1 + expires_at.map_or(0, |_| 8) + value.len(),
+        BatchOp::Delete { key: k } => k.len() + key::TRAILER_LEN,
+    }
+}
+
 /// Bytes of user data in one operation: key plus value.
 fn user_bytes_of(op: BatchOp<'_>) -> u64 {
     match op {
@@ -205,10 +327,33 @@ fn user_bytes_of(op: BatchOp<'_>) -> u64 {
     }
 }
 
+/// Why a memtable switch did not happen.
+enum Switch {
+    /// No room for the new segment's file (`DiskFull` from its exclusive
+    /// create, which then made no file): nothing changed, the memtable
+    /// goes on writing the old segment.
+    NoRoom(Error),
+    /// Anything else: the partition's state is not known (a directory or
+    /// segment sync failed, the create failed otherwise).
+    Failed(Error),
+}
+
+impl From<Error> for Switch {
+    fn from(e: Error) -> Switch {
+        Switch::Failed(e)
+    }
+}
+
 /// Freezes the memtable and starts a new WAL segment for the next one.
-async fn switch_memtable(inner: &Rc<Inner>, wal: &mut LogWriter) -> Result<()> {
+async fn switch_memtable(inner: &Rc<Inner>, wal: &mut LogWriter) -> Result<(), Switch> {
     let number = inner.state.borrow_mut().allocate_file();
-    let fresh = LogWriter::create(&inner.fs, files::wal_path(&inner.dir, number)).await?;
+    // A number left unused by a failed create is harmless: numbers only
+    // order files, and recovery takes the next one past every file.
+    let fresh = match LogWriter::create(&inner.fs, files::wal_path(&inner.dir, number)).await {
+        Ok(fresh) => fresh,
+        Err(e @ Error::DiskFull { .. }) => return Err(Switch::NoRoom(e)),
+        Err(e) => return Err(Switch::Failed(e)),
+    };
     files::sync_dir(&inner.fs, &inner.dir).await?;
     let mut old = std::mem::replace(wal, fresh);
     // Synced under every policy, `No` too: recovery takes a damaged
