@@ -20,6 +20,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+mod ops;
+pub use ops::{clamp_range, ScoreRange};
+
 /// A collection's elements.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Collection {
@@ -155,6 +158,9 @@ enum Base {
         popped_back: u64,
         pushed_front: u64,
         pushed_back: u64,
+        /// An element between the ends changed (LSET, LINSERT, LREM):
+        /// the change rewrites every element.
+        rewritten: bool,
     },
 }
 
@@ -183,6 +189,7 @@ impl Live {
                 popped_back: 0,
                 pushed_front: 0,
                 pushed_back: 0,
+                rewritten: false,
             },
         };
         Live {
@@ -325,6 +332,7 @@ impl Live {
             popped_back,
             pushed_front,
             pushed_back,
+            rewritten: false,
         }) = &mut self.base
         {
             let stored_left = *orig_len - *popped_front - *popped_back;
@@ -440,10 +448,22 @@ impl Live {
                     popped_back,
                     pushed_front,
                     pushed_back,
-                    ..
+                    rewritten,
+                    orig_len,
                 },
                 Collection::List(mut l),
             ) => {
+                if rewritten {
+                    // Every stored element goes, the whole list comes
+                    // back behind them: same version, same expiry.
+                    return Some(Change::List {
+                        popped_front: orig_len,
+                        popped_back: 0,
+                        pushed_front: Vec::new(),
+                        pushed_back: l.into(),
+                        len,
+                    });
+                }
                 if popped_front + popped_back + pushed_front + pushed_back == 0 {
                     return None;
                 }
