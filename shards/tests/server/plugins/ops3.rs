@@ -446,3 +446,41 @@ fn v3_edits_over_keys_on_both_cores_write_both_or_neither() {
         assert_eq!(state(&mut c, &a), before);
     }
 }
+
+#[test]
+fn the_rust_sdk_pages_ranges_and_sets_ttls_as_the_commands_do() {
+    let (_s, mut c) = with("native_cas.so");
+    // Values long enough that the list outgrows the SDK's first pages.
+    let value = |i: usize| format!("{i:04}-a value long enough to need several range pages");
+    for i in 0..300 {
+        let v = value(i % 250);
+        let got: Vec<String> = qa(&mut c, &["NRECENT", "recent-p", "200", "1000000", &v]);
+        q(&mut c, &["LREM", "recent-b", "0", &v]);
+        q(&mut c, &["LPUSH", "recent-b", &v]);
+        q(&mut c, &["LTRIM", "recent-b", "0", "199"]);
+        q(&mut c, &["PEXPIRE", "recent-b", "1000000"]);
+        let want: Vec<String> = qa(&mut c, &["LRANGE", "recent-b", "0", "-1"]);
+        assert_eq!(got, want, "after {i}");
+    }
+    assert_eq!(state(&mut c, "recent-p"), state(&mut c, "recent-b"));
+    q(&mut c, &["SET", "recent-s", "v"]);
+    let e = err(&mut c, &["NRECENT", "recent-s", "2", "10", "v"]);
+    assert!(e.starts_with("WRONGTYPE"), "{e}");
+
+    for i in 0..400 {
+        let member = format!("member-{i:03}-with-a-long-name");
+        q(&mut c, &["ZADD", "top", &(i % 50).to_string(), &member]);
+    }
+    let got: Vec<String> = qa(&mut c, &["NTOP", "top", "45"]);
+    let want: Vec<String> = qa(
+        &mut c,
+        &["ZRANGEBYSCORE", "top", "45", "+inf", "WITHSCORES"],
+    );
+    assert_eq!(got, want);
+    assert_eq!(got.len(), 2 * 40);
+    // NTALLY counts with HINCRBY now: a field that is not a number is
+    // refused with HINCRBY's error.
+    q(&mut c, &["HSET", "{t}h", "m", "x"]);
+    let e = err(&mut c, &["NTALLY", "{t}h", "{t}z", "m"]);
+    assert_eq!(e, "ERR hash value is not an integer");
+}
