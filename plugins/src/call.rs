@@ -815,6 +815,7 @@ mod tests {
                         popped_back: 1,
                         pushed_front: vec![b"w".to_vec()],
                         pushed_back: vec![],
+                        replaced: vec![],
                         len: 2,
                     },
                     expires_at_ms: Some(5000),

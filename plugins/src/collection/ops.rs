@@ -3,9 +3,10 @@
 //! reads (LRANGE, ZRANGE by rank and by score), each with the index rules
 //! of the server's command of the same name (Redis 7's).
 //!
-//! An edit between a list's ends marks the list rewritten (the change
-//! then writes every element once, as the server's LREM does); LTRIM is
-//! pops at both ends, so it writes only what it drops. Reads return index
+//! LSET writes only the element it names (as the server's LSET); an
+//! insertion or removal between a list's ends marks the list rewritten
+//! (the change then writes every element once, as the server's LREM
+//! does); LTRIM is pops at both ends, so it writes only what it drops. Reads return index
 //! ranges, never copies: the host copies what fits the plugin's buffer.
 
 use super::{Base, Collection, Live};
@@ -83,7 +84,23 @@ impl Live {
             return false;
         }
         l[i as usize] = v.to_vec();
-        self.rewritten();
+        if let Some(Base::List {
+            orig_len,
+            popped_front,
+            popped_back,
+            pushed_front,
+            replaced,
+            rewritten: false,
+            ..
+        }) = &mut self.base
+        {
+            // A stored element (not one the call pushed) is written alone.
+            let in_stored = (i as u64).checked_sub(*pushed_front);
+            let stored_left = *orig_len - *popped_front - *popped_back;
+            if let Some(s) = in_stored.filter(|&s| s < stored_left) {
+                replaced.insert(*popped_front + s);
+            }
+        }
         true
     }
 
@@ -228,6 +245,7 @@ mod tests {
     fn middle_edits_rewrite_the_list_and_keep_its_order() {
         let mut l = list(&["a", "b", "a", "c", "a"]);
         assert!(l.lset(-1, b"z"));
+        assert!(l.lset(-1, b"z"));
         assert!(!l.lset(5, b"z"));
         assert_eq!(l.linsert(true, b"b", b"x"), Some(6));
         assert_eq!(l.linsert(false, b"nope", b"x"), None);
@@ -244,9 +262,39 @@ mod tests {
                     .iter()
                     .map(|s| s.as_bytes().to_vec())
                     .collect(),
+                replaced: vec![],
                 len: 5,
             })
         );
+    }
+
+    #[test]
+    fn lset_writes_only_the_stored_elements_it_overwrote() {
+        let mut l = list(&["a", "b", "c", "d"]);
+        l.push(true, b"p");
+        assert!(l.lset(0, b"P")); // a pushed element: part of the push
+        assert!(l.lset(2, b"B")); // stored index 1
+        assert!(l.lset(-1, b"D")); // stored index 3, then popped
+        assert!(l.lset(1, b"A")); // stored index 0
+        assert_eq!(l.pop(false).as_deref(), Some(&b"D"[..]));
+        assert_eq!(
+            l.change(),
+            Some(Change::List {
+                popped_front: 0,
+                popped_back: 1,
+                pushed_front: vec![b"P".to_vec()],
+                pushed_back: vec![],
+                replaced: vec![(0, b"A".to_vec()), (1, b"B".to_vec())],
+                len: 4,
+            })
+        );
+        let mut l = list(&["a", "b"]);
+        assert!(l.lset(0, b"x"));
+        assert!(l.pop(true).is_some());
+        let Some(Change::List { replaced, .. }) = l.change() else {
+            panic!("a list change")
+        };
+        assert!(replaced.is_empty(), "the overwritten element was popped");
     }
 
     #[test]
@@ -270,6 +318,7 @@ mod tests {
             pushed_front,
             pushed_back,
             len,
+            ..
         }) = l.change()
         else {
             panic!("a list change")

@@ -246,12 +246,20 @@ fn collection_write(
             popped_back,
             pushed_front,
             pushed_back,
+            replaced,
             len,
         } => {
             let mut c = edit_of(ValueType::List)?;
             let mut w = CollectionWrite::new(ns, key, c.meta.version);
             if popped_front + popped_back > c.meta.count {
                 return Err("ERR internal: a plugin popped more than the list held".into());
+            }
+            // Overwritten stored elements, by index from the stored head.
+            for (s, v) in &replaced {
+                if *s >= c.meta.count {
+                    return Err("ERR internal: a plugin set an element past the list".into());
+                }
+                w.put(&(c.meta.head + s).to_be_bytes(), v);
             }
             for i in c.meta.head..c.meta.head + popped_front {
                 w.delete(&i.to_be_bytes());
