@@ -12,7 +12,9 @@
 //! Invariants: `keys` holds exactly the declared keys, each with the value
 //! the call sees now (its own buffered writes included; a collection the
 //! call emptied is `Missing`); `dirty[i]` says whether key `i` was
-//! written; `written` counts the bytes of every write so far (its key,
+//! written, `expiry_dirty[i]` whether its expiry was changed (`pexpire`,
+//! `persist`; a collection whose elements are unchanged is then written
+//! as a [`Write::Expire`]); `written` counts the bytes of every write so far (its key,
 //! field, member and value, plus [`WRITE_OVERHEAD`] for the write itself,
 //! so that many empty writes also count) and never passes
 //! `max_write_bytes` (the write that would is refused); no collection

@@ -21,10 +21,11 @@
  *   P.EDITFAIL key             LSET 0, LREM, LTRIM, PEXPIRE on a list,
  *                              then an error reply: nothing is written
  *   P.SNEAK key other          LSET on `other`, which it did not declare
- *   P.XEDIT k1 k2 ok|fail      on each list: LSET 0 "e", LINSERT AFTER "e"
+ *   P.XEDIT k1 k2 ok|fail|ttl  on each list: LSET 0 "e", LINSERT AFTER "e"
  *                              "i", LTRIM 0 2, PEXPIRE 100000, then +OK (or,
- *                              with `fail`, an error: nothing written); for
- *                              keys on two cores (the cross-core path)
+ *                              with `fail`, an error: nothing written; with
+ *                              `ttl`, the PEXPIRE only); for keys on two
+ *                              cores (the cross-core path)
  *
  * Scores are integers in these tests, so no float formatting is needed. */
 #ifdef FRYS_NATIVE
@@ -471,6 +472,10 @@ static int32_t run(int32_t command) {
         for (int i = 0; i < 2; i++) {
             const char *k = i == 0 ? key : a1;
             int32_t l = i == 0 ? kl : l1;
+            if (eq(a2, l2, "TTL")) { /* the expiry only */
+                if (failed(frys_pexpire(k, l, 100000, FRYS_EXPIRE_ALWAYS))) return 0;
+                continue;
+            }
             if (failed(frys_lset(k, l, 0, FRYS_STR("e"))) ||
                 failed(frys_linsert(k, l, 1, FRYS_STR("e"), FRYS_STR("i"))) ||
                 failed(frys_ltrim(k, l, 0, 2)) ||

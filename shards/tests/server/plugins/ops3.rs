@@ -421,7 +421,15 @@ fn v3_edits_over_keys_on_both_cores_write_both_or_neither() {
             q(&mut c, &["DEL", k]);
             q(&mut c, &["RPUSH", k, "1", "2", "3", "4"]);
         }
+        // An expiry-only change on each core keeps every element.
         let before = (state(&mut c, &a), state(&mut c, &b));
+        assert_eq!(q(&mut c, &[&xedit, &a, &b, "ttl"]), Value::Okay);
+        for (k, was) in [(&a, &before.0), (&b, &before.1)] {
+            let (kind, elements, expires) = state(&mut c, k);
+            assert_eq!((&kind, &elements), (&was.0, &was.1), "{k}");
+            assert!(expires, "{k}");
+            q(&mut c, &["PERSIST", k]);
+        }
         let e = err(&mut c, &[&xedit, &a, &b, "fail"]);
         assert_eq!(e, "ERR xedit: failing after its writes");
         assert_eq!((state(&mut c, &a), state(&mut c, &b)), before);
