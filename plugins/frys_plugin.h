@@ -1,4 +1,4 @@
-/* Frys native plugin ABI, version 2 (see plugins/ABI.md).
+/* Frys native plugin ABI, version 3 (see plugins/ABI.md).
  *
  * A native plugin is a shared library exporting one symbol:
  *     const FrysPlugin *frys_plugin(void);
@@ -6,7 +6,8 @@
  * they run inside the server process with no sandbox and no deadline, and
  * are never unloaded from memory. `call` may run on several cores at once
  * (one call per core at a time): keep no unsynchronised global state.
- * Versions only append functions to FrysHost (2: the collections); the
+ * Versions only append functions to FrysHost (2: the collections; 3: types,
+ * expiry of any key, list edits, ranges, increments); the
  * server runs plugins of its version and older ones, and refuses newer. */
 #ifndef FRYS_PLUGIN_H
 #define FRYS_PLUGIN_H
@@ -14,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FRYS_ABI_VERSION 2
+#define FRYS_ABI_VERSION 3
 
 #define FRYS_FLAG_WRITE 1u
 #define FRYS_FLAG_READONLY 2u
@@ -28,6 +29,24 @@
 #define FRYS_BAD_REPLY (-5)
 #define FRYS_TOO_LARGE (-6)
 #define FRYS_BAD_ARGS (-7)
+#define FRYS_OUT_OF_RANGE (-8)
+#define FRYS_NOT_AN_INTEGER (-9)
+#define FRYS_OVERFLOW (-10)
+
+/* Version 3: `key_type` answers, `pexpire` conditions, `zrangebyscore` flags. */
+#define FRYS_TYPE_NONE 0
+#define FRYS_TYPE_STRING 1
+#define FRYS_TYPE_HASH 2
+#define FRYS_TYPE_SET 3
+#define FRYS_TYPE_ZSET 4
+#define FRYS_TYPE_LIST 5
+#define FRYS_EXPIRE_ALWAYS 0
+#define FRYS_EXPIRE_NX 1
+#define FRYS_EXPIRE_XX 2
+#define FRYS_EXPIRE_GT 3
+#define FRYS_EXPIRE_LT 4
+#define FRYS_MIN_EXCLUSIVE 1
+#define FRYS_MAX_EXCLUSIVE 2
 #define FRYS_PANICKED (-1000)
 
 /* Host functions of one call; pass `call` back to each. Pointers the host
@@ -89,6 +108,33 @@ typedef struct FrysHost {
                     size_t *len);
     int32_t (*rpop)(void *call, const uint8_t *key, size_t key_len, const uint8_t **ptr,
                     size_t *len);
+    /* Version 3: any key's type, existence and expiry; list edits; ranges
+     * (records `u32 len, bytes[, f64 score]`, little-endian, as many as fit
+     * in `cap`: their count, FRYS_TOO_LARGE if not even the first fits);
+     * increments. */
+    int32_t (*key_type)(void *call, const uint8_t *key, size_t key_len);
+    int32_t (*exists)(void *call, const uint8_t *key, size_t key_len);
+    int64_t (*ttl_ms)(void *call, const uint8_t *key, size_t key_len);
+    int32_t (*pexpire)(void *call, const uint8_t *key, size_t key_len, int64_t ms, int32_t cond);
+    int32_t (*persist)(void *call, const uint8_t *key, size_t key_len);
+    int32_t (*lset)(void *call, const uint8_t *key, size_t key_len, int64_t index,
+                    const uint8_t *value, size_t value_len);
+    int64_t (*linsert)(void *call, const uint8_t *key, size_t key_len, int32_t after,
+                       const uint8_t *pivot, size_t pivot_len, const uint8_t *value,
+                       size_t value_len);
+    int64_t (*lrem)(void *call, const uint8_t *key, size_t key_len, int64_t count,
+                    const uint8_t *value, size_t value_len);
+    int32_t (*ltrim)(void *call, const uint8_t *key, size_t key_len, int64_t start, int64_t stop);
+    int64_t (*lrange)(void *call, const uint8_t *key, size_t key_len, int64_t start, int64_t stop,
+                      uint8_t *dst, size_t cap);
+    int64_t (*zrange)(void *call, const uint8_t *key, size_t key_len, int64_t start, int64_t stop,
+                      uint8_t *dst, size_t cap);
+    int64_t (*zrangebyscore)(void *call, const uint8_t *key, size_t key_len, double min,
+                             double max, int32_t flags, int64_t offset, uint8_t *dst, size_t cap);
+    int32_t (*hincrby)(void *call, const uint8_t *key, size_t key_len, const uint8_t *field,
+                       size_t field_len, int64_t by, int64_t *out);
+    int32_t (*zincrby)(void *call, const uint8_t *key, size_t key_len, double by,
+                       const uint8_t *member, size_t member_len, double *out);
 } FrysHost;
 
 typedef struct FrysCommand {

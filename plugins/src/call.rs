@@ -12,7 +12,9 @@
 //! Invariants: `keys` holds exactly the declared keys, each with the value
 //! the call sees now (its own buffered writes included; a collection the
 //! call emptied is `Missing`); `dirty[i]` says whether key `i` was
-//! written; `written` counts the bytes of every write so far (its key,
+//! written, `expiry_dirty[i]` whether its expiry was changed (`pexpire`,
+//! `persist`; a collection whose elements are unchanged is then written
+//! as a [`Write::Expire`]); `written` counts the bytes of every write so far (its key,
 //! field, member and value, plus [`WRITE_OVERHEAD`] for the write itself,
 //! so that many empty writes also count) and never passes
 //! `max_write_bytes` (the write that would is refused); no collection
@@ -20,6 +22,9 @@
 
 use crate::collection::{Change, Collection, Kind, Live};
 use crate::reply::{Reply, ReplyBuilder, ReplyError};
+
+mod v3;
+pub use v3::{encode_range, ExpireIf, KeyType, Range};
 
 /// A key's value as the server hands it to a call.
 #[derive(Debug, Clone, PartialEq)]
@@ -112,6 +117,17 @@ pub enum Write {
         key: Vec<u8>,
         /// What changes.
         change: Change,
+        /// Unix milliseconds after which it no longer exists, after the
+        /// change (the stored expiry unless the call changed it).
+        expires_at_ms: Option<u64>,
+    },
+    /// Only the expiry of `key`'s stored collection changes.
+    Expire {
+        /// The key.
+        key: Vec<u8>,
+        /// Unix milliseconds after which it no longer exists (`None`: for
+        /// ever).
+        expires_at_ms: Option<u64>,
     },
 }
 
@@ -126,6 +142,12 @@ pub enum AccessError {
     NotANumber,
     /// The write would pass the call's byte limit.
     TooLarge,
+    /// An index past the ends (LSET), or an expiry past the clock's range.
+    OutOfRange,
+    /// A hash value that is not a decimal integer (HINCRBY).
+    NotAnInteger,
+    /// An increment past the integer's range (HINCRBY).
+    Overflow,
 }
 
 /// How the plugin's code ended, as the engine saw it.
@@ -179,6 +201,8 @@ pub struct Call {
     args: Vec<Vec<u8>>,
     keys: Vec<(Vec<u8>, State)>,
     dirty: Vec<bool>,
+    /// Whether key `i`'s expiry was changed (by `pexpire` / `persist`).
+    expiry_dirty: Vec<bool>,
     now_ms: u64,
     reply: ReplyBuilder,
     reply_error: Option<ReplyError>,
@@ -201,6 +225,7 @@ impl Call {
         Call {
             args,
             keys: keys.into_iter().map(|(k, v)| (k, v.into())).collect(),
+            expiry_dirty: dirty.clone(),
             dirty,
             now_ms,
             reply: ReplyBuilder::default(),
@@ -635,9 +660,9 @@ impl Call {
         let writes = self
             .keys
             .into_iter()
-            .zip(self.dirty)
-            .filter(|(_, dirty)| *dirty)
-            .filter_map(|((key, state), _)| match state {
+            .zip(self.dirty.into_iter().zip(self.expiry_dirty))
+            .filter(|(_, (dirty, _))| *dirty)
+            .filter_map(|((key, state), (_, expiry_dirty))| match state {
                 State::String {
                     bytes,
                     expires_at_ms,
@@ -647,9 +672,18 @@ impl Call {
                     expires_at_ms,
                 }),
                 State::Missing => Some(Write::Delete { key }),
-                State::Collection { live, .. } => live
-                    .change()
-                    .map(|change| Write::Collection { key, change }),
+                State::Collection {
+                    live,
+                    expires_at_ms,
+                } => match live.change() {
+                    Some(change) => Some(Write::Collection {
+                        key,
+                        change,
+                        expires_at_ms,
+                    }),
+                    None if expiry_dirty => Some(Write::Expire { key, expires_at_ms }),
+                    None => None,
+                },
                 // Never written: a write replaces it.
                 State::Unloaded { .. } => None,
             })
@@ -774,6 +808,7 @@ mod tests {
                         b"m".to_vec(),
                         2.5
                     )]))),
+                    expires_at_ms: None,
                 },
                 Write::Collection {
                     key: b"l".to_vec(),
@@ -782,8 +817,10 @@ mod tests {
                         popped_back: 1,
                         pushed_front: vec![b"w".to_vec()],
                         pushed_back: vec![],
+                        replaced: vec![],
                         len: 2,
                     },
+                    expires_at_ms: Some(5000),
                 },
                 Write::Collection {
                     key: b"h".to_vec(),
@@ -795,6 +832,7 @@ mod tests {
                         removed: vec![b"g".to_vec()],
                         len: 2,
                     },
+                    expires_at_ms: None,
                 },
             ]
         );
@@ -823,6 +861,7 @@ mod tests {
             vec![Write::Collection {
                 key: b"s".to_vec(),
                 change: Change::Replace(Collection::List([b"v".to_vec()].into())),
+                expires_at_ms: None,
             }]
         );
     }

@@ -6,8 +6,10 @@
 //! a [`Live`] copy and remembers, per element it touched, what the element
 //! was before the call's first change of it ([`Live::base`]). A call that
 //! succeeds hands back a [`Change`]: the elements added, changed and
-//! removed (for lists: how many were popped at each end and what was
-//! pushed), so the server writes only what changed; a collection the call
+//! removed (for lists: how many were popped at each end, what was
+//! pushed, and which stored elements LSET overwrote; an insertion or
+//! removal between the ends rewrites the list), so the server writes only
+//! what changed; a collection the call
 //! made anew (the key was missing, or deleted first) is a
 //! [`Change::Replace`].
 //!
@@ -19,6 +21,9 @@
 //! `popped_front..orig_len - popped_back` in order.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+mod ops;
+pub use ops::{clamp_range, ScoreRange};
 
 /// A collection's elements.
 #[derive(Debug, Clone, PartialEq)]
@@ -138,6 +143,10 @@ pub enum Change {
         pushed_front: Vec<Vec<u8>>,
         /// New elements after them, front first.
         pushed_back: Vec<Vec<u8>>,
+        /// Stored elements that remain with a new value (LSET), by their
+        /// index in the stored list (0: its first element before the
+        /// call), in index order.
+        replaced: Vec<(u64, Vec<u8>)>,
         /// Elements after the change (never 0).
         len: u64,
     },
@@ -155,6 +164,12 @@ enum Base {
         popped_back: u64,
         pushed_front: u64,
         pushed_back: u64,
+        /// Stored elements LSET overwrote, by their index in the stored
+        /// list (0: its first element before the call).
+        replaced: BTreeSet<u64>,
+        /// Elements were inserted or removed between the ends (LINSERT,
+        /// LREM): the change rewrites every element.
+        rewritten: bool,
     },
 }
 
@@ -183,6 +198,8 @@ impl Live {
                 popped_back: 0,
                 pushed_front: 0,
                 pushed_back: 0,
+                replaced: BTreeSet::new(),
+                rewritten: false,
             },
         };
         Live {
@@ -325,6 +342,8 @@ impl Live {
             popped_back,
             pushed_front,
             pushed_back,
+            rewritten: false,
+            ..
         }) = &mut self.base
         {
             let stored_left = *orig_len - *popped_front - *popped_back;
@@ -440,11 +459,35 @@ impl Live {
                     popped_back,
                     pushed_front,
                     pushed_back,
-                    ..
+                    rewritten,
+                    orig_len,
+                    replaced,
                 },
                 Collection::List(mut l),
             ) => {
-                if popped_front + popped_back + pushed_front + pushed_back == 0 {
+                if rewritten {
+                    // Every stored element goes, the whole list comes
+                    // back behind them: same version, same expiry.
+                    return Some(Change::List {
+                        popped_front: orig_len,
+                        popped_back: 0,
+                        pushed_front: Vec::new(),
+                        pushed_back: l.into(),
+                        replaced: Vec::new(),
+                        len,
+                    });
+                }
+                // The overwritten stored elements the call did not pop.
+                let replaced: Vec<(u64, Vec<u8>)> = replaced
+                    .range(popped_front..orig_len - popped_back)
+                    .filter_map(|&s| {
+                        let at = usize::try_from(pushed_front + s - popped_front).ok()?;
+                        Some((s, l.get(at)?.clone()))
+                    })
+                    .collect();
+                if popped_front + popped_back + pushed_front + pushed_back == 0
+                    && replaced.is_empty()
+                {
                     return None;
                 }
                 let back = l.split_off(l.len() - pushed_back as usize);
@@ -454,6 +497,7 @@ impl Live {
                     popped_back,
                     pushed_front: l.into(),
                     pushed_back: back.into(),
+                    replaced,
                     len,
                 }
             }
@@ -491,6 +535,7 @@ mod tests {
             pushed_front,
             pushed_back,
             len,
+            ..
         }) = l.change()
         else {
             panic!("a list change");
@@ -513,6 +558,7 @@ mod tests {
             pushed_front,
             pushed_back,
             len,
+            ..
         }) = l.change()
         else {
             panic!("a list change");

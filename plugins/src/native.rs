@@ -17,6 +17,8 @@ use crate::collection::Kind;
 use crate::contract::{checked_name, CommandDesc, KeyRange, PluginInfo};
 use crate::reply::Reply;
 
+mod v3;
+
 /// A sealed, read-only in-memory file holding `data`.
 fn sealed_copy(data: &[u8]) -> std::io::Result<std::os::fd::OwnedFd> {
     use std::io::Write;
@@ -190,6 +192,20 @@ impl NativePlugin {
             rpush,
             lpop,
             rpop,
+            key_type: v3::key_type,
+            exists: v3::exists,
+            ttl_ms: v3::ttl_ms,
+            pexpire: v3::pexpire,
+            persist: v3::persist,
+            lset: v3::lset,
+            linsert: v3::linsert,
+            lrem: v3::lrem,
+            ltrim: v3::ltrim,
+            lrange: v3::lrange,
+            zrange: v3::zrange,
+            zrangebyscore: v3::zrangebyscore,
+            hincrby: v3::hincrby,
+            zincrby: v3::zincrby,
         };
         // SAFETY: `call` is the plugin's ABI function (any version up to
         // ours; it knows a prefix of the host table); `host` and the
@@ -240,6 +256,9 @@ fn code(e: AccessError) -> i32 {
         AccessError::WrongType => abi::WRONG_TYPE,
         AccessError::NotANumber => abi::NOT_A_NUMBER,
         AccessError::TooLarge => abi::TOO_LARGE,
+        AccessError::OutOfRange => abi::OUT_OF_RANGE,
+        AccessError::NotAnInteger => abi::NOT_AN_INTEGER,
+        AccessError::Overflow => abi::OVERFLOW,
     }
 }
 

@@ -1,4 +1,4 @@
-/* A native plugin claiming ABI version 3: the server refuses it, naming
+/* A native plugin claiming ABI version 4: the server refuses it, naming
  * both versions. */
 #include "../../frys_plugin.h"
 
@@ -9,6 +9,6 @@ static int32_t call(const FrysHost *host, uint32_t command) {
 }
 
 static const FrysCommand commands[] = {{"future", 2, FRYS_FLAG_READONLY, 1, 1, 1}};
-static const FrysPlugin plugin = {3, "future", 1, 1, commands, call};
+static const FrysPlugin plugin = {4, "future", 1, 1, commands, call};
 
 const FrysPlugin *frys_plugin(void) { return &plugin; }

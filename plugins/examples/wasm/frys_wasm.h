@@ -1,4 +1,5 @@
-/* Frys WASM plugin ABI v2 imports, for C compiled with
+/* Frys WASM plugin ABI v3 imports (define FRYS_ABI_VERSION 1 or 2 before
+ * including it to declare an older version), for C compiled with
  * clang --target=wasm32 (see plugins/ABI.md). */
 #ifndef FRYS_WASM_H
 #define FRYS_WASM_H
@@ -18,6 +19,28 @@
 #define FRYS_NOT_A_NUMBER (-4)
 #define FRYS_BAD_REPLY (-5)
 #define FRYS_TOO_LARGE (-6)
+#define FRYS_OUT_OF_RANGE (-8)
+#define FRYS_NOT_AN_INTEGER (-9)
+#define FRYS_OVERFLOW (-10)
+
+#ifndef FRYS_ABI_VERSION
+#define FRYS_ABI_VERSION 3
+#endif
+
+/* Version 3: `key_type` answers, `pexpire` conditions, `zrangebyscore` flags. */
+#define FRYS_TYPE_NONE 0
+#define FRYS_TYPE_STRING 1
+#define FRYS_TYPE_HASH 2
+#define FRYS_TYPE_SET 3
+#define FRYS_TYPE_ZSET 4
+#define FRYS_TYPE_LIST 5
+#define FRYS_EXPIRE_ALWAYS 0
+#define FRYS_EXPIRE_NX 1
+#define FRYS_EXPIRE_XX 2
+#define FRYS_EXPIRE_GT 3
+#define FRYS_EXPIRE_LT 4
+#define FRYS_MIN_EXCLUSIVE 1
+#define FRYS_MAX_EXCLUSIVE 2
 
 FRYS_IMPORT("plugin") void frys_plugin(const char *name, int32_t len, int32_t version);
 FRYS_IMPORT("command") int32_t frys_command(const char *name, int32_t len, int32_t arity,
@@ -73,7 +96,38 @@ FRYS_IMPORT("rpush") int64_t frys_rpush(const void *key, int32_t klen, const voi
 FRYS_IMPORT("lpop") int64_t frys_lpop(const void *key, int32_t klen, void *dst, int32_t cap);
 FRYS_IMPORT("rpop") int64_t frys_rpop(const void *key, int32_t klen, void *dst, int32_t cap);
 
-FRYS_EXPORT("frys_abi_version") int32_t frys_abi_version(void) { return 2; }
+#if FRYS_ABI_VERSION >= 3
+/* Version 3: any key's type, existence and expiry; list edits; ranges
+ * (records `u32 len, bytes[, f64 score]`, little-endian, as many as fit in
+ * `cap`: their count, FRYS_TOO_LARGE if not even the first fits);
+ * increments (the result at `out`). */
+FRYS_IMPORT("key_type") int32_t frys_key_type(const void *key, int32_t klen);
+FRYS_IMPORT("exists") int32_t frys_exists(const void *key, int32_t klen);
+FRYS_IMPORT("pexpire") int32_t frys_pexpire(const void *key, int32_t klen, int64_t ms,
+                                            int32_t cond);
+FRYS_IMPORT("persist") int32_t frys_persist(const void *key, int32_t klen);
+FRYS_IMPORT("lset") int32_t frys_lset(const void *key, int32_t klen, int64_t index, const void *v,
+                                      int32_t vlen);
+FRYS_IMPORT("linsert") int64_t frys_linsert(const void *key, int32_t klen, int32_t after,
+                                            const void *pivot, int32_t plen, const void *v,
+                                            int32_t vlen);
+FRYS_IMPORT("lrem") int64_t frys_lrem(const void *key, int32_t klen, int64_t count, const void *v,
+                                      int32_t vlen);
+FRYS_IMPORT("ltrim") int32_t frys_ltrim(const void *key, int32_t klen, int64_t start, int64_t stop);
+FRYS_IMPORT("lrange") int64_t frys_lrange(const void *key, int32_t klen, int64_t start,
+                                          int64_t stop, void *dst, int32_t cap);
+FRYS_IMPORT("zrange") int64_t frys_zrange(const void *key, int32_t klen, int64_t start,
+                                          int64_t stop, void *dst, int32_t cap);
+FRYS_IMPORT("zrangebyscore") int64_t frys_zrangebyscore(const void *key, int32_t klen, double min,
+                                                        double max, int32_t flags, int64_t offset,
+                                                        void *dst, int32_t cap);
+FRYS_IMPORT("hincrby") int32_t frys_hincrby(const void *key, int32_t klen, const void *field,
+                                            int32_t flen, int64_t by, int64_t *out);
+FRYS_IMPORT("zincrby") int32_t frys_zincrby(const void *key, int32_t klen, double by,
+                                            const void *m, int32_t mlen, double *out);
+#endif
+
+FRYS_EXPORT("frys_abi_version") int32_t frys_abi_version(void) { return FRYS_ABI_VERSION; }
 
 static int32_t frys_strlen(const char *s) {
     int32_t n = 0;

@@ -1,10 +1,11 @@
-//! Native plugin ABI v2, the `#[repr(C)]` types of `plugins/frys_plugin.h`.
+//! Native plugin ABI v3, the `#[repr(C)]` types of `plugins/frys_plugin.h`.
 //!
 //! A native plugin exports one symbol, [`ENTRY_SYMBOL`], a function
 //! returning a pointer to a static [`FrysPlugin`]. Its first field is the
 //! ABI version, the same place in every version, so the host can refuse
 //! a mismatch before reading anything else. Versions only append host
-//! functions to the end of [`FrysHost`] (v2: the collection functions),
+//! functions to the end of [`FrysHost`] (v2: the collection functions;
+//! v3: types, expiry of any key, the list edits, ranges, increments),
 //! so a server runs plugins of its version and every older one, and a
 //! plugin of a newer version than the server's is refused before it can
 //! call a function the server's table does not have.
@@ -12,7 +13,7 @@
 use std::ffi::{c_char, c_void};
 
 /// The ABI version this crate describes.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 /// The exported symbol's name (NUL-terminated).
 pub const ENTRY_SYMBOL: &[u8] = b"frys_plugin\0";
 
@@ -40,6 +41,16 @@ pub const TOO_LARGE: i32 = -6;
 /// Host return code (native, ABI v2 functions): a null out-pointer;
 /// nothing was done.
 pub const BAD_ARGS: i32 = -7;
+/// Host return code (v3): an index past the list's ends (LSET: `ERR
+/// index out of range`), or an expiry past the clock (`ERR invalid expire
+/// time`).
+pub const OUT_OF_RANGE: i32 = -8;
+/// Host return code (v3, HINCRBY): the value is not a decimal integer
+/// (`ERR hash value is not an integer`).
+pub const NOT_AN_INTEGER: i32 = -9;
+/// Host return code (v3, HINCRBY): the sum leaves i64 (`ERR increment or
+/// decrement would overflow`).
+pub const OVERFLOW: i32 = -10;
 /// Plugin return code: the plugin caught a panic.
 pub const PANICKED: i32 = -1000;
 
@@ -167,7 +178,119 @@ pub struct FrysHost {
     pub lpop: PopFn,
     /// Pops the back element: 0, MISSING, or an error code.
     pub rpop: PopFn,
+    /// v3: the key's type (0 none, 1 string, 2 hash, 3 set, 4 zset,
+    /// 5 list), or an error code.
+    pub key_type: KeyFn,
+    /// v3: 1 if the key exists, 0 if not, or an error code.
+    pub exists: KeyFn,
+    /// v3: milliseconds to live, MISSING if missing or without expiry,
+    /// or an error code.
+    pub ttl_ms: CountFn,
+    /// v3: PEXPIRE key ms with `cond` 0 (none), 1 NX, 2 XX, 3 GT, 4 LT:
+    /// 1 set, 0 not, OUT_OF_RANGE, BAD_ARGS (another `cond`), or a code.
+    pub pexpire: unsafe extern "C" fn(
+        call: *mut c_void,
+        key: *const u8,
+        key_len: usize,
+        ms: i64,
+        cond: i32,
+    ) -> i32,
+    /// v3: PERSIST: 1 if it had an expiry, 0 if not, or an error code.
+    pub persist: KeyFn,
+    /// v3: LSET: 0, MISSING (no such key), OUT_OF_RANGE, or a code.
+    pub lset: unsafe extern "C" fn(
+        call: *mut c_void,
+        key: *const u8,
+        key_len: usize,
+        index: i64,
+        value: *const u8,
+        value_len: usize,
+    ) -> i32,
+    /// v3: LINSERT (`after` 0: BEFORE): the length after, 0 if the key is
+    /// missing, -1 if the pivot is not an element, or an error code.
+    pub linsert: unsafe extern "C" fn(
+        call: *mut c_void,
+        key: *const u8,
+        key_len: usize,
+        after: i32,
+        pivot: *const u8,
+        pivot_len: usize,
+        value: *const u8,
+        value_len: usize,
+    ) -> i64,
+    /// v3: LREM: elements removed, or an error code.
+    pub lrem: unsafe extern "C" fn(
+        call: *mut c_void,
+        key: *const u8,
+        key_len: usize,
+        count: i64,
+        value: *const u8,
+        value_len: usize,
+    ) -> i64,
+    /// v3: LTRIM: 0, or an error code.
+    pub ltrim: unsafe extern "C" fn(
+        call: *mut c_void,
+        key: *const u8,
+        key_len: usize,
+        start: i64,
+        stop: i64,
+    ) -> i32,
+    /// v3: LRANGE into `dst`: records that fit, or an error code.
+    pub lrange: RangeFn,
+    /// v3: ZRANGE .. WITHSCORES into `dst`: records that fit, or a code.
+    pub zrange: RangeFn,
+    /// v3: ZRANGEBYSCORE .. WITHSCORES LIMIT offset -1 into `dst`
+    /// (`flags` 1: min exclusive, 2: max exclusive): records that fit, or
+    /// an error code.
+    pub zrangebyscore: unsafe extern "C" fn(
+        call: *mut c_void,
+        key: *const u8,
+        key_len: usize,
+        min: f64,
+        max: f64,
+        flags: i32,
+        offset: i64,
+        dst: *mut u8,
+        cap: usize,
+    ) -> i64,
+    /// v3: HINCRBY: 0 and the new value at `out`, NOT_AN_INTEGER,
+    /// OVERFLOW, BAD_ARGS (a null `out`), or a code.
+    pub hincrby: unsafe extern "C" fn(
+        call: *mut c_void,
+        key: *const u8,
+        key_len: usize,
+        field: *const u8,
+        field_len: usize,
+        by: i64,
+        out: *mut i64,
+    ) -> i32,
+    /// v3: ZINCRBY: 0 and the new score at `out`, NOT_A_NUMBER, BAD_ARGS
+    /// (a null `out`), or a code.
+    pub zincrby: unsafe extern "C" fn(
+        call: *mut c_void,
+        key: *const u8,
+        key_len: usize,
+        by: f64,
+        member: *const u8,
+        member_len: usize,
+        out: *mut f64,
+    ) -> i32,
 }
+
+/// `(call, key, key_len) -> i32` host functions.
+pub type KeyFn = unsafe extern "C" fn(call: *mut c_void, key: *const u8, key_len: usize) -> i32;
+/// `(call, key, key_len, start, stop, dst, cap) -> i64` range reads: the
+/// number of records (u32 little-endian length, bytes, and for sorted
+/// sets the f64 little-endian score) written to `dst`.
+pub type RangeFn = unsafe extern "C" fn(
+    call: *mut c_void,
+    key: *const u8,
+    key_len: usize,
+    start: i64,
+    stop: i64,
+    dst: *mut u8,
+    cap: usize,
+) -> i64;
 
 /// `(call, key, key_len, member, member_len) -> i32` host functions.
 pub type MemberFn = unsafe extern "C" fn(

@@ -28,8 +28,10 @@
 //! ```
 
 pub mod abi;
+mod v3;
 
 use abi::FrysHost;
+pub use v3::{Expire, KeyType, ScoreRange};
 
 /// Why a key access was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +44,34 @@ pub enum KeyError {
     NotANumber,
     /// The write would pass the call's byte limit (the call fails).
     TooLarge,
+    /// An index past the list's ends (`ERR index out of range`), or an
+    /// expiry past the clock (`ERR invalid expire time`).
+    OutOfRange,
+    /// A hash value that is not an integer (`ERR hash value is not an
+    /// integer`).
+    NotAnInteger,
+    /// An increment past i64 (`ERR increment or decrement would
+    /// overflow`).
+    Overflow,
+}
+
+impl KeyError {
+    /// The error reply the server's own command gives for this refusal,
+    /// for a plugin that answers as the command would (`Undeclared` and
+    /// `TooLarge` fail the call whatever it replies).
+    pub fn redis_error(self) -> &'static str {
+        match self {
+            KeyError::WrongType => {
+                "WRONGTYPE Operation against a key holding the wrong kind of value"
+            }
+            KeyError::NotANumber => "ERR resulting score is not a number (NaN)",
+            KeyError::OutOfRange => "ERR index out of range",
+            KeyError::NotAnInteger => "ERR hash value is not an integer",
+            KeyError::Overflow => "ERR increment or decrement would overflow",
+            KeyError::Undeclared => "ERR the key was not declared",
+            KeyError::TooLarge => "ERR the call wrote too much",
+        }
+    }
 }
 
 fn key_error(code: i32) -> KeyError {
@@ -49,6 +79,9 @@ fn key_error(code: i32) -> KeyError {
         abi::WRONG_TYPE => KeyError::WrongType,
         abi::NOT_A_NUMBER => KeyError::NotANumber,
         abi::TOO_LARGE => KeyError::TooLarge,
+        abi::OUT_OF_RANGE => KeyError::OutOfRange,
+        abi::NOT_AN_INTEGER => KeyError::NotAnInteger,
+        abi::OVERFLOW => KeyError::Overflow,
         _ => KeyError::Undeclared,
     }
 }

@@ -1,4 +1,4 @@
-//! The host side of the WASM ABI, versions 1 and 2 (`plugins/ABI.md`): the `frys` imports a
+//! The host side of the WASM ABI, versions 1 to 3 (`plugins/ABI.md`): the `frys` imports a
 //! module may use, and the per-instance state they work on.
 //!
 //! Every pointer a plugin passes is checked against its memory; an
@@ -23,8 +23,17 @@ pub const UNDECLARED: i64 = -3;
 pub const NOT_A_NUMBER: i64 = -4;
 /// Return code: the reply value was refused (bad structure or too large).
 pub const BAD_REPLY: i32 = -5;
-/// Return code: the write would pass the call's byte limit.
+/// Return code: the write would pass the call's byte limit (or, for a
+/// range read, not even its first element fits the buffer).
 pub const TOO_LARGE: i64 = -6;
+/// Return code: an index past a list's ends, or an expiry past the clock.
+pub const OUT_OF_RANGE: i64 = -8;
+/// Return code: a hash value that is not a decimal integer.
+pub const NOT_AN_INTEGER: i64 = -9;
+/// Return code: an increment past the integer's range.
+pub const OVERFLOW: i64 = -10;
+
+mod v3;
 
 /// Most elements of a table.
 const MAX_TABLE_ELEMENTS: usize = 10_000;
@@ -154,6 +163,9 @@ fn code(e: AccessError) -> i64 {
         AccessError::WrongType => WRONG_TYPE,
         AccessError::NotANumber => NOT_A_NUMBER,
         AccessError::TooLarge => TOO_LARGE,
+        AccessError::OutOfRange => OUT_OF_RANGE,
+        AccessError::NotAnInteger => NOT_AN_INTEGER,
+        AccessError::Overflow => OVERFLOW,
     }
 }
 
@@ -376,6 +388,7 @@ fn text(bytes: Vec<u8>) -> String {
 /// Defines every ABI import in `linker`.
 pub fn define(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     define_collections(linker)?;
+    v3::define(linker)?;
     linker.func_wrap(
         "frys",
         "plugin",

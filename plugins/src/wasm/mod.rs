@@ -24,7 +24,7 @@ use host::{Declaration, HostState, Limits};
 /// The newest ABI version this host implements; it also runs modules of
 /// every older version (`frys_abi_version`'s answer), as each version only
 /// adds imports.
-pub const ABI_VERSION: i32 = 2;
+pub const ABI_VERSION: i32 = 3;
 
 /// Deadline of instantiation, `frys_abi_version` and `frys_init`: they
 /// run once per core and version, and instantiating on a loaded machine

@@ -9,7 +9,9 @@
 //! invariants the built-in commands keep: the count is the number of
 //! elements, an emptied collection is deleted (the call hands it back as
 //! a delete), a hash field or set member lives behind its hash, a
-//! sorted-set member has one element and one score record. After the
+//! sorted-set member has one element and one score record; the key's
+//! expiry is the one the call leaves (the stored one unless the call set
+//! or removed it; an expiry-only change rewrites the metadata alone). After the
 //! write, clients blocked on a key that became a non-empty list or sorted
 //! set are served, as after LPUSH or ZADD.
 
@@ -64,14 +66,29 @@ pub fn prepare(
                 cw.set_entry(Some(&entry)).map_err(|e| e.0)?;
                 p.batch.push(cw);
             }
+            Write::Expire { key, expires_at_ms } => {
+                let Some(mut c) = stored.get(key.as_slice()).copied() else {
+                    return Err(
+                        "ERR internal: a plugin expired a collection it did not read".into(),
+                    );
+                };
+                let mut cw = CollectionWrite::new(ns, &key, c.meta.version);
+                c.expires_at = expires_at_ms;
+                cw.set_meta(&c);
+                p.batch.push(cw);
+            }
             Write::Delete { key } => {
                 let mut cw = CollectionWrite::new(ns, &key, 0);
                 cw.set_entry(None).map_err(|e| e.0)?;
                 p.batch.push(cw);
             }
-            Write::Collection { key, change } => {
+            Write::Collection {
+                key,
+                change,
+                expires_at_ms,
+            } => {
                 let base = stored.get(key.as_slice()).copied();
-                let (cw, wakes) = collection_write(ns, &key, base, change)?;
+                let (cw, wakes) = collection_write(ns, &key, base, change, expires_at_ms)?;
                 if let Some(list) = wakes {
                     p.filled.push((key, list));
                 }
@@ -127,14 +144,19 @@ fn collection_write(
     key: &[u8],
     base: Option<Collection>,
     change: Change,
+    expires_at: Option<u64>,
 ) -> Result<(CollectionWrite, Option<bool>), String> {
     let edit_of = |kind: ValueType| -> Result<Collection, String> {
         base.filter(|c| c.kind == kind)
+            .map(|c| Collection { expires_at, ..c })
             .ok_or_else(|| "ERR internal: a plugin edited a collection it did not read".to_string())
     };
     match change {
         Change::Replace(items) => {
-            let mut c = Collection::new(type_of(&items));
+            let mut c = Collection {
+                expires_at,
+                ..Collection::new(type_of(&items))
+            };
             let mut w = CollectionWrite::new(ns, key, c.meta.version);
             c.meta.count = items.len() as u64;
             let wakes = match items {
@@ -224,12 +246,20 @@ fn collection_write(
             popped_back,
             pushed_front,
             pushed_back,
+            replaced,
             len,
         } => {
             let mut c = edit_of(ValueType::List)?;
             let mut w = CollectionWrite::new(ns, key, c.meta.version);
             if popped_front + popped_back > c.meta.count {
                 return Err("ERR internal: a plugin popped more than the list held".into());
+            }
+            // Overwritten stored elements, by index from the stored head.
+            for (s, v) in &replaced {
+                if *s >= c.meta.count {
+                    return Err("ERR internal: a plugin set an element past the list".into());
+                }
+                w.put(&(c.meta.head + s).to_be_bytes(), v);
             }
             for i in c.meta.head..c.meta.head + popped_front {
                 w.delete(&i.to_be_bytes());

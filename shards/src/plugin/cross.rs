@@ -243,7 +243,10 @@ async fn write_all(
 /// The key a write changes.
 fn write_key(w: &Write) -> &[u8] {
     match w {
-        Write::Set { key, .. } | Write::Delete { key } | Write::Collection { key, .. } => key,
+        Write::Set { key, .. }
+        | Write::Delete { key }
+        | Write::Collection { key, .. }
+        | Write::Expire { key, .. } => key,
     }
 }
 

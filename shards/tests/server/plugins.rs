@@ -11,7 +11,9 @@
 //! what COMMAND / MODULE LIST show; the
 //! collection functions of ABI v2 (C: `test/coll.c`, and the native
 //! NTALLY): each family, counts, emptied keys, traps, the element cap, the
-//! write limit, blocked clients, WRONGTYPE.
+//! write limit, blocked clients, WRONGTYPE; the functions of ABI v3
+//! ([`ops3`], C: `test/ops3.c` built for WASM and native) against the
+//! server's own commands.
 //!
 //! Needs `clang`, `wasm-ld` (Debian `clang lld`) and `wat2wasm` (`wabt`);
 //! `scripts/test.sh` installs them when missing.
@@ -23,6 +25,7 @@ use std::sync::OnceLock;
 use crate::common::*;
 use redis::Value;
 
+mod ops3;
 mod order;
 mod poisoned;
 
@@ -48,6 +51,12 @@ fn built() -> &'static Path {
                 .arg(examples.join(format!("wasm/{name}.c"))));
         }
         run(Command::new("clang")
+            .args(["--target=wasm32", "-O2", "-nostdlib", "-Wl,--no-entry"])
+            // Declares version 2: a v2 plugin runs unchanged on a v3 host.
+            .args(["-DFRYS_ABI_VERSION=2", "-o"])
+            .arg(out.join("coll.wasm"))
+            .arg(examples.join("test/coll.c")));
+        run(Command::new("clang")
             .args([
                 "--target=wasm32",
                 "-O2",
@@ -55,8 +64,12 @@ fn built() -> &'static Path {
                 "-Wl,--no-entry",
                 "-o",
             ])
-            .arg(out.join("coll.wasm"))
-            .arg(examples.join("test/coll.c")));
+            .arg(out.join("ops3.wasm"))
+            .arg(examples.join("test/ops3.c")));
+        run(Command::new("clang")
+            .args(["-shared", "-fPIC", "-DFRYS_NATIVE", "-o"])
+            .arg(out.join("ops3n.so"))
+            .arg(examples.join("test/ops3.c")));
         for name in ["spin", "hog", "sneaky", "crash", "future_abi", "pair"] {
             run(Command::new("wat2wasm")
                 .arg(examples.join(format!("test/{name}.wat")))
@@ -326,12 +339,12 @@ fn plugins_declaring_another_abi_version_are_refused_naming_both() {
     let mut c = s.conn();
     let e = err(&mut c, &["PLUGIN", "LOAD", &plugin("future_abi.wasm")]);
     assert!(
-        e.ends_with("plugin ABI version 3, this server supports versions 1 to 2"),
+        e.ends_with("plugin ABI version 4, this server supports versions 1 to 3"),
         "{e}"
     );
     let e = err(&mut c, &["PLUGIN", "LOAD", &plugin("future_abi_native.so")]);
     assert!(
-        e.ends_with("native plugin ABI version 3, this server supports versions 1 to 2"),
+        e.ends_with("native plugin ABI version 4, this server supports versions 1 to 3"),
         "{e}"
     );
     let e = err(&mut c, &["PLUGIN", "LOAD", "/no/such/plugin.wasm"]);
