@@ -48,8 +48,8 @@ pub struct StoreError(pub String);
 impl From<frys_storage::Error> for StoreError {
     fn from(e: frys_storage::Error) -> Self {
         match e {
-            frys_storage::Error::DiskFull { .. } => {
-                StoreError(disk_state::MISCONF_DISK_FULL.to_string())
+            frys_storage::Error::DiskFull { source, .. } => {
+                StoreError(disk_state::misconf(&source))
             }
             e => StoreError(format!("ERR storage: {e}")),
         }

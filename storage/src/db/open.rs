@@ -396,6 +396,11 @@ async fn recover(
                 return Err(e);
             };
             tracing::warn!(error = %e, segment = %path.display(), "no room for a new WAL segment: writing on in the newest one");
+            // The segment's directory entry may never have been synced
+            // (the last process died between its create and the directory
+            // sync); acknowledged writes must not go into a file a power
+            // loss can drop. A directory sync needs no new inode.
+            files::sync_dir(fs, dir).await?;
             LogWriter::resume(file, path, offset)
         }
         Err(e) => return Err(e),

@@ -152,8 +152,11 @@ async fn try_switch(inner: &Rc<Inner>, wal: &mut LogWriter) {
 /// memtable goes in whole, then the memtable switches; the WAL's record
 /// limit bounds it). Past that, a batch waits for the switch (`held`, in
 /// order, with every batch behind it), or, if the last switch found no
-/// room, is refused with that error. So a memtable that cannot switch
-/// never grows past twice `memtable_bytes`, and memory with it.
+/// room, is refused with that error. So once a switch has found no room,
+/// the memtable grows past neither twice `memtable_bytes` nor the size it
+/// had then: a batch admitted below the limit before the first failed
+/// switch can take it further, by at most that one batch (itself bounded
+/// by the WAL's record limit).
 fn admit(
     inner: &Inner,
     group: Vec<(WriteBatch, Rc<Slot>)>,
