@@ -1,4 +1,7 @@
-/* Frys native plugin ABI, version 3 (see plugins/ABI.md).
+/* Frys native plugin ABI, version 3 (see plugins/ABI.md). Define
+ * FRYS_ABI_VERSION 1 or 2 before including it to declare an older version
+ * (FrysHost then ends with that version's functions), as for
+ * examples/wasm/frys_wasm.h.
  *
  * A native plugin is a shared library exporting one symbol:
  *     const FrysPlugin *frys_plugin(void);
@@ -15,7 +18,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifndef FRYS_ABI_VERSION
 #define FRYS_ABI_VERSION 3
+#endif
 
 #define FRYS_FLAG_WRITE 1u
 #define FRYS_FLAG_READONLY 2u
@@ -69,6 +74,7 @@ typedef struct FrysHost {
     int32_t (*reply_null)(void *call);
     int32_t (*reply_array)(void *call, int64_t n);
     int32_t (*reply_map)(void *call, int64_t n);
+#if FRYS_ABI_VERSION >= 2
     /* Version 2: collections (see ABI.md for the return values). */
     int32_t (*hget)(void *call, const uint8_t *key, size_t key_len, const uint8_t *field,
                     size_t field_len, const uint8_t **ptr, size_t *len);
@@ -108,10 +114,15 @@ typedef struct FrysHost {
                     size_t *len);
     int32_t (*rpop)(void *call, const uint8_t *key, size_t key_len, const uint8_t **ptr,
                     size_t *len);
+#if FRYS_ABI_VERSION >= 3
     /* Version 3: any key's type, existence and expiry; list edits; ranges
-     * (records `u32 len, bytes[, f64 score]`, little-endian, as many as fit
-     * in `cap`: their count, FRYS_TOO_LARGE if not even the first fits);
-     * increments. */
+     * (records `u32 len, bytes[, f64 score]`, little-endian, packed: a
+     * score is unaligned, read it with memcpy; as many as fit in `cap`:
+     * their count, FRYS_TOO_LARGE if not even the first fits; a NULL `dst`
+     * is an empty buffer, a `cap` past PTRDIFF_MAX FRYS_BAD_ARGS);
+     * increments (the result at `out`, which may be unaligned; NULL:
+     * FRYS_BAD_ARGS). `dst` and `out` must be the plugin's own writable
+     * memory, never a pointer a host function returned. */
     int32_t (*key_type)(void *call, const uint8_t *key, size_t key_len);
     int32_t (*exists)(void *call, const uint8_t *key, size_t key_len);
     int64_t (*ttl_ms)(void *call, const uint8_t *key, size_t key_len);
@@ -135,6 +146,8 @@ typedef struct FrysHost {
                        size_t field_len, int64_t by, int64_t *out);
     int32_t (*zincrby)(void *call, const uint8_t *key, size_t key_len, double by,
                        const uint8_t *member, size_t member_len, double *out);
+#endif
+#endif
 } FrysHost;
 
 typedef struct FrysCommand {

@@ -14,11 +14,17 @@
 //! call emptied is `Missing`); `dirty[i]` says whether key `i` was
 //! written, `expiry_dirty[i]` whether its expiry was changed (`pexpire`,
 //! `persist`; a collection whose elements are unchanged is then written
-//! as a [`Write::Expire`]); `written` counts the bytes of every write so far (its key,
-//! field, member and value, plus [`WRITE_OVERHEAD`] for the write itself,
-//! so that many empty writes also count) and never passes
-//! `max_write_bytes` (the write that would is refused); no collection
-//! grows past `max_elements` (the write that would is refused).
+//! as a [`Write::Expire`]); `written` counts the bytes of every write so
+//! far (its key, field, member and value, plus [`WRITE_OVERHEAD`] for the
+//! write itself, so that many empty writes also count) and never passes
+//! `max_write_bytes` (the write that would is refused). Each function is
+//! charged what it makes the call write, at least: a pop, and each
+//! element LTRIM drops, one delete of the key; the first edit between
+//! the ends of a stored list (LINSERT, LREM), the rewrite it causes (a
+//! delete and a push of every stored element the list still holds);
+//! PEXPIRE / PERSIST on a string the call has not written yet, the value
+//! it rewrites. No collection grows past `max_elements` (the write that
+//! would is refused).
 
 use crate::collection::{Change, Collection, Kind, Live};
 use crate::reply::{Reply, ReplyBuilder, ReplyError};
@@ -513,12 +519,26 @@ impl Call {
     }
 
     /// Runs `f` on the collection of `kind` at `key` if it exists
-    /// (`None` if not), turning it into a missing key if `f` empties it.
+    /// (`None` if not), turning it into a missing key if `f` empties it;
+    /// charges one write of `bytes` and the key.
     fn remove<T>(
         &mut self,
         key: &[u8],
         kind: Kind,
         bytes: usize,
+        f: impl FnOnce(&mut Live) -> T,
+    ) -> Result<Option<T>, AccessError> {
+        let bytes = (key.len() as u64).saturating_add(bytes as u64);
+        self.remove_charged(key, kind, bytes, 1, f)
+    }
+
+    /// As [`Call::remove`], charging `records` writes of `bytes` in all.
+    fn remove_charged<T>(
+        &mut self,
+        key: &[u8],
+        kind: Kind,
+        bytes: u64,
+        records: u64,
         f: impl FnOnce(&mut Live) -> T,
     ) -> Result<Option<T>, AccessError> {
         let i = self.declared(key)?;
@@ -527,7 +547,7 @@ impl Call {
             State::Collection { live, .. } if live.items.kind() == kind => {}
             _ => return Err(AccessError::WrongType),
         }
-        self.charge(key.len() + bytes)?;
+        self.charge_records(bytes, records)?;
         let state = &mut self.keys[i].1;
         let State::Collection { live, .. } = state else {
             unreachable!("checked above");
@@ -543,10 +563,16 @@ impl Call {
     /// Counts a write of `n` bytes (and [`WRITE_OVERHEAD`]), refusing
     /// past the limit.
     fn charge(&mut self, n: usize) -> Result<(), AccessError> {
+        self.charge_records(n as u64, 1)
+    }
+
+    /// Counts `records` writes of `bytes` in all (and [`WRITE_OVERHEAD`]
+    /// each), refusing past the limit.
+    fn charge_records(&mut self, bytes: u64, records: u64) -> Result<(), AccessError> {
         let total = self
             .written
-            .saturating_add(n as u64)
-            .saturating_add(WRITE_OVERHEAD);
+            .saturating_add(bytes)
+            .saturating_add(records.saturating_mul(WRITE_OVERHEAD));
         if total > self.max_write_bytes {
             self.over_limit = true;
             return Err(AccessError::TooLarge);

@@ -23,7 +23,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 mod ops;
-pub use ops::{clamp_range, ScoreRange};
+pub use ops::{clamp_range, trim_ends, ScoreRange};
 
 /// A collection's elements.
 #[derive(Debug, Clone, PartialEq)]

@@ -240,7 +240,8 @@ unsafe fn the_call<'a>(call: *mut c_void) -> &'a mut Call {
 /// and the very call it is passed to may do that.
 ///
 /// # Safety
-/// `ptr` must point to `len` readable bytes or `len` be 0.
+/// `ptr` must point to `len` readable bytes or `len` be 0 (so `len <=
+/// isize::MAX`: no object is larger).
 unsafe fn bytes(ptr: *const u8, len: usize) -> Vec<u8> {
     if ptr.is_null() || len == 0 {
         return Vec::new();
@@ -479,8 +480,11 @@ unsafe extern "C" fn zscore(
     };
     match call.zscore(&key, &member) {
         Ok(Some(s)) if !score.is_null() => {
-            // SAFETY: a non-null out-pointer the plugin passed for writing.
-            unsafe { *score = s };
+            // SAFETY: `score` is non-null and 8 writable bytes of the
+            // plugin's own memory (ABI.md: never data the host lent, so it
+            // aliases nothing the `Call` holds); written unaligned, so its
+            // alignment does not matter.
+            unsafe { score.write_unaligned(s) };
             0
         }
         Ok(Some(_)) => -1,

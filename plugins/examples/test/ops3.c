@@ -88,8 +88,18 @@ static int32_t str_len(const char *s) { return (int32_t)strlen(s); }
 #endif
 
 #define CAP 4096
-static char key[CAP], a1[CAP], a2[CAP], a3[CAP], big[CAP];
-static int32_t kl, l1, l2, l3;
+/* One call's state: its arguments, the range being replied and the page
+ * buffers. It lives on the stack of `run` (never in a static: a native
+ * plugin's `call` runs on several cores at once, frys_plugin.h). */
+struct st {
+    char key[CAP], a1[CAP], a2[CAP], a3[CAP], big[CAP], small[24];
+    int32_t kl, l1, l2, l3;
+    /* The range: absolute start and stop (list / rank), or a score
+     * interval. */
+    int64_t r_start, r_stop;
+    double r_min, r_max;
+    int32_t r_flags;
+};
 
 static int eq(const char *a, int32_t al, const char *lit) {
     int32_t i = 0;
@@ -161,28 +171,27 @@ static void reply_score(double s) {
 
 /* One page of a range read into a 24-byte buffer, or (when an element
  * needs more) the big one; records in `*buf`, or a negative code. */
-static char small[24];
-typedef int64_t (*page_fn)(int64_t from, void *dst, int32_t cap);
-static int64_t page(page_fn f, int64_t from, char **buf) {
-    int64_t n = f(from, small, sizeof small);
-    *buf = small;
+typedef int64_t (*page_fn)(struct st *st, int64_t from, void *dst, int32_t cap);
+static int64_t page(struct st *st, page_fn f, int64_t from, char **buf) {
+    int64_t n = f(st, from, st->small, sizeof st->small);
+    *buf = st->small;
     if (n == FRYS_TOO_LARGE) {
-        n = f(from, big, CAP);
-        *buf = big;
+        n = f(st, from, st->big, CAP);
+        *buf = st->big;
     }
     return n;
 }
 
 /* Replies every record of `f` from 0 on (with scores if `scores`), paged:
  * a first pass counts them, a second replies them. */
-static int32_t reply_pages(page_fn f, int scores) {
+static int32_t reply_pages(struct st *st, page_fn f, int scores) {
     int64_t total = 0, n;
     char *buf;
-    while ((n = page(f, total, &buf)) > 0) total += n;
+    while ((n = page(st, f, total, &buf)) > 0) total += n;
     if (failed(n)) return 0;
     frys_reply_array((int32_t)(scores ? 2 * total : total));
     for (int64_t done = 0; done < total;) {
-        n = page(f, done, &buf);
+        n = page(st, f, done, &buf);
         if (n <= 0) return 1;
         int32_t at = 0;
         for (int64_t r = 0; r < n; r++) {
@@ -202,31 +211,25 @@ static int32_t reply_pages(page_fn f, int scores) {
     return 0;
 }
 
-/* The range being replied: absolute start and stop (list / rank), or a
- * score interval. */
-static int64_t r_start, r_stop;
-static double r_min, r_max;
-static int32_t r_flags;
-
-static int64_t list_page(int64_t from, void *dst, int32_t cap) {
-    if (r_start + from > r_stop) return 0;
-    return frys_lrange(key, kl, r_start + from, r_stop, dst, cap);
+static int64_t list_page(struct st *st, int64_t from, void *dst, int32_t cap) {
+    if (st->r_start + from > st->r_stop) return 0;
+    return frys_lrange(st->key, st->kl, st->r_start + from, st->r_stop, dst, cap);
 }
-static int64_t rank_page(int64_t from, void *dst, int32_t cap) {
-    if (r_start + from > r_stop) return 0;
-    return frys_zrange(key, kl, r_start + from, r_stop, dst, cap);
+static int64_t rank_page(struct st *st, int64_t from, void *dst, int32_t cap) {
+    if (st->r_start + from > st->r_stop) return 0;
+    return frys_zrange(st->key, st->kl, st->r_start + from, st->r_stop, dst, cap);
 }
-static int64_t score_page(int64_t from, void *dst, int32_t cap) {
-    return frys_zrangebyscore(key, kl, r_min, r_max, r_flags, from, dst, cap);
+static int64_t score_page(struct st *st, int64_t from, void *dst, int32_t cap) {
+    return frys_zrangebyscore(st->key, st->kl, st->r_min, st->r_max, st->r_flags, from, dst, cap);
 }
 
 /* Redis' range rules, made absolute so pages can advance; 0 if empty. */
-static int absolute(int64_t start, int64_t stop, int64_t len) {
+static int absolute(struct st *st, int64_t start, int64_t stop, int64_t len) {
     if (start < 0) start = start + len < 0 ? 0 : start + len;
     if (stop < 0) stop += len;
     if (stop >= len) stop = len - 1;
-    r_start = start;
-    r_stop = stop;
+    st->r_start = start;
+    st->r_stop = stop;
     return start <= stop && start < len;
 }
 
@@ -314,50 +317,52 @@ static int32_t not_integer(void) {
 }
 
 static int32_t run(int32_t command) {
+    struct st call_state;
+    struct st *st = &call_state;
     int32_t argc = frys_arg_count();
     if (frys_arg_len(1) > CAP || frys_arg_len(2) > CAP || frys_arg_len(3) > CAP ||
         frys_arg_len(4) > CAP) {
         frys_reply_error(FRYS_STR("ERR arguments longer than 4 KiB"));
         return 0;
     }
-    kl = frys_arg_read(1, key, CAP);
-    l1 = frys_arg_read(2, a1, CAP);
-    l2 = frys_arg_read(3, a2, CAP);
-    l3 = frys_arg_read(4, a3, CAP);
+    st->kl = frys_arg_read(1, st->key, CAP);
+    st->l1 = frys_arg_read(2, st->a1, CAP);
+    st->l2 = frys_arg_read(3, st->a2, CAP);
+    st->l3 = frys_arg_read(4, st->a3, CAP);
     int64_t n1 = 0, n2 = 0;
     switch (command) {
     case 0: { /* TYPE */
         static const char *names[] = {"none", "string", "hash", "set", "zset", "list"};
-        int32_t t = frys_key_type(key, kl);
+        int32_t t = frys_key_type(st->key, st->kl);
         if (failed(t)) return 0;
         if (t < 0 || t > 5) return 1;
         frys_reply_simple(FRYS_STR(names[t]));
         return 0;
     }
     case 1: { /* EXISTS */
-        int32_t e = frys_exists(key, kl);
+        int32_t e = frys_exists(st->key, st->kl);
         if (failed(e)) return 0;
         frys_reply_integer(e);
         return 0;
     }
     case 2: { /* PEXPIRE */
         int32_t cond = FRYS_EXPIRE_ALWAYS;
-        if (!parse_i64(a1, l1, &n1)) return not_integer();
+        if (!parse_i64(st->a1, st->l1, &n1)) return not_integer();
         if (argc > 4) {
             frys_reply_error(FRYS_STR("ERR syntax error"));
             return 0;
         }
         if (argc == 4) {
-            if (eq(a2, l2, "NX")) cond = FRYS_EXPIRE_NX;
-            else if (eq(a2, l2, "XX")) cond = FRYS_EXPIRE_XX;
-            else if (eq(a2, l2, "GT")) cond = FRYS_EXPIRE_GT;
-            else if (eq(a2, l2, "LT")) cond = FRYS_EXPIRE_LT;
+            if (eq(st->a2, st->l2, "NX")) cond = FRYS_EXPIRE_NX;
+            else if (eq(st->a2, st->l2, "XX")) cond = FRYS_EXPIRE_XX;
+            else if (eq(st->a2, st->l2, "GT")) cond = FRYS_EXPIRE_GT;
+            else if (eq(st->a2, st->l2, "LT")) cond = FRYS_EXPIRE_LT;
             else {
                 frys_reply_error(FRYS_STR("ERR Unsupported option ")); /* not compared */
                 return 0;
             }
         }
-        int32_t r = frys_pexpire(key, kl, n1, cond);
+        int32_t r = frys_pexpire(st->key, st->kl, n1, cond);
         if (r == FRYS_OUT_OF_RANGE) {
             frys_reply_error(FRYS_STR("ERR invalid expire time in 'pexpire' command"));
             return 0;
@@ -367,26 +372,26 @@ static int32_t run(int32_t command) {
         return 0;
     }
     case 3: { /* PERSIST */
-        int32_t r = frys_persist(key, kl);
+        int32_t r = frys_persist(st->key, st->kl);
         if (failed(r)) return 0;
         frys_reply_integer(r);
         return 0;
     }
     case 4: { /* PTTL */
-        int32_t e = frys_exists(key, kl);
+        int32_t e = frys_exists(st->key, st->kl);
         if (failed(e)) return 0;
         if (!e) {
             frys_reply_integer(-2);
             return 0;
         }
-        int64_t t = frys_ttl_ms(key, kl);
+        int64_t t = frys_ttl_ms(st->key, st->kl);
         if (failed(t)) return 0;
         frys_reply_integer(t == FRYS_MISSING ? -1 : t);
         return 0;
     }
     case 5: { /* LSET */
-        if (!parse_i64(a1, l1, &n1)) return not_integer();
-        int32_t r = frys_lset(key, kl, n1, a2, l2);
+        if (!parse_i64(st->a1, st->l1, &n1)) return not_integer();
+        int32_t r = frys_lset(st->key, st->kl, n1, st->a2, st->l2);
         if (r == FRYS_MISSING) {
             frys_reply_error(FRYS_STR("ERR no such key"));
             return 0;
@@ -396,83 +401,83 @@ static int32_t run(int32_t command) {
     }
     case 6: { /* LINSERT */
         int32_t after;
-        if (eq(a1, l1, "AFTER")) after = 1;
-        else if (eq(a1, l1, "BEFORE")) after = 0;
+        if (eq(st->a1, st->l1, "AFTER")) after = 1;
+        else if (eq(st->a1, st->l1, "BEFORE")) after = 0;
         else {
             frys_reply_error(FRYS_STR("ERR syntax error"));
             return 0;
         }
-        int64_t r = frys_linsert(key, kl, after, a2, l2, a3, l3);
+        int64_t r = frys_linsert(st->key, st->kl, after, st->a2, st->l2, st->a3, st->l3);
         if (r < -1 && failed(r)) return 0;
         frys_reply_integer(r);
         return 0;
     }
     case 7: { /* LREM */
-        if (!parse_i64(a1, l1, &n1)) return not_integer();
-        int64_t r = frys_lrem(key, kl, n1, a2, l2);
+        if (!parse_i64(st->a1, st->l1, &n1)) return not_integer();
+        int64_t r = frys_lrem(st->key, st->kl, n1, st->a2, st->l2);
         if (failed(r)) return 0;
         frys_reply_integer(r);
         return 0;
     }
     case 8: /* LTRIM */
-        if (!parse_i64(a1, l1, &n1) || !parse_i64(a2, l2, &n2)) return not_integer();
-        if (failed(frys_ltrim(key, kl, n1, n2))) return 0;
+        if (!parse_i64(st->a1, st->l1, &n1) || !parse_i64(st->a2, st->l2, &n2)) return not_integer();
+        if (failed(frys_ltrim(st->key, st->kl, n1, n2))) return 0;
         return ok();
     case 9: /* LRANGE */
     case 10: { /* ZRANGE */
-        if (!parse_i64(a1, l1, &n1) || !parse_i64(a2, l2, &n2)) return not_integer();
-        int64_t len = command == 9 ? frys_llen(key, kl) : frys_zcard(key, kl);
+        if (!parse_i64(st->a1, st->l1, &n1) || !parse_i64(st->a2, st->l2, &n2)) return not_integer();
+        int64_t len = command == 9 ? frys_llen(st->key, st->kl) : frys_zcard(st->key, st->kl);
         if (failed(len)) return 0;
-        if (!absolute(n1, n2, len)) {
+        if (!absolute(st, n1, n2, len)) {
             frys_reply_array(0);
             return 0;
         }
-        return reply_pages(command == 9 ? list_page : rank_page, command == 10);
+        return reply_pages(st, command == 9 ? list_page : rank_page, command == 10);
     }
     case 11: /* ZRANGEBYSCORE */
-        r_flags = 0;
-        if (!bound(a1, l1, &r_min, &r_flags, FRYS_MIN_EXCLUSIVE) ||
-            !bound(a2, l2, &r_max, &r_flags, FRYS_MAX_EXCLUSIVE)) {
+        st->r_flags = 0;
+        if (!bound(st->a1, st->l1, &st->r_min, &st->r_flags, FRYS_MIN_EXCLUSIVE) ||
+            !bound(st->a2, st->l2, &st->r_max, &st->r_flags, FRYS_MAX_EXCLUSIVE)) {
             frys_reply_error(FRYS_STR("ERR min or max is not a float"));
             return 0;
         }
-        return reply_pages(score_page, 1);
+        return reply_pages(st, score_page, 1);
     case 12: { /* HINCRBY */
         int64_t out = 0;
-        if (!parse_i64(a2, l2, &n1)) return not_integer();
-        if (failed(frys_hincrby(key, kl, a1, l1, n1, &out))) return 0;
+        if (!parse_i64(st->a2, st->l2, &n1)) return not_integer();
+        if (failed(frys_hincrby(st->key, st->kl, st->a1, st->l1, n1, &out))) return 0;
         frys_reply_integer(out);
         return 0;
     }
     case 13: { /* ZINCRBY */
         double out = 0;
-        if (!parse_i64(a1, l1, &n1)) {
+        if (!parse_i64(st->a1, st->l1, &n1)) {
             frys_reply_error(FRYS_STR("ERR value is not a valid float"));
             return 0;
         }
-        if (failed(frys_zincrby(key, kl, (double)n1, a2, l2, &out))) return 0;
+        if (failed(frys_zincrby(st->key, st->kl, (double)n1, st->a2, st->l2, &out))) return 0;
         reply_score(out);
         return 0;
     }
     case 14: /* EDITFAIL */
-        if (failed(frys_lset(key, kl, 0, FRYS_STR("changed")))) return 0;
-        frys_lrem(key, kl, 0, FRYS_STR("x"));
-        frys_ltrim(key, kl, 0, 0);
-        frys_pexpire(key, kl, 1, FRYS_EXPIRE_ALWAYS);
+        if (failed(frys_lset(st->key, st->kl, 0, FRYS_STR("changed")))) return 0;
+        frys_lrem(st->key, st->kl, 0, FRYS_STR("x"));
+        frys_ltrim(st->key, st->kl, 0, 0);
+        frys_pexpire(st->key, st->kl, 1, FRYS_EXPIRE_ALWAYS);
         frys_reply_error(FRYS_STR("ERR editfail: failing after its writes"));
         return 0;
     case 15: /* SNEAK */
-        frys_lset(key, kl, 0, FRYS_STR("mine"));
-        if (frys_lset(a1, l1, 0, FRYS_STR("theirs")) == FRYS_UNDECLARED) {
+        frys_lset(st->key, st->kl, 0, FRYS_STR("mine"));
+        if (frys_lset(st->a1, st->l1, 0, FRYS_STR("theirs")) == FRYS_UNDECLARED) {
             frys_reply_simple(FRYS_STR("UNDECLARED"));
             return 0;
         }
         return ok();
     case 16: /* XEDIT */
         for (int i = 0; i < 2; i++) {
-            const char *k = i == 0 ? key : a1;
-            int32_t l = i == 0 ? kl : l1;
-            if (eq(a2, l2, "TTL")) { /* the expiry only */
+            const char *k = i == 0 ? st->key : st->a1;
+            int32_t l = i == 0 ? st->kl : st->l1;
+            if (eq(st->a2, st->l2, "TTL")) { /* the expiry only */
                 if (failed(frys_pexpire(k, l, 100000, FRYS_EXPIRE_ALWAYS))) return 0;
                 continue;
             }
@@ -482,7 +487,7 @@ static int32_t run(int32_t command) {
                 failed(frys_pexpire(k, l, 100000, FRYS_EXPIRE_ALWAYS)))
                 return 0;
         }
-        if (eq(a2, l2, "FAIL")) {
+        if (eq(st->a2, st->l2, "FAIL")) {
             frys_reply_error(FRYS_STR("ERR xedit: failing after its writes"));
             return 0;
         }

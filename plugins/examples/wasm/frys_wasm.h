@@ -98,8 +98,9 @@ FRYS_IMPORT("rpop") int64_t frys_rpop(const void *key, int32_t klen, void *dst, 
 
 #if FRYS_ABI_VERSION >= 3
 /* Version 3: any key's type, existence and expiry; list edits; ranges
- * (records `u32 len, bytes[, f64 score]`, little-endian, as many as fit in
- * `cap`: their count, FRYS_TOO_LARGE if not even the first fits);
+ * (records `u32 len, bytes[, f64 score]`, little-endian, packed: a score
+ * is unaligned, read it with memcpy; as many as fit in `cap`: their
+ * count, FRYS_TOO_LARGE if not even the first fits);
  * increments (the result at `out`). */
 FRYS_IMPORT("key_type") int32_t frys_key_type(const void *key, int32_t klen);
 FRYS_IMPORT("exists") int32_t frys_exists(const void *key, int32_t klen);

@@ -33,43 +33,73 @@ mod v3;
 use abi::FrysHost;
 pub use v3::{Expire, KeyType, ScoreRange};
 
-/// Why a key access was refused.
+/// Why a key access was refused. A host code that means different
+/// things in different functions is named per function here, so that
+/// [`KeyError::redis_error`] gives the text of the command that failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum KeyError {
     /// The key holds a value of another type.
     WrongType,
     /// The key is not one the call declared (the call fails).
     Undeclared,
-    /// A sorted-set score that is not a number.
+    /// A NaN score or a NaN result (`zadd`, `zincrby`: `ERR resulting
+    /// score is not a number (NaN)`).
     NotANumber,
+    /// A NaN bound of a score range (`zrangebyscore`: `ERR min or max is
+    /// not a float`).
+    BoundNotANumber,
     /// The write would pass the call's byte limit (the call fails).
     TooLarge,
-    /// An index past the list's ends (`ERR index out of range`), or an
-    /// expiry past the clock (`ERR invalid expire time`).
+    /// An index past the list's ends (`lset`: `ERR index out of range`).
     OutOfRange,
-    /// A hash value that is not an integer (`ERR hash value is not an
-    /// integer`).
+    /// An expiry past the clock's range (`pexpire`: `ERR invalid expire
+    /// time in 'pexpire' command`).
+    InvalidExpireTime,
+    /// A hash value that is not an integer (`hincrby`: `ERR hash value is
+    /// not an integer`).
     NotAnInteger,
-    /// An increment past i64 (`ERR increment or decrement would
-    /// overflow`).
+    /// An increment past i64 (`hincrby`: `ERR increment or decrement
+    /// would overflow`).
     Overflow,
 }
 
 impl KeyError {
     /// The error reply the server's own command gives for this refusal,
-    /// for a plugin that answers as the command would (`Undeclared` and
-    /// `TooLarge` fail the call whatever it replies).
+    /// Redis 7's text, for a plugin that answers as the command would.
+    /// `Undeclared` and `TooLarge` fail the call whatever it replies (the
+    /// server answers its own error); their texts only name them.
     pub fn redis_error(self) -> &'static str {
         match self {
             KeyError::WrongType => {
                 "WRONGTYPE Operation against a key holding the wrong kind of value"
             }
             KeyError::NotANumber => "ERR resulting score is not a number (NaN)",
+            KeyError::BoundNotANumber => "ERR min or max is not a float",
             KeyError::OutOfRange => "ERR index out of range",
+            KeyError::InvalidExpireTime => "ERR invalid expire time in 'pexpire' command",
             KeyError::NotAnInteger => "ERR hash value is not an integer",
             KeyError::Overflow => "ERR increment or decrement would overflow",
             KeyError::Undeclared => "ERR the key was not declared",
             KeyError::TooLarge => "ERR the call wrote too much",
+        }
+    }
+
+    /// This refusal as `pexpire` means it: `OUT_OF_RANGE` is a deadline
+    /// past the clock.
+    fn in_pexpire(self) -> KeyError {
+        match self {
+            KeyError::OutOfRange => KeyError::InvalidExpireTime,
+            e => e,
+        }
+    }
+
+    /// This refusal as a score range read means it: `NOT_A_NUMBER` is a
+    /// NaN bound.
+    fn in_score_range(self) -> KeyError {
+        match self {
+            KeyError::NotANumber => KeyError::BoundNotANumber,
+            e => e,
         }
     }
 }

@@ -131,12 +131,16 @@ impl Ctx<'_> {
     }
 
     /// PEXPIRE key ms [NX|XX|GT|LT] on a key of any type: whether it was
-    /// set (`ms <= 0` deletes the key).
+    /// set. A deadline not after now (`ms <= 0`) deletes the key when
+    /// `cond` allows the change (NX, XX, GT and LT may refuse it: then
+    /// nothing changes and it answers `false`), as PEXPIRE does. A
+    /// deadline past i64 milliseconds is [`KeyError::InvalidExpireTime`].
     pub fn pexpire(&mut self, key: &[u8], ms: i64, cond: Expire) -> Result<bool, KeyError> {
         // SAFETY: a host function of this call's table with a valid slice.
         flag(unsafe {
             (self.host.pexpire)(self.host.call, key.as_ptr(), key.len(), ms, cond as i32)
         })
+        .map_err(KeyError::in_pexpire)
     }
 
     /// PERSIST: whether `key` had an expiry.
@@ -144,7 +148,8 @@ impl Ctx<'_> {
         flag(self.key_fn(self.host.persist, key))
     }
 
-    /// LSET: `Ok(false)` if the key is missing (`ERR no such key`).
+    /// LSET: `Ok(false)` if the key is missing (`ERR no such key`),
+    /// [`KeyError::OutOfRange`] past the ends.
     pub fn lset(&mut self, key: &[u8], index: i64, value: &[u8]) -> Result<bool, KeyError> {
         // SAFETY: a host function of this call's table with valid slices.
         let rc = unsafe {
@@ -217,7 +222,8 @@ impl Ctx<'_> {
         }
     }
 
-    /// HINCRBY: the new value.
+    /// HINCRBY: the new value; [`KeyError::NotAnInteger`] or
+    /// [`KeyError::Overflow`] as HINCRBY refuses.
     pub fn hincrby(&mut self, key: &[u8], field: &[u8], by: i64) -> Result<i64, KeyError> {
         let mut out = 0i64;
         // SAFETY: a host function of this call's table with valid slices
@@ -240,7 +246,7 @@ impl Ctx<'_> {
         }
     }
 
-    /// ZINCRBY: the new score.
+    /// ZINCRBY: the new score; [`KeyError::NotANumber`] for a NaN one.
     pub fn zincrby(&mut self, key: &[u8], by: f64, member: &[u8]) -> Result<f64, KeyError> {
         let mut out = 0f64;
         // SAFETY: a host function of this call's table with valid slices
@@ -345,7 +351,8 @@ impl Ctx<'_> {
         })
     }
 
-    /// ZRANGEBYSCORE key min max WITHSCORES.
+    /// ZRANGEBYSCORE key min max WITHSCORES; a NaN bound is
+    /// [`KeyError::BoundNotANumber`].
     pub fn zrangebyscore(
         &mut self,
         key: &[u8],
@@ -353,7 +360,7 @@ impl Ctx<'_> {
     ) -> Result<Vec<(Vec<u8>, f64)>, KeyError> {
         let flags = i32::from(r.min_exclusive) | (i32::from(r.max_exclusive) << 1);
         let f = self.host.zrangebyscore;
-        self.pages(true, |c, buf, done| {
+        let read = self.pages(true, |c, buf, done| {
             // SAFETY: as in `lrange`.
             unsafe {
                 f(
@@ -368,7 +375,8 @@ impl Ctx<'_> {
                     buf.len(),
                 )
             }
-        })
+        });
+        read.map_err(KeyError::in_score_range)
     }
 }
 
@@ -391,5 +399,29 @@ mod tests {
         assert_eq!(absolute(0, 100, 5), Some((0, 4)));
         assert_eq!(absolute(4, 2, 5), None);
         assert_eq!(absolute(0, -1, 0), None);
+    }
+
+    #[test]
+    fn a_refusal_answers_the_text_of_the_function_that_failed() {
+        use crate::key_error;
+        let lset = key_error(abi::OUT_OF_RANGE);
+        assert_eq!(lset.redis_error(), "ERR index out of range");
+        let pexpire = key_error(abi::OUT_OF_RANGE).in_pexpire();
+        assert_eq!(
+            pexpire.redis_error(),
+            "ERR invalid expire time in 'pexpire' command"
+        );
+        let zincrby = key_error(abi::NOT_A_NUMBER);
+        assert_eq!(
+            zincrby.redis_error(),
+            "ERR resulting score is not a number (NaN)"
+        );
+        let bound = key_error(abi::NOT_A_NUMBER).in_score_range();
+        assert_eq!(bound.redis_error(), "ERR min or max is not a float");
+        // Codes the function gives one meaning keep it.
+        for code in [abi::WRONG_TYPE, abi::NOT_AN_INTEGER, abi::OVERFLOW] {
+            let e = key_error(code);
+            assert_eq!((e.in_pexpire(), e.in_score_range()), (e, e));
+        }
     }
 }

@@ -12,7 +12,7 @@
 //! cannot fit: the plugin pages with the count it gets back.
 
 use super::{AccessError, Call, State};
-use crate::collection::{clamp_range, Collection, Kind, ScoreRange};
+use crate::collection::{clamp_range, trim_ends, Collection, Kind, ScoreRange};
 
 /// The type of a key, as the `type` function answers it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,8 +202,9 @@ impl Call {
         if !allowed {
             return Ok(false);
         }
-        self.charge(key.len())?;
-        if when <= i128::from(now) {
+        let deletes = when <= i128::from(now);
+        self.charge(key.len() + self.expiry_rewrite(i, deletes))?;
+        if deletes {
             self.keys[i].1 = State::Missing;
         } else {
             self.set_expiry(i, Some(when as u64));
@@ -223,11 +224,22 @@ impl Call {
             }
         };
         if had {
-            self.charge(key.len())?;
+            self.charge(key.len() + self.expiry_rewrite(i, false))?;
             self.set_expiry(i, None);
             self.dirty[i] = true;
         }
         Ok(had)
+    }
+
+    /// The bytes a new expiry of key `i` rewrites beyond the key (0 if it
+    /// `deletes` the key): a string is written again whole (unless the
+    /// call wrote it already: that write was charged), a stored
+    /// collection only its expiry.
+    fn expiry_rewrite(&self, i: usize, deletes: bool) -> usize {
+        match &self.keys[i].1 {
+            State::String { bytes, .. } if !deletes && !self.dirty[i] => bytes.len(),
+            _ => 0,
+        }
     }
 
     fn set_expiry(&mut self, i: usize, at: Option<u64>) {
@@ -265,6 +277,7 @@ impl Call {
             Some(Collection::List(l)) if !l.iter().any(|e| e == pivot) => return Ok(-1),
             Some(_) => {}
         }
+        self.charge_rewrite(key)?;
         let len = self.edit(key, Kind::List, None, value.len(), |l| {
             l.linsert(after, pivot, value)
         })?;
@@ -278,14 +291,35 @@ impl Call {
             Some(Collection::List(l)) if l.iter().any(|e| e == value) => {}
             _ => return Ok(0),
         }
+        self.charge_rewrite(key)?;
         self.remove(key, Kind::List, value.len(), |l| l.lrem(count, value))
             .map(|r| r.unwrap_or(0))
     }
 
-    /// LTRIM key start stop (an empty range deletes the key).
+    /// LTRIM key start stop (an empty range deletes the key); charged as
+    /// the pops it does.
     pub fn ltrim(&mut self, key: &[u8], start: i64, stop: i64) -> Result<(), AccessError> {
-        self.remove(key, Kind::List, 0, |l| l.ltrim(start, stop))
+        let (front, back) = trim_ends(start, stop, self.llen(key)?);
+        let pops = front + back;
+        let bytes = pops.saturating_mul(key.len() as u64);
+        self.remove_charged(key, Kind::List, bytes, pops, |l| l.ltrim(start, stop))
             .map(|_| ())
+    }
+
+    /// Charges the rewrite the first edit between the ends of the stored
+    /// list at `key` causes (`Live::rewrite_cost`): a delete and a push
+    /// of each stored element it still holds. The key exists and is a
+    /// list (the caller read it).
+    fn charge_rewrite(&mut self, key: &[u8]) -> Result<(), AccessError> {
+        let i = self.declared(key)?;
+        let State::Collection { live, .. } = &self.keys[i].1 else {
+            return Ok(());
+        };
+        let Some((stored, bytes)) = live.rewrite_cost() else {
+            return Ok(());
+        };
+        let keys = stored.saturating_mul(2).saturating_mul(key.len() as u64);
+        self.charge_records(bytes.saturating_add(keys), stored.saturating_mul(2))
     }
 
     /// HINCRBY key field by: the new value. A value that is not a
@@ -599,3 +633,6 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod write_limit_tests;

@@ -64,7 +64,51 @@ impl ScoreRange {
     }
 }
 
+/// How many elements LTRIM `start stop` pops from the front and from the
+/// back of a list of `len` (all of them, from the front, when the range
+/// is empty).
+pub fn trim_ends(start: i64, stop: i64, len: u64) -> (u64, u64) {
+    match clamp_range(start, stop, len) {
+        Some((from, to)) => (from, len - 1 - to),
+        None => (len, 0),
+    }
+}
+
 impl Live {
+    /// What the first edit between the ends of a stored list adds to the
+    /// call's writes (the rewrite: every stored element is deleted and
+    /// pushed again): how many stored elements the list still holds and
+    /// their bytes. `None` when such an edit adds nothing: the list is
+    /// rewritten already, or the call made it (it is written whole, each
+    /// element counted by its push). Elements the call pushed are not
+    /// counted (their push was), nor stored ones it popped (their pop
+    /// was: their delete is in the rewrite too).
+    pub(crate) fn rewrite_cost(&self) -> Option<(u64, u64)> {
+        let (
+            Collection::List(l),
+            Some(Base::List {
+                orig_len,
+                popped_front,
+                popped_back,
+                pushed_front,
+                rewritten: false,
+                ..
+            }),
+        ) = (&self.items, &self.base)
+        else {
+            return None;
+        };
+        let stored_left = orig_len - popped_front - popped_back;
+        // The module's invariant: the stored middle follows the pushes.
+        let bytes = l
+            .iter()
+            .skip(*pushed_front as usize)
+            .take(stored_left as usize)
+            .map(|e| e.len() as u64)
+            .sum();
+        Some((stored_left, bytes))
+    }
+
     /// Marks a stored list as edited between its ends.
     fn rewritten(&mut self) {
         if let Some(Base::List { rewritten, .. }) = &mut self.base {
@@ -154,11 +198,7 @@ impl Live {
     /// LTRIM: keeps elements `start..=stop` (Redis' index rules), popping
     /// the rest at both ends (it may leave the list empty).
     pub(crate) fn ltrim(&mut self, start: i64, stop: i64) {
-        let len = self.items.len() as u64;
-        let (front, back) = match clamp_range(start, stop, len) {
-            Some((from, to)) => (from, len - 1 - to),
-            None => (len, 0),
-        };
+        let (front, back) = trim_ends(start, stop, self.items.len() as u64);
         for _ in 0..front {
             self.pop(true);
         }

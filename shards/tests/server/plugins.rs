@@ -26,6 +26,7 @@ use crate::common::*;
 use redis::Value;
 
 mod ops3;
+mod ops3_limits;
 mod order;
 mod poisoned;
 

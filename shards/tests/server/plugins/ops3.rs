@@ -317,9 +317,11 @@ fn v3_list_functions_answer_as_the_list_commands_from_wasm_and_native() {
 }
 
 #[test]
-fn v3_sorted_set_and_hash_functions_answer_as_their_commands() {
-    let (_s, mut c) = with("ops3.wasm");
-    compare(&mut c, "p.", ZSET_HASH_CASES);
+fn v3_sorted_set_and_hash_functions_answer_as_their_commands_from_wasm_and_native() {
+    for (file, prefix) in [("ops3.wasm", "p."), ("ops3n.so", "n.")] {
+        let (_s, mut c) = with(file);
+        compare(&mut c, prefix, ZSET_HASH_CASES);
+    }
 }
 
 #[test]
