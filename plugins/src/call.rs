@@ -394,7 +394,12 @@ impl Call {
             self.declared(key)?;
             return Err(AccessError::NotANumber);
         }
-        self.edit(key, Kind::ZSet, Some(member), member.len() + 8, |l| {
+        // Written back as up to three records that each hold the key and
+        // the member: the member's score, the score-ordered entry, and the
+        // old score-ordered entry's delete (`shards`' zset layout).
+        let record = (key.len() as u64).saturating_add(member.len() as u64);
+        let bytes = record.saturating_add(8).saturating_mul(3);
+        self.edit_charged(key, Kind::ZSet, Some(member), bytes, 3, |l| {
             l.zadd(score, member)
         })
     }
@@ -409,7 +414,11 @@ impl Call {
 
     /// Removes `member`; whether it was one.
     pub fn zrem(&mut self, key: &[u8], member: &[u8]) -> Result<bool, AccessError> {
-        self.remove(key, Kind::ZSet, member.len(), |l| l.zrem(member))
+        // Two deletes (the member's record and its score-ordered entry),
+        // each holding the key and the member.
+        let record = (key.len() as u64).saturating_add(member.len() as u64);
+        let bytes = record.saturating_add(8).saturating_mul(2);
+        self.remove_charged(key, Kind::ZSet, bytes, 2, |l| l.zrem(member))
             .map(|r| r.unwrap_or(false))
     }
 
@@ -479,15 +488,29 @@ impl Call {
     }
 
     /// Runs `f` on the collection of `kind` at `key`, made empty if
-    /// missing, charging `bytes` (and the key) to the write limit. `f`
-    /// adds an element unless `member` (`None`: always adds) is one
-    /// already; a collection at `max_elements` refuses that.
+    /// missing, charging one write of `bytes` (and the key) to the write
+    /// limit. `f` adds an element unless `member` (`None`: always adds) is
+    /// one already; a collection at `max_elements` refuses that.
     fn edit<T>(
         &mut self,
         key: &[u8],
         kind: Kind,
         member: Option<&[u8]>,
         bytes: usize,
+        f: impl FnOnce(&mut Live) -> T,
+    ) -> Result<T, AccessError> {
+        let bytes = (key.len() as u64).saturating_add(bytes as u64);
+        self.edit_charged(key, kind, member, bytes, 1, f)
+    }
+
+    /// As [`Call::edit`], charging `records` writes of `bytes` in all.
+    fn edit_charged<T>(
+        &mut self,
+        key: &[u8],
+        kind: Kind,
+        member: Option<&[u8]>,
+        bytes: u64,
+        records: u64,
         f: impl FnOnce(&mut Live) -> T,
     ) -> Result<T, AccessError> {
         let i = self.declared(key)?;
@@ -503,7 +526,7 @@ impl Call {
             self.over_elements.get_or_insert_with(|| key.to_vec());
             return Err(AccessError::TooLarge);
         }
-        self.charge(key.len() + bytes)?;
+        self.charge_records(bytes, records)?;
         let state = &mut self.keys[i].1;
         if matches!(state, State::Missing) {
             *state = State::Collection {

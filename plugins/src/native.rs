@@ -271,10 +271,11 @@ fn code(e: AccessError) -> i32 {
 unsafe fn lend(r: Result<Option<&[u8]>, AccessError>, ptr: *mut *const u8, len: *mut usize) -> i32 {
     match r {
         Ok(Some(v)) if !ptr.is_null() && !len.is_null() => {
-            // SAFETY: non-null out-pointers the plugin passed for writing.
+            // SAFETY: non-null out-pointers the plugin passed for writing
+            // (valid for a write of their type; alignment is not assumed).
             unsafe {
-                *ptr = v.as_ptr();
-                *len = v.len();
+                ptr.write_unaligned(v.as_ptr());
+                len.write_unaligned(v.len());
             }
             0
         }
@@ -487,7 +488,8 @@ unsafe extern "C" fn zscore(
             unsafe { score.write_unaligned(s) };
             0
         }
-        Ok(Some(_)) => -1,
+        // A NULL out-pointer to a version-2 function (ABI.md).
+        Ok(Some(_)) => abi::BAD_ARGS,
         Ok(None) => abi::MISSING,
         Err(e) => code(e),
     }
@@ -507,10 +509,11 @@ unsafe extern "C" fn arg(call: *mut c_void, i: i32, ptr: *mut *const u8, len: *m
     if ptr.is_null() || len.is_null() {
         return -1;
     }
-    // SAFETY: non-null out-pointers the plugin passed for writing.
+    // SAFETY: non-null out-pointers the plugin passed for writing (valid
+    // for a write of their type; alignment is not assumed).
     unsafe {
-        *ptr = a.as_ptr();
-        *len = a.len();
+        ptr.write_unaligned(a.as_ptr());
+        len.write_unaligned(a.len());
     }
     0
 }
@@ -526,10 +529,11 @@ unsafe extern "C" fn get(
     let (call, key) = unsafe { (the_call(call), bytes(key, key_len)) };
     match call.get(&key) {
         Ok(Some(v)) if !ptr.is_null() && !len.is_null() => {
-            // SAFETY: non-null out-pointers the plugin passed for writing.
+            // SAFETY: non-null out-pointers the plugin passed for writing
+            // (valid for a write of their type; alignment is not assumed).
             unsafe {
-                *ptr = v.as_ptr();
-                *len = v.len();
+                ptr.write_unaligned(v.as_ptr());
+                len.write_unaligned(v.len());
             }
             0
         }

@@ -176,3 +176,62 @@ fn an_expiry_on_a_string_is_charged_the_value_it_rewrites() {
         c.pexpire(b"s", -1, ExpireIf::Always) == Ok(true)
     });
 }
+
+/// What a sorted-set change costs as the host writes it back: per member
+/// put, its score record and its score-ordered entry, plus the old
+/// entry's delete when the member had a score; per member removed, two
+/// deletes. Each record holds the key, the member and 8 bytes of score.
+fn zset_cost(writes: &[Write]) -> u64 {
+    writes
+        .iter()
+        .map(|w| match w {
+            Write::Collection {
+                key,
+                change: Change::ZSet { put, removed, .. },
+                ..
+            } => {
+                let record = |m: &[u8]| key.len() as u64 + m.len() as u64 + 8 + WRITE_OVERHEAD;
+                put.iter()
+                    .map(|(m, _, old)| record(m) * if old.is_some() { 3 } else { 2 })
+                    .sum::<u64>()
+                    + removed.iter().map(|(m, _)| 2 * record(m)).sum::<u64>()
+            }
+            _ => panic!("only sorted sets here: {w:?}"),
+        })
+        .sum()
+}
+
+#[test]
+fn zincrby_zadd_and_zrem_are_charged_every_record_they_write_back() {
+    use std::collections::BTreeMap;
+    let member = vec![b'm'; 100_000];
+    let make = |limit: u64| {
+        let value = Value::Collection {
+            // Two members, so that removing one does not delete the key.
+            items: Collection::ZSet(BTreeMap::from([
+                (member.clone(), 1.0),
+                (b"other".to_vec(), 3.0),
+            ])),
+            expires_at_ms: None,
+        };
+        Call::new(vec![b"x".to_vec()], vec![(b"z".to_vec(), value)], 1000)
+            .with_max_write_bytes(limit)
+    };
+    let ops: [&dyn Fn(&mut Call) -> bool; 3] = [
+        &|c| c.zincrby(b"z", 1.0, &member) == Ok(2.0),
+        &|c| c.zadd(b"z", 5.0, b"new") == Ok(true),
+        &|c| c.zrem(b"z", &member) == Ok(true),
+    ];
+    for op in ops {
+        let (kind, _, writes) = run(&make, u64::MAX, op);
+        assert_eq!(kind, OutcomeKind::Ok);
+        let written = zset_cost(&writes);
+        // Refused one byte below what the host writes: nothing written.
+        let (kind, _, writes) = run(&make, written - 1, op);
+        assert!(
+            kind == OutcomeKind::Error && writes.is_empty(),
+            "{written} bytes passed a limit below them: {kind:?}, {} writes",
+            writes.len()
+        );
+    }
+}
